@@ -1,0 +1,40 @@
+# baton — the two commands that matter: `make run` and `make test`.
+CARGO ?= cargo
+ARGS ?=
+
+.PHONY: help build run test test-rust test-browser lint fmt doc bench ci clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
+
+build: ## build the release binary
+	$(CARGO) build --release --locked
+
+run: build ## serve on 127.0.0.1:8080 with the embedded sled store in ./data
+	./target/release/baton serve --config config/default.toml $(ARGS)
+
+test: test-rust test-browser ## everything: unit, property, integration and browser tests
+
+test-rust: ## Rust unit, proptest and integration tests (real server, real sled dir, real child processes)
+	$(CARGO) test --locked --all-targets -- --test-threads=2
+
+test-browser: ## the dashboard in headless Chromium (skipped with a notice when no dashboard exists yet)
+	@if [ -f tests/browser/package.json ]; then ./scripts/browser-test.sh; else echo "no browser tests yet"; fi
+
+lint: ## clippy (deny warnings) and rustfmt check
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+doc: ## API docs
+	$(CARGO) doc --no-deps --locked
+
+bench: ## end-to-end REST benchmark (claim→complete cycles/s, p50/p99, add throughput); see BENCHMARKS.md
+	$(CARGO) bench --locked --bench e2e
+
+ci: lint test ## what CI runs
+
+clean:
+	$(CARGO) clean

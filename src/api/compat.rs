@@ -1,0 +1,313 @@
+//! Drop-in routes for agent-coordinate-mcp users: its standalone
+//! coordinator's REST API and JSON shapes, so its stdio MCP shim
+//! (`TASK_COORDINATOR_URL=http://127.0.0.1:8080`) works against baton.
+//!
+//! Differences from the original, all on the side of safety: claims are
+//! backed by baton leases with a default TTL (`leases.compat_ttl_secs`, as
+//! that API has no heartbeat; `update-task` with `working` extends it);
+//! releasing a slot one does not hold is refused; cycles and missing
+//! dependencies are rejected. Slots are numbered from 1 here (slot 0 of
+//! `/api/v1` is slot 1), as a JavaScript client may treat 0 as "no slot".
+//! Status mapping: ready/blocked → `available`, running → `claimed`,
+//! done → `done`, failed → `failed`, cancelled → `cancelled`.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::json_body;
+use crate::board::Board;
+use crate::core::table::LeaseRef;
+use crate::error::Error;
+use crate::model::{rfc3339, Task, TaskSpec, TaskStatus};
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/claim-worker-slot", web::post().to(claim_worker_slot))
+        .route("/release-worker-slot", web::post().to(release_worker_slot))
+        .route("/available-tasks", web::get().to(available_tasks))
+        .route("/claim-task", web::post().to(claim_task))
+        .route("/update-task", web::post().to(update_task))
+        .route("/add-task", web::post().to(add_task))
+        .route("/all-tasks", web::get().to(all_tasks))
+        .route("/workers", web::get().to(workers))
+        .route("/reset-failed-task", web::post().to(reset_failed_task))
+        .route("/health", web::get().to(health));
+}
+
+fn ok(extra: serde_json::Value) -> HttpResponse {
+    let mut body = json!({ "success": true });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    HttpResponse::Ok().json(body)
+}
+
+fn refused(e: &Error) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "success": false, "error": e.to_string(), "code": e.code() }))
+}
+
+fn bad(message: String) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .json(json!({ "success": false, "error": message, "code": "invalid_json" }))
+}
+
+fn reply(r: Result<serde_json::Value, Error>) -> HttpResponse {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => refused(&e),
+    }
+}
+
+async fn body<T: serde::de::DeserializeOwned + Default>(
+    board: &Board,
+    p: web::Payload,
+) -> Result<T, HttpResponse> {
+    json_body(board, p, true)
+        .await
+        .map_err(|e| bad(e.to_string()))
+}
+
+fn seed_status(s: TaskStatus) -> &'static str {
+    match s {
+        TaskStatus::Blocked | TaskStatus::Ready => "available",
+        TaskStatus::Running => "claimed",
+        TaskStatus::Done => "done",
+        TaskStatus::Failed => "failed",
+        TaskStatus::Cancelled => "cancelled",
+    }
+}
+
+fn seed_task(t: &Task) -> serde_json::Value {
+    json!({
+        "id": t.id,
+        "title": t.title,
+        "description": t.description,
+        "status": seed_status(t.status),
+        "dependencies": t.dependencies,
+        "workerId": t.lease.as_ref().map(|l| l.worker.clone()),
+        "workerSlot": t.lease.as_ref().map(|l| l.slot + 1),
+        "output": t.output,
+        "error": t.error,
+        "createdAt": rfc3339::format(t.created_at),
+        "updatedAt": rfc3339::format(t.updated_at),
+    })
+}
+
+fn compat_ttl(board: &Board) -> u64 {
+    board.settings().leases.compat_ttl_secs.saturating_mul(1000)
+}
+
+fn to_slot(n: u32) -> Result<u32, Error> {
+    n.checked_sub(1)
+        .ok_or_else(|| Error::invalid("slot", "slots are numbered from 1 on these routes"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlotClaim {
+    worker_id: Option<String>,
+}
+
+async fn claim_worker_slot(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+    let req: SlotClaim = match body(&board, p).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    // The original API claims a slot anonymously; the worker adopts it on claim-task.
+    let worker = req.worker_id.unwrap_or_default();
+    let r = async {
+        let slot = board.claim_slot_as(&worker).await?;
+        Ok(json!({ "slot": slot + 1 }))
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlotRelease {
+    slot: Option<u32>,
+    worker_id: Option<String>,
+}
+
+async fn release_worker_slot(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+    let req: SlotRelease = match body(&board, p).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let r = async {
+        let slot = to_slot(
+            req.slot
+                .ok_or_else(|| Error::invalid("slot", "is required"))?,
+        )?;
+        board.release_slot(slot, req.worker_id.as_deref()).await?;
+        Ok(json!({}))
+    }
+    .await;
+    reply(r)
+}
+
+async fn available_tasks(board: web::Data<Board>) -> HttpResponse {
+    reply(
+        async {
+            let tasks = board.available_tasks().await?;
+            Ok(json!({ "tasks": tasks.iter().map(seed_task).collect::<Vec<_>>() }))
+        }
+        .await,
+    )
+}
+
+async fn all_tasks(board: web::Data<Board>) -> HttpResponse {
+    reply(
+        async {
+            let tasks = board.all_tasks().await?;
+            Ok(json!({ "tasks": tasks.iter().map(seed_task).collect::<Vec<_>>() }))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClaimTask {
+    task_id: String,
+    worker_id: String,
+    worker_slot: Option<u32>,
+}
+
+async fn claim_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+    let req: ClaimTask = match body(&board, p).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    reply(async {
+        let slot = req.worker_slot.map(to_slot).transpose()?;
+        let c = board
+            .claim_task_ttl(&req.task_id, &req.worker_id, slot, Some(compat_ttl(&board)))
+            .await?;
+        Ok(json!({ "leaseId": c.lease.lease_id, "expiresAt": rfc3339::format(c.lease.expires_at) }))
+    }
+    .await)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateTask {
+    task_id: String,
+    status: String,
+    worker_id: String,
+    output: Option<serde_json::Value>,
+    error: Option<String>,
+}
+
+async fn update_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+    let req: UpdateTask = match body(&board, p).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    reply(
+        async {
+            let by = LeaseRef::Worker(req.worker_id.clone());
+            match req.status.as_str() {
+                "working" | "claimed" => {
+                    board
+                        .heartbeat_ttl(&req.task_id, by, Some(compat_ttl(&board)))
+                        .await?;
+                }
+                "done" => {
+                    board.complete(&req.task_id, by, req.output).await?;
+                }
+                "failed" => {
+                    let error = req.error.unwrap_or_else(|| "failed".to_owned());
+                    board.fail(&req.task_id, by, error, false).await?;
+                }
+                other => {
+                    return Err(Error::invalid(
+                        "status",
+                        format!("unknown status '{other}'; one of working, done, failed"),
+                    ))
+                }
+            }
+            Ok(json!({}))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddTask {
+    id: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    dependencies: Vec<String>,
+}
+
+async fn add_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+    let req: AddTask = match body(&board, p).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    reply(
+        async {
+            let t = board
+                .add_task(TaskSpec {
+                    id: req.id,
+                    title: req.title,
+                    description: req.description,
+                    dependencies: req.dependencies,
+                    ..TaskSpec::default()
+                })
+                .await?;
+            Ok(json!({ "task": seed_task(&t) }))
+        }
+        .await,
+    )
+}
+
+async fn workers(board: web::Data<Board>) -> HttpResponse {
+    reply(
+        async {
+            let slots = board.slots().await?;
+            let workers: Vec<_> = slots
+                .iter()
+                .map(|s| {
+                    json!({
+                        "slot": s.slot + 1,
+                        "workerId": s.worker,
+                        "active": s.worker.is_some() || s.explicit,
+                        "taskId": s.task_id,
+                    })
+                })
+                .collect();
+            Ok(json!({ "workers": workers }))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResetTask {
+    task_id: String,
+}
+
+async fn reset_failed_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+    let req: ResetTask = match body(&board, p).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    reply(
+        async {
+            let reset = board.reset(&req.task_id).await?;
+            Ok(json!({ "reset": reset.iter().map(|t| t.id.to_string()).collect::<Vec<_>>() }))
+        }
+        .await,
+    )
+}
+
+async fn health(board: web::Data<Board>) -> HttpResponse {
+    HttpResponse::Ok()
+        .json(json!({ "status": "ok", "uptime": board.view().started.elapsed().as_secs_f64() }))
+}

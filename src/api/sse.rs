@@ -1,0 +1,155 @@
+//! `GET /api/v1/events`: Server-Sent Events of task and slot changes.
+//!
+//! Each message is `id: <event id>`, `event: <kind>`, `data: <event JSON with
+//! the task's state after it>`. A client that reconnects with `Last-Event-ID`
+//! (browsers do this themselves), or passes `?after=<id>` (e.g. the
+//! `last_event_id` of a task listing), first gets every stored event after
+//! that id, then live ones, without gaps or duplicates. A subscriber that
+//! falls behind the live buffer is caught up from disk the same way. Events
+//! are sent only once durable.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::ApiError;
+use crate::board::Board;
+use crate::model::{Event, Task};
+use crate::store::Store;
+
+/// Query of the event stream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Replay stored events after this id first.
+    after: Option<u64>,
+}
+
+fn frame(ev: &Event, task: Option<&Task>) -> Bytes {
+    let mut v = serde_json::to_value(ev).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "task".into(),
+            task.and_then(|t| serde_json::to_value(t).ok())
+                .unwrap_or(serde_json::Value::Null),
+        );
+    }
+    let kind = serde_json::to_value(ev.kind)
+        .ok()
+        .and_then(|k| k.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", ev.id, kind, v))
+}
+
+struct State {
+    store: Store,
+    rx: tokio::sync::broadcast::Receiver<Arc<crate::store::Published>>,
+    last_sent: u64,
+    replaying: bool,
+    queue: VecDeque<Bytes>,
+    batch: usize,
+    keepalive: Duration,
+}
+
+impl State {
+    async fn replay(&mut self) -> Result<(), ApiError> {
+        self.store
+            .barrier()
+            .await
+            .map_err(crate::error::Error::from)?;
+        let events = self
+            .store
+            .events_after(self.last_sent, self.batch)
+            .map_err(crate::error::Error::from)?;
+        if events.len() < self.batch {
+            self.replaying = false;
+        }
+        for ev in events {
+            let task = match &ev.task_id {
+                Some(id) => self.store.get_task(id).map_err(crate::error::Error::from)?,
+                None => None,
+            };
+            self.queue.push_back(frame(&ev, task.as_ref()));
+            self.last_sent = ev.id;
+        }
+        Ok(())
+    }
+
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(b) = self.queue.pop_front() {
+                return Some(b);
+            }
+            if self.replaying {
+                if let Err(e) = self.replay().await {
+                    tracing::warn!(error = %e, "event replay failed; closing stream");
+                    return None;
+                }
+                continue;
+            }
+            tokio::select! {
+                r = self.rx.recv() => match r {
+                    Ok(p) => {
+                        if p.event.id <= self.last_sent {
+                            continue;
+                        }
+                        if self.store.wait_durable(p.ticket).await.is_err() {
+                            return None;
+                        }
+                        self.last_sent = p.event.id;
+                        return Some(frame(&p.event, p.task.as_deref()));
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::debug!(missed = n, "event subscriber lagged; catching up from disk");
+                        self.replaying = true;
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+                () = tokio::time::sleep(self.keepalive) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+            }
+        }
+    }
+}
+
+pub(crate) async fn events(
+    board: web::Data<Board>,
+    req: HttpRequest,
+    q: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let header = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let after = header.or(q.after);
+    let store = board.store().clone();
+    let rx = store.subscribe();
+    let api = &board.settings().api;
+    let state = State {
+        store,
+        rx,
+        last_sent: after.unwrap_or(0),
+        replaying: after.is_some(),
+        queue: VecDeque::new(),
+        batch: api.sse_replay_batch,
+        keepalive: Duration::from_secs(api.sse_keepalive_secs),
+    };
+    let hello = Bytes::from_static(b": baton event stream\nretry: 2000\n\n");
+    let stream = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(hello) }).chain(
+        futures_util::stream::unfold(state, |mut st| async move {
+            st.next().await.map(|b| (Ok::<_, actix_web::Error>(b), st))
+        }),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}
+
+use futures_util::StreamExt as _;

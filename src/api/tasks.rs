@@ -1,0 +1,541 @@
+//! `/api/v1` handlers. Each is thin: parse, call one [`Board`] method, shape
+//! the reply. Writes reply only after their commit is durable.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{json_body, ApiError};
+use crate::board::{Board, Claim, TaskFilter};
+use crate::core::table::LeaseRef;
+use crate::model::{Task, TaskSpec, TaskStatus};
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/tasks", web::post().to(add_tasks))
+        .route("/tasks", web::get().to(list_tasks))
+        .route("/tasks/claim-next", web::post().to(claim_next))
+        .route("/tasks/{id}", web::get().to(get_task))
+        .route("/tasks/{id}/claim", web::post().to(claim_task))
+        .route("/tasks/{id}/heartbeat", web::post().to(heartbeat))
+        .route("/tasks/{id}/complete", web::post().to(complete))
+        .route("/tasks/{id}/fail", web::post().to(fail))
+        .route("/tasks/{id}/release", web::post().to(release))
+        .route("/tasks/{id}/cancel", web::post().to(cancel))
+        .route("/tasks/{id}/reset", web::post().to(reset))
+        .route("/tasks/{id}/events", web::get().to(task_events))
+        .route("/tasks/{id}/context", web::get().to(context_list))
+        .route("/tasks/{id}/context/{key}", web::get().to(context_get))
+        .route("/tasks/{id}/context/{key}", web::put().to(context_put))
+        .route("/slots", web::get().to(list_slots))
+        .route("/slots/claim", web::post().to(claim_slot))
+        .route("/slots/{slot}/release", web::post().to(release_slot))
+        .route("/stats", web::get().to(stats));
+}
+
+/// Error body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Error detail.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code (`stale_lease`, `dependency_cycle`, …).
+    pub code: String,
+    /// Human-readable message naming the problem.
+    pub message: String,
+    /// The request field concerned, if any.
+    pub field: Option<String>,
+}
+
+/// Batch of tasks (atomic: all are added or none).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskBatch {
+    /// The tasks; dependencies may name tasks earlier or later in the batch.
+    pub tasks: Vec<TaskSpec>,
+}
+
+/// Added tasks.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskList {
+    /// The tasks.
+    pub tasks: Vec<Task>,
+}
+
+/// Body of `POST /tasks`: one task, or `{"tasks": [...]}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AddBody {
+    /// A batch.
+    Batch(TaskBatch),
+    /// A single task.
+    One(TaskSpec),
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| ApiError::Unprocessable {
+        message: format!("invalid body: {e}"),
+    })
+}
+
+/// Add one task (201 with the task) or an atomic batch (201 with `{tasks}`).
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = AddBody,
+    responses((status = 201, body = Task, description = "added (a batch returns {tasks: [...]})"),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn add_tasks(
+    board: web::Data<Board>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let v: serde_json::Value = json_body(&board, payload, false).await?;
+    let is_batch = v.as_object().is_some_and(|o| o.contains_key("tasks"));
+    if is_batch {
+        let batch: TaskBatch = from_value(v)?;
+        let tasks = board.add_tasks(batch.tasks).await?;
+        Ok(HttpResponse::Created().json(TaskList { tasks }))
+    } else {
+        let spec: TaskSpec = from_value(v)?;
+        let task = board.add_task(spec).await?;
+        Ok(HttpResponse::Created().json(task))
+    }
+}
+
+/// Query of `GET /tasks`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this status.
+    status: Option<String>,
+    /// Only tasks with this tag.
+    tag: Option<String>,
+    /// Only tasks leased by this worker.
+    worker: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size.
+    limit: Option<usize>,
+}
+
+/// A page of tasks.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Page {
+    /// Tasks in id order.
+    pub tasks: Vec<Task>,
+    /// Cursor of the next page, null on the last.
+    pub next_cursor: Option<String>,
+    /// Newest event id when read: `GET /events?after=` it to follow changes.
+    pub last_event_id: u64,
+}
+
+/// List tasks with filters and cursor pagination (id order).
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListQuery),
+    responses((status = 200, body = Page), (status = 422, body = ErrorBody)))]
+pub(crate) async fn list_tasks(
+    board: web::Data<Board>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(TaskStatus::parse(s).ok_or_else(|| {
+            crate::error::Error::invalid(
+                "status",
+                format!(
+                    "unknown status '{s}'; one of blocked, ready, running, done, failed, cancelled"
+                ),
+            )
+        })?),
+    };
+    let page = board
+        .list_tasks(TaskFilter {
+            status,
+            tag: q.tag.filter(|t| !t.is_empty()),
+            worker: q.worker.filter(|w| !w.is_empty()),
+            cursor: q.cursor.filter(|c| !c.is_empty()),
+            limit: q.limit,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        tasks: page.tasks,
+        next_cursor: page.next_cursor,
+        last_event_id: page.last_event_id,
+    }))
+}
+
+/// A task with its dependents.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskDetail {
+    /// The task.
+    #[serde(flatten)]
+    pub task: Task,
+    /// Ids of tasks that depend on it.
+    pub dependents: Vec<String>,
+}
+
+/// One task, with its dependents.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = String, Path)),
+    responses((status = 200, body = TaskDetail), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_task(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (task, dependents) = board.task_detail(&id).await?;
+    Ok(HttpResponse::Ok().json(TaskDetail {
+        task,
+        dependents: dependents.into_iter().map(|d| d.to_string()).collect(),
+    }))
+}
+
+/// Body of `claim-next`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimNextRequest {
+    /// Worker name.
+    pub worker: String,
+    /// Only tasks carrying all these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// An explicit slot the worker holds (else a free slot is taken).
+    #[serde(default)]
+    pub slot: Option<u32>,
+}
+
+/// Claim the best ready task (priority, then age) with a slot: 200 `{task, lease}`, or 204.
+#[utoipa::path(post, path = "/api/v1/tasks/claim-next", tag = "tasks", request_body = ClaimNextRequest,
+    responses((status = 200, body = Claim), (status = 204, description = "nothing is ready"),
+              (status = 409, body = ErrorBody, description = "no free slot")))]
+pub(crate) async fn claim_next(
+    board: web::Data<Board>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: ClaimNextRequest = json_body(&board, payload, false).await?;
+    match board.claim_next(&req.worker, req.tags, req.slot).await? {
+        Some(c) => Ok(HttpResponse::Ok().json(c)),
+        None => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+/// Body of `claim`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    /// Worker name.
+    pub worker: String,
+    /// An explicit slot the worker holds.
+    #[serde(default)]
+    pub slot: Option<u32>,
+}
+
+/// Claim a specific ready task.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = String, Path)),
+    request_body = ClaimRequest, responses((status = 200, body = Claim), (status = 409, body = ErrorBody)))]
+pub(crate) async fn claim_task(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: ClaimRequest = json_body(&board, payload, false).await?;
+    let c = board.claim_task(&id, &req.worker, req.slot).await?;
+    Ok(HttpResponse::Ok().json(c))
+}
+
+/// A lease-carrying update.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRequest {
+    /// The lease id from the claim.
+    pub lease_id: u64,
+}
+
+/// Extend a lease by the configured TTL.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/heartbeat", tag = "leases", params(("id" = String, Path)),
+    request_body = LeaseRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+pub(crate) async fn heartbeat(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: LeaseRequest = json_body(&board, payload, false).await?;
+    Ok(HttpResponse::Ok().json(board.heartbeat(&id, LeaseRef::Id(req.lease_id)).await?))
+}
+
+/// Body of `complete`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// The lease id from the claim.
+    pub lease_id: u64,
+    /// Result (any JSON, size-bounded).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub output: Option<serde_json::Value>,
+}
+
+/// Complete a running task under its lease.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "leases", params(("id" = String, Path)),
+    request_body = CompleteRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+pub(crate) async fn complete(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: CompleteRequest = json_body(&board, payload, false).await?;
+    Ok(HttpResponse::Ok().json(
+        board
+            .complete(&id, LeaseRef::Id(req.lease_id), req.output)
+            .await?,
+    ))
+}
+
+/// Body of `fail`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailRequest {
+    /// The lease id from the claim.
+    pub lease_id: u64,
+    /// What went wrong.
+    #[serde(default)]
+    pub error: String,
+    /// Retry while attempts remain (default true); false fails for good.
+    #[serde(default = "yes")]
+    pub retry: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for FailRequest {
+    fn default() -> Self {
+        Self {
+            lease_id: 0,
+            error: String::new(),
+            retry: true,
+        }
+    }
+}
+
+/// Fail the current attempt.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/fail", tag = "leases", params(("id" = String, Path)),
+    request_body = FailRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+pub(crate) async fn fail(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: FailRequest = json_body(&board, payload, false).await?;
+    let error = if req.error.is_empty() {
+        "failed".to_owned()
+    } else {
+        req.error
+    };
+    Ok(HttpResponse::Ok().json(
+        board
+            .fail(&id, LeaseRef::Id(req.lease_id), error, req.retry)
+            .await?,
+    ))
+}
+
+/// Give a task back (ready again, attempt not counted).
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "leases", params(("id" = String, Path)),
+    request_body = LeaseRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+pub(crate) async fn release(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: LeaseRequest = json_body(&board, payload, false).await?;
+    Ok(HttpResponse::Ok().json(board.release(&id, LeaseRef::Id(req.lease_id)).await?))
+}
+
+/// Body of `cancel` (optional).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Cancel a task that has not finished; its pending dependents are cancelled too.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path)),
+    request_body = CancelRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+pub(crate) async fn cancel(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: CancelRequest = json_body(&board, payload, true).await?;
+    Ok(HttpResponse::Ok().json(board.cancel(&id, req.reason).await?))
+}
+
+/// Reset tasks.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResetReply {
+    /// Every task reset: the failed one and its failed dependents.
+    pub reset: Vec<Task>,
+}
+
+/// Reset a failed task and its failed dependents.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/reset", tag = "tasks", params(("id" = String, Path)),
+    responses((status = 200, body = ResetReply), (status = 409, body = ErrorBody)))]
+pub(crate) async fn reset(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(ResetReply {
+        reset: board.reset(&id).await?,
+    }))
+}
+
+/// A task's audit log.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventList {
+    /// Oldest first.
+    pub events: Vec<crate::model::Event>,
+}
+
+/// A task's audit log.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/events", tag = "tasks", params(("id" = String, Path)),
+    responses((status = 200, body = EventList), (status = 404, body = ErrorBody)))]
+pub(crate) async fn task_events(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(EventList {
+        events: board.task_events(&id).await?,
+    }))
+}
+
+/// All context values.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/context", tag = "context", params(("id" = String, Path)),
+    responses((status = 200, description = "{context: {key: value}}"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn context_list(
+    board: web::Data<Board>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = board.context_list(&id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "context": ctx })))
+}
+
+/// One context value.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/context/{key}", tag = "context",
+    params(("id" = String, Path), ("key" = String, Path)),
+    responses((status = 200, description = "{key, value}"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn context_get(
+    board: web::Data<Board>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, key) = path.into_inner();
+    match board.context_get(&id, &key).await? {
+        Some(v) => Ok(HttpResponse::Ok().json(serde_json::json!({ "key": key, "value": v }))),
+        None => Err(ApiError::NotFound {
+            code: "context_key_not_found",
+            message: format!("task '{id}' has no context key '{key}'"),
+        }),
+    }
+}
+
+/// Body of a context write.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextPut {
+    /// The lease id from the claim.
+    pub lease_id: u64,
+    /// Value (any JSON).
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+}
+
+/// Write one context key of a running task under its lease.
+#[utoipa::path(put, path = "/api/v1/tasks/{id}/context/{key}", tag = "context",
+    params(("id" = String, Path), ("key" = String, Path)), request_body = ContextPut,
+    responses((status = 200, description = "{key, value}"), (status = 409, body = ErrorBody)))]
+pub(crate) async fn context_put(
+    board: web::Data<Board>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (id, key) = path.into_inner();
+    let req: ContextPut = json_body(&board, payload, false).await?;
+    board
+        .context_put(&id, req.lease_id, &key, req.value.clone())
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "key": key, "value": req.value })))
+}
+
+/// The slot table.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SlotTable {
+    /// Slots configured.
+    pub total: u32,
+    /// Slots held.
+    pub busy: usize,
+    /// Every slot.
+    pub slots: Vec<crate::model::SlotInfo>,
+}
+
+/// Every worker slot.
+#[utoipa::path(get, path = "/api/v1/slots", tag = "slots", responses((status = 200, body = SlotTable)))]
+pub(crate) async fn list_slots(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
+    let slots = board.slots().await?;
+    let busy = slots
+        .iter()
+        .filter(|s| s.worker.is_some() || s.explicit)
+        .count();
+    Ok(HttpResponse::Ok().json(SlotTable {
+        total: board.view().slots_total,
+        busy,
+        slots,
+    }))
+}
+
+/// Body of a slot claim.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlotClaimRequest {
+    /// Worker name.
+    pub worker: String,
+}
+
+/// Hold a slot explicitly (tasks claimed with `slot` then run in it).
+#[utoipa::path(post, path = "/api/v1/slots/claim", tag = "slots", request_body = SlotClaimRequest,
+    responses((status = 200, description = "{slot}"), (status = 409, body = ErrorBody)))]
+pub(crate) async fn claim_slot(
+    board: web::Data<Board>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: SlotClaimRequest = json_body(&board, payload, false).await?;
+    let slot = board.claim_slot(&req.worker).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "slot": slot, "worker": req.worker })))
+}
+
+/// Body of a slot release.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlotReleaseRequest {
+    /// The holder (checked when given).
+    #[serde(default)]
+    pub worker: Option<String>,
+}
+
+/// Release an explicit slot; refused for a slot the worker does not hold.
+#[utoipa::path(post, path = "/api/v1/slots/{slot}/release", tag = "slots", params(("slot" = u32, Path)),
+    request_body = SlotReleaseRequest, responses((status = 200, description = "{released}"), (status = 409, body = ErrorBody)))]
+pub(crate) async fn release_slot(
+    board: web::Data<Board>,
+    slot: web::Path<u32>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: SlotReleaseRequest = json_body(&board, payload, true).await?;
+    board.release_slot(*slot, req.worker.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "released": *slot })))
+}
+
+/// Counts per status, slots, per-second series.
+#[utoipa::path(get, path = "/api/v1/stats", tag = "system", responses((status = 200, description = "stats")))]
+pub(crate) async fn stats(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(board.stats().await?))
+}

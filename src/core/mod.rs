@@ -1,0 +1,7 @@
+//! Pure, synchronous cores of the actors: no actix, no I/O, time passed in.
+//! Each is unit- and property-tested on its own.
+
+pub mod graph;
+pub mod slots;
+pub mod table;
+pub mod validate;

@@ -1,0 +1,54 @@
+//! # baton
+//!
+//! An actor-based orchestration runtime: one durable task board that many AI
+//! agents (MCP clients, scripts, Claude Code instances) share. Tasks have
+//! dependencies; workers claim them atomically under fenced leases, within a
+//! bounded number of worker slots; every acknowledged write survives `kill -9`.
+//!
+//! ## Layout
+//!
+//! | module | job |
+//! |---|---|
+//! | [`model`] | pure domain types: task ids, tasks, statuses, leases, slots, events |
+//! | [`core`] | pure cores of the actors: DAG, slot table, task table/lease machine, validation |
+//! | [`store`] | sled persistence: key layout, versioned values, group commit |
+//! | [`actors`] | one actor per file: registry, resolver, slot allocator, task contexts, metrics |
+//! | [`board`] | the typed in-process API every edge uses |
+//! | [`api`] | REST admin API, agent-coordinate-mcp routes, SSE, OpenAPI |
+//! | [`mcp`] | the MCP edge (next milestone) |
+//! | [`config`] | layered settings |
+//! | [`runtime`] | start, mount, shut down |
+//!
+//! ## Embedding
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = baton::Runtime::start(baton::Settings::default()).await?;
+//! let mount = runtime.configure();
+//! HttpServer::new(move || App::new().configure(mount.clone()))
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await?;
+//! runtime.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! In-process callers use [`Runtime::board`]: `board.add_task(spec)`,
+//! `board.claim_next("worker", vec![], None)`, `board.complete(...)`.
+
+pub mod actors;
+pub mod api;
+pub mod board;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod mcp;
+pub mod model;
+pub mod runtime;
+pub mod store;
+
+pub use board::{Board, Claim, TaskFilter, TaskPage};
+pub use config::Settings;
+pub use error::{Error, Result};
+pub use runtime::Runtime;

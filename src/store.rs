@@ -1,0 +1,659 @@
+//! sled persistence: key layout, versioned values and group commit.
+//!
+//! Everything lives in one sled tree (`board`) split into key spaces, so a
+//! change that touches several of them (a task, its audit events, the lease
+//! counter) is one atomic [`sled::Batch`]:
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `t/` | task id | [`Task`] |
+//! | `e/` | event id (u64 BE) | [`Event`] |
+//! | `x/` | task id, `0x00`, event id (u64 BE) | empty (per-task audit index) |
+//! | `s/` | slot (u32 BE) | [`SlotRecord`] (explicit slot claims only) |
+//! | `c/` | task id, `0x00`, context key | JSON value |
+//! | `m/` | name | u64 BE counters (`next_lease_id`) |
+//!
+//! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
+//!
+//! **Group commit.** [`Store::commit`] applies a batch in memory and returns a
+//! [`Ticket`]. A dedicated flusher thread calls `Db::flush` whenever commits
+//! are pending; one flush covers every commit applied before it started.
+//! Callers reply to their client only after [`Store::wait_durable`] — so an
+//! acknowledged write is on disk, and concurrent writers share one fsync.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::model::{Event, Millis, Task, TaskId};
+
+/// Version byte in front of every stored value.
+pub const FORMAT_VERSION: u8 = 1;
+
+const TASK: &[u8] = b"t/";
+const EVENT: &[u8] = b"e/";
+const TASK_EVENT: &[u8] = b"x/";
+const SLOT: &[u8] = b"s/";
+const CONTEXT: &[u8] = b"c/";
+const META: &[u8] = b"m/";
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an I/O or corruption error.
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value could not be decoded.
+    #[error("corrupt value under {key}: {reason}")]
+    Corrupt {
+        /// Key (lossy UTF-8).
+        key: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A flush failed; the store refuses further acknowledgements.
+    #[error("flush failed, writes are no longer acknowledged: {0}")]
+    FlushFailed(String),
+    /// The store was closed (runtime shut down).
+    #[error("the store is closed")]
+    Closed,
+    /// The data directory could not be opened.
+    #[error("cannot open data directory {path}: {source}")]
+    Open {
+        /// Directory.
+        path: PathBuf,
+        /// Cause.
+        source: sled::Error,
+    },
+}
+
+/// An explicit slot claim as stored (task-bound slots are derived from leases).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRecord {
+    /// Slot number.
+    pub slot: u32,
+    /// Holder.
+    pub worker: String,
+    /// Claimed at.
+    pub since: Millis,
+    /// Lapses at unless used.
+    pub expires_at: Millis,
+}
+
+/// Proof that a commit was applied; wait on it with [`Store::wait_durable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[must_use = "a commit is durable only after wait_durable"]
+pub struct Ticket(pub u64);
+
+/// An event as published to live subscribers (SSE): the audit event, the
+/// task's state right after it, and the commit to wait on before showing it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The audit event, with its id.
+    pub event: Event,
+    /// The task right after the event (None for slot events).
+    pub task: Option<Arc<Task>>,
+    /// Commit that made it; send only once durable.
+    pub ticket: Ticket,
+}
+
+/// A set of writes applied atomically by [`Store::commit`].
+#[derive(Default)]
+pub struct WriteBatch {
+    batch: sled::Batch,
+    len: usize,
+    events: Vec<(Event, Option<Arc<Task>>)>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.insert(key, value);
+        self.len += 1;
+    }
+
+    fn remove(&mut self, key: Vec<u8>) {
+        self.batch.remove(key);
+        self.len += 1;
+    }
+
+    /// Write a task record.
+    pub fn put_task(&mut self, task: &Task) {
+        self.insert(key(TASK, task.id.as_str().as_bytes()), encode(task));
+    }
+
+    /// Append an audit event (global log and per-task index). Its id is
+    /// assigned on commit; `task` is the snapshot published with it.
+    pub fn put_event(&mut self, event: Event, task: Option<Arc<Task>>) {
+        self.len += 1;
+        self.events.push((event, task));
+    }
+
+    /// Write an explicit slot claim.
+    pub fn put_slot(&mut self, rec: &SlotRecord) {
+        self.insert(key(SLOT, &rec.slot.to_be_bytes()), encode(rec));
+    }
+
+    /// Remove an explicit slot claim.
+    pub fn remove_slot(&mut self, slot: u32) {
+        self.remove(key(SLOT, &slot.to_be_bytes()));
+    }
+
+    /// Write one context value of a task.
+    pub fn put_context(&mut self, task: &TaskId, ctx_key: &str, value: &serde_json::Value) {
+        self.insert(context_key(task, ctx_key), encode(value));
+    }
+
+    /// Write a counter.
+    pub fn put_meta(&mut self, name: &str, value: u64) {
+        self.insert(key(META, name.as_bytes()), value.to_be_bytes().to_vec());
+    }
+}
+
+fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + rest.len());
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn task_event_key(task: &TaskId, event: u64) -> Vec<u8> {
+    let mut k = key(TASK_EVENT, task.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(&event.to_be_bytes());
+    k
+}
+
+fn context_prefix(task: &TaskId) -> Vec<u8> {
+    let mut k = key(CONTEXT, task.as_str().as_bytes());
+    k.push(0);
+    k
+}
+
+fn context_key(task: &TaskId, ctx_key: &str) -> Vec<u8> {
+    let mut k = context_prefix(task);
+    k.extend_from_slice(ctx_key.as_bytes());
+    k
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT_VERSION];
+    // Serializing our own plain data types into a Vec cannot fail.
+    if serde_json::to_writer(&mut out, value).is_err() {
+        out.truncate(1);
+        out.extend_from_slice(b"null");
+    }
+    out
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&FORMAT_VERSION, body)) => {
+            serde_json::from_slice(body).map_err(|e| corrupt(e.to_string()))
+        }
+        Some((v, _)) => Err(corrupt(format!("unknown format version {v}"))),
+        None => Err(corrupt("empty value".into())),
+    }
+}
+
+struct GroupCommit {
+    /// Serializes commits so event ids are assigned, written and published in order.
+    order: Mutex<u64>,
+    events_tx: tokio::sync::broadcast::Sender<Arc<Published>>,
+    /// Number of commits applied so far (the last ticket handed out).
+    applied: AtomicU64,
+    /// Highest ticket known durable.
+    durable_tx: watch::Sender<u64>,
+    durable_rx: watch::Receiver<u64>,
+    pending: Mutex<bool>,
+    wake: Condvar,
+    stop: AtomicBool,
+    failure: OnceLock<String>,
+    flushes: AtomicU64,
+}
+
+/// The persistent board. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+    gc: Arc<GroupCommit>,
+    flusher: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("applied", &self.gc.applied.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Open (or create) the store in `dir`, with a page cache of `cache_bytes`,
+    /// and start the flusher thread.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        let tree = db.open_tree("board")?;
+        let (durable_tx, durable_rx) = watch::channel(0);
+        let last_event = {
+            let last = tree.scan_prefix(EVENT).next_back().transpose()?;
+            last.map_or(0, |(k, _)| event_id_from_key(&k[EVENT.len()..]))
+        };
+        let (events_tx, _) = tokio::sync::broadcast::channel(4096);
+        let gc = Arc::new(GroupCommit {
+            order: Mutex::new(last_event + 1),
+            events_tx,
+            applied: AtomicU64::new(0),
+            durable_tx,
+            durable_rx,
+            pending: Mutex::new(false),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+            failure: OnceLock::new(),
+            flushes: AtomicU64::new(0),
+        });
+        let flusher = {
+            let gc = gc.clone();
+            let db = db.clone();
+            std::thread::Builder::new()
+                .name("baton-flusher".into())
+                .spawn(move || flusher_loop(&db, &gc))
+                .map_err(|e| StoreError::Open {
+                    path: dir.to_path_buf(),
+                    source: sled::Error::Io(e),
+                })?
+        };
+        Ok(Self {
+            db,
+            tree,
+            gc,
+            flusher: Arc::new(Mutex::new(Some(flusher))),
+        })
+    }
+
+    /// Apply `batch` atomically. The write is visible at once and durable once
+    /// [`Store::wait_durable`] on the returned ticket resolves.
+    pub fn commit(&self, batch: WriteBatch) -> Result<Ticket, StoreError> {
+        if let Some(f) = self.gc.failure.get() {
+            return Err(StoreError::FlushFailed(f.clone()));
+        }
+        if self.gc.stop.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
+        let WriteBatch {
+            batch: mut sled_batch,
+            events,
+            ..
+        } = batch;
+        let mut next_event = self.gc.order.lock().unwrap_or_else(|p| p.into_inner());
+        let first_event = *next_event;
+        let mut events: Vec<(Event, Option<Arc<Task>>)> = events;
+        for (i, (ev, _)) in events.iter_mut().enumerate() {
+            ev.id = first_event + i as u64;
+            sled_batch.insert(key(EVENT, &ev.id.to_be_bytes()), encode(ev));
+            if let Some(task) = &ev.task_id {
+                sled_batch.insert(task_event_key(task, ev.id), Vec::new());
+            }
+        }
+        self.tree.apply_batch(sled_batch)?;
+        *next_event = first_event + events.len() as u64;
+        // The ticket is taken after the batch is applied, so the flush that
+        // reads `applied >= ticket` was started after this batch was in sled.
+        let ticket = Ticket(self.gc.applied.fetch_add(1, Ordering::SeqCst) + 1);
+        if self.gc.events_tx.receiver_count() > 0 {
+            for (event, task) in events {
+                let _ = self.gc.events_tx.send(Arc::new(Published {
+                    event,
+                    task,
+                    ticket,
+                }));
+            }
+        }
+        drop(next_event);
+        let mut pending = self.gc.pending.lock().unwrap_or_else(|p| p.into_inner());
+        *pending = true;
+        self.gc.wake.notify_one();
+        Ok(ticket)
+    }
+
+    /// Live events, in id order, from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Published>> {
+        self.gc.events_tx.subscribe()
+    }
+
+    /// Whether a flush has failed (the store then refuses writes).
+    pub fn is_failed(&self) -> bool {
+        self.gc.failure.get().is_some()
+    }
+
+    /// Resolve once the commit behind `ticket` is on disk.
+    pub async fn wait_durable(&self, ticket: Ticket) -> Result<(), StoreError> {
+        if *self.gc.durable_rx.borrow() >= ticket.0 && self.gc.failure.get().is_none() {
+            return Ok(());
+        }
+        let mut rx = self.gc.durable_rx.clone();
+        // The sender lives as long as `self`, so this only ends by the predicate.
+        let _ = rx.wait_for(|d| *d >= ticket.0).await;
+        match self.gc.failure.get() {
+            Some(f) => Err(StoreError::FlushFailed(f.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Resolve once every commit applied so far is on disk (a read barrier:
+    /// readers never show a client state that a crash could still undo).
+    pub async fn barrier(&self) -> Result<(), StoreError> {
+        let t = Ticket(self.gc.applied.load(Ordering::SeqCst));
+        self.wait_durable(t).await
+    }
+
+    /// Number of flushes performed (for metrics).
+    pub fn flush_count(&self) -> u64 {
+        self.gc.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Number of commits applied (for metrics).
+    pub fn commit_count(&self) -> u64 {
+        self.gc.applied.load(Ordering::Relaxed)
+    }
+
+    /// Flush synchronously and stop the flusher thread. Idempotent.
+    pub fn close(&self) -> Result<(), StoreError> {
+        self.gc.stop.store(true, Ordering::SeqCst);
+        {
+            let _g = self.gc.pending.lock().unwrap_or_else(|p| p.into_inner());
+            self.gc.wake.notify_all();
+        }
+        let handle = self
+            .flusher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        self.db.flush()?;
+        let applied = self.gc.applied.load(Ordering::SeqCst);
+        self.gc.durable_tx.send_replace(applied);
+        Ok(())
+    }
+
+    // ---- reads ----------------------------------------------------------
+
+    /// Every task record.
+    pub fn load_tasks(&self) -> Result<Vec<Task>, StoreError> {
+        self.scan(TASK)
+    }
+
+    /// One task record.
+    pub fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError> {
+        let k = key(TASK, id.as_str().as_bytes());
+        self.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
+    /// Task records in id order, starting after `after` (exclusive).
+    pub fn tasks_after(
+        &self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Result<Task, StoreError>> + '_ {
+        let start = match after {
+            Some(a) => {
+                let mut k = key(TASK, a.as_bytes());
+                k.push(0);
+                k
+            }
+            None => TASK.to_vec(),
+        };
+        let mut end = TASK.to_vec();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        self.tree.range(start..end).map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        })
+    }
+
+    /// Whether anyone listens to live events.
+    pub fn has_subscribers(&self) -> bool {
+        self.gc.events_tx.receiver_count() > 0
+    }
+
+    /// Every explicit slot claim.
+    pub fn load_slots(&self) -> Result<Vec<SlotRecord>, StoreError> {
+        self.scan(SLOT)
+    }
+
+    /// A counter, 0 when absent.
+    pub fn meta(&self, name: &str) -> Result<u64, StoreError> {
+        let k = key(META, name.as_bytes());
+        Ok(match self.tree.get(&k)? {
+            Some(v) => {
+                let arr: [u8; 8] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    key: name.into(),
+                    reason: "counter is not 8 bytes".into(),
+                })?;
+                u64::from_be_bytes(arr)
+            }
+            None => 0,
+        })
+    }
+
+    /// Id of the newest event, 0 when there is none.
+    pub fn last_event_id(&self) -> Result<u64, StoreError> {
+        let last = self.tree.scan_prefix(EVENT).next_back().transpose()?;
+        Ok(match last {
+            Some((k, _)) => event_id_from_key(&k[EVENT.len()..]),
+            None => 0,
+        })
+    }
+
+    /// Up to `limit` events with id greater than `after`, oldest first.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let start = key(EVENT, &(after.saturating_add(1)).to_be_bytes());
+        let end = key(EVENT, &u64::MAX.to_be_bytes());
+        self.tree
+            .range(start..=end)
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    /// The audit log of one task, oldest first.
+    pub fn task_events(&self, task: &TaskId) -> Result<Vec<Event>, StoreError> {
+        let mut prefix = key(TASK_EVENT, task.as_str().as_bytes());
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.tree.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let id = event_id_from_key(&k[prefix.len()..]);
+            let ek = key(EVENT, &id.to_be_bytes());
+            if let Some(v) = self.tree.get(&ek)? {
+                out.push(decode(&ek, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One context value of a task.
+    pub fn context_get(
+        &self,
+        task: &TaskId,
+        ctx_key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let k = context_key(task, ctx_key);
+        self.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
+    /// Every context value of a task, by key.
+    pub fn context_list(
+        &self,
+        task: &TaskId,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+        let prefix = context_prefix(task);
+        let mut out = serde_json::Map::new();
+        for kv in self.tree.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.insert(name, decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+        self.tree
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+}
+
+fn event_id_from_key(bytes: &[u8]) -> u64 {
+    let mut arr = [0u8; 8];
+    let n = bytes.len().min(8);
+    arr[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(arr)
+}
+
+fn flusher_loop(db: &sled::Db, gc: &GroupCommit) {
+    loop {
+        {
+            let mut pending = gc.pending.lock().unwrap_or_else(|p| p.into_inner());
+            while !*pending && !gc.stop.load(Ordering::SeqCst) {
+                pending = gc.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
+            }
+            if !*pending && gc.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            *pending = false;
+        }
+        let target = gc.applied.load(Ordering::SeqCst);
+        match db.flush() {
+            Ok(_) => {
+                gc.flushes.fetch_add(1, Ordering::Relaxed);
+                gc.durable_tx.send_replace(target);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "sled flush failed; refusing further acknowledgements");
+                let _ = gc.failure.set(e.to_string());
+                gc.durable_tx.send_replace(u64::MAX);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventKind, TaskStatus};
+
+    fn task(id: &str) -> Task {
+        Task {
+            id: TaskId::from_trusted(id),
+            title: id.into(),
+            description: String::new(),
+            payload: None,
+            tags: vec![],
+            priority: 0,
+            dependencies: vec![],
+            max_attempts: 3,
+            timeout_secs: None,
+            status: TaskStatus::Ready,
+            output: None,
+            error: None,
+            attempts: 0,
+            lease: None,
+            created_at: 1,
+            updated_at: 1,
+            seq: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn commit_is_durable_and_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            let mut b = WriteBatch::new();
+            b.put_task(&task("a"));
+            b.put_event(
+                Event {
+                    id: 0,
+                    at: 1,
+                    kind: EventKind::TaskAdded,
+                    task_id: Some(TaskId::from_trusted("a")),
+                    worker: None,
+                    slot: None,
+                    lease_id: None,
+                    from: None,
+                    to: Some(TaskStatus::Ready),
+                    reason: None,
+                },
+                None,
+            );
+            b.put_context(&TaskId::from_trusted("a"), "k", &serde_json::json!(1));
+            b.put_meta("next_lease_id", 9);
+            let t = store.commit(b).unwrap();
+            store.wait_durable(t).await.unwrap();
+            store.close().unwrap();
+        }
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.load_tasks().unwrap(), vec![task("a")]);
+        assert_eq!(store.last_event_id().unwrap(), 1);
+        assert_eq!(store.events_after(0, 10).unwrap().len(), 1);
+        assert_eq!(store.events_after(1, 10).unwrap().len(), 0);
+        let a = TaskId::from_trusted("a");
+        assert_eq!(store.task_events(&a).unwrap().len(), 1);
+        assert_eq!(store.context_list(&a).unwrap()["k"], serde_json::json!(1));
+        assert_eq!(store.meta("next_lease_id").unwrap(), 9);
+        // a task id that is a prefix of another does not see its events
+        assert!(store
+            .task_events(&TaskId::from_trusted("a2"))
+            .unwrap()
+            .is_empty());
+        store.close().unwrap();
+    }
+
+    #[test]
+    fn unknown_format_version_is_reported_not_panicked() {
+        let err = decode::<Task>(b"t/x", &[9, b'{', b'}']).unwrap_err();
+        assert!(err.to_string().contains("unknown format version 9"));
+    }
+}
