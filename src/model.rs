@@ -382,6 +382,29 @@ pub enum EventKind {
     ContextSet,
 }
 
+impl EventKind {
+    /// snake_case wire name (`task_added`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::TaskAdded => "task_added",
+            EventKind::TaskReady => "task_ready",
+            EventKind::TaskBlocked => "task_blocked",
+            EventKind::TaskClaimed => "task_claimed",
+            EventKind::TaskHeartbeat => "task_heartbeat",
+            EventKind::TaskCompleted => "task_completed",
+            EventKind::TaskFailed => "task_failed",
+            EventKind::TaskRetried => "task_retried",
+            EventKind::TaskReleased => "task_released",
+            EventKind::TaskExpired => "task_expired",
+            EventKind::TaskCancelled => "task_cancelled",
+            EventKind::TaskReset => "task_reset",
+            EventKind::SlotClaimed => "slot_claimed",
+            EventKind::SlotReleased => "slot_released",
+            EventKind::ContextSet => "context_set",
+        }
+    }
+}
+
 /// One entry of the audit log (`events` tree), also streamed over SSE.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Event {
@@ -433,6 +456,18 @@ mod tests {
                 serde_json::to_string(&s).unwrap(),
                 format!("\"{}\"", s.as_str())
             );
+        }
+    }
+
+    #[test]
+    fn event_kind_names_match_serde() {
+        for k in [
+            EventKind::TaskAdded,
+            EventKind::TaskExpired,
+            EventKind::SlotReleased,
+            EventKind::ContextSet,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -41,29 +41,9 @@ struct RouteLabels {
     route: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(clippy::enum_variant_names)]
-enum Kind {
-    Added,
-    Ready,
-    Blocked,
-    Claimed,
-    Heartbeat,
-    Completed,
-    Failed,
-    Retried,
-    Released,
-    Expired,
-    Cancelled,
-    Reset,
-    SlotClaimed,
-    SlotReleased,
-    ContextSet,
-}
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
-    event: Kind,
+    event: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -262,34 +242,16 @@ impl Metrics {
 
     /// Record a lifecycle event.
     pub fn task_event(&self, kind: EventKind) {
-        let k = match kind {
-            EventKind::TaskAdded => {
-                self.added.fetch_add(1, Ordering::Relaxed);
-                Kind::Added
-            }
-            EventKind::TaskReady => Kind::Ready,
-            EventKind::TaskBlocked => Kind::Blocked,
-            EventKind::TaskClaimed => {
-                self.claimed.fetch_add(1, Ordering::Relaxed);
-                Kind::Claimed
-            }
-            EventKind::TaskHeartbeat => Kind::Heartbeat,
-            EventKind::TaskCompleted => {
-                self.completed.fetch_add(1, Ordering::Relaxed);
-                Kind::Completed
-            }
-            EventKind::TaskFailed => Kind::Failed,
-            EventKind::TaskRetried => Kind::Retried,
-            EventKind::TaskReleased => Kind::Released,
-            EventKind::TaskExpired => Kind::Expired,
-            EventKind::TaskCancelled => Kind::Cancelled,
-            EventKind::TaskReset => Kind::Reset,
-            EventKind::SlotClaimed => Kind::SlotClaimed,
-            EventKind::SlotReleased => Kind::SlotReleased,
-            EventKind::ContextSet => Kind::ContextSet,
+        match kind {
+            EventKind::TaskAdded => self.added.fetch_add(1, Ordering::Relaxed),
+            EventKind::TaskClaimed => self.claimed.fetch_add(1, Ordering::Relaxed),
+            EventKind::TaskCompleted => self.completed.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
         };
         self.task_events
-            .get_or_create(&EventLabels { event: k })
+            .get_or_create(&EventLabels {
+                event: kind.as_str(),
+            })
             .inc();
     }
 

@@ -39,10 +39,7 @@ fn frame(ev: &Event, task: Option<&Task>) -> Bytes {
                 .unwrap_or(serde_json::Value::Null),
         );
     }
-    let kind = serde_json::to_value(ev.kind)
-        .ok()
-        .and_then(|k| k.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let kind = ev.kind.as_str();
     Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", ev.id, kind, v))
 }
 

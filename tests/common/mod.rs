@@ -1,0 +1,155 @@
+//! Shared test harness: a real baton server on 127.0.0.1:0 over a real sled
+//! directory, and a small REST client.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpServer};
+use baton::{Runtime, Settings};
+use serde_json::{json, Value};
+
+pub struct TestServer {
+    pub runtime: Runtime,
+    pub addr: SocketAddr,
+    pub base: String,
+    pub http: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Start with a fresh temporary data dir; `tweak` adjusts settings.
+    pub async fn start(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = Settings::for_tests(dir.path());
+        tweak(&mut settings);
+        let mut s = Self::start_with(settings).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    pub async fn start_with(settings: Settings) -> Self {
+        let runtime = Runtime::start(settings).await.expect("runtime starts");
+        let mount = runtime.configure();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = HttpServer::new(move || App::new().configure(mount.clone()))
+            .workers(2)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .listen(listener)
+            .expect("listen")
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self {
+            runtime,
+            addr,
+            base: format!("http://{addr}/api/v1"),
+            http,
+            handle,
+            _dir: None,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.runtime.shutdown().await.expect("shutdown");
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .put(format!("{}{}", self.base, path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    /// All tasks, following cursors.
+    pub async fn all_tasks(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/tasks?limit=1000&cursor={c}"),
+                None => "/tasks?limit=1000".to_owned(),
+            };
+            let (st, v) = self.get(&path).await;
+            assert_eq!(st, 200, "{v}");
+            out.extend(v["tasks"].as_array().cloned().unwrap_or_default());
+            match v["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    }
+}
+
+pub async fn read(res: reqwest::Response) -> (u16, Value) {
+    let st = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(json!({ "raw": text }))
+    };
+    (st, v)
+}
+
+/// Poll `f` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
