@@ -62,6 +62,7 @@ impl Error {
                 SlotError::NotHeld { .. } | SlotError::NotClaimed(_) => "slot_not_held",
                 SlotError::Busy { .. } => "slot_busy",
             },
+            Error::Store(StoreError::Closed) => "unavailable",
             Error::Store(_) => "storage_error",
             Error::Config(_) => "invalid_config",
             Error::Unavailable(_) => "unavailable",
