@@ -32,7 +32,7 @@ pub enum ConfigError {
 }
 
 /// All settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// HTTP server.
@@ -238,19 +238,6 @@ impl Default for LogSettings {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            server: ServerSettings::default(),
-            storage: StorageSettings::default(),
-            slots: SlotSettings::default(),
-            leases: LeaseSettings::default(),
-            tasks: TaskSettings::default(),
-            api: ApiSettings::default(),
-            log: LogSettings::default(),
-        }
-    }
-}
 
 /// Environment variables with the `BATON_` prefix that are not settings
 /// (the CLI's own options).

@@ -43,6 +43,7 @@ fn spawn(dir: &std::path::Path) -> Server {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("baton did not report its address");
 }
 
