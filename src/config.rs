@@ -238,7 +238,6 @@ impl Default for LogSettings {
     }
 }
 
-
 /// Environment variables with the `BATON_` prefix that are not settings
 /// (the CLI's own options).
 const NOT_SETTINGS: &[&str] = &["config", "url"];

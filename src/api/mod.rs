@@ -8,6 +8,7 @@
 //! | [`tasks`] | `/api/v1` handlers and their DTOs |
 //! | [`sse`] | `/api/v1/events` (Server-Sent Events with `Last-Event-ID` resume) |
 //! | [`compat`] | agent-coordinate-mcp's coordinator routes and JSON shapes |
+//! | [`dashboard`] | the live web dashboard at `/` (embedded assets) |
 //! | [`openapi`] | the OpenAPI 3 document at `/api/v1/openapi.json` |
 
 use std::time::Instant;
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 use crate::board::Board;
 
 pub mod compat;
+pub mod dashboard;
 pub mod error;
 pub mod openapi;
 pub mod sse;
@@ -113,6 +115,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, board: Board) {
                 .wrap(from_fn(record_metrics))
                 .configure(compat::routes),
         )
+        .configure(dashboard::routes)
         .route("/metrics", web::get().to(metrics))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz));
