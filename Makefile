@@ -16,7 +16,7 @@ run: build ## serve on 127.0.0.1:8080 with the embedded sled store in ./data
 test: test-rust test-browser ## everything: unit, property, integration and browser tests
 
 test-rust: ## Rust unit, proptest and integration tests (real server, real sled dir, real child processes)
-	$(CARGO) test --locked --all-targets -- --test-threads=2
+	$(CARGO) test --locked --lib --bins --tests --examples -- --test-threads=2
 
 test-browser: ## the dashboard in headless Chromium (skipped with a notice when no dashboard exists yet)
 	@if [ -f tests/browser/package.json ]; then ./scripts/browser-test.sh; else echo "no browser tests yet"; fi
