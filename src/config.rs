@@ -238,9 +238,13 @@ impl Default for LogSettings {
     }
 }
 
-/// Environment variables with the `BATON_` prefix that are not settings
-/// (the CLI's own options).
-const NOT_SETTINGS: &[&str] = &["config", "url"];
+/// Sections a `BATON_*` variable must start with to be read as a setting.
+/// Other `BATON_*` variables (the CLI's `BATON_URL`, a script's `BATON_BIN`)
+/// are not settings and are left alone; an unknown key inside a known
+/// section (`BATON_SLOTS__COUTN`) is still rejected by name.
+const SECTIONS: &[&str] = &[
+    "server", "storage", "slots", "leases", "tasks", "api", "log",
+];
 
 impl Settings {
     /// Defaults, then `file` (if given; it must exist), then `BATON_*` env vars; validated.
@@ -252,7 +256,14 @@ impl Settings {
             }
             fig = fig.merge(Toml::file_exact(f));
         }
-        fig = fig.merge(Env::prefixed("BATON_").split("__").ignore(NOT_SETTINGS));
+        fig = fig.merge(
+            Env::prefixed("BATON_")
+                .filter(|k| {
+                    let k = k.as_str().to_ascii_lowercase();
+                    SECTIONS.iter().any(|s| k.starts_with(&format!("{s}__")))
+                })
+                .split("__"),
+        );
         Self::extract(fig)
     }
 
@@ -380,6 +391,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure type
+    fn env_overrides_and_foreign_baton_vars() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BATON_SLOTS__COUNT", "64");
+            jail.set_env("BATON_BIN", "/usr/bin/baton");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.slots.count, 64);
+            jail.set_env("BATON_SLOTS__COUTN", "1");
+            let e = Settings::load(None).unwrap_err().to_string();
+            assert!(e.contains("coutn"), "{e}");
+            Ok(())
+        });
     }
 
     #[test]
