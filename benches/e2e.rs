@@ -218,7 +218,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // BENCH_WORKERS=64 runs only that cycle benchmark (for profiling).
+    let only: Option<usize> = std::env::var("BENCH_WORKERS").ok().and_then(|v| v.parse().ok());
     rt.block_on(async {
+        if let Some(w) = only {
+            let (rate, p50, p99) = cycles(w).await;
+            println!("| {w} | {rate:.0} | {p50:.2} | {p99:.2} |");
+            return;
+        }
         println!("## claim→complete over REST ({TASKS} tasks, slots = 64, durable acks)\n");
         println!("| workers | cycles/s | p50 cycle (ms) | p99 cycle (ms) |");
         println!("|---:|---:|---:|---:|");
