@@ -219,7 +219,9 @@ fn main() {
         .build()
         .expect("runtime");
     // BENCH_WORKERS=64 runs only that cycle benchmark (for profiling).
-    let only: Option<usize> = std::env::var("BENCH_WORKERS").ok().and_then(|v| v.parse().ok());
+    let only: Option<usize> = std::env::var("BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok());
     rt.block_on(async {
         if let Some(w) = only {
             let (rate, p50, p99) = cycles(w).await;

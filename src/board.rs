@@ -27,7 +27,9 @@ use crate::model::{Event, Lease, SlotInfo, Task, TaskId, TaskSpec, TaskStatus};
 use crate::store::{Store, Ticket};
 
 /// A task and its lease, as returned by a claim.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema,
+)]
 pub struct Claim {
     /// The task, now running.
     pub task: Task,
@@ -51,7 +53,7 @@ pub struct TaskFilter {
 }
 
 /// One page of tasks, in id order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskPage {
     /// The tasks.
     pub tasks: Vec<Task>,

@@ -49,6 +49,28 @@ pub struct Settings {
     pub api: ApiSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The MCP endpoint.
+    pub mcp: McpSettings,
+}
+
+/// `[mcp]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpSettings {
+    /// Serve MCP (streamable HTTP) at `/mcp`.
+    pub enabled: bool,
+    /// Host header values accepted at `/mcp` (DNS-rebinding protection); `host` matches any
+    /// port, `host:port` only that port. Never empty (an empty list would accept any host).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for McpSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+        }
+    }
 }
 
 /// `[server]`

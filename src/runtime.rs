@@ -40,6 +40,7 @@ use crate::store::{Store, WriteBatch};
 #[derive(Clone)]
 pub struct Runtime {
     board: Board,
+    mcp: Option<crate::mcp::McpService>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -172,9 +173,20 @@ impl Runtime {
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         let board = Board::new(
-            registry, resolver, slot_addr, collector, store, view, metrics, settings,
+            registry,
+            resolver,
+            slot_addr,
+            collector,
+            store,
+            view,
+            metrics,
+            settings.clone(),
         );
-        Ok(Self { board })
+        let mcp = settings
+            .mcp
+            .enabled
+            .then(|| crate::mcp::service(board.clone(), settings.mcp.allowed_hosts.clone()));
+        Ok(Self { board, mcp })
     }
 
     /// The typed in-process API.
@@ -187,12 +199,18 @@ impl Runtime {
         self.board.settings()
     }
 
-    /// Mount baton's routes (`/api/v1`, the agent-coordinate-mcp routes under
+    /// Mount baton's routes (`/mcp`, `/api/v1`, the agent-coordinate-mcp routes under
     /// `/api`, `/metrics`, `/healthz`, `/readyz`) into an `App` or scope:
     /// `App::new().configure(runtime.configure())`.
     pub fn configure(&self) -> impl Fn(&mut actix_web::web::ServiceConfig) + Clone + 'static {
         let board = self.board.clone();
-        move |cfg| crate::api::configure(cfg, board.clone())
+        let mcp = self.mcp.clone();
+        move |cfg| {
+            if let Some(mcp) = &mcp {
+                cfg.service(actix_web::web::scope("/mcp").service(mcp.clone().scope()));
+            }
+            crate::api::configure(cfg, board.clone());
+        }
     }
 
     /// Flush everything to disk and close the store. Later writes fail with

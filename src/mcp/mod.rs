@@ -1,8 +1,36 @@
-//! The MCP edge (streamable HTTP at `/mcp` via `rmcp` + `rmcp-actix-web`,
-//! and `baton mcp-stdio`) — the next milestone.
+//! The MCP edge: streamable HTTP at `/mcp` (rmcp + rmcp-actix-web), mounted
+//! by the same [`crate::Runtime::configure`] embedders use.
 //!
-//! The plan, so the pieces already built fit it: every tool is a thin
-//! wrapper over one [`crate::Board`] method (one actor message), errors map
-//! from [`crate::Error::code`] in one place, and resource-updated
-//! notifications come from the same durable event stream the REST SSE
-//! endpoint uses ([`crate::store::Store::subscribe`]).
+//! Every tool is a thin wrapper over one [`crate::Board`] method (one actor
+//! message); errors map from [`crate::Error::code`] in one place
+//! ([`server::tool_error`]). Still to come (issue 4): tool profiles,
+//! resources and prompts, the MCP tasks extension, the stdio bridge and the
+//! conformance suite.
+
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp_actix_web::transport::StreamableHttpService;
+
+pub use server::BatonMcp;
+
+use crate::board::Board;
+
+/// The `/mcp` service, built once per runtime (it owns the session store,
+/// which every actix worker must share).
+pub type McpService = StreamableHttpService<BatonMcp, LocalSessionManager>;
+
+/// Build the service for `board`. `allowed_hosts` are the Host header values
+/// accepted (DNS-rebinding protection).
+pub fn service(board: Board, allowed_hosts: Vec<String>) -> McpService {
+    StreamableHttpService::builder()
+        .service_factory(Arc::new(move || Ok(BatonMcp::new(board.clone()))))
+        .session_manager(Arc::new(LocalSessionManager::default()))
+        .stateful_mode(true)
+        .sse_keep_alive(Duration::from_secs(15))
+        .allowed_hosts(allowed_hosts)
+        .build()
+}
