@@ -22,6 +22,7 @@ const TASKS: usize = 10_000;
 const DEADLINE: Duration = Duration::from_secs(120);
 
 struct Server {
+    addr: std::net::SocketAddr,
     base: String,
     stop: actix_web::dev::ServerHandle,
     thread: std::thread::JoinHandle<()>,
@@ -56,10 +57,84 @@ fn start_server(slots: u32) -> Server {
     });
     let (addr, stop) = rx.recv().expect("server started");
     Server {
+        addr,
         base: format!("http://{addr}/api/v1"),
         stop,
         thread,
         _dir: dir,
+    }
+}
+
+/// What a claim reply is read for.
+#[derive(serde::Deserialize)]
+struct ClaimReply {
+    task: IdOnly,
+    lease: LeaseOnly,
+}
+
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+#[derive(serde::Deserialize)]
+struct LeaseOnly {
+    lease_id: u64,
+}
+
+/// A minimal HTTP/1.1 keep-alive connection: one request at a time, like a
+/// worker loop. Far cheaper than a general client, so the server gets the CPU.
+struct Conn {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    async fn open(addr: std::net::SocketAddr) -> Self {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Self {
+            stream: tokio::io::BufReader::new(stream),
+            host: addr.to_string(),
+        }
+    }
+
+    async fn post(&mut self, path: &str, body: &str) -> (u16, Vec<u8>) {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        );
+        self.stream
+            .get_mut()
+            .write_all(req.as_bytes())
+            .await
+            .expect("write");
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await.expect("status line");
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let mut len = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("header");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().expect("content-length");
+                }
+            }
+        }
+        let mut body = vec![0; len];
+        self.stream.read_exact(&mut body).await.expect("body");
+        (status, body)
     }
 }
 
@@ -103,32 +178,25 @@ async fn cycles(workers: usize) -> (f64, f64, f64) {
     let mut handles = Vec::new();
     for w in 0..workers {
         let (http, base, done) = (http.clone(), server.base.clone(), done.clone());
+        let addr = server.addr;
         handles.push(tokio::spawn(async move {
+            let _ = (&http, &base);
+            let mut conn = Conn::open(addr).await;
             let mut lat = Vec::new();
-            let worker = format!("w{w}");
+            let claim_body = format!("{{\"worker\":\"w{w}\"}}");
             while start.elapsed() < DEADLINE {
                 let t0 = Instant::now();
-                let res = http
-                    .post(format!("{base}/tasks/claim-next"))
-                    .json(&json!({"worker": worker}))
-                    .send()
-                    .await
-                    .expect("claim");
-                if res.status() == 204 {
+                let (status, body) = conn.post("/api/v1/tasks/claim-next", &claim_body).await;
+                if status == 204 {
                     break;
                 }
-                assert_eq!(res.status(), 200);
-                let v: Value = res.json().await.expect("json");
-                let id = v["task"]["id"].as_str().expect("id").to_owned();
-                let lease = v["lease"]["lease_id"].as_u64().expect("lease");
-                let res = http
-                    .post(format!("{base}/tasks/{id}/complete"))
-                    .json(&json!({"lease_id": lease}))
-                    .send()
-                    .await
-                    .expect("complete");
-                assert_eq!(res.status(), 200);
-                let _ = res.bytes().await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                let c: ClaimReply = serde_json::from_slice(&body).expect("claim json");
+                let path = format!("/api/v1/tasks/{}/complete", c.task.id);
+                let (status, body) = conn
+                    .post(&path, &format!("{{\"lease_id\":{}}}", c.lease.lease_id))
+                    .await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
                 lat.push(t0.elapsed());
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -151,6 +219,15 @@ async fn cycles(workers: usize) -> (f64, f64, f64) {
         pct(&lat, 0.5),
         pct(&lat, 0.99),
     );
+    // group commit at work: how many commits each flush covered
+    if let Ok(res) = http.get(format!("{}/stats", server.base)).send().await {
+        if let Ok(v) = res.json::<Value>().await {
+            eprintln!(
+                "  [{workers} workers] {} commits in {} flushes",
+                v["store"]["commits"], v["store"]["flushes"]
+            );
+        }
+    }
     server.stop.stop(true).await;
     let _ = server.thread.join();
     r

@@ -73,7 +73,7 @@ impl Runtime {
 
         // ---- rebuild: tasks, DAG, slots ---------------------------------
         let tasks = store.load_tasks()?;
-        let mut table = TaskTable::new(store.meta("next_lease_id")?);
+        let mut table = TaskTable::new(store.meta("lease_ceiling")?);
         let mut graph = DependencyGraph::new();
         for t in tasks {
             graph.restore(t.id.clone(), t.dependencies.clone(), node_state(t.status));

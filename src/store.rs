@@ -15,11 +15,14 @@
 //!
 //! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
 //!
-//! **Group commit.** [`Store::commit`] applies a batch in memory and returns a
-//! [`Ticket`]. A dedicated flusher thread calls `Db::flush` whenever commits
-//! are pending; one flush covers every commit applied before it started.
-//! Callers reply to their client only after [`Store::wait_durable`] — so an
-//! acknowledged write is on disk, and concurrent writers share one fsync.
+//! **Group commit.** [`Store::commit`] queues a batch and returns a
+//! [`Ticket`] at once. A single committer thread takes everything queued,
+//! applies it as one sled batch, flushes once, and marks those tickets
+//! durable. Callers reply to their client only after [`Store::wait_durable`]
+//! — so an acknowledged write is on disk, concurrent writers share one
+//! fsync, and the actors never spend their own time inside sled. Readers
+//! call [`Store::barrier`] first, so they never show a state a crash could
+//! still undo.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -103,8 +106,7 @@ pub struct Published {
 /// A set of writes applied atomically by [`Store::commit`].
 #[derive(Default)]
 pub struct WriteBatch {
-    batch: sled::Batch,
-    len: usize,
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     events: Vec<(Event, Option<Arc<Task>>)>,
 }
 
@@ -116,22 +118,20 @@ impl WriteBatch {
 
     /// Number of operations.
     pub fn len(&self) -> usize {
-        self.len
+        self.ops.len() + self.events.len()
     }
 
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.batch.insert(key, value);
-        self.len += 1;
+        self.ops.push((key, Some(value)));
     }
 
     fn remove(&mut self, key: Vec<u8>) {
-        self.batch.remove(key);
-        self.len += 1;
+        self.ops.push((key, None));
     }
 
     /// Write a task record.
@@ -142,7 +142,6 @@ impl WriteBatch {
     /// Append an audit event (global log and per-task index). Its id is
     /// assigned on commit; `task` is the snapshot published with it.
     pub fn put_event(&mut self, event: Event, task: Option<Arc<Task>>) {
-        self.len += 1;
         self.events.push((event, task));
     }
 
@@ -217,17 +216,27 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
     }
 }
 
+/// A commit waiting for the committer thread.
+struct Pending {
+    ticket: u64,
+    batch: WriteBatch,
+}
+
+struct Queue {
+    items: Vec<Pending>,
+    /// Last ticket handed out.
+    last_ticket: u64,
+}
+
 struct GroupCommit {
-    /// Serializes commits so event ids are assigned, written and published in order.
-    order: Mutex<u64>,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    /// Last ticket handed out (mirrors `queue.last_ticket` for lock-free reads).
+    enqueued: AtomicU64,
     events_tx: tokio::sync::broadcast::Sender<Arc<Published>>,
-    /// Number of commits applied so far (the last ticket handed out).
-    applied: AtomicU64,
     /// Highest ticket known durable.
     durable_tx: watch::Sender<u64>,
     durable_rx: watch::Receiver<u64>,
-    pending: Mutex<bool>,
-    wake: Condvar,
     stop: AtomicBool,
     failure: OnceLock<String>,
     flushes: AtomicU64,
@@ -245,7 +254,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("applied", &self.gc.applied.load(Ordering::Relaxed))
+            .field("enqueued", &self.gc.enqueued.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -271,13 +280,15 @@ impl Store {
         };
         let (events_tx, _) = tokio::sync::broadcast::channel(4096);
         let gc = Arc::new(GroupCommit {
-            order: Mutex::new(last_event + 1),
+            queue: Mutex::new(Queue {
+                items: Vec::new(),
+                last_ticket: 0,
+            }),
+            wake: Condvar::new(),
+            enqueued: AtomicU64::new(0),
             events_tx,
-            applied: AtomicU64::new(0),
             durable_tx,
             durable_rx,
-            pending: Mutex::new(false),
-            wake: Condvar::new(),
             stop: AtomicBool::new(false),
             failure: OnceLock::new(),
             flushes: AtomicU64::new(0),
@@ -285,9 +296,10 @@ impl Store {
         let flusher = {
             let gc = gc.clone();
             let db = db.clone();
+            let tree = tree.clone();
             std::thread::Builder::new()
-                .name("baton-flusher".into())
-                .spawn(move || flusher_loop(&db, &gc))
+                .name("baton-committer".into())
+                .spawn(move || committer_loop(&db, &tree, &gc, last_event + 1))
                 .map_err(|e| StoreError::Open {
                     path: dir.to_path_buf(),
                     source: sled::Error::Io(e),
@@ -301,8 +313,11 @@ impl Store {
         })
     }
 
-    /// Apply `batch` atomically. The write is visible at once and durable once
-    /// [`Store::wait_durable`] on the returned ticket resolves.
+    /// Queue `batch` for the committer thread, which applies queued batches
+    /// in order (atomically each, merged into one sled batch) and then
+    /// flushes. The write is visible to readers that passed
+    /// [`Store::barrier`] and durable once [`Store::wait_durable`] on the
+    /// returned ticket resolves.
     pub fn commit(&self, batch: WriteBatch) -> Result<Ticket, StoreError> {
         if let Some(f) = self.gc.failure.get() {
             return Err(StoreError::FlushFailed(f.clone()));
@@ -310,40 +325,13 @@ impl Store {
         if self.gc.stop.load(Ordering::SeqCst) {
             return Err(StoreError::Closed);
         }
-        let WriteBatch {
-            batch: mut sled_batch,
-            events,
-            ..
-        } = batch;
-        let mut next_event = self.gc.order.lock().unwrap_or_else(|p| p.into_inner());
-        let first_event = *next_event;
-        let mut events: Vec<(Event, Option<Arc<Task>>)> = events;
-        for (i, (ev, _)) in events.iter_mut().enumerate() {
-            ev.id = first_event + i as u64;
-            sled_batch.insert(key(EVENT, &ev.id.to_be_bytes()), encode(ev));
-            if let Some(task) = &ev.task_id {
-                sled_batch.insert(task_event_key(task, ev.id), Vec::new());
-            }
-        }
-        self.tree.apply_batch(sled_batch)?;
-        *next_event = first_event + events.len() as u64;
-        // The ticket is taken after the batch is applied, so the flush that
-        // reads `applied >= ticket` was started after this batch was in sled.
-        let ticket = Ticket(self.gc.applied.fetch_add(1, Ordering::SeqCst) + 1);
-        if self.gc.events_tx.receiver_count() > 0 {
-            for (event, task) in events {
-                let _ = self.gc.events_tx.send(Arc::new(Published {
-                    event,
-                    task,
-                    ticket,
-                }));
-            }
-        }
-        drop(next_event);
-        let mut pending = self.gc.pending.lock().unwrap_or_else(|p| p.into_inner());
-        *pending = true;
+        let mut q = self.gc.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.last_ticket += 1;
+        let ticket = q.last_ticket;
+        q.items.push(Pending { ticket, batch });
+        self.gc.enqueued.store(ticket, Ordering::SeqCst);
         self.gc.wake.notify_one();
-        Ok(ticket)
+        Ok(Ticket(ticket))
     }
 
     /// Live events, in id order, from now on.
@@ -373,7 +361,7 @@ impl Store {
     /// Resolve once every commit applied so far is on disk (a read barrier:
     /// readers never show a client state that a crash could still undo).
     pub async fn barrier(&self) -> Result<(), StoreError> {
-        let t = Ticket(self.gc.applied.load(Ordering::SeqCst));
+        let t = Ticket(self.gc.enqueued.load(Ordering::SeqCst));
         self.wait_durable(t).await
     }
 
@@ -382,16 +370,16 @@ impl Store {
         self.gc.flushes.load(Ordering::Relaxed)
     }
 
-    /// Number of commits applied (for metrics).
+    /// Number of commits made (for metrics).
     pub fn commit_count(&self) -> u64 {
-        self.gc.applied.load(Ordering::Relaxed)
+        self.gc.enqueued.load(Ordering::Relaxed)
     }
 
-    /// Flush synchronously and stop the flusher thread. Idempotent.
+    /// Apply and flush everything queued, then stop the committer thread. Idempotent.
     pub fn close(&self) -> Result<(), StoreError> {
-        self.gc.stop.store(true, Ordering::SeqCst);
         {
-            let _g = self.gc.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let _q = self.gc.queue.lock().unwrap_or_else(|p| p.into_inner());
+            self.gc.stop.store(true, Ordering::SeqCst);
             self.gc.wake.notify_all();
         }
         let handle = self
@@ -403,8 +391,10 @@ impl Store {
             let _ = h.join();
         }
         self.db.flush()?;
-        let applied = self.gc.applied.load(Ordering::SeqCst);
-        self.gc.durable_tx.send_replace(applied);
+        if self.gc.failure.get().is_none() {
+            let last = self.gc.enqueued.load(Ordering::SeqCst);
+            self.gc.durable_tx.send_replace(last);
+        }
         Ok(())
     }
 
@@ -551,31 +541,68 @@ fn event_id_from_key(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(arr)
 }
 
-fn flusher_loop(db: &sled::Db, gc: &GroupCommit) {
+fn fail(gc: &GroupCommit, what: &str, e: &sled::Error) {
+    tracing::error!(error = %e, what, "storage failed; refusing further acknowledgements");
+    let _ = gc.failure.set(format!("{what}: {e}"));
+    gc.durable_tx.send_replace(u64::MAX);
+}
+
+/// The single storage writer: takes everything queued, applies it as one
+/// sled batch (in queue order, so later writes to a key win), assigns event
+/// ids and publishes events in that order, flushes once, and then declares
+/// every ticket it took durable. Concurrent writers share one flush.
+fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_event: u64) {
     loop {
-        {
-            let mut pending = gc.pending.lock().unwrap_or_else(|p| p.into_inner());
-            while !*pending && !gc.stop.load(Ordering::SeqCst) {
-                pending = gc.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
+        let items = {
+            let mut q = gc.queue.lock().unwrap_or_else(|p| p.into_inner());
+            while q.items.is_empty() && !gc.stop.load(Ordering::SeqCst) {
+                q = gc.wake.wait(q).unwrap_or_else(|p| p.into_inner());
             }
-            if !*pending && gc.stop.load(Ordering::SeqCst) {
-                return;
+            if q.items.is_empty() {
+                return; // stopped and drained
             }
-            *pending = false;
+            std::mem::take(&mut q.items)
+        };
+        let last = items.last().map_or(0, |p| p.ticket);
+        let mut merged = sled::Batch::default();
+        let mut published = Vec::new();
+        let live = gc.events_tx.receiver_count() > 0;
+        for Pending { ticket, batch } in items {
+            for (k, v) in batch.ops {
+                match v {
+                    Some(v) => merged.insert(k, v),
+                    None => merged.remove(k),
+                }
+            }
+            for (mut event, task) in batch.events {
+                event.id = next_event;
+                next_event += 1;
+                merged.insert(key(EVENT, &event.id.to_be_bytes()), encode(&event));
+                if let Some(t) = &event.task_id {
+                    merged.insert(task_event_key(t, event.id), Vec::new());
+                }
+                if live {
+                    published.push(Published {
+                        event,
+                        task,
+                        ticket: Ticket(ticket),
+                    });
+                }
+            }
         }
-        let target = gc.applied.load(Ordering::SeqCst);
-        match db.flush() {
-            Ok(_) => {
-                gc.flushes.fetch_add(1, Ordering::Relaxed);
-                gc.durable_tx.send_replace(target);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "sled flush failed; refusing further acknowledgements");
-                let _ = gc.failure.set(e.to_string());
-                gc.durable_tx.send_replace(u64::MAX);
-                return;
-            }
+        if let Err(e) = tree.apply_batch(merged) {
+            fail(gc, "apply", &e);
+            return;
         }
+        for p in published {
+            let _ = gc.events_tx.send(Arc::new(p));
+        }
+        if let Err(e) = db.flush() {
+            fail(gc, "flush", &e);
+            return;
+        }
+        gc.flushes.fetch_add(1, Ordering::Relaxed);
+        gc.durable_tx.send_replace(last);
     }
 }
 

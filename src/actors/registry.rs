@@ -97,7 +97,14 @@ pub struct TaskRegistry {
     metrics: Arc<Metrics>,
     settings: Arc<Settings>,
     poisoned: bool,
+    /// Lease ids below this are reserved on disk (`m/lease_ceiling`); a claim
+    /// that reaches it reserves the next block in its own commit, so lease
+    /// ids stay monotonic across restarts without a write per claim.
+    lease_ceiling: u64,
 }
+
+/// Lease ids reserved per write of the ceiling.
+const LEASE_BLOCK: u64 = 1024;
 
 impl TaskRegistry {
     /// A registry over a table rebuilt from storage.
@@ -111,13 +118,14 @@ impl TaskRegistry {
         settings: Arc<Settings>,
     ) -> Self {
         Self {
-            table,
             store,
             resolver,
             slots,
             contexts: HashMap::new(),
             view,
             metrics,
+            lease_ceiling: table.next_lease_id(),
+            table,
             settings,
             poisoned: false,
         }
@@ -207,11 +215,18 @@ impl TaskRegistry {
                 .and_then(|id| snapshots.get(id).cloned());
             batch.put_event(ev, snap);
         }
-        if !fx.leases_started.is_empty() {
-            batch.put_meta("next_lease_id", self.table.next_lease_id());
+        let next_lease = self.table.next_lease_id();
+        let new_ceiling = (next_lease > self.lease_ceiling).then(|| next_lease + LEASE_BLOCK);
+        if let Some(c) = new_ceiling {
+            batch.put_meta("lease_ceiling", c);
         }
         let ticket = match self.store.commit(batch) {
-            Ok(t) => t,
+            Ok(t) => {
+                if let Some(c) = new_ceiling {
+                    self.lease_ceiling = c;
+                }
+                t
+            }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; the registry refuses further writes");
                 self.poisoned = true;
