@@ -616,3 +616,36 @@ async fn openapi_metrics_health_and_stats_are_served() {
     assert_eq!(stats["slots"]["total"], 5);
     s.stop().await;
 }
+
+#[actix_web::test]
+async fn an_execution_timeout_fails_the_attempt_even_with_heartbeats() {
+    let s = TestServer::start(|s| s.leases.sweep_interval_ms = 20).await;
+    s.post(
+        "/tasks",
+        json!({"id": "slow", "title": "slow", "timeout_secs": 1, "max_attempts": 2}),
+    )
+    .await;
+    let (_, c) = s.post("/tasks/claim-next", json!({"worker": "w"})).await;
+    let lease = c["lease"]["lease_id"].as_u64().expect("lease");
+    // heartbeats keep the lease alive, but not past the task's own deadline
+    let (st, _) = s
+        .post("/tasks/slow/heartbeat", json!({"lease_id": lease}))
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            s.get("/tasks/slow").await.1["status"] == "ready"
+        })
+        .await
+    );
+    let (_, t) = s.get("/tasks/slow").await;
+    assert_eq!(t["error"], "execution timeout after 1s");
+    assert_eq!(t["attempts"], 1);
+    let (st, v) = s
+        .post("/tasks/slow/complete", json!({"lease_id": lease}))
+        .await;
+    assert_eq!((st, code(&v)), (409, "stale_lease"));
+    let (_, slots) = s.get("/slots").await;
+    assert_eq!(slots["busy"], 0, "the slot was freed: {slots}");
+    s.stop().await;
+}

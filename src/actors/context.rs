@@ -38,10 +38,11 @@ pub struct ContextHandle {
 }
 
 impl ContextHandle {
-    /// Revoke the lease (synchronously) and stop the actor.
+    /// Revoke the lease (synchronously). The actor stops by itself once the
+    /// registry drops this handle (no address left, nothing pending), or when
+    /// its deadline timer fires.
     pub fn revoke(&self) {
         *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.addr.do_send(StopContext);
     }
 }
 
@@ -49,8 +50,8 @@ impl ContextHandle {
 pub struct TaskContext {
     task: TaskId,
     lease: LeaseCell,
-    deadline: Option<Duration>,
-    registry: Recipient<DeadlineExceeded>,
+    /// The deadline and whom to tell when it passes.
+    deadline: Option<(Duration, Recipient<DeadlineExceeded>)>,
     store: Store,
     max_value_bytes: usize,
 }
@@ -60,8 +61,7 @@ impl TaskContext {
     pub fn spawn(
         task: TaskId,
         lease_id: u64,
-        deadline: Option<Duration>,
-        registry: Recipient<DeadlineExceeded>,
+        deadline: Option<(Duration, Recipient<DeadlineExceeded>)>,
         store: Store,
         max_value_bytes: usize,
     ) -> ContextHandle {
@@ -70,7 +70,6 @@ impl TaskContext {
             task,
             lease: lease.clone(),
             deadline,
-            registry,
             store,
             max_value_bytes,
         }
@@ -83,12 +82,12 @@ impl Actor for TaskContext {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if let Some(d) = self.deadline {
-            ctx.run_later(d, |act, ctx| {
+        if let Some((d, registry)) = self.deadline.clone() {
+            ctx.run_later(d, move |act, ctx| {
                 let lease = *act.lease.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(lease_id) = lease {
                     tracing::info!(task = %act.task, lease_id, "execution deadline passed");
-                    act.registry.do_send(DeadlineExceeded {
+                    registry.do_send(DeadlineExceeded {
                         task: act.task.clone(),
                         lease_id,
                     });
@@ -200,23 +199,17 @@ mod tests {
     async fn a_panic_in_one_context_leaves_the_others_alone() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
-        let sink = Sink.start().recipient();
+        let sink: Recipient<DeadlineExceeded> = Sink.start().recipient();
+        // both carry a (distant) deadline timer: the panic must not disturb b's
+        let far = Some((Duration::from_secs(3600), sink));
         let a = TaskContext::spawn(
             TaskId::from_trusted("a"),
             1,
-            None,
-            sink.clone(),
+            far.clone(),
             store.clone(),
             1024,
         );
-        let b = TaskContext::spawn(
-            TaskId::from_trusted("b"),
-            2,
-            None,
-            sink,
-            store.clone(),
-            1024,
-        );
+        let b = TaskContext::spawn(TaskId::from_trusted("b"), 2, far, store.clone(), 1024);
         assert!(
             a.addr.send(Boom).await.is_err(),
             "the panicking context dies"

@@ -4,7 +4,7 @@
 //! [`TaskContext`] of every running task, and the `t/` key space of the store.
 //! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`] from the edges;
-//! [`DeadlineExceeded`] from task contexts; [`SweepLeases`] from its own timer.
+//! [`DeadlineExceeded`] from task contexts; a timer of its own sweeps lapsed leases.
 //!
 //! Talks to: the [`DependencyResolver`] (validates new edges, tells which
 //! dependents became ready or must cascade) and the [`SlotAllocator`] (a claim
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::actors::context::{ContextHandle, TaskContext};
+use crate::actors::context::TaskContext;
 use crate::actors::metrics::Metrics;
 use crate::actors::resolver::{
     AddNodes, DependencyResolver, MarkCancelled, MarkDone, MarkFailed, RemoveNodes, ResetNode,
@@ -92,7 +92,6 @@ pub struct TaskRegistry {
     store: Store,
     resolver: Addr<DependencyResolver>,
     slots: Addr<SlotAllocator>,
-    contexts: HashMap<TaskId, ContextHandle>,
     view: Arc<BoardView>,
     metrics: Arc<Metrics>,
     settings: Arc<Settings>,
@@ -121,7 +120,6 @@ impl TaskRegistry {
             store,
             resolver,
             slots,
-            contexts: HashMap::new(),
             view,
             metrics,
             lease_ceiling: table.next_lease_id(),
@@ -149,20 +147,19 @@ impl TaskRegistry {
             .and_then(|t| t.timeout_secs)
             .map(|secs| {
                 let end = lease.claimed_at.saturating_add(secs.saturating_mul(1000));
-                Duration::from_millis(end.saturating_sub(now_ms()))
+                let d = Duration::from_millis(end.saturating_sub(now_ms()));
+                (d, ctx.address().recipient())
             });
         let handle = TaskContext::spawn(
             lease.task_id.clone(),
             lease.lease_id,
             deadline,
-            ctx.address().recipient(),
             self.store.clone(),
             self.settings.tasks.max_context_value_bytes,
         );
-        if let Some(old) = self.contexts.insert(lease.task_id.clone(), handle.clone()) {
+        if let Some(old) = self.view.contexts.insert(lease.task_id.clone(), handle) {
             old.revoke();
         }
-        self.view.contexts.insert(lease.task_id.clone(), handle);
     }
 
     /// Apply resolver answers, write everything as one batch, then update
@@ -239,10 +236,9 @@ impl TaskRegistry {
                 slot: lease.slot,
                 task: lease.task_id.clone(),
             });
-            if let Some(h) = self.contexts.remove(&lease.task_id) {
+            if let Some((_, h)) = self.view.contexts.remove(&lease.task_id) {
                 h.revoke();
             }
-            self.view.contexts.remove(&lease.task_id);
             self.metrics
                 .observe_run_time(now.saturating_sub(lease.claimed_at));
         }
