@@ -15,7 +15,7 @@
 //! | [`actors`] | one actor per file: registry, resolver, slot allocator, task contexts, metrics |
 //! | [`board`] | the typed in-process API every edge uses |
 //! | [`api`] | REST admin API, agent-coordinate-mcp routes, SSE, OpenAPI |
-//! | [`mcp`] | the MCP edge (next milestone) |
+//! | [`mcp`] | the MCP edge: `/mcp` streamable HTTP, one tool per board operation |
 //! | [`config`] | layered settings |
 //! | [`runtime`] | start, mount, shut down |
 //!
