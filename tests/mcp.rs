@@ -233,3 +233,180 @@ async fn an_mcp_client_works_the_board_inside_an_embedding_app() {
     handle.stop(true).await;
     runtime.shutdown().await.expect("shutdown");
 }
+
+/// A client that records the notifications it receives.
+#[derive(Clone)]
+struct Recorder {
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl rmcp::ClientHandler for Recorder {
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        let _ = self.tx.send(format!("updated {}", params.uri));
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        let _ = self
+            .tx
+            .send(format!("progress {}", params.message.unwrap_or_default()));
+    }
+}
+
+#[actix_web::test]
+#[allow(deprecated)] // resources/subscribe is the legacy (session) mechanism rmcp still serves
+async fn resources_prompts_and_notifications() {
+    let s = common::TestServer::start(|_| {}).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", s.addr)),
+    );
+    let client = Recorder { tx }.serve(transport).await.expect("initialize");
+
+    // resources
+    let resources = client.list_all_resources().await.expect("resources/list");
+    let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(
+        uris,
+        [
+            "data://tasks/schema",
+            "data://tasks/statuses",
+            "data://system/stats"
+        ]
+    );
+    let templates = client
+        .list_all_resource_templates()
+        .await
+        .expect("templates");
+    assert!(templates.iter().any(|t| t.uri_template == "task://{id}"));
+    let schema = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "data://tasks/schema",
+        ))
+        .await
+        .expect("read schema");
+    let text = match &schema.contents[0] {
+        rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(text.contains("dependencies"), "{text}");
+
+    // a subscriber to task://watched hears when another agent (REST) completes it
+    s.post("/tasks", json!({"id": "watched", "title": "watched"}))
+        .await;
+    client
+        .subscribe(rmcp::model::SubscribeRequestParams::new("task://watched"))
+        .await
+        .expect("subscribe");
+    let (_, c) = s
+        .post("/tasks/claim-next", json!({"worker": "other"}))
+        .await;
+    s.post(
+        "/tasks/watched/complete",
+        json!({"lease_id": c["lease"]["lease_id"]}),
+    )
+    .await;
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut seen = Vec::new();
+        while let Some(n) = rx.recv().await {
+            seen.push(n);
+            if seen.len() >= 2 {
+                return seen; // claimed, then completed
+            }
+        }
+        seen
+    })
+    .await
+    .expect("notifications arrive");
+    assert!(got.iter().all(|n| n == "updated task://watched"), "{got:?}");
+    let read = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "task://watched",
+        ))
+        .await
+        .expect("read task");
+    let text = match &read.contents[0] {
+        rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(text.contains("\"done\""), "{text}");
+
+    // wait_for_task sends progress while the task moves, and returns when it finishes
+    s.post("/tasks", json!({"id": "slow", "title": "slow"}))
+        .await;
+    let peer = client.peer().clone();
+    let waiter = actix_web::rt::spawn(async move {
+        let mut params = CallToolRequestParams::new("wait_for_task").with_arguments(
+            json!({"task_id": "slow", "timeout_secs": 20})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+            rmcp::model::ProgressToken(rmcp::model::NumberOrString::String("w1".into())),
+        ));
+        peer.call_tool(params).await
+    });
+    // the waiter's first progress says the wait has begun
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("progress starts");
+    assert_eq!(first.as_deref(), Some("progress slow is ready"));
+    let (_, c) = s
+        .post("/tasks/claim-next", json!({"worker": "other"}))
+        .await;
+    s.post(
+        "/tasks/slow/complete",
+        json!({"lease_id": c["lease"]["lease_id"], "output": 42}),
+    )
+    .await;
+    let r = waiter.await.expect("join").expect("wait_for_task");
+    assert_eq!(r.structured_content.expect("result")["output"], 42);
+    let mut progress = Vec::new();
+    while let Ok(n) = rx.try_recv() {
+        progress.push(n);
+    }
+    assert!(
+        progress.iter().any(|n| n == "progress slow is running"),
+        "{progress:?}"
+    );
+    assert!(
+        progress.iter().any(|n| n == "progress slow is done"),
+        "{progress:?}"
+    );
+
+    // prompts
+    let prompts = client.list_all_prompts().await.expect("prompts/list");
+    let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["work_next_task", "task_summary", "system_health"]);
+    let p = client
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("work_next_task").with_arguments(
+                json!({"worker": "agent-7"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        )
+        .await
+        .expect("get_prompt");
+    let msg = serde_json::to_string(&p.messages).expect("json");
+    assert!(
+        msg.contains("agent-7") && msg.contains("claim_next_task"),
+        "{msg}"
+    );
+    assert!(client
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("work_next_task"))
+        .await
+        .is_err());
+
+    client.cancel().await.expect("close");
+    s.stop().await;
+}

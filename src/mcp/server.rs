@@ -7,16 +7,25 @@
 // rmcp's tool-error type is `CallToolResult` itself; returning it by value is the API.
 #![allow(clippy::result_large_err)]
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{
-    CallToolResult, Implementation, ProgressNotificationParam, RequestMetaObject,
-    ServerCapabilities, ServerConfig,
+    CallToolResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ProgressNotificationParam, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, RequestMetaObject, Resource, ResourceContents,
+    ResourceTemplate, Role, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    UnsubscribeRequestParams,
 };
-use rmcp::service::Peer;
-use rmcp::{schemars, tool, tool_handler, tool_router, RoleServer, ServerHandler};
+use rmcp::service::{Peer, RequestContext};
+use rmcp::{
+    schemars, tool, tool_handler, tool_router, ErrorData as McpError, RoleServer, ServerHandler,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::board::{Board, Claim, TaskFilter, TaskPage};
@@ -42,6 +51,10 @@ fn ok<T>(r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
 pub struct BatonMcp {
     board: Board,
     tool_router: ToolRouter<BatonMcp>,
+    /// Resource URIs this session subscribed to.
+    subscriptions: Arc<Mutex<HashSet<String>>>,
+    /// Whether this session's notification forwarder runs.
+    forwarding: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for BatonMcp {
@@ -316,6 +329,8 @@ impl BatonMcp {
         Self {
             board,
             tool_router: Self::tool_router(),
+            subscriptions: Arc::default(),
+            forwarding: Arc::default(),
         }
     }
 
@@ -629,6 +644,13 @@ impl BatonMcp {
         };
         let deadline = tokio::time::Instant::now() + timeout;
         let mut step = 0u32;
+        if let (Some(tok), false) = (&token, task.status.is_terminal()) {
+            // first notification: the wait has begun (subscribed before this read)
+            let msg = format!("{} is {}", task.id, task.status);
+            let _ = peer
+                .notify_progress(ProgressNotificationParam::new(tok.clone(), 0.0).with_message(msg))
+                .await;
+        }
         while !task.status.is_terminal() {
             tokio::select! {
                 ev = rx.recv() => match ev {
@@ -764,15 +786,323 @@ impl BatonMcp {
     }
 }
 
+const STATUSES: &[(&str, &str)] = &[
+    ("blocked", "waiting for dependencies to be done"),
+    ("ready", "claimable now"),
+    (
+        "running",
+        "claimed under a lease; heartbeat it, then complete or fail it",
+    ),
+    ("done", "finished successfully (terminal)"),
+    (
+        "failed",
+        "failed for good, itself or because a dependency failed (reset_failed_task brings it back)",
+    ),
+    (
+        "cancelled",
+        "cancelled; its pending dependents are cancelled too (terminal)",
+    ),
+];
+
+fn json_contents(uri: &str, v: &serde_json::Value) -> ReadResourceResponse {
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    ReadResourceResult::new(vec![
+        ResourceContents::text(text, uri).with_mime_type("application/json")
+    ])
+    .into()
+}
+
+fn not_found(e: &Error) -> McpError {
+    McpError::resource_not_found(e.to_string(), Some(serde_json::json!({ "code": e.code() })))
+}
+
+fn prompt_arg(
+    args: &Option<serde_json::Map<String, serde_json::Value>>,
+    name: &str,
+) -> Option<String> {
+    args.as_ref()?
+        .get(name)
+        .and_then(|v| v.as_str().map(str::to_owned))
+}
+
+impl BatonMcp {
+    /// Forward resource-updated notifications for subscribed `task://` URIs,
+    /// once durable, until the session's peer goes away.
+    fn start_forwarding(&self, peer: Peer<RoleServer>) {
+        if self.forwarding.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let store = self.board.store().clone();
+        let subs = self.subscriptions.clone();
+        let mut rx = store.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let p = match rx.recv().await {
+                    Ok(p) => p,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                };
+                let Some(id) = &p.event.task_id else { continue };
+                let uris = [format!("task://{id}"), format!("task://{id}/context")];
+                let wanted: Vec<String> = {
+                    let subs = subs.lock().unwrap_or_else(|e| e.into_inner());
+                    uris.into_iter().filter(|u| subs.contains(u)).collect()
+                };
+                if wanted.is_empty() {
+                    continue;
+                }
+                if store.wait_durable(p.ticket).await.is_err() {
+                    return;
+                }
+                for uri in wanted {
+                    let param = rmcp::model::ResourceUpdatedNotificationParam::new(uri);
+                    if peer.notify_resource_updated(param).await.is_err() {
+                        return; // the session is gone
+                    }
+                }
+            }
+        });
+    }
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for BatonMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("baton", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "baton is a shared task board. To work: claim_next_task with your worker name, \
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new("baton", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "baton is a shared task board. To work: claim_next_task with your worker name, \
                  heartbeat the lease while working, write notes with context_set, then \
                  complete_task (or fail_task). Always pass the lease_id from your claim.",
-            )
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(vec![
+            Resource::new("data://tasks/schema", "task-schema")
+                .with_description("JSON Schema of a task as add_task accepts it")
+                .with_mime_type("application/json"),
+            Resource::new("data://tasks/statuses", "task-statuses")
+                .with_description("The task statuses and what each means")
+                .with_mime_type("application/json"),
+            Resource::new("data://system/stats", "system-stats")
+                .with_description("Task counts per status, worker slots, throughput series")
+                .with_mime_type("application/json"),
+        ]))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new("task://{id}", "task")
+                .with_description("One task (subscribe to be told when it changes)")
+                .with_mime_type("application/json"),
+            ResourceTemplate::new("task://{id}/context", "task-context")
+                .with_description("One task's context values")
+                .with_mime_type("application/json"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let uri = request.uri.as_str();
+        match uri {
+            "data://tasks/schema" => {
+                let schema = schemars::schema_for!(TaskSpec);
+                Ok(json_contents(
+                    uri,
+                    &serde_json::to_value(schema).unwrap_or_default(),
+                ))
+            }
+            "data://tasks/statuses" => {
+                let list: Vec<_> = STATUSES
+                    .iter()
+                    .map(|(s, d)| serde_json::json!({ "status": s, "meaning": d }))
+                    .collect();
+                Ok(json_contents(uri, &serde_json::json!({ "statuses": list })))
+            }
+            "data://system/stats" => {
+                let stats = self
+                    .board
+                    .stats()
+                    .await
+                    .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+                Ok(json_contents(
+                    uri,
+                    &serde_json::to_value(stats).unwrap_or_default(),
+                ))
+            }
+            _ => {
+                let Some(rest) = uri.strip_prefix("task://") else {
+                    return Err(McpError::resource_not_found(
+                        format!("no resource {uri}"),
+                        None,
+                    ));
+                };
+                if let Some(id) = rest.strip_suffix("/context") {
+                    let ctx = self
+                        .board
+                        .context_list(id)
+                        .await
+                        .map_err(|e| not_found(&e))?;
+                    return Ok(json_contents(uri, &serde_json::json!({ "context": ctx })));
+                }
+                let task = self.board.get_task(rest).await.map_err(|e| not_found(&e))?;
+                Ok(json_contents(
+                    uri,
+                    &serde_json::to_value(task).unwrap_or_default(),
+                ))
+            }
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let Some(rest) = request.uri.strip_prefix("task://") else {
+            return Err(McpError::invalid_params(
+                "only task://{id} and task://{id}/context can be subscribed to",
+                None,
+            ));
+        };
+        let id = rest.strip_suffix("/context").unwrap_or(rest);
+        self.board.get_task(id).await.map_err(|e| not_found(&e))?;
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(request.uri.clone());
+        self.start_forwarding(context.peer.clone());
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&request.uri);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(vec![
+            Prompt::new(
+                "work_next_task",
+                Some("Guides an agent through claim → work → heartbeat → complete on this board"),
+                Some(vec![
+                    PromptArgument::new("worker")
+                        .with_description("Your worker name")
+                        .with_required(true),
+                    PromptArgument::new("tags")
+                        .with_description("Comma-separated tags you can handle")
+                        .with_required(false),
+                ]),
+            ),
+            Prompt::new(
+                "task_summary",
+                Some("Summarizes one task: status, dependencies, output or error, audit trail"),
+                Some(vec![PromptArgument::new("task_id")
+                    .with_description("Task id")
+                    .with_required(true)]),
+            ),
+            Prompt::new::<_, &str>(
+                "system_health",
+                Some("Summarizes the board: counts per status, busy slots, recent throughput"),
+                None,
+            ),
+        ]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let args = &request.arguments;
+        let text = match request.name.as_str() {
+            "work_next_task" => {
+                let worker = prompt_arg(args, "worker").ok_or_else(|| {
+                    McpError::invalid_params("argument 'worker' is required", None)
+                })?;
+                let tags = prompt_arg(args, "tags").unwrap_or_default();
+                format!(
+                    "You are worker '{worker}' on the baton task board.\n\
+                     1. Call claim_next_task with worker=\"{worker}\"{tags_hint}. If claimed is false, nothing is ready: wait and retry later.\n\
+                     2. Read the task's title, description and payload. Keep the lease_id from the claim.\n\
+                     3. While working, call heartbeat with the task_id and lease_id well before lease.expires_at, and record progress with context_set.\n\
+                     4. When finished, call complete_task with the output; if you cannot finish, call fail_task with the error (it is retried while attempts remain) or release_task to hand it back.\n\
+                     5. A stale_lease error means your lease lapsed and the task may have been given to someone else: stop working on it.\n\
+                     Then repeat from step 1.",
+                    tags_hint = if tags.is_empty() { String::new() } else { format!(" and tags=[{tags}]") }
+                )
+            }
+            "task_summary" => {
+                let id = prompt_arg(args, "task_id").ok_or_else(|| {
+                    McpError::invalid_params("argument 'task_id' is required", None)
+                })?;
+                let (task, dependents) = self
+                    .board
+                    .task_detail(&id)
+                    .await
+                    .map_err(|e| not_found(&e))?;
+                let events = self
+                    .board
+                    .task_events(&id)
+                    .await
+                    .map_err(|e| not_found(&e))?;
+                format!(
+                    "Summarize this task for a teammate in a few sentences: what it is, where it stands, \
+                     what it produced or why it failed, and what it blocks.\n\nTask: {}\nDependents: {:?}\nAudit log: {}",
+                    serde_json::to_string_pretty(&task).unwrap_or_default(),
+                    dependents.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+                    serde_json::to_string(&events).unwrap_or_default()
+                )
+            }
+            "system_health" => {
+                let stats = self
+                    .board
+                    .stats()
+                    .await
+                    .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+                format!(
+                    "Assess the health of this task board: is work flowing, are slots saturated, are tasks \
+                     failing or stuck? Suggest one action if needed.\n\nStats: {}",
+                    serde_json::to_string_pretty(&stats).unwrap_or_default()
+                )
+            }
+            other => {
+                return Err(McpError::invalid_params(
+                    format!("no prompt named '{other}'"),
+                    None,
+                ))
+            }
+        };
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).into())
     }
 }
