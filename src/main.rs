@@ -42,6 +42,22 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// MCP over stdin/stdout for stdio-only clients.
+    McpStdio {
+        /// Bridge to a running baton's MCP endpoint (e.g. http://127.0.0.1:8080/mcp).
+        #[arg(
+            long,
+            conflicts_with = "data_dir",
+            required_unless_present = "data_dir"
+        )]
+        url: Option<String>,
+        /// No server running: serve an in-process runtime over this data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// TOML config file (in-process mode).
+        #[arg(long, env = "BATON_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Work with tasks on a running server.
     Task {
         /// Server URL.
@@ -164,6 +180,11 @@ async fn main() -> Result<()> {
             data_dir,
         } => serve(config, bind, data_dir).await,
         Command::Task { url, json, command } => task(&url, json, command).await,
+        Command::McpStdio {
+            url,
+            data_dir,
+            config,
+        } => mcp_stdio(url, data_dir, config).await,
     }
 }
 
@@ -205,6 +226,28 @@ async fn serve(
         println!("baton listening on http://{a}");
     }
     server.run().await?;
+    runtime.shutdown().await?;
+    Ok(())
+}
+
+async fn mcp_stdio(
+    url: Option<String>,
+    data_dir: Option<PathBuf>,
+    config: Option<PathBuf>,
+) -> Result<()> {
+    let mut settings = Settings::load(config.as_deref())?;
+    init_tracing(&settings);
+    if let Some(url) = url {
+        baton::mcp::stdio::bridge(&url).await?;
+        return Ok(());
+    }
+    if let Some(d) = data_dir {
+        settings.storage.data_dir = d;
+    }
+    let runtime = Runtime::start(settings.clone())
+        .await
+        .with_context(|| format!("cannot open {}", settings.storage.data_dir.display()))?;
+    baton::mcp::stdio::serve_in_process(&runtime).await?;
     runtime.shutdown().await?;
     Ok(())
 }

@@ -3,11 +3,12 @@
 //!
 //! Every tool is a thin wrapper over one [`crate::Board`] method (one actor
 //! message); errors map from [`crate::Error::code`] in one place
-//! ([`server::tool_error`]). Still to come (issue 4): tool profiles,
-//! resources and prompts, the MCP tasks extension, the stdio bridge and the
-//! conformance suite.
+//! ([`server::tool_error`]). [`stdio`] serves stdio-only clients, bridged to
+//! a running server or in-process. Still to come (issue 4): tool profiles,
+//! the MCP tasks extension, and the conformance and Python SDK runs.
 
 pub mod server;
+pub mod stdio;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,229 @@
+//! `baton mcp-stdio`: MCP over stdin/stdout for clients that only speak stdio.
+//!
+//! - [`bridge`] (`--url`): forwards every JSON-RPC message from stdin to a
+//!   running baton's `/mcp` (streamable HTTP, one session) and writes every
+//!   message the server sends — replies, progress, resource updates — to
+//!   stdout, so stdio agents share the same board as HTTP agents.
+//! - [`serve_in_process`] (`--data-dir`): no server running; start a runtime
+//!   in this process and serve it over stdio.
+//!
+//! stdout carries only protocol messages (one JSON object per line); logs go
+//! to stderr.
+
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
+use rmcp::ServiceExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::mcp::BatonMcp;
+use crate::Runtime;
+
+/// Why the bridge stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// stdin/stdout failed.
+    #[error("stdio: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server could not be reached or answered with an error status.
+    #[error("baton at {url}: {message}")]
+    Http {
+        /// Endpoint.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+type Out = Arc<Mutex<tokio::io::Stdout>>;
+
+/// The newest protocol version with HTTP sessions; newer ones are stateless.
+const SESSION_PROTOCOL: &str = "2025-11-25";
+
+async fn emit(out: &Out, line: &str) -> std::io::Result<()> {
+    let mut o = out.lock().await;
+    o.write_all(line.trim().as_bytes()).await?;
+    o.write_all(b"\n").await?;
+    o.flush().await
+}
+
+/// Write every `data:` payload of an SSE body to stdout as it arrives.
+async fn pump_sse(mut res: reqwest::Response, out: &Out) -> Result<(), BridgeError> {
+    let mut buf = String::new();
+    let mut data = String::new();
+    loop {
+        let chunk = match res.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "event stream from baton ended");
+                break;
+            }
+        };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(pos) = buf.find('\n') {
+            let line: String = buf.drain(..=pos).collect();
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                if !data.trim().is_empty() {
+                    emit(out, &data).await?;
+                }
+                data.clear();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push_str(d.trim_start());
+            }
+        }
+    }
+    if !data.trim().is_empty() {
+        emit(out, &data).await?;
+    }
+    Ok(())
+}
+
+/// Bridge stdin/stdout to the streamable HTTP endpoint at `url`.
+pub async fn bridge(url: &str) -> Result<(), BridgeError> {
+    let http = reqwest::Client::new();
+    let out: Out = Arc::new(Mutex::new(tokio::io::stdout()));
+    let session: Arc<OnceCell<(String, Option<String>)>> = Arc::new(OnceCell::new());
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let err = |message: String| BridgeError::Http {
+        url: url.to_owned(),
+        message,
+    };
+    while let Some(line) = lines.next_line().await? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut msg: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                let reply = serde_json::json!({"jsonrpc": "2.0", "id": null,
+                    "error": {"code": -32700, "message": format!("parse error: {e}")}});
+                emit(&out, &reply.to_string()).await?;
+                continue;
+            }
+        };
+        let is_initialize = msg["method"] == "initialize";
+        let mut line = line;
+        if is_initialize {
+            // One bridge is one session: offer the newest session-based protocol, so the
+            // server keeps per-session state (subscriptions, progress) for this client.
+            let v = msg["params"]["protocolVersion"]
+                .as_str()
+                .unwrap_or_default();
+            if v > SESSION_PROTOCOL {
+                msg["params"]["protocolVersion"] = SESSION_PROTOCOL.into();
+                line = msg.to_string();
+            }
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some((sid, version)) = session.get() {
+            if let Ok(v) = HeaderValue::from_str(sid) {
+                headers.insert("mcp-session-id", v);
+            }
+            if let Some(v) = version
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                headers.insert("mcp-protocol-version", v);
+            }
+        }
+        let res = http
+            .post(url)
+            .headers(headers)
+            .body(line.clone())
+            .send()
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let status = res.status();
+        if is_initialize {
+            let sid = res
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let requested = msg["params"]["protocolVersion"].as_str().map(str::to_owned);
+            if let Some(sid) = sid {
+                let _ = session.set((sid, requested));
+            }
+        }
+        if status.as_u16() == 202 {
+            continue; // a notification or response was accepted
+        }
+        if !status.is_success() {
+            let body = res.text().await.unwrap_or_default();
+            if let Some(id) = msg.get("id") {
+                let reply = serde_json::json!({"jsonrpc": "2.0", "id": id,
+                    "error": {"code": -32603, "message": format!("baton answered HTTP {status}: {body}")}});
+                emit(&out, &reply.to_string()).await?;
+            }
+            continue;
+        }
+        let is_sse = res
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if is_sse {
+            // Replies may take long (wait_for_task): pump them concurrently,
+            // so further requests from stdin are not held up.
+            let out = out.clone();
+            tokio::spawn(async move {
+                if let Err(e) = pump_sse(res, &out).await {
+                    tracing::warn!(error = %e, "cannot forward a reply");
+                }
+            });
+        } else {
+            let body = res.text().await.map_err(|e| err(e.to_string()))?;
+            if !body.trim().is_empty() {
+                emit(&out, &body).await?;
+            }
+        }
+        if is_initialize {
+            if let Some((sid, _)) = session.get() {
+                // the standalone stream: server-initiated messages (resource updates, list changes)
+                let (http, url, sid, out) =
+                    (http.clone(), url.to_owned(), sid.clone(), out.clone());
+                tokio::spawn(async move {
+                    let res = http
+                        .get(&url)
+                        .header(ACCEPT, "text/event-stream")
+                        .header("mcp-session-id", sid)
+                        .send()
+                        .await;
+                    if let Ok(res) = res {
+                        if res.status().is_success() {
+                            let _ = pump_sse(res, &out).await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+    // stdin closed: end the session politely
+    if let Some((sid, _)) = session.get() {
+        let _ = http
+            .delete(url)
+            .header("mcp-session-id", sid.as_str())
+            .send()
+            .await;
+    }
+    Ok(())
+}
+
+/// Serve an in-process runtime over stdin/stdout until stdin closes.
+pub async fn serve_in_process(runtime: &Runtime) -> Result<(), std::io::Error> {
+    let server = BatonMcp::new(runtime.board().clone());
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let _ = running.waiting().await;
+    Ok(())
+}
