@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: help build run test test-rust test-python test-browser lint fmt doc bench ci clean
+.PHONY: help build run test test-rust test-python test-conformance test-browser lint fmt doc bench ci clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
@@ -13,13 +13,16 @@ build: ## build the release binary
 run: build ## serve on 127.0.0.1:8080 with the embedded sled store in ./data
 	./target/release/baton serve --config config/default.toml $(ARGS)
 
-test: test-rust test-python test-browser ## everything: unit, property, integration, Python MCP SDK and browser tests
+test: test-rust test-python test-conformance test-browser ## everything: unit, property, integration, MCP conformance, Python MCP SDK, browser
 
 test-rust: ## Rust unit, proptest and integration tests (real server, real sled dir, real child processes)
 	$(CARGO) test --locked --lib --bins --tests --examples -- --test-threads=2
 
 test-python: ## the official Python MCP SDK (venv in tests/python/.venv) driving the real binary
 	./scripts/python-test.sh
+
+test-conformance: ## the official MCP conformance suite (Node 22 from npm) against `baton serve`
+	./scripts/conformance.sh
 
 test-browser: ## the dashboard in headless Chromium (skipped with a notice when no dashboard exists yet)
 	@if [ -f tests/browser/package.json ]; then ./scripts/browser-test.sh; else echo "no browser tests yet"; fi

@@ -867,10 +867,12 @@ impl BatonMcp {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for BatonMcp {
+    #[allow(deprecated)] // the logging capability, for 2025-era clients (SEP-2577)
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_logging()
                 .enable_resources()
                 .enable_resources_subscribe()
                 .enable_prompts()
@@ -882,6 +884,18 @@ impl ServerHandler for BatonMcp {
                  heartbeat the lease while working, write notes with context_set, then \
                  complete_task (or fail_task). Always pass the lease_id from your claim.",
         )
+    }
+
+    // Logging is deprecated (SEP-2577) but 2025-06-18/2025-11-25 clients still call it.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        // baton sends no log notifications yet; the level is accepted and recorded in the log.
+        tracing::debug!(level = ?request.level, "client set its MCP log level");
+        Ok(())
     }
 
     async fn list_resources(
