@@ -62,6 +62,61 @@ pub struct McpSettings {
     /// Host header values accepted at `/mcp` (DNS-rebinding protection); `host` matches any
     /// port, `host:port` only that port. Never empty (an empty list would accept any host).
     pub allowed_hosts: Vec<String>,
+    /// `Origin` header values accepted at `/mcp` (browsers send one); requests without an
+    /// Origin are unaffected.
+    pub allowed_origins: Vec<String>,
+    /// Tools a connection sees unless it asks otherwise with `/mcp?profile=core|full`.
+    pub profile: ToolProfile,
+}
+
+/// Which MCP tools a connection sees. Agents pay for tool definitions in
+/// their context window: `core` is what an agent needs to work a board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolProfile {
+    /// add_task, get_task, list_tasks, claim_next_task, heartbeat, complete_task, fail_task, context_set.
+    Core,
+    /// Every tool.
+    Full,
+}
+
+impl ToolProfile {
+    /// The tools of the core profile.
+    pub const CORE_TOOLS: [&'static str; 8] = [
+        "add_task",
+        "get_task",
+        "list_tasks",
+        "claim_next_task",
+        "heartbeat",
+        "complete_task",
+        "fail_task",
+        "context_set",
+    ];
+
+    /// Whether a tool belongs to this profile.
+    pub fn allows(self, tool: &str) -> bool {
+        match self {
+            ToolProfile::Full => true,
+            ToolProfile::Core => Self::CORE_TOOLS.contains(&tool),
+        }
+    }
+
+    /// The `profile=` parameter of a query string, if valid.
+    pub fn from_query(query: &str) -> Option<Self> {
+        query.split('&').find_map(|kv| match kv.split_once('=') {
+            Some(("profile", "core")) => Some(ToolProfile::Core),
+            Some(("profile", "full")) => Some(ToolProfile::Full),
+            _ => None,
+        })
+    }
+
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolProfile::Core => "core",
+            ToolProfile::Full => "full",
+        }
+    }
 }
 
 impl Default for McpSettings {
@@ -69,6 +124,12 @@ impl Default for McpSettings {
         Self {
             enabled: true,
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: vec![
+                "http://localhost".into(),
+                "http://127.0.0.1".into(),
+                "http://[::1]".into(),
+            ],
+            profile: ToolProfile::Full,
         }
     }
 }

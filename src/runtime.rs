@@ -185,7 +185,7 @@ impl Runtime {
         let mcp = settings
             .mcp
             .enabled
-            .then(|| crate::mcp::service(board.clone(), settings.mcp.allowed_hosts.clone()));
+            .then(|| crate::mcp::service(board.clone(), &settings.mcp));
         Ok(Self { board, mcp })
     }
 

@@ -410,3 +410,69 @@ async fn resources_prompts_and_notifications() {
     client.cancel().await.expect("close");
     s.stop().await;
 }
+
+#[actix_web::test]
+async fn profiles_and_dns_rebinding_protection() {
+    let s = common::TestServer::start(|_| {}).await;
+    // ?profile=core shows the eight tools an agent needs, and only those can be called
+    let transport =
+        StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(
+            format!("http://{}/mcp?profile=core", s.addr),
+        ));
+    let core: Client = ().serve(transport).await.expect("initialize");
+    let tools = core.list_all_tools().await.expect("tools/list");
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort_unstable();
+    let mut expected = baton::config::ToolProfile::CORE_TOOLS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    let refused = core
+        .call_tool(
+            CallToolRequestParams::new("cancel_task").with_arguments(
+                json!({"task_id": "x"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        )
+        .await;
+    assert!(refused.is_err(), "a tool outside the profile is refused");
+    core.cancel().await.expect("close");
+
+    // a foreign Host or Origin gets 403; loopback ones are served
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let post = |host: Option<&'static str>, origin: Option<String>| {
+        let mut req = s
+            .http
+            .post(format!("http://{}/mcp", s.addr))
+            .header("accept", "application/json, text/event-stream")
+            .json(&init);
+        if let Some(h) = host {
+            req = req.header("host", h);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send()
+    };
+    assert_eq!(
+        post(Some("evil.example"), None)
+            .await
+            .expect("send")
+            .status(),
+        403
+    );
+    assert_eq!(
+        post(None, Some("http://evil.example".into()))
+            .await
+            .expect("send")
+            .status(),
+        403
+    );
+    let ok = post(None, Some(format!("http://127.0.0.1:{}", s.addr.port())))
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), 200);
+    s.stop().await;
+}

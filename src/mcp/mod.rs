@@ -19,19 +19,30 @@ use rmcp_actix_web::transport::StreamableHttpService;
 pub use server::BatonMcp;
 
 use crate::board::Board;
+use crate::config::{McpSettings, ToolProfile};
 
 /// The `/mcp` service, built once per runtime (it owns the session store,
 /// which every actix worker must share).
 pub type McpService = StreamableHttpService<BatonMcp, LocalSessionManager>;
 
-/// Build the service for `board`. `allowed_hosts` are the Host header values
-/// accepted (DNS-rebinding protection).
-pub fn service(board: Board, allowed_hosts: Vec<String>) -> McpService {
+/// Build the service for `board` from `[mcp]` settings: accepted Host and
+/// Origin headers (DNS-rebinding protection) and the default tool profile.
+/// A `?profile=core|full` query on `/mcp` picks the profile per connection.
+pub fn service(board: Board, settings: &McpSettings) -> McpService {
+    let profile = settings.profile;
     StreamableHttpService::builder()
-        .service_factory(Arc::new(move || Ok(BatonMcp::new(board.clone()))))
+        .service_factory(Arc::new(move || {
+            Ok(BatonMcp::new(board.clone()).with_profile(profile))
+        }))
         .session_manager(Arc::new(LocalSessionManager::default()))
         .stateful_mode(true)
         .sse_keep_alive(Duration::from_secs(15))
-        .allowed_hosts(allowed_hosts)
+        .allowed_hosts(settings.allowed_hosts.clone())
+        .allowed_origins(settings.allowed_origins.clone())
+        .on_request_fn(|req, ext| {
+            if let Some(p) = ToolProfile::from_query(req.query_string()) {
+                ext.insert(p);
+            }
+        })
         .build()
 }

@@ -29,6 +29,7 @@ use rmcp::{
 use serde::{Deserialize, Serialize};
 
 use crate::board::{Board, Claim, TaskFilter, TaskPage};
+use crate::config::ToolProfile;
 use crate::core::table::LeaseRef;
 use crate::error::Error;
 use crate::model::{SlotInfo, Task, TaskSpec, TaskStatus};
@@ -55,6 +56,8 @@ pub struct BatonMcp {
     subscriptions: Arc<Mutex<HashSet<String>>>,
     /// Whether this session's notification forwarder runs.
     forwarding: Arc<AtomicBool>,
+    /// Tools shown unless the request picks a profile (`?profile=`).
+    profile: ToolProfile,
 }
 
 impl std::fmt::Debug for BatonMcp {
@@ -331,7 +334,22 @@ impl BatonMcp {
             tool_router: Self::tool_router(),
             subscriptions: Arc::default(),
             forwarding: Arc::default(),
+            profile: ToolProfile::Full,
         }
+    }
+
+    /// Builder: the default tool profile.
+    pub fn with_profile(mut self, profile: ToolProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    fn profile_of(&self, context: &RequestContext<RoleServer>) -> ToolProfile {
+        // set per request by the `on_request` hook of the HTTP service (see `mcp::service`)
+        rmcp_actix_web::transport::on_request_extensions(&context.extensions)
+            .and_then(|e| e.get::<ToolProfile>())
+            .copied()
+            .unwrap_or(self.profile)
     }
 
     /// Add one task. Dependencies must exist; a cycle is refused.
@@ -884,6 +902,45 @@ impl ServerHandler for BatonMcp {
                  heartbeat the lease while working, write notes with context_set, then \
                  complete_task (or fail_task). Always pass the lease_id from your claim.",
         )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, McpError> {
+        let profile = self.profile_of(&context);
+        let tools = self
+            .tool_router
+            .list_all()
+            .into_iter()
+            .filter(|t| profile.allows(&t.name))
+            .collect();
+        Ok(rmcp::model::ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, McpError> {
+        let profile = self.profile_of(&context);
+        if !profile.allows(&request.name) {
+            return Err(McpError::invalid_params(
+                format!(
+                    "tool '{}' is not in the '{}' profile of this connection; connect to /mcp?profile=full",
+                    request.name,
+                    profile.as_str()
+                ),
+                None,
+            ));
+        }
+        let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(tcc).await
+    }
+
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        self.tool_router.get(name).cloned()
     }
 
     // Logging is deprecated (SEP-2577) but 2025-06-18/2025-11-25 clients still call it.
