@@ -3,7 +3,7 @@
 
 mod common;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 use baton::model::TaskSpec;
 use baton::{Runtime, Settings};
 use serde_json::{json, Value};
@@ -15,24 +15,14 @@ async fn baton_mounts_inside_another_app() {
         .await
         .expect("start");
     let mount = runtime.configure();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = HttpServer::new(move || {
+    let (addr, handle) = common::serve(move || {
         App::new()
             .route(
                 "/mine",
                 web::get().to(|| async { HttpResponse::Ok().body("embedder") }),
             )
             .service(web::scope("/baton").configure(mount.clone()))
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)
-    .expect("listen")
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    });
     let http = reqwest::Client::new();
 
     // in-process write, HTTP read

@@ -3,7 +3,7 @@
 
 mod common;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 use baton::{Runtime, Settings};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -39,24 +39,14 @@ async fn an_mcp_client_works_the_board_inside_an_embedding_app() {
         .await
         .expect("start");
     let mount = runtime.configure();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = HttpServer::new(move || {
+    let (addr, handle) = common::serve(move || {
         App::new()
             .route(
                 "/embedder",
                 web::get().to(|| async { HttpResponse::Ok().body("mine") }),
             )
             .configure(mount.clone())
-    })
-    .workers(2)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)
-    .expect("listen")
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    });
 
     let transport = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp")),

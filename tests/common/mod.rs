@@ -32,17 +32,7 @@ impl TestServer {
     pub async fn start_with(settings: Settings) -> Self {
         let runtime = Runtime::start(settings).await.expect("runtime starts");
         let mount = runtime.configure();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let server = HttpServer::new(move || App::new().configure(mount.clone()))
-            .workers(2)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .listen(listener)
-            .expect("listen")
-            .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        let (addr, handle) = serve(move || App::new().configure(mount.clone()));
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .timeout(Duration::from_secs(30))
@@ -125,6 +115,33 @@ impl TestServer {
             }
         }
     }
+}
+
+/// Serve an App built by `factory` on 127.0.0.1:0 (2 workers, no signal
+/// handling, quick shutdown) in the background.
+pub fn serve<F, I, S, B>(factory: F) -> (SocketAddr, actix_web::dev::ServerHandle)
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+        + 'static,
+    S::Error: Into<actix_web::Error>,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_web::dev::Response<B>>,
+    B: actix_web::body::MessageBody + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = HttpServer::new(factory)
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (addr, handle)
 }
 
 pub async fn read(res: reqwest::Response) -> (u16, Value) {
