@@ -204,6 +204,7 @@ async fn serve(
     // Bind first: a taken port fails before any state is opened.
     let listener = std::net::TcpListener::bind(settings.server.bind)
         .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+    pin_loopback_to_port(&mut settings, listener.local_addr()?.port());
     let runtime = Runtime::start(settings.clone()).await.with_context(|| {
         format!(
             "cannot start baton on {}",
@@ -228,6 +229,27 @@ async fn serve(
     server.run().await?;
     runtime.shutdown().await?;
     Ok(())
+}
+
+/// With the default `[mcp]` allow-lists, accept the loopback names only with
+/// the port actually bound (a page served by another local port cannot reach
+/// `/mcp`). Lists the operator configured are left as they are.
+fn pin_loopback_to_port(settings: &mut Settings, port: u16) {
+    let defaults = baton::config::McpSettings::default();
+    if settings.mcp.allowed_hosts == defaults.allowed_hosts {
+        settings.mcp.allowed_hosts = vec![
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ];
+    }
+    if settings.mcp.allowed_origins == defaults.allowed_origins {
+        settings.mcp.allowed_origins = vec![
+            format!("http://localhost:{port}"),
+            format!("http://127.0.0.1:{port}"),
+            format!("http://[::1]:{port}"),
+        ];
+    }
 }
 
 async fn mcp_stdio(
