@@ -99,6 +99,11 @@ impl State {
                             return None;
                         }
                         self.last_sent = p.event.id;
+                        if let (None, Some(id)) = (&p.task, &p.event.task_id) {
+                            // published before any subscriber existed: no snapshot was taken
+                            let task = self.store.get_task(id).ok().flatten();
+                            return Some(frame(&p.event, task.as_ref()));
+                        }
                         return Some(frame(&p.event, p.task.as_deref()));
                     }
                     Err(RecvError::Lagged(n)) => {
