@@ -357,13 +357,7 @@ impl Board {
     /// Hold a slot explicitly.
     pub async fn claim_slot(&self, worker: &str) -> Result<u32, Error> {
         check_worker(worker)?;
-        let r = self
-            .slots
-            .send(ClaimSlot {
-                worker: worker.to_owned(),
-            })
-            .await??;
-        self.durable(r).await
+        self.claim_slot_as(worker).await
     }
 
     /// Hold a slot explicitly; an empty `worker` is an anonymous hold that the

@@ -274,10 +274,7 @@ impl Store {
             })?;
         let tree = db.open_tree("board")?;
         let (durable_tx, durable_rx) = watch::channel(0);
-        let last_event = {
-            let last = tree.scan_prefix(EVENT).next_back().transpose()?;
-            last.map_or(0, |(k, _)| event_id_from_key(&k[EVENT.len()..]))
-        };
+        let last_event = last_event_in(&tree)?;
         let (events_tx, _) = tokio::sync::broadcast::channel(4096);
         let gc = Arc::new(GroupCommit {
             queue: Mutex::new(Queue {
@@ -461,11 +458,7 @@ impl Store {
 
     /// Id of the newest event, 0 when there is none.
     pub fn last_event_id(&self) -> Result<u64, StoreError> {
-        let last = self.tree.scan_prefix(EVENT).next_back().transpose()?;
-        Ok(match last {
-            Some((k, _)) => event_id_from_key(&k[EVENT.len()..]),
-            None => 0,
-        })
+        last_event_in(&self.tree)
     }
 
     /// Up to `limit` events with id greater than `after`, oldest first.
@@ -532,6 +525,11 @@ impl Store {
             })
             .collect()
     }
+}
+
+fn last_event_in(tree: &sled::Tree) -> Result<u64, StoreError> {
+    let last = tree.scan_prefix(EVENT).next_back().transpose()?;
+    Ok(last.map_or(0, |(k, _)| event_id_from_key(&k[EVENT.len()..])))
 }
 
 fn event_id_from_key(bytes: &[u8]) -> u64 {
