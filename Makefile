@@ -30,6 +30,7 @@ test-browser: ## the dashboard in headless Chromium (skipped with a notice when 
 lint: ## clippy (deny warnings) and rustfmt check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --lib --features conformance-fixtures -- -D warnings
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::actors::context::{check_key, PutContext};
 use crate::actors::metrics::{GetSeries, Metrics, MetricsCollector, RenderPrometheus, Series};
 use crate::actors::registry::{
-    AddTasks, Cancel, ClaimNext, ClaimTask, Claimed, Complete, Fail, Heartbeat, Release, Reset,
-    TaskRegistry,
+    AddTasks, Cancel, CancelOperation, ClaimNext, ClaimTask, Claimed, Complete, Fail, GetOperation,
+    Heartbeat, OpenOperation, Release, Reset, SettleOperation, TaskRegistry,
 };
 use crate::actors::resolver::{DependencyResolver, GetDependents};
 use crate::actors::slots::{ClaimSlot, ListSlots, ReleaseSlot, SlotAllocator};
@@ -23,7 +23,9 @@ use crate::actors::BoardView;
 use crate::config::Settings;
 use crate::core::table::{LeaseRef, TaskError};
 use crate::error::Error;
-use crate::model::{Event, Lease, SlotInfo, Task, TaskId, TaskSpec, TaskStatus};
+use crate::model::{
+    now_ms, Event, Lease, Operation, OperationState, SlotInfo, Task, TaskId, TaskSpec, TaskStatus,
+};
 use crate::store::{Store, Ticket};
 
 /// A task and its lease, as returned by a claim.
@@ -386,6 +388,85 @@ impl Board {
             .await??;
         self.store.wait_durable(t).await?;
         Ok(())
+    }
+
+    // ---- durable waits (MCP task handles) ------------------------------------
+
+    /// Record a durable wait on task `id` that gives up after `timeout`: the
+    /// handle an MCP client of the tasks extension polls. Durable before it returns.
+    pub async fn open_wait(
+        &self,
+        tool: &str,
+        id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Operation, Error> {
+        let task = self.get_task(id).await?;
+        let now = now_ms();
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let op = Operation {
+            id: format!("op-{}", uuid::Uuid::now_v7().simple()),
+            tool: tool.to_owned(),
+            task_id: task.id,
+            deadline: now.saturating_add(timeout_ms),
+            created_at: now,
+            updated_at: now,
+            ttl_ms: self
+                .settings
+                .mcp
+                .task_handle_ttl_secs
+                .saturating_mul(1000)
+                .max(timeout_ms),
+            state: OperationState::Working,
+        };
+        let ticket = self
+            .registry
+            .send(OpenOperation { op: op.clone() })
+            .await??;
+        self.store.wait_durable(ticket).await?;
+        Ok(op)
+    }
+
+    /// A wait's current state. A working wait whose task has finished, or
+    /// whose deadline has passed, is settled (durably) on the way.
+    pub async fn poll_wait(&self, handle: &str) -> Result<Operation, Error> {
+        let op = self
+            .registry
+            .send(GetOperation {
+                id: handle.to_owned(),
+            })
+            .await??;
+        if op.is_terminal() {
+            return Ok(op);
+        }
+        let task = self.get_task(op.task_id.as_str()).await?;
+        let finished = task.status.is_terminal();
+        if !finished && now_ms() < op.deadline {
+            return Ok(op);
+        }
+        let settle = SettleOperation {
+            id: op.id,
+            task,
+            finished,
+        };
+        let (op, ticket) = self.registry.send(settle).await??;
+        if let Some(t) = ticket {
+            self.store.wait_durable(t).await?;
+        }
+        Ok(op)
+    }
+
+    /// Cancel a working wait (a settled one is left as it is).
+    pub async fn cancel_wait(&self, handle: &str) -> Result<Operation, Error> {
+        let (op, ticket) = self
+            .registry
+            .send(CancelOperation {
+                id: handle.to_owned(),
+            })
+            .await??;
+        if let Some(t) = ticket {
+            self.store.wait_durable(t).await?;
+        }
+        Ok(op)
     }
 
     // ---- reads -----------------------------------------------------------

@@ -67,6 +67,8 @@ pub struct McpSettings {
     pub allowed_origins: Vec<String>,
     /// Tools a connection sees unless it asks otherwise with `/mcp?profile=core|full`.
     pub profile: ToolProfile,
+    /// How long a task handle (MCP tasks extension) is kept after its creation, in seconds.
+    pub task_handle_ttl_secs: u64,
 }
 
 /// Which MCP tools a connection sees. Agents pay for tool definitions in
@@ -130,6 +132,7 @@ impl Default for McpSettings {
                 "http://[::1]".into(),
             ],
             profile: ToolProfile::Full,
+            task_handle_ttl_secs: 3600,
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum Error {
     /// Configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// No MCP task handle (operation) with this id, or it expired.
+    #[error("no task handle '{0}' (unknown or expired)")]
+    OperationNotFound(String),
     /// An actor is gone (shutting down) or the store refused a write earlier.
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
@@ -65,6 +68,7 @@ impl Error {
             Error::Store(StoreError::Closed) => "unavailable",
             Error::Store(_) => "storage_error",
             Error::Config(_) => "invalid_config",
+            Error::OperationNotFound(_) => "task_handle_not_found",
             Error::Unavailable(_) => "unavailable",
         }
     }

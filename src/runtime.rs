@@ -73,6 +73,7 @@ impl Runtime {
 
         // ---- rebuild: tasks, DAG, slots ---------------------------------
         let tasks = store.load_tasks()?;
+        let operations = store.load_operations()?;
         let mut table = TaskTable::new(store.meta("lease_ceiling")?);
         let mut graph = DependencyGraph::new();
         for t in tasks {
@@ -170,6 +171,7 @@ impl Runtime {
             metrics.clone(),
             settings.clone(),
         )
+        .with_operations(operations)
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         let board = Board::new(

@@ -11,7 +11,8 @@
 //! | `x/` | task id, `0x00`, event id (u64 BE) | empty (per-task audit index) |
 //! | `s/` | slot (u32 BE) | [`SlotRecord`] (explicit slot claims only) |
 //! | `c/` | task id, `0x00`, context key | JSON value |
-//! | `m/` | name | u64 BE counters (`next_lease_id`) |
+//! | `m/` | name | u64 BE counters (`lease_ceiling`) |
+//! | `o/` | operation id | [`Operation`] (MCP task handles, SEP-2663) |
 //!
 //! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
 //!
@@ -31,7 +32,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::model::{Event, Millis, Task, TaskId};
+use crate::model::{Event, Millis, Operation, Task, TaskId};
 
 /// Version byte in front of every stored value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -42,6 +43,7 @@ const TASK_EVENT: &[u8] = b"x/";
 const SLOT: &[u8] = b"s/";
 const CONTEXT: &[u8] = b"c/";
 const META: &[u8] = b"m/";
+const OPERATION: &[u8] = b"o/";
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +160,16 @@ impl WriteBatch {
     /// Write one context value of a task.
     pub fn put_context(&mut self, task: &TaskId, ctx_key: &str, value: &serde_json::Value) {
         self.insert(context_key(task, ctx_key), encode(value));
+    }
+
+    /// Write an MCP task-handle record.
+    pub fn put_operation(&mut self, op: &Operation) {
+        self.insert(key(OPERATION, op.id.as_bytes()), encode(op));
+    }
+
+    /// Remove an MCP task-handle record.
+    pub fn remove_operation(&mut self, id: &str) {
+        self.remove(key(OPERATION, id.as_bytes()));
     }
 
     /// Write a counter.
@@ -434,6 +446,11 @@ impl Store {
     /// Whether anyone listens to live events.
     pub fn has_subscribers(&self) -> bool {
         self.gc.events_tx.receiver_count() > 0
+    }
+
+    /// Every MCP task-handle record.
+    pub fn load_operations(&self) -> Result<Vec<Operation>, StoreError> {
+        self.scan(OPERATION)
     }
 
     /// Every explicit slot claim.

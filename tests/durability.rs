@@ -234,3 +234,92 @@ async fn acknowledged_writes_survive_kill_9() {
     let _ = server2.child.kill();
     let _ = server2.child.wait();
 }
+
+/// An MCP task handle (tasks extension) is written to the registry's store
+/// before the client sees it: after `kill -9` and a restart, `tasks/get`
+/// still knows it, and it settles when the task completes.
+#[actix_web::test]
+async fn task_handles_survive_kill_9() {
+    use rmcp::model::{
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, GetTaskParams,
+        Implementation, TaskPayload, TaskStatus,
+    };
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::ServiceExt;
+
+    async fn connect(base: &str) -> rmcp::service::RunningService<rmcp::RoleClient, ClientConfig> {
+        let url = base.replace("/api/v1", "/mcp");
+        let info = ClientConfig::new(
+            ClientCapabilities::builder().enable_tasks().build(),
+            Implementation::new("durability", "1.0.0"),
+        );
+        info.serve(StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(url),
+        ))
+        .await
+        .expect("initialize")
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let mut server = spawn(dir.path());
+    let res = http
+        .post(format!("{}/tasks", server.base))
+        .json(&json!({ "id": "awaited", "title": "awaited" }))
+        .send()
+        .await
+        .expect("add");
+    assert_eq!(res.status().as_u16(), 201);
+
+    let client = connect(&server.base).await;
+    let args = json!({ "task_id": "awaited", "timeout_secs": 600 });
+    let params = CallToolRequestParams::new("wait_for_task")
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    let handle = match client.call_tool_once(params).await.expect("tools/call") {
+        CallToolResponse::Task(created) => created.task.task_id,
+        other => panic!("expected a task handle, got {other:?}"),
+    };
+    // acknowledged: kill at once, no graceful shutdown
+    server.child.kill().expect("kill -9");
+    let _ = server.child.wait();
+    drop(client);
+
+    let mut server = spawn(dir.path());
+    let client = connect(&server.base).await;
+    let polled = client
+        .get_task(GetTaskParams::new(handle.clone()))
+        .await
+        .expect("the handle survived");
+    assert_eq!(polled.task.status(), TaskStatus::Working);
+
+    // work the task over REST; the handle settles with its output
+    let claim: Value = http
+        .post(format!("{}/tasks/claim-next", server.base))
+        .json(&json!({ "worker": "w" }))
+        .send()
+        .await
+        .expect("claim")
+        .json()
+        .await
+        .expect("claim json");
+    let lease = claim["lease"]["lease_id"].as_u64().expect("lease id");
+    let res = http
+        .post(format!("{}/tasks/awaited/complete", server.base))
+        .json(&json!({ "lease_id": lease, "output": { "ok": true } }))
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(res.status(), 200);
+    let settled = client
+        .get_task(GetTaskParams::new(handle))
+        .await
+        .expect("tasks/get");
+    let TaskPayload::Completed { result } = &settled.task.payload else {
+        panic!("settled: {settled:?}");
+    };
+    assert_eq!(result["structuredContent"]["output"]["ok"], true);
+    let _ = client.cancel().await;
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}

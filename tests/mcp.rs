@@ -466,3 +466,152 @@ async fn profiles_and_dns_rebinding_protection() {
     assert_eq!(ok.status(), 200);
     s.stop().await;
 }
+
+/// A client that declares the MCP tasks extension (SEP-2663).
+fn tasks_client_info() -> rmcp::model::ClientConfig {
+    rmcp::model::ClientConfig::new(
+        rmcp::model::ClientCapabilities::builder()
+            .enable_tasks()
+            .build(),
+        rmcp::model::Implementation::new("tasks-test", "1.0.0"),
+    )
+}
+
+async fn connect_tasks_client(
+    addr: std::net::SocketAddr,
+) -> RunningService<RoleClient, rmcp::model::ClientConfig> {
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp")),
+    );
+    tasks_client_info()
+        .serve(transport)
+        .await
+        .expect("initialize")
+}
+
+async fn open_wait(
+    client: &RunningService<RoleClient, rmcp::model::ClientConfig>,
+    task_id: &str,
+    timeout_secs: u64,
+) -> rmcp::model::Task {
+    let args = json!({ "task_id": task_id, "timeout_secs": timeout_secs });
+    let params = CallToolRequestParams::new("wait_for_task")
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    match client.call_tool_once(params).await.expect("tools/call") {
+        rmcp::model::CallToolResponse::Task(created) => created.task,
+        other => panic!("a tasks client gets a task handle, got {other:?}"),
+    }
+}
+
+async fn poll(
+    client: &RunningService<RoleClient, rmcp::model::ClientConfig>,
+    handle: &str,
+) -> rmcp::model::DetailedTask {
+    client
+        .get_task(rmcp::model::GetTaskParams::new(handle))
+        .await
+        .expect("tasks/get")
+        .task
+}
+
+#[actix_web::test]
+async fn task_handles_are_durable_waits_in_the_registry() {
+    use rmcp::model::{TaskPayload, TaskStatus as McpStatus};
+    let s = common::TestServer::start(|_| {}).await;
+    let board = s.runtime.board().clone();
+    let client = connect_tasks_client(s.addr).await;
+    let caps = client.peer_info().map(|i| i.capabilities.supports_tasks());
+    assert_eq!(caps, Some(true), "baton declares the tasks extension");
+
+    for id in ["watched", "cancelled-wait", "slow"] {
+        board
+            .add_task(serde_json::from_value(json!({ "id": id, "title": id })).expect("spec"))
+            .await
+            .expect("add");
+    }
+
+    // wait_for_task answers at once with a working handle
+    let handle = open_wait(&client, "watched", 600).await;
+    assert_eq!(handle.status, McpStatus::Working);
+    assert!(handle.task_id.starts_with("op-"), "{}", handle.task_id);
+    assert!(handle.poll_interval_ms.is_some() && handle.ttl_ms.is_some());
+    let polled = poll(&client, &handle.task_id).await;
+    assert_eq!(polled.status(), McpStatus::Working);
+
+    // another agent works the task to completion; the handle settles with the result
+    let claim = board
+        .claim_next("agent", vec![], None)
+        .await
+        .expect("claim")
+        .expect("ready task");
+    board
+        .complete(
+            "watched",
+            baton::core::table::LeaseRef::Id(claim.lease.lease_id),
+            Some(json!({ "answer": 42 })),
+        )
+        .await
+        .expect("complete");
+    let done = poll(&client, &handle.task_id).await;
+    let TaskPayload::Completed { result } = &done.payload else {
+        panic!("settled handle: {done:?}");
+    };
+    let out = &result["structuredContent"];
+    assert_eq!(out["status"], "done");
+    assert_eq!(out["finished"], true);
+    assert_eq!(out["output"]["answer"], 42);
+
+    // cancel: the handle says cancelled; the board task itself is untouched
+    let other = open_wait(&client, "cancelled-wait", 600).await;
+    client
+        .cancel_task(rmcp::model::CancelTaskParams::new(other.task_id.clone()))
+        .await
+        .expect("tasks/cancel");
+    assert_eq!(
+        poll(&client, &other.task_id).await.status(),
+        McpStatus::Cancelled
+    );
+    assert_eq!(
+        board.get_task("cancelled-wait").await.expect("task").status,
+        baton::model::TaskStatus::Ready
+    );
+
+    // a wait whose timeout passes settles as completed with finished: false
+    let slow = open_wait(&client, "slow", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let timed_out = poll(&client, &slow.task_id).await;
+    let TaskPayload::Completed { result } = &timed_out.payload else {
+        panic!("timed-out handle: {timed_out:?}");
+    };
+    assert_eq!(result["structuredContent"]["finished"], false);
+
+    // unknown handles are invalid params (-32602); unknown board tasks are tool errors
+    let err = client
+        .get_task(rmcp::model::GetTaskParams::new("op-nope"))
+        .await
+        .expect_err("unknown handle");
+    assert!(format!("{err:?}").contains("-32602"), "{err:?}");
+    let args = json!({ "task_id": "no-such-task" });
+    let params = CallToolRequestParams::new("wait_for_task")
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    match client.call_tool_once(params).await.expect("tools/call") {
+        rmcp::model::CallToolResponse::Complete(r) => assert_eq!(r.is_error, Some(true)),
+        other => panic!("expected a tool error, got {other:?}"),
+    }
+
+    // (that the handles survive kill -9 of the server: tests/durability.rs)
+
+    // a client without the extension still gets the blocking call
+    let plain: Client = ()
+        .serve(StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", s.addr)),
+        ))
+        .await
+        .expect("initialize");
+    let r = call(&plain, "wait_for_task", json!({ "task_id": "watched" })).await;
+    assert_eq!(structured(&r)["finished"], true);
+    let _ = plain.cancel().await;
+    let _ = client.cancel().await;
+    drop(board);
+    s.stop().await;
+}

@@ -5,6 +5,8 @@
 //! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`] from the edges;
 //! [`DeadlineExceeded`] from task contexts; a timer of its own sweeps lapsed leases.
+//! It also keeps the MCP task handles ([`Operation`]s, the `o/` key space):
+//! [`OpenOperation`], [`SettleOperation`], [`CancelOperation`], [`GetOperation`].
 //!
 //! Talks to: the [`DependencyResolver`] (validates new edges, tells which
 //! dependents became ready or must cascade) and the [`SlotAllocator`] (a claim
@@ -32,7 +34,9 @@ use crate::core::graph::Readiness;
 use crate::core::table::{Effects, LeaseRef, TaskError, TaskTable};
 use crate::core::validate::{check_value_size, clip, validate_batch};
 use crate::error::Error;
-use crate::model::{now_ms, Lease, Millis, Task, TaskId, TaskSpec, TaskStatus};
+use crate::model::{
+    now_ms, Lease, Millis, Operation, OperationState, Task, TaskId, TaskSpec, TaskStatus,
+};
 use crate::store::{Store, Ticket, WriteBatch};
 
 /// A successful claim.
@@ -100,6 +104,8 @@ pub struct TaskRegistry {
     /// that reaches it reserves the next block in its own commit, so lease
     /// ids stay monotonic across restarts without a write per claim.
     lease_ceiling: u64,
+    /// MCP task handles by id (every record of the `o/` key space).
+    operations: HashMap<String, Operation>,
 }
 
 /// Lease ids reserved per write of the ceiling.
@@ -126,7 +132,30 @@ impl TaskRegistry {
             table,
             settings,
             poisoned: false,
+            operations: HashMap::new(),
         }
+    }
+
+    /// Builder: the MCP task handles loaded from the store.
+    pub fn with_operations(mut self, ops: Vec<Operation>) -> Self {
+        self.operations = ops.into_iter().map(|o| (o.id.clone(), o)).collect();
+        self
+    }
+
+    /// Queue `batch`; a failed write poisons the registry (nothing after it
+    /// could be made durable in order).
+    fn write(&mut self, batch: WriteBatch) -> Result<Ticket, Error> {
+        if self.poisoned {
+            return Err(Error::Unavailable(
+                "the task store (a write failed earlier; restart baton)",
+            ));
+        }
+        self.store.commit(batch).map_err(|e| {
+            tracing::error!(error = %e, "commit failed; the registry refuses further writes");
+            self.poisoned = true;
+            self.view.set_healthy(false);
+            e.into()
+        })
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -217,20 +246,10 @@ impl TaskRegistry {
         if let Some(c) = new_ceiling {
             batch.put_meta("lease_ceiling", c);
         }
-        let ticket = match self.store.commit(batch) {
-            Ok(t) => {
-                if let Some(c) = new_ceiling {
-                    self.lease_ceiling = c;
-                }
-                t
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "commit failed; the registry refuses further writes");
-                self.poisoned = true;
-                self.view.set_healthy(false);
-                return Err(e.into());
-            }
-        };
+        let ticket = self.write(batch)?;
+        if let Some(c) = new_ceiling {
+            self.lease_ceiling = c;
+        }
         for lease in &fx.leases_ended {
             self.slots.do_send(TaskEnded {
                 slot: lease.slot,
@@ -676,5 +695,120 @@ impl Handler<DeadlineExceeded> for TaskRegistry {
         self.table
             .expire(&msg.task, msg.lease_id, reason, now, &mut fx);
         AtomicResponse::new(Box::pin(log_failure(self.finish(fx, now, |_, _| Ok(())))))
+    }
+}
+
+// ---- MCP task handles (SEP-2663) ----------------------------------------------
+
+/// Record a new MCP task handle (and drop expired ones).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Ticket, Error>")]
+pub struct OpenOperation {
+    /// The record, `Working`.
+    pub op: Operation,
+}
+
+impl Handler<OpenOperation> for TaskRegistry {
+    type Result = Result<Ticket, Error>;
+    fn handle(&mut self, msg: OpenOperation, _: &mut Context<Self>) -> Self::Result {
+        let now = now_ms();
+        let mut batch = WriteBatch::new();
+        let expired: Vec<String> = self
+            .operations
+            .values()
+            .filter(|o| o.expired(now))
+            .map(|o| o.id.clone())
+            .collect();
+        for id in &expired {
+            batch.remove_operation(id);
+        }
+        batch.put_operation(&msg.op);
+        let ticket = self.write(batch)?;
+        for id in expired {
+            self.operations.remove(&id);
+        }
+        self.operations.insert(msg.op.id.clone(), msg.op);
+        Ok(ticket)
+    }
+}
+
+/// One MCP task handle.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Operation, Error>")]
+pub struct GetOperation {
+    /// Handle id.
+    pub id: String,
+}
+
+impl TaskRegistry {
+    fn operation(&self, id: &str) -> Result<&Operation, Error> {
+        self.operations
+            .get(id)
+            .filter(|o| !o.expired(now_ms()))
+            .ok_or_else(|| Error::OperationNotFound(id.to_owned()))
+    }
+
+    /// Move a working handle to `state`; a settled or cancelled one is left as it is.
+    fn transition(
+        &mut self,
+        id: &str,
+        state: OperationState,
+    ) -> Result<(Operation, Option<Ticket>), Error> {
+        let mut op = self.operation(id)?.clone();
+        if op.is_terminal() {
+            return Ok((op, None));
+        }
+        op.state = state;
+        op.updated_at = now_ms();
+        let mut batch = WriteBatch::new();
+        batch.put_operation(&op);
+        let ticket = self.write(batch)?;
+        self.operations.insert(op.id.clone(), op.clone());
+        Ok((op, Some(ticket)))
+    }
+}
+
+impl Handler<GetOperation> for TaskRegistry {
+    type Result = Result<Operation, Error>;
+    fn handle(&mut self, msg: GetOperation, _: &mut Context<Self>) -> Self::Result {
+        self.operation(&msg.id).cloned()
+    }
+}
+
+/// Settle a working handle (the task finished or the wait timed out).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Operation, Option<Ticket>), Error>")]
+pub struct SettleOperation {
+    /// Handle id.
+    pub id: String,
+    /// The task as it was seen.
+    pub task: Task,
+    /// Whether it had finished.
+    pub finished: bool,
+}
+
+impl Handler<SettleOperation> for TaskRegistry {
+    type Result = Result<(Operation, Option<Ticket>), Error>;
+    fn handle(&mut self, msg: SettleOperation, _: &mut Context<Self>) -> Self::Result {
+        let state = OperationState::Completed {
+            task: Box::new(msg.task),
+            finished: msg.finished,
+        };
+        self.transition(&msg.id, state)
+    }
+}
+
+/// Cancel a working handle (a settled one stays settled).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Operation, Option<Ticket>), Error>")]
+pub struct CancelOperation {
+    /// Handle id.
+    pub id: String,
+}
+
+impl Handler<CancelOperation> for TaskRegistry {
+    type Result = Result<(Operation, Option<Ticket>), Error>;
+    fn handle(&mut self, msg: CancelOperation, _: &mut Context<Self>) -> Self::Result {
+        self.transition(&msg.id, OperationState::Cancelled)
     }
 }

@@ -69,9 +69,11 @@ struct Inner<'a> {
 /// HTTP status of an error code.
 pub fn status_of(code: &str) -> StatusCode {
     match code {
-        "task_not_found" | "no_such_slot" | "context_key_not_found" | "not_found" => {
-            StatusCode::NOT_FOUND
-        }
+        "task_not_found"
+        | "no_such_slot"
+        | "context_key_not_found"
+        | "not_found"
+        | "task_handle_not_found" => StatusCode::NOT_FOUND,
         "invalid_field" | "missing_dependency" | "dependency_cycle" | "invalid_body" => {
             StatusCode::UNPROCESSABLE_ENTITY
         }

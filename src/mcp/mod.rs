@@ -4,9 +4,14 @@
 //! Every tool is a thin wrapper over one [`crate::Board`] method (one actor
 //! message); errors map from [`crate::Error::code`] in one place
 //! ([`server::tool_error`]). [`stdio`] serves stdio-only clients, bridged to
-//! a running server or in-process. Still to come (issue 4): tool profiles,
-//! the MCP tasks extension, and the conformance and Python SDK runs.
+//! a running server or in-process. Clients of the MCP tasks extension
+//! (SEP-2663) get durable task handles from `wait_for_task`
+//! ([`crate::model::Operation`], kept by the task registry). The
+//! `conformance-fixtures` cargo feature adds the conformance suite's test
+//! tools, resources and prompts (a test-only build).
 
+#[cfg(feature = "conformance-fixtures")]
+mod fixtures;
 pub mod server;
 pub mod stdio;
 

@@ -15,12 +15,13 @@ use std::time::Duration;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{
-    CallToolResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
+    CallToolResult, CancelTaskParams, CreateTaskResult, DetailedTask, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, GetTaskParams, GetTaskResult, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
     ProgressNotificationParam, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, RequestMetaObject, Resource, ResourceContents,
-    ResourceTemplate, Role, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    ResourceTemplate, Role, ServerCapabilities, ServerConfig, SubscribeRequestParams, TaskPayload,
+    UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{
@@ -32,7 +33,7 @@ use crate::board::{Board, Claim, TaskFilter, TaskPage};
 use crate::config::ToolProfile;
 use crate::core::table::LeaseRef;
 use crate::error::Error;
-use crate::model::{SlotInfo, Task, TaskSpec, TaskStatus};
+use crate::model::{rfc3339, Operation, OperationState, SlotInfo, Task, TaskSpec, TaskStatus};
 
 /// A refused call as a tool error: `code: message (field: f)` plus the same as structured content.
 pub(crate) fn tool_error(e: &Error) -> CallToolResult {
@@ -237,6 +238,12 @@ pub struct WaitArgs {
     /// Give up after this many seconds (default 30, at most 600).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+}
+
+impl WaitArgs {
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.unwrap_or(30).clamp(1, 600))
+    }
 }
 
 /// Arguments naming a worker.
@@ -641,6 +648,7 @@ impl BatonMcp {
 
     /// Wait until a task finishes (done, failed or cancelled) or the timeout passes, sending
     /// progress notifications on every change when the request carries a progress token.
+    /// Clients of the MCP tasks extension get a durable task handle instead (poll tasks/get).
     #[tool(annotations(
         title = "Wait for task",
         read_only_hint = true,
@@ -653,7 +661,7 @@ impl BatonMcp {
         meta: RequestMetaObject,
         peer: Peer<RoleServer>,
     ) -> Result<Json<ResultOut>, CallToolResult> {
-        let timeout = Duration::from_secs(a.timeout_secs.unwrap_or(30).clamp(1, 600));
+        let timeout = a.timeout();
         let token = meta.get_progress_token();
         let mut rx = self.board.store().subscribe();
         let mut task = match self.board.get_task(&a.task_id).await {
@@ -843,6 +851,96 @@ fn prompt_arg(
         .and_then(|v| v.as_str().map(str::to_owned))
 }
 
+/// Tools that answer a client of the MCP tasks extension (SEP-2663) with a
+/// task handle instead of holding the call open.
+const TASK_TOOLS: [&str; 1] = ["wait_for_task"];
+
+/// Suggested `tasks/get` polling interval.
+const POLL_INTERVAL_MS: u64 = 500;
+
+fn handle_error(e: &Error) -> McpError {
+    match e {
+        // SEP-2663: an unknown task id is invalid params (-32602).
+        Error::OperationNotFound(_) => {
+            McpError::invalid_params(e.to_string(), Some(serde_json::json!({ "code": e.code() })))
+        }
+        _ => McpError::internal_error(e.to_string(), Some(serde_json::json!({ "code": e.code() }))),
+    }
+}
+
+/// The extension's view of a durable wait.
+fn task_of(op: &Operation) -> rmcp::model::Task {
+    let status = match &op.state {
+        OperationState::Working => rmcp::model::TaskStatus::Working,
+        OperationState::Completed { .. } => rmcp::model::TaskStatus::Completed,
+        OperationState::Cancelled => rmcp::model::TaskStatus::Cancelled,
+    };
+    let message = match &op.state {
+        OperationState::Working => format!("waiting for task {}", op.task_id),
+        OperationState::Completed {
+            task,
+            finished: true,
+        } => {
+            format!("task {} is {}", task.id, task.status)
+        }
+        OperationState::Completed { task, .. } => {
+            format!("timed out; task {} is {}", task.id, task.status)
+        }
+        OperationState::Cancelled => "cancelled".to_owned(),
+    };
+    rmcp::model::Task::new(
+        op.id.clone(),
+        status,
+        rfc3339::format(op.created_at),
+        rfc3339::format(op.updated_at),
+    )
+    .with_status_message(message)
+    .with_ttl_ms(op.ttl_ms)
+    .with_poll_interval_ms(POLL_INTERVAL_MS)
+}
+
+fn detailed(op: &Operation) -> DetailedTask {
+    let payload = match &op.state {
+        OperationState::Working => TaskPayload::Working,
+        OperationState::Cancelled => TaskPayload::Cancelled,
+        OperationState::Completed { task, .. } => {
+            let out =
+                serde_json::to_value(ResultOut::from(task.as_ref().clone())).unwrap_or_default();
+            let result = serde_json::to_value(CallToolResult::structured(out))
+                .ok()
+                .and_then(|v| match v {
+                    serde_json::Value::Object(m) => Some(m),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            TaskPayload::Completed { result }
+        }
+    };
+    DetailedTask::new(task_of(op), payload)
+}
+
+impl BatonMcp {
+    /// `tools/call` of a task-capable tool by a client of the tasks extension:
+    /// record the wait durably, then hand back its id.
+    async fn open_task_handle(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+    ) -> Result<rmcp::model::CallToolResponse, McpError> {
+        let args = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let a: WaitArgs = serde_json::from_value(args).map_err(|e| {
+            McpError::invalid_params(format!("invalid arguments for wait_for_task: {e}"), None)
+        })?;
+        match self
+            .board
+            .open_wait(&request.name, &a.task_id, a.timeout())
+            .await
+        {
+            Ok(op) => Ok(CreateTaskResult::new(task_of(&op)).into()),
+            Err(e) => Ok(tool_error(&e).into()),
+        }
+    }
+}
+
 impl BatonMcp {
     /// Forward resource-updated notifications for subscribed `task://` URIs,
     /// once durable, until the session's peer goes away.
@@ -894,6 +992,7 @@ impl ServerHandler for BatonMcp {
                 .enable_resources()
                 .enable_resources_subscribe()
                 .enable_prompts()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new("baton", env!("CARGO_PKG_VERSION")))
@@ -910,12 +1009,15 @@ impl ServerHandler for BatonMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListToolsResult, McpError> {
         let profile = self.profile_of(&context);
-        let tools = self
+        #[allow(unused_mut)]
+        let mut tools: Vec<_> = self
             .tool_router
             .list_all()
             .into_iter()
             .filter(|t| profile.allows(&t.name))
             .collect();
+        #[cfg(feature = "conformance-fixtures")]
+        tools.extend(super::fixtures::tools());
         Ok(rmcp::model::ListToolsResult::with_all_items(tools))
     }
 
@@ -924,6 +1026,10 @@ impl ServerHandler for BatonMcp {
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, McpError> {
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(r) = super::fixtures::call(&request, &context).await {
+            return r.map(Into::into);
+        }
         let profile = self.profile_of(&context);
         if !profile.allows(&request.name) {
             return Err(McpError::invalid_params(
@@ -935,8 +1041,53 @@ impl ServerHandler for BatonMcp {
                 None,
             ));
         }
+        let tasks_client = context
+            .client_capabilities()
+            .is_some_and(|caps| caps.supports_tasks());
+        if tasks_client && TASK_TOOLS.contains(&request.name.as_ref()) {
+            return self.open_task_handle(request).await;
+        }
         let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
         self.tool_router.call(tcc).await
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let op = self
+            .board
+            .poll_wait(&request.task_id)
+            .await
+            .map_err(|e| handle_error(&e))?;
+        Ok(GetTaskResult::new(detailed(&op)))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        // baton's task handles never ask the client for input: answers are
+        // acknowledged and ignored, as the extension specifies for unknown keys.
+        self.board
+            .poll_wait(&request.task_id)
+            .await
+            .map(drop)
+            .map_err(|e| handle_error(&e))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.board
+            .cancel_wait(&request.task_id)
+            .await
+            .map(drop)
+            .map_err(|e| handle_error(&e))
     }
 
     fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
@@ -960,7 +1111,8 @@ impl ServerHandler for BatonMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Ok(ListResourcesResult::with_all_items(vec![
+        #[allow(unused_mut)]
+        let mut resources = vec![
             Resource::new("data://tasks/schema", "task-schema")
                 .with_description("JSON Schema of a task as add_task accepts it")
                 .with_mime_type("application/json"),
@@ -970,7 +1122,10 @@ impl ServerHandler for BatonMcp {
             Resource::new("data://system/stats", "system-stats")
                 .with_description("Task counts per status, worker slots, throughput series")
                 .with_mime_type("application/json"),
-        ]))
+        ];
+        #[cfg(feature = "conformance-fixtures")]
+        resources.extend(super::fixtures::resources());
+        Ok(ListResourcesResult::with_all_items(resources))
     }
 
     async fn list_resource_templates(
@@ -978,14 +1133,18 @@ impl ServerHandler for BatonMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        Ok(ListResourceTemplatesResult::with_all_items(vec![
+        #[allow(unused_mut)]
+        let mut templates = vec![
             ResourceTemplate::new("task://{id}", "task")
                 .with_description("One task (subscribe to be told when it changes)")
                 .with_mime_type("application/json"),
             ResourceTemplate::new("task://{id}/context", "task-context")
                 .with_description("One task's context values")
                 .with_mime_type("application/json"),
-        ]))
+        ];
+        #[cfg(feature = "conformance-fixtures")]
+        templates.extend(super::fixtures::templates());
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
     }
 
     async fn read_resource(
@@ -994,6 +1153,10 @@ impl ServerHandler for BatonMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let uri = request.uri.as_str();
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(r) = super::fixtures::read(uri) {
+            return Ok(r.into());
+        }
         match uri {
             "data://tasks/schema" => {
                 let schema = schemars::schema_for!(TaskSpec);
@@ -1049,6 +1212,14 @@ impl ServerHandler for BatonMcp {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        #[cfg(feature = "conformance-fixtures")]
+        if super::fixtures::is_fixture_uri(&request.uri) {
+            self.subscriptions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(request.uri.clone());
+            return Ok(());
+        }
         let Some(rest) = request.uri.strip_prefix("task://") else {
             return Err(McpError::invalid_params(
                 "only task://{id} and task://{id}/context can be subscribed to",
@@ -1082,7 +1253,8 @@ impl ServerHandler for BatonMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        Ok(ListPromptsResult::with_all_items(vec![
+        #[allow(unused_mut)]
+        let mut prompts = vec![
             Prompt::new(
                 "work_next_task",
                 Some("Guides an agent through claim → work → heartbeat → complete on this board"),
@@ -1107,7 +1279,10 @@ impl ServerHandler for BatonMcp {
                 Some("Summarizes the board: counts per status, busy slots, recent throughput"),
                 None,
             ),
-        ]))
+        ];
+        #[cfg(feature = "conformance-fixtures")]
+        prompts.extend(super::fixtures::prompts());
+        Ok(ListPromptsResult::with_all_items(prompts))
     }
 
     async fn get_prompt(
@@ -1116,6 +1291,10 @@ impl ServerHandler for BatonMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let args = &request.arguments;
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(r) = super::fixtures::prompt(&request.name, args) {
+            return Ok(r.into());
+        }
         let text = match request.name.as_str() {
             "work_next_task" => {
                 let worker = prompt_arg(args, "worker").ok_or_else(|| {
