@@ -26,6 +26,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `[pool]` value is out of range.
+    #[error("invalid configuration: pool.{key}: {message}")]
+    Pool {
+        /// Key inside `[pool]`.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// The config file does not exist.
     #[error("configuration file {0} does not exist")]
     Missing(PathBuf),
@@ -51,6 +59,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// The MCP endpoint.
     pub mcp: McpSettings,
+    /// Downstream MCP servers (the pool).
+    pub pool: crate::pool::PoolSettings,
 }
 
 /// `[mcp]`
@@ -329,7 +339,7 @@ impl Default for LogSettings {
 /// are not settings and are left alone; an unknown key inside a known
 /// section (`BATON_SLOTS__COUTN`) is still rejected by name.
 const SECTIONS: &[&str] = &[
-    "server", "storage", "slots", "leases", "tasks", "api", "log",
+    "server", "storage", "slots", "leases", "tasks", "api", "log", "pool",
 ];
 
 impl Settings {
@@ -459,6 +469,9 @@ impl Settings {
             "storage.cache_mb",
             "must be at least 1",
         )?;
+        self.pool
+            .validate()
+            .map_err(|(key, message)| ConfigError::Pool { key, message })?;
         Ok(())
     }
 }

@@ -16,6 +16,7 @@
 //! | [`board`] | the typed in-process API every edge uses |
 //! | [`api`] | REST admin API, agent-coordinate-mcp routes, SSE, OpenAPI |
 //! | [`mcp`] | the MCP edge: `/mcp` streamable HTTP, one tool per board operation |
+//! | [`pool`] | downstream MCP servers: supervised clients, breakers, restarts, gateway tool names |
 //! | [`config`] | layered settings |
 //! | [`runtime`] | start, mount, shut down |
 //!
@@ -45,6 +46,7 @@ pub mod core;
 pub mod error;
 pub mod mcp;
 pub mod model;
+pub mod pool;
 pub mod runtime;
 pub mod store;
 

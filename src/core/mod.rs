@@ -1,7 +1,11 @@
 //! Pure, synchronous cores of the actors: no actix, no I/O, time passed in.
 //! Each is unit- and property-tested on its own.
 
+pub mod breaker;
+pub mod expand;
 pub mod graph;
+pub mod latency;
+pub mod names;
 pub mod slots;
 pub mod table;
 pub mod validate;

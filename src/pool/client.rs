@@ -1,0 +1,218 @@
+//! The rmcp client side of one connection: the [`GatewayClient`] handler
+//! (tells its actor when the server's tool list changed) and [`connect`]
+//! (spawn or dial, `initialize`, first `tools/list`).
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use actix::Addr;
+use nix::sys::signal::Signal;
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Tool};
+use rmcp::service::{NotificationContext, RoleClient, RunningService, ServiceError};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ServiceExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+use super::process::ProcessGroup;
+use super::server::{McpServer, ToolListChanged};
+use super::spec::{ServerSpec, Transport};
+
+/// Longest stderr line forwarded to the log; the rest of the line is dropped.
+const MAX_STDERR_LINE: usize = 8 * 1024;
+
+/// The client handler of one connection.
+#[derive(Clone)]
+pub(crate) struct GatewayClient {
+    server: Addr<McpServer>,
+    generation: u64,
+}
+
+impl GatewayClient {
+    pub(crate) fn new(server: Addr<McpServer>, generation: u64) -> Self {
+        Self { server, generation }
+    }
+}
+
+impl ClientHandler for GatewayClient {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.server.do_send(ToolListChanged {
+            generation: self.generation,
+        });
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("baton", env!("CARGO_PKG_VERSION")),
+        )
+    }
+}
+
+/// A live, initialised connection.
+pub(crate) struct Connected {
+    pub(crate) service: RunningService<RoleClient, GatewayClient>,
+    pub(crate) group: Option<ProcessGroup>,
+    pub(crate) pid: Option<u32>,
+    pub(crate) tools: Vec<Tool>,
+}
+
+/// Start a connection: spawn the child (own process group, stderr to the
+/// log) or dial the URL, `initialize`, list the tools; all within the
+/// server's `startup_timeout`. `pending` receives the child's group id as
+/// soon as it exists, so a caller that abandons this future can still kill
+/// the group. On failure nothing is left running.
+pub(crate) async fn connect(
+    spec: &ServerSpec,
+    handler: GatewayClient,
+    pending: Arc<AtomicI32>,
+) -> Result<Connected, String> {
+    let deadline = tokio::time::Instant::now() + spec.options.startup_timeout();
+    let (service, group, pid) = match &spec.transport {
+        Transport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => {
+            let mut cmd = tokio::process::Command::new(command);
+            cmd.args(args).envs(env).process_group(0);
+            if let Some(cwd) = cwd {
+                cmd.current_dir(cwd);
+            }
+            let (transport, stderr) = TokioChildProcess::builder(cmd)
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+            let pid = transport.id();
+            let group = pid.and_then(ProcessGroup::of_leader);
+            if let Some(g) = group {
+                pending.store(g.id(), Ordering::SeqCst);
+            }
+            if let Some(stderr) = stderr {
+                actix_rt::spawn(forward_stderr(spec.name.clone(), pid, stderr));
+            }
+            tracing::info!(server = %spec.name, pid, command = %command, "MCP server process started");
+            let served = tokio::time::timeout_at(deadline, handler.serve(transport)).await;
+            match served {
+                Ok(Ok(service)) => (service, group, pid),
+                Ok(Err(e)) => {
+                    kill(group);
+                    return Err(format!("initialize failed: {e}"));
+                }
+                Err(_) => {
+                    kill(group);
+                    return Err(format!(
+                        "no initialize response within {} ms",
+                        spec.options.startup_timeout_ms
+                    ));
+                }
+            }
+        }
+        Transport::Http { url, headers } => {
+            let headers = headers
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                            .map_err(|e| format!("header {k:?}: {e}"))?,
+                        reqwest::header::HeaderValue::from_str(v)
+                            .map_err(|e| format!("header {k:?}: {e}"))?,
+                    ))
+                })
+                .collect::<Result<HashMap<_, _>, String>>()?;
+            // as many POSTs in flight as the pool lets calls through: no hidden queue
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                .custom_headers(headers)
+                .max_concurrent_requests(spec.options.max_concurrent_calls as usize);
+            let transport = StreamableHttpClientTransport::from_config(config);
+            match tokio::time::timeout_at(deadline, handler.serve(transport)).await {
+                Ok(Ok(service)) => (service, None, None),
+                Ok(Err(e)) => return Err(format!("initialize failed: {e}")),
+                Err(_) => {
+                    return Err(format!(
+                        "no initialize response within {} ms",
+                        spec.options.startup_timeout_ms
+                    ))
+                }
+            }
+        }
+    };
+    let tools = match tokio::time::timeout_at(deadline, service.peer().list_all_tools()).await {
+        Ok(Ok(tools)) => tools,
+        // a server without tools support answers with a JSON-RPC error
+        Ok(Err(ServiceError::McpError(e))) => {
+            tracing::info!(server = %spec.name, error = %e, "tools/list refused; the server has no tools");
+            Vec::new()
+        }
+        Ok(Err(e)) => {
+            close(service, group).await;
+            return Err(format!("tools/list failed: {e}"));
+        }
+        Err(_) => {
+            close(service, group).await;
+            return Err(format!(
+                "no tools/list response within {} ms",
+                spec.options.startup_timeout_ms
+            ));
+        }
+    };
+    Ok(Connected {
+        service,
+        group,
+        pid,
+        tools,
+    })
+}
+
+fn kill(group: Option<ProcessGroup>) {
+    if let Some(g) = group {
+        g.signal(Signal::SIGKILL);
+    }
+}
+
+/// Close a connection that never became ready: kill first, so rmcp's own
+/// shutdown (close stdin, wait, signal) finds the child already gone.
+async fn close(service: RunningService<RoleClient, GatewayClient>, group: Option<ProcessGroup>) {
+    kill(group);
+    let _ = service.cancel().await;
+}
+
+/// The child's stderr, line by line, into the log with the server's name.
+async fn forward_stderr(server: String, pid: Option<u32>, stderr: impl AsyncRead + Unpin) {
+    let mut reader = BufReader::new(stderr);
+    let mut line: Vec<u8> = Vec::new();
+    let mut truncated = false;
+    let emit = |line: &[u8], truncated: bool| {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        tracing::info!(target: "baton::pool::stderr", server = %server, pid, truncated, "{text}");
+    };
+    loop {
+        let (used, newline) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(buf) => {
+                let newline = buf.iter().position(|b| *b == b'\n');
+                let chunk = &buf[..newline.unwrap_or(buf.len())];
+                let room = MAX_STDERR_LINE.saturating_sub(line.len());
+                line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                truncated |= chunk.len() > room;
+                (
+                    chunk.len() + usize::from(newline.is_some()),
+                    newline.is_some(),
+                )
+            }
+        };
+        reader.consume(used);
+        if newline {
+            emit(&line, truncated);
+            line.clear();
+            truncated = false;
+        }
+    }
+    if !line.is_empty() {
+        emit(&line, truncated);
+    }
+}

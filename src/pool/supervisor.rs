@@ -1,0 +1,300 @@
+//! `McpPool`: the supervisor of the downstream MCP servers.
+//!
+//! State it owns: one [`McpServer`] actor per enabled server (disabled ones
+//! are only listed), the invalid entries, every server's last tool list, and
+//! the gateway catalog built from them ([`NameTable`]). It writes the
+//! read-side views callers use without a mailbox hop: the route table
+//! (server name → actor, concurrency semaphore, state channel, options) once
+//! at start, and the catalog after each tool-list change, which it also
+//! announces on the [`ToolsChanged`] broadcast.
+//!
+//! Messages: [`ToolsRefreshed`] from its servers; [`GetPoolStatus`],
+//! [`RestartServer`], [`ResetServer`] and [`ShutdownPool`] from the
+//! [`PoolHandle`](super::PoolHandle), routed by server name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+use rmcp::model::Tool;
+use tokio::sync::{watch, Semaphore};
+
+use super::error::PoolError;
+use super::server::{GetServerStatus, McpServer, ResetBreaker, Restart, StopServer};
+use super::spec::{ServerSet, TransportKind};
+use super::{
+    Catalog, GatewayTool, LiveRoute, PoolHandle, PoolShared, Route, ServerState, ServerStatus,
+    ToolsChanged,
+};
+use crate::core::breaker::CircuitBreaker;
+use crate::core::names::NameTable;
+
+/// The supervisor actor.
+pub struct McpPool {
+    servers: BTreeMap<String, Entry>,
+    tools: BTreeMap<String, Arc<Vec<Tool>>>,
+    shared: Arc<PoolShared>,
+}
+
+enum Entry {
+    Running(Addr<McpServer>),
+    Disabled(TransportKind),
+}
+
+impl McpPool {
+    /// Start the pool and one [`McpServer`] per enabled server of `set`, on
+    /// the current actix arbiter; invalid entries are logged by name. Needs
+    /// a running actix system.
+    pub fn start(set: ServerSet) -> PoolHandle {
+        for issue in &set.issues {
+            tracing::error!(server = %issue.name, error = %issue.error, "invalid MCP server entry; not started");
+        }
+        let shared = Arc::new(PoolShared::new(set.issues));
+        let view = shared.clone();
+        let addr = McpPool::create(move |ctx| {
+            let me = ctx.address();
+            let mut servers = BTreeMap::new();
+            for spec in set.servers {
+                let name = spec.name.clone();
+                let options = Arc::new(spec.options.clone());
+                let kind = spec.transport.kind();
+                if !spec.options.enabled {
+                    tracing::info!(server = %name, "MCP server disabled");
+                    view.routes.insert(
+                        name.clone(),
+                        Route {
+                            kind,
+                            options,
+                            live: None,
+                        },
+                    );
+                    servers.insert(name, Entry::Disabled(kind));
+                    continue;
+                }
+                let (state_tx, state_rx) = watch::channel(ServerState::Starting);
+                let limit = spec.options.max_concurrent_calls;
+                let server = McpServer::new(
+                    spec,
+                    me.clone().recipient(),
+                    state_tx,
+                    view.breakers.clone(),
+                )
+                .start();
+                view.routes.insert(
+                    name.clone(),
+                    Route {
+                        kind,
+                        options,
+                        live: Some(LiveRoute {
+                            addr: server.clone(),
+                            semaphore: Arc::new(Semaphore::new(limit as usize)),
+                            limit,
+                            state: state_rx,
+                        }),
+                    },
+                );
+                servers.insert(name, Entry::Running(server));
+            }
+            McpPool {
+                servers,
+                tools: BTreeMap::new(),
+                shared: view,
+            }
+        });
+        PoolHandle { pool: addr, shared }
+    }
+
+    fn rebuild_catalog(&mut self) {
+        let table = NameTable::build(
+            self.tools
+                .iter()
+                .flat_map(|(s, ts)| ts.iter().map(move |t| (s.clone(), t.name.to_string()))),
+        );
+        let mut tools = BTreeMap::new();
+        for (name, server, tool) in table.iter() {
+            let Some(def) = self
+                .tools
+                .get(server)
+                .and_then(|ts| ts.iter().find(|t| t.name == tool))
+            else {
+                continue;
+            };
+            let mut definition = def.clone();
+            definition.name = name.to_owned().into();
+            let idempotent = def
+                .annotations
+                .as_ref()
+                .and_then(|a| a.idempotent_hint)
+                .unwrap_or(false);
+            tools.insert(
+                name.to_owned(),
+                GatewayTool {
+                    name: name.to_owned(),
+                    server: server.to_owned(),
+                    tool: tool.to_owned(),
+                    idempotent,
+                    definition,
+                },
+            );
+        }
+        self.shared.set_catalog(Catalog { table, tools });
+    }
+}
+
+impl Actor for McpPool {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        tracing::info!(
+            servers = self.servers.len(),
+            invalid = self.shared.issues.len(),
+            "MCP server pool started"
+        );
+    }
+}
+
+/// A server's tool list changed (also sent for its first non-empty list).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ToolsRefreshed {
+    /// Server.
+    pub(crate) server: String,
+    /// Its tools, with their own names.
+    pub(crate) tools: Arc<Vec<Tool>>,
+}
+
+impl Handler<ToolsRefreshed> for McpPool {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToolsRefreshed, _: &mut Context<Self>) {
+        if self.tools.get(&msg.server) == Some(&msg.tools) {
+            return;
+        }
+        self.tools.insert(msg.server.clone(), msg.tools);
+        self.rebuild_catalog();
+        // no receiver is not an error: nobody is listening yet
+        let _ = self
+            .shared
+            .changes
+            .send(ToolsChanged { server: msg.server });
+    }
+}
+
+/// Status of every configured server, invalid entries included, in name order.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<ServerStatus>")]
+pub(crate) struct GetPoolStatus;
+
+impl Handler<GetPoolStatus> for McpPool {
+    type Result = ResponseFuture<Vec<ServerStatus>>;
+
+    fn handle(&mut self, _: GetPoolStatus, _: &mut Context<Self>) -> Self::Result {
+        let idle = CircuitBreaker::new(Default::default()).view();
+        let mut fixed: Vec<ServerStatus> = self
+            .shared
+            .issues
+            .iter()
+            .map(|i| ServerStatus {
+                last_error: Some(i.error.to_string()),
+                ..ServerStatus::idle(&i.name, None, ServerState::Invalid, idle.clone())
+            })
+            .collect();
+        let mut live = Vec::new();
+        for (name, entry) in &self.servers {
+            match entry {
+                Entry::Running(addr) => live.push(addr.send(GetServerStatus)),
+                Entry::Disabled(kind) => fixed.push(ServerStatus::idle(
+                    name,
+                    Some(*kind),
+                    ServerState::Disabled,
+                    idle.clone(),
+                )),
+            }
+        }
+        Box::pin(async move {
+            let mut all = fixed;
+            all.extend(join_all(live).await.into_iter().flatten());
+            all.sort_by(|a, b| a.name.cmp(&b.name));
+            all
+        })
+    }
+}
+
+fn route(pool: &McpPool, name: &str) -> Result<Addr<McpServer>, PoolError> {
+    match pool.servers.get(name) {
+        Some(Entry::Running(addr)) => Ok(addr.clone()),
+        Some(Entry::Disabled(_)) => Err(PoolError::Disabled {
+            server: name.to_owned(),
+        }),
+        None => Err(PoolError::UnknownServer {
+            server: name.to_owned(),
+        }),
+    }
+}
+
+/// Restart one server: terminate its connection and process group, reset
+/// its restart backoff, start it again.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), PoolError>")]
+pub(crate) struct RestartServer {
+    /// Server.
+    pub(crate) name: String,
+}
+
+impl Handler<RestartServer> for McpPool {
+    type Result = ResponseFuture<Result<(), PoolError>>;
+
+    fn handle(&mut self, msg: RestartServer, _: &mut Context<Self>) -> Self::Result {
+        let addr = route(self, &msg.name);
+        Box::pin(async move { addr?.send(Restart).await? })
+    }
+}
+
+/// Close one server's breaker and clear its counts.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), PoolError>")]
+pub(crate) struct ResetServer {
+    /// Server.
+    pub(crate) name: String,
+}
+
+impl Handler<ResetServer> for McpPool {
+    type Result = ResponseFuture<Result<(), PoolError>>;
+
+    fn handle(&mut self, msg: ResetServer, _: &mut Context<Self>) -> Self::Result {
+        let addr = route(self, &msg.name);
+        Box::pin(async move { Ok(addr?.send(ResetBreaker).await?) })
+    }
+}
+
+/// Stop every server (each terminates its process group, awaited), then the pool.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ShutdownPool;
+
+impl Handler<ShutdownPool> for McpPool {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: ShutdownPool, _: &mut Context<Self>) -> Self::Result {
+        let stops: Vec<_> = self
+            .servers
+            .values()
+            .filter_map(|e| match e {
+                Entry::Running(addr) => Some(addr.send(StopServer)),
+                Entry::Disabled(_) => None,
+            })
+            .collect();
+        tracing::info!(servers = stops.len(), "stopping MCP server pool");
+        Box::pin(
+            async move {
+                join_all(stops).await;
+            }
+            .into_actor(self)
+            .map(|(), _, ctx| {
+                tracing::info!("MCP server pool stopped");
+                ctx.stop();
+            }),
+        )
+    }
+}
