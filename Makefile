@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: help build run test test-rust test-python test-conformance test-browser lint fmt doc bench ci clean
+.PHONY: help build run test test-rust downstream test-python test-conformance test-browser lint fmt doc bench ci clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
@@ -15,8 +15,11 @@ run: build ## serve on 127.0.0.1:8080 with the embedded sled store in ./data
 
 test: test-rust test-python test-conformance test-browser ## everything: unit, property, integration, MCP conformance, Python MCP SDK, browser
 
-test-rust: ## Rust unit, proptest and integration tests (real server, real sled dir, real child processes)
+test-rust: downstream ## Rust unit, proptest and integration tests (real server, real sled dir, real child processes)
 	$(CARGO) test --locked --lib --bins --tests --examples -- --test-threads=2
+
+downstream: ## install the real downstream MCP server the tests call (server-everything, from npm)
+	cd tests/downstream && npm ci --no-audit --no-fund --loglevel=error
 
 test-python: ## the official Python MCP SDK (venv in tests/python/.venv) driving the real binary
 	./scripts/python-test.sh
@@ -40,6 +43,8 @@ doc: ## API docs
 
 bench: ## end-to-end REST benchmark (claim→complete cycles/s, p50/p99, add throughput); see BENCHMARKS.md
 	$(CARGO) bench --locked --bench e2e
+	$(CARGO) build --release --locked --example fault_server
+	$(CARGO) bench --locked --bench gateway
 
 ci: lint test ## what CI runs
 

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::actors::context::{check_key, PutContext};
 use crate::actors::metrics::{GetSeries, Metrics, MetricsCollector, RenderPrometheus, Series};
 use crate::actors::registry::{
-    AddTasks, Cancel, CancelOperation, ClaimNext, ClaimTask, Claimed, Complete, Fail, GetOperation,
-    Heartbeat, OpenOperation, Release, Reset, SettleOperation, TaskRegistry,
+    AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
+    Fail, GetOperation, Heartbeat, OpenOperation, Release, Reset, SettleOperation, TaskRegistry,
 };
 use crate::actors::resolver::{DependencyResolver, GetDependents};
 use crate::actors::slots::{ClaimSlot, ListSlots, ReleaseSlot, SlotAllocator};
@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::model::{
     now_ms, Event, Lease, Operation, OperationState, SlotInfo, Task, TaskId, TaskSpec, TaskStatus,
 };
+use crate::pool::PoolHandle;
 use crate::store::{Store, Ticket};
 
 /// A task and its lease, as returned by a claim.
@@ -92,6 +93,8 @@ pub struct Board {
     view: Arc<BoardView>,
     metrics: Arc<Metrics>,
     settings: Arc<Settings>,
+    /// Downstream MCP servers (executor tasks, the gateway, `/api/v1/servers`).
+    pool: Option<PoolHandle>,
 }
 
 impl std::fmt::Debug for Board {
@@ -126,7 +129,19 @@ impl Board {
             view,
             metrics,
             settings,
+            pool: None,
         }
+    }
+
+    /// Builder: the downstream MCP server pool.
+    pub(crate) fn with_pool(mut self, pool: PoolHandle) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// The downstream MCP server pool (absent in a board built without one).
+    pub fn pool(&self) -> Option<&PoolHandle> {
+        self.pool.as_ref()
     }
 
     /// Settings in force.
@@ -168,8 +183,38 @@ impl Board {
 
     /// Add tasks as one atomic batch (dependencies may point inside the batch).
     pub async fn add_tasks(&self, specs: Vec<TaskSpec>) -> Result<Vec<Task>, Error> {
+        self.check_executors(&specs)?;
         let r = self.registry.send(AddTasks { specs }).await??;
         self.durable(r).await
+    }
+
+    /// An executor must name a configured downstream server.
+    fn check_executors(&self, specs: &[TaskSpec]) -> Result<(), Error> {
+        for (i, spec) in specs.iter().enumerate() {
+            let Some(e) = &spec.executor else { continue };
+            let field = if specs.len() == 1 {
+                "executor.server".to_owned()
+            } else {
+                format!("tasks[{i}].executor.server")
+            };
+            let servers = self
+                .pool
+                .as_ref()
+                .map(PoolHandle::servers)
+                .unwrap_or_default();
+            if !servers.contains(&e.server) {
+                let known = if servers.is_empty() {
+                    "no downstream MCP servers are configured (--mcp-servers)".to_owned()
+                } else {
+                    format!("configured: {}", servers.join(", "))
+                };
+                return Err(Error::invalid(
+                    field,
+                    format!("no downstream MCP server named '{}'; {known}", e.server),
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn claimed(&self, c: Claimed) -> Result<Claim, Error> {
@@ -202,6 +247,26 @@ impl Board {
                 self.store.barrier().await?;
                 Ok(None)
             }
+        }
+    }
+
+    /// The dispatcher's claim: the best ready task with an executor whose
+    /// server is not `blocked`, with a slot. `Ok(None)`: none is ready.
+    pub async fn claim_next_executor(
+        &self,
+        worker: &str,
+        blocked: Vec<String>,
+    ) -> Result<Option<Claim>, Error> {
+        let r = self
+            .registry
+            .send(ClaimNextExecutor {
+                worker: worker.to_owned(),
+                blocked,
+            })
+            .await??;
+        match r {
+            Some(c) => Ok(Some(self.claimed(c).await?)),
+            None => Ok(None),
         }
     }
 
@@ -602,8 +667,140 @@ impl Board {
 
     /// Prometheus text.
     pub async fn prometheus(&self) -> Result<String, Error> {
-        Ok(self.collector.send(RenderPrometheus).await?)
+        let mut text = self.collector.send(RenderPrometheus).await?;
+        if let Some(pool) = &self.pool {
+            let servers = pool.status().await;
+            if !servers.is_empty() {
+                let body = downstream_metrics(&servers);
+                match text.rfind("# EOF") {
+                    Some(at) => text.insert_str(at, &body),
+                    None => text.push_str(&body),
+                }
+            }
+        }
+        Ok(text)
     }
+}
+
+/// Per-server metrics of the MCP server pool, in the OpenMetrics text format.
+/// Server names are `[A-Za-z0-9_-]` (checked when the file is read), so they
+/// need no escaping as label values.
+fn downstream_metrics(servers: &[crate::pool::ServerStatus]) -> String {
+    use crate::pool::{BreakerState, ServerState};
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut family =
+        |name: &str, kind: &str, help: &str, rows: &mut dyn Iterator<Item = String>| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for r in rows {
+                out.push_str(&r);
+                out.push('\n');
+            }
+        };
+    family(
+        "baton_downstream_up",
+        "gauge",
+        "1 while the downstream MCP server is ready.",
+        &mut servers.iter().map(|s| {
+            format!(
+                "baton_downstream_up{{server=\"{}\"}} {}",
+                s.name,
+                u8::from(s.state == ServerState::Ready)
+            )
+        }),
+    );
+    family(
+        "baton_downstream_breaker_state",
+        "gauge",
+        "Circuit breaker state of the downstream MCP server (1 for the current state).",
+        &mut servers.iter().flat_map(|s| {
+            [
+                BreakerState::Closed,
+                BreakerState::Open,
+                BreakerState::HalfOpen,
+            ]
+            .into_iter()
+            .map(move |b| {
+                format!(
+                    "baton_downstream_breaker_state{{server=\"{}\",state=\"{}\"}} {}",
+                    s.name,
+                    serde_json::to_value(b)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    u8::from(s.breaker.state == b)
+                )
+            })
+        }),
+    );
+    type Get = fn(&crate::pool::ServerStatus) -> u64;
+    let counters: [(&str, &str, Get); 4] = [
+        (
+            "baton_downstream_calls",
+            "Tool calls answered or failed.",
+            |s| s.calls,
+        ),
+        (
+            "baton_downstream_failed_calls",
+            "Tool calls that failed in transport or timed out.",
+            |s| s.failed_calls,
+        ),
+        (
+            "baton_downstream_restarts",
+            "Restarts of the downstream MCP server.",
+            |s| s.restarts,
+        ),
+        (
+            "baton_downstream_breaker_opened",
+            "Times the circuit breaker opened.",
+            |s| s.breaker.times_opened,
+        ),
+    ];
+    for (name, help, get) in counters {
+        family(
+            name,
+            "counter",
+            help,
+            &mut servers
+                .iter()
+                .map(|s| format!("{name}_total{{server=\"{}\"}} {}", s.name, get(s))),
+        );
+    }
+    family(
+        "baton_downstream_tools",
+        "gauge",
+        "Tools the downstream MCP server offers.",
+        &mut servers.iter().map(|s| {
+            format!(
+                "baton_downstream_tools{{server=\"{}\"}} {}",
+                s.name, s.tools
+            )
+        }),
+    );
+    family(
+        "baton_downstream_latency_ms",
+        "gauge",
+        "Call latency percentiles over the recent window, in milliseconds.",
+        &mut servers.iter().flat_map(|s| {
+            let p = s.latency;
+            [
+                ("0.5", p.as_ref().map(|p| p.p50_ms)),
+                ("0.95", p.as_ref().map(|p| p.p95_ms)),
+                ("0.99", p.as_ref().map(|p| p.p99_ms)),
+            ]
+            .into_iter()
+            .filter_map(move |(q, v)| {
+                v.map(|v| {
+                    format!(
+                        "baton_downstream_latency_ms{{server=\"{}\",quantile=\"{q}\"}} {v}",
+                        s.name
+                    )
+                })
+            })
+        }),
+    );
+    out
 }
 
 /// Check a worker name.

@@ -27,6 +27,12 @@ pub enum Error {
     /// Configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The downstream MCP server configuration is unusable (unreadable file, bad `[pool]`).
+    #[error(transparent)]
+    PoolConfig(#[from] crate::pool::PoolConfigError),
+    /// A downstream MCP server call or admin operation failed.
+    #[error(transparent)]
+    Downstream(#[from] crate::pool::PoolError),
     /// No MCP task handle (operation) with this id, or it expired.
     #[error("no task handle '{0}' (unknown or expired)")]
     OperationNotFound(String),
@@ -69,6 +75,8 @@ impl Error {
             Error::Store(_) => "storage_error",
             Error::Config(_) => "invalid_config",
             Error::OperationNotFound(_) => "task_handle_not_found",
+            Error::PoolConfig(_) => "invalid_config",
+            Error::Downstream(e) => e.code(),
             Error::Unavailable(_) => "unavailable",
         }
     }

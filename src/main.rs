@@ -41,6 +41,9 @@ enum Command {
         /// sled data directory (default ./data); overrides the config.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Downstream MCP servers in the .mcp.json format; overrides `[pool] mcp_servers`.
+        #[arg(long)]
+        mcp_servers: Option<PathBuf>,
     },
     /// MCP over stdin/stdout for stdio-only clients.
     McpStdio {
@@ -73,6 +76,43 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         command: TaskCommand,
+    },
+    /// Downstream MCP servers of a running server.
+    Servers {
+        /// Server URL.
+        #[arg(
+            long,
+            env = "BATON_URL",
+            default_value = "http://127.0.0.1:8080",
+            global = true
+        )]
+        url: String,
+        /// Print raw JSON instead of tables.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: ServersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServersCommand {
+    /// Every server: state, breaker, tools, calls, latency.
+    List,
+    /// One server in detail, with its tools.
+    Status {
+        /// Server name.
+        name: String,
+    },
+    /// Restart a server (its whole process group is terminated first).
+    Restart {
+        /// Server name.
+        name: String,
+    },
+    /// Close a server's circuit breaker and clear its counts.
+    Reset {
+        /// Server name.
+        name: String,
     },
 }
 
@@ -178,8 +218,10 @@ async fn main() -> Result<()> {
             config,
             bind,
             data_dir,
-        } => serve(config, bind, data_dir).await,
+            mcp_servers,
+        } => serve(config, bind, data_dir, mcp_servers).await,
         Command::Task { url, json, command } => task(&url, json, command).await,
+        Command::Servers { url, json, command } => servers(&url, json, command).await,
         Command::McpStdio {
             url,
             data_dir,
@@ -192,10 +234,14 @@ async fn serve(
     config: Option<PathBuf>,
     bind: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    mcp_servers: Option<PathBuf>,
 ) -> Result<()> {
     let mut settings = Settings::load(config.as_deref())?;
     if let Some(b) = bind {
         settings.server.bind = b;
+    }
+    if let Some(f) = mcp_servers {
+        settings.pool.mcp_servers = f;
     }
     if let Some(d) = data_dir {
         settings.storage.data_dir = d;
@@ -422,6 +468,123 @@ async fn task(url: &str, as_json: bool, cmd: TaskCommand) -> Result<()> {
         _ => print_tasks(std::slice::from_ref(&v)),
     }
     Ok(())
+}
+
+async fn servers(url: &str, as_json: bool, cmd: ServersCommand) -> Result<()> {
+    let http = reqwest::Client::new();
+    let base = format!("{}/api/v1/servers", url.trim_end_matches('/'));
+    let req = match &cmd {
+        ServersCommand::List => http.get(base.clone()),
+        ServersCommand::Status { name } => http.get(format!("{base}/{name}")),
+        ServersCommand::Restart { name } => http.post(format!("{base}/{name}/restart")),
+        ServersCommand::Reset { name } => http.post(format!("{base}/{name}/reset")),
+    };
+    let res = req
+        .send()
+        .await
+        .with_context(|| format!("cannot reach baton at {url}"))?;
+    let status = res.status();
+    let v: Value = res.json().await.context("baton sent a non-JSON reply")?;
+    if !status.is_success() {
+        let msg = v["error"]["message"].as_str().unwrap_or("request failed");
+        let code = v["error"]["code"].as_str().unwrap_or("error");
+        if as_json {
+            println!("{v}");
+        }
+        bail!("{code}: {msg} (HTTP {status})");
+    }
+    let mut tools = None;
+    if let ServersCommand::Status { name } = &cmd {
+        let res = http
+            .get(format!("{base}/{name}/tools"))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach baton at {url}"))?;
+        tools = Some(
+            res.json::<Value>()
+                .await
+                .context("baton sent a non-JSON reply")?,
+        );
+    }
+    if as_json {
+        let out = match tools {
+            Some(t) => json!({ "server": v, "tools": t["tools"] }),
+            None => v,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    match cmd {
+        ServersCommand::List => {
+            print_servers(
+                v["servers"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            );
+        }
+        ServersCommand::Restart { name } => println!("{name}: restarting"),
+        ServersCommand::Reset { name } => println!("{name}: breaker closed, counts cleared"),
+        ServersCommand::Status { .. } => {
+            print_servers(std::slice::from_ref(&v));
+            if let Some(err) = v["last_error"].as_str() {
+                println!("last error: {err}");
+            }
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED).set_header([
+                "gateway name",
+                "tool",
+                "idempotent",
+                "description",
+            ]);
+            let list = tools.unwrap_or_default();
+            for tool in list["tools"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                t.add_row([
+                    s(&tool["name"]),
+                    s(&tool["tool"]),
+                    s(&tool["idempotent"]),
+                    s(&tool["description"]),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+    Ok(())
+}
+
+fn print_servers(servers: &[Value]) {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "name",
+        "transport",
+        "state",
+        "breaker",
+        "tools",
+        "restarts",
+        "calls",
+        "failed",
+        "p50 ms",
+        "p99 ms",
+    ]);
+    for sv in servers {
+        t.add_row([
+            s(&sv["name"]),
+            s(&sv["transport"]),
+            s(&sv["state"]),
+            s(&sv["breaker"]["state"]),
+            s(&sv["tools"]),
+            s(&sv["restarts"]),
+            s(&sv["calls"]),
+            s(&sv["failed_calls"]),
+            s(&sv["latency"]["p50_ms"]),
+            s(&sv["latency"]["p99_ms"]),
+        ]);
+    }
+    println!("{t}");
 }
 
 fn s(v: &Value) -> String {

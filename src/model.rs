@@ -308,6 +308,24 @@ pub struct Task {
     /// Insertion order on this board, the tie-breaker after priority.
     #[serde(default)]
     pub seq: u64,
+    /// When set, baton runs the task itself by calling this downstream tool
+    /// (the dispatcher); agents' `claim_next` never hands it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<Executor>,
+}
+
+/// A downstream MCP tool call that runs a task (see the dispatcher).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Executor {
+    /// Downstream server name (a key of `mcpServers`).
+    pub server: String,
+    /// Tool name as the downstream server calls it.
+    pub tool: String,
+    /// Tool arguments (a JSON object).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Task {
@@ -352,6 +370,9 @@ pub struct TaskSpec {
     /// Execution timeout of one attempt, in seconds.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Run the task by calling a downstream MCP tool (baton's dispatcher claims it).
+    #[serde(default)]
+    pub executor: Option<Executor>,
 }
 
 /// A worker slot as shown to clients.

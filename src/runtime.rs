@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher};
 use crate::actors::metrics::{Metrics, MetricsCollector};
 use crate::actors::registry::TaskRegistry;
 use crate::actors::resolver::DependencyResolver;
@@ -41,6 +42,7 @@ use crate::store::{Store, WriteBatch};
 pub struct Runtime {
     board: Board,
     mcp: Option<crate::mcp::McpService>,
+    dispatcher: Addr<Dispatcher>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -174,6 +176,8 @@ impl Runtime {
         .with_operations(operations)
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
+        // downstream MCP servers: invalid entries are logged by name, the rest start
+        let pool = crate::pool::PoolHandle::start(&settings.pool, None)?;
         let board = Board::new(
             registry,
             resolver,
@@ -183,12 +187,30 @@ impl Runtime {
             view,
             metrics,
             settings.clone(),
-        );
+        )
+        .with_pool(pool.clone());
+        let dispatcher = Dispatcher::new(
+            board.clone(),
+            pool,
+            DispatcherConfig {
+                worker: "baton-dispatcher".to_owned(),
+                max_in_flight: usize::try_from(settings.slots.count).unwrap_or(usize::MAX),
+                heartbeat_every: std::time::Duration::from_millis(
+                    settings.leases.ttl_secs.saturating_mul(1000) / 3,
+                )
+                .max(std::time::Duration::from_millis(100)),
+            },
+        )
+        .start();
         let mcp = settings
             .mcp
             .enabled
             .then(|| crate::mcp::service(board.clone(), &settings.mcp));
-        Ok(Self { board, mcp })
+        Ok(Self {
+            board,
+            mcp,
+            dispatcher,
+        })
     }
 
     /// The typed in-process API.
@@ -218,6 +240,11 @@ impl Runtime {
     /// Flush everything to disk and close the store. Later writes fail with
     /// `unavailable`. Idempotent.
     pub async fn shutdown(&self) -> Result<(), Error> {
+        // no new downstream calls, then every child process group is terminated
+        let _ = self.dispatcher.send(StopDispatcher).await;
+        if let Some(pool) = self.board.pool() {
+            pool.clone().shutdown().await;
+        }
         let store = self.board.store().clone();
         tokio::task::spawn_blocking(move || store.close())
             .await

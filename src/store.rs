@@ -645,6 +645,7 @@ mod tests {
             created_at: 1,
             updated_at: 1,
             seq: 1,
+            executor: None,
         }
     }
 

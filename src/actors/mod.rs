@@ -9,6 +9,7 @@
 //! | [`slots::SlotAllocator`] | the N worker slots |
 //! | [`context::TaskContext`] | one per claimed task: its context and deadline |
 //! | [`metrics::MetricsCollector`] | per-second series, Prometheus rendering |
+//! | [`dispatcher::Dispatcher`] | runs tasks with an executor through the MCP server pool |
 //!
 //! [`BoardView`] is the read side the owning actors publish to after each
 //! commit, so readers never queue behind writers.
@@ -22,6 +23,7 @@ use dashmap::DashMap;
 use crate::model::TaskId;
 
 pub mod context;
+pub mod dispatcher;
 pub mod metrics;
 pub mod registry;
 pub mod resolver;

@@ -476,6 +476,35 @@ impl Handler<ClaimNext> for TaskRegistry {
     }
 }
 
+/// Claim the best ready task that carries an executor whose server is not in
+/// `blocked` (the dispatcher's claim: a task whose server's breaker is open
+/// waits, unclaimed). `Ok(None)`: nothing is ready for it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Claimed>, Error>")]
+pub struct ClaimNextExecutor {
+    /// Claiming worker (the dispatcher's name).
+    pub worker: String,
+    /// Servers not to call now.
+    pub blocked: Vec<String>,
+}
+
+impl Handler<ClaimNextExecutor> for TaskRegistry {
+    type Result = Reply<Option<Claimed>>;
+    fn handle(&mut self, msg: ClaimNextExecutor, _: &mut Context<Self>) -> Self::Result {
+        let pick = self.table.peek_ready_where(|t| {
+            t.executor
+                .as_ref()
+                .is_some_and(|e| !msg.blocked.contains(&e.server))
+        });
+        let Some(id) = pick.cloned() else {
+            return done(Ok(None));
+        };
+        let ttl = self.ttl_ms();
+        let inner = self.claim_into_slot(id, msg.worker, None, ttl);
+        AtomicResponse::new(Box::pin(inner.map(|r, _, _| r.map(Some))))
+    }
+}
+
 /// Claim a specific ready task.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Claimed, Error>")]

@@ -7,6 +7,7 @@
 //! | [`error`] | errors → statuses and JSON bodies, in one place |
 //! | [`tasks`] | `/api/v1` handlers and their DTOs |
 //! | [`sse`] | `/api/v1/events` (Server-Sent Events with `Last-Event-ID` resume) |
+//! | [`servers`] | `/api/v1/servers`: downstream MCP servers, restart, reset |
 //! | [`compat`] | agent-coordinate-mcp's coordinator routes and JSON shapes |
 //! | [`dashboard`] | the live web dashboard at `/` (embedded assets) |
 //! | [`openapi`] | the OpenAPI 3 document at `/api/v1/openapi.json` |
@@ -25,6 +26,7 @@ pub mod compat;
 pub mod dashboard;
 pub mod error;
 pub mod openapi;
+pub mod servers;
 pub mod sse;
 pub mod tasks;
 
@@ -107,6 +109,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, board: Board) {
             web::scope("/api/v1")
                 .wrap(from_fn(record_metrics))
                 .configure(tasks::routes)
+                .configure(servers::routes)
                 .route("/events", web::get().to(sse::events))
                 .route("/openapi.json", web::get().to(openapi::document)),
         )

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use super::tasks;
+use super::{servers, tasks};
 
 /// The document.
 #[derive(OpenApi)]
@@ -14,8 +14,11 @@ use super::tasks;
         tasks::heartbeat, tasks::complete, tasks::fail, tasks::release, tasks::cancel, tasks::reset,
         tasks::task_events, tasks::context_list, tasks::context_get, tasks::context_put,
         tasks::list_slots, tasks::claim_slot, tasks::release_slot, tasks::stats,
+        servers::list_servers, servers::get_server, servers::server_tools,
+        servers::restart_server, servers::reset_server,
     ),
-    tags((name = "tasks"), (name = "leases"), (name = "context"), (name = "slots"), (name = "system"))
+    tags((name = "tasks"), (name = "leases"), (name = "context"), (name = "slots"), (name = "system"),
+         (name = "servers", description = "downstream MCP servers (the pool)"))
 )]
 pub struct ApiDoc;
 

@@ -72,7 +72,7 @@ pub enum AddBody {
     /// A batch.
     Batch(TaskBatch),
     /// A single task.
-    One(TaskSpec),
+    One(Box<TaskSpec>),
 }
 
 fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {

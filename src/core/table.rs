@@ -257,12 +257,18 @@ impl TaskTable {
         }
     }
 
-    /// The best ready task carrying all `tags`: highest priority, then oldest.
+    /// The best ready task for an agent carrying all `tags`: highest
+    /// priority, then oldest. Tasks with an executor are left to the dispatcher.
     pub fn peek_ready(&self, tags: &[String]) -> Option<&TaskId> {
+        self.peek_ready_where(|t| t.executor.is_none() && t.has_tags(tags))
+    }
+
+    /// The best ready task that `wanted` accepts.
+    pub fn peek_ready_where(&self, wanted: impl Fn(&Task) -> bool) -> Option<&TaskId> {
         self.ready
             .iter()
             .map(|(_, _, id)| id)
-            .find(|id| tags.is_empty() || self.tasks.get(*id).is_some_and(|t| t.has_tags(tags)))
+            .find(|id| self.tasks.get(*id).is_some_and(&wanted))
     }
 
     /// Check that `id` can be claimed.
@@ -698,6 +704,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             seq: 0,
+            executor: None,
         }
     }
 

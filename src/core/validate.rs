@@ -123,6 +123,32 @@ pub fn validate_spec(
             ));
         }
     }
+    if let Some(e) = &spec.executor {
+        let ok = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
+        if !ok(&e.server) {
+            return Err(invalid(
+                f("executor.server"),
+                "must be 1 to 128 printable characters",
+            ));
+        }
+        if !ok(&e.tool) {
+            return Err(invalid(
+                f("executor.tool"),
+                "must be 1 to 128 printable characters",
+            ));
+        }
+        if let Some(a) = &e.arguments {
+            if json_size(&serde_json::Value::Object(a.clone())) > limits.max_payload_bytes {
+                return Err(too_large(
+                    f("executor.arguments"),
+                    format!(
+                        "must be at most {} bytes when serialized",
+                        limits.max_payload_bytes
+                    ),
+                ));
+            }
+        }
+    }
     Ok(Task {
         id,
         title,
@@ -141,6 +167,7 @@ pub fn validate_spec(
         created_at: 0,
         updated_at: 0,
         seq: 0,
+        executor: spec.executor,
     })
 }
 

@@ -34,6 +34,7 @@ use crate::config::ToolProfile;
 use crate::core::table::LeaseRef;
 use crate::error::Error;
 use crate::model::{rfc3339, Operation, OperationState, SlotInfo, Task, TaskSpec, TaskStatus};
+use crate::pool::{CallOptions, PoolError};
 
 /// A refused call as a tool error: `code: message (field: f)` plus the same as structured content.
 pub(crate) fn tool_error(e: &Error) -> CallToolResult {
@@ -57,6 +58,8 @@ pub struct BatonMcp {
     subscriptions: Arc<Mutex<HashSet<String>>>,
     /// Whether this session's notification forwarder runs.
     forwarding: Arc<AtomicBool>,
+    /// Whether this session's tool-list-changed forwarder runs.
+    list_forwarding: Arc<AtomicBool>,
     /// Tools shown unless the request picks a profile (`?profile=`).
     profile: ToolProfile,
 }
@@ -276,6 +279,30 @@ pub struct WorkersOut {
     pub slots: Vec<SlotInfo>,
 }
 
+/// Arguments naming a downstream server.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ServerRef {
+    /// Server name (a key of `mcpServers`).
+    pub server: String,
+}
+
+/// Downstream servers.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ServersOut {
+    /// Each server: name, transport, state, breaker {state, counts, retry_at}, last_error,
+    /// tools, restarts, calls, failed_calls, latency {p50_ms, p95_ms, p99_ms}.
+    pub servers: Vec<serde_json::Value>,
+}
+
+/// One downstream server.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ServerOut {
+    /// Its status (as in `list_servers`).
+    pub server: serde_json::Value,
+    /// Gateway names of its tools.
+    pub tools: Vec<String>,
+}
+
 /// Arguments of `context_get`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ContextGetArgs {
@@ -341,6 +368,7 @@ impl BatonMcp {
             tool_router: Self::tool_router(),
             subscriptions: Arc::default(),
             forwarding: Arc::default(),
+            list_forwarding: Arc::default(),
             profile: ToolProfile::Full,
         }
     }
@@ -753,6 +781,62 @@ impl BatonMcp {
         ok(self.board.slots().await.map(|slots| WorkersOut { slots }))
     }
 
+    /// Downstream MCP servers baton calls (their tools appear here as `<server>__<tool>`):
+    /// state, circuit breaker, last error, tool count, call latency.
+    #[tool(annotations(
+        title = "List downstream servers",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true
+    ))]
+    async fn list_servers(&self) -> Result<Json<ServersOut>, CallToolResult> {
+        let servers = match self.board.pool() {
+            Some(pool) => pool.status().await,
+            None => Vec::new(),
+        };
+        Ok(Json(ServersOut {
+            servers: servers
+                .iter()
+                .map(|s| serde_json::to_value(s).unwrap_or_default())
+                .collect(),
+        }))
+    }
+
+    /// One downstream MCP server's status, with the gateway names of its tools.
+    #[tool(annotations(
+        title = "Downstream server status",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true
+    ))]
+    async fn server_status(
+        &self,
+        Parameters(a): Parameters<ServerRef>,
+    ) -> Result<Json<ServerOut>, CallToolResult> {
+        let unknown = || {
+            gateway_error(&PoolError::UnknownServer {
+                server: a.server.clone(),
+            })
+        };
+        let pool = self.board.pool().ok_or_else(unknown)?;
+        let status = pool
+            .status()
+            .await
+            .into_iter()
+            .find(|s| s.name == a.server)
+            .ok_or_else(unknown)?;
+        let tools = pool
+            .tools()
+            .into_iter()
+            .filter(|t| t.server == a.server)
+            .map(|t| t.name)
+            .collect();
+        Ok(Json(ServerOut {
+            server: serde_json::to_value(status).unwrap_or_default(),
+            tools,
+        }))
+    }
+
     /// Read one key of a task's context.
     #[tool(annotations(
         title = "Context get",
@@ -941,7 +1025,49 @@ impl BatonMcp {
     }
 }
 
+/// A gateway call that did not produce a result, as a tool error naming the
+/// server (and, for an open breaker, when calls resume).
+fn gateway_error(e: &PoolError) -> CallToolResult {
+    let mut v = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
+    if let Some(server) = e.server() {
+        v["error"]["server"] = server.into();
+    }
+    if let PoolError::BreakerOpen { retry_at, .. } = e {
+        v["error"]["retry_at"] = rfc3339::format(*retry_at).into();
+    }
+    CallToolResult::structured_error(v)
+}
+
 impl BatonMcp {
+    /// Tell this session's client when the gateway's tool list changes
+    /// (a downstream server's list changed, or it restarted with other tools).
+    fn start_list_forwarding(&self, peer: Peer<RoleServer>) {
+        if self.list_forwarding.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(pool) = self.board.pool() else {
+            return;
+        };
+        let mut rx = pool.subscribe_changes();
+        tokio::spawn(async move {
+            loop {
+                let changed = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await;
+                if peer.is_transport_closed() {
+                    return; // the session is gone
+                }
+                match changed {
+                    Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                        if peer.notify_tool_list_changed().await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Err(_)) => return, // the pool shut down
+                    Err(_) => {}          // no change for a while: check the session again
+                }
+            }
+        });
+    }
+
     /// Forward resource-updated notifications for subscribed `task://` URIs,
     /// once durable, until the session's peer goes away.
     fn start_forwarding(&self, peer: Peer<RoleServer>) {
@@ -988,6 +1114,7 @@ impl ServerHandler for BatonMcp {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_logging()
                 .enable_resources()
                 .enable_resources_subscribe()
@@ -1018,6 +1145,10 @@ impl ServerHandler for BatonMcp {
             .collect();
         #[cfg(feature = "conformance-fixtures")]
         tools.extend(super::fixtures::tools());
+        if let (Some(pool), ToolProfile::Full) = (self.board.pool(), profile) {
+            tools.extend(pool.tools().into_iter().map(|t| t.definition));
+            self.start_list_forwarding(context.peer.clone());
+        }
         Ok(rmcp::model::ListToolsResult::with_all_items(tools))
     }
 
@@ -1040,6 +1171,16 @@ impl ServerHandler for BatonMcp {
                 ),
                 None,
             ));
+        }
+        if !self.tool_router.has_route(&request.name) {
+            if let Some(pool) = self.board.pool() {
+                if pool.resolve(&request.name).is_some() {
+                    let r = pool
+                        .call(&request.name, request.arguments, CallOptions::default())
+                        .await;
+                    return Ok(r.unwrap_or_else(|e| gateway_error(&e)).into());
+                }
+            }
         }
         let tasks_client = context
             .client_capabilities()

@@ -1,0 +1,535 @@
+//! baton in front of real downstream MCP servers: the official
+//! `@modelcontextprotocol/server-everything` (from npm, `tests/downstream`)
+//! over stdio and over streamable HTTP, and the fault-injection server
+//! (`examples/fault_server.rs`). Through baton's own `/mcp` (gateway tools
+//! `<server>__<tool>`, tool errors for open breakers), the REST admin surface,
+//! `/metrics`, and the dispatcher running DAGs of executor tasks unattended —
+//! also across a `kill -9` of the downstream server. No mocks.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baton::model::TaskStatus;
+use common::TestServer;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{json, Value};
+
+type Client = RunningService<RoleClient, ()>;
+
+fn downstream_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/downstream")
+}
+
+/// server-everything's entry point (installed by `npm ci` in tests/downstream; `make test` does).
+fn everything() -> PathBuf {
+    let p =
+        downstream_dir().join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(
+        p.exists(),
+        "{} is missing: run `npm ci` in tests/downstream (make test does)",
+        p.display()
+    );
+    p
+}
+
+/// `target/<profile>/examples/fault_server` (cargo test builds the examples).
+fn fault_server() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_baton"))
+        .parent()
+        .expect("target dir")
+        .join("examples")
+        .join("fault_server");
+    if !exe.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "fault_server"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo build --example fault_server");
+        assert!(status.success());
+    }
+    exe
+}
+
+/// server-everything over streamable HTTP on a loopback port; killed on drop.
+struct HttpEverything {
+    child: Child,
+    url: String,
+}
+
+impl HttpEverything {
+    fn spawn() -> Self {
+        let mut child = Command::new("node")
+            .arg("--import")
+            .arg(downstream_dir().join("loopback.mjs"))
+            .arg(everything())
+            .arg("streamableHttp")
+            .env("PORT", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn node");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => Self { child, url },
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server-everything (HTTP) did not start");
+            }
+        }
+    }
+}
+
+impl Drop for HttpEverything {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_servers(dir: &Path, servers: Value) -> PathBuf {
+    let path = dir.join("mcp.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&servers).expect("json")).expect("write");
+    path
+}
+
+async fn connect(s: &TestServer) -> Client {
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", s.addr)),
+    );
+    ().serve(transport).await.expect("initialize")
+}
+
+async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    client
+        .call_tool(
+            CallToolRequestParams::new(tool.to_owned())
+                .with_arguments(args.as_object().cloned().unwrap_or_default()),
+        )
+        .await
+        .expect("tools/call reaches baton")
+}
+
+fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One server's status from `/api/v1/servers`.
+async fn server(s: &TestServer, name: &str) -> Value {
+    let (status, v) = s.get(&format!("/servers/{name}")).await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+async fn wait_ready(s: &TestServer, names: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut all = true;
+        for n in names {
+            all &= server(s, n).await["state"] == "ready";
+        }
+        if all {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "servers {names:?} not ready in time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn alive(pid: u64) -> bool {
+    // a zombie is gone for our purposes: it runs nothing and holds no port
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+#[actix_web::test]
+async fn server_everything_over_stdio_and_http_through_baton() {
+    let web = HttpEverything::spawn();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_servers(
+        dir.path(),
+        json!({ "mcpServers": {
+            "everything": { "command": "node", "args": [everything(), "stdio"] },
+            "web": { "type": "streamable-http", "url": "${WEB_URL}" },
+            "bad name!": { "command": "node" },
+            "nothing": { "args": ["no command"] }
+        }}),
+    );
+    std::env::set_var("WEB_URL", &web.url);
+    let s = TestServer::start(|st| st.pool.mcp_servers = file).await;
+    wait_ready(&s, &["everything", "web"]).await;
+
+    // invalid entries are reported by name; the others run
+    let (_, list) = s.get("/servers").await;
+    let states: HashMap<String, String> = list["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap_or("").to_owned(),
+                v["state"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states.get("nothing").map(String::as_str),
+        Some("invalid"),
+        "{list}"
+    );
+    assert_eq!(
+        states.get("bad name!").map(String::as_str),
+        Some("invalid"),
+        "{list}"
+    );
+
+    // a real MCP client sees and calls the downstream tools through baton's /mcp
+    let client = connect(&s).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let names: HashSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    for t in [
+        "everything__echo",
+        "everything__get-sum",
+        "web__echo",
+        "add_task",
+    ] {
+        assert!(names.contains(t), "{t} missing from {names:?}");
+    }
+    for t in &tools {
+        assert!(
+            t.name.len() <= 64
+                && t.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "{}",
+            t.name
+        );
+    }
+    let echo = tools
+        .iter()
+        .find(|t| t.name == "everything__echo")
+        .expect("echo");
+    assert!(
+        echo.input_schema.get("properties").is_some(),
+        "schemas are carried over"
+    );
+
+    let r = call(
+        &client,
+        "everything__echo",
+        json!({ "message": "over stdio" }),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    assert_eq!(text(&r), "Echo: over stdio");
+    let r = call(&client, "web__echo", json!({ "message": "over http" })).await;
+    assert_eq!(text(&r), "Echo: over http");
+    let r = call(&client, "everything__get-sum", json!({ "a": 2, "b": 3 })).await;
+    assert!(text(&r).contains('5'), "{r:?}");
+    // the downstream's own validation error is a result, passed through
+    let r = call(&client, "everything__echo", json!({})).await;
+    assert_eq!(r.is_error, Some(true));
+
+    // admin surface: REST, MCP tools, metrics
+    let st = server(&s, "everything").await;
+    assert_eq!(st["transport"], "stdio");
+    assert_eq!(st["breaker"]["state"], "closed");
+    assert!(st["tools"].as_u64().unwrap_or(0) >= 10, "{st}");
+    assert!(st["calls"].as_u64().unwrap_or(0) >= 3, "{st}");
+    assert!(st["latency"]["p50_ms"].as_f64().is_some(), "{st}");
+    let pid = st["pid"].as_u64().expect("child pid");
+    assert!(alive(pid));
+    let (code, tools_of) = s.get("/servers/web/tools").await;
+    assert_eq!(code, 200);
+    assert!(tools_of["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["name"] == "web__echo")));
+    let (code, err) = s.get("/servers/nope").await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (404, Some("unknown_server"))
+    );
+    let r = call(&client, "list_servers", json!({})).await;
+    let listed = r.structured_content.expect("structured")["servers"].clone();
+    assert!(listed.as_array().is_some_and(|a| a.len() == 4), "{listed}");
+    let r = call(&client, "server_status", json!({ "server": "web" })).await;
+    let out = r.structured_content.expect("structured");
+    assert_eq!(out["server"]["transport"], "http");
+    let metrics = s
+        .http
+        .get(format!("http://{}/metrics", s.addr))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("baton_downstream_up{server=\"everything\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("baton_downstream_calls_total{server=\"web\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.trim_end().ends_with("# EOF"));
+
+    // restart over REST: a new child, the old one gone
+    let (code, _) = s.post("/servers/everything/restart", json!({})).await;
+    assert_eq!(code, 202);
+    wait_ready(&s, &["everything"]).await;
+    let new_pid = server(&s, "everything").await["pid"].as_u64().expect("pid");
+    assert_ne!(new_pid, pid);
+    assert!(!alive(pid), "the old child is gone");
+    let r = call(&client, "everything__echo", json!({ "message": "again" })).await;
+    assert_eq!(text(&r), "Echo: again");
+
+    // shutdown leaves no child behind
+    let _ = client.cancel().await;
+    s.stop().await;
+    assert!(!alive(new_pid), "no child outlives the pool");
+}
+
+#[actix_web::test]
+async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let control = dir.path().join("mode");
+    std::fs::write(&control, "crash").expect("write");
+    let file = write_servers(
+        dir.path(),
+        json!({ "mcpServers": { "fault": {
+            "command": fault_server(),
+            "env": { "FAULT_CONTROL": control }
+        }}}),
+    );
+    let s = TestServer::start(|st| {
+        st.pool.mcp_servers = file;
+        st.pool.failure_threshold = 2;
+        st.pool.open_timeout_ms = 60_000;
+        st.pool.restart_initial_ms = 50;
+        st.pool.restart_max_ms = 200;
+        st.pool.retry_attempts = 1;
+    })
+    .await;
+    wait_ready(&s, &["fault"]).await;
+    let client = connect(&s).await;
+
+    // two crashes open the breaker
+    for _ in 0..2 {
+        let r = call(&client, "fault__echo", json!({ "text": "x" })).await;
+        assert_eq!(r.is_error, Some(true), "{r:?}");
+        wait_ready(&s, &["fault"]).await;
+    }
+    assert_eq!(server(&s, "fault").await["breaker"]["state"], "open");
+    let r = call(&client, "fault__echo", json!({ "text": "x" })).await;
+    assert_eq!(r.is_error, Some(true));
+    let err = r.structured_content.expect("structured error")["error"].clone();
+    assert_eq!(err["code"], "breaker_open");
+    assert_eq!(err["server"], "fault");
+    assert!(err["retry_at"].as_str().is_some(), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'fault'") && m.contains("resume")),
+        "{err}"
+    );
+
+    // an executor task waits while the breaker is open: not claimed, no attempt burned
+    let (code, task) = s
+        .post(
+            "/tasks",
+            json!({ "id": "job", "title": "job", "max_attempts": 1,
+                    "executor": { "server": "fault", "tool": "echo", "arguments": { "text": "done" } } }),
+        )
+        .await;
+    assert_eq!(code, 201, "{task}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, t) = s.get("/tasks/job").await;
+    assert_eq!(t["status"], "ready", "{t}");
+    assert_eq!(t["attempts"], 0, "{t}");
+    // agents never get it
+    let (code, _) = s
+        .post("/tasks/claim-next", json!({ "worker": "agent" }))
+        .await;
+    assert_eq!(code, 204);
+
+    // heal the server and close the breaker by hand: the dispatcher runs the task
+    std::fs::write(&control, "ok").expect("write");
+    let (code, st) = s.post("/servers/fault/reset", json!({})).await;
+    assert_eq!(
+        (code, st["breaker"]["state"].as_str()),
+        (200, Some("closed"))
+    );
+    assert!(
+        common::eventually(Duration::from_secs(20), || async {
+            s.get("/tasks/job").await.1["status"] == "done"
+        })
+        .await,
+        "the task ran once the breaker closed"
+    );
+    let (_, t) = s.get("/tasks/job").await;
+    assert_eq!(t["attempts"], 1);
+    assert_eq!(t["lease"], Value::Null);
+    assert!(t["output"].to_string().contains("done"), "{t}");
+
+    // an executor naming no configured server is refused at add time
+    let (code, err) = s
+        .post(
+            "/tasks",
+            json!({ "title": "x", "executor": { "server": "ghost", "tool": "echo" } }),
+        )
+        .await;
+    assert_eq!(code, 422, "{err}");
+    assert_eq!(err["error"]["field"], "executor.server");
+
+    let _ = client.cancel().await;
+    s.stop().await;
+}
+
+/// 100 tasks in a DAG, each an `echo` through server-everything, run by the
+/// dispatcher alone; midway the downstream child is killed with SIGKILL.
+#[actix_web::test]
+async fn an_executor_dag_runs_unattended_across_a_downstream_crash() {
+    const N: usize = 100;
+    const SLOTS: u32 = 4;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_servers(
+        dir.path(),
+        json!({ "mcpServers": { "everything": { "command": "node", "args": [everything(), "stdio"] } } }),
+    );
+    let s = TestServer::start(|st| {
+        st.pool.mcp_servers = file;
+        st.pool.restart_initial_ms = 100;
+        st.pool.restart_max_ms = 500;
+        st.slots.count = SLOTS;
+    })
+    .await;
+    wait_ready(&s, &["everything"]).await;
+
+    // a tree with joins: task i depends on i/3 (i > 0), every tenth also on i - 1
+    let tasks: Vec<Value> = (0..N)
+        .map(|i| {
+            let mut deps = Vec::new();
+            if i > 0 {
+                deps.push(format!("e{}", (i - 1) / 3));
+            }
+            if i % 10 == 0 && i > 0 && (i - 1) / 3 != i - 1 {
+                deps.push(format!("e{}", i - 1));
+            }
+            json!({ "id": format!("e{i}"), "title": format!("echo {i}"), "dependencies": deps,
+                    "executor": { "server": "everything", "tool": "echo",
+                                  "arguments": { "message": format!("task {i}") } } })
+        })
+        .collect();
+    let (code, body) = s.post("/tasks", json!({ "tasks": tasks })).await;
+    assert_eq!(code, 201, "{body}");
+
+    // midway, kill the child the hard way
+    let done_count = || async {
+        let (_, v) = s.get("/stats").await;
+        v["tasks"]["done"].as_u64().unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while done_count().await < 30 {
+        assert!(Instant::now() < deadline, "the DAG did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = server(&s, "everything").await["pid"].as_u64().expect("pid");
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while done_count().await < N as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "the DAG did not finish: {}",
+            s.get("/stats").await.1
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let st = server(&s, "everything").await;
+    assert!(st["restarts"].as_u64().unwrap_or(0) >= 1, "{st}");
+    assert_ne!(st["pid"].as_u64(), Some(pid));
+
+    // the audit log: dependency order, exactly one completion each, never more than SLOTS running
+    let events = s
+        .runtime
+        .board()
+        .store()
+        .events_after(0, 1_000_000)
+        .expect("events");
+    let mut completed_at: HashMap<String, u64> = HashMap::new();
+    let mut claims: HashMap<String, Vec<u64>> = HashMap::new();
+    let (mut running, mut peak) = (0i64, 0i64);
+    for e in &events {
+        let Some(id) = e.task_id.as_ref().map(|t| t.to_string()) else {
+            continue;
+        };
+        if e.to == Some(TaskStatus::Running) {
+            running += 1;
+            peak = peak.max(running);
+            claims.entry(id.clone()).or_default().push(e.id);
+            assert_eq!(e.worker.as_deref(), Some("baton-dispatcher"));
+        }
+        if e.from == Some(TaskStatus::Running) {
+            running -= 1;
+        }
+        if e.to == Some(TaskStatus::Done) {
+            assert!(
+                completed_at.insert(id.clone(), e.id).is_none(),
+                "{id} completed twice"
+            );
+        }
+    }
+    assert!(
+        peak <= i64::from(SLOTS),
+        "{peak} tasks ran at once with {SLOTS} slots"
+    );
+    assert_eq!(completed_at.len(), N);
+    for t in &tasks {
+        let id = t["id"].as_str().expect("id");
+        let first_claim = claims[id][0];
+        for d in t["dependencies"].as_array().expect("deps") {
+            let d = d.as_str().expect("dep");
+            assert!(
+                completed_at[d] < first_claim,
+                "{id} was claimed before {d} was done"
+            );
+        }
+        let (_, v) = s.get(&format!("/tasks/{id}")).await;
+        let out = v["output"].to_string();
+        let n = id.trim_start_matches('e');
+        assert!(out.contains(&format!("Echo: task {n}")), "{id}: {out}");
+    }
+
+    s.stop().await;
+}
