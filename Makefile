@@ -16,6 +16,7 @@ run: build ## serve on 127.0.0.1:8080 with the embedded sled store in ./data
 test: test-rust test-python test-conformance test-browser ## everything: unit, property, integration, MCP conformance, Python MCP SDK, browser
 
 test-rust: downstream ## Rust unit, proptest and integration tests (real server, real sled dir, real child processes)
+	$(CARGO) build --locked --examples  # the tests spawn target/debug/examples/fault_server
 	$(CARGO) test --locked --lib --bins --tests --examples -- --test-threads=2
 
 downstream: ## install the real downstream MCP server the tests call (server-everything, from npm)

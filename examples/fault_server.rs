@@ -20,6 +20,16 @@
 //! | `hang` | `{}` | never answers (until the call is cancelled) |
 //! | `add_tool` | `{name: string}` | registers tool `name` (behaves like `echo`), sends `notifications/tools/list_changed`, text `added <name>` |
 //!
+//! # Prompts
+//!
+//! | prompt | arguments | result |
+//! |---|---|---|
+//! | `greet` | `{name: string}` (required) | one user message, text `Hello, <name>!` |
+//!
+//! The `prompts` capability is declared (with `listChanged`, though the list
+//! never changes). An unknown prompt or a missing `name` is a JSON-RPC
+//! `invalid_params` error. Fault modes do not apply to prompts.
+//!
 //! `sleep`, `hang` and the `slow`/`hang` modes end early when the client sends
 //! `notifications/cancelled` (no response is sent then) or, over stdio, when
 //! stdin reaches EOF: the server then exits with code 0 promptly, abandoning
@@ -77,8 +87,10 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListToolsResult,
+    PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, Role, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::ServiceExt as _;
@@ -215,6 +227,17 @@ fn error_result(text: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
 
+/// The fixed prompt `greet {name}`.
+fn greet_prompt() -> Prompt {
+    Prompt::new(
+        "greet",
+        Some("Greet someone by name."),
+        Some(vec![PromptArgument::new("name")
+            .with_description("Who to greet.")
+            .with_required(true)]),
+    )
+}
+
 impl FaultServer {
     fn new(modes: Arc<ModeSource>, stdin_closed: watch::Receiver<bool>) -> Self {
         Self {
@@ -330,6 +353,8 @@ impl ServerHandler for FaultServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_prompts_list_changed()
                 .enable_tools()
                 .enable_tool_list_changed()
                 .build(),
@@ -356,6 +381,38 @@ impl ServerHandler for FaultServer {
             .collect();
         tools.extend(extra.iter().filter_map(|n| self.extra_tool(n)));
         Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(vec![greet_prompt()]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        if request.name != "greet" {
+            return Err(McpError::invalid_params(
+                format!("unknown prompt `{}`", request.name),
+                None,
+            ));
+        }
+        let name = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("name"))
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| McpError::invalid_params("greet: `name` (string) is required", None))?;
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(
+            Role::User,
+            format!("Hello, {name}!"),
+        )])
+        .into())
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -256,6 +256,36 @@ async fn server_everything_over_stdio_and_http_through_baton() {
     let r = call(&client, "everything__echo", json!({})).await;
     assert_eq!(r.is_error, Some(true));
 
+    // prompts likewise: <server>__<prompt>, fetched from the downstream server
+    let prompts = client.list_all_prompts().await.expect("prompts/list");
+    let pnames: HashSet<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    for p in [
+        "everything__simple-prompt",
+        "everything__args-prompt",
+        "web__simple-prompt",
+        "work_next_task",
+    ] {
+        assert!(pnames.contains(p), "{p} missing from {pnames:?}");
+    }
+    let args = json!({ "city": "Paris" }).as_object().cloned();
+    let got = client
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("everything__args-prompt")
+                .with_arguments(args.unwrap_or_default()),
+        )
+        .await
+        .expect("prompts/get");
+    assert!(
+        serde_json::to_string(&got.messages)
+            .expect("json")
+            .contains("Paris"),
+        "{got:?}"
+    );
+    assert!(client
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("everything__nope"))
+        .await
+        .is_err());
+
     // admin surface: REST, MCP tools, metrics
     let st = server(&s, "everything").await;
     assert_eq!(st["transport"], "stdio");
@@ -412,10 +442,24 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
     s.stop().await;
 }
 
-/// 100 tasks in a DAG, each an `echo` through server-everything, run by the
-/// dispatcher alone; midway the downstream child is killed with SIGKILL.
+#[actix_web::test]
+async fn an_executor_dag_runs_unattended() {
+    run_dag(false).await;
+}
+
 #[actix_web::test]
 async fn an_executor_dag_runs_unattended_across_a_downstream_crash() {
+    run_dag(true).await;
+}
+
+/// 100 tasks in a DAG, each an `echo` through server-everything, run by the
+/// dispatcher alone; with `kill`, the downstream child is killed with SIGKILL
+/// once 30 are done.
+async fn run_dag(kill: bool) {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
     const N: usize = 100;
     const SLOTS: u32 = 4;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -450,22 +494,24 @@ async fn an_executor_dag_runs_unattended_across_a_downstream_crash() {
     let (code, body) = s.post("/tasks", json!({ "tasks": tasks })).await;
     assert_eq!(code, 201, "{body}");
 
-    // midway, kill the child the hard way
     let done_count = || async {
         let (_, v) = s.get("/stats").await;
         v["tasks"]["done"].as_u64().unwrap_or(0)
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while done_count().await < 30 {
-        assert!(Instant::now() < deadline, "the DAG did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let pid = server(&s, "everything").await["pid"].as_u64().expect("pid");
-    let killed = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    if kill {
+        // midway, kill the child the hard way
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while done_count().await < 30 {
+            assert!(Instant::now() < deadline, "the DAG did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let killed = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+    }
 
     let deadline = Instant::now() + Duration::from_secs(120);
     while done_count().await < N as u64 {
@@ -477,8 +523,16 @@ async fn an_executor_dag_runs_unattended_across_a_downstream_crash() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let st = server(&s, "everything").await;
-    assert!(st["restarts"].as_u64().unwrap_or(0) >= 1, "{st}");
-    assert_ne!(st["pid"].as_u64(), Some(pid));
+    if kill {
+        assert!(st["restarts"].as_u64().unwrap_or(0) >= 1, "{st}");
+        assert_ne!(st["pid"].as_u64(), Some(pid));
+    } else {
+        assert_eq!(
+            st["pid"].as_u64(),
+            Some(pid),
+            "no restart without a crash: {st}"
+        );
+    }
 
     // the audit log: dependency order, exactly one completion each, never more than SLOTS running
     let events = s
@@ -531,5 +585,64 @@ async fn an_executor_dag_runs_unattended_across_a_downstream_crash() {
         assert!(out.contains(&format!("Echo: task {n}")), "{id}: {out}");
     }
 
+    s.stop().await;
+}
+
+/// Records `notifications/tools/list_changed`.
+#[derive(Clone)]
+struct ListWatcher(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl rmcp::ClientHandler for ListWatcher {
+    async fn on_tool_list_changed(&self, _: rmcp::service::NotificationContext<RoleClient>) {
+        let _ = self.0.send(());
+    }
+}
+
+#[actix_web::test]
+async fn a_downstream_tool_list_change_reaches_baton_s_clients() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_servers(
+        dir.path(),
+        json!({ "mcpServers": { "fault": { "command": fault_server() } } }),
+    );
+    let s = TestServer::start(|st| st.pool.mcp_servers = file).await;
+    wait_ready(&s, &["fault"]).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", s.addr)),
+    );
+    let client = ListWatcher(tx).serve(transport).await.expect("initialize");
+    let before = client.list_all_tools().await.expect("tools/list");
+    assert!(!before.iter().any(|t| t.name == "fault__extra"));
+
+    // the downstream server grows a tool and says so; baton passes it on
+    let args = json!({ "name": "extra" });
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("fault__add_tool")
+                .with_arguments(args.as_object().cloned().unwrap_or_default()),
+        )
+        .await
+        .expect("call");
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("tools/list_changed within 10 s")
+        .expect("notification");
+    let after = client.list_all_tools().await.expect("tools/list");
+    assert!(
+        after.iter().any(|t| t.name == "fault__extra"),
+        "the new tool is listed"
+    );
+    let args = json!({ "text": "new" });
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("fault__extra")
+                .with_arguments(args.as_object().cloned().unwrap_or_default()),
+        )
+        .await
+        .expect("call");
+    assert_eq!(text(&r), "new");
+    let _ = client.cancel().await;
     s.stop().await;
 }

@@ -3,8 +3,9 @@
 //! breaker (opens on crashes, fails fast, half-opens, closes), timeouts that
 //! cancel downstream, restarts with growing delays, `isError` results that
 //! do not trip the breaker, process-group cleanup on crash and shutdown,
-//! invalid entries reported by name while the rest run, restart/reset, and
-//! streamable HTTP. No mocks; every wait is bounded.
+//! invalid entries reported by name while the rest run, restart/reset,
+//! prompts through the gateway, and streamable HTTP. No mocks; every wait is
+//! bounded.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -324,6 +325,72 @@ async fn echo_through_the_gateway_and_tool_list_changes() {
         },
     )
     .await;
+    pool.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn prompts_through_the_gateway() {
+    let f = Fault::new("ok");
+    let (pool, _) = start(json!({ "echo": f.entry(&[]) }), &settings());
+    let mut changes = pool.subscribe_prompt_changes();
+    wait_state(&pool, "echo", ServerState::Ready).await;
+    wait_for("prompts", Duration::from_secs(5), || {
+        !pool.prompts().is_empty()
+    })
+    .await;
+    let changed = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+        .await
+        .expect("the first listing is announced")
+        .expect("change");
+    assert_eq!(changed.server, "echo");
+
+    let prompts = pool.prompts();
+    assert_eq!(prompts.len(), 1, "{prompts:?}");
+    let greet = &prompts[0];
+    assert_eq!(
+        (
+            greet.name.as_str(),
+            greet.server.as_str(),
+            greet.prompt.as_str()
+        ),
+        ("echo__greet", "echo", "greet")
+    );
+    assert_eq!(greet.definition.name, "echo__greet");
+    assert_eq!(pool.prompt("echo__greet").as_ref(), Some(greet));
+    assert_eq!(
+        pool.resolve_prompt("echo__greet"),
+        Some(("echo".into(), "greet".into()))
+    );
+    // tools and prompts are named apart
+    assert_eq!(pool.resolve_prompt("echo__echo"), None);
+    assert_eq!(pool.resolve("echo__greet"), None);
+
+    let r = pool
+        .get_prompt("echo__greet", args(json!({"name": "Ada"})))
+        .await
+        .expect("greet");
+    assert_eq!(r.messages.len(), 1, "{r:?}");
+    assert_eq!(r.messages[0].role, rmcp::model::Role::User);
+    assert_eq!(
+        r.messages[0].content.as_text().map(|t| t.text.as_str()),
+        Some("Hello, Ada!")
+    );
+    // the server's own refusal is a downstream error, and not a breaker failure
+    assert!(matches!(
+        pool.get_prompt("echo__greet", None).await,
+        Err(PoolError::Downstream { .. })
+    ));
+    let unknown = pool.get_prompt("echo__nope", None).await;
+    assert!(
+        matches!(&unknown, Err(PoolError::UnknownPrompt { name }) if name == "echo__nope"),
+        "{unknown:?}"
+    );
+    assert_eq!(unknown.err().map(|e| e.code()), Some("unknown_prompt"));
+
+    let status = pool.status().await;
+    assert_eq!((status[0].prompts, status[0].tools), (1, 6), "{status:?}");
+    assert_eq!(status[0].breaker.state, BreakerState::Closed);
+    assert!(status[0].calls >= 2, "{status:?}");
     pool.shutdown().await;
 }
 

@@ -89,7 +89,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "invalid_json" | "invalid_query" | "invalid_path" => StatusCode::BAD_REQUEST,
         "unavailable" | "breaker_open" | "breaker_probing" | "server_busy" | "server_not_ready"
         | "server_failed" | "server_disabled" => StatusCode::SERVICE_UNAVAILABLE,
-        "unknown_server" | "unknown_tool" => StatusCode::NOT_FOUND,
+        "unknown_server" | "unknown_tool" | "unknown_prompt" => StatusCode::NOT_FOUND,
         "timeout" => StatusCode::GATEWAY_TIMEOUT,
         "transport_error" | "downstream_error" | "unsupported" => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,5 +1,7 @@
 //! Gateway tool names, pure: a downstream server's tool appears to baton's
-//! MCP clients as `<server>__<tool>`.
+//! MCP clients as `<server>__<tool>`, and its prompt as `<server>__<prompt>`
+//! (named by the same rules, in a [`NameTable`] of its own, so a prompt and
+//! a tool may share a name).
 //!
 //! Every name is valid for MCP clients that restrict tool names (Claude's API
 //! among them): only `[A-Za-z0-9_-]`, 1 to [`MAX_NAME_LEN`] characters.

@@ -1038,31 +1038,56 @@ fn gateway_error(e: &PoolError) -> CallToolResult {
     CallToolResult::structured_error(v)
 }
 
+/// A gateway prompt that could not be fetched: the downstream's own
+/// JSON-RPC error as it is, anything else as an error naming the server.
+fn prompt_error(e: &PoolError) -> McpError {
+    match e {
+        PoolError::Downstream { error, .. } => error.as_ref().clone(),
+        PoolError::UnknownPrompt { .. } => McpError::invalid_params(e.to_string(), None),
+        _ => {
+            let mut data = serde_json::json!({ "code": e.code() });
+            if let Some(server) = e.server() {
+                data["server"] = server.into();
+            }
+            if let PoolError::BreakerOpen { retry_at, .. } = e {
+                data["retry_at"] = rfc3339::format(*retry_at).into();
+            }
+            McpError::internal_error(e.to_string(), Some(data))
+        }
+    }
+}
+
 impl BatonMcp {
-    /// Tell this session's client when the gateway's tool list changes
-    /// (a downstream server's list changed, or it restarted with other tools).
+    /// Tell this session's client when the gateway's tool or prompt list
+    /// changes (a downstream server's list changed, or it restarted with
+    /// other tools). Started by the session's first `tools/list` or
+    /// `prompts/list`; ends with the session.
     fn start_list_forwarding(&self, peer: Peer<RoleServer>) {
+        use tokio::sync::broadcast::error::RecvError;
         if self.list_forwarding.swap(true, Ordering::SeqCst) {
             return;
         }
         let Some(pool) = self.board.pool() else {
             return;
         };
-        let mut rx = pool.subscribe_changes();
+        let mut tools = pool.subscribe_changes();
+        let mut prompts = pool.subscribe_prompt_changes();
         tokio::spawn(async move {
             loop {
-                let changed = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await;
-                if peer.is_transport_closed() {
-                    return; // the session is gone
-                }
-                match changed {
-                    Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
-                        if peer.notify_tool_list_changed().await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Err(_)) => return, // the pool shut down
-                    Err(_) => {}          // no change for a while: check the session again
+                let sent = tokio::select! {
+                    r = tools.recv() => match r {
+                        Ok(_) | Err(RecvError::Lagged(_)) => peer.notify_tool_list_changed().await.is_ok(),
+                        Err(RecvError::Closed) => false, // the pool shut down
+                    },
+                    r = prompts.recv() => match r {
+                        Ok(_) | Err(RecvError::Lagged(_)) => peer.notify_prompt_list_changed().await.is_ok(),
+                        Err(RecvError::Closed) => false,
+                    },
+                    // no change for a while: check the session is still there
+                    () = tokio::time::sleep(Duration::from_secs(30)) => !peer.is_transport_closed(),
+                };
+                if !sent || peer.is_transport_closed() {
+                    return;
                 }
             }
         });
@@ -1119,6 +1144,7 @@ impl ServerHandler for BatonMcp {
                 .enable_resources()
                 .enable_resources_subscribe()
                 .enable_prompts()
+                .enable_prompts_list_changed()
                 .enable_tasks()
                 .build(),
         )
@@ -1392,7 +1418,7 @@ impl ServerHandler for BatonMcp {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
         #[allow(unused_mut)]
         let mut prompts = vec![
@@ -1423,6 +1449,10 @@ impl ServerHandler for BatonMcp {
         ];
         #[cfg(feature = "conformance-fixtures")]
         prompts.extend(super::fixtures::prompts());
+        if let Some(pool) = self.board.pool() {
+            prompts.extend(pool.prompts().into_iter().map(|p| p.definition));
+            self.start_list_forwarding(context.peer.clone());
+        }
         Ok(ListPromptsResult::with_all_items(prompts))
     }
 
@@ -1431,6 +1461,15 @@ impl ServerHandler for BatonMcp {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        if let Some(pool) = self.board.pool() {
+            if pool.resolve_prompt(&request.name).is_some() {
+                return pool
+                    .get_prompt(&request.name, request.arguments)
+                    .await
+                    .map(Into::into)
+                    .map_err(|e| prompt_error(&e));
+            }
+        }
         let args = &request.arguments;
         #[cfg(feature = "conformance-fixtures")]
         if let Some(r) = super::fixtures::prompt(&request.name, args) {

@@ -1,6 +1,7 @@
 //! The rmcp client side of one connection: the [`GatewayClient`] handler
-//! (tells its actor when the server's tool list changed) and [`connect`]
-//! (spawn or dial, `initialize`, first `tools/list`).
+//! (tells its actor when the server's tool or prompt list changed) and
+//! [`connect`] (spawn or dial, `initialize`, first `tools/list`, first
+//! `prompts/list` when the server offers prompts).
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 use nix::sys::signal::Signal;
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Tool};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Prompt, Tool};
 use rmcp::service::{NotificationContext, RoleClient, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
@@ -17,7 +18,7 @@ use rmcp::{ClientHandler, ServiceExt};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::process::ProcessGroup;
-use super::server::{McpServer, ToolListChanged};
+use super::server::{McpServer, PromptListChanged, ToolListChanged};
 use super::spec::{ServerSpec, Transport};
 
 /// Longest stderr line forwarded to the log; the rest of the line is dropped.
@@ -43,6 +44,12 @@ impl ClientHandler for GatewayClient {
         });
     }
 
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.server.do_send(PromptListChanged {
+            generation: self.generation,
+        });
+    }
+
     fn get_info(&self) -> ClientConfig {
         ClientConfig::new(
             ClientCapabilities::default(),
@@ -57,10 +64,15 @@ pub(crate) struct Connected {
     pub(crate) group: Option<ProcessGroup>,
     pub(crate) pid: Option<u32>,
     pub(crate) tools: Vec<Tool>,
+    /// Whether the server declared the `prompts` capability in `initialize`.
+    pub(crate) has_prompts: bool,
+    /// Its prompts (empty without the `prompts` capability).
+    pub(crate) prompts: Vec<Prompt>,
 }
 
 /// Start a connection: spawn the child (own process group, stderr to the
-/// log) or dial the URL, `initialize`, list the tools; all within the
+/// log) or dial the URL, `initialize`, list the tools and (if the server
+/// declared the `prompts` capability) the prompts; all within the
 /// server's `startup_timeout`. `pending` receives the child's group id as
 /// soon as it exists, so a caller that abandons this future can still kill
 /// the group. On failure nothing is left running.
@@ -159,11 +171,39 @@ pub(crate) async fn connect(
             ));
         }
     };
+    let has_prompts = service
+        .peer_info()
+        .is_some_and(|info| info.capabilities.prompts.is_some());
+    let prompts = if has_prompts {
+        match tokio::time::timeout_at(deadline, service.peer().list_all_prompts()).await {
+            Ok(Ok(prompts)) => prompts,
+            // declared but refused: serve without prompts rather than not at all
+            Ok(Err(ServiceError::McpError(e))) => {
+                tracing::warn!(server = %spec.name, error = %e, "prompts/list refused; serving no prompts");
+                Vec::new()
+            }
+            Ok(Err(e)) => {
+                close(service, group).await;
+                return Err(format!("prompts/list failed: {e}"));
+            }
+            Err(_) => {
+                close(service, group).await;
+                return Err(format!(
+                    "no prompts/list response within {} ms",
+                    spec.options.startup_timeout_ms
+                ));
+            }
+        }
+    } else {
+        Vec::new()
+    };
     Ok(Connected {
         service,
         group,
         pid,
         tools,
+        has_prompts,
+        prompts,
     })
 }
 

@@ -26,6 +26,12 @@ pub enum PoolError {
         /// Requested gateway name.
         name: String,
     },
+    /// No gateway prompt of that name.
+    #[error("unknown prompt '{name}'")]
+    UnknownPrompt {
+        /// Requested gateway name.
+        name: String,
+    },
     /// The server is disabled in the configuration.
     #[error("MCP server '{server}' is disabled")]
     Disabled {
@@ -77,7 +83,7 @@ pub enum PoolError {
     Timeout {
         /// Server.
         server: String,
-        /// Tool (the server's own name for it).
+        /// Tool, or prompt for a prompt get (the server's own name for it).
         tool: String,
         /// The timeout.
         after_ms: u64,
@@ -125,6 +131,7 @@ impl PoolError {
         match self {
             PoolError::UnknownServer { .. } => "unknown_server",
             PoolError::UnknownTool { .. } => "unknown_tool",
+            PoolError::UnknownPrompt { .. } => "unknown_prompt",
             PoolError::Disabled { .. } => "server_disabled",
             PoolError::BreakerOpen { .. } => "breaker_open",
             PoolError::BreakerProbing { .. } => "breaker_probing",
@@ -153,7 +160,9 @@ impl PoolError {
             | PoolError::Transport { server, .. }
             | PoolError::Downstream { server, .. }
             | PoolError::Unsupported { server, .. } => Some(server),
-            PoolError::UnknownTool { .. } | PoolError::ShuttingDown => None,
+            PoolError::UnknownTool { .. }
+            | PoolError::UnknownPrompt { .. }
+            | PoolError::ShuttingDown => None,
         }
     }
 

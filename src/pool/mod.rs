@@ -1,13 +1,14 @@
 //! The downstream MCP server pool: baton as an MCP *client* of other MCP
-//! servers, whose tools it offers as `<server>__<tool>`.
+//! servers, whose tools it offers as `<server>__<tool>` and whose prompts it
+//! offers as `<server>__<prompt>`.
 //!
 //! ## Parts
 //!
 //! | part | file | owns / does |
 //! |---|---|---|
-//! | [`McpPool`] actor | `supervisor.rs` | one `McpServer` per enabled server; routes by name; the gateway catalog |
-//! | [`McpServer`] actor | `server.rs` | the rmcp client, child process group, tool cache, breaker, health checks, restarts |
-//! | rmcp client handler, connect | `client.rs` | `initialize`, `tools/list`, list-changed notifications, stderr → log |
+//! | [`McpPool`] actor | `supervisor.rs` | one `McpServer` per enabled server; routes by name; the gateway tool and prompt catalogs |
+//! | [`McpServer`] actor | `server.rs` | the rmcp client, child process group, tool and prompt caches, breaker, health checks, restarts |
+//! | rmcp client handler, connect | `client.rs` | `initialize`, `tools/list`, `prompts/list`, list-changed notifications, stderr → log |
 //! | process groups | `process.rs` | SIGTERM → grace → SIGKILL to a child's whole group |
 //! | server file | `spec.rs` | `.mcp.json` parsing, `${VAR}` expansion, per-entry errors |
 //! | settings | `settings.rs` | `[pool]` defaults, `[pool.servers.<name>]` overrides |
@@ -27,12 +28,26 @@
 //! let args = serde_json::json!({"text": "hi"}).as_object().cloned();
 //! let result = pool.call("echo__echo", args, CallOptions::default()).await?;
 //! println!("{:?} {:?}", result.is_error, pool.breaker("echo"));
+//! let mut prompt_changes = pool.subscribe_prompt_changes(); // prompts/list_changed
+//! for p in pool.prompts() {
+//!     println!("{} = {}/{}", p.name, p.server, p.prompt);
+//! }
+//! let args = serde_json::json!({"name": "Ada"}).as_object().cloned();
+//! let prompt = pool.get_prompt("echo__greet", args).await?;
+//! println!("{} messages", prompt.messages.len());
 //! pool.shutdown().await; // every child process group is gone when this returns
-//! # let _ = changes.try_recv();
+//! # let _ = (changes.try_recv(), prompt_changes.try_recv());
 //! # Ok(()) }
 //! ```
 //!
-//! ## How a call goes
+//! Prompts: a server that declares the `prompts` capability has its prompts
+//! listed after `initialize` (all pages) and again on
+//! `notifications/prompts/list_changed`; they are named like tools but in a
+//! table of their own (a prompt and a tool may share a gateway name).
+//! [`PoolHandle::get_prompt`] goes the way of a call below and, being
+//! idempotent, is retried after transport failures.
+//!
+//! ## How a call (or a prompt get) goes
 //!
 //! 1. **Breaker, no mailbox hop**: the server's [`BreakerView`] is read from a
 //!    shared map; while it is open the call fails at once with
@@ -65,6 +80,7 @@ pub mod spec;
 mod supervisor;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -72,8 +88,12 @@ use std::time::{Duration, Instant};
 use actix::Addr;
 use backon::{ExponentialBuilder, Retryable};
 use dashmap::DashMap;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, JsonObject, Tool};
-use rmcp::service::ServiceError;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, JsonObject, Prompt, Tool,
+};
+use rmcp::service::{RoleClient, ServiceError};
+use rmcp::Peer;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch, Semaphore};
 use utoipa::ToSchema;
@@ -150,6 +170,8 @@ pub struct ServerStatus {
     pub last_error_at: Option<Millis>,
     /// Tools it offers.
     pub tools: usize,
+    /// Prompts it offers (0 without the `prompts` capability).
+    pub prompts: usize,
     /// Restarts so far (automatic and requested).
     pub restarts: u64,
     /// Calls that got an answer or failed (abandoned ones not counted).
@@ -179,6 +201,7 @@ impl ServerStatus {
             last_error: None,
             last_error_at: None,
             tools: 0,
+            prompts: 0,
             restarts: 0,
             calls: 0,
             failed_calls: 0,
@@ -209,6 +232,28 @@ pub struct GatewayTool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolsChanged {
     /// Server whose tools changed.
+    pub server: String,
+}
+
+/// A downstream prompt as the gateway offers it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewayPrompt {
+    /// Gateway name, `<server>__<prompt>` (same rules as tools, see
+    /// [`crate::core::names`], in a table of its own).
+    pub name: String,
+    /// Server.
+    pub server: String,
+    /// The server's own name for the prompt.
+    pub prompt: String,
+    /// The server's definition, renamed to the gateway name.
+    pub definition: Prompt,
+}
+
+/// Sent on [`PoolHandle::subscribe_prompt_changes`] whenever the gateway
+/// prompt list changed because `server`'s list changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptsChanged {
+    /// Server whose prompts changed.
     pub server: String,
 }
 
@@ -269,6 +314,14 @@ impl Catalog {
     }
 }
 
+/// The gateway prompt list (written by the pool after every change); its
+/// names are independent of the tools'.
+#[derive(Debug, Default)]
+struct PromptCatalog {
+    table: NameTable,
+    prompts: BTreeMap<String, GatewayPrompt>,
+}
+
 /// Views shared by the actors (writers) and every [`PoolHandle`] (readers).
 struct PoolShared {
     routes: DashMap<String, Route>,
@@ -276,6 +329,8 @@ struct PoolShared {
     breakers: Arc<DashMap<String, BreakerView>>,
     catalog: RwLock<Arc<Catalog>>,
     changes: broadcast::Sender<ToolsChanged>,
+    prompt_catalog: RwLock<Arc<PromptCatalog>>,
+    prompt_changes: broadcast::Sender<PromptsChanged>,
     issues: Vec<ServerIssue>,
 }
 
@@ -286,6 +341,8 @@ impl PoolShared {
             breakers: Arc::new(DashMap::new()),
             catalog: RwLock::new(Arc::new(Catalog::default())),
             changes: broadcast::channel(64).0,
+            prompt_catalog: RwLock::new(Arc::new(PromptCatalog::default())),
+            prompt_changes: broadcast::channel(64).0,
             issues,
         }
     }
@@ -300,7 +357,74 @@ impl PoolShared {
     fn set_catalog(&self, catalog: Catalog) {
         *self.catalog.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(catalog);
     }
+
+    fn prompt_catalog(&self) -> Arc<PromptCatalog> {
+        self.prompt_catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_prompt_catalog(&self, catalog: PromptCatalog) {
+        *self
+            .prompt_catalog
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(catalog);
+    }
 }
+
+/// One kind of request the pool forwards to a server, with the server's own
+/// name of its target.
+#[derive(Debug, Clone, Copy)]
+enum Op<'a> {
+    /// `tools/call`.
+    CallTool(&'a str),
+    /// `prompts/get`.
+    GetPrompt(&'a str),
+}
+
+impl<'a> Op<'a> {
+    /// The tool or prompt.
+    fn target(self) -> &'a str {
+        match self {
+            Op::CallTool(name) | Op::GetPrompt(name) => name,
+        }
+    }
+
+    /// For error messages: "call to 'x'", "prompts/get of 'x'".
+    fn describe(self) -> String {
+        match self {
+            Op::CallTool(tool) => format!("call to '{tool}'"),
+            Op::GetPrompt(prompt) => format!("prompts/get of '{prompt}'"),
+        }
+    }
+}
+
+/// A final answer from a server.
+trait Answer {
+    /// Outcome label for the debug log.
+    fn outcome(&self) -> &'static str;
+}
+
+impl Answer for CallToolResult {
+    fn outcome(&self) -> &'static str {
+        if self.is_error == Some(true) {
+            "tool_error"
+        } else {
+            "ok"
+        }
+    }
+}
+
+impl Answer for GetPromptResult {
+    fn outcome(&self) -> &'static str {
+        "ok"
+    }
+}
+
+/// What one request yields: a final answer, or (inner `Err`) a description
+/// of something else the server answered that the pool does not relay.
+type Reply<T> = Result<Result<T, &'static str>, ServiceError>;
 
 /// Exponential delays from `initial`, doubling, with up to 100% jitter, each
 /// capped at `max`; `times` delays at most (`None`: no end).
@@ -407,6 +531,34 @@ impl PoolHandle {
             .map(|(s, t)| (s.to_owned(), t.to_owned()))
     }
 
+    /// Every gateway prompt, in name order. No mailbox hop.
+    pub fn prompts(&self) -> Vec<GatewayPrompt> {
+        self.shared
+            .prompt_catalog()
+            .prompts
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// One gateway prompt by its gateway name. No mailbox hop.
+    pub fn prompt(&self, gateway_name: &str) -> Option<GatewayPrompt> {
+        self.shared
+            .prompt_catalog()
+            .prompts
+            .get(gateway_name)
+            .cloned()
+    }
+
+    /// The (server, prompt) a gateway prompt name stands for. No mailbox hop.
+    pub fn resolve_prompt(&self, gateway_name: &str) -> Option<(String, String)> {
+        self.shared
+            .prompt_catalog()
+            .table
+            .resolve(gateway_name)
+            .map(|(s, p)| (s.to_owned(), p.to_owned()))
+    }
+
     /// A server's breaker as its actor last published it. No mailbox hop.
     pub fn breaker(&self, server: &str) -> Option<BreakerView> {
         self.shared.breakers.get(server).map(|v| v.clone())
@@ -422,6 +574,14 @@ impl PoolHandle {
     /// more than 64 changes behind gets `Lagged`: re-read [`PoolHandle::tools`].
     pub fn subscribe_changes(&self) -> broadcast::Receiver<ToolsChanged> {
         self.shared.changes.subscribe()
+    }
+
+    /// Announcements of gateway prompt-list changes (forward them to MCP
+    /// clients as `notifications/prompts/list_changed`). A receiver that
+    /// falls more than 64 changes behind gets `Lagged`: re-read
+    /// [`PoolHandle::prompts`].
+    pub fn subscribe_prompt_changes(&self) -> broadcast::Receiver<PromptsChanged> {
+        self.shared.prompt_changes.subscribe()
     }
 
     /// Status of every configured server (invalid entries included), in name
@@ -483,6 +643,83 @@ impl PoolHandle {
         arguments: Option<JsonObject>,
         opts: CallOptions,
     ) -> Result<CallToolResult, PoolError> {
+        let idempotent = opts
+            .idempotent
+            .unwrap_or_else(|| self.shared.catalog().idempotent(server, tool));
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        if let Some(args) = arguments {
+            params = params.with_arguments(args);
+        }
+        let send = move |peer: Peer<RoleClient>| {
+            let params = params.clone();
+            async move {
+                peer.call_tool_once(params)
+                    .await
+                    .map(|answer| match answer {
+                        CallToolResponse::Complete(r) => Ok(r),
+                        CallToolResponse::InputRequired(_) => {
+                            Err("an input request (input_required)")
+                        }
+                        _ => Err("a task"),
+                    })
+            }
+        };
+        self.request(server, Op::CallTool(tool), idempotent, opts.timeout, send)
+            .await
+    }
+
+    /// Get a prompt by its gateway name (`<server>__<prompt>`), filled in
+    /// with `arguments`. Goes the way of a tool call (breaker, readiness,
+    /// concurrency, the server's `request_timeout_ms`, cancellation) and,
+    /// being idempotent, is retried after transport failures.
+    pub async fn get_prompt(
+        &self,
+        gateway_name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Result<GetPromptResult, PoolError> {
+        let (server, prompt) =
+            self.resolve_prompt(gateway_name)
+                .ok_or_else(|| PoolError::UnknownPrompt {
+                    name: gateway_name.to_owned(),
+                })?;
+        let mut params = GetPromptRequestParams::new(prompt.as_str());
+        if let Some(args) = arguments {
+            params = params.with_arguments(args);
+        }
+        let send = move |peer: Peer<RoleClient>| {
+            let params = params.clone();
+            async move {
+                peer.get_prompt_once(params)
+                    .await
+                    .map(|answer| match answer {
+                        GetPromptResponse::Complete(r) => Ok(r),
+                        GetPromptResponse::InputRequired(_) => {
+                            Err("an input request (input_required)")
+                        }
+                        _ => Err("an unknown prompts/get answer"),
+                    })
+            }
+        };
+        self.request(&server, Op::GetPrompt(&prompt), true, None, send)
+            .await
+    }
+
+    /// One request to `server`, retried after transport failures if
+    /// `idempotent`; `timeout` per attempt (default: the server's
+    /// `request_timeout_ms`). `send` makes one attempt on an admitted peer.
+    async fn request<T, F, Fut>(
+        &self,
+        server: &str,
+        op: Op<'_>,
+        idempotent: bool,
+        timeout: Option<Duration>,
+        send: F,
+    ) -> Result<T, PoolError>
+    where
+        T: Answer,
+        F: Fn(Peer<RoleClient>) -> Fut,
+        Fut: Future<Output = Reply<T>>,
+    {
         let route = self
             .shared
             .routes
@@ -497,11 +734,8 @@ impl PoolHandle {
             });
         };
         let o = &route.options;
-        let idempotent = opts
-            .idempotent
-            .unwrap_or_else(|| self.shared.catalog().idempotent(server, tool));
-        let timeout = opts.timeout.unwrap_or_else(|| o.request_timeout());
-        let attempt = || self.attempt(server, &live, tool, arguments.clone(), timeout);
+        let timeout = timeout.unwrap_or_else(|| o.request_timeout());
+        let attempt = || self.attempt(server, &live, op, timeout, &send);
         let retries = if idempotent {
             o.retry_attempts.saturating_sub(1) as usize
         } else {
@@ -519,25 +753,40 @@ impl PoolHandle {
             .retry(delays)
             .when(PoolError::is_retryable)
             .notify(|e, delay| {
-                tracing::warn!(
-                    server,
-                    tool,
-                    error = %e,
-                    delay_ms = delay.as_millis() as u64,
-                    "retrying idempotent MCP tool call"
-                );
+                let delay_ms = delay.as_millis() as u64;
+                match op {
+                    Op::CallTool(tool) => tracing::warn!(
+                        server,
+                        tool,
+                        error = %e,
+                        delay_ms,
+                        "retrying idempotent MCP tool call"
+                    ),
+                    Op::GetPrompt(prompt) => tracing::warn!(
+                        server,
+                        prompt,
+                        error = %e,
+                        delay_ms,
+                        "retrying MCP prompt get"
+                    ),
+                }
             })
             .await
     }
 
-    async fn attempt(
+    async fn attempt<T, F, Fut>(
         &self,
         server: &str,
         live: &LiveRoute,
-        tool: &str,
-        arguments: Option<JsonObject>,
+        op: Op<'_>,
         timeout: Duration,
-    ) -> Result<CallToolResult, PoolError> {
+        send: &F,
+    ) -> Result<T, PoolError>
+    where
+        T: Answer,
+        F: Fn(Peer<RoleClient>) -> Fut,
+        Fut: Future<Output = Reply<T>>,
+    {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
         let fail_fast = self
@@ -583,28 +832,17 @@ impl PoolHandle {
             started: Instant::now(),
             done: false,
         };
-        let mut params = CallToolRequestParams::new(tool.to_owned());
-        if let Some(args) = arguments {
-            params = params.with_arguments(args);
-        }
         // dropping the rmcp future (timeout, or our caller gone) sends notifications/cancelled
-        let answer = tokio::time::timeout_at(deadline, admission.peer.call_tool_once(params)).await;
+        let answer = tokio::time::timeout_at(deadline, send(admission.peer)).await;
         let latency_ms = guard.started.elapsed().as_secs_f64() * 1000.0;
         let server_name = || server.to_owned();
         let (outcome, result) = match answer {
-            Ok(Ok(CallToolResponse::Complete(r))) => (CallOutcome::Answered, Ok(r)),
-            Ok(Ok(CallToolResponse::InputRequired(_))) => (
+            Ok(Ok(Ok(r))) => (CallOutcome::Answered, Ok(r)),
+            Ok(Ok(Err(what))) => (
                 CallOutcome::Answered,
                 Err(PoolError::Unsupported {
                     server: server_name(),
-                    what: "an input request (input_required)",
-                }),
-            ),
-            Ok(Ok(_)) => (
-                CallOutcome::Answered,
-                Err(PoolError::Unsupported {
-                    server: server_name(),
-                    what: "a task",
+                    what,
                 }),
             ),
             Ok(Err(ServiceError::McpError(error))) => (
@@ -615,32 +853,41 @@ impl PoolHandle {
                 }),
             ),
             Ok(Err(ServiceError::Timeout { .. })) | Err(_) => (
-                CallOutcome::Failed(format!("call to '{tool}' timed out")),
+                CallOutcome::Failed(format!("{} timed out", op.describe())),
                 Err(PoolError::Timeout {
                     server: server_name(),
-                    tool: tool.to_owned(),
+                    tool: op.target().to_owned(),
                     after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                 }),
             ),
             Ok(Err(e)) => (
-                CallOutcome::Failed(format!("call to '{tool}' failed: {e}")),
+                CallOutcome::Failed(format!("{} failed: {e}", op.describe())),
                 Err(PoolError::Transport {
                     server: server_name(),
                     message: e.to_string(),
                 }),
             ),
         };
-        tracing::debug!(
-            server,
-            tool,
-            latency_ms,
-            outcome = match &result {
-                Ok(r) if r.is_error == Some(true) => "tool_error",
-                Ok(_) => "ok",
-                Err(e) => e.code(),
-            },
-            "MCP tool call"
-        );
+        let outcome_label = match &result {
+            Ok(r) => r.outcome(),
+            Err(e) => e.code(),
+        };
+        match op {
+            Op::CallTool(tool) => tracing::debug!(
+                server,
+                tool,
+                latency_ms,
+                outcome = outcome_label,
+                "MCP tool call"
+            ),
+            Op::GetPrompt(prompt) => tracing::debug!(
+                server,
+                prompt,
+                latency_ms,
+                outcome = outcome_label,
+                "MCP prompt get"
+            ),
+        }
         guard.finish(outcome);
         result
     }

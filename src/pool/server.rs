@@ -1,7 +1,7 @@
 //! `McpServer`: one downstream MCP server.
 //!
 //! State it owns (single writer): the rmcp client connection (and, for stdio,
-//! the child's process group), the server's tool list, its
+//! the child's process group), the server's tool and prompt lists, its
 //! [`CircuitBreaker`], restart backoff, health checks, the latency window and
 //! counters. After every breaker change it writes the server's
 //! [`BreakerView`] into the pool-wide map that callers read without a
@@ -9,9 +9,10 @@
 //!
 //! Messages: [`AdmitCall`] and [`CallFinished`] around every call (the call
 //! itself runs in the caller's task, so a dropped caller cancels it),
-//! [`ToolListChanged`] from its rmcp client handler (`GatewayClient`),
-//! [`GetServerStatus`], [`Restart`], [`ResetBreaker`] and [`StopServer`] from
-//! the pool. It tells the pool [`ToolsRefreshed`] when its tool list changes.
+//! [`ToolListChanged`] and [`PromptListChanged`] from its rmcp client handler
+//! (`GatewayClient`), [`GetServerStatus`], [`Restart`], [`ResetBreaker`] and
+//! [`StopServer`] from the pool. It tells the pool [`ToolsRefreshed`] when its
+//! tool list changes and [`PromptsRefreshed`] when its prompt list changes.
 //!
 //! Lifecycle: `starting` → `ready`; when the connection ends (child exit,
 //! crash, closed session) the leftover process group is terminated and the
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use dashmap::DashMap;
 use nix::sys::signal::Signal;
-use rmcp::model::{ClientRequest, PingRequest, Tool};
+use rmcp::model::{ClientRequest, PingRequest, Prompt, Tool};
 use rmcp::service::{
     PeerRequestOptions, QuitReason, RoleClient, RunningServiceCancellationToken, ServiceError,
 };
@@ -40,7 +41,7 @@ use super::error::PoolError;
 use super::process::ProcessGroup;
 use super::settings::RestartPolicy;
 use super::spec::{ServerSpec, TransportKind};
-use super::supervisor::ToolsRefreshed;
+use super::supervisor::{PromptsRefreshed, ToolsRefreshed};
 use super::{backoff, ServerState, ServerStatus};
 use crate::core::breaker::{BreakerState, BreakerView, CircuitBreaker, Permit, Rejection};
 use crate::core::latency::LatencyWindow;
@@ -57,6 +58,8 @@ struct Connection {
     waiter: Option<JoinHandle<()>>,
     group: Option<ProcessGroup>,
     pid: Option<u32>,
+    /// The server declared the `prompts` capability.
+    has_prompts: bool,
     up_since: Instant,
     up_since_ms: Millis,
     /// Set once [`terminate`] has seen the group gone.
@@ -75,10 +78,38 @@ impl Drop for Connection {
     }
 }
 
+/// A list refresh (`tools/list`, `prompts/list`): at most one in flight, and
+/// a notification that arrives meanwhile asks for one more afterwards.
+#[derive(Debug, Default)]
+struct Refresh {
+    running: bool,
+    again: bool,
+}
+
+impl Refresh {
+    /// Whether to start a refresh now; if one is running, another is queued.
+    fn begin(&mut self) -> bool {
+        if self.running {
+            self.again = true;
+            false
+        } else {
+            self.running = true;
+            true
+        }
+    }
+
+    /// The running refresh ended; whether another one was asked for meanwhile.
+    fn end(&mut self) -> bool {
+        self.running = false;
+        std::mem::take(&mut self.again)
+    }
+}
+
 /// The server actor.
 pub struct McpServer {
     spec: ServerSpec,
     pool: Recipient<ToolsRefreshed>,
+    prompts_pool: Recipient<PromptsRefreshed>,
     state: ServerState,
     state_tx: watch::Sender<ServerState>,
     breaker: CircuitBreaker,
@@ -94,8 +125,9 @@ pub struct McpServer {
     consecutive_restarts: u32,
     restarts: u64,
     tools: Arc<Vec<Tool>>,
-    refreshing: bool,
-    refresh_again: bool,
+    tools_refresh: Refresh,
+    prompts: Arc<Vec<Prompt>>,
+    prompts_refresh: Refresh,
     last_error: Option<String>,
     last_error_at: Option<Millis>,
     latency: LatencyWindow,
@@ -107,12 +139,14 @@ pub struct McpServer {
 }
 
 impl McpServer {
-    /// A server that starts connecting when the actor starts. `state_tx`
-    /// publishes its state; `breakers` is the pool-wide read-side map, in
-    /// which this actor writes only its own entry.
+    /// A server that starts connecting when the actor starts. `pool` and
+    /// `prompts_pool` receive its tool and prompt lists when they change;
+    /// `state_tx` publishes its state; `breakers` is the pool-wide read-side
+    /// map, in which this actor writes only its own entry.
     pub(crate) fn new(
         spec: ServerSpec,
         pool: Recipient<ToolsRefreshed>,
+        prompts_pool: Recipient<PromptsRefreshed>,
         state_tx: watch::Sender<ServerState>,
         breakers: Arc<DashMap<String, BreakerView>>,
     ) -> Self {
@@ -123,6 +157,7 @@ impl McpServer {
             latency: LatencyWindow::new(o.latency_window as usize),
             spec,
             pool,
+            prompts_pool,
             state: ServerState::Starting,
             state_tx,
             breakers,
@@ -134,8 +169,9 @@ impl McpServer {
             consecutive_restarts: 0,
             restarts: 0,
             tools: Arc::new(Vec::new()),
-            refreshing: false,
-            refresh_again: false,
+            tools_refresh: Refresh::default(),
+            prompts: Arc::new(Vec::new()),
+            prompts_refresh: Refresh::default(),
             last_error: None,
             last_error_at: None,
             calls: 0,
@@ -234,6 +270,8 @@ impl McpServer {
                 group,
                 pid,
                 tools,
+                has_prompts,
+                prompts,
             }) => {
                 let peer = service.peer().clone();
                 let cancel = service.cancellation_token();
@@ -252,6 +290,7 @@ impl McpServer {
                     pid,
                     pgid = group.map(ProcessGroup::id),
                     tools = tools.len(),
+                    prompts = prompts.len(),
                     "MCP server ready"
                 );
                 self.conn = Some(Connection {
@@ -261,11 +300,13 @@ impl McpServer {
                     waiter: Some(waiter),
                     group,
                     pid,
+                    has_prompts,
                     up_since: Instant::now(),
                     up_since_ms: now_ms(),
                     terminated: false,
                 });
                 self.set_tools(tools);
+                self.set_prompts(prompts);
                 self.set_state(ServerState::Ready);
             }
             Err(e) => {
@@ -336,20 +377,29 @@ impl McpServer {
         });
     }
 
-    fn refresh_tools(&mut self, ctx: &mut Context<Self>) {
-        let Some(conn) = &self.conn else { return };
-        if self.refreshing {
-            self.refresh_again = true;
+    fn set_prompts(&mut self, prompts: Vec<Prompt>) {
+        if *self.prompts == prompts {
             return;
         }
-        self.refreshing = true;
+        self.prompts = Arc::new(prompts);
+        self.prompts_pool.do_send(PromptsRefreshed {
+            server: self.spec.name.clone(),
+            prompts: self.prompts.clone(),
+        });
+    }
+
+    fn refresh_tools(&mut self, ctx: &mut Context<Self>) {
+        let Some(conn) = &self.conn else { return };
+        if !self.tools_refresh.begin() {
+            return;
+        }
         let peer = conn.peer.clone();
         let generation = conn.generation;
         let timeout = self.spec.options.request_timeout();
         let fut = async move { tokio::time::timeout(timeout, peer.list_all_tools()).await }
             .into_actor(self)
             .map(move |result, act, ctx| {
-                act.refreshing = false;
+                let again = act.tools_refresh.end();
                 if act.conn.as_ref().map(|c| c.generation) != Some(generation) {
                     return;
                 }
@@ -367,8 +417,50 @@ impl McpServer {
                         act.record_error("tools/list timed out".into());
                     }
                 }
-                if std::mem::take(&mut act.refresh_again) {
+                if again {
                     act.refresh_tools(ctx);
+                }
+            });
+        ctx.spawn(fut);
+    }
+
+    /// Re-list the prompts (after `notifications/prompts/list_changed`);
+    /// nothing for a connection without the `prompts` capability.
+    fn refresh_prompts(&mut self, ctx: &mut Context<Self>) {
+        let Some(conn) = &self.conn else { return };
+        if !conn.has_prompts {
+            tracing::debug!(server = %self.spec.name, "prompts/list_changed from a server without prompts; ignored");
+            return;
+        }
+        if !self.prompts_refresh.begin() {
+            return;
+        }
+        let peer = conn.peer.clone();
+        let generation = conn.generation;
+        let timeout = self.spec.options.request_timeout();
+        let fut = async move { tokio::time::timeout(timeout, peer.list_all_prompts()).await }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                let again = act.prompts_refresh.end();
+                if act.conn.as_ref().map(|c| c.generation) != Some(generation) {
+                    return;
+                }
+                match result {
+                    Ok(Ok(prompts)) => {
+                        tracing::info!(server = %act.spec.name, prompts = prompts.len(), "prompt list refreshed");
+                        act.set_prompts(prompts);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(server = %act.spec.name, error = %e, "prompts/list failed");
+                        act.record_error(format!("prompts/list failed: {e}"));
+                    }
+                    Err(_) => {
+                        tracing::warn!(server = %act.spec.name, "prompts/list timed out");
+                        act.record_error("prompts/list timed out".into());
+                    }
+                }
+                if again {
+                    act.refresh_prompts(ctx);
                 }
             });
         ctx.spawn(fut);
@@ -421,6 +513,7 @@ impl McpServer {
             last_error: self.last_error.clone(),
             last_error_at: self.last_error_at,
             tools: self.tools.len(),
+            prompts: self.prompts.len(),
             restarts: self.restarts,
             calls: self.calls,
             failed_calls: self.failed_calls,
@@ -606,6 +699,24 @@ impl Handler<ToolListChanged> for McpServer {
     fn handle(&mut self, msg: ToolListChanged, ctx: &mut Context<Self>) {
         if self.conn.as_ref().map(|c| c.generation) == Some(msg.generation) {
             self.refresh_tools(ctx);
+        }
+    }
+}
+
+/// The server sent `notifications/prompts/list_changed` (from the connection's client handler).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct PromptListChanged {
+    /// Connection it came from.
+    pub(crate) generation: u64,
+}
+
+impl Handler<PromptListChanged> for McpServer {
+    type Result = ();
+
+    fn handle(&mut self, msg: PromptListChanged, ctx: &mut Context<Self>) {
+        if self.conn.as_ref().map(|c| c.generation) == Some(msg.generation) {
+            self.refresh_prompts(ctx);
         }
     }
 }

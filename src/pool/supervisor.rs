@@ -1,31 +1,34 @@
 //! `McpPool`: the supervisor of the downstream MCP servers.
 //!
 //! State it owns: one [`McpServer`] actor per enabled server (disabled ones
-//! are only listed), the invalid entries, every server's last tool list, and
-//! the gateway catalog built from them ([`NameTable`]). It writes the
-//! read-side views callers use without a mailbox hop: the route table
-//! (server name → actor, concurrency semaphore, state channel, options) once
-//! at start, and the catalog after each tool-list change, which it also
-//! announces on the [`ToolsChanged`] broadcast.
+//! are only listed), the invalid entries, every server's last tool and
+//! prompt lists, and the gateway catalogs built from them (one [`NameTable`]
+//! for tools, another for prompts, so a prompt and a tool may share a
+//! gateway name). It writes the read-side views callers use without a
+//! mailbox hop: the route table (server name → actor, concurrency semaphore,
+//! state channel, options) once at start, the tool catalog after each
+//! tool-list change (announced on the [`ToolsChanged`] broadcast) and the
+//! prompt catalog after each prompt-list change (announced on the
+//! [`PromptsChanged`] broadcast).
 //!
-//! Messages: [`ToolsRefreshed`] from its servers; [`GetPoolStatus`],
-//! [`RestartServer`], [`ResetServer`] and [`ShutdownPool`] from the
-//! [`PoolHandle`](super::PoolHandle), routed by server name.
+//! Messages: [`ToolsRefreshed`] and [`PromptsRefreshed`] from its servers;
+//! [`GetPoolStatus`], [`RestartServer`], [`ResetServer`] and [`ShutdownPool`]
+//! from the [`PoolHandle`](super::PoolHandle), routed by server name.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use futures_util::future::join_all;
-use rmcp::model::Tool;
+use rmcp::model::{Prompt, Tool};
 use tokio::sync::{watch, Semaphore};
 
 use super::error::PoolError;
 use super::server::{GetServerStatus, McpServer, ResetBreaker, Restart, StopServer};
 use super::spec::{ServerSet, TransportKind};
 use super::{
-    Catalog, GatewayTool, LiveRoute, PoolHandle, PoolShared, Route, ServerState, ServerStatus,
-    ToolsChanged,
+    Catalog, GatewayPrompt, GatewayTool, LiveRoute, PoolHandle, PoolShared, PromptCatalog,
+    PromptsChanged, Route, ServerState, ServerStatus, ToolsChanged,
 };
 use crate::core::breaker::CircuitBreaker;
 use crate::core::names::NameTable;
@@ -34,6 +37,7 @@ use crate::core::names::NameTable;
 pub struct McpPool {
     servers: BTreeMap<String, Entry>,
     tools: BTreeMap<String, Arc<Vec<Tool>>>,
+    prompts: BTreeMap<String, Arc<Vec<Prompt>>>,
     shared: Arc<PoolShared>,
 }
 
@@ -77,6 +81,7 @@ impl McpPool {
                 let server = McpServer::new(
                     spec,
                     me.clone().recipient(),
+                    me.clone().recipient(),
                     state_tx,
                     view.breakers.clone(),
                 )
@@ -99,6 +104,7 @@ impl McpPool {
             McpPool {
                 servers,
                 tools: BTreeMap::new(),
+                prompts: BTreeMap::new(),
                 shared: view,
             }
         });
@@ -140,6 +146,37 @@ impl McpPool {
         }
         self.shared.set_catalog(Catalog { table, tools });
     }
+
+    fn rebuild_prompt_catalog(&mut self) {
+        let table = NameTable::build(
+            self.prompts
+                .iter()
+                .flat_map(|(s, ps)| ps.iter().map(move |p| (s.clone(), p.name.clone()))),
+        );
+        let mut prompts = BTreeMap::new();
+        for (name, server, prompt) in table.iter() {
+            let Some(def) = self
+                .prompts
+                .get(server)
+                .and_then(|ps| ps.iter().find(|p| p.name == prompt))
+            else {
+                continue;
+            };
+            let mut definition = def.clone();
+            name.clone_into(&mut definition.name);
+            prompts.insert(
+                name.to_owned(),
+                GatewayPrompt {
+                    name: name.to_owned(),
+                    server: server.to_owned(),
+                    prompt: prompt.to_owned(),
+                    definition,
+                },
+            );
+        }
+        self.shared
+            .set_prompt_catalog(PromptCatalog { table, prompts });
+    }
 }
 
 impl Actor for McpPool {
@@ -178,6 +215,33 @@ impl Handler<ToolsRefreshed> for McpPool {
             .shared
             .changes
             .send(ToolsChanged { server: msg.server });
+    }
+}
+
+/// A server's prompt list changed (also sent for its first non-empty list).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct PromptsRefreshed {
+    /// Server.
+    pub(crate) server: String,
+    /// Its prompts, with their own names.
+    pub(crate) prompts: Arc<Vec<Prompt>>,
+}
+
+impl Handler<PromptsRefreshed> for McpPool {
+    type Result = ();
+
+    fn handle(&mut self, msg: PromptsRefreshed, _: &mut Context<Self>) {
+        if self.prompts.get(&msg.server) == Some(&msg.prompts) {
+            return;
+        }
+        self.prompts.insert(msg.server.clone(), msg.prompts);
+        self.rebuild_prompt_catalog();
+        // no receiver is not an error: nobody is listening yet
+        let _ = self
+            .shared
+            .prompt_changes
+            .send(PromptsChanged { server: msg.server });
     }
 }
 
