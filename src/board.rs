@@ -599,10 +599,11 @@ impl Board {
         .map_err(|_| Error::Unavailable("the task lister"))?
     }
 
-    /// Every ready task, best first (priority, then age).
+    /// Every ready task an agent may claim (not executor tasks), best first (priority, then age).
     pub async fn available_tasks(&self) -> Result<Vec<Task>, Error> {
         let mut all = self.all_tasks().await?;
-        all.retain(|t| t.status == TaskStatus::Ready);
+        // executor tasks are the dispatcher's, not offered to agents
+        all.retain(|t| t.status == TaskStatus::Ready && t.executor.is_none());
         all.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
         Ok(all)
     }

@@ -403,11 +403,16 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
     let (_, t) = s.get("/tasks/job").await;
     assert_eq!(t["status"], "ready", "{t}");
     assert_eq!(t["attempts"], 0, "{t}");
-    // agents never get it
+    // agents never get it, nor see it among the available tasks
     let (code, _) = s
         .post("/tasks/claim-next", json!({ "worker": "agent" }))
         .await;
     assert_eq!(code, 204);
+    let r = call(&client, "get_available_tasks", json!({})).await;
+    assert_eq!(
+        r.structured_content.expect("structured")["tasks"],
+        json!([])
+    );
 
     // heal the server and close the breaker by hand: the dispatcher runs the task
     std::fs::write(&control, "ok").expect("write");

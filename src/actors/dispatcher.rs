@@ -39,6 +39,10 @@ use crate::pool::{CallOptions, PoolError, PoolHandle};
 /// How often waiting tasks are looked at again without a board event.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 
+/// After a call to a server was not sent (busy, half-open probes in flight,
+/// restarting), its tasks are left alone this long: no claim/release churn.
+const COOL_DOWN: Duration = Duration::from_millis(250);
+
 /// Settings of the dispatcher.
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -63,6 +67,8 @@ pub struct Dispatcher {
     again: bool,
     /// Set by the event forwarder; cleared when a pump starts (coalescing).
     wake: Arc<AtomicBool>,
+    /// Servers whose last call was not sent, until when to leave them alone.
+    cooling: HashMap<String, std::time::Instant>,
 }
 
 impl Dispatcher {
@@ -76,19 +82,24 @@ impl Dispatcher {
             pumping: false,
             again: false,
             wake: Arc::new(AtomicBool::new(false)),
+            cooling: HashMap::new(),
         }
     }
 
-    /// Servers whose breaker would reject a call now.
-    fn blocked(&self) -> Vec<String> {
+    /// Servers not to call now: an open breaker, or a call just not sent.
+    fn blocked(&mut self) -> Vec<String> {
         let now = now_ms();
+        let instant = std::time::Instant::now();
+        self.cooling.retain(|_, until| *until > instant);
         self.pool
             .servers()
             .into_iter()
             .filter(|s| {
-                self.pool
-                    .breaker(s)
-                    .is_some_and(|b| b.rejects_until(now).is_some())
+                self.cooling.contains_key(s)
+                    || self
+                        .pool
+                        .breaker(s)
+                        .is_some_and(|b| b.rejects_until(now).is_some())
             })
             .collect()
     }
@@ -143,8 +154,12 @@ impl Dispatcher {
         tracing::info!(task = %id, server = %exec.server, tool = %exec.tool, lease, "dispatching");
         let (board, pool) = (self.board.clone(), self.pool.clone());
         let fut = async move { run(&board, &pool, &id, lease, exec, timeout).await };
-        ctx.spawn(fut.into_actor(self).map(move |task, act, ctx| {
+        ctx.spawn(fut.into_actor(self).map(move |(task, cool), act, ctx| {
             act.running.remove(&task);
+            if let Some(server) = cool {
+                act.cooling
+                    .insert(server, std::time::Instant::now() + COOL_DOWN);
+            }
             act.pump(ctx);
         }));
     }
@@ -164,7 +179,8 @@ impl Dispatcher {
     }
 }
 
-/// Call the executor and settle the task; returns the task id.
+/// Call the executor and settle the task; returns the task id, and the
+/// server when the call was not sent (to leave it alone for a moment).
 async fn run(
     board: &Board,
     pool: &PoolHandle,
@@ -172,7 +188,8 @@ async fn run(
     lease: u64,
     exec: Executor,
     timeout: Option<Duration>,
-) -> TaskId {
+) -> (TaskId, Option<String>) {
+    let server = exec.server.clone();
     let mut opts = CallOptions::default();
     if let Some(t) = timeout {
         opts = opts.timeout(t);
@@ -181,6 +198,7 @@ async fn run(
         .call_tool(&exec.server, &exec.tool, exec.arguments, opts)
         .await;
     let lease = LeaseRef::Id(lease);
+    let mut cool = None;
     let settled = match outcome {
         Ok(r) if r.is_error != Some(true) => board
             .complete(id.as_str(), lease, Some(output_of(&r)))
@@ -192,6 +210,7 @@ async fn run(
             .map(drop),
         Err(e) if not_sent(&e) => {
             tracing::info!(task = %id, error = %e, "call not sent; the task waits");
+            cool = Some(server);
             board.release(id.as_str(), lease).await.map(drop)
         }
         Err(e) => board
@@ -203,7 +222,7 @@ async fn run(
         // a stale lease (expired meanwhile) or a cancelled task: nothing to settle
         tracing::warn!(task = %id, error = %e, "dispatcher could not settle the task");
     }
-    id.clone()
+    (id.clone(), cool)
 }
 
 /// Errors raised before the call reached the server: the task waits.
