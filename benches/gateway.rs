@@ -13,7 +13,6 @@
 //! Every loop is bounded by count and by a deadline.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +25,11 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{RoleClient, ServiceExt};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::fault_server;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -33,24 +37,6 @@ const CALLS: usize = 4_000;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 type Client = RunningService<RoleClient, ()>;
-
-/// The fault server next to this bench (built in the bench profile on demand).
-fn fault_server() -> PathBuf {
-    let exe = Path::new(env!("CARGO_BIN_EXE_baton"))
-        .parent()
-        .expect("target dir")
-        .join("examples")
-        .join("fault_server");
-    if !exe.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--example", "fault_server"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example fault_server");
-        assert!(status.success());
-    }
-    exe
-}
 
 struct Downstream {
     child: Child,

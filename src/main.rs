@@ -63,36 +63,34 @@ enum Command {
     },
     /// Work with tasks on a running server.
     Task {
-        /// Server URL.
-        #[arg(
-            long,
-            env = "BATON_URL",
-            default_value = "http://127.0.0.1:8080",
-            global = true
-        )]
-        url: String,
-        /// Print raw JSON instead of tables.
-        #[arg(long, global = true)]
-        json: bool,
+        #[command(flatten)]
+        remote: Remote,
         #[command(subcommand)]
         command: TaskCommand,
     },
     /// Downstream MCP servers of a running server.
     Servers {
-        /// Server URL.
-        #[arg(
-            long,
-            env = "BATON_URL",
-            default_value = "http://127.0.0.1:8080",
-            global = true
-        )]
-        url: String,
-        /// Print raw JSON instead of tables.
-        #[arg(long, global = true)]
-        json: bool,
+        #[command(flatten)]
+        remote: Remote,
         #[command(subcommand)]
         command: ServersCommand,
     },
+}
+
+/// Where the running server is and how to print its answers.
+#[derive(clap::Args)]
+struct Remote {
+    /// Server URL.
+    #[arg(
+        long,
+        env = "BATON_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    url: String,
+    /// Print raw JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -220,8 +218,8 @@ async fn main() -> Result<()> {
             data_dir,
             mcp_servers,
         } => serve(config, bind, data_dir, mcp_servers).await,
-        Command::Task { url, json, command } => task(&url, json, command).await,
-        Command::Servers { url, json, command } => servers(&url, json, command).await,
+        Command::Task { remote, command } => task(&remote.url, remote.json, command).await,
+        Command::Servers { remote, command } => servers(&remote.url, remote.json, command).await,
         Command::McpStdio {
             url,
             data_dir,

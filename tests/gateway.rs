@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton::model::TaskStatus;
-use common::TestServer;
+use common::{fault_server, TestServer};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -39,24 +39,6 @@ fn everything() -> PathBuf {
         p.display()
     );
     p
-}
-
-/// `target/<profile>/examples/fault_server` (cargo test builds the examples).
-fn fault_server() -> PathBuf {
-    let exe = Path::new(env!("CARGO_BIN_EXE_baton"))
-        .parent()
-        .expect("target dir")
-        .join("examples")
-        .join("fault_server");
-    if !exe.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "fault_server"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example fault_server");
-        assert!(status.success());
-    }
-    exe
 }
 
 /// server-everything over streamable HTTP on a loopback port; killed on drop.
@@ -413,6 +395,39 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
         r.structured_content.expect("structured")["tasks"],
         json!([])
     );
+
+    // the CLI shows the same, as a table or JSON
+    // (async: the server's actors run on this test's thread)
+    let cli = |args: &'static [&'static str]| {
+        let url = format!("http://{}", s.addr);
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+                .arg("servers")
+                .args(["--url", &url])
+                .args(args)
+                .output()
+                .await
+                .expect("run baton servers");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    let (ok, table) = cli(&["list"]).await;
+    assert!(
+        ok && table.contains("fault") && table.contains("open"),
+        "{table}"
+    );
+    let (ok, json_out) = cli(&["status", "fault", "--json"]).await;
+    assert!(ok, "{json_out}");
+    let v: Value = serde_json::from_str(&json_out).expect("json");
+    assert_eq!(v["server"]["breaker"]["state"], "open");
+    assert!(v["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["name"] == "fault__echo")));
+    let (ok, _) = cli(&["status", "ghost"]).await;
+    assert!(!ok, "an unknown server is an error");
 
     // heal the server and close the breaker by hand: the dispatcher runs the task
     std::fs::write(&control, "ok").expect("write");

@@ -18,32 +18,11 @@ use baton::pool::{
 use rmcp::model::CallToolResult;
 use serde_json::{json, Value};
 
-// ---- helpers -------------------------------------------------------------------------------
+mod common;
 
-/// `target/<profile>/examples/fault_server`, built on demand when missing.
-fn fault_server() -> PathBuf {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let exe = Path::new(env!("CARGO_BIN_EXE_baton"))
-            .parent()
-            .expect("target dir")
-            .join("examples")
-            .join("fault_server");
-        if !exe.exists() {
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--example", "fault_server"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build --example fault_server");
-            assert!(
-                status.success(),
-                "cargo build --example fault_server failed"
-            );
-        }
-        exe
-    })
-    .clone()
-}
+use common::fault_server;
+
+// ---- helpers -------------------------------------------------------------------------------
 
 /// Lines the pool forwarded from its children's stderr: (server, line).
 type Lines = Arc<Mutex<Vec<(String, String)>>>;
@@ -220,6 +199,17 @@ fn running(pid: u32) -> bool {
         .ok()
         .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().to_owned()))
         .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
+/// `echo {text}` on `server`.
+async fn echo(
+    pool: &PoolHandle,
+    server: &str,
+    text: &str,
+    opts: CallOptions,
+) -> Result<CallToolResult, PoolError> {
+    pool.call_tool(server, "echo", args(json!({ "text": text })), opts)
+        .await
 }
 
 fn not_idempotent() -> CallOptions {
@@ -406,14 +396,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
         })
         .await;
         wait_state(&pool, "flaky", ServerState::Ready).await;
-        let r = pool
-            .call_tool(
-                "flaky",
-                "echo",
-                args(json!({"text": "x"})),
-                not_idempotent(),
-            )
-            .await;
+        let r = echo(&pool, "flaky", "x", not_idempotent()).await;
         assert!(
             matches!(r, Err(PoolError::Transport { .. })),
             "call {i}: {r:?}"
@@ -436,14 +419,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     let starts = f.starts().len();
     for _ in 0..5 {
         let t = Instant::now();
-        let r = pool
-            .call_tool(
-                "flaky",
-                "echo",
-                args(json!({"text": "x"})),
-                not_idempotent(),
-            )
-            .await;
+        let r = echo(&pool, "flaky", "x", not_idempotent()).await;
         match r {
             Err(e @ PoolError::BreakerOpen { .. }) => {
                 let msg = e.to_string();
@@ -471,24 +447,10 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     f.set_mode("slow:300");
     let wait = retry_at.saturating_sub(baton::model::now_ms()) + 20;
     tokio::time::sleep(Duration::from_millis(wait)).await;
-    let (probe, second) = tokio::join!(
-        pool.call_tool(
-            "flaky",
-            "echo",
-            args(json!({"text": "probe"})),
-            not_idempotent()
-        ),
-        async {
-            tokio::time::sleep(Duration::from_millis(80)).await;
-            pool.call_tool(
-                "flaky",
-                "echo",
-                args(json!({"text": "2"})),
-                not_idempotent(),
-            )
-            .await
-        }
-    );
+    let (probe, second) = tokio::join!(echo(&pool, "flaky", "probe", not_idempotent()), async {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        echo(&pool, "flaky", "2", not_idempotent()).await
+    });
     assert_eq!(text(&probe.expect("probe")), "probe");
     assert!(
         matches!(second, Err(PoolError::BreakerProbing { .. })),
@@ -503,14 +465,9 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
 
     // success_threshold = 2: the second successful probe closes it
     f.set_mode("ok");
-    pool.call_tool(
-        "flaky",
-        "echo",
-        args(json!({"text": "x"})),
-        not_idempotent(),
-    )
-    .await
-    .expect("second probe");
+    echo(&pool, "flaky", "x", not_idempotent())
+        .await
+        .expect("second probe");
     wait_for("the breaker to close", Duration::from_secs(2), || {
         pool.breaker("flaky").map(|b| b.state) == Some(BreakerState::Closed)
     })
@@ -563,13 +520,7 @@ async fn hung_and_dropped_calls_are_cancelled_downstream_and_the_next_call_works
         || cancelled() >= 1,
     )
     .await;
-    let r = pool
-        .call_tool(
-            "hang",
-            "echo",
-            args(json!({"text": "after"})),
-            CallOptions::default(),
-        )
+    let r = echo(&pool, "hang", "after", CallOptions::default())
         .await
         .expect("the next call works");
     assert_eq!(text(&r), "after");
@@ -631,13 +582,7 @@ async fn a_crashing_child_is_restarted_with_growing_delays() {
     // it recovers once the fault is gone
     f.set_mode("ok");
     wait_state(&pool, "crashy", ServerState::Ready).await;
-    let r = pool
-        .call_tool(
-            "crashy",
-            "echo",
-            args(json!({"text": "up"})),
-            CallOptions::default(),
-        )
+    let r = echo(&pool, "crashy", "up", CallOptions::default())
         .await
         .expect("echo after recovery");
     assert_eq!(text(&r), "up");
@@ -692,13 +637,7 @@ async fn is_error_results_do_not_trip_the_breaker() {
     let (pool, _) = start(json!({ "errs": f.entry(&[]) }), &s);
     wait_state(&pool, "errs", ServerState::Ready).await;
     for _ in 0..6 {
-        let r = pool
-            .call_tool(
-                "errs",
-                "echo",
-                args(json!({"text": "x"})),
-                CallOptions::default(),
-            )
+        let r = echo(&pool, "errs", "x", CallOptions::default())
             .await
             .expect("a tool error is a result");
         assert_eq!(r.is_error, Some(true));
@@ -724,14 +663,7 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     let (pool, _) = start(json!({ "retry": f.entry(&[]) }), &s);
     wait_state(&pool, "retry", ServerState::Ready).await;
     // echo is idempotent (its idempotentHint): three attempts, three crashed children
-    let r = pool
-        .call_tool(
-            "retry",
-            "echo",
-            args(json!({"text": "x"})),
-            CallOptions::default(),
-        )
-        .await;
+    let r = echo(&pool, "retry", "x", CallOptions::default()).await;
     assert!(matches!(r, Err(PoolError::Transport { .. })), "{r:?}");
     wait_for("three restarts", Duration::from_secs(5), || {
         f.starts().len() == 4
@@ -739,14 +671,7 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     .await;
     wait_state(&pool, "retry", ServerState::Ready).await;
     // the caller says it is not: one attempt
-    let r = pool
-        .call_tool(
-            "retry",
-            "echo",
-            args(json!({"text": "x"})),
-            not_idempotent(),
-        )
-        .await;
+    let r = echo(&pool, "retry", "x", not_idempotent()).await;
     assert!(matches!(r, Err(PoolError::Transport { .. })), "{r:?}");
     wait_for("one more restart", Duration::from_secs(5), || {
         f.starts().len() == 5
@@ -771,36 +696,16 @@ async fn a_call_over_max_concurrent_calls_is_refused_busy() {
     };
     let (pool, _) = start(json!({ "busy": f.entry(&[]) }), &s);
     wait_state(&pool, "busy", ServerState::Ready).await;
-    let (first, second) = tokio::join!(
-        pool.call_tool(
-            "busy",
-            "echo",
-            args(json!({"text": "1"})),
-            CallOptions::default()
-        ),
-        async {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            pool.call_tool(
-                "busy",
-                "echo",
-                args(json!({"text": "2"})),
-                CallOptions::default(),
-            )
-            .await
-        }
-    );
+    let (first, second) = tokio::join!(echo(&pool, "busy", "1", CallOptions::default()), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        echo(&pool, "busy", "2", CallOptions::default()).await
+    });
     assert_eq!(text(&first.expect("first")), "1");
     assert!(
         matches!(second, Err(PoolError::Busy { limit: 1, .. })),
         "{second:?}"
     );
-    let r = pool
-        .call_tool(
-            "busy",
-            "echo",
-            args(json!({"text": "3"})),
-            CallOptions::default(),
-        )
+    let r = echo(&pool, "busy", "3", CallOptions::default())
         .await
         .expect("a slot is free again");
     assert_eq!(text(&r), "3");
@@ -927,13 +832,7 @@ async fn restart_replaces_the_process_and_reset_closes_the_breaker() {
         (view.state, view.failures, view.rejected),
         (BreakerState::Closed, 0, 0)
     );
-    let r = pool
-        .call_tool(
-            "rr",
-            "echo",
-            args(json!({"text": "back"})),
-            CallOptions::default(),
-        )
+    let r = echo(&pool, "rr", "back", CallOptions::default())
         .await
         .expect("closed again");
     assert_eq!(text(&r), "back");

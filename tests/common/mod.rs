@@ -170,3 +170,33 @@ where
     }
     false
 }
+
+/// `target/<profile>/examples/fault_server` (examples/fault_server.rs),
+/// built on demand when missing (`make test` builds it first).
+pub fn fault_server() -> std::path::PathBuf {
+    static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_baton"))
+            .parent()
+            .expect("target dir")
+            .join("examples")
+            .join("fault_server");
+        if !exe.exists() {
+            let mut args = vec!["build", "--example", "fault_server"];
+            if !cfg!(debug_assertions) {
+                args.push("--release");
+            }
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(&args)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build --example fault_server");
+            assert!(
+                status.success(),
+                "cargo build --example fault_server failed"
+            );
+        }
+        exe
+    })
+    .clone()
+}
