@@ -251,17 +251,20 @@ impl Board {
     }
 
     /// The dispatcher's claim: the best ready task with an executor whose
-    /// server is not `blocked`, with a slot. `Ok(None)`: none is ready.
+    /// server is not `blocked` (and not in `exclude`), with a slot.
+    /// `Ok(None)`: none is ready.
     pub async fn claim_next_executor(
         &self,
         worker: &str,
         blocked: Vec<String>,
+        exclude: Vec<TaskId>,
     ) -> Result<Option<Claim>, Error> {
         let r = self
             .registry
             .send(ClaimNextExecutor {
                 worker: worker.to_owned(),
                 blocked,
+                exclude,
             })
             .await??;
         match r {
@@ -670,7 +673,9 @@ impl Board {
     pub async fn prometheus(&self) -> Result<String, Error> {
         let mut text = self.collector.send(RenderPrometheus).await?;
         if let Some(pool) = &self.pool {
-            let servers = pool.status().await;
+            // invalid entries carry their raw (unchecked) names: not label material
+            let mut servers = pool.status().await;
+            servers.retain(|s| s.state != crate::pool::ServerState::Invalid);
             if !servers.is_empty() {
                 let body = downstream_metrics(&servers);
                 match text.rfind("# EOF") {

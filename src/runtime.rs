@@ -42,7 +42,7 @@ use crate::store::{Store, WriteBatch};
 pub struct Runtime {
     board: Board,
     mcp: Option<crate::mcp::McpService>,
-    dispatcher: Addr<Dispatcher>,
+    dispatcher: Option<Addr<Dispatcher>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -67,6 +67,8 @@ impl Runtime {
     pub async fn start(settings: Settings) -> Result<Self, Error> {
         settings.validate()?;
         let settings = Arc::new(settings);
+        // the server file first: an unusable one fails before anything is opened or started
+        let servers = crate::pool::ServerSet::load(&settings.pool, None)?;
         let dir = settings.storage.data_dir.clone();
         let cache = settings.storage.cache_mb.saturating_mul(1024 * 1024);
         let store = tokio::task::spawn_blocking(move || Store::open(&dir, cache))
@@ -177,7 +179,7 @@ impl Runtime {
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start
-        let pool = crate::pool::PoolHandle::start(&settings.pool, None)?;
+        let pool = crate::pool::McpPool::start(servers);
         let board = Board::new(
             registry,
             resolver,
@@ -189,19 +191,22 @@ impl Runtime {
             settings.clone(),
         )
         .with_pool(pool.clone());
-        let dispatcher = Dispatcher::new(
-            board.clone(),
-            pool,
-            DispatcherConfig {
-                worker: "baton-dispatcher".to_owned(),
-                max_in_flight: usize::try_from(settings.slots.count).unwrap_or(usize::MAX),
-                heartbeat_every: std::time::Duration::from_millis(
-                    settings.leases.ttl_secs.saturating_mul(1000) / 3,
-                )
-                .max(std::time::Duration::from_millis(100)),
-            },
-        )
-        .start();
+        // executor tasks need a server to run on: no servers, no dispatcher
+        let dispatcher = (!pool.servers().is_empty()).then(|| {
+            Dispatcher::new(
+                board.clone(),
+                pool,
+                DispatcherConfig {
+                    worker: "baton-dispatcher".to_owned(),
+                    max_in_flight: usize::try_from(settings.slots.count).unwrap_or(usize::MAX),
+                    heartbeat_every: std::time::Duration::from_millis(
+                        settings.leases.ttl_secs.saturating_mul(1000) / 3,
+                    )
+                    .max(std::time::Duration::from_millis(100)),
+                },
+            )
+            .start()
+        });
         let mcp = settings
             .mcp
             .enabled
@@ -241,7 +246,9 @@ impl Runtime {
     /// `unavailable`. Idempotent.
     pub async fn shutdown(&self) -> Result<(), Error> {
         // no new downstream calls, then every child process group is terminated
-        let _ = self.dispatcher.send(StopDispatcher).await;
+        if let Some(d) = &self.dispatcher {
+            let _ = d.send(StopDispatcher).await;
+        }
         if let Some(pool) = self.board.pool() {
             pool.clone().shutdown().await;
         }

@@ -164,7 +164,11 @@ async fn server_everything_over_stdio_and_http_through_baton() {
         }}),
     );
     std::env::set_var("WEB_URL", &web.url);
-    let s = TestServer::start(|st| st.pool.mcp_servers = file).await;
+    let s = TestServer::start(|st| {
+        st.pool.mcp_servers = file;
+        st.tasks.max_payload_bytes = 512;
+    })
+    .await;
     wait_ready(&s, &["everything", "web"]).await;
 
     // invalid entries are reported by name; the others run
@@ -311,6 +315,33 @@ async fn server_everything_over_stdio_and_http_through_baton() {
         "{metrics}"
     );
     assert!(metrics.trim_end().ends_with("# EOF"));
+
+    // an executor whose result the board cannot take (larger than max_payload_bytes) fails
+    // the task for good with the reason, instead of leaving it to expire and run again
+    let (code, _) = s
+        .post(
+            "/tasks",
+            json!({ "id": "big", "title": "big", "max_attempts": 3,
+                    "executor": { "server": "everything", "tool": "get-tiny-image" } }),
+        )
+        .await;
+    assert_eq!(code, 201);
+    assert!(
+        common::eventually(Duration::from_secs(20), || async {
+            s.get("/tasks/big").await.1["status"] == "failed"
+        })
+        .await,
+        "{}",
+        s.get("/tasks/big").await.1
+    );
+    let (_, big) = s.get("/tasks/big").await;
+    assert_eq!(big["attempts"], 1, "{big}");
+    assert!(
+        big["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not accepted")),
+        "{big}"
+    );
 
     // restart over REST: a new child, the old one gone
     let (code, _) = s.post("/servers/everything/restart", json!({})).await;
@@ -475,11 +506,16 @@ async fn an_executor_dag_runs_unattended_across_a_downstream_crash() {
 /// 100 tasks in a DAG, each an `echo` through server-everything, run by the
 /// dispatcher alone; with `kill`, the downstream child is killed with SIGKILL
 /// once 30 are done.
-async fn run_dag(kill: bool) {
+/// Logs to the test output, filtered by `RUST_LOG`.
+fn init_log() {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
+}
+
+async fn run_dag(kill: bool) {
+    init_log();
     const N: usize = 100;
     const SLOTS: u32 = 4;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -665,4 +701,62 @@ async fn a_downstream_tool_list_change_reaches_baton_s_clients() {
     assert_eq!(text(&r), "new");
     let _ = client.cancel().await;
     s.stop().await;
+}
+
+/// The dispatcher lets go of work that ended elsewhere, and of everything it
+/// holds when baton shuts down.
+#[actix_web::test]
+async fn a_cancelled_executor_task_abandons_its_call_and_shutdown_gives_leases_back() {
+    init_log();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_servers(
+        dir.path(),
+        json!({ "mcpServers": { "fault": { "command": fault_server() } } }),
+    );
+    let s = TestServer::start(|st| {
+        st.pool.mcp_servers = file;
+        st.pool.max_concurrent_calls = 1;
+        st.pool.request_timeout_ms = 600_000;
+        st.leases.ttl_secs = 3; // heartbeats every second
+    })
+    .await;
+    wait_ready(&s, &["fault"]).await;
+    let client = connect(&s).await;
+    let hang = |id: &str| json!({ "id": id, "title": id, "executor": { "server": "fault", "tool": "hang" } });
+    let running = |id: &'static str| {
+        let s = &s;
+        move || async move { s.get(&format!("/tasks/{id}")).await.1["status"] == "running" }
+    };
+
+    // a hanging call holds the server's only call slot...
+    assert_eq!(s.post("/tasks", hang("stuck")).await.0, 201);
+    assert!(common::eventually(Duration::from_secs(10), running("stuck")).await);
+    let r = call(&client, "fault__echo", json!({ "text": "x" })).await;
+    assert_eq!(
+        r.structured_content.expect("error")["error"]["code"],
+        "server_busy"
+    );
+    // ...until the task is cancelled: the dispatcher drops the call (cancelled downstream)
+    let (code, _) = s.post("/tasks/stuck/cancel", json!({})).await;
+    assert_eq!(code, 200);
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            call(&client, "fault__echo", json!({ "text": "free" }))
+                .await
+                .is_error
+                != Some(true)
+        })
+        .await,
+        "the abandoned call gave its slot back"
+    );
+
+    // shutdown gives the lease of a call in flight back: ready again, no attempt spent
+    assert_eq!(s.post("/tasks", hang("held")).await.0, 201);
+    assert!(common::eventually(Duration::from_secs(10), running("held")).await);
+    let _ = client.cancel().await;
+    let board = s.runtime.board().clone();
+    s.stop().await;
+    let t = board.get_task("held").await.expect("task");
+    assert_eq!(t.status, TaskStatus::Ready, "{t:?}");
+    assert_eq!(t.attempts, 0);
 }

@@ -17,9 +17,18 @@
 //! | not sent (breaker open or probing, server busy or restarting, shutting down) | `release`: the attempt does not count |
 //! | sent and failed (transport, timeout, JSON-RPC error), or unknown/disabled/failed server | `fail` (retried while attempts remain) |
 //!
+//! A result the board refuses (too large, say) fails the task for good with
+//! the reason, rather than leaving it to expire and run again.
+//!
 //! It wakes on every durable board event (coalesced), on a timer (to pick up
 //! tasks whose breaker closed again), and when one of its calls ends; it
-//! heartbeats the leases it holds so long calls keep them.
+//! heartbeats the leases it holds so long calls keep them, and abandons a
+//! call (cancelling it downstream) once its task ended elsewhere (cancelled,
+//! expired, past its `timeout_secs`). A call never outlives the task's
+//! execution deadline. It never runs a task twice at once (tasks it holds are
+//! excluded from its claims), sends at most one call at a time to a server
+//! whose breaker is half-open, and on shutdown gives back the leases it holds
+//! (on start, any left by a crash), so a restart of baton costs no attempt.
 //!
 //! [`ClaimNextExecutor`]: crate::actors::registry::ClaimNextExecutor
 
@@ -31,10 +40,10 @@ use std::time::Duration;
 use actix::prelude::*;
 use rmcp::model::CallToolResult;
 
-use crate::board::{Board, Claim};
+use crate::board::{Board, Claim, TaskFilter};
 use crate::core::table::LeaseRef;
-use crate::model::{now_ms, Executor, TaskId};
-use crate::pool::{CallOptions, PoolError, PoolHandle};
+use crate::model::{now_ms, Executor, TaskId, TaskStatus};
+use crate::pool::{BreakerState, CallOptions, PoolError, PoolHandle};
 
 /// How often waiting tasks are looked at again without a board event.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
@@ -54,13 +63,20 @@ pub struct DispatcherConfig {
     pub heartbeat_every: Duration,
 }
 
+/// One call in flight.
+struct Running {
+    lease: u64,
+    server: String,
+    handle: SpawnHandle,
+}
+
 /// The dispatcher actor.
 pub struct Dispatcher {
     board: Board,
     pool: PoolHandle,
     config: DispatcherConfig,
-    /// Tasks being run: task → lease id.
-    running: HashMap<TaskId, u64>,
+    /// Tasks being run.
+    running: HashMap<TaskId, Running>,
     /// A pump is claiming right now.
     pumping: bool,
     /// Another pump was asked for meanwhile.
@@ -69,6 +85,8 @@ pub struct Dispatcher {
     wake: Arc<AtomicBool>,
     /// Servers whose last call was not sent, until when to leave them alone.
     cooling: HashMap<String, std::time::Instant>,
+    /// Shutting down: claim nothing more.
+    stopping: bool,
 }
 
 impl Dispatcher {
@@ -83,10 +101,12 @@ impl Dispatcher {
             again: false,
             wake: Arc::new(AtomicBool::new(false)),
             cooling: HashMap::new(),
+            stopping: false,
         }
     }
 
-    /// Servers not to call now: an open breaker, or a call just not sent.
+    /// Servers not to call now: an open breaker, a half-open one we already
+    /// probe, or a call just not sent.
     fn blocked(&mut self) -> Vec<String> {
         let now = now_ms();
         let instant = std::time::Instant::now();
@@ -95,17 +115,21 @@ impl Dispatcher {
             .servers()
             .into_iter()
             .filter(|s| {
+                let probing = || self.running.values().any(|r| r.server == *s);
                 self.cooling.contains_key(s)
-                    || self
-                        .pool
-                        .breaker(s)
-                        .is_some_and(|b| b.rejects_until(now).is_some())
+                    || self.pool.breaker(s).is_some_and(|b| {
+                        b.rejects_until(now).is_some()
+                            || (b.state == BreakerState::HalfOpen && probing())
+                    })
             })
             .collect()
     }
 
     fn pump(&mut self, ctx: &mut Context<Self>) {
         self.wake.store(false, Ordering::SeqCst);
+        if self.stopping {
+            return;
+        }
         if self.pumping {
             self.again = true;
             return;
@@ -117,7 +141,8 @@ impl Dispatcher {
         let board = self.board.clone();
         let worker = self.config.worker.clone();
         let blocked = self.blocked();
-        let fut = async move { board.claim_next_executor(&worker, blocked).await };
+        let exclude: Vec<TaskId> = self.running.keys().cloned().collect();
+        let fut = async move { board.claim_next_executor(&worker, blocked, exclude).await };
         ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
             act.pumping = false;
             match res {
@@ -138,8 +163,9 @@ impl Dispatcher {
     fn start(&mut self, claim: Claim, ctx: &mut Context<Self>) {
         let id = claim.task.id.clone();
         let lease = claim.lease.lease_id;
-        let Some(exec) = claim.task.executor.clone() else {
-            // cannot happen (the registry only hands out executor tasks); give it back
+        let exec = claim.task.executor.clone().filter(|_| !self.stopping);
+        let Some(exec) = exec else {
+            // shutting down (or, impossibly, not an executor task): give it back
             let board = self.board.clone();
             ctx.spawn(
                 async move {
@@ -149,34 +175,112 @@ impl Dispatcher {
             );
             return;
         };
-        self.running.insert(id.clone(), lease);
-        let timeout = claim.task.timeout_secs.map(Duration::from_secs);
+        // the call must end by the task's execution deadline
+        let timeout = claim.task.timeout_secs.map(|secs| {
+            let end = claim
+                .lease
+                .claimed_at
+                .saturating_add(secs.saturating_mul(1000));
+            Duration::from_millis(end.saturating_sub(now_ms()).max(1))
+        });
         tracing::info!(task = %id, server = %exec.server, tool = %exec.tool, lease, "dispatching");
-        let (board, pool) = (self.board.clone(), self.pool.clone());
-        let fut = async move { run(&board, &pool, &id, lease, exec, timeout).await };
-        ctx.spawn(fut.into_actor(self).map(move |(task, cool), act, ctx| {
-            act.running.remove(&task);
+        let server = exec.server.clone();
+        let (board, pool, task) = (self.board.clone(), self.pool.clone(), id.clone());
+        let fut = async move { run(&board, &pool, &task, lease, exec, timeout).await };
+        let handle = ctx.spawn(fut.into_actor(self).map(move |(task, cool), act, ctx| {
+            act.finished(&task, lease);
             if let Some(server) = cool {
                 act.cooling
                     .insert(server, std::time::Instant::now() + COOL_DOWN);
             }
             act.pump(ctx);
         }));
+        self.running.insert(
+            id,
+            Running {
+                lease,
+                server,
+                handle,
+            },
+        );
+    }
+
+    /// Forget a call, if `lease` is still the one we hold for `task`.
+    fn finished(&mut self, task: &TaskId, lease: u64) -> Option<Running> {
+        if self.running.get(task).is_some_and(|r| r.lease == lease) {
+            self.running.remove(task)
+        } else {
+            None
+        }
     }
 
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        for (id, lease) in &self.running {
-            let (board, id, lease) = (self.board.clone(), id.clone(), *lease);
-            ctx.spawn(
-                async move {
-                    if let Err(e) = board.heartbeat(id.as_str(), LeaseRef::Id(lease)).await {
-                        tracing::warn!(task = %id, error = %e, "dispatcher heartbeat refused");
-                    }
+        for (id, r) in &self.running {
+            let (board, task, lease) = (self.board.clone(), id.clone(), r.lease);
+            let hb = task.clone();
+            let fut = async move { board.heartbeat(hb.as_str(), LeaseRef::Id(lease)).await };
+            ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+                let Err(e) = res else { return };
+                if !task_ended(e.code()) {
+                    tracing::warn!(task = %task, error = %e, "dispatcher heartbeat failed");
+                    return;
                 }
-                .into_actor(self),
-            );
+                // cancelled, expired or past its deadline: drop the call (rmcp cancels it downstream)
+                if let Some(r) = act.finished(&task, lease) {
+                    tracing::info!(task = %task, lease, reason = %e, "task ended elsewhere; call abandoned");
+                    ctx.cancel_future(r.handle);
+                    act.pump(ctx);
+                }
+            }));
         }
     }
+
+    /// Give back every lease held by our worker name (left by a crash).
+    fn release_orphans(&mut self, ctx: &mut Context<Self>) {
+        let board = self.board.clone();
+        let worker = self.config.worker.clone();
+        let fut = async move {
+            let mut cursor = None;
+            let mut released = 0usize;
+            loop {
+                let page = board
+                    .list_tasks(TaskFilter {
+                        status: Some(TaskStatus::Running),
+                        worker: Some(worker.clone()),
+                        cursor,
+                        ..TaskFilter::default()
+                    })
+                    .await?;
+                for t in &page.tasks {
+                    if let Some(l) = &t.lease {
+                        board
+                            .release(t.id.as_str(), LeaseRef::Id(l.lease_id))
+                            .await?;
+                        released += 1;
+                    }
+                }
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => return Ok::<_, crate::Error>(released),
+                }
+            }
+        };
+        ctx.wait(fut.into_actor(self).map(|res, _, _| match res {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tasks = n, "released executor tasks held before a restart"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release executor tasks held before a restart")
+            }
+        }));
+    }
+}
+
+/// Errors that mean the task is no longer ours to settle.
+fn task_ended(code: &str) -> bool {
+    matches!(
+        code,
+        "stale_lease" | "not_lease_holder" | "task_not_found" | "invalid_status"
+    )
 }
 
 /// Call the executor and settle the task; returns the task id, and the
@@ -197,30 +301,41 @@ async fn run(
     let outcome = pool
         .call_tool(&exec.server, &exec.tool, exec.arguments, opts)
         .await;
-    let lease = LeaseRef::Id(lease);
+    let lease_ref = || LeaseRef::Id(lease);
     let mut cool = None;
     let settled = match outcome {
         Ok(r) if r.is_error != Some(true) => board
-            .complete(id.as_str(), lease, Some(output_of(&r)))
+            .complete(id.as_str(), lease_ref(), Some(output_of(&r)))
             .await
             .map(drop),
         Ok(r) => board
-            .fail(id.as_str(), lease, error_text(&r), true)
+            .fail(id.as_str(), lease_ref(), error_text(&r), true)
             .await
             .map(drop),
         Err(e) if not_sent(&e) => {
             tracing::info!(task = %id, error = %e, "call not sent; the task waits");
             cool = Some(server);
-            board.release(id.as_str(), lease).await.map(drop)
+            board.release(id.as_str(), lease_ref()).await.map(drop)
         }
         Err(e) => board
-            .fail(id.as_str(), lease, e.to_string(), true)
+            .fail(id.as_str(), lease_ref(), e.to_string(), true)
             .await
             .map(drop),
     };
-    if let Err(e) = settled {
-        // a stale lease (expired meanwhile) or a cancelled task: nothing to settle
-        tracing::warn!(task = %id, error = %e, "dispatcher could not settle the task");
+    match settled {
+        Ok(()) => {}
+        // expired meanwhile, cancelled, or the board is shutting down: nothing to settle
+        Err(e) if task_ended(e.code()) || e.code() == "unavailable" => {
+            tracing::warn!(task = %id, error = %e, "dispatcher could not settle the task");
+        }
+        // the board refused the result (too large, say): fail for good, with the reason
+        Err(e) => {
+            tracing::warn!(task = %id, error = %e, "result not accepted; failing the task");
+            let reason = format!("the executor's result was not accepted: {e}");
+            if let Err(e) = board.fail(id.as_str(), lease_ref(), reason, false).await {
+                tracing::warn!(task = %id, error = %e, "dispatcher could not fail the task");
+            }
+        }
     }
     (id.clone(), cool)
 }
@@ -286,6 +401,7 @@ impl Actor for Dispatcher {
         );
         ctx.run_interval(RETRY_EVERY, |act, ctx| act.pump(ctx));
         ctx.run_interval(self.config.heartbeat_every, |act, ctx| act.heartbeat(ctx));
+        self.release_orphans(ctx); // ctx.wait: before any claim
         self.pump(ctx);
     }
 }
@@ -314,15 +430,36 @@ impl Handler<GetInFlight> for Dispatcher {
     }
 }
 
-/// Stop claiming and stop the actor (calls in flight are abandoned; their
-/// leases expire and the tasks return to ready).
+/// Stop: abandon the calls in flight (cancelled downstream), give their
+/// leases back (the tasks are ready again, no attempt spent), stop the actor.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct StopDispatcher;
 
 impl Handler<StopDispatcher> for Dispatcher {
-    type Result = ();
-    fn handle(&mut self, _: StopDispatcher, ctx: &mut Context<Self>) {
-        ctx.stop();
+    type Result = AtomicResponse<Self, ()>;
+    fn handle(&mut self, _: StopDispatcher, ctx: &mut Context<Self>) -> Self::Result {
+        self.stopping = true;
+        let held: Vec<(TaskId, u64)> = self
+            .running
+            .drain()
+            .map(|(id, r)| {
+                ctx.cancel_future(r.handle);
+                (id, r.lease)
+            })
+            .collect();
+        tracing::info!(
+            held = held.len(),
+            "dispatcher stopping; giving its leases back"
+        );
+        let board = self.board.clone();
+        let fut = async move {
+            for (id, lease) in held {
+                if let Err(e) = board.release(id.as_str(), LeaseRef::Id(lease)).await {
+                    tracing::warn!(task = %id, error = %e, "could not release on shutdown");
+                }
+            }
+        };
+        AtomicResponse::new(Box::pin(fut.into_actor(self).map(|(), _, ctx| ctx.stop())))
     }
 }

@@ -486,6 +486,8 @@ pub struct ClaimNextExecutor {
     pub worker: String,
     /// Servers not to call now.
     pub blocked: Vec<String>,
+    /// Tasks the dispatcher still runs (an expired lease made them ready again).
+    pub exclude: Vec<TaskId>,
 }
 
 impl Handler<ClaimNextExecutor> for TaskRegistry {
@@ -495,6 +497,7 @@ impl Handler<ClaimNextExecutor> for TaskRegistry {
             t.executor
                 .as_ref()
                 .is_some_and(|e| !msg.blocked.contains(&e.server))
+                && !msg.exclude.contains(&t.id)
         });
         let Some(id) = pick.cloned() else {
             return done(Ok(None));

@@ -1038,6 +1038,11 @@ fn gateway_error(e: &PoolError) -> CallToolResult {
     CallToolResult::structured_error(v)
 }
 
+/// The answer to a request the client cancelled (rmcp does not send it on).
+fn cancelled() -> McpError {
+    McpError::internal_error("the request was cancelled by the client", None)
+}
+
 /// A gateway prompt that could not be fetched: the downstream's own
 /// JSON-RPC error as it is, anything else as an error naming the server.
 fn prompt_error(e: &PoolError) -> McpError {
@@ -1201,9 +1206,12 @@ impl ServerHandler for BatonMcp {
         if !self.tool_router.has_route(&request.name) {
             if let Some(pool) = self.board.pool() {
                 if pool.resolve(&request.name).is_some() {
-                    let r = pool
-                        .call(&request.name, request.arguments, CallOptions::default())
-                        .await;
+                    // a cancelled request drops the downstream call (which cancels it there)
+                    let call = pool.call(&request.name, request.arguments, CallOptions::default());
+                    let r = tokio::select! {
+                        r = call => r,
+                        () = context.ct.cancelled() => return Err(cancelled()),
+                    };
                     return Ok(r.unwrap_or_else(|e| gateway_error(&e)).into());
                 }
             }
@@ -1459,15 +1467,16 @@ impl ServerHandler for BatonMcp {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         if let Some(pool) = self.board.pool() {
             if pool.resolve_prompt(&request.name).is_some() {
-                return pool
-                    .get_prompt(&request.name, request.arguments)
-                    .await
-                    .map(Into::into)
-                    .map_err(|e| prompt_error(&e));
+                let get = pool.get_prompt(&request.name, request.arguments);
+                let r = tokio::select! {
+                    r = get => r,
+                    () = context.ct.cancelled() => return Err(cancelled()),
+                };
+                return r.map(Into::into).map_err(|e| prompt_error(&e));
             }
         }
         let args = &request.arguments;

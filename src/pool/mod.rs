@@ -459,6 +459,26 @@ impl std::fmt::Debug for PoolHandle {
     }
 }
 
+/// `AdmitCall`, safe to cancel: the request runs in a task of its own, so if
+/// our caller is dropped while the actor answers, a permit it granted (a
+/// half-open probe slot, say) is handed back as an abandoned call instead of
+/// leaking and holding the breaker half-open.
+async fn admit(addr: &Addr<McpServer>) -> Result<Result<server::Admission, PoolError>, PoolError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let addr = addr.clone();
+    tokio::spawn(async move {
+        let answer = addr.send(AdmitCall).await;
+        if let Err(Ok(Ok(admission))) = tx.send(answer) {
+            addr.do_send(CallFinished {
+                permit: admission.permit,
+                outcome: CallOutcome::Abandoned,
+                latency: Duration::ZERO,
+            });
+        }
+    });
+    Ok(rx.await.map_err(|_| PoolError::ShuttingDown)??)
+}
+
 /// Ends an admitted call's accounting: the outcome, or "abandoned" if the
 /// caller's future is dropped first.
 struct CallGuard {
@@ -811,7 +831,7 @@ impl PoolHandle {
                     server: server.to_owned(),
                     limit: live.limit,
                 })?;
-            match live.addr.send(AdmitCall).await? {
+            match admit(&live.addr).await? {
                 Ok(admission) => break (admission, slot),
                 // lost a race with a crash: wait for the restart
                 Err(PoolError::NotReady { .. }) => {
