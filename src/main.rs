@@ -401,15 +401,7 @@ async fn task(url: &str, as_json: bool, cmd: TaskCommand) -> Result<()> {
         }
         return Ok(());
     }
-    let v: Value = res.json().await.context("baton sent a non-JSON reply")?;
-    if !status.is_success() {
-        let msg = v["error"]["message"].as_str().unwrap_or("request failed");
-        let code = v["error"]["code"].as_str().unwrap_or("error");
-        if as_json {
-            println!("{v}");
-        }
-        bail!("{code}: {msg} (HTTP {status})");
-    }
+    let v = reply(res, as_json).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -481,16 +473,7 @@ async fn servers(url: &str, as_json: bool, cmd: ServersCommand) -> Result<()> {
         .send()
         .await
         .with_context(|| format!("cannot reach baton at {url}"))?;
-    let status = res.status();
-    let v: Value = res.json().await.context("baton sent a non-JSON reply")?;
-    if !status.is_success() {
-        let msg = v["error"]["message"].as_str().unwrap_or("request failed");
-        let code = v["error"]["code"].as_str().unwrap_or("error");
-        if as_json {
-            println!("{v}");
-        }
-        bail!("{code}: {msg} (HTTP {status})");
-    }
+    let v = reply(res, as_json).await?;
     let mut tools = None;
     if let ServersCommand::Status { name } = &cmd {
         let res = http
@@ -583,6 +566,22 @@ fn print_servers(servers: &[Value]) {
         ]);
     }
     println!("{t}");
+}
+
+/// A reply's JSON body; an error status becomes an error carrying baton's
+/// `{error: {code, message}}` (also printed as is with `--json`).
+async fn reply(res: reqwest::Response, as_json: bool) -> Result<Value> {
+    let status = res.status();
+    let v: Value = res.json().await.context("baton sent a non-JSON reply")?;
+    if !status.is_success() {
+        let msg = v["error"]["message"].as_str().unwrap_or("request failed");
+        let code = v["error"]["code"].as_str().unwrap_or("error");
+        if as_json {
+            println!("{v}");
+        }
+        bail!("{code}: {msg} (HTTP {status})");
+    }
+    Ok(v)
 }
 
 fn s(v: &Value) -> String {
