@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpServer};
+use actix_web::App;
 use baton::{Runtime, Settings};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
@@ -76,7 +76,8 @@ fn start_downstream() -> Downstream {
 
 struct Baton {
     url: String,
-    stop: actix_web::dev::ServerHandle,
+    /// Dropping it (or sending) ends the server thread.
+    stop: tokio::sync::oneshot::Sender<()>,
     thread: std::thread::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -96,15 +97,7 @@ fn start_baton(downstream: &str) -> Baton {
         sys.block_on(async move {
             let runtime = Runtime::start(settings).await.expect("runtime");
             let mount = runtime.configure();
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let server = HttpServer::new(move || App::new().configure(mount.clone()))
-                .workers(2)
-                .disable_signals()
-                .shutdown_timeout(1)
-                .listen(listener)
-                .expect("listen")
-                .run();
+            let (addr, server) = common::serve(move || App::new().configure(mount.clone()));
             // wait until the downstream is ready
             let start = Instant::now();
             while runtime
@@ -115,8 +108,10 @@ fn start_baton(downstream: &str) -> Baton {
                 assert!(start.elapsed() < DEADLINE, "downstream not ready");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tx.send((addr, server.handle())).expect("send addr");
-            server.await.expect("server");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            tx.send((addr, stop)).expect("send addr");
+            let _ = stopped.await;
+            server.stop(true).await;
             runtime.shutdown().await.expect("shutdown");
         });
     });
@@ -232,7 +227,7 @@ fn main() {
             );
         }
     }
-    rt.block_on(baton.stop.stop(true));
+    let _ = baton.stop.send(());
     let _ = baton.thread.join();
     drop(downstream);
 }

@@ -582,15 +582,7 @@ async fn openapi_metrics_health_and_stats_are_served() {
         assert!(doc["paths"][p].is_object(), "missing {p}");
     }
     s.post("/tasks", json!({"title": "x"})).await;
-    let metrics = s
-        .http
-        .get(format!("http://{}/metrics", s.addr))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = s.metrics().await;
     assert!(
         metrics.contains("baton_task_events_total{event=\"task_added\"} 1"),
         "{metrics}"

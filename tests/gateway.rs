@@ -297,15 +297,7 @@ async fn server_everything_over_stdio_and_http_through_baton() {
     let r = call(&client, "server_status", json!({ "server": "web" })).await;
     let out = r.structured_content.expect("structured");
     assert_eq!(out["server"]["transport"], "http");
-    let metrics = s
-        .http
-        .get(format!("http://{}/metrics", s.addr))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = s.metrics().await;
     assert!(
         metrics.contains("baton_downstream_up{server=\"everything\"} 1"),
         "{metrics}"

@@ -418,18 +418,6 @@ impl Handler<Pump> for Dispatcher {
     }
 }
 
-/// How many calls the dispatcher has in flight.
-#[derive(Debug, Message)]
-#[rtype(result = "usize")]
-pub struct GetInFlight;
-
-impl Handler<GetInFlight> for Dispatcher {
-    type Result = usize;
-    fn handle(&mut self, _: GetInFlight, _: &mut Context<Self>) -> usize {
-        self.running.len()
-    }
-}
-
 /// Stop: abandon the calls in flight (cancelled downstream), give their
 /// leases back (the tasks are ready again, no attempt spent), stop the actor.
 #[derive(Debug, Message)]

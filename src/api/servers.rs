@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::api::error::ApiError;
 use crate::api::tasks::ErrorBody;
 use crate::board::Board;
-use crate::pool::{PoolError, PoolHandle, ServerStatus};
+use crate::pool::{PoolHandle, ServerStatus};
 
 /// Every configured server.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,15 +45,7 @@ fn pool(board: &Board) -> Result<&PoolHandle, ApiError> {
 }
 
 async fn status_of(pool: &PoolHandle, name: &str) -> Result<ServerStatus, ApiError> {
-    pool.status()
-        .await
-        .into_iter()
-        .find(|s| s.name == name)
-        .ok_or_else(|| {
-            ApiError::from(crate::Error::from(PoolError::UnknownServer {
-                server: name.to_owned(),
-            }))
-        })
+    Ok(pool.server_status(name).await.map_err(crate::Error::from)?)
 }
 
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
@@ -84,9 +76,8 @@ pub(crate) async fn server_tools(
     let pool = pool(&board)?;
     status_of(pool, &name).await?;
     let tools = pool
-        .tools()
+        .server_tools(&name)
         .into_iter()
-        .filter(|t| t.server == *name)
         .map(|t| GatewayToolInfo {
             description: t.definition.description.as_ref().map(|d| d.to_string()),
             name: t.name,

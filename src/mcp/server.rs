@@ -38,11 +38,25 @@ use crate::pool::{CallOptions, PoolError};
 
 /// A refused call as a tool error: `code: message (field: f)` plus the same as structured content.
 pub(crate) fn tool_error(e: &Error) -> CallToolResult {
-    let mut v = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
+    CallToolResult::structured_error(serde_json::json!({ "error": error_body(e) }))
+}
+
+/// `{code, message}`, plus `field` for bad input, and for a downstream server
+/// `server` and (breaker open) `retry_at`.
+fn error_body(e: &Error) -> serde_json::Value {
+    let mut v = serde_json::json!({ "code": e.code(), "message": e.to_string() });
     if let Some(f) = e.field() {
-        v["error"]["field"] = f.into();
+        v["field"] = f.into();
     }
-    CallToolResult::structured_error(v)
+    if let Error::Downstream(p) = e {
+        if let Some(server) = p.server() {
+            v["server"] = server.into();
+        }
+        if let PoolError::BreakerOpen { retry_at, .. } = p {
+            v["retry_at"] = rfc3339::format(*retry_at).into();
+        }
+    }
+    v
 }
 
 fn ok<T>(r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
@@ -813,22 +827,17 @@ impl BatonMcp {
         &self,
         Parameters(a): Parameters<ServerRef>,
     ) -> Result<Json<ServerOut>, CallToolResult> {
-        let unknown = || {
-            gateway_error(&PoolError::UnknownServer {
-                server: a.server.clone(),
-            })
+        let unknown = PoolError::UnknownServer {
+            server: a.server.clone(),
         };
-        let pool = self.board.pool().ok_or_else(unknown)?;
+        let pool = self.board.pool().ok_or_else(|| gateway_error(&unknown))?;
         let status = pool
-            .status()
+            .server_status(&a.server)
             .await
-            .into_iter()
-            .find(|s| s.name == a.server)
-            .ok_or_else(unknown)?;
+            .map_err(|e| gateway_error(&e))?;
         let tools = pool
-            .tools()
+            .server_tools(&a.server)
             .into_iter()
-            .filter(|t| t.server == a.server)
             .map(|t| t.name)
             .collect();
         Ok(Json(ServerOut {
@@ -1028,14 +1037,7 @@ impl BatonMcp {
 /// A gateway call that did not produce a result, as a tool error naming the
 /// server (and, for an open breaker, when calls resume).
 fn gateway_error(e: &PoolError) -> CallToolResult {
-    let mut v = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
-    if let Some(server) = e.server() {
-        v["error"]["server"] = server.into();
-    }
-    if let PoolError::BreakerOpen { retry_at, .. } = e {
-        v["error"]["retry_at"] = rfc3339::format(*retry_at).into();
-    }
-    CallToolResult::structured_error(v)
+    tool_error(&Error::Downstream(e.clone()))
 }
 
 /// The answer to a request the client cancelled (rmcp does not send it on).
@@ -1049,16 +1051,10 @@ fn prompt_error(e: &PoolError) -> McpError {
     match e {
         PoolError::Downstream { error, .. } => error.as_ref().clone(),
         PoolError::UnknownPrompt { .. } => McpError::invalid_params(e.to_string(), None),
-        _ => {
-            let mut data = serde_json::json!({ "code": e.code() });
-            if let Some(server) = e.server() {
-                data["server"] = server.into();
-            }
-            if let PoolError::BreakerOpen { retry_at, .. } = e {
-                data["retry_at"] = rfc3339::format(*retry_at).into();
-            }
-            McpError::internal_error(e.to_string(), Some(data))
-        }
+        _ => McpError::internal_error(
+            e.to_string(),
+            Some(error_body(&Error::Downstream(e.clone()))),
+        ),
     }
 }
 

@@ -73,6 +73,7 @@
 
 mod client;
 pub mod error;
+pub mod metrics;
 mod process;
 mod server;
 pub mod settings;
@@ -608,6 +609,25 @@ impl PoolHandle {
     /// order; empty once the pool has shut down.
     pub async fn status(&self) -> Vec<ServerStatus> {
         self.pool.send(GetPoolStatus).await.unwrap_or_default()
+    }
+
+    /// One configured server's status (an invalid entry included).
+    pub async fn server_status(&self, server: &str) -> Result<ServerStatus, PoolError> {
+        self.status()
+            .await
+            .into_iter()
+            .find(|s| s.name == server)
+            .ok_or_else(|| PoolError::UnknownServer {
+                server: server.to_owned(),
+            })
+    }
+
+    /// The gateway tools of one server, in name order. No mailbox hop.
+    pub fn server_tools(&self, server: &str) -> Vec<GatewayTool> {
+        self.tools()
+            .into_iter()
+            .filter(|t| t.server == server)
+            .collect()
     }
 
     /// Restart a server: terminate its connection and process group, reset
