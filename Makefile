@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: help build run test test-rust downstream test-python test-conformance test-browser lint fmt doc bench ci clean
+.PHONY: help build run test test-rust downstream test-python test-clients test-conformance test-browser vendor-dashboard lint fmt doc bench soak ci clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ build: ## build the release binary
 run: build ## serve on 127.0.0.1:8080 with the embedded sled store in ./data
 	./target/release/baton serve --config config/default.toml $(ARGS)
 
-test: test-rust test-python test-conformance test-browser ## everything: unit, property, integration, MCP conformance, Python MCP SDK, browser
+test: test-rust test-python test-clients test-conformance test-browser ## everything: unit, property, integration, MCP conformance, Python MCP SDK, Claude Code CLI, browser
 
 test-rust: downstream ## Rust unit, proptest and integration tests (real server, real sled dir, real child processes)
 	$(CARGO) build --locked --examples  # the tests spawn target/debug/examples/fault_server
@@ -22,14 +22,20 @@ test-rust: downstream ## Rust unit, proptest and integration tests (real server,
 downstream: ## install the real downstream MCP server the tests call (server-everything, from npm)
 	cd tests/downstream && npm ci --no-audit --no-fund --loglevel=error
 
-test-python: ## the official Python MCP SDK (venv in tests/python/.venv) driving the real binary
+test-python: downstream ## the official Python MCP SDK (venv in tests/python/.venv) driving the real binary, server-everything behind its gateway
 	./scripts/python-test.sh
+
+test-clients: ## Claude Code's CLI (npm) adds baton with and without a bearer token
+	./scripts/clients-test.sh
 
 test-conformance: ## the official MCP conformance suite (Node 22 from npm) against `baton serve`
 	./scripts/conformance.sh
 
 test-browser: ## the dashboard in headless Chromium (skipped with a notice when no dashboard exists yet)
 	@if [ -f tests/browser/package.json ]; then ./scripts/browser-test.sh; else echo "no browser tests yet"; fi
+
+vendor-dashboard: ## re-vendor the dashboard's layout library (dagre) from npm at the pinned version
+	./scripts/vendor-dashboard.sh
 
 lint: ## clippy (deny warnings) and rustfmt check
 	$(CARGO) fmt --all -- --check
@@ -46,6 +52,12 @@ bench: ## end-to-end REST benchmark (claim→complete cycles/s, p50/p99, add thr
 	$(CARGO) bench --locked --bench e2e
 	$(CARGO) build --release --locked --example fault_server
 	$(CARGO) bench --locked --bench gateway
+
+soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
+	$(CARGO) build --release --locked --bin baton
+	SOAK_RUNS=10 SOAK_BATON=target/release/baton $(CARGO) test --locked --test soak -- --nocapture
+	PROPTEST_CASES=1000 $(CARGO) test --locked --test model -- --nocapture --test-threads=2
+	LEAK_SESSIONS=10000 LEAK_TASKS=100000 $(CARGO) test --release --locked --test leaks -- --nocapture
 
 ci: lint test ## what CI runs
 

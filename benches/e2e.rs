@@ -5,7 +5,11 @@
 //! Measures, on a fresh data dir per run:
 //! - claim→complete cycles/s and p50/p99 cycle latency with 1, 8 and 64
 //!   concurrent workers over 10,000 tasks (`slots = 64`);
-//! - add-task throughput: single adds from 64 clients, and batches of 100.
+//! - add-task throughput: single adds from 64 clients, and batches of 100;
+//! - reading the ready tasks of a 10,000-task board (100 ready): the
+//!   agent-coordinate-mcp `GET /api/available-tasks`, served from the
+//!   registry's in-memory ready queue, next to a scan of every stored task
+//!   (`GET /api/v1/tasks?status=ready`), which is what it used to do.
 //!
 //! Every acknowledged write here is durable (flushed) before its reply.
 //! Loops are bounded by count and by a 120 s deadline per run.
@@ -14,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpServer};
+use actix_web::App;
+use baton::model::Role;
 use baton::{Runtime, Settings};
 use serde_json::{json, Value};
 
@@ -30,13 +35,22 @@ struct Server {
     addr: std::net::SocketAddr,
     base: String,
     stop: actix_web::dev::ServerHandle,
+    /// Bearer secret of an agent token when auth is required.
+    token: Option<String>,
     thread: std::thread::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
 fn start_server(slots: u32) -> Server {
+    start_server_with(slots, false)
+}
+
+/// A server with `slots` worker slots; with `auth`, `[auth] required = true`
+/// and an agent token (`Server::token`) every request must present.
+fn start_server_with(slots: u32, auth: bool) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = Settings::for_tests(dir.path());
+    settings.auth.required = auth;
     settings.slots.count = slots;
     settings.leases.ttl_secs = 600;
     settings.tasks.max_batch = 10_000;
@@ -45,24 +59,36 @@ fn start_server(slots: u32) -> Server {
         let sys = actix_rt::System::new();
         sys.block_on(async move {
             let runtime = Runtime::start(settings).await.expect("runtime");
+            let token = if auth {
+                let t = runtime
+                    .auth()
+                    .tokens()
+                    .create("bench", Role::Agent, None)
+                    .await
+                    .expect("token");
+                Some(t.secret)
+            } else {
+                None
+            };
             let mount = runtime.configure();
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let addr = listener.local_addr().expect("addr");
-            let server = HttpServer::new(move || App::new().configure(mount.clone()))
+            let server = baton::runtime::http_server(move || App::new().configure(mount.clone()))
                 .workers(2)
                 .disable_signals()
                 .shutdown_timeout(1)
                 .listen(listener)
                 .expect("listen")
                 .run();
-            tx.send((addr, server.handle())).expect("send addr");
+            tx.send((addr, server.handle(), token)).expect("send addr");
             server.await.expect("server");
             runtime.shutdown().await.expect("shutdown");
         });
     });
-    let (addr, stop) = rx.recv().expect("server started");
+    let (addr, stop, token) = rx.recv().expect("server started");
     Server {
         addr,
+        token,
         base: format!("http://{addr}/api/v1"),
         stop,
         thread,
@@ -92,23 +118,27 @@ struct LeaseOnly {
 struct Conn {
     stream: tokio::io::BufReader<tokio::net::TcpStream>,
     host: String,
+    /// `Authorization: Bearer …\r\n`, or empty.
+    auth: String,
 }
 
 impl Conn {
-    async fn open(addr: std::net::SocketAddr) -> Self {
+    async fn open(addr: std::net::SocketAddr, token: Option<&str>) -> Self {
         let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         Self {
             stream: tokio::io::BufReader::new(stream),
             host: addr.to_string(),
+            auth: token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n")),
         }
     }
 
     async fn post(&mut self, path: &str, body: &str) -> (u16, Vec<u8>) {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
         let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {}\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.host,
+            self.auth,
             body.len()
         );
         self.stream
@@ -159,13 +189,16 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-async fn add_all(http: &reqwest::Client, base: &str, n: usize) {
+async fn add_all(http: &reqwest::Client, base: &str, n: usize, token: Option<&str>) {
     for start in (0..n).step_by(1000) {
         let tasks: Vec<Value> = (start..(start + 1000).min(n))
             .map(|i| json!({"id": format!("t{i}"), "title": "bench"}))
             .collect();
-        let res = http
-            .post(format!("{base}/tasks"))
+        let mut req = http.post(format!("{base}/tasks"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req
             .json(&json!({ "tasks": tasks }))
             .send()
             .await
@@ -174,19 +207,19 @@ async fn add_all(http: &reqwest::Client, base: &str, n: usize) {
     }
 }
 
-async fn cycles(workers: usize) -> (f64, f64, f64) {
-    let server = start_server(64);
+async fn cycles(workers: usize, auth: bool) -> (f64, f64, f64) {
+    let server = start_server_with(64, auth);
     let http = client();
-    add_all(&http, &server.base, TASKS).await;
+    add_all(&http, &server.base, TASKS, server.token.as_deref()).await;
     let done = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut handles = Vec::new();
     for w in 0..workers {
         let (http, base, done) = (http.clone(), server.base.clone(), done.clone());
-        let addr = server.addr;
+        let (addr, token) = (server.addr, server.token.clone());
         handles.push(tokio::spawn(async move {
             let _ = (&http, &base);
-            let mut conn = Conn::open(addr).await;
+            let mut conn = Conn::open(addr, token.as_deref()).await;
             let mut lat = Vec::new();
             let claim_body = format!("{{\"worker\":\"w{w}\"}}");
             while start.elapsed() < DEADLINE {
@@ -293,6 +326,70 @@ async fn adds(clients: usize, batch: usize) -> (f64, f64, f64) {
     r
 }
 
+/// p50/p99 (ms) and body size of `GET path`, `n` times, one client.
+async fn reads(http: &reqwest::Client, url: &str, n: usize) -> (f64, f64, usize) {
+    let mut lat = Vec::with_capacity(n);
+    let mut size = 0;
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let res = http.get(url).send().await.expect("get");
+        assert_eq!(res.status(), 200);
+        size = res.bytes().await.expect("body").len();
+        lat.push(t0.elapsed());
+    }
+    lat.sort();
+    (pct(&lat, 0.5), pct(&lat, 0.99), size)
+}
+
+/// The ready tasks of a 10,000-task board with 100 ready: from the ready
+/// queue (compat `available-tasks`) and by scanning the store (`/api/v1/tasks?status=ready`).
+async fn ready_reads() -> Vec<(&'static str, f64, f64, usize)> {
+    let server = start_server(64);
+    let http = client();
+    let roots: Vec<Value> = (0..100)
+        .map(|i| json!({"id": format!("r{i}"), "title": "ready"}))
+        .collect();
+    let res = http
+        .post(format!("{}/tasks", server.base))
+        .json(&json!({ "tasks": roots }))
+        .send()
+        .await
+        .expect("add");
+    assert_eq!(res.status(), 201);
+    for start in (0..TASKS - 100).step_by(1000) {
+        let tasks: Vec<Value> = (start..(start + 1000).min(TASKS - 100))
+            .map(|i| json!({"id": format!("b{i}"), "title": "blocked", "dependencies": [format!("r{}", i % 100)]}))
+            .collect();
+        let res = http
+            .post(format!("{}/tasks", server.base))
+            .json(&json!({ "tasks": tasks }))
+            .send()
+            .await
+            .expect("add");
+        assert_eq!(res.status(), 201);
+    }
+    let root = format!("http://{}", server.addr);
+    let mut out = Vec::new();
+    for (name, path) in [
+        (
+            "compat available-tasks (ready queue)",
+            "/api/available-tasks",
+        ),
+        (
+            "v1 tasks?status=ready (store scan)",
+            "/api/v1/tasks?status=ready&limit=1000",
+        ),
+    ] {
+        let url = format!("{root}{path}");
+        let _ = reads(&http, &url, 5).await; // warm-up
+        let (p50, p99, size) = reads(&http, &url, 200).await;
+        out.push((name, p50, p99, size));
+    }
+    server.stop.stop(true).await;
+    let _ = server.thread.join();
+    out
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing else to parse.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -306,16 +403,30 @@ fn main() {
         .and_then(|v| v.parse().ok());
     rt.block_on(async {
         if let Some(w) = only {
-            let (rate, p50, p99) = cycles(w).await;
-            println!("| {w} | {rate:.0} | {p50:.2} | {p99:.2} |");
+            let auth = std::env::var_os("BENCH_AUTH").is_some();
+            let (rate, p50, p99) = cycles(w, auth).await;
+            println!(
+                "| {w} | {} | {rate:.0} | {p50:.2} | {p99:.2} |",
+                if auth { "bearer" } else { "off" }
+            );
             return;
         }
         println!("## claim→complete over REST ({TASKS} tasks, slots = 64, durable acks)\n");
-        println!("| workers | cycles/s | p50 cycle (ms) | p99 cycle (ms) |");
-        println!("|---:|---:|---:|---:|");
-        for w in [1, 8, 64] {
-            let (rate, p50, p99) = cycles(w).await;
-            println!("| {w} | {rate:.0} | {p50:.2} | {p99:.2} |");
+        println!("| workers | auth | cycles/s | p50 cycle (ms) | p99 cycle (ms) |");
+        println!("|---:|---|---:|---:|---:|");
+        // auth off (the default) and required (an agent's bearer token on every
+        // request: lookup, role check and lease-owner check), side by side
+        for (w, auth) in [
+            (1, false),
+            (1, true),
+            (8, false),
+            (8, true),
+            (64, false),
+            (64, true),
+        ] {
+            let (rate, p50, p99) = cycles(w, auth).await;
+            let mode = if auth { "bearer" } else { "off" };
+            println!("| {w} | {mode} | {rate:.0} | {p50:.2} | {p99:.2} |");
         }
         println!("\n## add-task throughput ({TASKS} tasks)\n");
         println!("| mode | tasks/s | p50 request (ms) | p99 request (ms) |");
@@ -324,5 +435,11 @@ fn main() {
         println!("| single adds, 64 clients | {rate:.0} | {p50:.2} | {p99:.2} |");
         let (rate, p50, p99) = adds(8, 100).await;
         println!("| batches of 100, 8 clients | {rate:.0} | {p50:.2} | {p99:.2} |");
+        println!("\n## ready tasks of a {TASKS}-task board (100 ready), 200 sequential reads\n");
+        println!("| read | p50 (ms) | p99 (ms) | body (bytes) |");
+        println!("|---|---:|---:|---:|");
+        for (name, p50, p99, size) in ready_reads().await {
+            println!("| {name} | {p50:.2} | {p99:.2} | {size} |");
+        }
     });
 }

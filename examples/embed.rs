@@ -38,6 +38,8 @@ async fn main() -> anyhow::Result<()> {
             )
             .service(web::scope("/baton").configure(mount.clone()))
     })
+    // streamed /mcp answers need TCP_NODELAY (see baton::runtime::http_server, which sets it)
+    .tcp_nodelay(true)
     .bind(("127.0.0.1", 8090))?
     .run()
     .await?;

@@ -8,4 +8,6 @@ if ! command -v "${CHROMIUM:-chromium}" >/dev/null 2>&1 && [ ! -x /usr/bin/chrom
   exit 1
 fi
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+# the committed copy of the dashboard's layout library is the pinned npm package, unchanged
+./scripts/vendor-dashboard.sh --check
 BATON_BIN="$PWD/target/debug/baton" node --test tests/browser/

@@ -3,8 +3,8 @@
 //!
 //! Each write sends one message to the owning actor and then waits until the
 //! commit it caused is durable, so a returned `Ok` is an acknowledged write.
-//! Reads go to the store after a read barrier (nothing not yet durable is
-//! shown) or to the lock-free [`BoardView`].
+//! Reads go to the store and then pass a read barrier before they return
+//! (nothing not yet durable is shown), or to the lock-free [`BoardView`].
 
 use std::sync::Arc;
 
@@ -15,19 +15,22 @@ use crate::actors::context::{check_key, PutContext};
 use crate::actors::metrics::{GetSeries, Metrics, MetricsCollector, RenderPrometheus, Series};
 use crate::actors::registry::{
     AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
-    Fail, GetOperation, Heartbeat, OpenOperation, Release, Reset, SettleOperation, TaskRegistry,
+    Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset, SettleOperation,
+    SweepLeases, TaskRegistry,
 };
 use crate::actors::resolver::{DependencyResolver, GetDependents};
-use crate::actors::slots::{ClaimSlot, ListSlots, ReleaseSlot, SlotAllocator};
+use crate::actors::slots::{ClaimSlot, ListSlots, ReleaseSlot, SlotAllocator, SweepSlots};
 use crate::actors::BoardView;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::table::{LeaseRef, TaskError};
 use crate::error::Error;
 use crate::model::{
-    now_ms, Event, Lease, Operation, OperationState, SlotInfo, Task, TaskId, TaskSpec, TaskStatus,
+    Event, Lease, LeaseRecord, Millis, Operation, OperationState, Principal, Role, SlotInfo, Task,
+    TaskId, TaskSpec, TaskStatus,
 };
 use crate::pool::PoolHandle;
-use crate::store::{Store, Ticket};
+use crate::store::{LeaseQuery, Store, Ticket};
 
 /// A task and its lease, as returned by a claim.
 #[derive(
@@ -67,6 +70,37 @@ pub struct TaskPage {
     pub last_event_id: u64,
 }
 
+/// Filters and paging of [`Board::lease_history`]. A lease is listed when it
+/// overlaps `[since, until)`: claimed before `until`, not ended before `since`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaseFilter {
+    /// Leave out leases that ended before this time (ms since the epoch).
+    pub since: Option<Millis>,
+    /// Leave out leases claimed at or after this time (ms since the epoch).
+    pub until: Option<Millis>,
+    /// Only leases held by this worker.
+    pub worker: Option<String>,
+    /// Continue after this cursor (a previous page's `next_cursor`).
+    pub cursor: Option<String>,
+    /// Page size (bounded by `api.max_page_size`; default `api.default_page_size`).
+    pub limit: Option<usize>,
+}
+
+/// One page of the lease history, in claim order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LeasePage {
+    /// The leases, oldest claim first.
+    pub leases: Vec<LeaseRecord>,
+    /// Pass as `cursor` for the next page; `null` on the last page. A page can
+    /// be shorter than `limit` (even empty) and still have one: one request
+    /// looks at no more than [`LEASE_SCAN_BUDGET`] leases.
+    pub next_cursor: Option<String>,
+}
+
+/// Most leases one [`Board::lease_history`] call looks at (filtered out or
+/// not) before it ends the page with a `next_cursor`.
+pub const LEASE_SCAN_BUDGET: usize = 50_000;
+
 /// Counts for `/api/v1/stats`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
@@ -82,9 +116,13 @@ pub struct Stats {
     pub store: serde_json::Value,
 }
 
-/// The handle. Cheap to clone.
+/// The handle. Cheap to clone. Every operation is made on behalf of
+/// [`Board::actor`] ([`Principal::local`] unless [`Board::acting_as`] chose
+/// another): recorded in the audit log, checked against lease owners and,
+/// for executor tasks, against the admin role.
 #[derive(Clone)]
 pub struct Board {
+    actor: Principal,
     registry: Addr<TaskRegistry>,
     resolver: Addr<DependencyResolver>,
     slots: Addr<SlotAllocator>,
@@ -95,6 +133,7 @@ pub struct Board {
     settings: Arc<Settings>,
     /// Downstream MCP servers (executor tasks, the gateway, `/api/v1/servers`).
     pool: Option<PoolHandle>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Board {
@@ -119,8 +158,11 @@ impl Board {
         view: Arc<BoardView>,
         metrics: Arc<Metrics>,
         settings: Arc<Settings>,
+        clock: Clock,
     ) -> Self {
         Self {
+            actor: Principal::local(),
+            clock,
             registry,
             resolver,
             slots,
@@ -131,6 +173,20 @@ impl Board {
             settings,
             pool: None,
         }
+    }
+
+    /// The same board, acting for `actor` (the edges call this with the
+    /// caller that authenticated the request).
+    pub fn acting_as(&self, actor: Principal) -> Board {
+        Board {
+            actor,
+            ..self.clone()
+        }
+    }
+
+    /// Who this handle acts for.
+    pub fn actor(&self) -> &Principal {
+        &self.actor
     }
 
     /// Builder: the downstream MCP server pool.
@@ -147,6 +203,11 @@ impl Board {
     /// Settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The clock every lease and slot expiry is measured by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The store (for the SSE stream and shutdown).
@@ -168,6 +229,18 @@ impl Board {
         task_id(s, self.settings.tasks.max_id_len)
     }
 
+    /// Refuse unless [`Board::actor`] has at least `role`.
+    pub fn require(&self, role: Role, action: &'static str) -> Result<(), Error> {
+        if self.actor.role >= role {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                required: role,
+                action,
+            })
+        }
+    }
+
     async fn durable<T>(&self, r: (T, Ticket)) -> Result<T, Error> {
         self.store.wait_durable(r.1).await?;
         Ok(r.0)
@@ -184,19 +257,33 @@ impl Board {
     /// Add tasks as one atomic batch (dependencies may point inside the batch).
     pub async fn add_tasks(&self, specs: Vec<TaskSpec>) -> Result<Vec<Task>, Error> {
         self.check_executors(&specs)?;
-        let r = self.registry.send(AddTasks { specs }).await??;
+        let r = self
+            .registry
+            .send(AddTasks {
+                specs,
+                actor: self.actor.clone(),
+            })
+            .await??;
         self.durable(r).await
     }
 
-    /// An executor must name a configured downstream server.
+    /// Only admins create executor tasks; an executor must name a configured
+    /// downstream server and one of its `executable_tools`.
     fn check_executors(&self, specs: &[TaskSpec]) -> Result<(), Error> {
+        if specs.iter().any(|s| s.executor.is_some()) && self.actor.role < Role::Admin {
+            return Err(Error::Forbidden {
+                required: Role::Admin,
+                action: "create tasks with an executor (baton would call a downstream tool)",
+            });
+        }
         for (i, spec) in specs.iter().enumerate() {
             let Some(e) = &spec.executor else { continue };
-            let field = if specs.len() == 1 {
-                "executor.server".to_owned()
+            let prefix = if specs.len() == 1 {
+                "executor".to_owned()
             } else {
-                format!("tasks[{i}].executor.server")
+                format!("tasks[{i}].executor")
             };
+            let field = format!("{prefix}.server");
             let servers = self
                 .pool
                 .as_ref()
@@ -211,6 +298,25 @@ impl Board {
                 return Err(Error::invalid(
                     field,
                     format!("no downstream MCP server named '{}'; {known}", e.server),
+                ));
+            }
+            let allowed = self
+                .pool
+                .as_ref()
+                .map(|p| p.executable_tools(&e.server))
+                .unwrap_or_default();
+            if !allowed.contains(&e.tool) {
+                let listed = if allowed.is_empty() {
+                    "none are allowed".to_owned()
+                } else {
+                    format!("allowed: {}", allowed.join(", "))
+                };
+                return Err(Error::invalid(
+                    format!("{prefix}.tool"),
+                    format!(
+                        "tool '{}' of server '{}' is not in [pool.servers.{}] executable_tools ({listed})",
+                        e.tool, e.server, e.server
+                    ),
                 ));
             }
         }
@@ -239,6 +345,7 @@ impl Board {
                 worker: worker.to_owned(),
                 tags,
                 slot,
+                actor: self.actor.clone(),
             })
             .await??;
         match r {
@@ -265,6 +372,7 @@ impl Board {
                 worker: worker.to_owned(),
                 blocked,
                 exclude,
+                actor: self.actor.clone(),
             })
             .await??;
         match r {
@@ -280,16 +388,30 @@ impl Board {
         worker: &str,
         slot: Option<u32>,
     ) -> Result<Claim, Error> {
-        self.claim_task_ttl(id, worker, slot, None).await
+        self.claim_task_as(id, worker, slot, None, false).await
     }
 
-    /// Claim with a lease TTL override (compat routes).
-    pub async fn claim_task_ttl(
+    /// The agent-coordinate-mcp `claim-task`: the lease lasts
+    /// `leases.compat_ttl_secs` and, unlike every other lease, accepts
+    /// updates by `worker`'s name ([`LeaseRef::Worker`]) as that API has no
+    /// lease ids.
+    pub async fn compat_claim_task(
+        &self,
+        id: &str,
+        worker: &str,
+        slot: Option<u32>,
+    ) -> Result<Claim, Error> {
+        let ttl = self.settings.leases.compat_ttl_secs.saturating_mul(1000);
+        self.claim_task_as(id, worker, slot, Some(ttl), true).await
+    }
+
+    async fn claim_task_as(
         &self,
         id: &str,
         worker: &str,
         slot: Option<u32>,
         ttl_ms: Option<u64>,
+        compat: bool,
     ) -> Result<Claim, Error> {
         check_worker(worker)?;
         let id = self.id(id)?;
@@ -300,9 +422,26 @@ impl Board {
                 worker: worker.to_owned(),
                 slot,
                 ttl_ms,
+                actor: self.actor.clone(),
+                compat,
             })
             .await??;
         self.claimed(c).await
+    }
+
+    /// Expire, now, every lease and idle explicit slot hold whose time has
+    /// passed by the clock — what the sweep timers do every
+    /// `leases.sweep_interval_ms` — and return once that is durable. (A lapsed
+    /// lease or hold is refused from the instant it lapses either way; this
+    /// frees its task and slot.)
+    pub async fn sweep_expired(&self) -> Result<(), Error> {
+        if let Some(t) = self.registry.send(SweepLeases).await?? {
+            self.store.wait_durable(t).await?;
+        }
+        if let Some(t) = self.slots.send(SweepSlots).await?? {
+            self.store.wait_durable(t).await?;
+        }
+        Ok(())
     }
 
     /// Extend a lease.
@@ -320,7 +459,12 @@ impl Board {
         let id = self.id(id)?;
         let r = self
             .registry
-            .send(Heartbeat { id, lease, ttl_ms })
+            .send(Heartbeat {
+                id,
+                lease,
+                ttl_ms,
+                actor: self.actor.clone(),
+            })
             .await??;
         self.durable(r).await
     }
@@ -333,7 +477,15 @@ impl Board {
         output: Option<serde_json::Value>,
     ) -> Result<Task, Error> {
         let id = self.id(id)?;
-        let r = self.registry.send(Complete { id, lease, output }).await??;
+        let r = self
+            .registry
+            .send(Complete {
+                id,
+                lease,
+                output,
+                actor: self.actor.clone(),
+            })
+            .await??;
         self.durable(r).await
     }
 
@@ -353,6 +505,7 @@ impl Board {
                 lease,
                 error,
                 retry,
+                actor: self.actor.clone(),
             })
             .await??;
         self.durable(r).await
@@ -361,21 +514,42 @@ impl Board {
     /// Give a task back.
     pub async fn release(&self, id: &str, lease: LeaseRef) -> Result<Task, Error> {
         let id = self.id(id)?;
-        let r = self.registry.send(Release { id, lease }).await??;
+        let r = self
+            .registry
+            .send(Release {
+                id,
+                lease,
+                actor: self.actor.clone(),
+            })
+            .await??;
         self.durable(r).await
     }
 
-    /// Cancel a task (and its pending dependents).
+    /// Cancel a task (and its pending dependents). Admins only.
     pub async fn cancel(&self, id: &str, reason: Option<String>) -> Result<Task, Error> {
+        self.require(Role::Admin, "cancel tasks")?;
         let id = self.id(id)?;
-        let r = self.registry.send(Cancel { id, reason }).await??;
+        let r = self
+            .registry
+            .send(Cancel {
+                id,
+                reason,
+                actor: self.actor.clone(),
+            })
+            .await??;
         self.durable(r).await
     }
 
     /// Reset a failed task and its failed dependents.
     pub async fn reset(&self, id: &str) -> Result<Vec<Task>, Error> {
         let id = self.id(id)?;
-        let r = self.registry.send(Reset { id }).await??;
+        let r = self
+            .registry
+            .send(Reset {
+                id,
+                actor: self.actor.clone(),
+            })
+            .await??;
         self.durable(r).await
     }
 
@@ -399,6 +573,7 @@ impl Board {
                 lease_id,
                 key: key.to_owned(),
                 value,
+                actor: self.actor.clone(),
             })
             .await;
         match sent {
@@ -469,7 +644,7 @@ impl Board {
         timeout: std::time::Duration,
     ) -> Result<Operation, Error> {
         let task = self.get_task(id).await?;
-        let now = now_ms();
+        let now = self.clock.now();
         let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let op = Operation {
             id: format!("op-{}", uuid::Uuid::now_v7().simple()),
@@ -508,7 +683,7 @@ impl Board {
         }
         let task = self.get_task(op.task_id.as_str()).await?;
         let finished = task.status.is_terminal();
-        if !finished && now_ms() < op.deadline {
+        if !finished && self.clock.now() < op.deadline {
             return Ok(op);
         }
         let settle = SettleOperation {
@@ -542,10 +717,9 @@ impl Board {
     /// One task.
     pub async fn get_task(&self, id: &str) -> Result<Task, Error> {
         let id = self.id(id)?;
+        let task = self.store.get_task(&id)?;
         self.store.barrier().await?;
-        self.store
-            .get_task(&id)?
-            .ok_or_else(|| TaskError::NotFound(id).into())
+        task.ok_or_else(|| TaskError::NotFound(id).into())
     }
 
     /// One task and its direct dependents.
@@ -570,10 +744,9 @@ impl Board {
                 format!("must be between 1 and {}", api.max_page_size),
             ));
         }
-        self.store.barrier().await?;
         let last_event_id = self.store.last_event_id()?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
+        let page = tokio::task::spawn_blocking(move || {
             let mut tasks = Vec::with_capacity(limit.min(1024));
             let mut next_cursor = None;
             for t in store.tasks_after(f.cursor.as_deref()) {
@@ -592,39 +765,92 @@ impl Board {
                 }
                 tasks.push(t);
             }
-            Ok(TaskPage {
+            Ok::<_, Error>(TaskPage {
                 tasks,
                 next_cursor,
                 last_event_id,
             })
         })
         .await
-        .map_err(|_| Error::Unavailable("the task lister"))?
+        .map_err(|_| Error::Unavailable("the task lister"))??;
+        self.store.barrier().await?;
+        Ok(page)
     }
 
-    /// Every ready task an agent may claim (not executor tasks), best first (priority, then age).
+    /// Every ready task an agent may claim (not executor tasks — they are
+    /// the dispatcher's), best first (priority, then age). Read from the
+    /// registry's in-memory ready queue, then a read barrier: what is shown
+    /// is durable.
     pub async fn available_tasks(&self) -> Result<Vec<Task>, Error> {
-        let mut all = self.all_tasks().await?;
-        // executor tasks are the dispatcher's, not offered to agents
-        all.retain(|t| t.status == TaskStatus::Ready && t.executor.is_none());
-        all.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
-        Ok(all)
+        let ready = self.registry.send(ListReady).await?;
+        self.store.barrier().await?;
+        Ok(ready)
     }
 
     /// Every task, in id order.
     pub async fn all_tasks(&self) -> Result<Vec<Task>, Error> {
-        self.store.barrier().await?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.tasks_after(None).collect::<Result<Vec<_>, _>>())
+        let tasks = tokio::task::spawn_blocking(move || {
+            store.tasks_after(None).collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|_| Error::Unavailable("the task lister"))??;
+        self.store.barrier().await?;
+        Ok(tasks)
+    }
+
+    /// The lease history (who held which task when, and how each lease
+    /// ended), built from the audit log. Errors: `limit` outside
+    /// `1..=api.max_page_size`, a `cursor` that is not one this returned,
+    /// `since` after `until`, or a blank `worker` (all `invalid_field`).
+    pub async fn lease_history(&self, f: LeaseFilter) -> Result<LeasePage, Error> {
+        let api = &self.settings.api;
+        let limit = f.limit.unwrap_or(api.default_page_size);
+        if limit == 0 || limit > api.max_page_size {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {}", api.max_page_size),
+            ));
+        }
+        let after = match f.cursor.as_deref() {
+            None => None,
+            Some(c) => Some(c.parse::<u64>().map_err(|_| {
+                Error::invalid("cursor", "must be the next_cursor of a previous page")
+            })?),
+        };
+        if let (Some(s), Some(u)) = (f.since, f.until) {
+            if s > u {
+                return Err(Error::invalid("since", "must not be after until"));
+            }
+        }
+        if let Some(w) = &f.worker {
+            check_worker(w)?;
+        }
+        let q = LeaseQuery {
+            since: f.since,
+            until: f.until,
+            worker: f.worker,
+            after,
+            limit,
+            max_scan: LEASE_SCAN_BUDGET,
+        };
+        let store = self.store.clone();
+        let page = tokio::task::spawn_blocking(move || store.lease_history(&q))
             .await
-            .map_err(|_| Error::Unavailable("the task lister"))?
-            .map_err(Error::from)
+            .map_err(|_| Error::Unavailable("the lease history"))??;
+        self.store.barrier().await?;
+        Ok(LeasePage {
+            leases: page.leases,
+            next_cursor: page.next_cursor.map(|c| c.to_string()),
+        })
     }
 
     /// A task's audit log.
     pub async fn task_events(&self, id: &str) -> Result<Vec<Event>, Error> {
         let task = self.get_task(id).await?;
-        Ok(self.store.task_events(&task.id)?)
+        let events = self.store.task_events(&task.id)?;
+        self.store.barrier().await?;
+        Ok(events)
     }
 
     /// One context value.
@@ -634,7 +860,9 @@ impl Board {
         key: &str,
     ) -> Result<Option<serde_json::Value>, Error> {
         let task = self.get_task(id).await?;
-        Ok(self.store.context_get(&task.id, key)?)
+        let value = self.store.context_get(&task.id, key)?;
+        self.store.barrier().await?;
+        Ok(value)
     }
 
     /// All context values of a task.
@@ -643,12 +871,16 @@ impl Board {
         id: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
         let task = self.get_task(id).await?;
-        Ok(self.store.context_list(&task.id)?)
+        let values = self.store.context_list(&task.id)?;
+        self.store.barrier().await?;
+        Ok(values)
     }
 
-    /// Every slot.
+    /// Every slot, then a read barrier: what is shown is durable.
     pub async fn slots(&self) -> Result<Vec<SlotInfo>, Error> {
-        Ok(self.slots.send(ListSlots).await?)
+        let slots = self.slots.send(ListSlots).await?;
+        self.store.barrier().await?;
+        Ok(slots)
     }
 
     /// Counts and series.

@@ -61,6 +61,103 @@ pub struct Settings {
     pub mcp: McpSettings,
     /// Downstream MCP servers (the pool).
     pub pool: crate::pool::PoolSettings,
+    /// Authentication, roles and abuse limits.
+    pub auth: AuthSettings,
+    /// The web dashboard.
+    pub dashboard: DashboardSettings,
+}
+
+/// `[auth]`: bearer tokens (stored hashes, created with `baton token create`),
+/// optional JWT from an identity provider, and a per-token rate limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Every request except the open ones (`/healthz`, `/readyz`, the
+    /// protected-resource metadata, the dashboard's static files) needs a
+    /// valid bearer token. While `false`, a request without a token acts as
+    /// admin (a token that is sent is still verified and its role applies);
+    /// `baton serve` then refuses to listen beyond loopback unless
+    /// `--insecure-no-auth` is given.
+    pub required: bool,
+    /// Requests per second allowed to one token (or JWT subject); 0 = no limit.
+    /// Beyond it: 429 with `Retry-After`.
+    pub rate_limit_per_sec: u32,
+    /// Requests a token may make in a burst; 0 = twice `rate_limit_per_sec`.
+    pub rate_limit_burst: u32,
+    /// Lifetime of a single-use event-stream ticket (`POST /api/v1/events/ticket`), in seconds.
+    pub stream_ticket_ttl_secs: u64,
+    /// JWT bearer tokens from a team's identity provider (off unless `jwks_url` is set).
+    pub jwt: JwtSettings,
+}
+
+/// `[auth.jwt]`: validate JWTs signed by keys from a JWKS endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtSettings {
+    /// JWKS URL of the identity provider; empty = JWT authentication off.
+    pub jwks_url: String,
+    /// Required `iss` claim.
+    pub issuer: String,
+    /// Required `aud` claim (one of the token's audiences).
+    pub audience: String,
+    /// Claim holding the baton role (`viewer`, `agent` or `admin`; a string, or an
+    /// array whose highest baton role counts). A token without it is refused (403).
+    pub role_claim: String,
+    /// How long fetched keys are used before the JWKS is fetched again, in seconds
+    /// (an unknown key id also triggers a fetch, at most once per 10 s).
+    pub jwks_refresh_secs: u64,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            required: false,
+            rate_limit_per_sec: 0,
+            rate_limit_burst: 0,
+            stream_ticket_ttl_secs: 60,
+            jwt: JwtSettings::default(),
+        }
+    }
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            jwks_url: String::new(),
+            issuer: String::new(),
+            audience: String::new(),
+            role_claim: "baton_role".into(),
+            jwks_refresh_secs: 300,
+            leeway_secs: 30,
+        }
+    }
+}
+
+impl JwtSettings {
+    /// Whether JWT authentication is configured.
+    pub fn enabled(&self) -> bool {
+        !self.jwks_url.is_empty()
+    }
+}
+
+/// `[dashboard]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardSettings {
+    /// Most tasks the graph view lays out at once. A larger board shows the
+    /// selected task's ancestors and descendants, or the ready/running
+    /// frontier, with a message instead.
+    pub graph_max_nodes: usize,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        Self {
+            graph_max_nodes: 500,
+        }
+    }
 }
 
 /// `[mcp]`
@@ -69,16 +166,22 @@ pub struct Settings {
 pub struct McpSettings {
     /// Serve MCP (streamable HTTP) at `/mcp`.
     pub enabled: bool,
-    /// Host header values accepted at `/mcp` (DNS-rebinding protection); `host` matches any
-    /// port, `host:port` only that port. Never empty (an empty list would accept any host).
-    pub allowed_hosts: Vec<String>,
-    /// `Origin` header values accepted at `/mcp` (browsers send one); requests without an
-    /// Origin are unaffected.
-    pub allowed_origins: Vec<String>,
+    /// Deprecated alias of `[server] allowed_hosts` (which now guards every route).
+    /// Accepted with a warning when `[server] allowed_hosts` is left at its default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Deprecated alias of `[server] allowed_origins`, as above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
     /// Tools a connection sees unless it asks otherwise with `/mcp?profile=core|full`.
     pub profile: ToolProfile,
     /// How long a task handle (MCP tasks extension) is kept after its creation, in seconds.
     pub task_handle_ttl_secs: u64,
+    /// Largest MCP tool result, in bytes of its JSON (the `structuredContent`
+    /// and its text copy together). Listing tools end a page early to stay
+    /// under it (`next_cursor` continues); a value too large for it is
+    /// replaced by a note saying where to read it whole (REST or a resource).
+    pub max_result_bytes: usize,
 }
 
 /// Which MCP tools a connection sees. Agents pay for tool definitions in
@@ -135,14 +238,11 @@ impl Default for McpSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
-            allowed_origins: vec![
-                "http://localhost".into(),
-                "http://127.0.0.1".into(),
-                "http://[::1]".into(),
-            ],
+            allowed_hosts: None,
+            allowed_origins: None,
             profile: ToolProfile::Full,
             task_handle_ttl_secs: 3600,
+            max_result_bytes: 65536,
         }
     }
 }
@@ -157,6 +257,28 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// `Host` header values accepted on every route (DNS-rebinding protection): `host`
+    /// matches any port, `host:port` only that port, `"*"` any host. `baton serve` narrows
+    /// the loopback defaults to the port it bound.
+    pub allowed_hosts: Vec<String>,
+    /// `Origin` values accepted besides the server's own origin (a page served by baton
+    /// itself): `scheme://host[:port]`, or `"*"` for any. Requests without an `Origin`
+    /// (non-browser clients) are unaffected; `Origin: null` is always refused.
+    pub allowed_origins: Vec<String>,
+    /// PEM certificate chain to serve HTTPS with (together with `tls_key`); empty = plain HTTP.
+    pub tls_cert: PathBuf,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: PathBuf,
+}
+
+impl ServerSettings {
+    /// The loopback host names every default accepts.
+    pub const LOOPBACK_HOSTS: [&'static str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+    /// Whether TLS is configured.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.as_os_str().is_empty()
+    }
 }
 
 /// `[storage]`
@@ -183,7 +305,9 @@ pub struct SlotSettings {
 pub struct LeaseSettings {
     /// Lease time-to-live; a heartbeat extends the lease by this much.
     pub ttl_secs: u64,
-    /// How often lapsed leases are looked for, in milliseconds.
+    /// How often lapsed leases and idle explicit slot holds are freed, in
+    /// milliseconds. A lapsed lease is refused from the instant its
+    /// `expires_at` passes whenever the sweep runs; the sweep frees its task and slot.
     pub sweep_interval_ms: u64,
     /// Lease TTL for the agent-coordinate-mcp compatible routes (no heartbeats there),
     /// also the idle lifetime of an explicitly claimed slot.
@@ -264,6 +388,10 @@ impl Default for ServerSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             shutdown_timeout_secs: 10,
+            allowed_hosts: Self::LOOPBACK_HOSTS.map(String::from).to_vec(),
+            allowed_origins: Vec::new(),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
         }
     }
 }
@@ -339,7 +467,17 @@ impl Default for LogSettings {
 /// are not settings and are left alone; an unknown key inside a known
 /// section (`BATON_SLOTS__COUTN`) is still rejected by name.
 const SECTIONS: &[&str] = &[
-    "server", "storage", "slots", "leases", "tasks", "api", "log", "pool",
+    "server",
+    "storage",
+    "slots",
+    "leases",
+    "tasks",
+    "api",
+    "log",
+    "mcp",
+    "pool",
+    "auth",
+    "dashboard",
 ];
 
 impl Settings {
@@ -371,9 +509,44 @@ impl Settings {
     }
 
     fn extract(fig: Figment) -> Result<Self, ConfigError> {
-        let s: Settings = fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let mut s: Settings = fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        s.migrate_mcp_allow_lists()?;
         s.validate()?;
         Ok(s)
+    }
+
+    /// `[mcp] allowed_hosts` / `allowed_origins` (guarding `/mcp` only) moved to
+    /// `[server]`, where they guard every route. An old key is taken over, with a
+    /// warning, when the `[server]` one is at its default; both set differently is an error.
+    pub fn migrate_mcp_allow_lists(&mut self) -> Result<(), ConfigError> {
+        let defaults = ServerSettings::default();
+        if let Some(hosts) = self.mcp.allowed_hosts.take() {
+            if self.server.allowed_hosts == defaults.allowed_hosts {
+                tracing::warn!(
+                    "[mcp] allowed_hosts is deprecated: it is now [server] allowed_hosts and guards every route"
+                );
+                self.server.allowed_hosts = hosts;
+            } else if self.server.allowed_hosts != hosts {
+                return Err(ConfigError::Invalid {
+                    key: "mcp.allowed_hosts",
+                    message: "deprecated alias of server.allowed_hosts, and both are set to different lists; keep only [server] allowed_hosts".into(),
+                });
+            }
+        }
+        if let Some(origins) = self.mcp.allowed_origins.take() {
+            if self.server.allowed_origins == defaults.allowed_origins {
+                tracing::warn!(
+                    "[mcp] allowed_origins is deprecated: it is now [server] allowed_origins and guards every route"
+                );
+                self.server.allowed_origins = origins;
+            } else if self.server.allowed_origins != origins {
+                return Err(ConfigError::Invalid {
+                    key: "mcp.allowed_origins",
+                    message: "deprecated alias of server.allowed_origins, and both are set to different lists; keep only [server] allowed_origins".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Settings for tests: defaults with `data_dir` set and port 0.
@@ -450,6 +623,11 @@ impl Settings {
             "must be between 1 and api.max_page_size",
         )?;
         check(
+            self.mcp.max_result_bytes >= 4096,
+            "mcp.max_result_bytes",
+            "must be at least 4096",
+        )?;
+        check(
             self.api.max_body_bytes >= 1024,
             "api.max_body_bytes",
             "must be at least 1024",
@@ -465,10 +643,66 @@ impl Settings {
             "must be at least 1",
         )?;
         check(
+            (1..=20_000).contains(&self.dashboard.graph_max_nodes),
+            "dashboard.graph_max_nodes",
+            "must be between 1 and 20000",
+        )?;
+        check(
             self.storage.cache_mb >= 1,
             "storage.cache_mb",
             "must be at least 1",
         )?;
+        check(
+            !self.server.allowed_hosts.is_empty(),
+            "server.allowed_hosts",
+            "must not be empty (use [\"*\"] to accept any Host)",
+        )?;
+        for o in &self.server.allowed_origins {
+            check(
+                o == "*" || crate::auth::edge::parse_origin(o).is_some(),
+                "server.allowed_origins",
+                "entries must be scheme://host[:port] or \"*\" (\"null\" is never accepted)",
+            )?;
+        }
+        check(
+            self.server.tls_cert.as_os_str().is_empty()
+                == self.server.tls_key.as_os_str().is_empty(),
+            "server.tls_cert",
+            "tls_cert and tls_key must be set together",
+        )?;
+        check(
+            self.auth.stream_ticket_ttl_secs >= 1,
+            "auth.stream_ticket_ttl_secs",
+            "must be at least 1",
+        )?;
+        let jwt = &self.auth.jwt;
+        if jwt.enabled() {
+            check(
+                jwt.jwks_url.starts_with("https://") || jwt.jwks_url.starts_with("http://"),
+                "auth.jwt.jwks_url",
+                "must be an http(s) URL",
+            )?;
+            check(
+                !jwt.issuer.is_empty(),
+                "auth.jwt.issuer",
+                "is required when auth.jwt.jwks_url is set",
+            )?;
+            check(
+                !jwt.audience.is_empty(),
+                "auth.jwt.audience",
+                "is required when auth.jwt.jwks_url is set",
+            )?;
+            check(
+                !jwt.role_claim.is_empty(),
+                "auth.jwt.role_claim",
+                "must not be empty",
+            )?;
+            check(
+                jwt.jwks_refresh_secs >= 10,
+                "auth.jwt.jwks_refresh_secs",
+                "must be at least 10",
+            )?;
+        }
         self.pool
             .validate()
             .map_err(|(key, message)| ConfigError::Pool { key, message })?;
@@ -505,6 +739,80 @@ mod tests {
             assert!(e.contains("coutn"), "{e}");
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure type
+    fn every_auth_and_edge_key_works_as_an_environment_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BATON_AUTH__REQUIRED", "true");
+            jail.set_env("BATON_AUTH__RATE_LIMIT_PER_SEC", "5");
+            jail.set_env("BATON_AUTH__RATE_LIMIT_BURST", "7");
+            jail.set_env("BATON_AUTH__STREAM_TICKET_TTL_SECS", "30");
+            jail.set_env("BATON_AUTH__JWT__JWKS_URL", "https://idp.test/jwks");
+            jail.set_env("BATON_AUTH__JWT__ISSUER", "https://idp.test");
+            jail.set_env("BATON_AUTH__JWT__AUDIENCE", "baton");
+            jail.set_env("BATON_AUTH__JWT__ROLE_CLAIM", "roles");
+            jail.set_env("BATON_AUTH__JWT__JWKS_REFRESH_SECS", "60");
+            jail.set_env("BATON_AUTH__JWT__LEEWAY_SECS", "2");
+            jail.set_env(
+                "BATON_SERVER__ALLOWED_HOSTS",
+                "[\"baton.example.com\", \"10.0.0.5:8443\"]",
+            );
+            jail.set_env(
+                "BATON_SERVER__ALLOWED_ORIGINS",
+                "[\"https://app.example.com\"]",
+            );
+            jail.set_env("BATON_SERVER__TLS_CERT", "/etc/baton/cert.pem");
+            jail.set_env("BATON_SERVER__TLS_KEY", "/etc/baton/key.pem");
+            jail.set_env("BATON_POOL__EXECUTABLE_TOOLS", "[\"echo\"]");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(s.auth.required);
+            assert_eq!((s.auth.rate_limit_per_sec, s.auth.rate_limit_burst), (5, 7));
+            assert_eq!(s.auth.stream_ticket_ttl_secs, 30);
+            assert_eq!(s.auth.jwt.jwks_url, "https://idp.test/jwks");
+            assert_eq!(s.auth.jwt.issuer, "https://idp.test");
+            assert_eq!(s.auth.jwt.audience, "baton");
+            assert_eq!(s.auth.jwt.role_claim, "roles");
+            assert_eq!(
+                (s.auth.jwt.jwks_refresh_secs, s.auth.jwt.leeway_secs),
+                (60, 2)
+            );
+            assert_eq!(
+                s.server.allowed_hosts,
+                ["baton.example.com", "10.0.0.5:8443"]
+            );
+            assert_eq!(s.server.allowed_origins, ["https://app.example.com"]);
+            assert!(s.server.tls());
+            assert_eq!(s.server.tls_key, PathBuf::from("/etc/baton/key.pem"));
+            assert_eq!(s.pool.executable_tools, ["echo"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_old_mcp_allow_lists_are_migrated_or_refused() {
+        let s = Settings::from_toml(
+            "[mcp]\nallowed_hosts = [\"a.test\"]\nallowed_origins = [\"https://b.test\"]\n",
+        )
+        .unwrap();
+        assert_eq!(s.server.allowed_hosts, ["a.test"]);
+        assert_eq!(s.server.allowed_origins, ["https://b.test"]);
+        assert_eq!(s.mcp.allowed_hosts, None);
+        let e = Settings::from_toml(
+            "[server]\nallowed_hosts = [\"x.test\"]\n[mcp]\nallowed_hosts = [\"a.test\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mcp.allowed_hosts"), "{e}");
+        let e = Settings::from_toml("[server]\nallowed_origins = [\"null\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allowed_origins"), "{e}");
+        let e = Settings::from_toml("[server]\ntls_cert = \"c.pem\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tls"), "{e}");
     }
 
     #[test]

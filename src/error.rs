@@ -1,13 +1,201 @@
-//! The crate error: one `thiserror` enum per subsystem, gathered here.
+//! The crate error: one `thiserror` enum per subsystem, gathered here, and
+//! [`ErrorCode`], the one list of machine-readable codes clients see.
 //!
-//! Each error has a stable machine-readable [`Error::code`]; `api/error.rs`
-//! maps codes to HTTP statuses in one place.
+//! Each error has a stable [`Error::code`]; `api/error.rs` maps every code to
+//! an HTTP status in one place (an exhaustive `match`, so a new code cannot
+//! fall through to 500), and `mcp` maps them to MCP errors in one place.
 
 use crate::config::ConfigError;
 use crate::core::graph::GraphError;
 use crate::core::slots::SlotError;
 use crate::core::table::TaskError;
 use crate::store::StoreError;
+
+/// Every machine-readable error code baton sends (`{"error": {"code": …}}`
+/// on HTTP, `{code}` in MCP error data and tool errors). The wire form is
+/// the snake_case name ([`ErrorCode::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // ---- the caller's request ----------------------------------------------
+    /// Malformed JSON body.
+    InvalidJson,
+    /// Malformed query string.
+    InvalidQuery,
+    /// Malformed path parameter.
+    InvalidPath,
+    /// A body field has the wrong type, or an unknown field was sent.
+    InvalidBody,
+    /// A field's value is invalid (named in `field`).
+    InvalidField,
+    /// A field exceeds its configured size bound.
+    TooLarge,
+    /// The body exceeds `api.max_body_bytes`.
+    BodyTooLarge,
+    /// A body was sent with a `Content-Type` other than `application/json`.
+    UnsupportedMediaType,
+    // ---- who is asking -----------------------------------------------------------
+    /// No bearer token, or one that is unknown, revoked, expired or malformed.
+    Unauthorized,
+    /// The caller's role lacks the permission (the message names the role required).
+    Forbidden,
+    /// The request's `Origin` is not allowed (a web page of another site).
+    ForbiddenOrigin,
+    /// The request's `Host` is not allowed (DNS rebinding).
+    ForbiddenHost,
+    /// The lease belongs to another token.
+    NotLeaseOwner,
+    /// The caller's token exceeded `auth.rate_limit_per_sec`.
+    RateLimited,
+    // ---- not found -----------------------------------------------------------------
+    /// No task with that id.
+    TaskNotFound,
+    /// No such worker slot.
+    NoSuchSlot,
+    /// No such context key.
+    ContextKeyNotFound,
+    /// No such route or resource.
+    NotFound,
+    /// No MCP task handle with that id (unknown or expired).
+    TaskHandleNotFound,
+    /// No access token with that name.
+    TokenNotFound,
+    /// No downstream server of that name.
+    UnknownServer,
+    /// No gateway tool of that name.
+    UnknownTool,
+    /// No gateway prompt of that name.
+    UnknownPrompt,
+    // ---- conflicts with the board's state -----------------------------------------
+    /// The lease presented is not the task's current lease.
+    StaleLease,
+    /// The worker holds no lease on the task.
+    NotLeaseHolder,
+    /// The task's status does not allow the operation.
+    InvalidStatus,
+    /// A task with that id exists.
+    TaskExists,
+    /// An access token with that name exists.
+    TokenExists,
+    /// A dependency was cancelled.
+    DependencyCancelled,
+    /// A dependency failed (adding under it, or resetting while it is still failed).
+    DependencyFailed,
+    /// Every worker slot is taken.
+    NoFreeSlot,
+    /// The slot is not held by the caller.
+    SlotNotHeld,
+    /// The slot is busy with a task.
+    SlotBusy,
+    /// A dependency does not exist.
+    MissingDependency,
+    /// Adding the task would close a dependency cycle.
+    DependencyCycle,
+    // ---- baton or a downstream server cannot serve now ----------------------------
+    /// Shutting down, or an actor is gone.
+    Unavailable,
+    /// The store failed (a write could not be made durable: disk full, I/O
+    /// error, a hung or dead committer); it refuses writes until restart and
+    /// `/readyz` says why. The write that got this was not made durable.
+    StorageUnavailable,
+    /// A stored value is corrupt or the storage engine reported a bug.
+    StorageError,
+    /// The configuration is invalid.
+    InvalidConfig,
+    /// A downstream server is disabled.
+    ServerDisabled,
+    /// A downstream server's circuit breaker is open.
+    BreakerOpen,
+    /// A downstream server's breaker is half-open with probes in flight.
+    BreakerProbing,
+    /// A downstream server has `max_concurrent_calls` in flight.
+    ServerBusy,
+    /// A downstream server is starting or restarting.
+    ServerNotReady,
+    /// A downstream server failed for good.
+    ServerFailed,
+    /// A downstream call timed out.
+    Timeout,
+    /// A downstream connection failed.
+    TransportError,
+    /// A downstream server answered with an error.
+    DownstreamError,
+    /// A downstream server answered in a way baton does not relay.
+    Unsupported,
+    /// A fault inside baton (a bug): never the caller's fault.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The snake_case wire name.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidJson => "invalid_json",
+            InvalidQuery => "invalid_query",
+            InvalidPath => "invalid_path",
+            InvalidBody => "invalid_body",
+            InvalidField => "invalid_field",
+            TooLarge => "too_large",
+            BodyTooLarge => "body_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            ForbiddenOrigin => "forbidden_origin",
+            ForbiddenHost => "forbidden_host",
+            NotLeaseOwner => "not_lease_owner",
+            RateLimited => "rate_limited",
+            TaskNotFound => "task_not_found",
+            NoSuchSlot => "no_such_slot",
+            ContextKeyNotFound => "context_key_not_found",
+            NotFound => "not_found",
+            TaskHandleNotFound => "task_handle_not_found",
+            TokenNotFound => "token_not_found",
+            UnknownServer => "unknown_server",
+            UnknownTool => "unknown_tool",
+            UnknownPrompt => "unknown_prompt",
+            StaleLease => "stale_lease",
+            NotLeaseHolder => "not_lease_holder",
+            InvalidStatus => "invalid_status",
+            TaskExists => "task_exists",
+            TokenExists => "token_exists",
+            DependencyCancelled => "dependency_cancelled",
+            DependencyFailed => "dependency_failed",
+            NoFreeSlot => "no_free_slot",
+            SlotNotHeld => "slot_not_held",
+            SlotBusy => "slot_busy",
+            MissingDependency => "missing_dependency",
+            DependencyCycle => "dependency_cycle",
+            Unavailable => "unavailable",
+            StorageUnavailable => "storage_unavailable",
+            StorageError => "storage_error",
+            InvalidConfig => "invalid_config",
+            ServerDisabled => "server_disabled",
+            BreakerOpen => "breaker_open",
+            BreakerProbing => "breaker_probing",
+            ServerBusy => "server_busy",
+            ServerNotReady => "server_not_ready",
+            ServerFailed => "server_failed",
+            Timeout => "timeout",
+            TransportError => "transport_error",
+            DownstreamError => "downstream_error",
+            Unsupported => "unsupported",
+            Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// Anything baton's library API can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +224,17 @@ pub enum Error {
     /// No MCP task handle (operation) with this id, or it expired.
     #[error("no task handle '{0}' (unknown or expired)")]
     OperationNotFound(String),
+    /// Access tokens.
+    #[error(transparent)]
+    Token(#[from] crate::auth::tokens::TokenError),
+    /// The caller's role may not do this.
+    #[error("forbidden: to {action} the '{required}' role is required")]
+    Forbidden {
+        /// The least role that may.
+        required: crate::model::Role,
+        /// What was attempted.
+        action: &'static str,
+    },
     /// An actor is gone (shutting down) or the store refused a write earlier.
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
@@ -48,36 +247,46 @@ impl From<actix::MailboxError> for Error {
 }
 
 impl Error {
-    /// Stable snake_case code for clients.
-    pub fn code(&self) -> &'static str {
+    /// The stable code clients see.
+    pub fn code(&self) -> ErrorCode {
         match self {
             Error::Task(e) => match e {
-                TaskError::NotFound(_) => "task_not_found",
-                TaskError::Invalid { .. } => "invalid_field",
-                TaskError::TooLarge { .. } => "too_large",
-                TaskError::StaleLease { .. } => "stale_lease",
-                TaskError::NotHolder { .. } => "not_lease_holder",
-                TaskError::WrongStatus { .. } => "invalid_status",
+                TaskError::NotFound(_) => ErrorCode::TaskNotFound,
+                TaskError::Invalid { .. } => ErrorCode::InvalidField,
+                TaskError::TooLarge { .. } => ErrorCode::TooLarge,
+                TaskError::StaleLease { .. } | TaskError::LeaseExpired { .. } => {
+                    ErrorCode::StaleLease
+                }
+                TaskError::NotHolder { .. } => ErrorCode::NotLeaseHolder,
+                TaskError::NotOwner { .. } => ErrorCode::NotLeaseOwner,
+                TaskError::WrongStatus { .. } => ErrorCode::InvalidStatus,
             },
             Error::Graph(e) => match e {
-                GraphError::MissingDependency { .. } => "missing_dependency",
-                GraphError::Cycle { .. } => "dependency_cycle",
-                GraphError::Duplicate(_) => "task_exists",
-                GraphError::DependencyCancelled { .. } => "dependency_cancelled",
+                GraphError::MissingDependency { .. } => ErrorCode::MissingDependency,
+                GraphError::Cycle { .. } => ErrorCode::DependencyCycle,
+                GraphError::Duplicate(_) => ErrorCode::TaskExists,
+                GraphError::DependencyCancelled { .. } => ErrorCode::DependencyCancelled,
+                GraphError::DependencyFailed { .. } => ErrorCode::DependencyFailed,
             },
             Error::Slot(e) => match e {
-                SlotError::NoneFree(_) => "no_free_slot",
-                SlotError::NoSuchSlot { .. } => "no_such_slot",
-                SlotError::NotHeld { .. } | SlotError::NotClaimed(_) => "slot_not_held",
-                SlotError::Busy { .. } => "slot_busy",
+                SlotError::NoneFree(_) => ErrorCode::NoFreeSlot,
+                SlotError::NoSuchSlot { .. } => ErrorCode::NoSuchSlot,
+                SlotError::NotHeld { .. } | SlotError::NotClaimed(_) => ErrorCode::SlotNotHeld,
+                SlotError::Busy { .. } => ErrorCode::SlotBusy,
             },
-            Error::Store(StoreError::Closed) => "unavailable",
-            Error::Store(_) => "storage_error",
-            Error::Config(_) => "invalid_config",
-            Error::OperationNotFound(_) => "task_handle_not_found",
-            Error::PoolConfig(_) => "invalid_config",
+            Error::Store(StoreError::Closed) => ErrorCode::Unavailable,
+            Error::Store(StoreError::FlushFailed(_) | StoreError::Open { .. }) => {
+                ErrorCode::StorageUnavailable
+            }
+            Error::Store(StoreError::Sled(sled::Error::Io(_))) => ErrorCode::StorageUnavailable,
+            Error::Store(_) => ErrorCode::StorageError,
+            Error::Config(_) => ErrorCode::InvalidConfig,
+            Error::OperationNotFound(_) => ErrorCode::TaskHandleNotFound,
+            Error::PoolConfig(_) => ErrorCode::InvalidConfig,
             Error::Downstream(e) => e.code(),
-            Error::Unavailable(_) => "unavailable",
+            Error::Forbidden { .. } => ErrorCode::Forbidden,
+            Error::Token(e) => e.code(),
+            Error::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 
@@ -87,10 +296,14 @@ impl Error {
             Error::Task(TaskError::Invalid { field, .. } | TaskError::TooLarge { field, .. }) => {
                 Some(field.clone())
             }
-            Error::Task(TaskError::StaleLease { .. }) => Some("lease_id".into()),
+            Error::Task(TaskError::StaleLease { .. } | TaskError::LeaseExpired { .. }) => {
+                Some("lease_id".into())
+            }
             Error::Graph(GraphError::MissingDependency { .. } | GraphError::Cycle { .. })
-            | Error::Graph(GraphError::DependencyCancelled { .. }) => Some("dependencies".into()),
+            | Error::Graph(GraphError::DependencyCancelled { .. })
+            | Error::Graph(GraphError::DependencyFailed { .. }) => Some("dependencies".into()),
             Error::Graph(GraphError::Duplicate(_)) => Some("id".into()),
+            Error::Token(crate::auth::tokens::TokenError::InvalidName(_)) => Some("name".into()),
             Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
             _ => None,
         }

@@ -14,7 +14,8 @@
 //! | [`store`] | sled persistence: key layout, versioned values, group commit |
 //! | [`actors`] | one actor per file: registry, resolver, slot allocator, task contexts, metrics |
 //! | [`board`] | the typed in-process API every edge uses |
-//! | [`api`] | REST admin API, agent-coordinate-mcp routes, SSE, OpenAPI |
+//! | [`api`] | REST admin API, agent-coordinate-mcp routes, SSE, OpenAPI; every route in one table |
+//! | [`auth`] | the guard in front of every route: Host/Origin, JSON bodies, tokens, JWT, roles, rate limits |
 //! | [`mcp`] | the MCP edge: `/mcp` streamable HTTP, one tool per board operation |
 //! | [`pool`] | downstream MCP servers: supervised clients, breakers, restarts, gateway tool names |
 //! | [`config`] | layered settings |
@@ -28,6 +29,7 @@
 //! let runtime = baton::Runtime::start(baton::Settings::default()).await?;
 //! let mount = runtime.configure();
 //! HttpServer::new(move || App::new().configure(mount.clone()))
+//!     .tcp_nodelay(true) // required for /mcp: see runtime::http_server
 //!     .bind(("127.0.0.1", 8080))?
 //!     .run()
 //!     .await?;
@@ -40,7 +42,9 @@
 
 pub mod actors;
 pub mod api;
+pub mod auth;
 pub mod board;
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
@@ -51,6 +55,7 @@ pub mod runtime;
 pub mod store;
 
 pub use board::{Board, Claim, TaskFilter, TaskPage};
+pub use clock::Clock;
 pub use config::Settings;
 pub use error::{Error, Result};
 pub use runtime::Runtime;

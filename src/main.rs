@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use actix_web::{App, HttpServer};
+use actix_web::App;
 use anyhow::{bail, Context as _, Result};
 use baton::config::LogFormat;
 use baton::{Runtime, Settings};
@@ -44,6 +44,10 @@ enum Command {
         /// Downstream MCP servers in the .mcp.json format; overrides `[pool] mcp_servers`.
         #[arg(long)]
         mcp_servers: Option<PathBuf>,
+        /// Listen beyond loopback without requiring authentication (only behind a firewall
+        /// or an authenticating proxy you trust).
+        #[arg(long)]
+        insecure_no_auth: bool,
     },
     /// MCP over stdin/stdout for stdio-only clients.
     McpStdio {
@@ -54,6 +58,8 @@ enum Command {
             required_unless_present = "data_dir"
         )]
         url: Option<String>,
+        #[command(flatten)]
+        credentials: Credentials,
         /// No server running: serve an in-process runtime over this data directory.
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -75,6 +81,93 @@ enum Command {
         #[command(subcommand)]
         command: ServersCommand,
     },
+    /// Access tokens: in a data directory (server stopped; how the first admin
+    /// token is made) or on a running server (`--url`, with an admin token).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// How the CLI authenticates to a running server.
+#[derive(clap::Args, Clone)]
+struct Credentials {
+    /// Bearer token (an access token's secret, or a JWT).
+    #[arg(long, env = "BATON_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// PEM file of a CA certificate to trust for https:// (besides the system's).
+    #[arg(long, env = "BATON_CA_CERT", global = true)]
+    ca_cert: Option<PathBuf>,
+}
+
+impl Credentials {
+    /// An HTTP client that sends the token and trusts the CA.
+    fn client(&self) -> Result<reqwest::Client> {
+        let mut b = reqwest::Client::builder();
+        if let Some(t) = &self.token {
+            let mut headers = reqwest::header::HeaderMap::new();
+            let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", t.trim()))
+                .context("--token contains characters a header cannot carry")?;
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+            b = b.default_headers(headers);
+        }
+        if let Some(ca) = &self.ca_cert {
+            let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", ca.display()))?
+            {
+                b = b.add_root_certificate(cert);
+            }
+        }
+        b.build().context("cannot build the HTTP client")
+    }
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; prints its secret once, on the last line of stdout.
+    Create {
+        /// Unique name (letters, digits, . _ -): the actor in the audit log.
+        #[arg(long)]
+        name: String,
+        /// viewer, agent or admin.
+        #[arg(long, value_parser = ["viewer", "agent", "admin"])]
+        role: String,
+        #[command(flatten)]
+        target: TokenTarget,
+    },
+    /// List tokens (names, roles, creation; never secrets).
+    List {
+        #[command(flatten)]
+        target: TokenTarget,
+    },
+    /// Revoke a token: refused from its next request on.
+    Revoke {
+        /// Token name.
+        name: String,
+        #[command(flatten)]
+        target: TokenTarget,
+    },
+}
+
+/// Where tokens live: a data directory (no server running on it) or a running server.
+#[derive(clap::Args)]
+struct TokenTarget {
+    /// Data directory of a stopped server (takes precedence over --url / BATON_URL).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML config file (with --data-dir: the storage settings).
+    #[arg(long, env = "BATON_CONFIG", requires = "data_dir")]
+    config: Option<PathBuf>,
+    /// A running server (needs an admin --token).
+    #[arg(long, env = "BATON_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[command(flatten)]
+    credentials: Credentials,
+    /// Print raw JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where the running server is and how to print its answers.
@@ -91,6 +184,8 @@ struct Remote {
     /// Print raw JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    credentials: Credentials,
 }
 
 #[derive(Subcommand)]
@@ -217,14 +312,23 @@ async fn main() -> Result<()> {
             bind,
             data_dir,
             mcp_servers,
-        } => serve(config, bind, data_dir, mcp_servers).await,
-        Command::Task { remote, command } => task(&remote.url, remote.json, command).await,
-        Command::Servers { remote, command } => servers(&remote.url, remote.json, command).await,
+            insecure_no_auth,
+        } => serve(config, bind, data_dir, mcp_servers, insecure_no_auth).await,
+        Command::Task { remote, command } => {
+            let http = remote.credentials.client()?;
+            task(&http, &remote.url, remote.json, command).await
+        }
+        Command::Servers { remote, command } => {
+            let http = remote.credentials.client()?;
+            servers(&http, &remote.url, remote.json, command).await
+        }
         Command::McpStdio {
             url,
+            credentials,
             data_dir,
             config,
-        } => mcp_stdio(url, data_dir, config).await,
+        } => mcp_stdio(url, &credentials, data_dir, config).await,
+        Command::Token { command } => token(command).await,
     }
 }
 
@@ -233,6 +337,7 @@ async fn serve(
     bind: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     mcp_servers: Option<PathBuf>,
+    insecure_no_auth: bool,
 ) -> Result<()> {
     let mut settings = Settings::load(config.as_deref())?;
     if let Some(b) = bind {
@@ -245,10 +350,47 @@ async fn serve(
         settings.storage.data_dir = d;
     }
     init_tracing(&settings);
+    let addr = settings.server.bind;
+    if !addr.ip().is_loopback() && !settings.auth.required {
+        if !insecure_no_auth {
+            bail!(
+                "refusing to listen on {addr} without authentication: anyone who can reach it could \
+                 change the board and run downstream tools.\n\
+                 Create an admin token first:\n  \
+                 baton token create --name admin --role admin --data-dir {}\n\
+                 then start with auth required ([auth] required = true, or BATON_AUTH__REQUIRED=true).\n\
+                 To listen without authentication anyway (behind a firewall or an authenticating proxy), \
+                 pass --insecure-no-auth.",
+                settings.storage.data_dir.display()
+            );
+        }
+        tracing::warn!(%addr, "listening beyond loopback WITHOUT authentication (--insecure-no-auth)");
+    }
     // Bind first: a taken port fails before any state is opened.
-    let listener = std::net::TcpListener::bind(settings.server.bind)
-        .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let tls = if settings.server.tls() {
+        Some(tls_config(
+            &settings.server.tls_cert,
+            &settings.server.tls_key,
+        )?)
+    } else {
+        None
+    };
     pin_loopback_to_port(&mut settings, listener.local_addr()?.port());
+    if !addr.ip().is_loopback()
+        && settings
+            .server
+            .allowed_hosts
+            .iter()
+            .all(|h| is_loopback_entry(h))
+    {
+        tracing::warn!(
+            %addr,
+            "[server] allowed_hosts accepts only loopback names: clients reaching this server by \
+             another name or address get 403; add the names they use (or \"*\")"
+        );
+    }
     let runtime = Runtime::start(settings.clone()).await.with_context(|| {
         format!(
             "cannot start baton on {}",
@@ -256,55 +398,94 @@ async fn serve(
         )
     })?;
     let mount = runtime.configure();
-    let mut server = HttpServer::new(move || App::new().configure(mount.clone()))
+    // socket options (TCP_NODELAY) are set in this one place
+    let mut server = baton::runtime::http_server(move || App::new().configure(mount.clone()))
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
-    let server = server
-        .listen(listener)
-        .context("cannot serve on the bound socket")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let server = match tls {
+        Some(cfg) => server.listen_rustls_0_23(listener, cfg),
+        None => server.listen(listener),
+    }
+    .context("cannot serve on the bound socket")?;
     let addrs = server.addrs();
     for a in &addrs {
-        tracing::info!(addr = %a, data_dir = %settings.storage.data_dir.display(), slots = settings.slots.count, "baton listening");
+        tracing::info!(addr = %a, scheme, auth_required = settings.auth.required, data_dir = %settings.storage.data_dir.display(), slots = settings.slots.count, "baton listening");
         // A stable line on stdout for scripts and tests that bind port 0.
-        println!("baton listening on http://{a}");
+        println!("baton listening on {scheme}://{a}");
     }
     server.run().await?;
-    runtime.shutdown().await?;
+    // The runtime's own shutdown (dispatcher, child processes, the store's
+    // last flush) gets the same bound as the HTTP server's: a failed or
+    // hung disk must not keep the process alive.
+    let bound = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs.max(1));
+    match tokio::time::timeout(bound, runtime.shutdown()).await {
+        Ok(done) => done.context("baton shut down after a storage failure")?,
+        Err(_) => anyhow::bail!(
+            "baton's shutdown did not finish within {} s (server.shutdown_timeout_secs)",
+            bound.as_secs()
+        ),
+    }
     Ok(())
 }
 
-/// With the default `[mcp]` allow-lists, accept the loopback names only with
-/// the port actually bound (a page served by another local port cannot reach
-/// `/mcp`). Lists the operator configured are left as they are.
+fn is_loopback_entry(host: &str) -> bool {
+    baton::auth::edge::parse_authority(host).is_some_and(|a| {
+        a.host == "localhost"
+            || a.host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// rustls server configuration from PEM files (aws-lc-rs provider, TLS 1.2 and 1.3).
+fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
+    if chain.is_empty() {
+        bail!("{} contains no certificate", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read a PEM private key from {}", key.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the TLS certificate and key do not match")
+}
+
+/// With the default allow-list, accept the loopback names only with the port
+/// actually bound (a page or a rebinding attack aimed at another local port
+/// cannot reach baton). Lists the operator configured are left as they are.
 fn pin_loopback_to_port(settings: &mut Settings, port: u16) {
-    let defaults = baton::config::McpSettings::default();
-    if settings.mcp.allowed_hosts == defaults.allowed_hosts {
-        settings.mcp.allowed_hosts = vec![
+    let defaults = baton::config::ServerSettings::default();
+    if settings.server.allowed_hosts == defaults.allowed_hosts {
+        settings.server.allowed_hosts = vec![
             format!("localhost:{port}"),
             format!("127.0.0.1:{port}"),
             format!("[::1]:{port}"),
-        ];
-    }
-    if settings.mcp.allowed_origins == defaults.allowed_origins {
-        settings.mcp.allowed_origins = vec![
-            format!("http://localhost:{port}"),
-            format!("http://127.0.0.1:{port}"),
-            format!("http://[::1]:{port}"),
         ];
     }
 }
 
 async fn mcp_stdio(
     url: Option<String>,
+    credentials: &Credentials,
     data_dir: Option<PathBuf>,
     config: Option<PathBuf>,
 ) -> Result<()> {
     let mut settings = Settings::load(config.as_deref())?;
     init_tracing(&settings);
     if let Some(url) = url {
-        baton::mcp::stdio::bridge(&url).await?;
+        baton::mcp::stdio::bridge(&url, credentials.client()?).await?;
         return Ok(());
     }
     if let Some(d) = data_dir {
@@ -318,8 +499,107 @@ async fn mcp_stdio(
     Ok(())
 }
 
-async fn task(url: &str, as_json: bool, cmd: TaskCommand) -> Result<()> {
-    let http = reqwest::Client::new();
+async fn token(cmd: TokenCommand) -> Result<()> {
+    let (TokenCommand::Create { target, .. }
+    | TokenCommand::List { target }
+    | TokenCommand::Revoke { target, .. }) = &cmd;
+    if let Some(dir) = &target.data_dir {
+        return token_offline(&cmd, dir, target.config.as_deref()).await;
+    }
+    let http = target.credentials.client()?;
+    let base = format!("{}/api/v1/tokens", target.url.trim_end_matches('/'));
+    let req = match &cmd {
+        TokenCommand::Create { name, role, .. } => {
+            http.post(&base).json(&json!({"name": name, "role": role}))
+        }
+        TokenCommand::List { .. } => http.get(&base),
+        TokenCommand::Revoke { name, .. } => http.delete(format!("{base}/{name}")),
+    };
+    let res = req
+        .send()
+        .await
+        .with_context(|| format!("cannot reach baton at {}", target.url))?;
+    let v = reply(res, target.json).await?;
+    print_token_result(&cmd, &v, target.json)
+}
+
+/// Token operations on a data directory (the server must not be running on it).
+async fn token_offline(
+    cmd: &TokenCommand,
+    dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let cache = settings.storage.cache_mb.saturating_mul(1024 * 1024);
+    let store = baton::store::Store::open(dir, cache).with_context(|| {
+        format!(
+            "cannot open {} (if a baton server is running on it, use --url with an admin --token instead)",
+            dir.display()
+        )
+    })?;
+    let tokens = baton::auth::Tokens::load(store.clone())?;
+    let result: Result<Value> = async {
+        Ok(match cmd {
+            TokenCommand::Create { name, role, .. } => {
+                let role = baton::model::Role::parse(role)
+                    .context("role must be viewer, agent or admin")?;
+                serde_json::to_value(tokens.create(name, role, None).await?)?
+            }
+            TokenCommand::List { .. } => json!({ "tokens": tokens.list() }),
+            TokenCommand::Revoke { name, .. } => serde_json::to_value(tokens.revoke(name).await?)?,
+        })
+    }
+    .await;
+    store.close()?;
+    let (TokenCommand::Create { target, .. }
+    | TokenCommand::List { target }
+    | TokenCommand::Revoke { target, .. }) = cmd;
+    print_token_result(cmd, &result?, target.json)
+}
+
+fn print_token_result(cmd: &TokenCommand, v: &Value, as_json: bool) -> Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+        return Ok(());
+    }
+    match cmd {
+        TokenCommand::Create { .. } => {
+            eprintln!(
+                "created token '{}' (role {}); its secret is shown only now, keep it safe:",
+                s(&v["name"]),
+                s(&v["role"])
+            );
+            // the secret alone, on the last line of stdout
+            println!("{}", s(&v["secret"]));
+        }
+        TokenCommand::List { .. } => {
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED).set_header([
+                "name",
+                "role",
+                "created",
+                "created by",
+            ]);
+            for tok in v["tokens"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                t.add_row([
+                    s(&tok["name"]),
+                    s(&tok["role"]),
+                    s(&tok["created_at"]),
+                    s(&tok["created_by"]),
+                ]);
+            }
+            println!("{t}");
+        }
+        TokenCommand::Revoke { name, .. } => println!("revoked token '{name}'"),
+    }
+    Ok(())
+}
+
+async fn task(http: &reqwest::Client, url: &str, as_json: bool, cmd: TaskCommand) -> Result<()> {
     let base = format!("{}/api/v1", url.trim_end_matches('/'));
     let (method, path, body) = match &cmd {
         TaskCommand::Add {
@@ -460,8 +740,12 @@ async fn task(url: &str, as_json: bool, cmd: TaskCommand) -> Result<()> {
     Ok(())
 }
 
-async fn servers(url: &str, as_json: bool, cmd: ServersCommand) -> Result<()> {
-    let http = reqwest::Client::new();
+async fn servers(
+    http: &reqwest::Client,
+    url: &str,
+    as_json: bool,
+    cmd: ServersCommand,
+) -> Result<()> {
     let base = format!("{}/api/v1/servers", url.trim_end_matches('/'));
     let req = match &cmd {
         ServersCommand::List => http.get(base.clone()),

@@ -228,6 +228,106 @@ impl fmt::Display for TaskStatus {
     }
 }
 
+/// What a caller may do (ordered: every role can do what the roles below it can).
+///
+/// | role | may |
+/// |---|---|
+/// | `viewer` | read: every GET route, the event stream, metrics, the dashboard, MCP read tools, resources, prompts |
+/// | `agent` | viewer + add tasks without an `executor`, claim, heartbeat, complete, fail, release, reset a failed task, write context, hold worker slots, wait, call gateway tools |
+/// | `admin` | everything: executor tasks, cancel, downstream server restart/reset, tokens, and acting on any lease |
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads.
+    Viewer,
+    /// Works tasks.
+    Agent,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    /// Lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Agent => "agent",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parse a wire name (`viewer`, `agent`, `admin`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "agent" => Some(Role::Agent),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who performs an operation on the board: the name of the access token
+/// (or JWT subject) that authenticated the request, and its role. In-process
+/// callers and unauthenticated requests while `auth.required` is false act
+/// as [`Principal::local`] (no name, admin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Token name or JWT `sub`; `None` for the local, unauthenticated caller.
+    pub name: Option<String>,
+    /// What it may do.
+    pub role: Role,
+}
+
+impl Default for Principal {
+    fn default() -> Self {
+        Self::local()
+    }
+}
+
+impl Principal {
+    /// The in-process (or unauthenticated, auth not required) caller: admin, no name.
+    pub fn local() -> Self {
+        Self {
+            name: None,
+            role: Role::Admin,
+        }
+    }
+
+    /// A named caller.
+    pub fn named(name: impl Into<String>, role: Role) -> Self {
+        Self {
+            name: Some(name.into()),
+            role,
+        }
+    }
+
+    /// Whether this caller may act under a lease created by `owner`: its own
+    /// leases, or any lease for an admin.
+    pub fn may_act_on(&self, owner: Option<&str>) -> bool {
+        self.role == Role::Admin || (self.name.is_some() && self.name.as_deref() == owner)
+    }
+}
+
 /// A worker's claim on a running task. `lease_id` is a monotonic fencing token:
 /// every claim gets a larger one, so an update carrying an older id is stale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, schemars::JsonSchema)]
@@ -250,6 +350,20 @@ pub struct Lease {
     #[schema(value_type = String, format = DateTime)]
     #[schemars(with = "String")]
     pub claimed_at: Millis,
+    /// Name of the access token that made the claim (`None`: made without a
+    /// token). Only that token, or an admin, may act under this lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Made by an agent-coordinate-mcp `claim-task` (`/api/claim-task`):
+    /// that API updates by worker name (`/api/update-task`), and only such a
+    /// lease accepts it. Leases of `/api/v1` and `/mcp` claims are changed only
+    /// by presenting their `lease_id`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub compat: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A task record. The [`TaskRegistry`](crate::actors::registry) is its only writer.
@@ -295,6 +409,21 @@ pub struct Task {
     /// Present while `running`.
     #[serde(default)]
     pub lease: Option<Lease>,
+    /// Who works on it (while `running`) or finished it (`done`, `failed`
+    /// under a lease): the worker of the current or last lease. Cleared when
+    /// the task is ready again (released, retried, expired, reset).
+    #[serde(default)]
+    pub worker: Option<String>,
+    /// When the current or last attempt was claimed (cleared like `worker`).
+    #[serde(default, with = "rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schemars(with = "Option<String>")]
+    pub started_at: Option<Millis>,
+    /// When the task reached `done`, `failed` or `cancelled` (cleared by a reset).
+    #[serde(default, with = "rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schemars(with = "Option<String>")]
+    pub finished_at: Option<Millis>,
     /// Creation time.
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -412,7 +541,9 @@ pub enum EventKind {
     TaskBlocked,
     /// Task claimed under a new lease.
     TaskClaimed,
-    /// Lease extended.
+    /// Lease extended. Heartbeats no longer append it to the audit log (they
+    /// write a small renewal record instead); it stays for logs written
+    /// before, and as the `kind` label of the heartbeat counter in metrics.
     TaskHeartbeat,
     /// Task done.
     TaskCompleted,
@@ -475,6 +606,11 @@ pub struct Event {
     pub task_id: Option<TaskId>,
     /// Acting worker, if any.
     pub worker: Option<String>,
+    /// Name of the access token (or JWT subject) whose request made the
+    /// change; absent for changes made without a token and for baton's own
+    /// (lease expiry, cascades of those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
     /// Slot involved, if any.
     pub slot: Option<u32>,
     /// Lease involved, if any.
@@ -484,6 +620,92 @@ pub struct Event {
     /// Status after.
     pub to: Option<TaskStatus>,
     /// Why (error text, cascade cause, context key …).
+    pub reason: Option<String>,
+}
+
+/// An access token as stored (`k/` key space): never the secret, only its
+/// SHA-256. Created by `baton token create` or `POST /api/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccessToken {
+    /// Unique name: the actor recorded in the audit log for every change it makes.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of the secret, lowercase hex (64 characters).
+    #[schema(ignore)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sha256: String,
+    /// Creation time.
+    #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Millis,
+    /// Who created it (a token name), when created over the API by a named caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+/// How a lease ended, in the lease history (`GET /api/v1/leases`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseOutcome {
+    /// Not ended yet: the task is still running under this lease.
+    Running,
+    /// Completed (`task_completed`).
+    Done,
+    /// The worker failed the attempt (`task_failed` or `task_retried`).
+    Failed,
+    /// The lease or the execution deadline lapsed (`task_expired`).
+    Expired,
+    /// The worker gave the task back (`task_released`).
+    Released,
+    /// The task was cancelled while running (`task_cancelled`).
+    Cancelled,
+}
+
+impl LeaseOutcome {
+    /// The outcome a lease-ending event records, `None` for events that do not end a lease.
+    pub fn of_end(kind: EventKind) -> Option<Self> {
+        match kind {
+            EventKind::TaskCompleted => Some(LeaseOutcome::Done),
+            EventKind::TaskFailed | EventKind::TaskRetried => Some(LeaseOutcome::Failed),
+            EventKind::TaskExpired => Some(LeaseOutcome::Expired),
+            EventKind::TaskReleased => Some(LeaseOutcome::Released),
+            EventKind::TaskCancelled => Some(LeaseOutcome::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// One lease from claim to end, read back from the audit log: its
+/// `task_claimed` event and the event that ended it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, schemars::JsonSchema)]
+pub struct LeaseRecord {
+    /// The leased task.
+    pub task_id: TaskId,
+    /// The lease's fencing token (leases are listed in this order, which is claim order).
+    pub lease_id: u64,
+    /// Who held it.
+    pub worker: String,
+    /// The worker slot it occupied.
+    pub slot: Option<u32>,
+    /// The access token (or JWT subject) that claimed it, when auth named the
+    /// caller (the claim event's `actor`); `null` for local, unauthenticated use.
+    pub owner: Option<String>,
+    /// When it was claimed (the `task_claimed` event).
+    #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    #[schemars(with = "String")]
+    pub claimed_at: Millis,
+    /// When it ended (the ending event); `null` while it is still held.
+    #[serde(with = "rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schemars(with = "Option<String>")]
+    pub ended_at: Option<Millis>,
+    /// How it ended; `running` while it is still held.
+    pub outcome: LeaseOutcome,
+    /// The ending event's reason (failure text, expiry, cancel reason), if any.
     pub reason: Option<String>,
 }
 

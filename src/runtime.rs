@@ -11,12 +11,16 @@
 //!         .configure(mount.clone())
 //!         .route("/hello", web::get().to(|| async { "embedder's own route" }))
 //! })
+//! .tcp_nodelay(true) // required: see `http_server`
 //! .bind(("127.0.0.1", 8080))?
 //! .run()
 //! .await?;
 //! runtime.shutdown().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! [`http_server`] is the same `HttpServer::new` with the socket options
+//! baton needs already set; `baton serve` uses it.
 
 use std::sync::Arc;
 
@@ -29,18 +33,20 @@ use crate::actors::resolver::DependencyResolver;
 use crate::actors::slots::SlotAllocator;
 use crate::actors::BoardView;
 use crate::board::Board;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::graph::{DependencyGraph, NodeState, Readiness};
-use crate::core::slots::{Holder, SlotTable};
+use crate::core::slots::{Holder, RecoveryIssue, RunningLease, SlotTable};
 use crate::core::table::{Effects, TaskTable};
 use crate::error::Error;
-use crate::model::{now_ms, TaskId, TaskStatus};
+use crate::model::{TaskId, TaskStatus};
 use crate::store::{Store, WriteBatch};
 
 /// A running baton: actors, store and the typed in-process API ([`Board`]).
 #[derive(Clone)]
 pub struct Runtime {
     board: Board,
+    auth: Arc<crate::auth::Auth>,
     mcp: Option<crate::mcp::McpService>,
     dispatcher: Option<Addr<Dispatcher>>,
 }
@@ -49,6 +55,37 @@ impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime").finish_non_exhaustive()
     }
+}
+
+/// `HttpServer::new(factory)` with the socket options baton's routes need —
+/// the one place `baton serve` sets them; embedders building their own
+/// `HttpServer` must set the same:
+///
+/// - **`tcp_nodelay(true)`** (`TCP_NODELAY` on every accepted connection).
+///   `/mcp` answers a request as a stream (`text/event-stream`): the headers
+///   and each event are separate small writes. With Nagle's algorithm on (the
+///   OS default), every write after the first waits for the client's ACK of
+///   the previous one, and clients delay that ACK (40 ms on Linux) — so each
+///   MCP call over a kept-alive connection took 40–45 ms from Node clients
+///   (the official TypeScript SDK, Claude Code) instead of about a
+///   millisecond. Plain JSON responses (one write) are not affected, which is
+///   why REST calls looked fast.
+///
+/// Everything else (workers, bind, shutdown timeout) is left to the caller.
+pub fn http_server<F, I, S, B>(factory: F) -> actix_web::HttpServer<F, I, S, B>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+        + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_web::dev::Response<B>> + 'static,
+    <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+    S::Service: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    actix_web::HttpServer::new(factory).tcp_nodelay(true)
 }
 
 fn node_state(s: TaskStatus) -> NodeState {
@@ -65,6 +102,13 @@ impl Runtime {
     /// state from it and start the actors on the current actix arbiter.
     /// Call once, inside an actix system, outside `HttpServer::new`.
     pub async fn start(settings: Settings) -> Result<Self, Error> {
+        Self::start_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Runtime::start`] with the given clock: every lease, slot expiry and
+    /// audit timestamp reads its time from `clock` (a [`Clock::manual`] lets
+    /// tests step time past an expiry instead of sleeping).
+    pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Self, Error> {
         settings.validate()?;
         let settings = Arc::new(settings);
         // the server file first: an unusable one fails before anything is opened or started
@@ -85,7 +129,7 @@ impl Runtime {
             table.restore(t);
         }
         graph.recount();
-        let now = now_ms();
+        let now = clock.now();
         let unblocked: Vec<TaskId> = table
             .iter()
             .filter(|t| {
@@ -114,45 +158,53 @@ impl Runtime {
         }
 
         let compat_ttl_ms = settings.leases.compat_ttl_secs.saturating_mul(1000);
-        let mut slots = SlotTable::new(settings.slots.count);
-        for rec in store.load_slots()? {
-            let ok = slots.restore(
-                rec.slot,
-                Holder {
-                    worker: rec.worker.clone(),
-                    task: None,
-                    explicit: true,
-                    since: rec.since,
-                    expires_at: Some(rec.expires_at),
-                },
-            );
-            if !ok {
-                tracing::warn!(slot = rec.slot, worker = %rec.worker, "dropping explicit slot claim outside the configured slots");
-            }
-        }
-        for t in table.running() {
-            let Some(l) = &t.lease else { continue };
-            let explicit = slots
-                .holder(l.slot)
-                .is_some_and(|h| h.explicit && (h.worker == l.worker || h.worker.is_empty()));
-            let ok = if explicit {
-                slots.bind(l.slot, &l.worker, t.id.clone()).is_ok()
-            } else {
-                slots.restore(
-                    l.slot,
+        let holds: Vec<(u32, Holder)> = store
+            .load_slots()?
+            .into_iter()
+            .map(|rec| {
+                (
+                    rec.slot,
                     Holder {
-                        worker: l.worker.clone(),
-                        task: Some(t.id.clone()),
-                        explicit: false,
-                        since: l.claimed_at,
-                        expires_at: None,
+                        worker: rec.worker,
+                        task: rec.task,
+                        explicit: true,
+                        since: rec.since,
+                        expires_at: rec.expires_at,
                     },
                 )
-            };
-            if !ok {
-                tracing::warn!(task = %t.id, slot = l.slot, "running task's slot is outside the configured slots or taken; it keeps running");
+            })
+            .collect();
+        let running: Vec<RunningLease> = table
+            .running()
+            .filter_map(|t| t.lease.as_ref())
+            .map(|l| RunningLease {
+                task: l.task_id.clone(),
+                worker: l.worker.clone(),
+                slot: l.slot,
+                claimed_at: l.claimed_at,
+            })
+            .collect();
+        let (slots, issues) =
+            SlotTable::recover(settings.slots.count, holds, &running, now, compat_ttl_ms);
+        for issue in issues {
+            match issue {
+                RecoveryIssue::HoldOutOfRange { slot, worker } => {
+                    tracing::warn!(slot, worker = %worker, "dropping explicit slot claim outside the configured slots")
+                }
+                RecoveryIssue::LeaseWithoutSlot { task, slot } => {
+                    tracing::warn!(task = %task, slot, "running task's slot is outside the configured slots or taken; it keeps running")
+                }
             }
         }
+        let in_held_slot: std::collections::HashSet<TaskId> = running
+            .iter()
+            .filter(|l| {
+                slots
+                    .holder(l.slot)
+                    .is_some_and(|h| h.explicit && h.task.as_ref() == Some(&l.task))
+            })
+            .map(|l| l.task.clone())
+            .collect();
         tracing::info!(
             tasks = table.len(),
             running = table.counts()[TaskStatus::Running.index()],
@@ -164,8 +216,15 @@ impl Runtime {
         let view = Arc::new(BoardView::new(settings.slots.count));
         let metrics = Arc::new(Metrics::default());
         let resolver = DependencyResolver::new(graph).start();
-        let slot_addr =
-            SlotAllocator::new(slots, store.clone(), compat_ttl_ms, view.slots_busy_cell()).start();
+        let slot_addr = SlotAllocator::new(
+            slots,
+            store.clone(),
+            compat_ttl_ms,
+            std::time::Duration::from_millis(settings.leases.sweep_interval_ms),
+            view.slots_busy_cell(),
+            clock.clone(),
+        )
+        .start();
         let registry = TaskRegistry::new(
             table,
             store.clone(),
@@ -174,8 +233,10 @@ impl Runtime {
             view.clone(),
             metrics.clone(),
             settings.clone(),
+            clock.clone(),
         )
         .with_operations(operations)
+        .with_held_slots(in_held_slot)
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start
@@ -189,6 +250,7 @@ impl Runtime {
             view,
             metrics,
             settings.clone(),
+            clock,
         )
         .with_pool(pool.clone());
         // executor tasks need a server to run on: no servers, no dispatcher
@@ -207,12 +269,20 @@ impl Runtime {
             )
             .start()
         });
+        let auth = Arc::new(crate::auth::Auth::new(&settings, board.store().clone())?);
+        if auth.required() && auth.tokens().is_empty() && !settings.auth.jwt.enabled() {
+            tracing::warn!(
+                "auth.required is true but no access token exists: every request will get 401; \
+                 create one with `baton token create --name NAME --role admin --data-dir DIR`"
+            );
+        }
         let mcp = settings
             .mcp
             .enabled
             .then(|| crate::mcp::service(board.clone(), &settings.mcp));
         Ok(Self {
             board,
+            auth,
             mcp,
             dispatcher,
         })
@@ -228,17 +298,34 @@ impl Runtime {
         self.board.settings()
     }
 
+    /// Authentication state: tokens, JWT, rate limits, stream tickets.
+    pub fn auth(&self) -> &Arc<crate::auth::Auth> {
+        &self.auth
+    }
+
     /// Mount baton's routes (`/mcp`, `/api/v1`, the agent-coordinate-mcp routes under
-    /// `/api`, `/metrics`, `/healthz`, `/readyz`) into an `App` or scope:
-    /// `App::new().configure(runtime.configure())`.
+    /// `/api`, the dashboard, `/metrics`, `/healthz`, `/readyz`) into an `App` or scope:
+    /// `App::new().configure(runtime.configure())`. Every one of them is behind baton's
+    /// guard (`Host`/`Origin` allow-lists, JSON bodies, bearer tokens and roles: see
+    /// [`crate::auth`]); routes the embedder registers beside them are left alone.
     pub fn configure(&self) -> impl Fn(&mut actix_web::web::ServiceConfig) + Clone + 'static {
+        use crate::auth::guard::{authorize_check, edge_check};
+        use actix_web::middleware::from_fn;
         let board = self.board.clone();
         let mcp = self.mcp.clone();
+        let auth = actix_web::web::Data::from(self.auth.clone());
         move |cfg| {
             if let Some(mcp) = &mcp {
-                cfg.service(actix_web::web::scope("/mcp").service(mcp.clone().scope()));
+                cfg.service(
+                    mcp.resource()
+                        .app_data(auth.clone())
+                        .wrap(from_fn(|req, next| {
+                            authorize_check(crate::auth::Access::Mcp, req, next)
+                        }))
+                        .wrap(from_fn(edge_check)),
+                );
             }
-            crate::api::configure(cfg, board.clone());
+            crate::api::configure(cfg, board.clone(), auth.clone());
         }
     }
 

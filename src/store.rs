@@ -9,12 +9,20 @@
 //! | `t/` | task id | [`Task`] |
 //! | `e/` | event id (u64 BE) | [`Event`] |
 //! | `x/` | task id, `0x00`, event id (u64 BE) | empty (per-task audit index) |
-//! | `s/` | slot (u32 BE) | [`SlotRecord`] (explicit slot claims only) |
+//! | `s/` | slot (u32 BE) | [`SlotRecord`] (explicit slot holds; task-bound slots are derived from leases) |
 //! | `c/` | task id, `0x00`, context key | JSON value |
 //! | `m/` | name | u64 BE counters (`lease_ceiling`) |
 //! | `o/` | operation id | [`Operation`] (MCP task handles, SEP-2663) |
+//! | `k/` | token name | [`AccessToken`] (only the secret's SHA-256) |
+//! | `l/` | lease id (u64 BE), `0x00` claim / `0x01` end | event id, event time (u64 BE each): the lease index |
+//! | `h/` | task id | lease id, `expires_at`, renewal time (u64 BE each): the last heartbeat of a running lease |
 //!
 //! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
+//!
+//! **Heartbeats** write only an `h/` record (24 bytes), not the task and no
+//! audit event: reads of a task lay the renewal over the stored record when
+//! it is for the same lease, and every full write of the task removes it
+//! (the record then carries the latest expiry itself).
 //!
 //! **Group commit.** [`Store::commit`] queues a batch and returns a
 //! [`Ticket`] at once. A single committer thread takes everything queued,
@@ -22,17 +30,45 @@
 //! durable. Callers reply to their client only after [`Store::wait_durable`]
 //! — so an acknowledged write is on disk, concurrent writers share one
 //! fsync, and the actors never spend their own time inside sled. Readers
-//! call [`Store::barrier`] first, so they never show a state a crash could
-//! still undo.
+//! read first and then call [`Store::barrier`], which waits until everything
+//! committed before the barrier (so everything the read can have seen) is
+//! durable: nothing a crash could still undo is ever shown. Live events are
+//! published only after their flush, so an event id a client has seen is on
+//! disk and never handed out again after a crash.
+//!
+//! **Failure.** The first failed apply or flush, or the committer thread's
+//! death (a panic is caught), fails the store for good: every later
+//! [`Store::commit`] is refused with [`StoreError::FlushFailed`], every
+//! waiter of a ticket not yet durable gets that error, and the batch that
+//! failed is never written later — [`Store::close`] does not flush then, and
+//! sled's own flush-on-drop is prevented by keeping its handles alive until
+//! the process exits. [`Store::wait_durable`] is also bounded by
+//! [`COMMIT_TIMEOUT`]: a disk that hangs fails the store the same way.
+//!
+//! **Lease index.** The committer also writes, for every event that starts
+//! (`task_claimed`) or ends (completed, failed, retried, released, expired,
+//! cancelled while running) a lease, an `l/` entry pointing at that event, in
+//! the same atomic batch. [`Store::lease_history`] reads leases in claim
+//! order from it and the audit events it points to. A data directory written
+//! before the index existed is indexed once by [`Store::open`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::model::{Event, Millis, Operation, Task, TaskId};
+use crate::model::{
+    AccessToken, Event, EventKind, LeaseOutcome, LeaseRecord, Millis, Operation, Task, TaskId,
+    TaskStatus,
+};
+
+/// How long [`Store::wait_durable`] waits for one commit before it declares
+/// the disk hung and fails the store (a commit normally takes one fsync,
+/// well under a second).
+pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Version byte in front of every stored value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -44,6 +80,15 @@ const SLOT: &[u8] = b"s/";
 const CONTEXT: &[u8] = b"c/";
 const META: &[u8] = b"m/";
 const OPERATION: &[u8] = b"o/";
+const RENEWAL: &[u8] = b"h/";
+const TOKEN: &[u8] = b"k/";
+const LEASE: &[u8] = b"l/";
+
+/// `m/` counter naming the version of the `l/` lease index that is complete.
+const LEASE_INDEX_META: &str = "lease_index";
+const LEASE_INDEX_VERSION: u64 = 1;
+const LEASE_CLAIM: u8 = 0;
+const LEASE_END: u8 = 1;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +104,10 @@ pub enum StoreError {
         /// What was wrong.
         reason: String,
     },
-    /// A flush failed; the store refuses further acknowledgements.
-    #[error("flush failed, writes are no longer acknowledged: {0}")]
+    /// A write to the disk failed earlier (or the committer died, or a
+    /// commit hung longer than [`COMMIT_TIMEOUT`]); the store refuses every
+    /// write until baton is restarted. The text says what failed.
+    #[error("the store failed and refuses writes until restart ({0})")]
     FlushFailed(String),
     /// The store was closed (runtime shut down).
     #[error("the store is closed")]
@@ -75,17 +122,63 @@ pub enum StoreError {
     },
 }
 
-/// An explicit slot claim as stored (task-bound slots are derived from leases).
+/// An explicit slot hold as stored, rewritten by the slot allocator on every
+/// change before the change is acknowledged (task-bound slots are derived
+/// from their task's lease instead).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotRecord {
     /// Slot number.
     pub slot: u32,
-    /// Holder.
+    /// Holder; empty for an anonymous hold not yet adopted by a worker.
     pub worker: String,
-    /// Claimed at.
+    /// Claimed at (ms since the Unix epoch).
     pub since: Millis,
-    /// Lapses at unless used.
-    pub expires_at: Millis,
+    /// While idle: when the hold lapses (ms since the Unix epoch); `None`
+    /// while a task runs in it.
+    #[serde(default)]
+    pub expires_at: Option<Millis>,
+    /// The task running in it, if any.
+    #[serde(default)]
+    pub task: Option<TaskId>,
+}
+
+/// Filters and paging of [`Store::lease_history`]. A lease is listed when it
+/// overlaps the window `[since, until)`: claimed before `until` and not ended
+/// before `since`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseQuery {
+    /// Leave out leases that ended before this time (ms since the epoch).
+    pub since: Option<Millis>,
+    /// Leave out leases claimed at or after this time (ms since the epoch).
+    pub until: Option<Millis>,
+    /// Only leases held by this worker.
+    pub worker: Option<String>,
+    /// Continue after this lease id (the previous page's `next_cursor`).
+    pub after: Option<u64>,
+    /// Most leases returned.
+    pub limit: usize,
+    /// Most leases looked at in one call (bounds the work of a sparse filter);
+    /// the page then ends early with a `next_cursor`.
+    pub max_scan: usize,
+}
+
+/// One page of [`Store::lease_history`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHistory {
+    /// Leases in lease-id (= claim) order.
+    pub leases: Vec<LeaseRecord>,
+    /// Lease id to continue after; `None` when nothing follows. A page may be
+    /// shorter than the limit (even empty) and still have one, when the scan
+    /// budget ran out first.
+    pub next_cursor: Option<u64>,
+}
+
+/// One `l/` entry: which lease, claim or end, and the event it points to.
+struct LeaseEntry {
+    lease: u64,
+    mark: u8,
+    event: u64,
+    at: Millis,
 }
 
 /// Proof that a commit was applied; wait on it with [`Store::wait_durable`].
@@ -136,9 +229,21 @@ impl WriteBatch {
         self.ops.push((key, None));
     }
 
-    /// Write a task record.
+    /// Write a task record (and drop its heartbeat record: the task now
+    /// carries the lease's latest expiry itself).
     pub fn put_task(&mut self, task: &Task) {
         self.insert(key(TASK, task.id.as_str().as_bytes()), encode(task));
+        self.remove(key(RENEWAL, task.id.as_str().as_bytes()));
+    }
+
+    /// Record a heartbeat: `lease_id` of `task` now expires at `expires_at`
+    /// (ms), renewed at `at` (ms) — without rewriting the task.
+    pub fn put_renewal(&mut self, task: &TaskId, lease_id: u64, expires_at: Millis, at: Millis) {
+        let mut v = Vec::with_capacity(24);
+        v.extend_from_slice(&lease_id.to_be_bytes());
+        v.extend_from_slice(&expires_at.to_be_bytes());
+        v.extend_from_slice(&at.to_be_bytes());
+        self.insert(key(RENEWAL, task.as_str().as_bytes()), v);
     }
 
     /// Append an audit event (global log and per-task index). Its id is
@@ -147,12 +252,12 @@ impl WriteBatch {
         self.events.push((event, task));
     }
 
-    /// Write an explicit slot claim.
+    /// Write an explicit slot hold.
     pub fn put_slot(&mut self, rec: &SlotRecord) {
         self.insert(key(SLOT, &rec.slot.to_be_bytes()), encode(rec));
     }
 
-    /// Remove an explicit slot claim.
+    /// Remove an explicit slot hold.
     pub fn remove_slot(&mut self, slot: u32) {
         self.remove(key(SLOT, &slot.to_be_bytes()));
     }
@@ -170,6 +275,16 @@ impl WriteBatch {
     /// Remove an MCP task-handle record.
     pub fn remove_operation(&mut self, id: &str) {
         self.remove(key(OPERATION, id.as_bytes()));
+    }
+
+    /// Write an access token record.
+    pub fn put_token(&mut self, token: &AccessToken) {
+        self.insert(key(TOKEN, token.name.as_bytes()), encode(token));
+    }
+
+    /// Remove an access token record.
+    pub fn remove_token(&mut self, name: &str) {
+        self.remove(key(TOKEN, name.as_bytes()));
     }
 
     /// Write a counter.
@@ -252,12 +367,13 @@ struct GroupCommit {
     stop: AtomicBool,
     failure: OnceLock<String>,
     flushes: AtomicU64,
+    #[cfg(test)]
+    faults: faults::Faults,
 }
 
 /// The persistent board. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
     tree: sled::Tree,
     gc: Arc<GroupCommit>,
     flusher: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
@@ -285,6 +401,7 @@ impl Store {
                 source,
             })?;
         let tree = db.open_tree("board")?;
+        index_leases(&db, &tree)?;
         let (durable_tx, durable_rx) = watch::channel(0);
         let last_event = last_event_in(&tree)?;
         let (events_tx, _) = tokio::sync::broadcast::channel(4096);
@@ -301,6 +418,8 @@ impl Store {
             stop: AtomicBool::new(false),
             failure: OnceLock::new(),
             flushes: AtomicU64::new(0),
+            #[cfg(test)]
+            faults: faults::Faults::default(),
         });
         let flusher = {
             let gc = gc.clone();
@@ -308,14 +427,25 @@ impl Store {
             let tree = tree.clone();
             std::thread::Builder::new()
                 .name("baton-committer".into())
-                .spawn(move || committer_loop(&db, &tree, &gc, last_event + 1))
+                .spawn(move || {
+                    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        committer_loop(&db, &tree, &gc, last_event + 1)
+                    }));
+                    if let Err(panic) = run {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".into());
+                        fail(&gc, &db, &tree, "committer", &format!("panicked: {what}"));
+                    }
+                })
                 .map_err(|e| StoreError::Open {
                     path: dir.to_path_buf(),
                     source: sled::Error::Io(e),
                 })?
         };
         Ok(Self {
-            db,
             tree,
             gc,
             flusher: Arc::new(Mutex::new(Some(flusher))),
@@ -327,14 +457,19 @@ impl Store {
     /// flushes. The write is visible to readers that passed
     /// [`Store::barrier`] and durable once [`Store::wait_durable`] on the
     /// returned ticket resolves.
+    ///
+    /// Errors: [`StoreError::FlushFailed`] once the store has failed,
+    /// [`StoreError::Closed`] once [`Store::close`] began. Both are decided
+    /// under the queue lock, so a commit either lands in the queue before
+    /// the committer's last drain (and is applied and flushed) or is refused.
     pub fn commit(&self, batch: WriteBatch) -> Result<Ticket, StoreError> {
+        let mut q = self.gc.queue.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = self.gc.failure.get() {
             return Err(StoreError::FlushFailed(f.clone()));
         }
         if self.gc.stop.load(Ordering::SeqCst) {
             return Err(StoreError::Closed);
         }
-        let mut q = self.gc.queue.lock().unwrap_or_else(|p| p.into_inner());
         q.last_ticket += 1;
         let ticket = q.last_ticket;
         q.items.push(Pending { ticket, batch });
@@ -348,27 +483,49 @@ impl Store {
         self.gc.events_tx.subscribe()
     }
 
-    /// Whether a flush has failed (the store then refuses writes).
+    /// Whether the store has failed (it then refuses writes).
     pub fn is_failed(&self) -> bool {
         self.gc.failure.get().is_some()
     }
 
+    /// What failed, once the store has failed (for `/readyz` and logs).
+    pub fn failure(&self) -> Option<&str> {
+        self.gc.failure.get().map(String::as_str)
+    }
+
     /// Resolve once the commit behind `ticket` is on disk.
+    ///
+    /// Errors: [`StoreError::FlushFailed`] when the store failed before the
+    /// commit was durable (then it never will be), or when it took longer
+    /// than [`COMMIT_TIMEOUT`] (which fails the store: the disk is hung).
     pub async fn wait_durable(&self, ticket: Ticket) -> Result<(), StoreError> {
         if *self.gc.durable_rx.borrow() >= ticket.0 && self.gc.failure.get().is_none() {
             return Ok(());
         }
         let mut rx = self.gc.durable_rx.clone();
-        // The sender lives as long as `self`, so this only ends by the predicate.
-        let _ = rx.wait_for(|d| *d >= ticket.0).await;
+        // The sender lives as long as `self`, and every way the committer
+        // ends advances it, so this ends by the predicate or the timeout.
+        let waited = tokio::time::timeout(COMMIT_TIMEOUT, rx.wait_for(|d| *d >= ticket.0)).await;
+        if waited.is_err() {
+            let reason = format!(
+                "a commit was not durable within {} s; the disk is hung",
+                COMMIT_TIMEOUT.as_secs()
+            );
+            tracing::error!(ticket = ticket.0, %reason, "storage failed; refusing further acknowledgements");
+            let _ = self.gc.failure.set(reason);
+            self.gc.durable_tx.send_replace(u64::MAX);
+        }
         match self.gc.failure.get() {
             Some(f) => Err(StoreError::FlushFailed(f.clone())),
             None => Ok(()),
         }
     }
 
-    /// Resolve once every commit applied so far is on disk (a read barrier:
-    /// readers never show a client state that a crash could still undo).
+    /// Resolve once every commit made so far is on disk. Call it **after** a
+    /// read and before showing the result: whatever the read saw was
+    /// committed before this call, so once it resolves nothing shown can be
+    /// undone by a crash. (Called before a read, it would not cover a batch
+    /// the committer applies while the read runs.)
     pub async fn barrier(&self) -> Result<(), StoreError> {
         let t = Ticket(self.gc.enqueued.load(Ordering::SeqCst));
         self.wait_durable(t).await
@@ -384,7 +541,38 @@ impl Store {
         self.gc.enqueued.load(Ordering::Relaxed)
     }
 
-    /// Apply and flush everything queued, then stop the committer thread. Idempotent.
+    /// Fault injection for crash tests (the in-process equivalent of
+    /// `kill -9` between two requests): every commit still queued is dropped
+    /// unapplied, the committer thread stops, later commits fail and waiters
+    /// of unapplied tickets get an error. What the committer had already
+    /// applied stays (as after a real crash, once it is flushed). Never call
+    /// it outside a test: it loses unacknowledged writes by design.
+    #[doc(hidden)]
+    pub fn simulate_crash(&self) {
+        {
+            let mut q = self.gc.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.items.clear();
+            self.gc.stop.store(true, Ordering::SeqCst);
+            let _ = self.gc.failure.set("simulated crash".to_owned());
+            self.gc.wake.notify_all();
+        }
+        let handle = self
+            .flusher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        self.gc.durable_tx.send_replace(u64::MAX);
+    }
+
+    /// Stop taking commits, let the committer apply and flush everything
+    /// queued before, and stop it. Idempotent.
+    ///
+    /// Errors: [`StoreError::FlushFailed`] when the store had failed; then
+    /// nothing is flushed (the batch that failed, which its writers were
+    /// told failed, must never reach the disk) and this returns at once.
     pub fn close(&self) -> Result<(), StoreError> {
         {
             let _q = self.gc.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -399,25 +587,48 @@ impl Store {
         if let Some(h) = handle {
             let _ = h.join();
         }
-        self.db.flush()?;
-        if self.gc.failure.get().is_none() {
-            let last = self.gc.enqueued.load(Ordering::SeqCst);
-            self.gc.durable_tx.send_replace(last);
+        match self.gc.failure.get() {
+            Some(f) => Err(StoreError::FlushFailed(f.clone())),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     // ---- reads ----------------------------------------------------------
 
-    /// Every task record.
+    /// Every task record (with its last heartbeat laid over it).
     pub fn load_tasks(&self) -> Result<Vec<Task>, StoreError> {
-        self.scan(TASK)
+        let mut renewals = std::collections::HashMap::new();
+        for kv in self.tree.scan_prefix(RENEWAL) {
+            let (k, v) = kv?;
+            renewals.insert(k[RENEWAL.len()..].to_vec(), renewal(&k, &v)?);
+        }
+        let mut tasks: Vec<Task> = self.scan(TASK)?;
+        for t in &mut tasks {
+            if let Some(r) = renewals.get(t.id.as_str().as_bytes()) {
+                renew(t, *r);
+            }
+        }
+        Ok(tasks)
     }
 
-    /// One task record.
+    /// One task record (with its last heartbeat laid over it).
     pub fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError> {
         let k = key(TASK, id.as_str().as_bytes());
-        self.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+        let Some(v) = self.tree.get(&k)? else {
+            return Ok(None);
+        };
+        self.with_renewal(decode(&k, &v)?).map(Some)
+    }
+
+    /// `task` with its `h/` heartbeat record applied, if it has one.
+    fn with_renewal(&self, mut task: Task) -> Result<Task, StoreError> {
+        if task.lease.is_some() {
+            let k = key(RENEWAL, task.id.as_str().as_bytes());
+            if let Some(v) = self.tree.get(&k)? {
+                renew(&mut task, renewal(&k, &v)?);
+            }
+        }
+        Ok(task)
     }
 
     /// Task records in id order, starting after `after` (exclusive).
@@ -439,7 +650,7 @@ impl Store {
         }
         self.tree.range(start..end).map(|kv| {
             let (k, v) = kv?;
-            decode(&k, &v)
+            self.with_renewal(decode(&k, &v)?)
         })
     }
 
@@ -453,7 +664,12 @@ impl Store {
         self.scan(OPERATION)
     }
 
-    /// Every explicit slot claim.
+    /// Every access token record.
+    pub fn load_tokens(&self) -> Result<Vec<AccessToken>, StoreError> {
+        self.scan(TOKEN)
+    }
+
+    /// Every explicit slot hold.
     pub fn load_slots(&self) -> Result<Vec<SlotRecord>, StoreError> {
         self.scan(SLOT)
     }
@@ -533,6 +749,131 @@ impl Store {
         Ok(out)
     }
 
+    /// Leases in claim order (lease id), read from the `l/` index and the
+    /// audit events it points to; see [`LeaseQuery`] for the filters. Reads
+    /// at most `max_scan` leases' index entries and decodes only the leases
+    /// it returns.
+    pub fn lease_history(&self, q: &LeaseQuery) -> Result<LeaseHistory, StoreError> {
+        let empty = LeaseHistory {
+            leases: Vec::new(),
+            next_cursor: None,
+        };
+        let first = match q.after {
+            None => 0,
+            Some(a) => match a.checked_add(1) {
+                Some(f) => f,
+                None => return Ok(empty),
+            },
+        };
+        let mut end = LEASE.to_vec();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let mut entries = self
+            .tree
+            .range(key(LEASE, &first.to_be_bytes())..end)
+            .map(|kv| {
+                kv.map_err(StoreError::from)
+                    .and_then(|(k, v)| lease_entry(&k, &v))
+            })
+            .peekable();
+        let mut leases = Vec::new();
+        let mut scanned = 0usize;
+        while let Some(e) = entries.next() {
+            let e = e?;
+            let lease = e.lease;
+            let (mut claim, mut ended) = (None, None);
+            let mut put = |e: LeaseEntry| match e.mark {
+                LEASE_CLAIM => claim = Some(e),
+                _ => ended = Some(e),
+            };
+            put(e);
+            while let Some(Ok(n)) = entries.peek() {
+                if n.lease != lease {
+                    break;
+                }
+                if let Some(n) = entries.next().transpose()? {
+                    put(n);
+                }
+            }
+            scanned += 1;
+            if let Some(claim) = claim {
+                if let Some(r) = self.lease_record(q, &claim, ended.as_ref())? {
+                    leases.push(r);
+                }
+            }
+            if entries.peek().is_none() {
+                break;
+            }
+            if leases.len() >= q.limit || scanned >= q.max_scan {
+                return Ok(LeaseHistory {
+                    leases,
+                    next_cursor: Some(lease),
+                });
+            }
+        }
+        Ok(LeaseHistory {
+            leases,
+            next_cursor: None,
+        })
+    }
+
+    /// One lease from its index entries, if it passes the filters.
+    fn lease_record(
+        &self,
+        q: &LeaseQuery,
+        claim: &LeaseEntry,
+        ended: Option<&LeaseEntry>,
+    ) -> Result<Option<LeaseRecord>, StoreError> {
+        if q.until.is_some_and(|u| claim.at >= u)
+            || q.since.is_some_and(|s| ended.is_some_and(|e| e.at < s))
+        {
+            return Ok(None);
+        }
+        let Some(claimed) = self.event(claim.event)? else {
+            tracing::warn!(
+                lease_id = claim.lease,
+                "lease index points to a missing claim event"
+            );
+            return Ok(None);
+        };
+        let (Some(task_id), Some(worker)) = (claimed.task_id, claimed.worker) else {
+            return Ok(None);
+        };
+        if q.worker.as_ref().is_some_and(|w| *w != worker) {
+            return Ok(None);
+        }
+        let end_event = match ended {
+            Some(e) => self.event(e.event)?,
+            None => None,
+        };
+        let (ended_at, outcome, reason) = match end_event {
+            Some(ev) => (
+                Some(ev.at),
+                LeaseOutcome::of_end(ev.kind).unwrap_or(LeaseOutcome::Failed),
+                ev.reason,
+            ),
+            None => (None, LeaseOutcome::Running, None),
+        };
+        Ok(Some(LeaseRecord {
+            task_id,
+            lease_id: claim.lease,
+            worker,
+            slot: claimed.slot,
+            owner: claimed.actor,
+            claimed_at: claimed.at,
+            ended_at,
+            outcome,
+            reason,
+        }))
+    }
+
+    /// One audit event by id.
+    fn event(&self, id: u64) -> Result<Option<Event>, StoreError> {
+        let k = key(EVENT, &id.to_be_bytes());
+        self.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
     fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
         self.tree
             .scan_prefix(prefix)
@@ -542,6 +883,101 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A decoded `h/` record: (lease id, expires_at, renewed at).
+fn renewal(k: &[u8], v: &[u8]) -> Result<(u64, Millis, Millis), StoreError> {
+    let word = |i: usize| {
+        v.get(i * 8..i * 8 + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+    };
+    match (word(0), word(1), word(2)) {
+        (Some(lease), Some(expires_at), Some(at)) if v.len() == 24 => Ok((lease, expires_at, at)),
+        _ => Err(StoreError::Corrupt {
+            key: String::from_utf8_lossy(k).into_owned(),
+            reason: "malformed heartbeat record".into(),
+        }),
+    }
+}
+
+/// Lay a heartbeat over a task record when it is for the task's lease.
+fn renew(task: &mut Task, (lease_id, expires_at, at): (u64, Millis, Millis)) {
+    if let Some(l) = task.lease.as_mut().filter(|l| l.lease_id == lease_id) {
+        // the renewal's expiry as is: a heartbeat may also shorten a lease
+        // (the compat routes renew by their own, shorter TTL)
+        l.expires_at = expires_at;
+        task.updated_at = task.updated_at.max(at);
+    }
+}
+
+/// The `l/` entry an event adds, if it starts or ends a lease.
+fn lease_index_entry(ev: &Event) -> Option<(Vec<u8>, Vec<u8>)> {
+    let lease = ev.lease_id?;
+    let mark = match ev.kind {
+        EventKind::TaskClaimed => LEASE_CLAIM,
+        k if LeaseOutcome::of_end(k).is_some() && ev.from == Some(TaskStatus::Running) => LEASE_END,
+        _ => return None,
+    };
+    let mut k = key(LEASE, &lease.to_be_bytes());
+    k.push(mark);
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&ev.id.to_be_bytes());
+    v.extend_from_slice(&ev.at.to_be_bytes());
+    Some((k, v))
+}
+
+fn lease_entry(k: &[u8], v: &[u8]) -> Result<LeaseEntry, StoreError> {
+    let corrupt = || StoreError::Corrupt {
+        key: String::from_utf8_lossy(k).into_owned(),
+        reason: "malformed lease index entry".into(),
+    };
+    let rest = k.get(LEASE.len()..).ok_or_else(corrupt)?;
+    if rest.len() != 9 || v.len() != 16 {
+        return Err(corrupt());
+    }
+    Ok(LeaseEntry {
+        lease: event_id_from_key(&rest[..8]),
+        mark: rest[8],
+        event: event_id_from_key(&v[..8]),
+        at: event_id_from_key(&v[8..]),
+    })
+}
+
+/// Build the `l/` lease index from the audit log once (a data directory
+/// written before the index existed); a no-op when it is complete.
+fn index_leases(db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
+    let meta_key = key(META, LEASE_INDEX_META.as_bytes());
+    let done = tree
+        .get(&meta_key)?
+        .is_some_and(|v| v.len() == 8 && event_id_from_key(&v) >= LEASE_INDEX_VERSION);
+    if done {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    let mut indexed = 0u64;
+    for kv in tree.scan_prefix(EVENT) {
+        let (k, v) = kv?;
+        match decode::<Event>(&k, &v) {
+            Ok(ev) => {
+                if let Some((k, v)) = lease_index_entry(&ev) {
+                    batch.insert(k, v);
+                    indexed += 1;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "audit event left out of the lease index"),
+        }
+    }
+    batch.insert(meta_key, LEASE_INDEX_VERSION.to_be_bytes().to_vec());
+    tree.apply_batch(batch)?;
+    db.flush()?;
+    if indexed > 0 {
+        tracing::info!(
+            entries = indexed,
+            "built the lease index from the audit log"
+        );
+    }
+    Ok(())
 }
 
 fn last_event_in(tree: &sled::Tree) -> Result<u64, StoreError> {
@@ -556,18 +992,32 @@ fn event_id_from_key(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(arr)
 }
 
-fn fail(gc: &GroupCommit, what: &str, e: &sled::Error) {
+/// Fail the store for good: refuse later commits, wake every waiter with
+/// the error, and keep sled's handles alive until the process exits — sled
+/// flushes when its last handle drops, which would write the batch whose
+/// writers were just told it failed.
+fn fail(gc: &GroupCommit, db: &sled::Db, tree: &sled::Tree, what: &str, e: &dyn std::fmt::Display) {
     tracing::error!(error = %e, what, "storage failed; refusing further acknowledgements");
-    let _ = gc.failure.set(format!("{what}: {e}"));
+    {
+        let _q = gc.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = gc.failure.set(format!("{what}: {e}"));
+    }
+    std::mem::forget(db.clone());
+    std::mem::forget(tree.clone());
     gc.durable_tx.send_replace(u64::MAX);
 }
 
 /// The single storage writer: takes everything queued, applies it as one
 /// sled batch (in queue order, so later writes to a key win), assigns event
 /// ids and publishes events in that order, flushes once, and then declares
-/// every ticket it took durable. Concurrent writers share one flush.
+/// every ticket it took durable. Concurrent writers share one flush. Live
+/// events go out only after the flush: a subscriber never sees an event (or
+/// an event id) a crash could take back.
 fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_event: u64) {
     loop {
+        if gc.failure.get().is_some() {
+            return; // failed elsewhere (a hung commit timed out)
+        }
         let items = {
             let mut q = gc.queue.lock().unwrap_or_else(|p| p.into_inner());
             while q.items.is_empty() && !gc.stop.load(Ordering::SeqCst) {
@@ -596,6 +1046,9 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
                 if let Some(t) = &event.task_id {
                     merged.insert(task_event_key(t, event.id), Vec::new());
                 }
+                if let Some((k, v)) = lease_index_entry(&event) {
+                    merged.insert(k, v);
+                }
                 if live {
                     published.push(Published {
                         event,
@@ -605,26 +1058,77 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
                 }
             }
         }
+        #[cfg(test)]
+        gc.faults.before_apply();
         if let Err(e) = tree.apply_batch(merged) {
-            fail(gc, "apply", &e);
+            fail(gc, db, tree, "apply", &e);
             return;
         }
-        for p in published {
-            let _ = gc.events_tx.send(Arc::new(p));
+        #[cfg(test)]
+        if let Err(e) = gc.faults.after_apply() {
+            fail(gc, db, tree, "flush", &e);
+            return;
         }
         if let Err(e) = db.flush() {
-            fail(gc, "flush", &e);
+            fail(gc, db, tree, "flush", &e);
             return;
         }
         gc.flushes.fetch_add(1, Ordering::Relaxed);
         gc.durable_tx.send_replace(last);
+        for p in published {
+            let _ = gc.events_tx.send(Arc::new(p));
+        }
+    }
+}
+
+/// Fault injection for the committer's unit tests: a panic, a failed
+/// flush, and a gate that holds the committer between apply and flush.
+#[cfg(test)]
+mod faults {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::{Receiver, Sender};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub(super) struct Faults {
+        /// The next batch panics the committer before it is applied.
+        pub(super) panic: AtomicBool,
+        /// The next flush fails (as ENOSPC would).
+        pub(super) fail_flush: AtomicBool,
+        /// When set: after applying, the committer says so on the sender
+        /// and waits for the receiver before flushing.
+        pub(super) gate: Mutex<Option<(Sender<()>, Receiver<()>)>>,
+    }
+
+    impl Faults {
+        pub(super) fn before_apply(&self) {
+            if self.panic.swap(false, Ordering::SeqCst) {
+                panic!("injected committer panic");
+            }
+        }
+
+        pub(super) fn after_apply(&self) -> Result<(), std::io::Error> {
+            let gate = self.gate.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some((applied, open)) = gate {
+                let _ = applied.send(());
+                let _ = open.recv();
+            }
+            if self.fail_flush.swap(false, Ordering::SeqCst) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "injected: no space left on device",
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
-    use crate::model::{EventKind, TaskStatus};
 
     fn task(id: &str) -> Task {
         Task {
@@ -642,6 +1146,9 @@ mod tests {
             error: None,
             attempts: 0,
             lease: None,
+            worker: None,
+            started_at: None,
+            finished_at: None,
             created_at: 1,
             updated_at: 1,
             seq: 1,
@@ -663,6 +1170,7 @@ mod tests {
                     kind: EventKind::TaskAdded,
                     task_id: Some(TaskId::from_trusted("a")),
                     worker: None,
+                    actor: None,
                     slot: None,
                     lease_id: None,
                     from: None,
@@ -691,6 +1199,434 @@ mod tests {
             .task_events(&TaskId::from_trusted("a2"))
             .unwrap()
             .is_empty());
+        store.close().unwrap();
+    }
+
+    fn added(id: &str) -> Event {
+        Event {
+            id: 0,
+            at: 1,
+            kind: EventKind::TaskAdded,
+            task_id: Some(TaskId::from_trusted(id)),
+            worker: None,
+            actor: None,
+            slot: None,
+            lease_id: None,
+            from: None,
+            to: Some(TaskStatus::Ready),
+            reason: None,
+        }
+    }
+
+    fn add(id: &str) -> WriteBatch {
+        let mut b = WriteBatch::new();
+        b.put_task(&task(id));
+        b.put_event(added(id), None);
+        b
+    }
+
+    /// Hold the committer between apply and flush; returns (applied, open).
+    fn gate(store: &Store) -> (std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>) {
+        let (applied_tx, applied_rx) = std::sync::mpsc::channel();
+        let (open_tx, open_rx) = std::sync::mpsc::channel();
+        *store.gc.faults.gate.lock().unwrap() = Some((applied_tx, open_rx));
+        (applied_rx, open_tx)
+    }
+
+    const BOUND: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn a_failed_flush_fails_its_writers_refuses_later_writes_and_close_flushes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let ok = store.commit(add("kept")).unwrap();
+        store.wait_durable(ok).await.unwrap();
+        let flushes = store.flush_count();
+
+        store.gc.faults.fail_flush.store(true, Ordering::SeqCst);
+        let t = store.commit(add("lost")).unwrap();
+        let err = tokio::time::timeout(BOUND, store.wait_durable(t))
+            .await
+            .expect("a waiter of the failed batch is woken");
+        assert!(matches!(err, Err(StoreError::FlushFailed(ref f)) if f.contains("no space")));
+        assert!(store.is_failed());
+        assert!(store.failure().is_some_and(|f| f.starts_with("flush")));
+        // every later write is refused before it is queued
+        assert!(matches!(
+            store.commit(add("later")),
+            Err(StoreError::FlushFailed(_))
+        ));
+        // reads after the failure cannot pass the barrier either
+        assert!(store.barrier().await.is_err());
+        // close returns at once with the failure and flushes nothing
+        let closer = store.clone();
+        let closed = tokio::task::spawn_blocking(move || closer.close());
+        let closed = tokio::time::timeout(BOUND, closed).await.unwrap().unwrap();
+        assert!(matches!(closed, Err(StoreError::FlushFailed(_))));
+        assert_eq!(store.flush_count(), flushes, "no flush after the failure");
+        // a durable ticket from before the failure is no longer reported durable
+        // (the store cannot vouch for anything any more)
+        assert!(store.wait_durable(ok).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_read_during_an_unflushed_apply_is_held_until_the_flush() {
+        for flush_fails in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            let (applied, open) = gate(&store);
+            let t = store.commit(add("x")).unwrap();
+            applied
+                .recv_timeout(BOUND)
+                .expect("the committer applied the batch");
+            // the read sees the applied, not yet durable, batch ...
+            let seen = store.get_task(&TaskId::from_trusted("x")).unwrap();
+            assert!(seen.is_some());
+            // ... so the barrier after it must hold until the flush
+            let mut barrier = Box::pin(store.barrier());
+            assert!(
+                tokio::time::timeout(Duration::from_millis(50), &mut barrier)
+                    .await
+                    .is_err(),
+                "the read barrier passed while the batch it covers was unflushed"
+            );
+            store
+                .gc
+                .faults
+                .fail_flush
+                .store(flush_fails, Ordering::SeqCst);
+            open.send(()).unwrap();
+            let passed = tokio::time::timeout(BOUND, barrier).await.unwrap();
+            assert_eq!(passed.is_ok(), !flush_fails, "flush_fails = {flush_fails}");
+            assert_eq!(store.wait_durable(t).await.is_ok(), !flush_fails);
+            let _ = store.close();
+        }
+    }
+
+    #[tokio::test]
+    async fn live_events_are_published_only_after_their_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let mut rx = store.subscribe();
+        let (applied, open) = gate(&store);
+        let t = store.commit(add("e")).unwrap();
+        applied.recv_timeout(BOUND).unwrap();
+        assert!(
+            matches!(
+                rx.try_recv(),
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty)
+            ),
+            "an event went out before its batch was durable"
+        );
+        open.send(()).unwrap();
+        let p = tokio::time::timeout(BOUND, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.event.id, 1);
+        assert!(*store.gc.durable_rx.borrow() >= p.ticket.0);
+        store.wait_durable(t).await.unwrap();
+
+        // an event of a batch whose flush fails is never published
+        let (applied, open) = gate(&store);
+        store.gc.faults.fail_flush.store(true, Ordering::SeqCst);
+        let t = store.commit(add("never")).unwrap();
+        applied.recv_timeout(BOUND).unwrap();
+        open.send(()).unwrap();
+        assert!(store.wait_durable(t).await.is_err());
+        assert!(matches!(
+            rx.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_committer_panic_fails_the_store_and_wakes_every_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        store.gc.faults.panic.store(true, Ordering::SeqCst);
+        let tickets: Vec<_> = (0..5)
+            .map(|i| store.commit(add(&format!("p{i}"))).unwrap())
+            .collect();
+        for t in tickets {
+            let r = tokio::time::timeout(BOUND, store.wait_durable(t))
+                .await
+                .expect("a writer waited forever on a dead committer");
+            assert!(r.is_err());
+        }
+        assert!(store.failure().is_some_and(|f| f.contains("panicked")));
+        assert!(matches!(
+            store.commit(add("after")),
+            Err(StoreError::FlushFailed(_))
+        ));
+        assert!(store.close().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_write_racing_shutdown_is_applied_or_refused_never_lost() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            let writers: Vec<_> = (0..4)
+                .map(|w| {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        let mut acked = Vec::new();
+                        let mut refused = Vec::new();
+                        for i in 0..200 {
+                            let id = format!("w{w}-{i}");
+                            match store.commit(add(&id)) {
+                                Ok(t) => acked.push((id, t)),
+                                Err(StoreError::Closed) => refused.push(id),
+                                Err(e) => panic!("unexpected {e}"),
+                            }
+                        }
+                        (acked, refused)
+                    })
+                })
+                .collect();
+            // close while the writers run (after the first commit, so the race is real)
+            while store.commit_count() == 0 {
+                std::thread::yield_now();
+            }
+            let closer = store.clone();
+            tokio::task::spawn_blocking(move || closer.close())
+                .await
+                .unwrap()
+                .unwrap();
+            let mut acked = Vec::new();
+            let mut refused = Vec::new();
+            for w in writers {
+                let (a, r) = w.join().unwrap();
+                acked.extend(a);
+                refused.extend(r);
+            }
+            for (id, t) in &acked {
+                let r = tokio::time::timeout(BOUND, store.wait_durable(*t))
+                    .await
+                    .unwrap_or_else(|_| panic!("round {round}: {id} waits forever"));
+                assert!(r.is_ok(), "round {round}: {id} acknowledged as failed");
+            }
+            drop(store);
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            let on_disk: std::collections::HashSet<String> = store
+                .load_tasks()
+                .unwrap()
+                .into_iter()
+                .map(|t| t.id.to_string())
+                .collect();
+            for (id, _) in &acked {
+                assert!(
+                    on_disk.contains(id),
+                    "round {round}: acknowledged {id} lost"
+                );
+            }
+            for id in &refused {
+                assert!(!on_disk.contains(id), "round {round}: refused {id} written");
+            }
+            assert_eq!(on_disk.len(), acked.len());
+            store.close().unwrap();
+        }
+    }
+
+    fn lease_event(kind: EventKind, lease: u64, worker: &str, at: Millis) -> Event {
+        Event {
+            id: 0,
+            at,
+            kind,
+            task_id: Some(TaskId::from_trusted(format!("t{lease}"))),
+            worker: Some(worker.to_owned()),
+            slot: Some(0),
+            lease_id: Some(lease),
+            from: Some(if kind == EventKind::TaskClaimed {
+                TaskStatus::Ready
+            } else {
+                TaskStatus::Running
+            }),
+            to: Some(TaskStatus::Running),
+            reason: (kind == EventKind::TaskExpired).then(|| "lease expired".to_owned()),
+            actor: None,
+        }
+    }
+
+    /// One generated history: claims (lease ids in order) and, for some, the event ending them.
+    #[derive(Debug, Clone)]
+    struct Step {
+        worker: usize,
+        end: Option<usize>,
+        gap: u64,
+        len: u64,
+    }
+
+    const WORKERS: [&str; 3] = ["a", "b", "c"];
+    const ENDS: [EventKind; 6] = [
+        EventKind::TaskCompleted,
+        EventKind::TaskFailed,
+        EventKind::TaskRetried,
+        EventKind::TaskExpired,
+        EventKind::TaskReleased,
+        EventKind::TaskCancelled,
+    ];
+
+    /// Commit the history (in event-time order, heartbeats in between) and
+    /// return the leases a reader must see, in lease order.
+    async fn write_history(store: &Store, steps: &[Step]) -> Vec<LeaseRecord> {
+        let mut events = Vec::new();
+        let mut expect = Vec::new();
+        let mut at = 1_000;
+        for (i, st) in steps.iter().enumerate() {
+            let lease = i as u64 + 1;
+            at += st.gap;
+            let w = WORKERS[st.worker];
+            events.push(lease_event(EventKind::TaskClaimed, lease, w, at));
+            events.push(lease_event(EventKind::TaskHeartbeat, lease, w, at + 1));
+            let end = st.end.map(|e| (ENDS[e], at + st.len));
+            if let Some((kind, end_at)) = end {
+                events.push(lease_event(kind, lease, w, end_at));
+            }
+            expect.push(LeaseRecord {
+                task_id: TaskId::from_trusted(format!("t{lease}")),
+                lease_id: lease,
+                worker: w.to_owned(),
+                slot: Some(0),
+                owner: None,
+                claimed_at: at,
+                ended_at: end.map(|e| e.1),
+                outcome: end.map_or(LeaseOutcome::Running, |e| {
+                    LeaseOutcome::of_end(e.0).unwrap()
+                }),
+                reason: end
+                    .filter(|e| e.0 == EventKind::TaskExpired)
+                    .map(|_| "lease expired".to_owned()),
+            });
+        }
+        events.sort_by_key(|e| e.at);
+        for chunk in events.chunks(5) {
+            let mut b = WriteBatch::new();
+            for e in chunk {
+                b.put_event(e.clone(), None);
+            }
+            let t = store.commit(b).unwrap();
+            store.wait_durable(t).await.unwrap();
+        }
+        expect
+    }
+
+    fn read_all(store: &Store, q: &LeaseQuery) -> Vec<LeaseRecord> {
+        let mut q = q.clone();
+        let mut out = Vec::new();
+        for _ in 0..10_000 {
+            let page = store.lease_history(&q).unwrap();
+            assert!(page.leases.len() <= q.limit);
+            out.extend(page.leases);
+            match page.next_cursor {
+                Some(c) => {
+                    assert!(q.after.is_none_or(|a| c > a), "the cursor moves forward");
+                    q.after = Some(c);
+                }
+                None => return out,
+            }
+        }
+        panic!("paging did not end");
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        proptest::collection::vec(
+            (
+                0..3usize,
+                proptest::option::weighted(0.8, 0..6usize),
+                0..50u64,
+                2..80u64,
+            )
+                .prop_map(|(worker, end, gap, len)| Step {
+                    worker,
+                    end,
+                    gap,
+                    len,
+                }),
+            0..40,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Model-based: whatever the history, filters and page sizes, the
+        /// pages read back are exactly the model's leases overlapping the
+        /// window, in lease order, each once.
+        #[test]
+        fn lease_history_pages_match_the_model(
+            steps in steps(),
+            since in proptest::option::of(900..3_000u64),
+            span in proptest::option::of(0..2_000u64),
+            worker in proptest::option::of(0..3usize),
+            limit in 1..6usize,
+            max_scan in 1..6usize,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open(dir.path(), 1 << 20).unwrap();
+                let model = write_history(&store, &steps).await;
+                let until = since.zip(span).map(|(s, d)| s + d);
+                let q = LeaseQuery {
+                    since,
+                    until,
+                    worker: worker.map(|w| WORKERS[w].to_owned()),
+                    after: None,
+                    limit,
+                    max_scan,
+                };
+                let want: Vec<LeaseRecord> = model
+                    .iter()
+                    .filter(|l| until.is_none_or(|u| l.claimed_at < u))
+                    .filter(|l| since.is_none_or(|s| l.ended_at.is_none_or(|e| e >= s)))
+                    .filter(|l| q.worker.as_ref().is_none_or(|w| *w == l.worker))
+                    .cloned()
+                    .collect();
+                assert_eq!(read_all(&store, &q), want);
+                store.close().unwrap();
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn a_data_dir_without_the_lease_index_is_indexed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let steps: Vec<Step> = (0..12)
+            .map(|i| Step {
+                worker: i % 3,
+                end: (i % 4 != 3).then_some(i % 6),
+                gap: 5,
+                len: 3,
+            })
+            .collect();
+        let all = LeaseQuery {
+            since: None,
+            until: None,
+            worker: None,
+            after: None,
+            limit: 100,
+            max_scan: 100,
+        };
+        let want = {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            let want = write_history(&store, &steps).await;
+            assert_eq!(read_all(&store, &all), want);
+            // what an older baton left behind: the audit log without the index
+            for kv in store.tree.scan_prefix(LEASE) {
+                store.tree.remove(kv.unwrap().0).unwrap();
+            }
+            store
+                .tree
+                .remove(key(META, LEASE_INDEX_META.as_bytes()))
+                .unwrap();
+            assert!(read_all(&store, &all).is_empty());
+            store.close().unwrap();
+            want
+        };
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(read_all(&store, &all), want);
         store.close().unwrap();
     }
 

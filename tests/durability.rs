@@ -19,11 +19,15 @@ struct Server {
 }
 
 fn spawn(dir: &std::path::Path) -> Server {
+    spawn_with(dir, &[("BATON_SLOTS__COUNT", "100000")])
+}
+
+fn spawn_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("BATON_LEASES__TTL_SECS", "600")
-        .env("BATON_SLOTS__COUNT", "100000")
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -320,6 +324,116 @@ async fn task_handles_survive_kill_9() {
     };
     assert_eq!(result["structuredContent"]["output"]["ok"], true);
     let _ = client.cancel().await;
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}
+
+/// Issue 11, failure 3: an anonymous slot adopted by `w1` through its
+/// `claim-task`, then idle after `update-task done`, is still `w1`'s after
+/// `kill -9` and a restart — with the same idle expiry — so `w1` can use and
+/// release it and nobody else can take it.
+#[actix_web::test]
+async fn slot_adoption_and_idle_expiry_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let env = [("BATON_SLOTS__COUNT", "3")];
+    let mut server = spawn_with(dir.path(), &env);
+    let compat = |s: &Server| s.base.trim_end_matches("/v1").to_owned();
+    let post = |url: String, body: Value| {
+        let http = http.clone();
+        async move {
+            let res = http.post(url).json(&body).send().await.expect("request");
+            res.json::<Value>().await.expect("json")
+        }
+    };
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let res = http.get(url).send().await.expect("request");
+            res.json::<Value>().await.expect("json")
+        }
+    };
+    let api = compat(&server);
+    for id in ["t1", "t2"] {
+        let v = post(
+            format!("{api}/add-task"),
+            json!({"id": id, "description": id}),
+        )
+        .await;
+        assert_eq!(v["success"], true, "{v}");
+    }
+    let v = post(format!("{api}/claim-worker-slot"), json!({})).await;
+    let n = v["slot"].as_u64().expect("slot");
+    let v = post(
+        format!("{api}/claim-task"),
+        json!({"taskId": "t1", "workerId": "w1", "workerSlot": n}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
+    let v = post(
+        format!("{api}/update-task"),
+        json!({"taskId": "t1", "status": "done", "workerId": "w1"}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
+    let slot_of = |slots: &Value| {
+        slots["slots"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|s| s["slot"].as_u64() == Some(n - 1))
+                    .cloned()
+            })
+            .expect("slot")
+    };
+    let before = slot_of(&get(format!("{}/slots", server.base)).await);
+    assert_eq!(
+        (before["worker"].as_str(), before["task_id"].as_str()),
+        (Some("w1"), None),
+        "{before}"
+    );
+
+    server.child.kill().expect("kill -9");
+    server.child.wait().expect("reap");
+    let mut server = spawn_with(dir.path(), &env);
+    let api = compat(&server);
+    let after = slot_of(&get(format!("{}/slots", server.base)).await);
+    assert_eq!(after, before, "the slot as it was acknowledged");
+    let workers = get(format!("{api}/workers")).await;
+    let w = workers["workers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|w| w["slot"].as_u64() == Some(n)).cloned())
+        .expect("worker slot");
+    assert_eq!(w["workerId"], "w1", "{workers}");
+    // nobody else can take it over; its holder still uses it and gives it back
+    let v = post(
+        format!("{api}/claim-task"),
+        json!({"taskId": "t2", "workerId": "w2", "workerSlot": n}),
+    )
+    .await;
+    assert_eq!(
+        (v["success"].as_bool(), v["code"].as_str()),
+        (Some(false), Some("slot_not_held")),
+        "{v}"
+    );
+    let v = post(
+        format!("{api}/claim-task"),
+        json!({"taskId": "t2", "workerId": "w1", "workerSlot": n}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
+    let v = post(
+        format!("{api}/update-task"),
+        json!({"taskId": "t2", "status": "done", "workerId": "w1"}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
+    let v = post(
+        format!("{api}/release-worker-slot"),
+        json!({"slot": n, "workerId": "w1"}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
     server.child.kill().expect("kill");
     let _ = server.child.wait();
 }

@@ -110,7 +110,7 @@ async fn baton_mounts_inside_another_app() {
         .await
         .expect_err("closed");
     assert!(
-        matches!(err.code(), "storage_error" | "unavailable"),
+        matches!(err.code().as_str(), "storage_error" | "unavailable"),
         "{err}"
     );
 }

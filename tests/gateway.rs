@@ -166,6 +166,7 @@ async fn server_everything_over_stdio_and_http_through_baton() {
     std::env::set_var("WEB_URL", &web.url);
     let s = TestServer::start(|st| {
         st.pool.mcp_servers = file;
+        st.pool.executable_tools = vec!["get-tiny-image".into()];
         st.tasks.max_payload_bytes = 512;
     })
     .await;
@@ -365,6 +366,7 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
     );
     let s = TestServer::start(|st| {
         st.pool.mcp_servers = file;
+        st.pool.executable_tools = vec!["echo".into()];
         st.pool.failure_threshold = 2;
         st.pool.open_timeout_ms = 60_000;
         st.pool.restart_initial_ms = 50;
@@ -384,7 +386,7 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
     assert_eq!(server(&s, "fault").await["breaker"]["state"], "open");
     let r = call(&client, "fault__echo", json!({ "text": "x" })).await;
     assert_eq!(r.is_error, Some(true));
-    let err = r.structured_content.expect("structured error")["error"].clone();
+    let err = common::tool_error(&r)["error"].clone();
     assert_eq!(err["code"], "breaker_open");
     assert_eq!(err["server"], "fault");
     assert!(err["retry_at"].as_str().is_some(), "{err}");
@@ -485,6 +487,90 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
     s.stop().await;
 }
 
+/// Issue 11, failure 6: while an executor task's server is (re)starting,
+/// the dispatcher does not claim it — it would hold a worker slot for up to
+/// `request_timeout_ms` waiting — so agents still get the slot; once the
+/// server is ready the task runs.
+#[actix_web::test]
+async fn executor_tasks_hold_no_slot_while_their_server_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let control = dir.path().join("mode");
+    std::fs::write(&control, "exit-at-start").expect("write");
+    let file = write_servers(
+        dir.path(),
+        json!({ "mcpServers": { "fault": {
+            "command": fault_server(),
+            "env": { "FAULT_CONTROL": control }
+        }}}),
+    );
+    let s = TestServer::start(|st| {
+        st.slots.count = 1;
+        st.pool.mcp_servers = file;
+        st.pool.restart_initial_ms = 60_000;
+        st.pool.restart_max_ms = 60_000;
+        st.pool.request_timeout_ms = 30_000;
+        st.pool.executable_tools = vec!["echo".into()];
+    })
+    .await;
+    assert!(
+        common::eventually(Duration::from_secs(20), || async {
+            server(&s, "fault").await["state"] == "restarting"
+        })
+        .await,
+        "the server's start failed and it waits to restart"
+    );
+    let (code, t) = s
+        .post(
+            "/tasks",
+            json!({ "id": "job", "title": "job",
+                    "executor": { "server": "fault", "tool": "echo", "arguments": { "text": "ran" } } }),
+        )
+        .await;
+    assert_eq!(code, 201, "{t}");
+    let (code, t) = s
+        .post("/tasks", json!({ "id": "mine", "title": "mine" }))
+        .await;
+    assert_eq!(code, 201, "{t}");
+    // the dispatcher wakes on every board event and every 500 ms: give it a few chances
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        let (code, v) = s.get("/tasks/job").await;
+        assert_eq!(code, 200);
+        assert_eq!(
+            (v["status"].as_str(), v["attempts"].as_u64()),
+            (Some("ready"), Some(0)),
+            "not claimed while its server restarts: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // the one slot is free for an agent
+    let (code, v) = s
+        .post("/tasks/claim-next", json!({ "worker": "agent" }))
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["task"]["id"], "mine");
+    let lease = v["lease"]["lease_id"].as_u64().expect("lease");
+    let (code, _) = s
+        .post("/tasks/mine/complete", json!({ "lease_id": lease }))
+        .await;
+    assert_eq!(code, 200);
+
+    // heal and restart the server: the task runs
+    std::fs::write(&control, "ok").expect("write");
+    let (code, v) = s.post("/servers/fault/restart", json!({})).await;
+    assert_eq!(code, 202, "{v}");
+    assert!(
+        common::eventually(Duration::from_secs(30), || async {
+            s.get("/tasks/job").await.1["status"] == "done"
+        })
+        .await,
+        "the task ran once its server was ready"
+    );
+    let (_, t) = s.get("/tasks/job").await;
+    assert_eq!(t["attempts"], 1, "{t}");
+    s.stop().await;
+}
+
 #[actix_web::test]
 async fn an_executor_dag_runs_unattended() {
     run_dag(false).await;
@@ -517,6 +603,7 @@ async fn run_dag(kill: bool) {
     );
     let s = TestServer::start(|st| {
         st.pool.mcp_servers = file;
+        st.pool.executable_tools = vec!["echo".into()];
         st.pool.restart_initial_ms = 100;
         st.pool.restart_max_ms = 500;
         st.slots.count = SLOTS;
@@ -596,6 +683,9 @@ async fn run_dag(kill: bool) {
         let Some(id) = e.task_id.as_ref().map(|t| t.to_string()) else {
             continue;
         };
+        if e.from == e.to {
+            continue; // a heartbeat: running → running is no new claim
+        }
         if e.to == Some(TaskStatus::Running) {
             running += 1;
             peak = peak.max(running);
@@ -707,6 +797,7 @@ async fn a_cancelled_executor_task_abandons_its_call_and_shutdown_gives_leases_b
     );
     let s = TestServer::start(|st| {
         st.pool.mcp_servers = file;
+        st.pool.executable_tools = vec!["hang".into()];
         st.pool.max_concurrent_calls = 1;
         st.pool.request_timeout_ms = 600_000;
         st.leases.ttl_secs = 3; // heartbeats every second
@@ -724,10 +815,7 @@ async fn a_cancelled_executor_task_abandons_its_call_and_shutdown_gives_leases_b
     assert_eq!(s.post("/tasks", hang("stuck")).await.0, 201);
     assert!(common::eventually(Duration::from_secs(10), running("stuck")).await);
     let r = call(&client, "fault__echo", json!({ "text": "x" })).await;
-    assert_eq!(
-        r.structured_content.expect("error")["error"]["code"],
-        "server_busy"
-    );
+    assert_eq!(common::tool_error(&r)["error"]["code"], "server_busy");
     // ...until the task is cancelled: the dispatcher drops the call (cancelled downstream)
     let (code, _) = s.post("/tasks/stuck/cancel", json!({})).await;
     assert_eq!(code, 200);

@@ -73,7 +73,6 @@ async fn an_mcp_client_works_the_board_inside_an_embedding_app() {
         "complete_task",
         "fail_task",
         "release_task",
-        "update_task",
         "cancel_task",
         "reset_failed_task",
         "get_task_result",
@@ -90,6 +89,8 @@ async fn an_mcp_client_works_the_board_inside_an_embedding_app() {
             "missing tool {expected}: {names:?}"
         );
     }
+    // every change on /mcp is fenced by a lease_id: no tool updates by worker name
+    assert!(!names.contains(&"update_task"), "{names:?}");
     for t in &tools {
         assert!(
             t.name.len() <= 64
@@ -200,11 +201,11 @@ async fn an_mcp_client_works_the_board_inside_an_embedding_app() {
     )
     .await;
     assert_eq!(r.is_error, Some(true));
-    let err = r.structured_content.clone().expect("error content");
+    let err = common::tool_error(&r);
     assert_eq!(err["error"]["code"], "stale_lease");
     let r = call(&client, "add_task", json!({"id": "bad id", "title": "x"})).await;
     assert_eq!(r.is_error, Some(true));
-    assert_eq!(r.structured_content.expect("error")["error"]["field"], "id");
+    assert_eq!(common::tool_error(&r)["error"]["field"], "id");
     let r = call(&client, "list_tasks", json!({"status": "sleeping"})).await;
     assert_eq!(r.is_error, Some(true));
 

@@ -375,7 +375,10 @@ async fn prompts_through_the_gateway() {
         matches!(&unknown, Err(PoolError::UnknownPrompt { name }) if name == "echo__nope"),
         "{unknown:?}"
     );
-    assert_eq!(unknown.err().map(|e| e.code()), Some("unknown_prompt"));
+    assert_eq!(
+        unknown.err().map(|e| e.code().as_str()),
+        Some("unknown_prompt")
+    );
 
     let status = pool.status().await;
     assert_eq!((status[0].prompts, status[0].tools), (1, 6), "{status:?}");

@@ -1,5 +1,7 @@
-// baton dashboard: live task board. Vanilla ES2020, no dependencies.
-// Every URL is relative (no leading slash) so the page works under any mount prefix.
+// baton dashboard: live task board, dependency graph, lease timeline and progress. Vanilla ES2020;
+// the graph is laid out by dagre (vendored, see graph-worker.js) in a Web Worker.
+// Every URL is relative (no leading slash) so the page works under any mount prefix, and every
+// data call goes through api() and the one event stream (connect), so auth applies to all views.
 'use strict';
 (() => {
   const STATUSES = ['blocked', 'ready', 'running', 'done', 'failed', 'cancelled'];
@@ -73,8 +75,46 @@
     }
   }
 
-  async function api(path, opts = {}) {
+  // ---------- auth ----------
+  // With auth on, the server answers 401 and the page asks for a token. It is
+  // kept in sessionStorage (this tab's session only) and sent as a bearer
+  // header; the event stream opens with a single-use ticket instead, so the
+  // token never appears in a URL.
+  const TOKEN_KEY = 'baton.token';
+  let authToken = null;
+  try { authToken = sessionStorage.getItem(TOKEN_KEY); } catch (e) { authToken = null; }
+  let loginWaiters = [];
+
+  function askForToken(message) {
+    const dlg = $('[data-testid="login"]');
+    $('[data-testid="login-message"]').textContent = message || 'This board needs an access token.';
+    if (!dlg.open) {
+      if (typeof dlg.showModal === 'function') dlg.showModal(); else dlg.setAttribute('open', '');
+      setTimeout(() => $('[data-testid="login-token"]').focus(), 0);
+    }
+    return new Promise((resolve) => loginWaiters.push(resolve));
+  }
+
+  function setupLogin() {
+    $('[data-testid="login-form"]').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const v = $('[data-testid="login-token"]').value.trim();
+      if (!v) return;
+      authToken = v;
+      try { sessionStorage.setItem(TOKEN_KEY, v); } catch (err) { /* private mode: keep it in memory */ }
+      $('[data-testid="login-token"]').value = '';
+      const dlg = $('[data-testid="login"]');
+      if (typeof dlg.close === 'function' && dlg.open) dlg.close(); else dlg.removeAttribute('open');
+      const waiters = loginWaiters;
+      loginWaiters = [];
+      for (const w of waiters) w();
+      connect();
+    });
+  }
+
+  async function api(path, opts = {}, retried = false) {
     const init = { method: opts.method || 'GET', headers: { Accept: 'application/json' }, cache: 'no-store' };
+    if (authToken) init.headers.Authorization = `Bearer ${authToken}`;
     if (opts.body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(opts.body);
@@ -82,6 +122,13 @@
     let res;
     try { res = await fetch(path, init); } catch (e) {
       throw new ApiError(0, 'network_error', `Network error: ${e && e.message ? e.message : e}`);
+    }
+    if (res.status === 401 && !retried) {
+      const had = authToken;
+      authToken = null;
+      try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* nothing stored */ }
+      await askForToken(had ? 'That token was not accepted (unknown or revoked). Enter another one.' : undefined);
+      return api(path, opts, true);
     }
     if (res.status === 204) return null;
     const text = await res.text();
@@ -121,7 +168,8 @@
     loadedOnce: false,
     es: null,
     esFresh: true,
-    dirty: { counts: true, slots: true, stats: true, detail: false },
+    dirty: { counts: true, slots: true, stats: true, detail: false, progress: true },
+    view: 'board',
   };
 
   // ---------- task store ----------
@@ -138,6 +186,7 @@
     const prev = S.tasks.get(t.id);
     if (prev) {
       if (t._u < prev._u) return false; // stale copy (e.g. buffered event older than snapshot)
+      graphNote(t, prev);
       if (prev.status !== t.status) {
         S.counts[prev.status] = (S.counts[prev.status] || 0) - 1;
         S.counts[t.status] = (S.counts[t.status] || 0) + 1;
@@ -153,9 +202,11 @@
       // FIFO key: the server's creation sequence if it sends one, else first-seen order.
       if (!S.seq.has(t.id)) S.seq.set(t.id, Number.isFinite(t.seq) ? t.seq : 1e15 + S.nextSeq++);
       markLane(t.status, true);
+      graphNote(t, null);
     }
     S.tasks.set(t.id, t);
     S.dirty.counts = true;
+    S.dirty.progress = true;
     if (S.selected === t.id) S.dirty.detail = true;
     return true;
   }
@@ -170,6 +221,8 @@
       const t = S.tasks.get(id);
       if (!t || t.status !== 'running') S.runningSince.delete(id);
     }
+    GR.structDirty = true;
+    GR.recolorAll = true;
   }
 
   function matches(t, f) {
@@ -226,6 +279,9 @@
     if (S.dirty.detail) { renderDetail(); S.dirty.detail = false; }
     if (S.dirty.slots) { renderSlots(); S.dirty.slots = false; }
     if (S.dirty.stats) { renderStats(); S.dirty.stats = false; }
+    if (S.dirty.progress) renderProgressSoon();
+    if (S.view === 'graph') graphRender();
+    if (S.view === 'timeline' && TL.dirty) timelineRender();
   }
 
   function renderCounts() {
@@ -351,33 +407,50 @@
 
   let connTimer = null;
   let connBackoff = 1000;
-  function connect() {
-    if (S.es) S.es.close();
+  let connGen = 0;
+  async function connect() {
+    const gen = ++connGen;
+    clearTimeout(connTimer);
+    if (S.es) { S.es.close(); S.es = null; }
     setConn('connecting', 'connecting…');
-    const es = new EventSource('api/v1/events');
+    // A single-use ticket authenticates the stream (EventSource cannot send
+    // headers); resuming after the last event seen replaces Last-Event-ID,
+    // which a new EventSource does not carry.
+    let url = 'api/v1/events';
+    try {
+      const t = await api('api/v1/events/ticket', { method: 'POST' });
+      if (gen !== connGen) return;
+      const q = [`ticket=${encodeURIComponent(t.ticket)}`];
+      if (S.lastEventId != null) q.push(`after=${S.lastEventId}`);
+      url += `?${q.join('&')}`;
+    } catch (err) {
+      if (gen !== connGen) return;
+      setConn('down', 'disconnected');
+      connTimer = setTimeout(connect, connBackoff);
+      connBackoff = Math.min(connBackoff * 2, 30000);
+      return;
+    }
+    const es = new EventSource(url);
     S.es = es;
-    S.esFresh = true;
+    S.esFresh = S.lastEventId == null;
     es.onopen = () => {
       connBackoff = 1000;
       setConn('live', 'live');
       if (S.esFresh || S.lastEventId == null) {
-        // A brand-new EventSource (or one that never saw an id) carries no
-        // Last-Event-ID: anything before this point must come from a full fetch.
+        // A stream opened without `after` carries nothing from before this
+        // point: that must come from a full fetch.
         S.esFresh = false;
         S.lastEventId = null;
         resync();
       }
     };
     es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) {
-        setConn('down', 'disconnected');
-        clearTimeout(connTimer);
-        connTimer = setTimeout(connect, connBackoff);
-        connBackoff = Math.min(connBackoff * 2, 30000);
-      } else {
-        // The browser reconnects by itself and resends Last-Event-ID.
-        setConn('reconnecting', 'reconnecting…');
-      }
+      // A ticket opens one stream only: reconnect with a fresh one (and `after`).
+      es.close();
+      if (S.es !== es) return;
+      setConn('reconnecting', 'reconnecting…');
+      connTimer = setTimeout(connect, connBackoff);
+      connBackoff = Math.min(connBackoff * 2, 30000);
     };
     for (const k of KINDS) es.addEventListener(k, onEvent);
     es.addEventListener('message', onEvent);
@@ -409,6 +482,7 @@
 
   function applyEvent(ev) {
     if (ev.task) upsert(ev.task);
+    timelineNote(ev);
     if (ev.kind === 'task_claimed' && ev.task_id) {
       const at = ts(ev.at);
       if (Number.isFinite(at)) S.runningSince.set(ev.task_id, at);
@@ -461,6 +535,7 @@
     fetchSlots();
     fetchStats();
     fetchServers();
+    if (TL.loaded || S.view === 'timeline') fetchLeases();
     if (S.selected) scheduleDetailFetch(0);
     if (S.resyncAgain) { S.resyncAgain = false; resync(); }
   }
@@ -555,6 +630,12 @@
     svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
     svg.setAttribute('preserveAspectRatio', 'none');
     svg.setAttribute('role', 'img');
+    // zero line and a half-scale guide, so an idle chart reads as "nothing yet", not as missing
+    for (const [y, cls] of [[H - 2, 'axis'], [H / 2, 'guide']]) {
+      const ln = document.createElementNS(SVGNS, 'line');
+      for (const [k, v] of [['x1', 0], ['x2', W], ['y1', y], ['y2', y], ['class', cls], ['vector-effect', 'non-scaling-stroke']]) ln.setAttribute(k, v);
+      svg.append(ln);
+    }
     for (const s of series) {
       const vals = s.values;
       if (!vals.length) continue;
@@ -657,7 +738,8 @@
     S.detail = { id, full: null, events: null, context: null, errors: {} };
     $('[data-testid="task-detail"]').hidden = false;
     $('[data-testid="detail-backdrop"]').hidden = false;
-    if (location.hash !== `#task=${encodeURIComponent(id)}`) history.replaceState(null, '', `#task=${encodeURIComponent(id)}`);
+    syncHash();
+    GR.recolorAll = true;
     for (const st of STATUSES) markLane(st, false);
     for (const L of Object.values(S.lanes)) for (const r of L.pool) r.task = null;
     S.dirty.detail = true;
@@ -670,7 +752,8 @@
     S.detail = null;
     $('[data-testid="task-detail"]').hidden = true;
     $('[data-testid="detail-backdrop"]').hidden = true;
-    if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+    syncHash();
+    GR.recolorAll = true;
     for (const L of Object.values(S.lanes)) { for (const r of L.pool) r.task = null; L.paintDirty = true; }
     scheduleRender();
   }
@@ -736,6 +819,8 @@
       acts.append(h('button', { type: 'button', class: 'btn', 'data-testid': 'action-release', title: `Release lease ${leaseId} held by ${t.lease.worker}`,
         onclick: (e) => act(e.currentTarget, `api/v1/tasks/${encodeURIComponent(t.id)}/release`, { lease_id: leaseId }, `Released lease ${leaseId} of ${t.id}`) }, `Release lease #${leaseId}`));
     }
+    acts.append(h('a', { class: 'btn', href: hashFor('graph', { focus: t.id }), 'data-testid': 'detail-graph',
+      title: 'Show this task with its ancestors and descendants in the graph', onclick: () => closeDetail() }, 'Show in graph'));
     kids.push(h('div', { class: 'dhead' }, h('span', { class: `badge st-${t.status}`, 'data-testid': 'detail-status' }, t.status), h('b', { class: 'dtitle' }, t.title || '(untitled)')));
     if (acts.childNodes.length) kids.push(acts);
     const dl = h('dl', { class: 'kv' });
@@ -869,6 +954,715 @@
     });
   }
 
+  // ---------- views ----------
+  const VIEWS = ['board', 'graph', 'timeline'];
+  const fmtInt = (n) => Number(n).toLocaleString('en-US');
+  const SVG = 'http://www.w3.org/2000/svg';
+  function s(tag, attrs, ...kids) {
+    const el = document.createElementNS(SVG, tag);
+    if (attrs) for (const [k, v] of Object.entries(attrs)) if (v != null && v !== false) el.setAttribute(k, String(v));
+    for (const k of kids) if (k != null) el.append(k);
+    return el;
+  }
+  const clip = (str, n) => { str = String(str ?? ''); return str.length > n ? `${str.slice(0, n - 1)}…` : str; };
+
+  // ---------- graph view ----------
+  // Nodes are the board's tasks (or a selection of them), edges run from a dependency to the task
+  // waiting on it. A status change only recolours a node and its outgoing edges; the graph is laid
+  // out again (debounced, in the worker) only when the set of nodes shown changes.
+  const GRAPH_MAX = (() => {
+    const m = document.querySelector('meta[name="baton-graph-max-nodes"]');
+    const n = m ? parseInt(m.content, 10) : NaN;
+    return Number.isFinite(n) && n > 0 ? n : 500;
+  })();
+  const NODE = { w: 184, h: 46 };
+  const GR = {
+    focus: null, mode: 'all', key: null, idSet: new Set(), structDirty: true, recolorAll: true,
+    colorDirty: new Set(), nodeEls: new Map(), edgesFrom: new Map(), timer: null,
+    worker: null, useMain: false, seq: 0, inflight: null, again: false,
+    layoutW: 0, layoutH: 0, vp: { k: 1, x: 0, y: 0 }, userMoved: false, drawn: 0,
+  };
+
+  function graphNote(t, prev) {
+    if (!prev) { GR.structDirty = true; return; }
+    if (prev.status !== t.status) {
+      GR.colorDirty.add(t.id);
+      if (GR.mode === 'frontier') GR.structDirty = true; // the frontier itself moved
+    } else if (GR.nodeEls.has(t.id)) GR.colorDirty.add(t.id);
+  }
+
+  function dependentsIndex() {
+    const m = new Map();
+    for (const t of S.tasks.values()) {
+      for (const d of t.dependencies || []) {
+        let a = m.get(d);
+        if (!a) m.set(d, (a = []));
+        a.push(t.id);
+      }
+    }
+    return m;
+  }
+
+  // Which tasks to draw: the focus task's ancestors and descendants (nearest first), else the whole
+  // board, else (above graph_max_nodes) the ready/running frontier and what waits on it.
+  function graphSelection() {
+    const total = S.tasks.size;
+    if (GR.focus && S.tasks.has(GR.focus)) {
+      const dependents = dependentsIndex();
+      const order = [GR.focus];
+      const seen = new Set(order);
+      let level = [[GR.focus, 0]];
+      let up = 0, down = 0;
+      while (level.length) {
+        const next = [];
+        for (const [id, dir] of level) {
+          if (dir <= 0) {
+            for (const d of (S.tasks.get(id) || {}).dependencies || []) {
+              if (!seen.has(d) && S.tasks.has(d)) { seen.add(d); order.push(d); next.push([d, -1]); up++; }
+            }
+          }
+          if (dir >= 0) {
+            for (const d of dependents.get(id) || []) {
+              if (!seen.has(d)) { seen.add(d); order.push(d); next.push([d, 1]); down++; }
+            }
+          }
+        }
+        level = next;
+      }
+      const ids = order.slice(0, GRAPH_MAX);
+      const what = `${GR.focus}: ${fmtInt(up)} ancestor${up === 1 ? '' : 's'}, ${fmtInt(down)} descendant${down === 1 ? '' : 's'}`;
+      const message = order.length > GRAPH_MAX
+        ? `${what}: more than the graph lays out at once (graph_max_nodes = ${fmtInt(GRAPH_MAX)}); showing the ${fmtInt(GRAPH_MAX)} nearest.`
+        : '';
+      return { mode: 'focus', ids, message, caption: what };
+    }
+    if (GR.focus) return { mode: 'focus', ids: [], message: `No task "${GR.focus}" on this board.`, caption: '' };
+    if (total <= GRAPH_MAX) return { mode: 'all', ids: [...S.tasks.keys()], message: '', caption: 'the whole board' };
+    const running = [], ready = [];
+    for (const t of S.tasks.values()) {
+      if (t.status === 'running') running.push(t);
+      else if (t.status === 'ready') ready.push(t);
+    }
+    const seq = S.seq;
+    running.sort((a, b) => (seq.get(a.id) - seq.get(b.id)));
+    ready.sort((a, b) => ((b.priority || 0) - (a.priority || 0)) || (seq.get(a.id) - seq.get(b.id)));
+    const all = running.concat(ready);
+    const front = all.slice(0, GRAPH_MAX);
+    const ids = front.map((t) => t.id);
+    const set = new Set(ids);
+    if (ids.length < GRAPH_MAX) {
+      const dependents = dependentsIndex();
+      outer: for (const t of front) {
+        for (const d of dependents.get(t.id) || []) {
+          if (set.has(d)) continue;
+          set.add(d); ids.push(d);
+          if (ids.length >= GRAPH_MAX) break outer;
+        }
+      }
+    }
+    const frontText = all.length > front.length ? `the first ${fmtInt(front.length)} of ${fmtInt(all.length)} ready and running tasks` : `the ${fmtInt(front.length)} ready and running tasks`;
+    const message = `This board has ${fmtInt(total)} tasks, more than the graph lays out at once (graph_max_nodes = ${fmtInt(GRAPH_MAX)}). `
+      + `Showing ${frontText} and the tasks waiting on them. Enter a task id above (or use “Show in graph” in a task's detail) to see its ancestors and descendants.`;
+    return { mode: 'frontier', ids, message, caption: 'the ready/running frontier' };
+  }
+
+  function scheduleGraph(delay = 200) {
+    if (GR.timer) return;
+    GR.timer = setTimeout(() => { GR.timer = null; refreshGraph(); }, delay);
+  }
+
+  function refreshGraph() {
+    if (S.view !== 'graph' || !S.loadedOnce) return; // the first snapshot marks the graph dirty again
+    GR.structDirty = false;
+    const sel = graphSelection();
+    GR.mode = sel.mode;
+    GR.caption = sel.caption;
+    const msg = $('[data-testid="graph-message"]');
+    msg.textContent = sel.message;
+    msg.hidden = !sel.message;
+    $('[data-testid="graph-all"]').hidden = !GR.focus;
+    const set = new Set(sel.ids);
+    const key = sel.ids.slice().sort().join('\n');
+    if (key === GR.key) { GR.recolorAll = true; graphRender(); return; }
+    GR.key = key;
+    GR.idSet = set;
+    const edges = [];
+    for (const id of sel.ids) {
+      const t = S.tasks.get(id);
+      for (const d of (t && t.dependencies) || []) if (set.has(d)) edges.push([d, id]);
+    }
+    requestLayout({ ids: sel.ids, edges });
+  }
+
+  function requestLayout(job) {
+    if (GR.inflight) { GR.again = job; return; }
+    if (!job.ids.length) { drawGraph({ ok: true, ids: [], edges: [], pos: {}, points: [], width: 0, height: 0, ms: 0 }); return; }
+    const msg = { seq: ++GR.seq, ids: job.ids, edges: job.edges, node: NODE };
+    GR.inflight = { seq: msg.seq, t0: performance.now(), n: job.ids.length };
+    setGraphStatus(`laying out ${fmtInt(job.ids.length)} tasks…`);
+    $('[data-testid="graph-svg"]').dataset.state = 'layout';
+    if (!GR.useMain) {
+      try {
+        if (!GR.worker) {
+          GR.worker = new Worker('graph-worker.js');
+          GR.worker.onmessage = (e) => onLayout(e.data);
+          GR.worker.onerror = (e) => { if (e && e.preventDefault) e.preventDefault(); workerFailed(msg); };
+        }
+        GR.worker.postMessage(msg);
+        return;
+      } catch (e) {
+        GR.useMain = true;
+      }
+    }
+    layoutOnMain(msg);
+  }
+
+  function workerFailed(msg) {
+    if (GR.worker) GR.worker.terminate();
+    GR.worker = null;
+    GR.useMain = true;
+    if (GR.inflight && GR.inflight.seq === msg.seq) layoutOnMain(msg);
+  }
+
+  let mainLoader = null;
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const el = document.createElement('script');
+      el.src = src;
+      el.onload = resolve;
+      el.onerror = () => reject(new Error(`could not load ${src}`));
+      document.head.append(el);
+    });
+  }
+  async function layoutOnMain(msg) {
+    try {
+      if (!mainLoader) mainLoader = loadScript('vendor/dagre.min.js').then(() => loadScript('graph-worker.js'));
+      await mainLoader;
+      onLayout(self.batonLayout(msg));
+    } catch (e) {
+      onLayout({ seq: msg.seq, ok: false, error: String(e && e.message ? e.message : e) });
+    }
+  }
+
+  function onLayout(res) {
+    if (!GR.inflight || !res || res.seq !== GR.inflight.seq) return;
+    const took = performance.now() - GR.inflight.t0;
+    GR.inflight = null;
+    if (!res.ok) {
+      showError(new Error(res.error || 'layout failed'), 'Graph layout failed');
+      setGraphStatus('layout failed');
+    } else {
+      res.total = took;
+      drawGraph(res);
+    }
+    if (GR.again) { const job = GR.again; GR.again = false; requestLayout(job); }
+  }
+
+  function setGraphStatus(text) { $('[data-testid="graph-status"]').textContent = text; }
+
+  function makeNode(id) {
+    const title = s('title');
+    const g = s('g', { class: 'gn', 'data-testid': 'graph-node', 'data-task-id': id, tabindex: 0, role: 'button' },
+      s('rect', { class: 'gn-box', width: NODE.w, height: NODE.h, rx: 8 }),
+      s('rect', { class: 'gn-bar', x: 0, y: 0, width: 6, height: NODE.h, rx: 3 }),
+      s('text', { class: 'gn-id', x: 14, y: 19 }),
+      s('text', { class: 'gn-title', x: 14, y: 36 }),
+      title);
+    return g;
+  }
+
+  function paintNode(el, t) {
+    const st = t ? t.status : 'unknown';
+    const cls = `gn st-${st}${S.selected === el.dataset.taskId ? ' selected' : ''}${GR.focus === el.dataset.taskId ? ' focus' : ''}`;
+    if (el.getAttribute('class') !== cls) el.setAttribute('class', cls);
+    if (el.dataset.status !== st) el.dataset.status = st;
+    const kids = el.childNodes;
+    const id = el.dataset.taskId;
+    const idText = clip(id, 24);
+    if (kids[2].textContent !== idText) kids[2].textContent = idText;
+    let sub = t ? (t.title || '(untitled)') : '';
+    if (t && t.status === 'running' && t.lease && t.lease.worker) sub = `▶ ${t.lease.worker} · ${sub}`;
+    sub = clip(sub, 28);
+    if (kids[3].textContent !== sub) kids[3].textContent = sub;
+    const tip = t ? `${id} — ${t.title || ''}\nstatus: ${st}${t.lease ? ` (${t.lease.worker}, slot ${t.lease.slot})` : ''}${(t.tags || []).length ? `\ntags: ${t.tags.join(', ')}` : ''}` : id;
+    if (kids[4].textContent !== tip) kids[4].textContent = tip;
+    el.setAttribute('aria-label', `${id}: ${st}`);
+  }
+
+  // d3's curveBasis through dagre's edge points: smooth, and it stays between the ranks.
+  function basisPath(pts) {
+    if (!pts.length) return '';
+    const f = (v) => Math.round(v * 10) / 10;
+    let d = `M${f(pts[0][0])},${f(pts[0][1])}`;
+    if (pts.length === 2) return `${d}L${f(pts[1][0])},${f(pts[1][1])}`;
+    let [x0, y0] = pts[0];
+    let [x1, y1] = pts[0];
+    const seg = (x, y) => { d += `C${f((2 * x0 + x1) / 3)},${f((2 * y0 + y1) / 3)} ${f((x0 + 2 * x1) / 3)},${f((y0 + 2 * y1) / 3)} ${f((x0 + 4 * x1 + x) / 6)},${f((y0 + 4 * y1 + y) / 6)}`; };
+    for (let i = 1; i < pts.length; i++) {
+      const [x, y] = pts[i];
+      if (i === 2) d += `L${f((5 * x0 + x1) / 6)},${f((5 * y0 + y1) / 6)}`;
+      if (i >= 2) seg(x, y);
+      x0 = x1; y0 = y1; x1 = x; y1 = y;
+    }
+    seg(x1, y1);
+    d += `L${f(x1)},${f(y1)}`;
+    return d;
+  }
+
+  function paintEdge(el) {
+    const from = S.tasks.get(el.dataset.from);
+    const done = !!from && from.status === 'done';
+    const cls = `ge${done ? ' done' : ''}${from && (from.status === 'failed' || from.status === 'cancelled') ? ' broken' : ''}`;
+    if (el.getAttribute('class') !== cls) {
+      el.setAttribute('class', cls);
+      el.setAttribute('marker-end', done ? 'url(#gv-arrow-done)' : 'url(#gv-arrow)');
+    }
+  }
+
+  function drawGraph(res) {
+    const svg = $('[data-testid="graph-svg"]');
+    const nodesLayer = svg.querySelector('.gv-nodes');
+    const edgesLayer = svg.querySelector('.gv-edges');
+    const keep = new Set(res.ids);
+    for (const [id, el] of GR.nodeEls) if (!keep.has(id)) { el.remove(); GR.nodeEls.delete(id); }
+    const frag = document.createDocumentFragment();
+    for (const id of res.ids) {
+      let el = GR.nodeEls.get(id);
+      if (!el) { el = makeNode(id); GR.nodeEls.set(id, el); frag.append(el); }
+      const p = res.pos[id] || [0, 0];
+      el.setAttribute('transform', `translate(${p[0] - NODE.w / 2},${p[1] - NODE.h / 2})`);
+      paintNode(el, S.tasks.get(id));
+    }
+    nodesLayer.append(frag);
+    GR.edgesFrom = new Map();
+    const paths = res.edges.map(([v, w], i) => {
+      const el = s('path', { 'data-testid': 'graph-edge', 'data-from': v, 'data-to': w, d: basisPath(res.points[i] || []) });
+      paintEdge(el);
+      let a = GR.edgesFrom.get(v);
+      if (!a) GR.edgesFrom.set(v, (a = []));
+      a.push(el);
+      return el;
+    });
+    edgesLayer.replaceChildren(...paths);
+    GR.layoutW = res.width;
+    GR.layoutH = res.height;
+    GR.pos = res.pos;
+    GR.colorDirty.clear();
+    GR.recolorAll = false;
+    GR.drawn++;
+    svg.dataset.nodes = String(res.ids.length);
+    svg.dataset.edges = String(res.edges.length);
+    svg.dataset.layoutMs = String(Math.round(res.ms));
+    svg.dataset.state = 'ready';
+    svg.dataset.draws = String(GR.drawn);
+    $('[data-testid="graph-empty"]').hidden = res.ids.length > 0;
+    const where = GR.useMain ? 'on the page' : 'in a worker';
+    setGraphStatus(res.ids.length
+      ? `${fmtInt(res.ids.length)} tasks, ${fmtInt(res.edges.length)} dependencies — ${GR.caption || ''} · laid out in ${fmtInt(Math.round(res.ms))} ms ${where}. Drag to pan, wheel to zoom, click a task for its detail.`
+      : '');
+    // follow the graph as it changes until the user pans or zooms it
+    if (!GR.userMoved) fitGraph(); else applyViewport();
+  }
+
+  function graphRender() {
+    // the frontier moves with every completion: lay it out again at most about once a second
+    if (GR.structDirty) scheduleGraph(GR.mode === 'frontier' ? 1000 : 200);
+    if (GR.recolorAll) {
+      GR.recolorAll = false;
+      GR.colorDirty.clear();
+      for (const [id, el] of GR.nodeEls) paintNode(el, S.tasks.get(id));
+      for (const list of GR.edgesFrom.values()) for (const el of list) paintEdge(el);
+      return;
+    }
+    for (const id of GR.colorDirty) {
+      const el = GR.nodeEls.get(id);
+      if (el) paintNode(el, S.tasks.get(id));
+      for (const e of GR.edgesFrom.get(id) || []) paintEdge(e);
+    }
+    GR.colorDirty.clear();
+  }
+
+  function applyViewport() {
+    const { k, x, y } = GR.vp;
+    $('[data-testid="graph-svg"] .gv-viewport').setAttribute('transform', `translate(${x.toFixed(1)},${y.toFixed(1)}) scale(${k.toFixed(4)})`);
+  }
+  function fitGraph() {
+    const box = $('[data-testid="graph-box"]');
+    const cw = box.clientWidth || 800, ch = box.clientHeight || 500;
+    const w = GR.layoutW || 1, hgt = GR.layoutH || 1;
+    let k = Math.min(cw / w, ch / hgt, 1.2);
+    if (k >= 0.45) {
+      GR.vp = { k, x: (cw - w * k) / 2, y: (ch - hgt * k) / 2 };
+    } else {
+      // too big to read when fitted: start readable, on the focus task if there is one, else at
+      // the top left (the sources); pan from there
+      k = 0.6;
+      const p = GR.focus && GR.pos && GR.pos[GR.focus];
+      GR.vp = p ? { k, x: cw / 2 - p[0] * k, y: ch / 2 - p[1] * k } : { k, x: 8, y: Math.max(8, (ch - hgt * k) / 2) };
+    }
+    applyViewport();
+  }
+  function zoomBy(f, cx, cy) {
+    GR.userMoved = true;
+    const box = $('[data-testid="graph-box"]');
+    if (cx == null) { cx = box.clientWidth / 2; cy = box.clientHeight / 2; }
+    const v = GR.vp;
+    const k = Math.min(3, Math.max(0.08, v.k * f));
+    GR.vp = { k, x: cx - (cx - v.x) * (k / v.k), y: cy - (cy - v.y) * (k / v.k) };
+    applyViewport();
+  }
+
+  function setFocus(id) {
+    id = id ? String(id).trim() : null;
+    if ((id || null) === GR.focus) return;
+    GR.focus = id || null;
+    GR.userMoved = false;
+    GR.structDirty = true;
+    GR.recolorAll = true;
+    const input = $('[data-testid="graph-focus-input"]');
+    if (input && document.activeElement !== input) input.value = GR.focus || '';
+    if (S.view === 'graph') { syncHash(); scheduleGraph(0); }
+  }
+
+  function setupGraph() {
+    const svg = $('[data-testid="graph-svg"]');
+    const box = $('[data-testid="graph-box"]');
+    let drag = null;
+    svg.addEventListener('pointerdown', (e) => {
+      if (e.button !== 0) return;
+      drag = { x: e.clientX, y: e.clientY, vx: GR.vp.x, vy: GR.vp.y, moved: false, id: e.pointerId };
+    });
+    svg.addEventListener('pointermove', (e) => {
+      if (!drag || e.pointerId !== drag.id) return;
+      const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 5) return;
+      if (!drag.moved) { drag.moved = true; svg.setPointerCapture(e.pointerId); svg.classList.add('panning'); }
+      GR.vp = { k: GR.vp.k, x: drag.vx + dx, y: drag.vy + dy };
+      GR.userMoved = true;
+      applyViewport();
+    });
+    const end = () => { if (drag && drag.moved) { svg.classList.remove('panning'); svg.dataset.justPanned = '1'; setTimeout(() => { delete svg.dataset.justPanned; }, 0); } drag = null; };
+    svg.addEventListener('pointerup', end);
+    svg.addEventListener('pointercancel', end);
+    svg.addEventListener('wheel', (e) => {
+      e.preventDefault();
+      const r = box.getBoundingClientRect();
+      zoomBy(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
+    }, { passive: false });
+    svg.addEventListener('click', (e) => {
+      if (svg.dataset.justPanned) return;
+      const n = e.target.closest('[data-testid="graph-node"]');
+      if (n) openDetail(n.dataset.taskId);
+    });
+    svg.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' && e.key !== ' ') return;
+      const n = e.target.closest('[data-testid="graph-node"]');
+      if (n) { e.preventDefault(); openDetail(n.dataset.taskId); }
+    });
+    $('[data-testid="graph-fit"]').addEventListener('click', () => { GR.userMoved = false; fitGraph(); });
+    $('[data-testid="graph-zoom-in"]').addEventListener('click', () => zoomBy(1.25));
+    $('[data-testid="graph-zoom-out"]').addEventListener('click', () => zoomBy(0.8));
+    $('[data-testid="graph-all"]').addEventListener('click', () => setFocus(null));
+    const input = $('[data-testid="graph-focus-input"]');
+    $('[data-testid="graph-focus-form"]').addEventListener('submit', (e) => { e.preventDefault(); setFocus(input.value); });
+    // suggestions for the focus box: a bounded sample of ids matching what is typed
+    input.addEventListener('input', () => {
+      const q = input.value.trim().toLowerCase();
+      const list = $('#graph-ids');
+      const out = [];
+      if (q) for (const id of S.tasks.keys()) { if (id.toLowerCase().includes(q)) { out.push(h('option', { value: id })); if (out.length >= 30) break; } }
+      list.replaceChildren(...out);
+    });
+  }
+
+  // ---------- timeline view ----------
+  // One row per worker, one bar per lease from claim to end, from GET api/v1/leases (the audit
+  // log), kept live from the event stream (task_claimed opens a bar, the ending event closes it).
+  const ZOOMS_MS = { hour: 3600e3, day: 86400e3, all: null };
+  const END_OUTCOME = { task_completed: 'done', task_failed: 'failed', task_retried: 'failed', task_expired: 'expired', task_released: 'released', task_cancelled: 'cancelled' };
+  const TL_PAGE = 1000;
+  const TL_MAX_PAGES = 20; // 20,000 leases drawn at most (oldest first)
+  const TL = { zoom: 'hour', leases: new Map(), loaded: false, loading: false, token: 0, truncated: false, dirty: true, hover: null, drawnAt: 0 };
+
+  function normLease(l) {
+    l._c = ts(l.claimed_at);
+    l._e = ts(l.ended_at);
+    return l;
+  }
+  function timelineHasRunning() {
+    for (const l of TL.leases.values()) if (l.outcome === 'running') return true;
+    return false;
+  }
+
+  function setZoom(z) {
+    if (ZOOMS_MS[z] === undefined || z === TL.zoom) return;
+    TL.zoom = z;
+    TL.loaded = false;
+    if (S.view === 'timeline') { syncHash(); fetchLeases(); }
+  }
+
+  async function fetchLeases() {
+    const token = ++TL.token;
+    TL.loading = true;
+    TL.liveDuringLoad = new Map();
+    $('[data-testid="timeline-summary"]').textContent = 'loading…';
+    const span = ZOOMS_MS[TL.zoom];
+    const since = span ? new Date(Date.now() - span).toISOString() : null;
+    const got = new Map();
+    let cursor = null;
+    let pages = 0;
+    try {
+      do {
+        let q = `api/v1/leases?limit=${TL_PAGE}`;
+        if (since) q += `&since=${encodeURIComponent(since)}`;
+        if (cursor) q += `&cursor=${encodeURIComponent(cursor)}`;
+        const page = await api(q);
+        if (token !== TL.token) return;
+        if (!page || !Array.isArray(page.leases)) throw new ApiError(200, 'bad_response', 'api/v1/leases returned no "leases" array');
+        for (const l of page.leases) got.set(l.lease_id, normLease(l));
+        const next = page.next_cursor == null ? null : page.next_cursor;
+        if (next !== null && next === cursor) break;
+        cursor = next;
+      } while (cursor && ++pages < TL_MAX_PAGES);
+      TL.truncated = !!cursor;
+      // changes seen on the stream while the pages were read win over the older snapshot
+      for (const [id, l] of TL.liveDuringLoad) {
+        const old = got.get(id);
+        if (!old || old.outcome === 'running') got.set(id, l);
+      }
+      TL.leases = got;
+      TL.loaded = true;
+    } catch (err) {
+      if (token === TL.token) showError(err, 'Loading the lease history failed');
+    } finally {
+      if (token === TL.token) { TL.loading = false; TL.liveDuringLoad = null; TL.dirty = true; scheduleRender(); }
+    }
+  }
+
+  function timelineNote(ev) {
+    if (ev.lease_id == null || (!TL.loaded && !TL.loading)) return;
+    let l = null;
+    if (ev.kind === 'task_claimed') {
+      l = normLease({ task_id: ev.task_id, lease_id: ev.lease_id, worker: ev.worker || '?', slot: ev.slot, claimed_at: ev.at, ended_at: null, outcome: 'running', reason: null });
+    } else if (END_OUTCOME[ev.kind] && ev.from === 'running') {
+      const old = TL.leases.get(ev.lease_id) || (TL.liveDuringLoad && TL.liveDuringLoad.get(ev.lease_id));
+      if (!old) return; // claimed before the window we hold
+      l = normLease({ ...old, ended_at: ev.at, outcome: END_OUTCOME[ev.kind], reason: ev.reason || null });
+    }
+    if (!l) return;
+    TL.leases.set(l.lease_id, l);
+    if (TL.liveDuringLoad) TL.liveDuringLoad.set(l.lease_id, l);
+    TL.dirty = true;
+  }
+
+  function niceStep(ms) {
+    const steps = [1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 10800e3, 21600e3, 43200e3, 86400e3, 172800e3, 604800e3];
+    for (const st of steps) if (ms / st <= 9) return st;
+    return steps[steps.length - 1];
+  }
+  function tickLabel(t, step) {
+    const d = new Date(t);
+    const p = (n) => String(n).padStart(2, '0');
+    if (step >= 86400e3) return `${d.getMonth() + 1}/${d.getDate()}`;
+    if (step < 60e3) return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    return `${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+
+  function timelineRender() {
+    TL.dirty = false;
+    TL.drawnAt = Date.now();
+    const svg = $('[data-testid="timeline-svg"]');
+    const box = $('[data-testid="timeline-box"]');
+    for (const b of document.querySelectorAll('[data-zoom]')) b.classList.toggle('active', b.dataset.zoom === TL.zoom);
+    const now = Date.now();
+    const span = ZOOMS_MS[TL.zoom];
+    const leases = [...TL.leases.values()].filter((l) => !span || !Number.isFinite(l._e) || l._e >= now - span);
+    const workers = [...new Set(leases.map((l) => l.worker))].sort((a, b) => a.localeCompare(b));
+    const running = leases.filter((l) => l.outcome === 'running').length;
+    const summary = $('[data-testid="timeline-summary"]');
+    if (!TL.loading) {
+      summary.textContent = `${fmtInt(leases.length)} lease${leases.length === 1 ? '' : 's'} · ${fmtInt(workers.length)} worker${workers.length === 1 ? '' : 's'}${running ? ` · ${running} running` : ''}${TL.truncated ? ` · only the oldest ${fmtInt(TL_PAGE * TL_MAX_PAGES)} loaded: pick a shorter window` : ''}`;
+    }
+    $('[data-testid="timeline-empty"]').hidden = leases.length > 0 || TL.loading;
+    const LABEL_W = 150, ROW_H = 30, AXIS_H = 26, PAD_R = 18, BAR_H = 18;
+    const cw = Math.max(420, box.clientWidth || 900);
+    // "all": from the first claim to now (at least 10 s), a little room on both sides
+    let t0 = span ? now - span : leases.reduce((m, l) => (Number.isFinite(l._c) && l._c < m ? l._c : m), Infinity);
+    if (!Number.isFinite(t0)) t0 = now - 60e3;
+    if (!span) t0 = Math.min(t0, now - 10e3);
+    const t1 = now + (now - t0) * 0.02;
+    if (!span) t0 -= (t1 - t0) * 0.01;
+    const plotW = cw - LABEL_W - PAD_R;
+    const x = (t) => LABEL_W + ((Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0)) * plotW;
+    const height = AXIS_H + Math.max(1, workers.length) * ROW_H + 6;
+    svg.setAttribute('viewBox', `0 0 ${cw} ${height}`);
+    svg.setAttribute('width', String(cw));
+    svg.setAttribute('height', String(height));
+    const axis = s('g', { class: 'tl-axis' });
+    const step = niceStep(t1 - t0);
+    const nowX = x(now);
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
+      const xx = x(t);
+      axis.append(s('line', { class: 'tl-grid', x1: xx, x2: xx, y1: AXIS_H - 4, y2: height }));
+      // no label under the "now" mark or cut off at the right edge
+      if (Math.abs(xx - nowX) > 44 && xx < cw - 30) axis.append(s('text', { class: 'tl-tick', x: xx, y: AXIS_H - 9, 'text-anchor': 'middle' }, tickLabel(t, step)));
+    }
+    const rows = s('g', { class: 'tl-rows' });
+    const rowIndex = new Map(workers.map((w, i) => [w, i]));
+    const byWorker = new Map(workers.map((w) => [w, []]));
+    for (const l of leases) byWorker.get(l.worker).push(l);
+    for (const w of workers) {
+      const i = rowIndex.get(w);
+      const y = AXIS_H + i * ROW_H;
+      const list = byWorker.get(w).sort((a, b) => a.lease_id - b.lease_id);
+      const g = s('g', { class: 'tl-row', 'data-testid': 'timeline-row', 'data-worker': w },
+        s('rect', { class: `tl-band${i % 2 ? ' odd' : ''}`, x: 0, y, width: cw, height: ROW_H }),
+        s('text', { class: 'tl-worker', x: 10, y: y + ROW_H / 2 + 4 }, clip(w, 18), s('title', null, `${w}: ${list.length} lease${list.length === 1 ? '' : 's'}`)));
+      for (const l of list) {
+        const end = Number.isFinite(l._e) ? l._e : now;
+        const bx = x(l._c);
+        const bw = Math.max(3, x(end) - bx);
+        const bar = s('g', { class: `tl-bar o-${l.outcome}`, 'data-testid': 'timeline-bar', 'data-lease-id': l.lease_id, 'data-task-id': l.task_id, 'data-worker': w, 'data-outcome': l.outcome, tabindex: 0, role: 'button', 'aria-label': `${l.task_id}, lease ${l.lease_id}, ${l.outcome}` },
+          s('rect', { x: bx.toFixed(1), y: y + (ROW_H - BAR_H) / 2, width: bw.toFixed(1), height: BAR_H, rx: 3 }));
+        if (bw > 54) bar.append(s('text', { x: (bx + 5).toFixed(1), y: y + ROW_H / 2 + 4, class: 'tl-label' }, clip(l.task_id, Math.floor((bw - 8) / 6.6))));
+        g.append(bar);
+      }
+      rows.append(g);
+    }
+    const nowLine = s('g', { class: 'tl-now' }, s('line', { x1: nowX, x2: nowX, y1: AXIS_H - 4, y2: height }), s('text', { x: nowX, y: 10, 'text-anchor': 'end' }, 'now'));
+    svg.replaceChildren(s('rect', { class: 'tl-gutter', x: 0, y: 0, width: LABEL_W - 6, height }), axis, rows, nowLine);
+    svg.dataset.bars = String(leases.length);
+    svg.dataset.state = TL.loading ? 'loading' : 'ready';
+    if (TL.hover) {
+      const el = svg.querySelector(`[data-testid="timeline-bar"][data-lease-id="${TL.hover.id}"]`);
+      if (el) showTip(el, TL.hover.ev); else { TL.hover = null; $('[data-testid="timeline-tooltip"]').hidden = true; }
+    }
+  }
+
+  function leaseTip(l) {
+    const dur = (Number.isFinite(l._e) ? l._e : Date.now()) - l._c;
+    const t = S.tasks.get(l.task_id);
+    const lines = [
+      h('b', null, l.task_id), t && t.title ? h('span', { class: 'muted' }, ` — ${clip(t.title, 60)}`) : null, h('br'),
+      `${l.worker}${l.slot != null ? ` · slot ${l.slot}` : ''} · lease #${l.lease_id}`, h('br'),
+      `claimed ${fmtTime(l.claimed_at)}`, h('br'),
+      l.ended_at ? `ended ${fmtTime(l.ended_at)} · ${fmtDur(dur)}` : `running for ${fmtDur(dur)}`, h('br'),
+      h('span', { class: `tl-out o-${l.outcome}` }, l.outcome), l.reason ? h('span', { class: 'muted' }, ` — ${clip(l.reason, 120)}`) : null,
+    ];
+    return lines;
+  }
+  function showTip(el, ev) {
+    const tip = $('[data-testid="timeline-tooltip"]');
+    const id = Number(el.dataset.leaseId);
+    const l = TL.leases.get(id);
+    if (!l) { tip.hidden = true; return; }
+    tip.replaceChildren(...leaseTip(l).filter(Boolean));
+    tip.dataset.leaseId = String(id);
+    tip.hidden = false;
+    // fixed to the window, so the tooltip is never cut off by the scrolling chart
+    const r = el.getBoundingClientRect();
+    const px = ev && Number.isFinite(ev.clientX) ? ev.clientX : r.left + r.width / 2;
+    const left = Math.min(Math.max(4, px + 12), window.innerWidth - tip.offsetWidth - 8);
+    const below = r.bottom + 6;
+    const top = below + tip.offsetHeight > window.innerHeight - 4 ? Math.max(4, r.top - tip.offsetHeight - 6) : below;
+    tip.style.left = `${left}px`;
+    tip.style.top = `${top}px`;
+  }
+  function setupTimeline() {
+    for (const b of document.querySelectorAll('[data-zoom]')) b.addEventListener('click', () => setZoom(b.dataset.zoom));
+    const svg = $('[data-testid="timeline-svg"]');
+    const tip = $('[data-testid="timeline-tooltip"]');
+    const bar = (e) => e.target.closest && e.target.closest('[data-testid="timeline-bar"]');
+    const over = (e) => { const b = bar(e); if (b) { TL.hover = { id: b.dataset.leaseId, ev: { clientX: e.clientX } }; showTip(b, e); } };
+    svg.addEventListener('mouseover', over);
+    svg.addEventListener('mousemove', over);
+    svg.addEventListener('mouseout', (e) => { if (bar(e) && !(e.relatedTarget && e.relatedTarget.closest && e.relatedTarget.closest('[data-testid="timeline-bar"]'))) { TL.hover = null; tip.hidden = true; } });
+    svg.addEventListener('focusin', (e) => { const b = bar(e); if (b) showTip(b, null); });
+    svg.addEventListener('focusout', () => { tip.hidden = true; });
+    svg.addEventListener('click', (e) => { const b = bar(e); if (b) openDetail(b.dataset.taskId); });
+    svg.addEventListener('keydown', (e) => { const b = bar(e); if (b && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); openDetail(b.dataset.taskId); } });
+  }
+
+  // ---------- progress ----------
+  // done / total for the board and per tag, failed and blocked beside it, and an ETA from the
+  // completions of the last 10 minutes (done tasks' updated_at) for what is not finished yet.
+  const ETA_WINDOW = 600e3;
+  let progressTimer = null;
+  let progressAt = 0;
+  function renderProgressSoon() {
+    if (progressTimer) return;
+    const wait = Math.max(0, 500 - (Date.now() - progressAt));
+    progressTimer = setTimeout(() => { progressTimer = null; progressAt = Date.now(); S.dirty.progress = false; renderProgress(); }, wait);
+  }
+  function newAgg() { return { total: 0, done: 0, failed: 0, blocked: 0, ready: 0, running: 0, cancelled: 0, recent: 0, first: Infinity }; }
+  function addTo(a, t, now) {
+    a.total++;
+    a[t.status] = (a[t.status] || 0) + 1;
+    if (t.status === 'done' && Number.isFinite(t._u) && t._u >= now - ETA_WINDOW && t._u <= now + 5e3) {
+      a.recent++;
+      if (t._u < a.first) a.first = t._u;
+    }
+  }
+  function eta(a, now) {
+    const left = a.blocked + a.ready + a.running;
+    if (!a.total) return { text: '', rate: 0 };
+    if (!left) return { text: a.done === a.total ? 'complete' : 'nothing left to run', rate: 0 };
+    if (!a.recent) return { text: 'ETA —', rate: 0, title: 'no task completed in the last 10 minutes' };
+    const span = Math.min(ETA_WINDOW, Math.max(10e3, now - a.first));
+    const rate = a.recent / span; // per ms
+    return { text: `ETA ~${fmtDur(left / rate)}`, rate, title: `${left} left at ${(rate * 60e3).toFixed(1)} completions/min (last 10 min)` };
+  }
+  function bar(a, testid) {
+    const pct = (n) => (a.total ? (100 * n) / a.total : 0);
+    const seg = (cls, n) => (n ? h('span', { class: `pb-seg ${cls}`, style: `width:${pct(n).toFixed(2)}%` }) : null);
+    return h('span', { class: 'pbar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': a.total, 'aria-valuenow': a.done, 'data-testid': testid },
+      seg('s-done', a.done), seg('s-failed', a.failed), seg('s-cancelled', a.cancelled), seg('s-running', a.running));
+  }
+  function progressLine(name, a, now, testid) {
+    const e = eta(a, now);
+    const pct = a.total ? Math.floor((100 * a.done) / a.total) : 0;
+    return h('div', { class: 'prow', 'data-testid': testid, 'data-tag': name },
+      h('span', { class: 'pname', title: name }, name),
+      bar(a, `${testid}-bar`),
+      h('span', { class: 'pnums' }, h('b', { 'data-testid': `${testid}-done` }, `${fmtInt(a.done)} / ${fmtInt(a.total)}`), ` ${pct}%`),
+      h('span', { class: 'pextra' },
+        a.failed ? h('span', { class: 'pf', 'data-testid': `${testid}-failed` }, `${fmtInt(a.failed)} failed`) : null,
+        a.blocked ? h('span', { class: 'pb', 'data-testid': `${testid}-blocked` }, `${fmtInt(a.blocked)} blocked`) : null,
+        e.text ? h('span', { class: 'peta', title: e.title || '', 'data-testid': `${testid}-eta` }, e.text) : null));
+  }
+  function renderProgress() {
+    const now = Date.now();
+    const all = newAgg();
+    const tags = new Map();
+    for (const t of S.tasks.values()) {
+      addTo(all, t, now);
+      for (const tag of t.tags || []) {
+        let a = tags.get(tag);
+        if (!a) tags.set(tag, (a = newAgg()));
+        addTo(a, t, now);
+      }
+    }
+    const e = eta(all, now);
+    const pct = all.total ? Math.floor((100 * all.done) / all.total) : 0;
+    const top = $('[data-testid="progress-overall"]');
+    top.replaceChildren(...(all.total ? [
+      bar(all, 'progress-overall-bar'),
+      h('span', { class: 'pnums' }, h('b', { 'data-testid': 'progress-overall-done' }, `${fmtInt(all.done)} / ${fmtInt(all.total)}`), ` done · ${pct}%`),
+      all.failed ? h('span', { class: 'pf' }, `${fmtInt(all.failed)} failed`) : null,
+      all.blocked ? h('span', { class: 'pb' }, `${fmtInt(all.blocked)} blocked`) : null,
+      e.text ? h('span', { class: 'peta', title: e.title || '', 'data-testid': 'progress-overall-eta' }, e.text) : null,
+    ].filter(Boolean) : []));
+    const box = $('[data-testid="progress-tags"]');
+    const list = [...tags.entries()].sort((a, b) => (b[1].total - a[1].total) || a[0].localeCompare(b[0]));
+    const MAX = 40;
+    const rows = [progressLine('all tasks', all, now, 'progress-all')];
+    for (const [tag, a] of list.slice(0, MAX)) rows.push(progressLine(`#${tag}`, a, now, 'progress-tag'));
+    if (list.length > MAX) rows.push(h('p', { class: 'muted small' }, `… ${list.length - MAX} more tags`));
+    if (!all.total) rows.splice(0, rows.length, h('p', { class: 'muted small' }, 'No tasks yet.'));
+    else if (!list.length) rows.push(h('p', { class: 'muted small' }, 'No tags: tag tasks to follow each part of the work.'));
+    box.replaceChildren(...rows);
+  }
+
   // ---------- wiring ----------
   function selectLane(st) {
     S.activeLane = st;
@@ -886,6 +1680,7 @@
   function init() {
     buildBoard();
     setupForm();
+    setupLogin();
     for (const c of document.querySelectorAll('.summary .chip[data-lane]')) {
       c.classList.toggle('active', c.dataset.lane === S.activeLane);
       c.addEventListener('click', () => selectLane(c.dataset.lane));
@@ -908,8 +1703,10 @@
       const a = e.target.closest('[data-goto]');
       if (a) { e.preventDefault(); openDetail(a.dataset.goto); }
     });
-    window.addEventListener('resize', () => { for (const st of STATUSES) markLane(st, false); scheduleRender(); });
+    window.addEventListener('resize', () => { for (const st of STATUSES) markLane(st, false); TL.dirty = true; scheduleRender(); });
     window.addEventListener('hashchange', openFromHash);
+    setupGraph();
+    setupTimeline();
     document.addEventListener('visibilitychange', () => { if (!document.hidden) { fetchStats(); fetchSlots(); } });
 
     setInterval(() => {
@@ -917,12 +1714,18 @@
       if (S.counts.blocked > 0) markLane('blocked', false);
       tickRel(document.querySelector('[data-testid="slots"]'));
       if (S.selected) tickRel(document.querySelector('[data-testid="detail-body"]'));
+      S.dirty.progress = true; // the ETA moves with time
+      // running bars grow; a large chart is redrawn for that only every 5 s
+      if (S.view === 'timeline' && timelineHasRunning() && (TL.leases.size <= 2000 || Date.now() - TL.drawnAt > 5000)) TL.dirty = true;
       scheduleRender();
     }, 1000);
     setInterval(() => { if (!document.hidden) fetchStats(); }, STATS_EVERY);
     setInterval(() => { if (!document.hidden) fetchSlots(); }, SLOTS_EVERY);
     setInterval(() => { if (!document.hidden) fetchServers(); }, SERVERS_EVERY);
 
+    // Slots and throughput do not wait for the task list (first paint, even on a large board).
+    fetchSlots();
+    fetchStats();
     connect();
     // If the event stream cannot open quickly, still show a snapshot.
     setTimeout(() => { if (!S.loadedOnce && !S.loading) resync(); }, 2000);
@@ -930,9 +1733,55 @@
     scheduleRender();
   }
 
+  // The URL fragment names the view and its state: #graph&focus=<id>, #timeline&zoom=day,
+  // and &task=<id> for an open task detail (#task=<id> alone is the board).
+  function parseHash() {
+    const out = { view: 'board', params: {} };
+    for (const part of location.hash.replace(/^#/, '').split('&')) {
+      if (!part) continue;
+      const i = part.indexOf('=');
+      if (i < 0) { if (VIEWS.includes(part)) out.view = part; continue; }
+      try { out.params[part.slice(0, i)] = decodeURIComponent(part.slice(i + 1)); } catch (e) { /* malformed: ignore */ }
+    }
+    return out;
+  }
+  function hashFor(view, params) {
+    const parts = view === 'board' ? [] : [view];
+    for (const k of ['focus', 'zoom', 'task']) if (params[k]) parts.push(`${k}=${encodeURIComponent(params[k])}`);
+    return parts.length ? `#${parts.join('&')}` : '';
+  }
+  function syncHash() {
+    const params = { task: S.selected };
+    if (S.view === 'graph') params.focus = GR.focus;
+    if (S.view === 'timeline' && TL.zoom !== 'hour') params.zoom = TL.zoom;
+    const want = hashFor(S.view, params);
+    if (location.hash !== want && !(want === '' && location.hash === '#board')) {
+      history.replaceState(null, '', want || location.pathname + location.search);
+    }
+  }
   function openFromHash() {
-    const m = /^#task=(.+)$/.exec(location.hash);
-    if (m) { const id = decodeURIComponent(m[1]); if (id !== S.selected) openDetail(id); }
+    const { view, params } = parseHash();
+    if (view === 'graph') setFocus(params.focus || null);
+    if (view === 'timeline') setZoom(ZOOMS_MS[params.zoom] !== undefined ? params.zoom : 'hour');
+    showView(view);
+    if (params.task) { if (params.task !== S.selected) openDetail(params.task); } else if (S.selected) closeDetail();
+  }
+
+  function showView(view) {
+    if (!VIEWS.includes(view)) view = 'board';
+    const was = S.view;
+    S.view = view;
+    for (const el of document.querySelectorAll('[data-view]')) el.hidden = el.dataset.view !== view;
+    for (const tab of document.querySelectorAll('[data-view-tab]')) {
+      const on = tab.dataset.viewTab === view;
+      tab.setAttribute('aria-selected', on ? 'true' : 'false');
+      tab.classList.toggle('active', on);
+    }
+    document.body.dataset.activeView = view;
+    if (view === 'board' && was !== 'board') for (const st of STATUSES) markLane(st, false);
+    if (view === 'graph') { GR.structDirty = true; GR.recolorAll = true; }
+    if (view === 'timeline') { TL.dirty = true; if (!TL.loaded && !TL.loading) fetchLeases(); }
+    scheduleRender();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

@@ -10,23 +10,27 @@
 //! `timeout_secs` runs out. Each context is its own actor: a panic inside one
 //! stops that actor only, never another task's.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
 
 use crate::actors::registry::DeadlineExceeded;
+use crate::actors::Live;
+use crate::clock::Clock;
 use crate::core::table::TaskError;
 use crate::core::validate::check_value_size;
 use crate::error::Error;
-use crate::model::{now_ms, Event, EventKind, TaskId};
+use crate::model::{Event, EventKind, Millis, Principal, TaskId};
 use crate::store::{Store, Ticket, WriteBatch};
 
 /// Longest context key.
 pub const MAX_KEY_LEN: usize = 256;
 
-/// The lease a context serves; `None` once revoked.
-pub type LeaseCell = Arc<Mutex<Option<u64>>>;
+/// The lease a context serves, `(lease_id, expires_at)`; `None` once
+/// revoked. The registry renews `expires_at` on every heartbeat.
+pub type LeaseCell = Arc<Mutex<Option<(u64, Millis)>>>;
 
 /// Handle the registry and the edges keep to a live context.
 #[derive(Clone)]
@@ -38,11 +42,50 @@ pub struct ContextHandle {
 }
 
 impl ContextHandle {
-    /// Revoke the lease (synchronously). The actor stops by itself once the
-    /// registry drops this handle (no address left, nothing pending), or when
-    /// its deadline timer fires.
+    /// Revoke the lease (synchronously) and stop the actor: writes already
+    /// in its mailbox are refused (the lease is gone), then it stops — also
+    /// when a deadline timer would otherwise keep it alive for days.
     pub fn revoke(&self) {
         *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.addr.do_send(StopContext);
+    }
+
+    /// A heartbeat moved the lease's expiry (ignored for another lease).
+    pub fn renew(&self, lease_id: u64, expires_at: Millis) {
+        let mut cell = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((id, exp)) = cell.as_mut() {
+            if *id == lease_id {
+                *exp = expires_at;
+            }
+        }
+    }
+}
+
+/// What every context shares: the store it writes to, the value size
+/// limit, the clock, and the count of live context actors (a gauge for
+/// metrics and the leak soak). Cheap to clone.
+#[derive(Clone)]
+pub struct ContextEnv {
+    /// Where context writes go.
+    pub store: Store,
+    /// Largest context value, in bytes of compact JSON (`[tasks]
+    /// max_context_value_bytes`).
+    pub max_value_bytes: usize,
+    /// The runtime's clock (lease expiry is checked against it).
+    pub clock: Clock,
+    /// Context actors alive now (started and not yet dropped).
+    pub live: Arc<AtomicUsize>,
+}
+
+impl ContextEnv {
+    /// An environment with a fresh live-count.
+    pub fn new(store: Store, max_value_bytes: usize, clock: Clock) -> Self {
+        Self {
+            store,
+            max_value_bytes,
+            clock,
+            live: Arc::new(AtomicUsize::new(0)),
+        }
     }
 }
 
@@ -50,28 +93,36 @@ impl ContextHandle {
 pub struct TaskContext {
     task: TaskId,
     lease: LeaseCell,
+    /// The token that created the lease (only it, or an admin, may write).
+    owner: Option<String>,
     /// The deadline and whom to tell when it passes.
     deadline: Option<(Duration, Recipient<DeadlineExceeded>)>,
     store: Store,
     max_value_bytes: usize,
+    clock: Clock,
+    _live: Live,
 }
 
 impl TaskContext {
-    /// Start a context for `task` under `lease_id`; returns its handle.
+    /// Start a context for `task` under `lease = (lease_id, expires_at)`,
+    /// created by `owner` (the lease's token name); returns its handle.
     pub fn spawn(
         task: TaskId,
-        lease_id: u64,
+        lease: (u64, Millis),
+        owner: Option<String>,
         deadline: Option<(Duration, Recipient<DeadlineExceeded>)>,
-        store: Store,
-        max_value_bytes: usize,
+        env: &ContextEnv,
     ) -> ContextHandle {
-        let lease: LeaseCell = Arc::new(Mutex::new(Some(lease_id)));
+        let lease: LeaseCell = Arc::new(Mutex::new(Some(lease)));
         let addr = TaskContext {
             task,
             lease: lease.clone(),
+            owner,
             deadline,
-            store,
-            max_value_bytes,
+            store: env.store.clone(),
+            max_value_bytes: env.max_value_bytes,
+            clock: env.clock.clone(),
+            _live: Live::new(&env.live),
         }
         .start();
         ContextHandle { addr, lease }
@@ -85,7 +136,7 @@ impl Actor for TaskContext {
         if let Some((d, registry)) = self.deadline.clone() {
             ctx.run_later(d, move |act, ctx| {
                 let lease = *act.lease.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(lease_id) = lease {
+                if let Some((lease_id, _)) = lease {
                     tracing::info!(task = %act.task, lease_id, "execution deadline passed");
                     registry.do_send(DeadlineExceeded {
                         task: act.task.clone(),
@@ -108,6 +159,8 @@ pub struct PutContext {
     pub key: String,
     /// Value.
     pub value: serde_json::Value,
+    /// Who writes (must own the lease or be an admin).
+    pub actor: Principal,
 }
 
 /// Check a context key.
@@ -130,11 +183,30 @@ impl Handler<PutContext> for TaskContext {
         // happens before (the write is refused) or after (the write was made
         // under a live lease).
         let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
-        if *lease != Some(msg.lease_id) {
-            return Err(TaskError::StaleLease {
+        let now = self.clock.now();
+        match *lease {
+            Some((id, expires_at)) if id == msg.lease_id && expires_at <= now => {
+                return Err(TaskError::LeaseExpired {
+                    task: self.task.clone(),
+                    lease_id: id,
+                    expires_at,
+                }
+                .into());
+            }
+            Some((id, _)) if id == msg.lease_id => {}
+            current => {
+                return Err(TaskError::StaleLease {
+                    task: self.task.clone(),
+                    presented: msg.lease_id,
+                    current: current.map(|(id, _)| id),
+                }
+                .into());
+            }
+        }
+        if !msg.actor.may_act_on(self.owner.as_deref()) {
+            return Err(TaskError::NotOwner {
                 task: self.task.clone(),
-                presented: msg.lease_id,
-                current: *lease,
+                owner: self.owner.clone(),
             }
             .into());
         }
@@ -143,10 +215,11 @@ impl Handler<PutContext> for TaskContext {
         batch.put_event(
             Event {
                 id: 0,
-                at: now_ms(),
+                at: now,
                 kind: EventKind::ContextSet,
                 task_id: Some(self.task.clone()),
                 worker: None,
+                actor: msg.actor.name,
                 slot: None,
                 lease_id: Some(msg.lease_id),
                 from: None,
@@ -174,6 +247,7 @@ impl Handler<StopContext> for TaskContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     struct Boom;
     impl Message for Boom {
@@ -202,14 +276,17 @@ mod tests {
         let sink: Recipient<DeadlineExceeded> = Sink.start().recipient();
         // both carry a (distant) deadline timer: the panic must not disturb b's
         let far = Some((Duration::from_secs(3600), sink));
+        let clock = Clock::manual(1_000);
+        let env = ContextEnv::new(store.clone(), 1024, clock.clone());
         let a = TaskContext::spawn(
             TaskId::from_trusted("a"),
-            1,
+            (1, 10_000),
+            None,
             far.clone(),
-            store.clone(),
-            1024,
+            &env,
         );
-        let b = TaskContext::spawn(TaskId::from_trusted("b"), 2, far, store.clone(), 1024);
+        let b = TaskContext::spawn(TaskId::from_trusted("b"), (2, 10_000), None, far, &env);
+        assert_eq!(env.live.load(Ordering::Relaxed), 2);
         assert!(
             a.addr.send(Boom).await.is_err(),
             "the panicking context dies"
@@ -218,6 +295,7 @@ mod tests {
             lease_id,
             key: "k".into(),
             value: serde_json::json!(1),
+            actor: Principal::local(),
         };
         let t = b.addr.send(put(2)).await.unwrap().unwrap();
         store.wait_durable(t).await.unwrap();
@@ -229,9 +307,29 @@ mod tests {
             a.addr.send(put(1)).await.is_err(),
             "the dead one stays dead"
         );
-        // revocation is immediate for writes
+        // the lease's time is checked at the write, whatever the sweep did
+        clock.advance(9_000);
+        assert!(matches!(
+            b.addr.send(put(2)).await.unwrap(),
+            Err(Error::Task(TaskError::LeaseExpired { lease_id: 2, .. }))
+        ));
+        b.renew(2, 20_000);
+        let t = b.addr.send(put(2)).await.unwrap().unwrap();
+        store.wait_durable(t).await.unwrap();
+        // revocation is immediate for writes, and the actor stops although
+        // its deadline timer is an hour away
         b.revoke();
         assert!(b.addr.send(put(2)).await.map_or(true, |r| r.is_err()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while env.live.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            env.live.load(Ordering::Relaxed),
+            0,
+            "a context outlived its lease"
+        );
+        assert!(!b.addr.connected());
         store.close().unwrap();
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! State: the tasks it holds (task → lease id). It claims with
 //! [`Board::claim_next_executor`] (the registry's [`ClaimNextExecutor`]), which
-//! takes a slot like any claim and skips tasks whose server's breaker rejects
-//! calls right now — read from the pool's breaker view, no mailbox hop — so
-//! while a breaker is open its tasks wait, unclaimed, instead of burning
-//! attempts. Agents' `claim_next` never hands out an executor task.
+//! takes a slot like any claim and skips tasks whose server cannot take a
+//! call right now — starting, restarting or failed, or its breaker rejects
+//! calls — read from the pool's state and breaker views, no mailbox hop — so
+//! meanwhile its tasks wait, unclaimed, holding no worker slot and burning no
+//! attempt. Agents' `claim_next` never hands out an executor task.
 //!
 //! Outcome of one call:
 //!
@@ -15,7 +16,7 @@
 //! | result | `complete`, output = `structuredContent` (else the content blocks) |
 //! | result with `isError: true` | `fail` with its text (retried while attempts remain) |
 //! | not sent (breaker open or probing, server busy or restarting, shutting down) | `release`: the attempt does not count |
-//! | sent and failed (transport, timeout, JSON-RPC error), or unknown/disabled/failed server | `fail` (retried while attempts remain) |
+//! | sent and failed (transport, timeout, JSON-RPC error), or unknown/disabled server | `fail` (retried while attempts remain) |
 //!
 //! A result the board refuses (too large, say) fails the task for good with
 //! the reason, rather than leaving it to expire and run again.
@@ -42,8 +43,9 @@ use rmcp::model::CallToolResult;
 
 use crate::board::{Board, Claim, TaskFilter};
 use crate::core::table::LeaseRef;
+use crate::error::ErrorCode;
 use crate::model::{now_ms, Executor, TaskId, TaskStatus};
-use crate::pool::{BreakerState, CallOptions, PoolError, PoolHandle};
+use crate::pool::{BreakerState, CallOptions, PoolError, PoolHandle, ServerState};
 
 /// How often waiting tasks are looked at again without a board event.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
@@ -105,8 +107,10 @@ impl Dispatcher {
         }
     }
 
-    /// Servers not to call now: an open breaker, a half-open one we already
-    /// probe, or a call just not sent.
+    /// Servers not to call now: one that is starting, restarting or failed
+    /// (a call would only wait, holding a slot, or fail), an open breaker, a
+    /// half-open one we already probe, or a call just not sent. Their tasks
+    /// wait unclaimed, so they hold no slot and burn no attempt.
     fn blocked(&mut self) -> Vec<String> {
         let now = now_ms();
         let instant = std::time::Instant::now();
@@ -116,7 +120,12 @@ impl Dispatcher {
             .into_iter()
             .filter(|s| {
                 let probing = || self.running.values().any(|r| r.server == *s);
-                self.cooling.contains_key(s)
+                let not_serving = matches!(
+                    self.pool.state(s),
+                    Some(ServerState::Starting | ServerState::Restarting | ServerState::Failed)
+                );
+                not_serving
+                    || self.cooling.contains_key(s)
                     || self.pool.breaker(s).is_some_and(|b| {
                         b.rejects_until(now).is_some()
                             || (b.state == BreakerState::HalfOpen && probing())
@@ -151,7 +160,7 @@ impl Dispatcher {
                     act.pump(ctx); // claim the next one
                 }
                 Ok(None) => {}
-                Err(e) if e.code() == "no_free_slot" => {}
+                Err(e) if e.code() == ErrorCode::NoFreeSlot => {}
                 Err(e) => tracing::warn!(error = %e, "dispatcher claim failed"),
             }
             if std::mem::take(&mut act.again) {
@@ -276,10 +285,14 @@ impl Dispatcher {
 }
 
 /// Errors that mean the task is no longer ours to settle.
-fn task_ended(code: &str) -> bool {
+fn task_ended(code: ErrorCode) -> bool {
     matches!(
         code,
-        "stale_lease" | "not_lease_holder" | "task_not_found" | "invalid_status"
+        ErrorCode::StaleLease
+            | ErrorCode::NotLeaseHolder
+            | ErrorCode::NotLeaseOwner
+            | ErrorCode::TaskNotFound
+            | ErrorCode::InvalidStatus
     )
 }
 
@@ -325,7 +338,7 @@ async fn run(
     match settled {
         Ok(()) => {}
         // expired meanwhile, cancelled, or the board is shutting down: nothing to settle
-        Err(e) if task_ended(e.code()) || e.code() == "unavailable" => {
+        Err(e) if task_ended(e.code()) || e.code() == ErrorCode::Unavailable => {
             tracing::warn!(task = %id, error = %e, "dispatcher could not settle the task");
         }
         // the board refused the result (too large, say): fail for good, with the reason

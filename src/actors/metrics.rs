@@ -135,6 +135,8 @@ pub struct Metrics {
     slots_busy: Gauge,
     store_commits: Gauge,
     store_flushes: Gauge,
+    context_actors: Gauge,
+    mcp_forwarders: Gauge,
     claimed: AtomicU64,
     completed: AtomicU64,
     added: AtomicU64,
@@ -166,6 +168,18 @@ impl Default for Metrics {
         let slots_busy = Gauge::default();
         let store_commits = Gauge::default();
         let store_flushes = Gauge::default();
+        let context_actors = Gauge::default();
+        let mcp_forwarders = Gauge::default();
+        registry.register(
+            "mcp_forwarders",
+            "MCP notification forwarders running (per session and kind; end with the session)",
+            mcp_forwarders.clone(),
+        );
+        registry.register(
+            "context_actors",
+            "Task context actors alive (one per running lease; back to the running count once ended leases wind down)",
+            context_actors.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -214,6 +228,8 @@ impl Default for Metrics {
             slots_busy,
             store_commits,
             store_flushes,
+            context_actors,
+            mcp_forwarders,
             claimed: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             added: AtomicU64::new(0),
@@ -367,6 +383,10 @@ impl Handler<RenderPrometheus> for MetricsCollector {
             .set(i64::try_from(self.store.commit_count()).unwrap_or(i64::MAX));
         m.store_flushes
             .set(i64::try_from(self.store.flush_count()).unwrap_or(i64::MAX));
+        m.context_actors
+            .set(i64::try_from(self.view.live_contexts()).unwrap_or(i64::MAX));
+        m.mcp_forwarders
+            .set(i64::try_from(self.view.live_forwarders()).unwrap_or(i64::MAX));
         let mut out = String::new();
         let registry = m.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {

@@ -14,7 +14,7 @@
 //! [`BoardView`] is the read side the owning actors publish to after each
 //! commit, so readers never queue behind writers.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +29,24 @@ pub mod registry;
 pub mod resolver;
 pub mod slots;
 
+/// Counts one live thing (a context actor, an MCP forwarder) for as long as
+/// it exists: +1 when made, -1 when dropped, so a leak shows as a gauge
+/// that never comes back down.
+pub(crate) struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    pub(crate) fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Lock-free read views, each written by exactly one actor.
 pub struct BoardView {
     counts: [AtomicUsize; 6],
@@ -37,7 +55,14 @@ pub struct BoardView {
     pub slots_total: u32,
     /// Live task contexts (written by the registry).
     pub contexts: DashMap<TaskId, context::ContextHandle>,
-    healthy: AtomicBool,
+    /// Context actors alive now (each counts itself until it is dropped):
+    /// equals `contexts.len()` once stopped contexts have wound down.
+    live_contexts: Arc<AtomicUsize>,
+    /// MCP notification forwarders running now (one per session and kind,
+    /// ended with the session).
+    live_forwarders: Arc<AtomicUsize>,
+    /// Why the board stopped taking writes (set once, never cleared).
+    unhealthy: std::sync::OnceLock<String>,
     /// When the runtime started.
     pub started: Instant,
 }
@@ -49,7 +74,9 @@ impl BoardView {
             slots_busy: Arc::new(AtomicUsize::new(0)),
             slots_total,
             contexts: DashMap::new(),
-            healthy: AtomicBool::new(true),
+            live_contexts: Arc::new(AtomicUsize::new(0)),
+            live_forwarders: Arc::new(AtomicUsize::new(0)),
+            unhealthy: std::sync::OnceLock::new(),
             started: Instant::now(),
         }
     }
@@ -74,12 +101,37 @@ impl BoardView {
         self.slots_busy.clone()
     }
 
-    /// False once a write failed (the registry then refuses writes).
-    pub fn healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+    /// Context actors alive now (a gauge: `baton_context_actors`).
+    pub fn live_contexts(&self) -> usize {
+        self.live_contexts.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn set_healthy(&self, ok: bool) {
-        self.healthy.store(ok, Ordering::Relaxed);
+    pub(crate) fn live_contexts_cell(&self) -> Arc<AtomicUsize> {
+        self.live_contexts.clone()
+    }
+
+    /// MCP notification forwarders running now (a gauge: `baton_mcp_forwarders`).
+    pub fn live_forwarders(&self) -> usize {
+        self.live_forwarders.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn live_forwarders_cell(&self) -> Arc<AtomicUsize> {
+        self.live_forwarders.clone()
+    }
+
+    /// False once an actor that owns board state stopped taking writes (a
+    /// commit was refused, or a resolver call failed so the registry could
+    /// no longer keep the graph consistent).
+    pub fn healthy(&self) -> bool {
+        self.unhealthy.get().is_none()
+    }
+
+    /// Why [`BoardView::healthy`] is false (the first reason given).
+    pub fn unhealthy_reason(&self) -> Option<&str> {
+        self.unhealthy.get().map(String::as_str)
+    }
+
+    pub(crate) fn set_unhealthy(&self, reason: String) {
+        let _ = self.unhealthy.set(reason);
     }
 }

@@ -3,8 +3,13 @@
 //! State: a [`TaskTable`] (records, ready queue, lease expiries), the live
 //! [`TaskContext`] of every running task, and the `t/` key space of the store.
 //! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
-//! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`] from the edges;
-//! [`DeadlineExceeded`] from task contexts; a timer of its own sweeps lapsed leases.
+//! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
+//! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a
+//! timer of its own sweeps lapsed leases (every `leases.sweep_interval_ms`).
+//!
+//! Time comes from the runtime's [`Clock`]. A lease is refused by every
+//! lease-fenced message from the instant its `expires_at` passes (the check
+//! is in [`TaskTable::check_lease`]); the sweep only frees what lapsed.
 //! It also keeps the MCP task handles ([`Operation`]s, the `o/` key space):
 //! [`OpenOperation`], [`SettleOperation`], [`CancelOperation`], [`GetOperation`].
 //!
@@ -14,7 +19,9 @@
 //! mailbox is held ([`AtomicResponse`]), so each operation is atomic with
 //! respect to every other; the whole effect (records, audit events, lease
 //! counter) is then written as one [`WriteBatch`]. Replies carry the commit's
-//! [`Ticket`]; the caller answers its client only once that is durable.
+//! [`Ticket`]; the caller answers its client only once that is durable. When
+//! a lease in an explicitly held slot ends, the slot allocator's rewrite of
+//! that hold is awaited too, so the reply's ticket covers it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,22 +29,24 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::actors::context::TaskContext;
+use crate::actors::context::{ContextEnv, TaskContext};
 use crate::actors::metrics::Metrics;
 use crate::actors::resolver::{
     AddNodes, DependencyResolver, MarkCancelled, MarkDone, MarkFailed, RemoveNodes, ResetNode,
 };
 use crate::actors::slots::{AcquireSlot, BindSlot, SlotAllocator, TaskEnded};
 use crate::actors::BoardView;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::graph::Readiness;
-use crate::core::table::{Effects, LeaseRef, TaskError, TaskTable};
+use crate::core::table::{Claimant, Effects, LeaseRef, TaskError, TaskTable};
 use crate::core::validate::{check_value_size, clip, validate_batch};
 use crate::error::Error;
 use crate::model::{
-    now_ms, Lease, Millis, Operation, OperationState, Task, TaskId, TaskSpec, TaskStatus,
+    EventKind, Lease, Millis, Operation, OperationState, Principal, Task, TaskId, TaskSpec,
+    TaskStatus,
 };
-use crate::store::{Store, Ticket, WriteBatch};
+use crate::store::{Store, StoreError, Ticket, WriteBatch};
 
 /// A successful claim.
 #[derive(Debug, Clone)]
@@ -99,13 +108,34 @@ pub struct TaskRegistry {
     view: Arc<BoardView>,
     metrics: Arc<Metrics>,
     settings: Arc<Settings>,
+    clock: Clock,
     poisoned: bool,
+    /// What every task context is started with.
+    context_env: ContextEnv,
     /// Lease ids below this are reserved on disk (`m/lease_ceiling`); a claim
     /// that reaches it reserves the next block in its own commit, so lease
     /// ids stay monotonic across restarts without a write per claim.
     lease_ceiling: u64,
     /// MCP task handles by id (every record of the `o/` key space).
     operations: HashMap<String, Operation>,
+    /// Running tasks that run in an explicitly held slot: when their lease
+    /// ends the slot allocator rewrites that hold's record, and the reply
+    /// waits for that write too.
+    in_held_slot: HashSet<TaskId>,
+}
+
+/// A slot allocator write a reply must wait for.
+type SlotWait = Request<SlotAllocator, TaskEnded>;
+
+/// Wait for the slot writes behind `waits`; the later of them and `ticket`.
+async fn settle(ticket: Ticket, waits: Vec<SlotWait>) -> Result<Ticket, Error> {
+    let mut last = ticket;
+    for w in waits {
+        if let Some(t) = w.await?? {
+            last = last.max(t);
+        }
+    }
+    Ok(last)
 }
 
 /// Lease ids reserved per write of the ceiling.
@@ -113,6 +143,8 @@ const LEASE_BLOCK: u64 = 1024;
 
 impl TaskRegistry {
     /// A registry over a table rebuilt from storage.
+    // the actor's collaborators, each passed once at startup by `Runtime::start`
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         table: TaskTable,
         store: Store,
@@ -121,8 +153,17 @@ impl TaskRegistry {
         view: Arc<BoardView>,
         metrics: Arc<Metrics>,
         settings: Arc<Settings>,
+        clock: Clock,
     ) -> Self {
+        let context_env = ContextEnv {
+            store: store.clone(),
+            max_value_bytes: settings.tasks.max_context_value_bytes,
+            clock: clock.clone(),
+            live: view.live_contexts_cell(),
+        };
         Self {
+            context_env,
+            clock,
             store,
             resolver,
             slots,
@@ -133,7 +174,14 @@ impl TaskRegistry {
             settings,
             poisoned: false,
             operations: HashMap::new(),
+            in_held_slot: HashSet::new(),
         }
+    }
+
+    /// Builder: the running tasks that run in an explicitly held slot (from recovery).
+    pub fn with_held_slots(mut self, tasks: HashSet<TaskId>) -> Self {
+        self.in_held_slot = tasks;
+        self
     }
 
     /// Builder: the MCP task handles loaded from the store.
@@ -145,16 +193,33 @@ impl TaskRegistry {
     /// Queue `batch`; a failed write poisons the registry (nothing after it
     /// could be made durable in order).
     fn write(&mut self, batch: WriteBatch) -> Result<Ticket, Error> {
-        if self.poisoned {
-            return Err(Error::Unavailable(
-                "the task store (a write failed earlier; restart baton)",
-            ));
-        }
+        self.refuse_if_poisoned()?;
         self.store.commit(batch).map_err(|e| {
-            tracing::error!(error = %e, "commit failed; the registry refuses further writes");
-            self.poisoned = true;
-            self.view.set_healthy(false);
+            self.poison(format!("a commit was refused: {e}"));
             e.into()
+        })
+    }
+
+    /// Stop taking writes for good: nothing after a lost write or a lost
+    /// resolver answer could be kept consistent. `/readyz` then says why.
+    fn poison(&mut self, reason: String) {
+        tracing::error!(%reason, "the registry refuses further writes");
+        self.poisoned = true;
+        self.view
+            .set_unhealthy(format!("the task registry stopped: {reason}"));
+    }
+
+    /// The error every write gets once the registry is poisoned: the
+    /// store's own failure when that is the cause (503 `storage_unavailable`).
+    fn refuse_if_poisoned(&self) -> Result<(), Error> {
+        if !self.poisoned {
+            return Ok(());
+        }
+        Err(match self.store.failure() {
+            Some(f) => StoreError::FlushFailed(f.to_owned()).into(),
+            None => {
+                Error::Unavailable("the task registry (it stopped after an error; restart baton)")
+            }
         })
     }
 
@@ -176,15 +241,15 @@ impl TaskRegistry {
             .and_then(|t| t.timeout_secs)
             .map(|secs| {
                 let end = lease.claimed_at.saturating_add(secs.saturating_mul(1000));
-                let d = Duration::from_millis(end.saturating_sub(now_ms()));
+                let d = Duration::from_millis(end.saturating_sub(self.clock.now()));
                 (d, ctx.address().recipient())
             });
         let handle = TaskContext::spawn(
             lease.task_id.clone(),
-            lease.lease_id,
+            (lease.lease_id, lease.expires_at),
+            lease.owner.clone(),
             deadline,
-            self.store.clone(),
-            self.settings.tasks.max_context_value_bytes,
+            &self.context_env,
         );
         if let Some(old) = self.view.contexts.insert(lease.task_id.clone(), handle) {
             old.revoke();
@@ -192,19 +257,16 @@ impl TaskRegistry {
     }
 
     /// Apply resolver answers, write everything as one batch, then update
-    /// slots, contexts, views and metrics.
+    /// slots, contexts, views and metrics. Returns the commit and the slot
+    /// writes (explicit holds going idle) a reply must also wait for.
     fn commit(
         &mut self,
         mut fx: Effects,
         res: Resolutions,
         now: Millis,
         ctx: &mut Context<Self>,
-    ) -> Result<Ticket, Error> {
-        if self.poisoned {
-            return Err(Error::Unavailable(
-                "the task store (a write failed earlier; restart baton)",
-            ));
-        }
+    ) -> Result<(Ticket, Vec<SlotWait>), Error> {
+        self.refuse_if_poisoned()?;
         self.table.make_ready(&res.ready, now, &mut fx);
         for (cause, ids) in &res.failed {
             let reason = format!("dependency '{cause}' failed");
@@ -231,6 +293,11 @@ impl TaskRegistry {
                 }
             }
         }
+        for lease in &fx.leases_renewed {
+            if !seen.contains(&lease.task_id) {
+                batch.put_renewal(&lease.task_id, lease.lease_id, lease.expires_at, now);
+            }
+        }
         for ev in &fx.events {
             self.metrics.task_event(ev.kind);
         }
@@ -250,11 +317,19 @@ impl TaskRegistry {
         if let Some(c) = new_ceiling {
             self.lease_ceiling = c;
         }
+        let mut waits = Vec::new();
         for lease in &fx.leases_ended {
-            self.slots.do_send(TaskEnded {
+            let ended = TaskEnded {
                 slot: lease.slot,
                 task: lease.task_id.clone(),
-            });
+            };
+            // sent after the lease end is queued: a freed slot is never
+            // handed out before the end of its lease is on its way to disk
+            if self.in_held_slot.remove(&lease.task_id) {
+                waits.push(self.slots.send(ended));
+            } else {
+                self.slots.do_send(ended);
+            }
             if let Some((_, h)) = self.view.contexts.remove(&lease.task_id) {
                 h.revoke();
             }
@@ -264,12 +339,19 @@ impl TaskRegistry {
         for lease in &fx.leases_started {
             self.spawn_context(lease, ctx);
         }
+        for lease in &fx.leases_renewed {
+            self.metrics.task_event(EventKind::TaskHeartbeat);
+            if let Some(h) = self.view.contexts.get(&lease.task_id) {
+                h.renew(lease.lease_id, lease.expires_at);
+            }
+        }
         self.view.set_counts(self.table.counts());
-        Ok(ticket)
+        Ok((ticket, waits))
     }
 
     /// Commit `fx`, first asking the resolver about what finished, failed or
-    /// was cancelled (holding the mailbox meanwhile), then map the result.
+    /// was cancelled, then wait for the slot writes the change caused, then
+    /// map the result (holding the mailbox throughout).
     fn finish<T: 'static>(
         &mut self,
         mut fx: Effects,
@@ -278,30 +360,31 @@ impl TaskRegistry {
     ) -> Fut<T> {
         let needs_resolver =
             !(fx.done.is_empty() && fx.failed.is_empty() && fx.cancelled.is_empty());
-        if !needs_resolver {
-            return Box::pin(actix::fut::wrap_future::<_, Self>(async {}).map(
-                move |_, act, ctx| {
-                    let ticket = act.commit(fx, Resolutions::default(), now, ctx)?;
-                    then(act, ticket)
-                },
-            ));
-        }
-        let fut = resolve(
-            self.resolver.clone(),
-            std::mem::take(&mut fx.done),
-            std::mem::take(&mut fx.failed),
-            std::mem::take(&mut fx.cancelled),
-        );
-        Box::pin(fut.into_actor(self).map(move |res, act, ctx| {
-            let res = match res {
-                Ok(r) => r,
-                Err(e) => {
-                    act.poisoned = true;
-                    return Err(e);
+        let resolved: Fut<Resolutions> = if needs_resolver {
+            let fut = resolve(
+                self.resolver.clone(),
+                std::mem::take(&mut fx.done),
+                std::mem::take(&mut fx.failed),
+                std::mem::take(&mut fx.cancelled),
+            );
+            Box::pin(fut.into_actor(self).map(|res, act, _| {
+                if let Err(e) = &res {
+                    act.poison(format!("a dependency resolver call failed: {e}"));
                 }
+                res
+            }))
+        } else {
+            ready(Ok(Resolutions::default()))
+        };
+        Box::pin(resolved.then(move |res, act, ctx| {
+            let step = res.and_then(|res| act.commit(fx, res, now, ctx));
+            let settled = async move {
+                let (ticket, waits) = step?;
+                settle(ticket, waits).await
             };
-            let ticket = act.commit(fx, res, now, ctx)?;
-            then(act, ticket)
+            settled
+                .into_actor(act)
+                .map(move |ticket, act, _| then(act, ticket?))
         }))
     }
 
@@ -315,6 +398,8 @@ impl TaskRegistry {
         worker: String,
         slot: Option<u32>,
         ttl_ms: u64,
+        actor: Principal,
+        compat: bool,
     ) -> Fut<Claimed> {
         let slots = self.slots.clone();
         let (w, t) = (worker.clone(), id.clone());
@@ -330,20 +415,30 @@ impl TaskRegistry {
                     .map(|()| s),
                 None => slots.send(AcquireSlot { worker: w, task: t }).await?,
             }
-            .map_err(Error::from)
         };
+        let slot_held = slot.is_some();
         Box::pin(acquire.into_actor(self).map(move |slot, act, ctx| {
             let slot = slot?;
-            let now = now_ms();
-            let mut fx = Effects::default();
-            let lease = match act.table.claim(&id, &worker, slot, now, ttl_ms, &mut fx) {
+            let now = act.clock.now();
+            let mut fx = Effects::by(actor);
+            let who = Claimant {
+                worker: &worker,
+                slot,
+                ttl_ms,
+                compat,
+            };
+            let lease = match act.table.claim(&id, who, now, &mut fx) {
                 Ok(l) => l,
                 Err(e) => {
                     act.slots.do_send(TaskEnded { slot, task: id });
                     return Err(e.into());
                 }
             };
-            let ticket = act.commit(fx, Resolutions::default(), now, ctx)?;
+            // a claim ends no lease: nothing else to wait for
+            let (ticket, _) = act.commit(fx, Resolutions::default(), now, ctx)?;
+            if slot_held {
+                act.in_held_slot.insert(id.clone());
+            }
             Ok(Claimed {
                 task: act.task(&id)?,
                 lease,
@@ -352,11 +447,11 @@ impl TaskRegistry {
         }))
     }
 
-    fn sweep(&mut self, ctx: &mut Context<Self>) {
-        let now = now_ms();
+    /// Expire the leases that lapsed by `now`; `None` if there are none.
+    fn expire_lapsed(&mut self, now: Millis) -> Option<Effects> {
         let expired = self.table.expired(now);
         if expired.is_empty() {
-            return;
+            return None;
         }
         let mut fx = Effects::default();
         for (id, lease_id) in expired {
@@ -364,8 +459,15 @@ impl TaskRegistry {
             self.table
                 .expire(&id, lease_id, "lease expired".into(), now, &mut fx);
         }
-        // Run it as an atomic step of our own: nothing else interleaves.
-        ctx.wait(log_failure(self.finish(fx, now, |_, _| Ok(()))));
+        Some(fx)
+    }
+
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
+        if let Some(fx) = self.expire_lapsed(now) {
+            // Run it as an atomic step of our own: nothing else interleaves.
+            ctx.wait(log_failure(self.finish(fx, now, |_, _| Ok(()))));
+        }
     }
 }
 
@@ -396,10 +498,48 @@ impl Actor for TaskRegistry {
     }
 }
 
+/// Every ready task an agent may claim (no executor tasks), best first,
+/// read from the in-memory ready queue.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<Task>")]
+pub struct ListReady;
+
+impl Handler<ListReady> for TaskRegistry {
+    type Result = MessageResult<ListReady>;
+    fn handle(&mut self, _: ListReady, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.table
+                .ready_where(|t| t.executor.is_none())
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+/// Expire every lease that lapsed by the clock's now — what the sweep timer
+/// does every `leases.sweep_interval_ms` — and answer with the commit to
+/// wait on (`None`: nothing had lapsed).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Ticket>, Error>")]
+pub struct SweepLeases;
+
+impl Handler<SweepLeases> for TaskRegistry {
+    type Result = Reply<Option<Ticket>>;
+    fn handle(&mut self, _: SweepLeases, _: &mut Context<Self>) -> Self::Result {
+        let now = self.clock.now();
+        match self.expire_lapsed(now) {
+            None => done(Ok(None)),
+            Some(fx) => AtomicResponse::new(self.finish(fx, now, |_, t| Ok(Some(t)))),
+        }
+    }
+}
+
 /// Validate and add tasks (one, or an atomic batch with dependencies inside it).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Vec<Task>, Ticket), Error>")]
 pub struct AddTasks {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Specs, in order.
     pub specs: Vec<TaskSpec>,
 }
@@ -411,6 +551,7 @@ impl Handler<AddTasks> for TaskRegistry {
             Ok(t) => t,
             Err(e) => return done(Err(e.into())),
         };
+        let actor = msg.actor;
         let nodes: Vec<(TaskId, Vec<TaskId>)> = tasks
             .iter()
             .map(|t| (t.id.clone(), t.dependencies.clone()))
@@ -420,7 +561,7 @@ impl Handler<AddTasks> for TaskRegistry {
         let fut = async move { resolver.send(AddNodes { nodes }).await };
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(move |res, act, ctx| {
             let readiness = res.map_err(Error::from)??;
-            let now = now_ms();
+            let now = act.clock.now();
             let mut tasks = tasks;
             for (t, r) in tasks.iter_mut().zip(readiness) {
                 match r {
@@ -432,10 +573,10 @@ impl Handler<AddTasks> for TaskRegistry {
                     }
                 }
             }
-            let mut fx = Effects::default();
+            let mut fx = Effects::by(actor);
             act.table.insert(tasks, now, &mut fx);
             match act.commit(fx, Resolutions::default(), now, ctx) {
-                Ok(ticket) => {
+                Ok((ticket, _)) => {
                     let out = ids
                         .iter()
                         .filter_map(|id| act.table.get(id).cloned())
@@ -456,6 +597,8 @@ impl Handler<AddTasks> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<Claimed>, Error>")]
 pub struct ClaimNext {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Claiming worker.
     pub worker: String,
     /// Required tags.
@@ -471,7 +614,7 @@ impl Handler<ClaimNext> for TaskRegistry {
             return done(Ok(None));
         };
         let ttl = self.ttl_ms();
-        let inner = self.claim_into_slot(id, msg.worker, msg.slot, ttl);
+        let inner = self.claim_into_slot(id, msg.worker, msg.slot, ttl, msg.actor, false);
         AtomicResponse::new(Box::pin(inner.map(|r, _, _| r.map(Some))))
     }
 }
@@ -482,6 +625,8 @@ impl Handler<ClaimNext> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<Claimed>, Error>")]
 pub struct ClaimNextExecutor {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Claiming worker (the dispatcher's name).
     pub worker: String,
     /// Servers not to call now.
@@ -503,7 +648,7 @@ impl Handler<ClaimNextExecutor> for TaskRegistry {
             return done(Ok(None));
         };
         let ttl = self.ttl_ms();
-        let inner = self.claim_into_slot(id, msg.worker, None, ttl);
+        let inner = self.claim_into_slot(id, msg.worker, None, ttl, msg.actor, false);
         AtomicResponse::new(Box::pin(inner.map(|r, _, _| r.map(Some))))
     }
 }
@@ -512,6 +657,8 @@ impl Handler<ClaimNextExecutor> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Claimed, Error>")]
 pub struct ClaimTask {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Task.
     pub id: TaskId,
     /// Claiming worker.
@@ -520,6 +667,9 @@ pub struct ClaimTask {
     pub slot: Option<u32>,
     /// Lease TTL override in milliseconds (compat routes).
     pub ttl_ms: Option<u64>,
+    /// An agent-coordinate-mcp `claim-task`: the lease accepts updates by
+    /// worker name ([`Lease::compat`]).
+    pub compat: bool,
 }
 
 impl Handler<ClaimTask> for TaskRegistry {
@@ -529,7 +679,9 @@ impl Handler<ClaimTask> for TaskRegistry {
             return done(Err(e.into()));
         }
         let ttl = msg.ttl_ms.unwrap_or_else(|| self.ttl_ms());
-        AtomicResponse::new(self.claim_into_slot(msg.id, msg.worker, msg.slot, ttl))
+        AtomicResponse::new(
+            self.claim_into_slot(msg.id, msg.worker, msg.slot, ttl, msg.actor, msg.compat),
+        )
     }
 }
 
@@ -537,6 +689,8 @@ impl Handler<ClaimTask> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Task, Ticket), Error>")]
 pub struct Heartbeat {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Task.
     pub id: TaskId,
     /// Lease held.
@@ -548,9 +702,9 @@ pub struct Heartbeat {
 impl Handler<Heartbeat> for TaskRegistry {
     type Result = Reply<(Task, Ticket)>;
     fn handle(&mut self, msg: Heartbeat, _: &mut Context<Self>) -> Self::Result {
-        let now = now_ms();
+        let now = self.clock.now();
         let ttl = msg.ttl_ms.unwrap_or_else(|| self.ttl_ms());
-        let mut fx = Effects::default();
+        let mut fx = Effects::by(msg.actor);
         if let Err(e) = self.table.heartbeat(&msg.id, &msg.lease, now, ttl, &mut fx) {
             return done(Err(e.into()));
         }
@@ -562,6 +716,8 @@ impl Handler<Heartbeat> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Task, Ticket), Error>")]
 pub struct Complete {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Task.
     pub id: TaskId,
     /// Lease held.
@@ -578,8 +734,8 @@ impl Handler<Complete> for TaskRegistry {
                 return done(Err(e.into()));
             }
         }
-        let now = now_ms();
-        let mut fx = Effects::default();
+        let now = self.clock.now();
+        let mut fx = Effects::by(msg.actor);
         if let Err(e) = self
             .table
             .complete(&msg.id, &msg.lease, msg.output, now, &mut fx)
@@ -594,6 +750,8 @@ impl Handler<Complete> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Task, Ticket), Error>")]
 pub struct Fail {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Task.
     pub id: TaskId,
     /// Lease held.
@@ -607,8 +765,8 @@ pub struct Fail {
 impl Handler<Fail> for TaskRegistry {
     type Result = Reply<(Task, Ticket)>;
     fn handle(&mut self, msg: Fail, _: &mut Context<Self>) -> Self::Result {
-        let now = now_ms();
-        let mut fx = Effects::default();
+        let now = self.clock.now();
+        let mut fx = Effects::by(msg.actor);
         let error = clip(msg.error, self.settings.tasks.max_error_len);
         if let Err(e) = self
             .table
@@ -624,6 +782,8 @@ impl Handler<Fail> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Task, Ticket), Error>")]
 pub struct Release {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Task.
     pub id: TaskId,
     /// Lease held.
@@ -633,8 +793,8 @@ pub struct Release {
 impl Handler<Release> for TaskRegistry {
     type Result = Reply<(Task, Ticket)>;
     fn handle(&mut self, msg: Release, _: &mut Context<Self>) -> Self::Result {
-        let now = now_ms();
-        let mut fx = Effects::default();
+        let now = self.clock.now();
+        let mut fx = Effects::by(msg.actor);
         if let Err(e) = self.table.release(&msg.id, &msg.lease, now, &mut fx) {
             return done(Err(e.into()));
         }
@@ -646,6 +806,8 @@ impl Handler<Release> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Task, Ticket), Error>")]
 pub struct Cancel {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// Task.
     pub id: TaskId,
     /// Why.
@@ -655,8 +817,8 @@ pub struct Cancel {
 impl Handler<Cancel> for TaskRegistry {
     type Result = Reply<(Task, Ticket)>;
     fn handle(&mut self, msg: Cancel, _: &mut Context<Self>) -> Self::Result {
-        let now = now_ms();
-        let mut fx = Effects::default();
+        let now = self.clock.now();
+        let mut fx = Effects::by(msg.actor);
         let reason = msg
             .reason
             .map(|r| clip(r, self.settings.tasks.max_error_len));
@@ -671,6 +833,8 @@ impl Handler<Cancel> for TaskRegistry {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Vec<Task>, Ticket), Error>")]
 pub struct Reset {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
     /// The failed task.
     pub id: TaskId,
 }
@@ -682,18 +846,18 @@ impl Handler<Reset> for TaskRegistry {
             return done(Err(e.into()));
         }
         let resolver = self.resolver.clone();
-        let id = msg.id;
+        let (id, actor) = (msg.id, msg.actor);
         let fut = async move { resolver.send(ResetNode { id }).await };
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(move |res, act, ctx| {
-            let list = res.map_err(Error::from)?;
-            let now = now_ms();
-            let mut fx = Effects::default();
+            let list = res.map_err(Error::from)??;
+            let now = act.clock.now();
+            let mut fx = Effects::by(actor);
             let ids: Vec<(TaskId, bool)> = list
                 .iter()
                 .map(|(id, r)| (id.clone(), *r == Readiness::Ready))
                 .collect();
             act.table.reset(&ids, now, &mut fx);
-            let ticket = act.commit(fx, Resolutions::default(), now, ctx)?;
+            let (ticket, _) = act.commit(fx, Resolutions::default(), now, ctx)?;
             let out = ids
                 .iter()
                 .filter_map(|(id, _)| act.table.get(id).cloned())
@@ -716,7 +880,7 @@ pub struct DeadlineExceeded {
 impl Handler<DeadlineExceeded> for TaskRegistry {
     type Result = AtomicResponse<Self, ()>;
     fn handle(&mut self, msg: DeadlineExceeded, _: &mut Context<Self>) -> Self::Result {
-        let now = now_ms();
+        let now = self.clock.now();
         let mut fx = Effects::default();
         let secs = self
             .table
@@ -743,7 +907,7 @@ pub struct OpenOperation {
 impl Handler<OpenOperation> for TaskRegistry {
     type Result = Result<Ticket, Error>;
     fn handle(&mut self, msg: OpenOperation, _: &mut Context<Self>) -> Self::Result {
-        let now = now_ms();
+        let now = self.clock.now();
         let mut batch = WriteBatch::new();
         let expired: Vec<String> = self
             .operations
@@ -776,7 +940,7 @@ impl TaskRegistry {
     fn operation(&self, id: &str) -> Result<&Operation, Error> {
         self.operations
             .get(id)
-            .filter(|o| !o.expired(now_ms()))
+            .filter(|o| !o.expired(self.clock.now()))
             .ok_or_else(|| Error::OperationNotFound(id.to_owned()))
     }
 
@@ -791,7 +955,7 @@ impl TaskRegistry {
             return Ok((op, None));
         }
         op.state = state;
-        op.updated_at = now_ms();
+        op.updated_at = self.clock.now();
         let mut batch = WriteBatch::new();
         batch.put_operation(&op);
         let ticket = self.write(batch)?;

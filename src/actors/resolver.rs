@@ -106,18 +106,19 @@ impl Handler<MarkCancelled> for DependencyResolver {
     }
 }
 
-/// Reset a failed task and its failed dependents; returns each with its readiness.
+/// Reset a failed task and its failed dependents; returns each with its
+/// readiness, or why the reset cannot happen (a dependency still failed).
 #[derive(Debug, Message)]
-#[rtype(result = "Vec<(TaskId, Readiness)>")]
+#[rtype(result = "Result<Vec<(TaskId, Readiness)>, GraphError>")]
 pub struct ResetNode {
     /// The failed task.
     pub id: TaskId,
 }
 
 impl Handler<ResetNode> for DependencyResolver {
-    type Result = MessageResult<ResetNode>;
+    type Result = Result<Vec<(TaskId, Readiness)>, GraphError>;
     fn handle(&mut self, msg: ResetNode, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.graph.reset(&msg.id))
+        self.graph.reset(&msg.id)
     }
 }
 

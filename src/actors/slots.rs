@@ -1,11 +1,21 @@
 //! `SlotAllocator`: owns the N worker slots.
 //!
 //! State: a [`SlotTable`] (holder, task, explicit flag, expiry per slot) and
-//! the `s/` key space of the store, where only *explicit* holds are persisted
-//! (task-bound holds are derived from running tasks' leases on restart).
+//! the `s/` key space of the store. Every change to an *explicit* hold — its
+//! claim (named or anonymous), its adoption by the first worker to run a task
+//! in it, binding to a task, going idle when that task ends, release, expiry —
+//! is written as a [`SlotRecord`] in the same step, and the reply carries the
+//! commit's [`Ticket`]: a change a client is told about is durable first.
+//! Task-bound holds are not stored; they are derived from running tasks'
+//! leases on restart ([`SlotTable::recover`]).
+//!
+//! Time: every message first frees the idle explicit holds that lapsed by
+//! the clock's `now` (written in the same batch), so a lapsed hold is never
+//! used, released or counted as held, whenever the sweep timer last ran.
+//!
 //! Messages: [`AcquireSlot`], [`BindSlot`], [`TaskEnded`] from the registry;
-//! [`ClaimSlot`], [`ReleaseSlot`], [`ListSlots`] from the edges. A timer
-//! frees idle explicit holds whose time ran out.
+//! [`ClaimSlot`], [`ReleaseSlot`], [`ListSlots`], [`SweepSlots`] from the
+//! edges. A timer (every `leases.sweep_interval_ms`) frees lapsed holds.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,33 +23,67 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::core::slots::{Holder, SlotError, SlotTable};
+use crate::clock::Clock;
+use crate::core::slots::SlotTable;
 use crate::error::Error;
-use crate::model::{now_ms, Event, EventKind, SlotInfo, TaskId};
-use crate::store::{SlotRecord, Store, Ticket, WriteBatch};
+use crate::model::{Event, EventKind, Millis, SlotInfo, TaskId};
+use crate::store::{SlotRecord, Store, StoreError, Ticket, WriteBatch};
 
 /// The allocator actor.
 pub struct SlotAllocator {
     table: SlotTable,
     store: Store,
     explicit_ttl_ms: u64,
+    sweep_every: Duration,
     busy: Arc<AtomicUsize>,
+    clock: Clock,
+    /// A write failed: in-memory state may be ahead of the store, so every
+    /// later change is refused.
+    poisoned: bool,
+}
+
+fn slot_event(
+    kind: EventKind,
+    at: Millis,
+    slot: u32,
+    worker: &str,
+    reason: Option<String>,
+) -> Event {
+    Event {
+        id: 0,
+        at,
+        kind,
+        task_id: None,
+        worker: (!worker.is_empty()).then(|| worker.to_owned()),
+        actor: None,
+        slot: Some(slot),
+        lease_id: None,
+        from: None,
+        to: None,
+        reason,
+    }
 }
 
 impl SlotAllocator {
-    /// Start from a table rebuilt from storage; `busy` mirrors the held count for lock-free stats.
+    /// Start from a table rebuilt from storage; `busy` mirrors the held count
+    /// for lock-free stats; lapsed holds are looked for every `sweep_every`.
     pub fn new(
         table: SlotTable,
         store: Store,
         explicit_ttl_ms: u64,
+        sweep_every: Duration,
         busy: Arc<AtomicUsize>,
+        clock: Clock,
     ) -> Self {
         busy.store(table.busy(), Ordering::Relaxed);
         Self {
             table,
             store,
             explicit_ttl_ms,
+            sweep_every,
             busy,
+            clock,
+            poisoned: false,
         }
     }
 
@@ -47,44 +91,80 @@ impl SlotAllocator {
         self.busy.store(self.table.busy(), Ordering::Relaxed);
     }
 
-    fn slot_event(kind: EventKind, slot: u32, worker: &str, reason: Option<String>) -> Event {
-        Event {
-            id: 0,
-            at: now_ms(),
-            kind,
-            task_id: None,
-            worker: Some(worker.to_owned()),
-            slot: Some(slot),
-            lease_id: None,
-            from: None,
-            to: None,
-            reason,
+    /// Write the record of `slot` as it is now (or its removal).
+    fn put(&self, slot: u32, batch: &mut WriteBatch) {
+        match self.table.holder(slot).filter(|h| h.explicit) {
+            Some(h) => batch.put_slot(&SlotRecord {
+                slot,
+                worker: h.worker.clone(),
+                since: h.since,
+                expires_at: h.expires_at,
+                task: h.task.clone(),
+            }),
+            None => batch.remove_slot(slot),
         }
     }
 
-    fn sweep(&mut self) {
-        let lapsed = self.table.expire(now_ms());
-        if lapsed.is_empty() {
-            return;
-        }
-        let mut batch = WriteBatch::new();
-        for (slot, h) in &lapsed {
+    /// Free the idle explicit holds that lapsed by `now` into `batch`.
+    fn catch_up(&mut self, now: Millis, batch: &mut WriteBatch) {
+        for (slot, h) in self.table.expire(now) {
             tracing::info!(slot, worker = %h.worker, "explicit slot claim lapsed");
-            batch.remove_slot(*slot);
+            batch.remove_slot(slot);
             batch.put_event(
-                Self::slot_event(
+                slot_event(
                     EventKind::SlotReleased,
-                    *slot,
+                    now,
+                    slot,
                     &h.worker,
                     Some("idle claim lapsed".into()),
                 ),
                 None,
             );
         }
-        if let Err(e) = self.store.commit(batch) {
-            tracing::error!(error = %e, "cannot persist lapsed slot claims");
-        }
+    }
+
+    /// Start a change at `now`: refuse if poisoned, then catch up on lapsed holds.
+    fn begin(&mut self, now: Millis) -> Result<WriteBatch, Error> {
+        self.refuse_if_poisoned()?;
+        let mut batch = WriteBatch::new();
+        self.catch_up(now, &mut batch);
+        Ok(batch)
+    }
+
+    /// Commit `batch` (if anything is in it); a failed write poisons the allocator.
+    fn write(&mut self, batch: WriteBatch) -> Result<Option<Ticket>, Error> {
         self.publish();
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        match self.store.commit(batch) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) => {
+                tracing::error!(error = %e, "slot commit failed; the allocator refuses further changes");
+                self.poisoned = true;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The error every change gets once a slot write failed: the store's
+    /// own failure (503 `storage_unavailable`).
+    fn refuse_if_poisoned(&self) -> Result<(), Error> {
+        if !self.poisoned {
+            return Ok(());
+        }
+        Err(match self.store.failure() {
+            Some(f) => StoreError::FlushFailed(f.to_owned()).into(),
+            None => {
+                Error::Unavailable("the slot allocator (a write failed earlier; restart baton)")
+            }
+        })
+    }
+
+    fn sweep(&mut self) -> Result<Option<Ticket>, Error> {
+        let now = self.clock.now();
+        let batch = self.begin(now)?;
+        self.write(batch)
     }
 }
 
@@ -92,13 +172,18 @@ impl Actor for SlotAllocator {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(Duration::from_secs(1), |act, _| act.sweep());
+        ctx.run_interval(self.sweep_every, |act, _| {
+            if let Err(e) = act.sweep() {
+                tracing::error!(error = %e, "cannot persist lapsed slot claims");
+            }
+        });
     }
 }
 
-/// Take a free slot for a task being claimed.
+/// Take a free slot for a task being claimed (not stored: the task's lease
+/// records it).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<u32, SlotError>")]
+#[rtype(result = "Result<u32, Error>")]
 pub struct AcquireSlot {
     /// Claiming worker.
     pub worker: String,
@@ -107,23 +192,28 @@ pub struct AcquireSlot {
 }
 
 impl Handler<AcquireSlot> for SlotAllocator {
-    type Result = Result<u32, SlotError>;
+    type Result = Result<u32, Error>;
     fn handle(&mut self, msg: AcquireSlot, _: &mut Context<Self>) -> Self::Result {
+        let now = self.clock.now();
+        let batch = self.begin(now)?;
         let r = self.table.acquire(
             &msg.worker,
             Some(msg.task),
             false,
-            now_ms(),
+            now,
             self.explicit_ttl_ms,
         );
-        self.publish();
-        r
+        // lapsed holds freed on the way are written either way
+        self.write(batch)?;
+        Ok(r?)
     }
 }
 
-/// Run a task in an explicit slot the worker holds.
+/// Run a task in an explicit slot the worker holds (adopting an anonymous
+/// hold). The new record is queued before the registry's claim commit, so
+/// the claim's durability covers it.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), SlotError>")]
+#[rtype(result = "Result<(), Error>")]
 pub struct BindSlot {
     /// Slot.
     pub slot: u32,
@@ -134,15 +224,23 @@ pub struct BindSlot {
 }
 
 impl Handler<BindSlot> for SlotAllocator {
-    type Result = Result<(), SlotError>;
+    type Result = Result<(), Error>;
     fn handle(&mut self, msg: BindSlot, _: &mut Context<Self>) -> Self::Result {
-        self.table.bind(msg.slot, &msg.worker, msg.task)
+        let now = self.clock.now();
+        let mut batch = self.begin(now)?;
+        let r = self.table.bind(msg.slot, &msg.worker, msg.task, now);
+        if r.is_ok() {
+            self.put(msg.slot, &mut batch);
+        }
+        self.write(batch)?;
+        Ok(r?)
     }
 }
 
-/// The task in a slot ended (its lease is gone).
+/// The task in a slot ended (its lease is gone): a task-bound slot is freed,
+/// an explicit one goes idle (stored). Returns the commit to wait on, if any.
 #[derive(Debug, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<Option<Ticket>, Error>")]
 pub struct TaskEnded {
     /// Slot.
     pub slot: u32,
@@ -151,42 +249,65 @@ pub struct TaskEnded {
 }
 
 impl Handler<TaskEnded> for SlotAllocator {
-    type Result = ();
-    fn handle(&mut self, msg: TaskEnded, _: &mut Context<Self>) {
+    type Result = Result<Option<Ticket>, Error>;
+    fn handle(&mut self, msg: TaskEnded, _: &mut Context<Self>) -> Self::Result {
+        let now = self.clock.now();
+        let explicit_bound = self
+            .table
+            .holder(msg.slot)
+            .is_some_and(|h| h.explicit && h.task.as_ref() == Some(&msg.task));
+        // on a poisoned allocator the slot is still freed in memory (the
+        // lease is gone), but nothing is written
+        let mut batch = WriteBatch::new();
+        if !self.poisoned {
+            self.catch_up(now, &mut batch);
+        }
         self.table
-            .task_ended(msg.slot, &msg.task, now_ms(), self.explicit_ttl_ms);
-        self.publish();
+            .task_ended(msg.slot, &msg.task, now, self.explicit_ttl_ms);
+        if explicit_bound {
+            self.put(msg.slot, &mut batch);
+        }
+        if self.poisoned {
+            self.publish();
+            self.refuse_if_poisoned()?;
+        }
+        self.write(batch)
     }
 }
 
-/// Hold a slot explicitly (agent-coordinate-mcp style).
+/// Hold a slot explicitly (agent-coordinate-mcp style); an empty `worker`
+/// is an anonymous hold, adopted by the first worker to run a task in it.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(u32, Ticket), Error>")]
 pub struct ClaimSlot {
-    /// Worker.
+    /// Worker (may be empty).
     pub worker: String,
 }
 
 impl Handler<ClaimSlot> for SlotAllocator {
     type Result = Result<(u32, Ticket), Error>;
     fn handle(&mut self, msg: ClaimSlot, _: &mut Context<Self>) -> Self::Result {
-        let now = now_ms();
-        let slot = self
+        let now = self.clock.now();
+        let mut batch = self.begin(now)?;
+        let slot = match self
             .table
-            .acquire(&msg.worker, None, true, now, self.explicit_ttl_ms)?;
-        let mut batch = WriteBatch::new();
-        batch.put_slot(&SlotRecord {
-            slot,
-            worker: msg.worker.clone(),
-            since: now,
-            expires_at: now.saturating_add(self.explicit_ttl_ms),
-        });
+            .acquire(&msg.worker, None, true, now, self.explicit_ttl_ms)
+        {
+            Ok(s) => s,
+            Err(e) => {
+                self.write(batch)?;
+                return Err(e.into());
+            }
+        };
+        self.put(slot, &mut batch);
         batch.put_event(
-            Self::slot_event(EventKind::SlotClaimed, slot, &msg.worker, None),
+            slot_event(EventKind::SlotClaimed, now, slot, &msg.worker, None),
             None,
         );
-        self.publish();
-        Ok((slot, self.store.commit(batch)?))
+        let ticket = self.write(batch)?;
+        ticket
+            .map(|t| (slot, t))
+            .ok_or(Error::Unavailable("the slot store"))
     }
 }
 
@@ -203,15 +324,34 @@ pub struct ReleaseSlot {
 impl Handler<ReleaseSlot> for SlotAllocator {
     type Result = Result<Ticket, Error>;
     fn handle(&mut self, msg: ReleaseSlot, _: &mut Context<Self>) -> Self::Result {
-        let holder: Holder = self.table.release(msg.slot, msg.worker.as_deref())?;
-        let mut batch = WriteBatch::new();
+        let now = self.clock.now();
+        let mut batch = self.begin(now)?;
+        let holder = match self.table.release(msg.slot, msg.worker.as_deref(), now) {
+            Ok(h) => h,
+            Err(e) => {
+                self.write(batch)?;
+                return Err(e.into());
+            }
+        };
         batch.remove_slot(msg.slot);
         batch.put_event(
-            Self::slot_event(EventKind::SlotReleased, msg.slot, &holder.worker, None),
+            slot_event(EventKind::SlotReleased, now, msg.slot, &holder.worker, None),
             None,
         );
-        self.publish();
-        Ok(self.store.commit(batch)?)
+        self.write(batch)?
+            .ok_or(Error::Unavailable("the slot store"))
+    }
+}
+
+/// Free every idle explicit hold that lapsed by now; the commit to wait on, if any.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Ticket>, Error>")]
+pub struct SweepSlots;
+
+impl Handler<SweepSlots> for SlotAllocator {
+    type Result = Result<Option<Ticket>, Error>;
+    fn handle(&mut self, _: SweepSlots, _: &mut Context<Self>) -> Self::Result {
+        self.sweep()
     }
 }
 

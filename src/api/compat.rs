@@ -2,37 +2,36 @@
 //! coordinator's REST API and JSON shapes, so its stdio MCP shim
 //! (`TASK_COORDINATOR_URL=http://127.0.0.1:8080`) works against baton.
 //!
+//! A task has that project's shape (its `types.ts`): `id`, `title`,
+//! `description`, `status`, `dependencies`, `worker` (who works on it or
+//! finished it), `startedAt` (when it was claimed), `completedAt` (when it
+//! finished), `output`, `error`; baton adds `workerSlot`, `leaseId`,
+//! `createdAt` and `updatedAt`. Status mapping: ready/blocked → `available`,
+//! running → `working`, done → `done`, failed → `failed`, cancelled →
+//! `cancelled`.
+//!
 //! Differences from the original, all on the side of safety: claims are
 //! backed by baton leases with a default TTL (`leases.compat_ttl_secs`, as
-//! that API has no heartbeat; `update-task` with `working` extends it);
-//! releasing a slot one does not hold is refused; cycles and missing
-//! dependencies are rejected. Slots are numbered from 1 here (slot 0 of
-//! `/api/v1` is slot 1), as a JavaScript client may treat 0 as "no slot".
-//! Status mapping: ready/blocked → `available`, running → `claimed`,
-//! done → `done`, failed → `failed`, cancelled → `cancelled`.
+//! that API has no heartbeat; `update-task` with `working` extends it), and a
+//! lapsed one is refused; `update-task` acts by worker name only on a lease
+//! that this API's `claim-task` created for that worker (a `leaseId` from the
+//! claim's answer, when sent, must match too); releasing a slot one does not
+//! hold is refused; cycles and missing dependencies are rejected. Slots are
+//! numbered from 1 here (slot 0 of `/api/v1` is slot 1), as a JavaScript
+//! client may treat 0 as "no slot".
+//!
+//! `available-tasks` is read from the registry's in-memory ready queue (no
+//! scan of the stored board).
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::json_body;
+use super::{json_body, Acting};
 use crate::board::Board;
 use crate::core::table::LeaseRef;
 use crate::error::Error;
 use crate::model::{rfc3339, Task, TaskSpec, TaskStatus};
-
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/claim-worker-slot", web::post().to(claim_worker_slot))
-        .route("/release-worker-slot", web::post().to(release_worker_slot))
-        .route("/available-tasks", web::get().to(available_tasks))
-        .route("/claim-task", web::post().to(claim_task))
-        .route("/update-task", web::post().to(update_task))
-        .route("/add-task", web::post().to(add_task))
-        .route("/all-tasks", web::get().to(all_tasks))
-        .route("/workers", web::get().to(workers))
-        .route("/reset-failed-task", web::post().to(reset_failed_task))
-        .route("/health", web::get().to(health));
-}
 
 fn ok(extra: serde_json::Value) -> HttpResponse {
     let mut body = json!({ "success": true });
@@ -70,7 +69,7 @@ async fn body<T: serde::de::DeserializeOwned + Default>(
 fn seed_status(s: TaskStatus) -> &'static str {
     match s {
         TaskStatus::Blocked | TaskStatus::Ready => "available",
-        TaskStatus::Running => "claimed",
+        TaskStatus::Running => "working",
         TaskStatus::Done => "done",
         TaskStatus::Failed => "failed",
         TaskStatus::Cancelled => "cancelled",
@@ -84,10 +83,13 @@ fn seed_task(t: &Task) -> serde_json::Value {
         "description": t.description,
         "status": seed_status(t.status),
         "dependencies": t.dependencies,
-        "workerId": t.lease.as_ref().map(|l| l.worker.clone()),
-        "workerSlot": t.lease.as_ref().map(|l| l.slot + 1),
+        "worker": t.worker,
+        "startedAt": t.started_at.map(rfc3339::format),
+        "completedAt": t.finished_at.map(rfc3339::format),
         "output": t.output,
         "error": t.error,
+        "workerSlot": t.lease.as_ref().map(|l| l.slot + 1),
+        "leaseId": t.lease.as_ref().map(|l| l.lease_id),
         "createdAt": rfc3339::format(t.created_at),
         "updatedAt": rfc3339::format(t.updated_at),
     })
@@ -108,7 +110,7 @@ struct SlotClaim {
     worker_id: Option<String>,
 }
 
-async fn claim_worker_slot(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+pub(crate) async fn claim_worker_slot(board: Acting, p: web::Payload) -> HttpResponse {
     let req: SlotClaim = match body(&board, p).await {
         Ok(r) => r,
         Err(r) => return r,
@@ -130,7 +132,7 @@ struct SlotRelease {
     worker_id: Option<String>,
 }
 
-async fn release_worker_slot(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+pub(crate) async fn release_worker_slot(board: Acting, p: web::Payload) -> HttpResponse {
     let req: SlotRelease = match body(&board, p).await {
         Ok(r) => r,
         Err(r) => return r,
@@ -147,7 +149,7 @@ async fn release_worker_slot(board: web::Data<Board>, p: web::Payload) -> HttpRe
     reply(r)
 }
 
-async fn available_tasks(board: web::Data<Board>) -> HttpResponse {
+pub(crate) async fn available_tasks(board: Acting) -> HttpResponse {
     reply(
         async {
             let tasks = board.available_tasks().await?;
@@ -157,7 +159,7 @@ async fn available_tasks(board: web::Data<Board>) -> HttpResponse {
     )
 }
 
-async fn all_tasks(board: web::Data<Board>) -> HttpResponse {
+pub(crate) async fn all_tasks(board: Acting) -> HttpResponse {
     reply(
         async {
             let tasks = board.all_tasks().await?;
@@ -175,7 +177,7 @@ struct ClaimTask {
     worker_slot: Option<u32>,
 }
 
-async fn claim_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+pub(crate) async fn claim_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: ClaimTask = match body(&board, p).await {
         Ok(r) => r,
         Err(r) => return r,
@@ -183,7 +185,7 @@ async fn claim_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
     reply(async {
         let slot = req.worker_slot.map(to_slot).transpose()?;
         let c = board
-            .claim_task_ttl(&req.task_id, &req.worker_id, slot, Some(compat_ttl(&board)))
+            .compat_claim_task(&req.task_id, &req.worker_id, slot)
             .await?;
         Ok(json!({ "leaseId": c.lease.lease_id, "expiresAt": rfc3339::format(c.lease.expires_at) }))
     }
@@ -196,18 +198,38 @@ struct UpdateTask {
     task_id: String,
     status: String,
     worker_id: String,
+    /// baton extension: the `leaseId` of the claim's answer, for exact fencing.
+    lease_id: Option<u64>,
     output: Option<serde_json::Value>,
     error: Option<String>,
 }
 
-async fn update_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+pub(crate) async fn update_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: UpdateTask = match body(&board, p).await {
         Ok(r) => r,
         Err(r) => return r,
     };
     reply(
         async {
-            let by = LeaseRef::Worker(req.worker_id.clone());
+            if let Some(lease_id) = req.lease_id {
+                // the named worker's own compat lease, and exactly that one
+                let task = board.get_task(&req.task_id).await?;
+                let same = task.lease.as_ref().is_some_and(|l| {
+                    l.lease_id == lease_id && l.compat && l.worker == req.worker_id
+                });
+                if !same {
+                    return Err(crate::core::table::TaskError::StaleLease {
+                        task: task.id,
+                        presented: lease_id,
+                        current: task.lease.map(|l| l.lease_id),
+                    }
+                    .into());
+                }
+            }
+            let by = match req.lease_id {
+                Some(id) => LeaseRef::Id(id),
+                None => LeaseRef::Worker(req.worker_id.clone()),
+            };
             match req.status.as_str() {
                 "working" | "claimed" => {
                     board
@@ -244,7 +266,7 @@ struct AddTask {
     dependencies: Vec<String>,
 }
 
-async fn add_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+pub(crate) async fn add_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: AddTask = match body(&board, p).await {
         Ok(r) => r,
         Err(r) => return r,
@@ -266,7 +288,7 @@ async fn add_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
     )
 }
 
-async fn workers(board: web::Data<Board>) -> HttpResponse {
+pub(crate) async fn workers(board: Acting) -> HttpResponse {
     reply(
         async {
             let slots = board.slots().await?;
@@ -293,7 +315,7 @@ struct ResetTask {
     task_id: String,
 }
 
-async fn reset_failed_task(board: web::Data<Board>, p: web::Payload) -> HttpResponse {
+pub(crate) async fn reset_failed_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: ResetTask = match body(&board, p).await {
         Ok(r) => r,
         Err(r) => return r,
@@ -307,7 +329,7 @@ async fn reset_failed_task(board: web::Data<Board>, p: web::Payload) -> HttpResp
     )
 }
 
-async fn health(board: web::Data<Board>) -> HttpResponse {
+pub(crate) async fn health(board: web::Data<Board>) -> HttpResponse {
     HttpResponse::Ok()
         .json(json!({ "status": "ok", "uptime": board.view().started.elapsed().as_secs_f64() }))
 }

@@ -1,27 +1,56 @@
-//! The live dashboard: three static files embedded in the binary, served at
-//! the mount point (`./`, `./app.js`, `./style.css`). The page uses only
-//! relative URLs, so it works under any embedding prefix (mount at
-//! `/baton` and open `/baton/`).
+//! The live dashboard: static files embedded in the binary, served at the
+//! mount point (`./`, `./app.js`, `./style.css`, the graph view's layout
+//! worker `./graph-worker.js` and the vendored layout library under
+//! `./vendor/`). The page uses only relative URLs, so it works under any
+//! embedding prefix (mount at `/baton` and open `/baton/`).
+//!
+//! `assets/dashboard/vendor/` is written by `scripts/vendor-dashboard.sh`
+//! from npm at the versions pinned in `assets/dashboard/vendor/package-lock.json`
+//! and committed, so building needs no npm and nothing is fetched at run time.
 
 use actix_web::{web, HttpResponse};
+
+use crate::board::Board;
 
 const INDEX: &str = include_str!("../../assets/dashboard/index.html");
 const APP_JS: &str = include_str!("../../assets/dashboard/app.js");
 const STYLE: &str = include_str!("../../assets/dashboard/style.css");
+const GRAPH_WORKER: &str = include_str!("../../assets/dashboard/graph-worker.js");
+const DAGRE: &str = include_str!("../../assets/dashboard/vendor/dagre.min.js");
+const DAGRE_LICENSE: &str = include_str!("../../assets/dashboard/vendor/dagre.LICENSE.txt");
 
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/",
-        web::get().to(|| async { asset("text/html; charset=utf-8", INDEX) }),
-    )
-    .route(
-        "/app.js",
-        web::get().to(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-    )
-    .route(
-        "/style.css",
-        web::get().to(|| async { asset("text/css; charset=utf-8", STYLE) }),
-    );
+/// Placeholder in `index.html` replaced by `[dashboard] graph_max_nodes`.
+const GRAPH_MAX_NODES: &str = "{{graph_max_nodes}}";
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// `GET /`: the page, with `[dashboard] graph_max_nodes` filled in.
+pub(crate) async fn index(board: web::Data<Board>) -> HttpResponse {
+    let limit = board.settings().dashboard.graph_max_nodes.to_string();
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(INDEX.replace(GRAPH_MAX_NODES, &limit))
+}
+
+pub(crate) async fn app_js() -> HttpResponse {
+    asset(JS, APP_JS)
+}
+
+pub(crate) async fn style_css() -> HttpResponse {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+pub(crate) async fn graph_worker() -> HttpResponse {
+    asset(JS, GRAPH_WORKER)
+}
+
+pub(crate) async fn dagre() -> HttpResponse {
+    asset(JS, DAGRE)
+}
+
+pub(crate) async fn dagre_license() -> HttpResponse {
+    asset("text/plain; charset=utf-8", DAGRE_LICENSE)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
@@ -29,4 +58,26 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
         .content_type(content_type)
         .insert_header(("Cache-Control", "no-cache"))
         .body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_carries_the_graph_limit_and_only_relative_urls() {
+        assert!(INDEX.contains(GRAPH_MAX_NODES));
+        for html in [INDEX, APP_JS, GRAPH_WORKER] {
+            for needle in [
+                "src=\"/",
+                "href=\"/",
+                "fetch('/",
+                "Worker('/",
+                "EventSource('/",
+            ] {
+                assert!(!html.contains(needle), "absolute URL {needle}");
+            }
+        }
+        assert!(DAGRE_LICENSE.contains("MIT"));
+    }
 }

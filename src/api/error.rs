@@ -1,11 +1,13 @@
 //! The one place where errors become HTTP statuses and JSON bodies
-//! `{"error": {"code", "message", "field"?}}`.
+//! `{"error": {"code", "message", "field"?}}` ([`status_of`] maps every
+//! [`ErrorCode`]; there is no fallback, so a new code must be given a status).
 
+use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// An error on its way to a client.
 #[derive(Debug)]
@@ -15,7 +17,7 @@ pub enum ApiError {
     /// The request itself is malformed (bad JSON, bad query string).
     BadRequest {
         /// Code.
-        code: &'static str,
+        code: ErrorCode,
         /// Message.
         message: String,
     },
@@ -29,15 +31,50 @@ pub enum ApiError {
     /// A resource other than a task was not found.
     NotFound {
         /// Code.
-        code: &'static str,
+        code: ErrorCode,
         /// Message.
         message: String,
     },
+    /// Refused at the edge or by authorization: foreign `Host`/`Origin`,
+    /// wrong `Content-Type`, missing/unknown token, missing role, rate limit.
+    Denied(Denial),
+}
+
+/// Why the edge guard or authorization refused a request (see `crate::auth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// `Unauthorized`, `Forbidden`, `ForbiddenOrigin`, `ForbiddenHost`,
+    /// `NotLeaseOwner`, `UnsupportedMediaType` or `RateLimited`.
+    pub code: ErrorCode,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// `WWW-Authenticate` value to send with a 401.
+    pub challenge: Option<String>,
+    /// Seconds to wait before retrying (429).
+    pub retry_after_secs: Option<u64>,
+}
+
+impl Denial {
+    /// A refusal with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            challenge: None,
+            retry_after_secs: None,
+        }
+    }
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         ApiError::Board(e)
+    }
+}
+
+impl From<Denial> for ApiError {
+    fn from(d: Denial) -> Self {
+        ApiError::Denied(d)
     }
 }
 
@@ -49,6 +86,7 @@ impl std::fmt::Display for ApiError {
             | ApiError::Unprocessable { message }
             | ApiError::NotFound { message, .. } => f.write_str(message),
             ApiError::BodyTooLarge(n) => write!(f, "request body is larger than {n} bytes"),
+            ApiError::Denied(d) => f.write_str(&d.message),
         }
     }
 }
@@ -66,44 +104,43 @@ struct Inner<'a> {
     field: Option<String>,
 }
 
-/// HTTP status of an error code.
-pub fn status_of(code: &str) -> StatusCode {
+/// HTTP status of an error code. Exhaustive: only [`ErrorCode::Internal`]
+/// and storage failures are 500.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
     match code {
-        "task_not_found"
-        | "no_such_slot"
-        | "context_key_not_found"
-        | "not_found"
-        | "task_handle_not_found" => StatusCode::NOT_FOUND,
-        "invalid_field" | "missing_dependency" | "dependency_cycle" | "invalid_body" => {
+        InvalidJson | InvalidQuery | InvalidPath => StatusCode::BAD_REQUEST,
+        Unauthorized => StatusCode::UNAUTHORIZED,
+        Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
+        TaskNotFound | NoSuchSlot | ContextKeyNotFound | NotFound | TaskHandleNotFound
+        | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => StatusCode::NOT_FOUND,
+        StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists
+        | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy => {
+            StatusCode::CONFLICT
+        }
+        TooLarge | BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        InvalidField | InvalidBody | MissingDependency | DependencyCycle => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        "too_large" | "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        "stale_lease"
-        | "not_lease_holder"
-        | "invalid_status"
-        | "task_exists"
-        | "dependency_cancelled"
-        | "no_free_slot"
-        | "slot_not_held"
-        | "slot_busy" => StatusCode::CONFLICT,
-        "invalid_json" | "invalid_query" | "invalid_path" => StatusCode::BAD_REQUEST,
-        "unavailable" | "breaker_open" | "breaker_probing" | "server_busy" | "server_not_ready"
-        | "server_failed" | "server_disabled" => StatusCode::SERVICE_UNAVAILABLE,
-        "unknown_server" | "unknown_tool" | "unknown_prompt" => StatusCode::NOT_FOUND,
-        "timeout" => StatusCode::GATEWAY_TIMEOUT,
-        "transport_error" | "downstream_error" | "unsupported" => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+        RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Unavailable | StorageUnavailable | ServerDisabled | BreakerOpen | BreakerProbing
+        | ServerBusy | ServerNotReady | ServerFailed => StatusCode::SERVICE_UNAVAILABLE,
+        Timeout => StatusCode::GATEWAY_TIMEOUT,
+        TransportError | DownstreamError | Unsupported => StatusCode::BAD_GATEWAY,
+        StorageError | InvalidConfig | Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl ApiError {
     /// Machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Board(e) => e.code(),
-            ApiError::BadRequest { code, .. } | ApiError::NotFound { code, .. } => code,
-            ApiError::Unprocessable { .. } => "invalid_body",
-            ApiError::BodyTooLarge(_) => "body_too_large",
+            ApiError::BadRequest { code, .. } | ApiError::NotFound { code, .. } => *code,
+            ApiError::Unprocessable { .. } => ErrorCode::InvalidBody,
+            ApiError::BodyTooLarge(_) => ErrorCode::BodyTooLarge,
+            ApiError::Denied(d) => d.code,
         }
     }
 
@@ -115,7 +152,7 @@ impl ApiError {
     }
 
     /// A malformed request.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
@@ -131,11 +168,24 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if status.is_server_error() {
-            tracing::error!(code = self.code(), error = %self, "request failed");
+            tracing::error!(code = %self.code(), error = %self, "request failed");
         }
-        HttpResponse::build(status).json(Body {
+        let mut res = HttpResponse::build(status);
+        if let ApiError::Denied(d) = self {
+            if let Some(v) = d
+                .challenge
+                .as_deref()
+                .and_then(|c| HeaderValue::from_str(c).ok())
+            {
+                res.insert_header((WWW_AUTHENTICATE, v));
+            }
+            if let Some(secs) = d.retry_after_secs {
+                res.insert_header((RETRY_AFTER, secs.max(1).to_string()));
+            }
+        }
+        res.json(Body {
             error: Inner {
-                code: self.code(),
+                code: self.code().as_str(),
                 message: self.to_string(),
                 field: self.field(),
             },

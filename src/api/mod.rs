@@ -6,11 +6,14 @@
 //! |---|---|
 //! | [`error`] | errors → statuses and JSON bodies, in one place |
 //! | [`tasks`] | `/api/v1` handlers and their DTOs |
+//! | [`leases`] | `/api/v1/leases`: the lease history (claim → end, outcome) |
 //! | [`sse`] | `/api/v1/events` (Server-Sent Events with `Last-Event-ID` resume) |
 //! | [`servers`] | `/api/v1/servers`: downstream MCP servers, restart, reset |
 //! | [`compat`] | agent-coordinate-mcp's coordinator routes and JSON shapes |
 //! | [`dashboard`] | the live web dashboard at `/` (embedded assets) |
 //! | [`openapi`] | the OpenAPI 3 document at `/api/v1/openapi.json` |
+//! | [`tokens`] | `/api/v1/tokens`: create, list, revoke access tokens |
+//! | [`routes`] | every route in one table: method, path, the role it needs |
 
 use std::time::Instant;
 
@@ -20,17 +23,53 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpResponse};
 use serde::de::DeserializeOwned;
 
+use actix_web::HttpMessage;
+
+use crate::auth::{Auth, Caller};
 use crate::board::Board;
+use crate::error::ErrorCode;
 
 pub mod compat;
 pub mod dashboard;
 pub mod error;
+pub mod leases;
 pub mod openapi;
+pub mod routes;
 pub mod servers;
 pub mod sse;
 pub mod tasks;
+pub mod tokens;
 
 pub use error::ApiError;
+
+/// The board acting as the request's caller (the [`Caller`] the guard put
+/// in the request's extensions): what every handler works on.
+pub struct Acting(pub Board);
+
+impl std::ops::Deref for Acting {
+    type Target = Board;
+    fn deref(&self) -> &Board {
+        &self.0
+    }
+}
+
+impl actix_web::FromRequest for Acting {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let board = req.app_data::<web::Data<Board>>();
+        let caller = req.extensions().get::<Caller>().cloned();
+        std::future::ready(match (board, caller) {
+            (Some(b), Some(c)) => Ok(Acting(b.acting_as(c.actor))),
+            // a route registered outside the route table: refuse rather than act unauthenticated
+            _ => Err(ApiError::Denied(error::Denial::new(
+                ErrorCode::Internal,
+                "this route is not guarded (not registered from the route table)",
+            ))),
+        })
+    }
+}
 
 /// Read a JSON body (bounded by `api.max_body_bytes`). An empty body reads
 /// as `T::default()` when `empty_ok`. Syntax errors are 400, type errors 422.
@@ -44,7 +83,7 @@ pub(crate) async fn json_body<T: DeserializeOwned + Default>(
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
             return Err(ApiError::bad_request(
-                "invalid_json",
+                ErrorCode::InvalidJson,
                 format!("cannot read body: {e}"),
             ))
         }
@@ -55,7 +94,7 @@ pub(crate) async fn json_body<T: DeserializeOwned + Default>(
             return Ok(T::default());
         }
         return Err(ApiError::bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "a JSON body is required",
         ));
     }
@@ -69,7 +108,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             Category::Data => ApiError::Unprocessable {
                 message: format!("invalid body: {e}"),
             },
-            _ => ApiError::bad_request("invalid_json", format!("malformed JSON: {e}")),
+            _ => ApiError::bad_request(ErrorCode::InvalidJson, format!("malformed JSON: {e}")),
         }
     })
 }
@@ -96,52 +135,82 @@ async fn record_metrics(
     Ok(res)
 }
 
-/// Mount every route into `cfg` (see [`crate::Runtime::configure`]).
-pub fn configure(cfg: &mut web::ServiceConfig, board: Board) {
+/// Mount every route (except `/mcp`, see [`crate::Runtime::configure`])
+/// into `cfg`, each registered from [`routes`] behind the guard.
+pub fn configure(cfg: &mut web::ServiceConfig, board: Board, auth: web::Data<Auth>) {
     let query_cfg = web::QueryConfig::default()
-        .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into());
+        .error_handler(|e, _| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string()).into());
     let path_cfg = web::PathConfig::default()
-        .error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into());
+        .error_handler(|e, _| ApiError::bad_request(ErrorCode::InvalidPath, e.to_string()).into());
     cfg.app_data(web::Data::new(board))
+        .app_data(auth)
         .app_data(query_cfg)
         .app_data(path_cfg)
         .service(
             web::scope("/api/v1")
                 .wrap(from_fn(record_metrics))
-                .configure(tasks::routes)
-                .configure(servers::routes)
-                .route("/events", web::get().to(sse::events))
-                .route("/openapi.json", web::get().to(openapi::document)),
+                .configure(routes::register_v1),
         )
         .service(
             web::scope("/api")
                 .wrap(from_fn(record_metrics))
-                .configure(compat::routes),
+                .configure(routes::register_compat),
         )
-        .configure(dashboard::routes)
-        .route("/metrics", web::get().to(metrics))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .configure(routes::register_root);
 }
 
-async fn metrics(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn metrics(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
     let text = board.prometheus().await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))
 }
 
-async fn healthz() -> HttpResponse {
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-async fn readyz(board: web::Data<Board>) -> HttpResponse {
-    let ok = board.view().healthy() && !board.store().is_failed();
-    if ok {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
-    } else {
-        HttpResponse::ServiceUnavailable().json(
-            serde_json::json!({"status": "unavailable", "reason": "a write to the store failed"}),
-        )
+pub(crate) async fn readyz(board: web::Data<Board>) -> HttpResponse {
+    let reason = match (board.store().failure(), board.view().unhealthy_reason()) {
+        (Some(f), _) => Some(format!("the store failed: {f}")),
+        (None, Some(r)) => Some(r.to_owned()),
+        (None, None) => None,
+    };
+    match reason {
+        None => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        Some(reason) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "unavailable", "reason": reason})),
     }
+}
+
+/// OAuth 2.0 Protected Resource Metadata (RFC 9728) for `/mcp`: how MCP
+/// clients learn to authenticate (a bearer token in the header; the
+/// identity provider, when JWT is configured).
+pub(crate) async fn protected_resource(
+    req: actix_web::HttpRequest,
+    auth: web::Data<Auth>,
+) -> HttpResponse {
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let path = req.path();
+    let prefix = path
+        .find("/.well-known/oauth-protected-resource")
+        .map_or("", |i| &path[..i]);
+    let mut doc = serde_json::json!({
+        "resource": format!("{scheme}://{host}{prefix}/mcp"),
+        "resource_name": "baton",
+        "bearer_methods_supported": ["header"],
+    });
+    if let Some(issuer) = auth.authorization_server() {
+        doc["authorization_servers"] = serde_json::json!([issuer]);
+    }
+    HttpResponse::Ok().json(doc)
 }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::api::error::ApiError;
 use crate::api::tasks::ErrorBody;
+use crate::api::Acting;
 use crate::board::Board;
 use crate::pool::{PoolHandle, ServerStatus};
 
@@ -50,7 +51,7 @@ async fn status_of(pool: &PoolHandle, name: &str) -> Result<ServerStatus, ApiErr
 
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
     responses((status = 200, body = ServerList)))]
-pub(crate) async fn list_servers(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list_servers(board: Acting) -> Result<HttpResponse, ApiError> {
     let servers = pool(&board)?.status().await;
     Ok(HttpResponse::Ok().json(ServerList { servers }))
 }
@@ -59,7 +60,7 @@ pub(crate) async fn list_servers(board: web::Data<Board>) -> Result<HttpResponse
     params(("name" = String, Path)),
     responses((status = 200, body = ServerStatus), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_server(
-    board: web::Data<Board>,
+    board: Acting,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let status = status_of(pool(&board)?, &name).await?;
@@ -70,7 +71,7 @@ pub(crate) async fn get_server(
     params(("name" = String, Path)),
     responses((status = 200, body = GatewayToolList), (status = 404, body = ErrorBody)))]
 pub(crate) async fn server_tools(
-    board: web::Data<Board>,
+    board: Acting,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let pool = pool(&board)?;
@@ -93,7 +94,7 @@ pub(crate) async fn server_tools(
     responses((status = 202, body = ServerStatus, description = "the old process group is gone; the new start has begun"),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn restart_server(
-    board: web::Data<Board>,
+    board: Acting,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let pool = pool(&board)?;
@@ -106,19 +107,10 @@ pub(crate) async fn restart_server(
     responses((status = 200, body = ServerStatus, description = "breaker closed, counts cleared"),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn reset_server(
-    board: web::Data<Board>,
+    board: Acting,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let pool = pool(&board)?;
     pool.reset(&name).await.map_err(crate::Error::from)?;
     Ok(HttpResponse::Ok().json(status_of(pool, &name).await?))
-}
-
-/// Mount under `/api/v1`.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/servers", web::get().to(list_servers))
-        .route("/servers/{name}", web::get().to(get_server))
-        .route("/servers/{name}/tools", web::get().to(server_tools))
-        .route("/servers/{name}/restart", web::post().to(restart_server))
-        .route("/servers/{name}/reset", web::post().to(reset_server));
 }

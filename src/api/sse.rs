@@ -12,13 +12,16 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::error::Denial;
 use super::ApiError;
+use crate::auth::{Auth, Caller};
 use crate::board::Board;
+use crate::error::ErrorCode;
 use crate::model::{Event, Task};
 use crate::store::Store;
 
@@ -28,6 +31,38 @@ use crate::store::Store;
 pub struct EventsQuery {
     /// Replay stored events after this id first.
     after: Option<u64>,
+    /// A single-use stream ticket (`POST /api/v1/events/ticket`), for
+    /// clients that cannot send an `Authorization` header (`EventSource`).
+    #[allow(dead_code)] // redeemed by the guard before the handler runs
+    ticket: Option<String>,
+}
+
+/// A single-use ticket for the event stream.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StreamTicket {
+    /// Pass as `GET /api/v1/events?ticket=…` (once).
+    pub ticket: String,
+    /// Seconds it stays valid.
+    pub expires_in_secs: u64,
+}
+
+/// Issue a single-use ticket that opens the event stream as the caller
+/// (for `EventSource`, which cannot send headers; a long-lived token never
+/// goes into a URL).
+pub(crate) async fn ticket(
+    req: HttpRequest,
+    auth: web::Data<Auth>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError::Denied(Denial::new(ErrorCode::Internal, "unguarded route")))?;
+    let (ticket, ttl) = auth.issue_ticket(&caller)?;
+    Ok(HttpResponse::Ok().json(StreamTicket {
+        ticket,
+        expires_in_secs: ttl.as_secs(),
+    }))
 }
 
 fn frame(ev: &Event, task: Option<&Task>) -> Bytes {
@@ -45,6 +80,8 @@ fn frame(ev: &Event, task: Option<&Task>) -> Bytes {
 
 struct State {
     store: Store,
+    /// Who opened the stream: it ends once their token is revoked.
+    caller: Option<(Caller, Arc<Auth>)>,
     rx: tokio::sync::broadcast::Receiver<Arc<crate::store::Published>>,
     last_sent: u64,
     replaying: bool,
@@ -54,25 +91,31 @@ struct State {
 }
 
 impl State {
+    /// The next page of stored events. The read barrier comes after the
+    /// reads: nothing is sent before everything it shows is durable.
     async fn replay(&mut self) -> Result<(), ApiError> {
-        self.store
-            .barrier()
-            .await
-            .map_err(crate::error::Error::from)?;
         let events = self
             .store
             .events_after(self.last_sent, self.batch)
             .map_err(crate::error::Error::from)?;
-        if events.len() < self.batch {
-            self.replaying = false;
-        }
-        for ev in events {
+        let mut frames = Vec::with_capacity(events.len());
+        for ev in &events {
             let task = match &ev.task_id {
                 Some(id) => self.store.get_task(id).map_err(crate::error::Error::from)?,
                 None => None,
             };
-            self.queue.push_back(frame(&ev, task.as_ref()));
-            self.last_sent = ev.id;
+            frames.push((ev.id, frame(ev, task.as_ref())));
+        }
+        self.store
+            .barrier()
+            .await
+            .map_err(crate::error::Error::from)?;
+        if events.len() < self.batch {
+            self.replaying = false;
+        }
+        for (id, f) in frames {
+            self.queue.push_back(f);
+            self.last_sent = id;
         }
         Ok(())
     }
@@ -102,6 +145,9 @@ impl State {
                         if let (None, Some(id)) = (&p.task, &p.event.task_id) {
                             // published before any subscriber existed: no snapshot was taken
                             let task = self.store.get_task(id).ok().flatten();
+                            if self.store.barrier().await.is_err() {
+                                return None;
+                            }
                             return Some(frame(&p.event, task.as_ref()));
                         }
                         return Some(frame(&p.event, p.task.as_deref()));
@@ -120,9 +166,11 @@ impl State {
 
 pub(crate) async fn events(
     board: web::Data<Board>,
+    auth: web::Data<Auth>,
     req: HttpRequest,
     q: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let caller = req.extensions().get::<Caller>().cloned();
     let header = req
         .headers()
         .get("last-event-id")
@@ -134,6 +182,7 @@ pub(crate) async fn events(
     let api = &board.settings().api;
     let state = State {
         store,
+        caller: caller.map(|c| (c, auth.into_inner())),
         rx,
         last_sent: after.unwrap_or(0),
         replaying: after.is_some(),
@@ -144,7 +193,13 @@ pub(crate) async fn events(
     let hello = Bytes::from_static(b": baton event stream\nretry: 2000\n\n");
     let stream = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(hello) }).chain(
         futures_util::stream::unfold(state, |mut st| async move {
-            st.next().await.map(|b| (Ok::<_, actix_web::Error>(b), st))
+            let frame = st.next().await?;
+            if let Some((caller, auth)) = &st.caller {
+                if !auth.still_valid(caller) {
+                    return None; // the token was revoked: end the stream
+                }
+            }
+            Some((Ok::<_, actix_web::Error>(frame), st))
         }),
     );
     Ok(HttpResponse::Ok()

@@ -5,32 +5,10 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{json_body, ApiError};
-use crate::board::{Board, Claim, TaskFilter};
+use super::{json_body, Acting, ApiError};
+use crate::board::{Claim, TaskFilter};
 use crate::core::table::LeaseRef;
 use crate::model::{Task, TaskSpec, TaskStatus};
-
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tasks", web::post().to(add_tasks))
-        .route("/tasks", web::get().to(list_tasks))
-        .route("/tasks/claim-next", web::post().to(claim_next))
-        .route("/tasks/{id}", web::get().to(get_task))
-        .route("/tasks/{id}/claim", web::post().to(claim_task))
-        .route("/tasks/{id}/heartbeat", web::post().to(heartbeat))
-        .route("/tasks/{id}/complete", web::post().to(complete))
-        .route("/tasks/{id}/fail", web::post().to(fail))
-        .route("/tasks/{id}/release", web::post().to(release))
-        .route("/tasks/{id}/cancel", web::post().to(cancel))
-        .route("/tasks/{id}/reset", web::post().to(reset))
-        .route("/tasks/{id}/events", web::get().to(task_events))
-        .route("/tasks/{id}/context", web::get().to(context_list))
-        .route("/tasks/{id}/context/{key}", web::get().to(context_get))
-        .route("/tasks/{id}/context/{key}", web::put().to(context_put))
-        .route("/slots", web::get().to(list_slots))
-        .route("/slots/claim", web::post().to(claim_slot))
-        .route("/slots/{slot}/release", web::post().to(release_slot))
-        .route("/stats", web::get().to(stats));
-}
 
 /// Error body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -86,7 +64,7 @@ fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T,
     responses((status = 201, body = Task, description = "added (a batch returns {tasks: [...]})"),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn add_tasks(
-    board: web::Data<Board>,
+    board: Acting,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let v: serde_json::Value = json_body(&board, payload, false).await?;
@@ -133,7 +111,7 @@ pub struct Page {
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListQuery),
     responses((status = 200, body = Page), (status = 422, body = ErrorBody)))]
 pub(crate) async fn list_tasks(
-    board: web::Data<Board>,
+    board: Acting,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
@@ -178,7 +156,7 @@ pub struct TaskDetail {
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = String, Path)),
     responses((status = 200, body = TaskDetail), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_task(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (task, dependents) = board.task_detail(&id).await?;
@@ -207,7 +185,7 @@ pub struct ClaimNextRequest {
     responses((status = 200, body = Claim), (status = 204, description = "nothing is ready"),
               (status = 409, body = ErrorBody, description = "no free slot")))]
 pub(crate) async fn claim_next(
-    board: web::Data<Board>,
+    board: Acting,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: ClaimNextRequest = json_body(&board, payload, false).await?;
@@ -232,7 +210,7 @@ pub struct ClaimRequest {
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = String, Path)),
     request_body = ClaimRequest, responses((status = 200, body = Claim), (status = 409, body = ErrorBody)))]
 pub(crate) async fn claim_task(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -253,7 +231,7 @@ pub struct LeaseRequest {
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/heartbeat", tag = "leases", params(("id" = String, Path)),
     request_body = LeaseRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
 pub(crate) async fn heartbeat(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -277,7 +255,7 @@ pub struct CompleteRequest {
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "leases", params(("id" = String, Path)),
     request_body = CompleteRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
 pub(crate) async fn complete(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -321,7 +299,7 @@ impl Default for FailRequest {
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/fail", tag = "leases", params(("id" = String, Path)),
     request_body = FailRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
 pub(crate) async fn fail(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -342,7 +320,7 @@ pub(crate) async fn fail(
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "leases", params(("id" = String, Path)),
     request_body = LeaseRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
 pub(crate) async fn release(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -363,7 +341,7 @@ pub struct CancelRequest {
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path)),
     request_body = CancelRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
 pub(crate) async fn cancel(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -381,10 +359,7 @@ pub struct ResetReply {
 /// Reset a failed task and its failed dependents.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/reset", tag = "tasks", params(("id" = String, Path)),
     responses((status = 200, body = ResetReply), (status = 409, body = ErrorBody)))]
-pub(crate) async fn reset(
-    board: web::Data<Board>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn reset(board: Acting, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(ResetReply {
         reset: board.reset(&id).await?,
     }))
@@ -401,7 +376,7 @@ pub struct EventList {
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/events", tag = "tasks", params(("id" = String, Path)),
     responses((status = 200, body = EventList), (status = 404, body = ErrorBody)))]
 pub(crate) async fn task_events(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(EventList {
@@ -413,7 +388,7 @@ pub(crate) async fn task_events(
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/context", tag = "context", params(("id" = String, Path)),
     responses((status = 200, description = "{context: {key: value}}"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn context_list(
-    board: web::Data<Board>,
+    board: Acting,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = board.context_list(&id).await?;
@@ -425,14 +400,14 @@ pub(crate) async fn context_list(
     params(("id" = String, Path), ("key" = String, Path)),
     responses((status = 200, description = "{key, value}"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn context_get(
-    board: web::Data<Board>,
+    board: Acting,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key) = path.into_inner();
     match board.context_get(&id, &key).await? {
         Some(v) => Ok(HttpResponse::Ok().json(serde_json::json!({ "key": key, "value": v }))),
         None => Err(ApiError::NotFound {
-            code: "context_key_not_found",
+            code: crate::error::ErrorCode::ContextKeyNotFound,
             message: format!("task '{id}' has no context key '{key}'"),
         }),
     }
@@ -454,7 +429,7 @@ pub struct ContextPut {
     params(("id" = String, Path), ("key" = String, Path)), request_body = ContextPut,
     responses((status = 200, description = "{key, value}"), (status = 409, body = ErrorBody)))]
 pub(crate) async fn context_put(
-    board: web::Data<Board>,
+    board: Acting,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -479,7 +454,7 @@ pub struct SlotTable {
 
 /// Every worker slot.
 #[utoipa::path(get, path = "/api/v1/slots", tag = "slots", responses((status = 200, body = SlotTable)))]
-pub(crate) async fn list_slots(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list_slots(board: Acting) -> Result<HttpResponse, ApiError> {
     let slots = board.slots().await?;
     let busy = slots
         .iter()
@@ -504,7 +479,7 @@ pub struct SlotClaimRequest {
 #[utoipa::path(post, path = "/api/v1/slots/claim", tag = "slots", request_body = SlotClaimRequest,
     responses((status = 200, description = "{slot}"), (status = 409, body = ErrorBody)))]
 pub(crate) async fn claim_slot(
-    board: web::Data<Board>,
+    board: Acting,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: SlotClaimRequest = json_body(&board, payload, false).await?;
@@ -516,26 +491,25 @@ pub(crate) async fn claim_slot(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotReleaseRequest {
-    /// The holder (checked when given).
-    #[serde(default)]
-    pub worker: Option<String>,
+    /// The holder: only the worker holding the slot may release it.
+    pub worker: String,
 }
 
-/// Release an explicit slot; refused for a slot the worker does not hold.
+/// Release an explicit slot; refused (409 `slot_not_held`) unless `worker` holds it.
 #[utoipa::path(post, path = "/api/v1/slots/{slot}/release", tag = "slots", params(("slot" = u32, Path)),
     request_body = SlotReleaseRequest, responses((status = 200, description = "{released}"), (status = 409, body = ErrorBody)))]
 pub(crate) async fn release_slot(
-    board: web::Data<Board>,
+    board: Acting,
     slot: web::Path<u32>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let req: SlotReleaseRequest = json_body(&board, payload, true).await?;
-    board.release_slot(*slot, req.worker.as_deref()).await?;
+    let req: SlotReleaseRequest = json_body(&board, payload, false).await?;
+    board.release_slot(*slot, Some(&req.worker)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "released": *slot })))
 }
 
 /// Counts per status, slots, per-second series.
 #[utoipa::path(get, path = "/api/v1/stats", tag = "system", responses((status = 200, description = "stats")))]
-pub(crate) async fn stats(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn stats(board: Acting) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(board.stats().await?))
 }

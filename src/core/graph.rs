@@ -30,12 +30,20 @@ pub enum GraphError {
     /// The id is already taken (by an existing task or earlier in the batch).
     #[error("task '{0}' already exists")]
     Duplicate(TaskId),
-    /// A dependency is cancelled, so the new task could never run.
+    /// A dependency is cancelled, so the task could never run.
     #[error("task '{task}' depends on '{dependency}', which is cancelled")]
     DependencyCancelled {
         /// The dependent task.
         task: TaskId,
         /// The cancelled dependency.
+        dependency: TaskId,
+    },
+    /// A reset would change nothing: a dependency of the task is still failed.
+    #[error("task '{task}' cannot be reset while its dependency '{dependency}' is failed; reset '{dependency}' (its failed dependents are reset with it)")]
+    DependencyFailed {
+        /// The task asked to reset.
+        task: TaskId,
+        /// The dependency that is still failed.
         dependency: TaskId,
     },
 }
@@ -286,18 +294,56 @@ impl DependencyGraph {
                 n.unmet = unmet;
             }
         }
-        // A node depending on a failed node fails with it (cascade on insert).
-        let mut out = Vec::with_capacity(batch.len());
-        for (id, _) in batch {
+        // A node depending on a failed node fails with it (cascade on
+        // insert), decided in dependency order so that the outcome does not
+        // depend on the order of the batch.
+        let mut readiness: HashMap<&TaskId, Readiness> = HashMap::with_capacity(batch.len());
+        for i in Self::batch_order(batch) {
+            let id = &batch[i].0;
             let r = self.readiness(id);
             if let Readiness::DependencyFailed(_) = r {
                 if let Some(n) = self.nodes.get_mut(id) {
                     n.state = NodeState::Failed;
                 }
             }
-            out.push(r);
+            readiness.insert(id, r);
         }
-        Ok(out)
+        Ok(batch
+            .iter()
+            .map(|(id, _)| readiness.remove(id).unwrap_or(Readiness::Ready))
+            .collect())
+    }
+
+    /// Indexes of a checked (acyclic) batch, every node after its in-batch
+    /// dependencies (Kahn's algorithm; ties keep batch order).
+    fn batch_order(batch: &[(TaskId, Vec<TaskId>)]) -> Vec<usize> {
+        let index: HashMap<&TaskId, usize> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id, i))
+            .collect();
+        let mut pending = vec![0usize; batch.len()];
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); batch.len()];
+        for (i, (_, deps)) in batch.iter().enumerate() {
+            for d in deps {
+                if let Some(&j) = index.get(d) {
+                    pending[i] += 1;
+                    dependents[j].push(i);
+                }
+            }
+        }
+        let mut queue: VecDeque<usize> = (0..batch.len()).filter(|&i| pending[i] == 0).collect();
+        let mut order = Vec::with_capacity(batch.len());
+        while let Some(i) = queue.pop_front() {
+            order.push(i);
+            for &k in &dependents[i] {
+                pending[k] -= 1;
+                if pending[k] == 0 {
+                    queue.push_back(k);
+                }
+            }
+        }
+        order
     }
 
     /// Remove nodes inserted by a batch whose commit failed (undo of [`DependencyGraph::insert`]).
@@ -369,11 +415,33 @@ impl DependencyGraph {
     }
 
     /// Reset a failed node and its failed transitive dependents to pending.
-    /// Nodes that still have another failed or cancelled dependency stay failed.
-    /// Returns every node that was reset with its readiness, `id` first.
-    pub fn reset(&mut self, id: &TaskId) -> Vec<(TaskId, Readiness)> {
+    /// Dependents that still have another failed or cancelled dependency stay
+    /// failed. Returns every node that was reset with its readiness, `id`
+    /// first; a node that is not failed resets nothing.
+    ///
+    /// Refused, changing nothing, when `id` itself would fail again at once:
+    /// one of its dependencies is failed ([`GraphError::DependencyFailed`])
+    /// or cancelled ([`GraphError::DependencyCancelled`]).
+    pub fn reset(&mut self, id: &TaskId) -> Result<Vec<(TaskId, Readiness)>, GraphError> {
         if self.state(id) != Some(NodeState::Failed) {
-            return Vec::new();
+            return Ok(Vec::new());
+        }
+        for d in self.dependencies(id) {
+            match self.state(&d) {
+                Some(NodeState::Failed) => {
+                    return Err(GraphError::DependencyFailed {
+                        task: id.clone(),
+                        dependency: d,
+                    })
+                }
+                Some(NodeState::Cancelled) => {
+                    return Err(GraphError::DependencyCancelled {
+                        task: id.clone(),
+                        dependency: d,
+                    })
+                }
+                _ => {}
+            }
         }
         // collect id + failed nodes reachable through failed nodes
         let mut order = vec![id.clone()];
@@ -410,14 +478,14 @@ impl DependencyGraph {
                 break;
             }
         }
-        order
+        Ok(order
             .into_iter()
             .filter(|n| self.state(n) == Some(NodeState::Pending))
             .map(|n| {
                 let r = self.readiness(&n);
                 (n, r)
             })
-            .collect()
+            .collect())
     }
 
     /// Every pending node whose dependencies are all done (for checks and tests).
@@ -501,7 +569,7 @@ mod tests {
         // a new task on a failed dependency fails at once
         let r = g.insert(&[node("d", &["a"])]).unwrap();
         assert_eq!(r, vec![Readiness::DependencyFailed(id("a"))]);
-        let reset = g.reset(&id("a"));
+        let reset = g.reset(&id("a")).unwrap();
         let ids: Vec<_> = reset.iter().map(|(i, _)| i.as_str().to_owned()).collect();
         assert_eq!(ids, vec!["a", "b", "d", "c"]);
         assert_eq!(reset[0].1, Readiness::Ready);
@@ -515,9 +583,49 @@ mod tests {
             .unwrap();
         g.mark_failed(&id("a"));
         g.mark_failed(&id("z"));
-        let reset = g.reset(&id("a"));
+        let reset = g.reset(&id("a")).unwrap();
         assert_eq!(reset, vec![(id("a"), Readiness::Ready)]);
         assert_eq!(g.state(&id("b")), Some(NodeState::Failed));
+    }
+
+    #[test]
+    fn reset_refuses_a_task_whose_dependency_is_still_failed() {
+        let mut g = DependencyGraph::new();
+        g.insert(&[node("f", &[]), node("n", &["f"])]).unwrap();
+        assert_eq!(g.mark_failed(&id("f")), vec![id("n")]);
+        assert_eq!(
+            g.reset(&id("n")),
+            Err(GraphError::DependencyFailed {
+                task: id("n"),
+                dependency: id("f")
+            })
+        );
+        assert_eq!(g.state(&id("n")), Some(NodeState::Failed), "unchanged");
+        assert_eq!(g.reset(&id("f")).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn batch_cascade_does_not_depend_on_batch_order() {
+        for order in [["b", "n"], ["n", "b"]] {
+            let mut g = DependencyGraph::new();
+            g.insert(&[node("f", &[])]).unwrap();
+            g.mark_failed(&id("f"));
+            let batch: Vec<_> = order
+                .iter()
+                .map(|n| {
+                    if *n == "b" {
+                        node("b", &["n"])
+                    } else {
+                        node("n", &["f"])
+                    }
+                })
+                .collect();
+            let r = g.insert(&batch).unwrap();
+            for ((n, _), r) in batch.iter().zip(r) {
+                let cause = if n.as_str() == "b" { "n" } else { "f" };
+                assert_eq!(r, Readiness::DependencyFailed(id(cause)), "{order:?}");
+            }
+        }
     }
 
     proptest! {
@@ -548,7 +656,7 @@ mod tests {
                 match op {
                     0 | 1 => if ready.contains(target) { g.mark_done(target); },
                     2 => if ready.contains(target) { g.mark_failed(target); },
-                    _ => { g.reset(target); },
+                    _ => { let _ = g.reset(target); },
                 }
                 let ready: HashSet<TaskId> = g.ready_set().into_iter().collect();
                 for (node, ds) in &deps {

@@ -4,7 +4,13 @@
 //! task's lease ends) or *explicitly* (`POST /slots/claim`, the
 //! agent-coordinate-mcp way: a worker holds a slot and runs tasks in it one
 //! after another). Explicit holds carry their own expiry so a vanished worker
-//! cannot keep a slot forever.
+//! cannot keep a slot forever; an idle hold whose `expires_at` has passed is
+//! not held any more — [`SlotTable::bind`] and [`SlotTable::release`] refuse
+//! it at once, whether or not [`SlotTable::expire`] has freed it yet.
+//!
+//! Durability (the `SlotAllocator`'s job): every explicit hold is a stored
+//! record, rewritten on every change; a task-bound hold is derived from its
+//! task's lease. [`SlotTable::recover`] rebuilds the table from both.
 
 use crate::model::{Millis, SlotInfo, TaskId};
 
@@ -44,7 +50,7 @@ pub enum SlotError {
 }
 
 /// Who holds a slot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
     /// Worker name.
     pub worker: String,
@@ -56,6 +62,45 @@ pub struct Holder {
     pub since: Millis,
     /// Explicit holds lapse at this time when idle.
     pub expires_at: Option<Millis>,
+}
+
+impl Holder {
+    /// An idle explicit hold whose time ran out by `now`.
+    pub fn lapsed(&self, now: Millis) -> bool {
+        self.explicit && self.task.is_none() && self.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
+/// A running task's lease, as [`SlotTable::recover`] needs it.
+#[derive(Debug, Clone)]
+pub struct RunningLease {
+    /// The task.
+    pub task: TaskId,
+    /// Its holder.
+    pub worker: String,
+    /// The slot it runs in.
+    pub slot: u32,
+    /// When it was claimed.
+    pub claimed_at: Millis,
+}
+
+/// What [`SlotTable::recover`] could not put back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryIssue {
+    /// A stored explicit hold names a slot beyond the configured count.
+    HoldOutOfRange {
+        /// Slot.
+        slot: u32,
+        /// Holder.
+        worker: String,
+    },
+    /// A running task's slot is out of range or held by someone else.
+    LeaseWithoutSlot {
+        /// Task.
+        task: TaskId,
+        /// Slot.
+        slot: u32,
+    },
 }
 
 /// The slot table.
@@ -137,25 +182,114 @@ impl SlotTable {
         }
     }
 
-    /// Run `task` in an explicit slot held by `worker`.
-    pub fn bind(&mut self, slot: u32, worker: &str, task: TaskId) -> Result<(), SlotError> {
+    /// Rebuild the table after a restart from the stored explicit holds and
+    /// the running tasks' leases.
+    ///
+    /// A task runs in an explicit hold of its worker (or an anonymous one)
+    /// when its lease names that slot; otherwise its lease holds the slot.
+    /// A stored hold still bound to a task that is no longer running there
+    /// (its end was not yet recorded when baton stopped) becomes idle and
+    /// lapses `explicit_ttl_ms` after `now` — never earlier than it would have.
+    pub fn recover(
+        count: u32,
+        holds: Vec<(u32, Holder)>,
+        running: &[RunningLease],
+        now: Millis,
+        explicit_ttl_ms: u64,
+    ) -> (Self, Vec<RecoveryIssue>) {
+        let mut table = Self::new(count);
+        let mut issues = Vec::new();
+        let mut was_bound = vec![false; count as usize];
+        for (slot, mut h) in holds {
+            let bound = h.task.take().is_some();
+            h.explicit = true;
+            if !table.restore(slot, h.clone()) {
+                issues.push(RecoveryIssue::HoldOutOfRange {
+                    slot,
+                    worker: h.worker,
+                });
+            } else if let Some(b) = was_bound.get_mut(slot as usize) {
+                *b = bound;
+            }
+        }
+        for l in running {
+            let explicit = table.holder(l.slot).is_some_and(|h| {
+                h.explicit && h.task.is_none() && (h.worker == l.worker || h.worker.is_empty())
+            });
+            let ok = if explicit {
+                // no lapse check: the running lease kept the hold alive
+                match table.slots.get_mut(l.slot as usize) {
+                    Some(Some(h)) => {
+                        if h.worker.is_empty() {
+                            h.worker = l.worker.clone();
+                        }
+                        h.task = Some(l.task.clone());
+                        h.expires_at = None;
+                        true
+                    }
+                    _ => false,
+                }
+            } else {
+                table.restore(
+                    l.slot,
+                    Holder {
+                        worker: l.worker.clone(),
+                        task: Some(l.task.clone()),
+                        explicit: false,
+                        since: l.claimed_at,
+                        expires_at: None,
+                    },
+                )
+            };
+            if !ok {
+                issues.push(RecoveryIssue::LeaseWithoutSlot {
+                    task: l.task.clone(),
+                    slot: l.slot,
+                });
+            }
+        }
+        let idle_until = now.saturating_add(explicit_ttl_ms);
+        for (i, entry) in table.slots.iter_mut().enumerate() {
+            if let Some(h) = entry {
+                if h.explicit && h.task.is_none() {
+                    let floor = if was_bound[i] { idle_until } else { 0 };
+                    h.expires_at = Some(h.expires_at.unwrap_or(idle_until).max(floor));
+                }
+            }
+        }
+        (table, issues)
+    }
+
+    /// Run `task` in an explicit slot held by `worker` (an anonymous hold is
+    /// adopted by `worker`). Refused for a hold that lapsed by `now`.
+    pub fn bind(
+        &mut self,
+        slot: u32,
+        worker: &str,
+        task: TaskId,
+        now: Millis,
+    ) -> Result<(), SlotError> {
         self.check(slot)?;
         match self.slots[slot as usize].as_mut() {
-            Some(h) if h.explicit && (h.worker == worker || h.worker.is_empty()) => match &h.task {
-                Some(t) if *t != task => Err(SlotError::Busy {
-                    slot,
-                    task: t.clone(),
-                }),
-                _ => {
-                    if h.worker.is_empty() {
-                        // an anonymous hold is adopted by its first worker
-                        h.worker = worker.to_owned();
+            Some(h)
+                if h.explicit && (h.worker == worker || h.worker.is_empty()) && !h.lapsed(now) =>
+            {
+                match &h.task {
+                    Some(t) if *t != task => Err(SlotError::Busy {
+                        slot,
+                        task: t.clone(),
+                    }),
+                    _ => {
+                        if h.worker.is_empty() {
+                            // an anonymous hold is adopted by its first worker
+                            h.worker = worker.to_owned();
+                        }
+                        h.task = Some(task);
+                        h.expires_at = None;
+                        Ok(())
                     }
-                    h.task = Some(task);
-                    h.expires_at = None;
-                    Ok(())
                 }
-            },
+            }
             _ => Err(SlotError::NotHeld {
                 slot,
                 worker: worker.to_owned(),
@@ -193,11 +327,18 @@ impl SlotTable {
     }
 
     /// Release an explicit hold. `worker`, when given, must be the holder.
-    pub fn release(&mut self, slot: u32, worker: Option<&str>) -> Result<Holder, SlotError> {
+    /// A hold that lapsed by `now` is not held any more.
+    pub fn release(
+        &mut self,
+        slot: u32,
+        worker: Option<&str>,
+        now: Millis,
+    ) -> Result<Holder, SlotError> {
         self.check(slot)?;
         let entry = &mut self.slots[slot as usize];
         match entry {
             None => Err(SlotError::NotClaimed(slot)),
+            Some(h) if h.lapsed(now) => Err(SlotError::NotClaimed(slot)),
             Some(h) if worker.is_some_and(|w| w != h.worker) || !h.explicit => {
                 Err(SlotError::NotHeld {
                     slot,
@@ -217,20 +358,11 @@ impl SlotTable {
         }
     }
 
-    /// Extend an idle explicit hold.
-    pub fn touch(&mut self, slot: u32, now: Millis, explicit_ttl_ms: u64) {
-        if let Some(Some(h)) = self.slots.get_mut(slot as usize) {
-            if h.explicit && h.task.is_none() {
-                h.expires_at = Some(now.saturating_add(explicit_ttl_ms));
-            }
-        }
-    }
-
-    /// Free idle explicit holds whose time ran out.
+    /// Free idle explicit holds whose time ran out by `now`.
     pub fn expire(&mut self, now: Millis) -> Vec<(u32, Holder)> {
         let mut out = Vec::new();
         for (i, entry) in self.slots.iter_mut().enumerate() {
-            let lapsed = matches!(entry, Some(h) if h.explicit && h.task.is_none() && h.expires_at.is_some_and(|e| e <= now));
+            let lapsed = entry.as_ref().is_some_and(|h| h.lapsed(now));
             if lapsed {
                 if let Some(h) = entry.take() {
                     self.busy -= 1;
@@ -272,10 +404,10 @@ mod tests {
         let mut t = SlotTable::new(2);
         let s = t.acquire("w", None, true, 0, 100).unwrap();
         let task = TaskId::from_trusted("a");
-        assert!(t.bind(s, "other", task.clone()).is_err());
-        t.bind(s, "w", task.clone()).unwrap();
+        assert!(t.bind(s, "other", task.clone(), 0).is_err());
+        t.bind(s, "w", task.clone(), 0).unwrap();
         assert!(matches!(
-            t.release(s, Some("w")),
+            t.release(s, Some("w"), 0),
             Err(SlotError::Busy { .. })
         ));
         assert!(t.expire(10_000).is_empty(), "a running slot never lapses");
@@ -287,19 +419,84 @@ mod tests {
     }
 
     #[test]
+    fn a_lapsed_idle_hold_is_refused_before_the_sweep_frees_it() {
+        let mut t = SlotTable::new(1);
+        let s = t.acquire("w", None, true, 0, 100).unwrap();
+        let task = TaskId::from_trusted("a");
+        assert!(matches!(
+            t.bind(s, "w", task.clone(), 100),
+            Err(SlotError::NotHeld { .. })
+        ));
+        assert_eq!(t.release(s, Some("w"), 100), Err(SlotError::NotClaimed(s)));
+        assert_eq!(t.busy(), 1, "still in the table until expire()");
+        t.bind(s, "w", task, 99).unwrap();
+        assert!(t.expire(10_000).is_empty(), "a running slot never lapses");
+    }
+
+    #[test]
+    fn recovery_keeps_adoption_and_binding_and_never_shortens_an_idle_hold() {
+        let a = TaskId::from_trusted("a");
+        let b = TaskId::from_trusted("b");
+        let hold = |worker: &str, task: Option<&TaskId>, expires_at| Holder {
+            worker: worker.into(),
+            task: task.cloned(),
+            explicit: true,
+            since: 1,
+            expires_at,
+        };
+        let holds = vec![
+            // adopted by w1 and running a
+            (0, hold("w1", Some(&a), None)),
+            // bound to b, whose end was not recorded before the crash
+            (1, hold("w2", Some(&b), None)),
+            // idle, lapses at 500
+            (2, hold("w3", None, Some(500))),
+            // out of range
+            (9, hold("w9", None, Some(500))),
+        ];
+        let running = vec![
+            RunningLease {
+                task: a.clone(),
+                worker: "w1".into(),
+                slot: 0,
+                claimed_at: 5,
+            },
+            RunningLease {
+                task: TaskId::from_trusted("c"),
+                worker: "x".into(),
+                slot: 3,
+                claimed_at: 7,
+            },
+        ];
+        let (t, issues) = SlotTable::recover(4, holds, &running, 1_000, 100);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        let h0 = t.holder(0).unwrap();
+        assert_eq!(
+            (h0.worker.as_str(), h0.task.as_ref(), h0.expires_at),
+            ("w1", Some(&a), None)
+        );
+        let h1 = t.holder(1).unwrap();
+        assert_eq!((h1.task.as_ref(), h1.expires_at), (None, Some(1_100)));
+        assert_eq!(t.holder(2).unwrap().expires_at, Some(500));
+        let h3 = t.holder(3).unwrap();
+        assert!(!h3.explicit && h3.worker == "x");
+        assert_eq!(t.busy(), 4);
+    }
+
+    #[test]
     fn release_refuses_a_slot_one_does_not_hold() {
         let mut t = SlotTable::new(1);
-        assert_eq!(t.release(0, Some("w")), Err(SlotError::NotClaimed(0)));
+        assert_eq!(t.release(0, Some("w"), 0), Err(SlotError::NotClaimed(0)));
         t.acquire("w", None, true, 0, 100).unwrap();
         assert!(matches!(
-            t.release(0, Some("x")),
+            t.release(0, Some("x"), 0),
             Err(SlotError::NotHeld { .. })
         ));
         assert!(matches!(
-            t.release(5, None),
+            t.release(5, None, 0),
             Err(SlotError::NoSuchSlot { .. })
         ));
-        assert!(t.release(0, Some("w")).is_ok());
+        assert!(t.release(0, Some("w"), 0).is_ok());
     }
 
     proptest! {
@@ -331,7 +528,7 @@ mod tests {
                         }
                     }
                     2 => {
-                        let r = t.release(slot, Some(&worker));
+                        let r = t.release(slot, Some(&worker), now);
                         let ok = matches!(model.get(&slot), Some((h, None, true)) if *h == worker);
                         prop_assert_eq!(r.is_ok(), ok);
                         if ok { model.remove(&slot); }
@@ -344,7 +541,7 @@ mod tests {
                     }
                     _ => {
                         let task = TaskId::from_trusted(format!("b{i}"));
-                        let r = t.bind(slot, &worker, task.clone());
+                        let r = t.bind(slot, &worker, task.clone(), now);
                         let ok = matches!(model.get(&slot), Some((h, None, true)) if *h == worker);
                         prop_assert_eq!(r.is_ok(), ok);
                         if ok { if let Some(m) = model.get_mut(&slot) { m.1 = Some(task); } }

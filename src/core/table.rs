@@ -9,7 +9,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 
-use crate::model::{Event, EventKind, Lease, Millis, Task, TaskId, TaskStatus};
+use crate::model::{Event, EventKind, Lease, Millis, Principal, Task, TaskId, TaskStatus};
 
 /// Why a task operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,8 +43,29 @@ pub enum TaskError {
         /// Current lease id, if the task is running.
         current: Option<u64>,
     },
-    /// The worker holds no lease on the task.
-    #[error("worker '{worker}' does not hold task '{task}'")]
+    /// The lease was created by another access token; only that token or an
+    /// admin may act under it.
+    #[error("task '{task}' is leased by another token ({}); only that token or an admin may act on its lease", owner.as_deref().unwrap_or("a request without a token"))]
+    NotOwner {
+        /// Task.
+        task: TaskId,
+        /// The lease's owner.
+        owner: Option<String>,
+    },
+    /// The lease presented is the task's current one, but its time ran out
+    /// (`expires_at` has passed): it is refused from that instant on, whether
+    /// or not the sweep has freed the task yet.
+    #[error("lease {lease_id} of task '{task}' expired at {}; claim the task again", crate::model::rfc3339::format(*expires_at))]
+    LeaseExpired {
+        /// Task.
+        task: TaskId,
+        /// The lapsed lease.
+        lease_id: u64,
+        /// When it lapsed (ms since the Unix epoch).
+        expires_at: Millis,
+    },
+    /// The worker holds no lease on the task that accepts updates by name.
+    #[error("worker '{worker}' does not hold task '{task}' (updates by worker name act only on a lease its own agent-coordinate-mcp claim-task created)")]
     NotHolder {
         /// Task.
         task: TaskId,
@@ -66,15 +87,35 @@ pub enum TaskError {
 /// How an update names the lease it acts under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseRef {
-    /// The fencing token from the claim.
+    /// The fencing token from the claim (every `/api/v1` and `/mcp` update).
     Id(u64),
-    /// The holder's name (agent-coordinate-mcp compatibility: that API has no lease ids).
+    /// The holder's name (agent-coordinate-mcp compatibility: that API has no
+    /// lease ids). Matches only a lease with [`Lease::compat`] set — one made
+    /// by that API's `claim-task` — whose worker has this name.
     Worker(String),
 }
 
-/// What a mutation did, to persist and publish.
+/// Who claims, where, and for how long (see [`TaskTable::claim`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Claimant<'a> {
+    /// Claiming worker.
+    pub worker: &'a str,
+    /// Slot the task runs in.
+    pub slot: u32,
+    /// Lease time-to-live in milliseconds.
+    pub ttl_ms: u64,
+    /// Made by an agent-coordinate-mcp `claim-task`: updates by worker name
+    /// may act on the lease ([`Lease::compat`]).
+    pub compat: bool,
+}
+
+/// What a mutation did, to persist and publish: the effects of one request
+/// made by [`Effects::actor`] (stamped on every audit event it causes, and
+/// checked against a lease's owner).
 #[derive(Debug, Default)]
 pub struct Effects {
+    /// Who made the request ([`Principal::local`] for baton's own changes).
+    pub actor: Principal,
     /// Records to persist (may repeat; the registry dedupes).
     pub changed: Vec<TaskId>,
     /// Audit events (ids assigned by the store on commit).
@@ -83,6 +124,8 @@ pub struct Effects {
     pub leases_started: Vec<Lease>,
     /// Leases that ended (slot to free, context to stop).
     pub leases_ended: Vec<Lease>,
+    /// Leases extended by a heartbeat (their new `expires_at`).
+    pub leases_renewed: Vec<Lease>,
     /// Tasks that failed for good (dependents must cascade).
     pub failed: Vec<TaskId>,
     /// Tasks that were cancelled (dependents must cascade).
@@ -92,6 +135,14 @@ pub struct Effects {
 }
 
 impl Effects {
+    /// Effects of a request made by `actor`.
+    pub fn by(actor: Principal) -> Self {
+        Self {
+            actor,
+            ..Self::default()
+        }
+    }
+
     fn event(
         &mut self,
         kind: EventKind,
@@ -106,6 +157,7 @@ impl Effects {
             kind,
             task_id: Some(task.id.clone()),
             worker: None,
+            actor: self.actor.name.clone(),
             slot: None,
             lease_id: None,
             from,
@@ -248,6 +300,9 @@ impl TaskTable {
             self.next_seq += 1;
             task.created_at = now;
             task.updated_at = now;
+            if task.status.is_terminal() {
+                task.finished_at = Some(now);
+            }
             let ev = fx.event(EventKind::TaskAdded, task, None, now);
             ev.reason = task.error.clone();
         }
@@ -261,6 +316,18 @@ impl TaskTable {
     /// priority, then oldest. Tasks with an executor are left to the dispatcher.
     pub fn peek_ready(&self, tags: &[String]) -> Option<&TaskId> {
         self.peek_ready_where(|t| t.executor.is_none() && t.has_tags(tags))
+    }
+
+    /// Every ready task `wanted` accepts, best first (the claim order:
+    /// priority, then age). Reads the ready index, not every task.
+    pub fn ready_where<'a>(
+        &'a self,
+        wanted: impl Fn(&Task) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a Task> + 'a {
+        self.ready
+            .iter()
+            .filter_map(|(_, _, id)| self.tasks.get(id))
+            .filter(move |t| wanted(t))
     }
 
     /// The best ready task that `wanted` accepts.
@@ -287,24 +354,26 @@ impl TaskTable {
         Ok(())
     }
 
-    /// Claim a ready task into `slot` for `worker`.
+    /// Claim a ready task for `who.worker` into `who.slot`; the lease lapses
+    /// at `now + who.ttl_ms`.
     pub fn claim(
         &mut self,
         id: &TaskId,
-        worker: &str,
-        slot: u32,
+        who: Claimant<'_>,
         now: Millis,
-        ttl_ms: u64,
         fx: &mut Effects,
     ) -> Result<Lease, TaskError> {
         self.check_claimable(id)?;
+        let (worker, slot) = (who.worker, who.slot);
         let lease = Lease {
             task_id: id.clone(),
             lease_id: self.next_lease_id,
             worker: worker.to_owned(),
             slot,
-            expires_at: now.saturating_add(ttl_ms),
+            expires_at: now.saturating_add(who.ttl_ms),
             claimed_at: now,
+            owner: fx.actor.name.clone(),
+            compat: who.compat,
         };
         self.next_lease_id += 1;
         let l = lease.clone();
@@ -312,6 +381,9 @@ impl TaskTable {
             t.status = TaskStatus::Running;
             t.attempts += 1;
             t.lease = Some(l);
+            t.worker = Some(worker.to_owned());
+            t.started_at = Some(now);
+            t.finished_at = None;
         });
         if let Some(t) = self.tasks.get(id) {
             let ev = fx.event(EventKind::TaskClaimed, t, Some(TaskStatus::Ready), now);
@@ -323,15 +395,45 @@ impl TaskTable {
         Ok(lease)
     }
 
-    /// The current lease of a running task, checked against `by`.
-    pub fn check_lease(&self, id: &TaskId, by: &LeaseRef) -> Result<&Lease, TaskError> {
+    /// The current lease of a running task, checked against `by`, against
+    /// its owner (only the token that created it, or an admin — `actor` —
+    /// may act under it) and against the time: a lease whose `expires_at` is
+    /// not after `now` is refused ([`TaskError::LeaseExpired`]) even before
+    /// the sweep frees the task. Every lease-fenced operation goes through
+    /// this check.
+    pub fn check_lease(
+        &self,
+        id: &TaskId,
+        by: &LeaseRef,
+        now: Millis,
+        actor: &Principal,
+    ) -> Result<&Lease, TaskError> {
+        let l = self.current_lease(id, by)?;
+        if !actor.may_act_on(l.owner.as_deref()) {
+            return Err(TaskError::NotOwner {
+                task: id.clone(),
+                owner: l.owner.clone(),
+            });
+        }
+        if l.expires_at <= now {
+            return Err(TaskError::LeaseExpired {
+                task: id.clone(),
+                lease_id: l.lease_id,
+                expires_at: l.expires_at,
+            });
+        }
+        Ok(l)
+    }
+
+    /// The current lease of a running task if `by` names it, lapsed or not.
+    fn current_lease(&self, id: &TaskId, by: &LeaseRef) -> Result<&Lease, TaskError> {
         let t = self
             .tasks
             .get(id)
             .ok_or_else(|| TaskError::NotFound(id.clone()))?;
         match (&t.lease, by) {
             (Some(l), LeaseRef::Id(lid)) if l.lease_id == *lid => Ok(l),
-            (Some(l), LeaseRef::Worker(w)) if l.worker == *w => Ok(l),
+            (Some(l), LeaseRef::Worker(w)) if l.compat && l.worker == *w => Ok(l),
             (current, LeaseRef::Id(lid)) => Err(TaskError::StaleLease {
                 task: id.clone(),
                 presented: *lid,
@@ -353,7 +455,7 @@ impl TaskTable {
         ttl_ms: u64,
         fx: &mut Effects,
     ) -> Result<Lease, TaskError> {
-        self.check_lease(id, by)?;
+        self.check_lease(id, by, now, &fx.actor)?;
         let lease = self
             .update(id, now, |t| {
                 t.lease.as_mut().map(|l| {
@@ -363,12 +465,9 @@ impl TaskTable {
             })
             .flatten()
             .ok_or_else(|| TaskError::NotFound(id.clone()))?;
-        if let Some(t) = self.tasks.get(id) {
-            let ev = fx.event(EventKind::TaskHeartbeat, t, Some(TaskStatus::Running), now);
-            ev.worker = Some(lease.worker.clone());
-            ev.slot = Some(lease.slot);
-            ev.lease_id = Some(lease.lease_id);
-        }
+        // no audit event and no rewrite of the task: the registry persists
+        // only the renewal (the audit log keeps claim, expiry and lease end)
+        fx.leases_renewed.push(lease.clone());
         Ok(lease)
     }
 
@@ -386,6 +485,13 @@ impl TaskTable {
             .update(id, now, |t| {
                 let l = t.lease.take();
                 t.status = to;
+                if to.is_terminal() {
+                    t.finished_at = Some(now);
+                } else {
+                    // ready again: nobody works on it
+                    t.worker = None;
+                    t.started_at = None;
+                }
                 apply(t);
                 l
             })
@@ -414,7 +520,7 @@ impl TaskTable {
         now: Millis,
         fx: &mut Effects,
     ) -> Result<(), TaskError> {
-        self.check_lease(id, by)?;
+        self.check_lease(id, by, now, &fx.actor)?;
         self.end_lease(
             id,
             TaskStatus::Done,
@@ -441,7 +547,7 @@ impl TaskTable {
         now: Millis,
         fx: &mut Effects,
     ) -> Result<FailOutcome, TaskError> {
-        self.check_lease(id, by)?;
+        self.check_lease(id, by, now, &fx.actor)?;
         Ok(self.fail_attempt(id, error, retry, EventKind::TaskFailed, now, fx))
     }
 
@@ -493,7 +599,7 @@ impl TaskTable {
         now: Millis,
         fx: &mut Effects,
     ) -> Result<(), TaskError> {
-        self.check_lease(id, by)?;
+        self.check_lease(id, by, now, &fx.actor)?;
         self.end_lease(
             id,
             TaskStatus::Ready,
@@ -536,7 +642,7 @@ impl TaskTable {
         now: Millis,
         fx: &mut Effects,
     ) -> Option<FailOutcome> {
-        self.check_lease(id, &LeaseRef::Id(lease_id)).ok()?;
+        self.current_lease(id, &LeaseRef::Id(lease_id)).ok()?;
         Some(self.fail_attempt(id, reason, true, EventKind::TaskExpired, now, fx))
     }
 
@@ -576,6 +682,7 @@ impl TaskTable {
             self.update(id, now, |t| {
                 t.status = TaskStatus::Cancelled;
                 t.error = Some(reason);
+                t.finished_at = Some(now);
             });
             if let Some(t) = self.tasks.get(id) {
                 let ev = fx.event(EventKind::TaskCancelled, t, Some(from), now);
@@ -611,6 +718,7 @@ impl TaskTable {
             self.update(id, now, |t| {
                 t.status = to;
                 t.error = Some(reason.to_owned());
+                t.finished_at = Some(now);
             });
             if let Some(t) = self.tasks.get(id) {
                 let ev = fx.event(kind, t, Some(from), now);
@@ -665,6 +773,9 @@ impl TaskTable {
                 t.attempts = 0;
                 t.error = None;
                 t.output = None;
+                t.worker = None;
+                t.started_at = None;
+                t.finished_at = None;
             });
             if let Some(t) = self.tasks.get(id) {
                 fx.event(EventKind::TaskReset, t, Some(TaskStatus::Failed), now);
@@ -701,6 +812,9 @@ mod tests {
             error: None,
             attempts: 0,
             lease: None,
+            worker: None,
+            started_at: None,
+            finished_at: None,
             created_at: 0,
             updated_at: 0,
             seq: 0,
@@ -710,6 +824,15 @@ mod tests {
 
     fn id(s: &str) -> TaskId {
         TaskId::from_trusted(s)
+    }
+
+    fn who(worker: &str, slot: u32, ttl_ms: u64) -> Claimant<'_> {
+        Claimant {
+            worker,
+            slot,
+            ttl_ms,
+            compat: false,
+        }
     }
 
     #[test]
@@ -726,7 +849,7 @@ mod tests {
             &mut fx,
         );
         assert_eq!(t.peek_ready(&[]), Some(&id("hi")));
-        t.claim(&id("hi"), "w", 0, 0, 100, &mut fx).unwrap();
+        t.claim(&id("hi"), who("w", 0, 100), 0, &mut fx).unwrap();
         assert_eq!(t.peek_ready(&[]), Some(&id("old-low")));
     }
 
@@ -735,14 +858,14 @@ mod tests {
         let mut t = TaskTable::new(1);
         let mut fx = Effects::default();
         t.insert(vec![new_task("a", 0, TaskStatus::Ready)], 0, &mut fx);
-        let l1 = t.claim(&id("a"), "w1", 0, 0, 100, &mut fx).unwrap();
+        let l1 = t.claim(&id("a"), who("w1", 0, 100), 0, &mut fx).unwrap();
         assert_eq!(t.expired(99), vec![]);
         assert_eq!(t.expired(100), vec![(id("a"), l1.lease_id)]);
         assert_eq!(
             t.expire(&id("a"), l1.lease_id, "lease expired".into(), 100, &mut fx),
             Some(FailOutcome::Retried)
         );
-        let l2 = t.claim(&id("a"), "w2", 1, 101, 100, &mut fx).unwrap();
+        let l2 = t.claim(&id("a"), who("w2", 1, 100), 101, &mut fx).unwrap();
         assert!(l2.lease_id > l1.lease_id);
         let stale = LeaseRef::Id(l1.lease_id);
         assert!(matches!(
@@ -762,6 +885,76 @@ mod tests {
         assert_eq!(a.status, TaskStatus::Failed);
         assert_eq!(a.error.as_deref(), Some("lease expired (attempt 2 of 2)"));
         assert_eq!(t.counts()[TaskStatus::Failed.index()], 1);
+    }
+
+    #[test]
+    fn a_lapsed_lease_is_refused_from_expires_at_on_before_any_sweep() {
+        let mut t = TaskTable::new(1);
+        let mut fx = Effects::default();
+        t.insert(vec![new_task("a", 0, TaskStatus::Ready)], 0, &mut fx);
+        let l = t.claim(&id("a"), who("w", 0, 100), 0, &mut fx).unwrap();
+        let by = LeaseRef::Id(l.lease_id);
+        // 1 ms before: alive (and extended to 199)
+        assert!(t.heartbeat(&id("a"), &by, 99, 100, &mut fx).is_ok());
+        let lapsed = |r: Result<(), TaskError>| matches!(r, Err(TaskError::LeaseExpired { lease_id, expires_at: 199, .. }) if lease_id == l.lease_id);
+        assert!(lapsed(
+            t.heartbeat(&id("a"), &by, 199, 100, &mut fx).map(|_| ())
+        ));
+        assert!(lapsed(t.complete(&id("a"), &by, None, 199, &mut fx)));
+        assert!(lapsed(
+            t.fail(&id("a"), &by, "x".into(), true, 899, &mut fx)
+                .map(|_| ())
+        ));
+        assert!(lapsed(t.release(&id("a"), &by, 899, &mut fx)));
+        let a = t.get(&id("a")).unwrap();
+        assert_eq!(
+            (a.status, a.attempts),
+            (TaskStatus::Running, 1),
+            "nothing changed"
+        );
+        // the sweep expires it, with its own reason
+        assert_eq!(t.expired(899), vec![(id("a"), l.lease_id)]);
+        assert_eq!(
+            t.expire(&id("a"), l.lease_id, "lease expired".into(), 899, &mut fx),
+            Some(FailOutcome::Retried)
+        );
+    }
+
+    #[test]
+    fn a_worker_name_matches_only_a_compat_lease_of_that_worker() {
+        let mut t = TaskTable::new(1);
+        let mut fx = Effects::default();
+        t.insert(
+            vec![
+                new_task("a", 0, TaskStatus::Ready),
+                new_task("b", 0, TaskStatus::Ready),
+            ],
+            0,
+            &mut fx,
+        );
+        t.claim(&id("a"), who("claude", 0, 100), 0, &mut fx)
+            .unwrap();
+        let compat = Claimant {
+            compat: true,
+            ..who("claude", 1, 100)
+        };
+        t.claim(&id("b"), compat, 0, &mut fx).unwrap();
+        let by_name = LeaseRef::Worker("claude".into());
+        assert!(matches!(
+            t.complete(&id("a"), &by_name, None, 1, &mut fx),
+            Err(TaskError::NotHolder { .. })
+        ));
+        assert!(matches!(
+            t.complete(
+                &id("b"),
+                &LeaseRef::Worker("other".into()),
+                None,
+                1,
+                &mut fx
+            ),
+            Err(TaskError::NotHolder { .. })
+        ));
+        assert!(t.complete(&id("b"), &by_name, None, 1, &mut fx).is_ok());
     }
 
     /// The lease state machine under random operations keeps its invariants:
@@ -815,7 +1008,7 @@ mod tests {
                 match op {
                     Op::ClaimNext => {
                         if let Some(next) = t.peek_ready(&[]).cloned() {
-                            let l = t.claim(&next, "w", 0, now, 100, &mut fx).unwrap();
+                            let l = t.claim(&next, who("w", 0, 100), now, &mut fx).unwrap();
                             issued.entry(next).or_default().push(l.lease_id);
                         }
                     }

@@ -1,53 +1,48 @@
-//! The MCP edge: streamable HTTP at `/mcp` (rmcp + rmcp-actix-web), mounted
+//! The MCP edge: streamable HTTP at `/mcp` (rmcp, behind the HTTP [`front`]), mounted
 //! by the same [`crate::Runtime::configure`] embedders use.
 //!
 //! Every tool is a thin wrapper over one [`crate::Board`] method (one actor
 //! message); errors map from [`crate::Error::code`] in one place
-//! ([`server::tool_error`]). [`stdio`] serves stdio-only clients, bridged to
+//! (`errors`). [`stdio`] serves stdio-only clients, bridged to
 //! a running server or in-process. Clients of the MCP tasks extension
 //! (SEP-2663) get durable task handles from `wait_for_task`
 //! ([`crate::model::Operation`], kept by the task registry). The
 //! `conformance-fixtures` cargo feature adds the conformance suite's test
 //! tools, resources and prompts (a test-only build).
 
+//!
+//! Where things are: [`front`] (the HTTP front: batches, parse errors, session
+//! ends), [`server`] (the session state and the request router),
+//! `tools` (`tools/list` and `tools/call`, baton's tools), [`dto`] (their
+//! argument and result types), `gateway` (downstream tools and prompts),
+//! `handles` (MCP task handles), `resources`, `prompts`, `notify`
+//! (notification forwarders), `errors` (baton errors as MCP errors), `schema`
+//! (the one JSON Schema policy for every tool definition).
+
+pub mod access;
+mod budget;
+pub mod dto;
+mod errors;
 #[cfg(feature = "conformance-fixtures")]
 mod fixtures;
+pub mod front;
+mod gateway;
+mod handles;
+mod notify;
+mod prompts;
+mod resources;
+mod schema;
 pub mod server;
 pub mod stdio;
+mod tools;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp_actix_web::transport::StreamableHttpService;
-
+pub use front::McpService;
 pub use server::BatonMcp;
 
 use crate::board::Board;
-use crate::config::{McpSettings, ToolProfile};
+use crate::config::McpSettings;
 
-/// The `/mcp` service, built once per runtime (it owns the session store,
-/// which every actix worker must share).
-pub type McpService = StreamableHttpService<BatonMcp, LocalSessionManager>;
-
-/// Build the service for `board` from `[mcp]` settings: accepted Host and
-/// Origin headers (DNS-rebinding protection) and the default tool profile.
-/// A `?profile=core|full` query on `/mcp` picks the profile per connection.
+/// Build the `/mcp` service for `board` (see [`McpService::new`]).
 pub fn service(board: Board, settings: &McpSettings) -> McpService {
-    let profile = settings.profile;
-    StreamableHttpService::builder()
-        .service_factory(Arc::new(move || {
-            Ok(BatonMcp::new(board.clone()).with_profile(profile))
-        }))
-        .session_manager(Arc::new(LocalSessionManager::default()))
-        .stateful_mode(true)
-        .sse_keep_alive(Duration::from_secs(15))
-        .allowed_hosts(settings.allowed_hosts.clone())
-        .allowed_origins(settings.allowed_origins.clone())
-        .on_request_fn(|req, ext| {
-            if let Some(p) = ToolProfile::from_query(req.query_string()) {
-                ext.insert(p);
-            }
-        })
-        .build()
+    McpService::new(board, settings)
 }

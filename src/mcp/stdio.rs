@@ -81,9 +81,9 @@ async fn pump_sse(mut res: reqwest::Response, out: &Out) -> Result<(), BridgeErr
     Ok(())
 }
 
-/// Bridge stdin/stdout to the streamable HTTP endpoint at `url`.
-pub async fn bridge(url: &str) -> Result<(), BridgeError> {
-    let http = reqwest::Client::new();
+/// Bridge stdin/stdout to the streamable HTTP endpoint at `url`, with
+/// `http` (which carries the bearer token and the CA to trust, if any).
+pub async fn bridge(url: &str, http: reqwest::Client) -> Result<(), BridgeError> {
     let out: Out = Arc::new(Mutex::new(tokio::io::stdout()));
     let session: Arc<OnceCell<(String, Option<String>)>> = Arc::new(OnceCell::new());
     let mut lines = BufReader::new(tokio::io::stdin()).lines();

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use rmcp::ErrorData;
 
 use crate::core::expand::ExpandError;
+use crate::error::ErrorCode;
 use crate::model::Millis;
 
 use super::ServerState;
@@ -126,23 +127,23 @@ fn fmt_millis(ms: Millis) -> String {
 }
 
 impl PoolError {
-    /// Stable snake_case code for clients.
-    pub fn code(&self) -> &'static str {
+    /// The stable code clients see.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PoolError::UnknownServer { .. } => "unknown_server",
-            PoolError::UnknownTool { .. } => "unknown_tool",
-            PoolError::UnknownPrompt { .. } => "unknown_prompt",
-            PoolError::Disabled { .. } => "server_disabled",
-            PoolError::BreakerOpen { .. } => "breaker_open",
-            PoolError::BreakerProbing { .. } => "breaker_probing",
-            PoolError::Busy { .. } => "server_busy",
-            PoolError::NotReady { .. } => "server_not_ready",
-            PoolError::Failed { .. } => "server_failed",
-            PoolError::Timeout { .. } => "timeout",
-            PoolError::Transport { .. } => "transport_error",
-            PoolError::Downstream { .. } => "downstream_error",
-            PoolError::Unsupported { .. } => "unsupported",
-            PoolError::ShuttingDown => "unavailable",
+            PoolError::UnknownServer { .. } => ErrorCode::UnknownServer,
+            PoolError::UnknownTool { .. } => ErrorCode::UnknownTool,
+            PoolError::UnknownPrompt { .. } => ErrorCode::UnknownPrompt,
+            PoolError::Disabled { .. } => ErrorCode::ServerDisabled,
+            PoolError::BreakerOpen { .. } => ErrorCode::BreakerOpen,
+            PoolError::BreakerProbing { .. } => ErrorCode::BreakerProbing,
+            PoolError::Busy { .. } => ErrorCode::ServerBusy,
+            PoolError::NotReady { .. } => ErrorCode::ServerNotReady,
+            PoolError::Failed { .. } => ErrorCode::ServerFailed,
+            PoolError::Timeout { .. } => ErrorCode::Timeout,
+            PoolError::Transport { .. } => ErrorCode::TransportError,
+            PoolError::Downstream { .. } => ErrorCode::DownstreamError,
+            PoolError::Unsupported { .. } => ErrorCode::Unsupported,
+            PoolError::ShuttingDown => ErrorCode::Unavailable,
         }
     }
 

@@ -528,6 +528,16 @@ impl PoolHandle {
         names
     }
 
+    /// The tools of `server` that executor tasks may call (its
+    /// `executable_tools`); empty for an unknown server.
+    pub fn executable_tools(&self, server: &str) -> Vec<String> {
+        self.shared
+            .routes
+            .get(server)
+            .map(|r| r.options.executable_tools.clone())
+            .unwrap_or_default()
+    }
+
     /// Entries of the server file that were not started, and why.
     pub fn issues(&self) -> Vec<ServerIssue> {
         self.shared.issues.clone()
@@ -583,6 +593,16 @@ impl PoolHandle {
     /// A server's breaker as its actor last published it. No mailbox hop.
     pub fn breaker(&self, server: &str) -> Option<BreakerView> {
         self.shared.breakers.get(server).map(|v| v.clone())
+    }
+
+    /// Where a configured server is in its life, as its actor last published
+    /// it (`Disabled` for a disabled one; `None` for an unknown name). No
+    /// mailbox hop.
+    pub fn state(&self, server: &str) -> Option<ServerState> {
+        self.shared.routes.get(server).map(|r| match &r.live {
+            Some(live) => *live.state.borrow(),
+            None => ServerState::Disabled,
+        })
     }
 
     /// The transport of a configured server.
@@ -910,7 +930,7 @@ impl PoolHandle {
         };
         let outcome_label = match &result {
             Ok(r) => r.outcome(),
-            Err(e) => e.code(),
+            Err(e) => e.code().as_str(),
         };
         match op {
             Op::CallTool(tool) => tracing::debug!(

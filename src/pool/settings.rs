@@ -139,6 +139,9 @@ server_options! {
     shutdown_grace_ms: u64 = 3_000,
     /// Recent calls over which latency percentiles are computed.
     latency_window: u32 = 512,
+    /// Tools of this server that tasks may execute (`executor: {server, tool}`); empty = none.
+    /// Only admins create executor tasks, and only for these tools.
+    executable_tools: Vec<String> = Vec::new(),
 }
 
 impl ServerOptions {

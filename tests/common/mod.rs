@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpServer};
+use actix_web::App;
 use baton::{Runtime, Settings};
 use serde_json::{json, Value};
 
@@ -30,7 +30,23 @@ impl TestServer {
     }
 
     pub async fn start_with(settings: Settings) -> Self {
-        let runtime = Runtime::start(settings).await.expect("runtime starts");
+        Self::start_with_clock(settings, baton::Clock::system()).await
+    }
+
+    /// Start with a fresh temporary data dir and the given clock.
+    pub async fn start_clocked(clock: baton::Clock, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = Settings::for_tests(dir.path());
+        tweak(&mut settings);
+        let mut s = Self::start_with_clock(settings, clock).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    pub async fn start_with_clock(settings: Settings, clock: baton::Clock) -> Self {
+        let runtime = Runtime::start_with_clock(settings, clock)
+            .await
+            .expect("runtime starts");
         let mount = runtime.configure();
         let (addr, handle) = serve(move || App::new().configure(mount.clone()));
         let http = reqwest::Client::builder()
@@ -87,6 +103,29 @@ impl TestServer {
         read(res).await
     }
 
+    /// POST to an agent-coordinate-mcp route (`/api/<path>`).
+    pub async fn compat_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("http://{}/api{}", self.addr, path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    /// GET an agent-coordinate-mcp route (`/api/<path>`).
+    pub async fn compat_get(&self, path: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(format!("http://{}/api{}", self.addr, path))
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
     /// The `/metrics` text.
     pub async fn metrics(&self) -> String {
         self.http
@@ -130,7 +169,8 @@ impl TestServer {
 }
 
 /// Serve an App built by `factory` on 127.0.0.1:0 (2 workers, no signal
-/// handling, quick shutdown) in the background.
+/// handling, quick shutdown) in the background, with the socket options of
+/// `baton serve` ([`baton::runtime::http_server`]).
 pub fn serve<F, I, S, B>(factory: F) -> (SocketAddr, actix_web::dev::ServerHandle)
 where
     F: Fn() -> I + Send + Clone + 'static,
@@ -144,7 +184,7 @@ where
 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = HttpServer::new(factory)
+    let server = baton::runtime::http_server(factory)
         .workers(2)
         .disable_signals()
         .shutdown_timeout(1)
@@ -211,4 +251,125 @@ pub fn fault_server() -> std::path::PathBuf {
         exe
     })
     .clone()
+}
+
+/// An rmcp client on the server's `/mcp`, with a bearer token when given.
+pub async fn mcp_client(
+    s: &TestServer,
+    token: Option<&str>,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::ServiceExt;
+    let mut config =
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", s.addr));
+    if let Some(t) = token {
+        config = config.auth_header(t);
+    }
+    ().serve(rmcp::transport::StreamableHttpClientTransport::from_config(
+        config,
+    ))
+    .await
+    .expect("MCP initialize")
+}
+
+/// Call a tool (the call must reach the server; refusals come back as tool errors).
+pub async fn mcp_call(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    tool: &'static str,
+    args: Value,
+) -> rmcp::model::CallToolResult {
+    client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new(tool)
+                .with_arguments(args.as_object().cloned().unwrap_or_default()),
+        )
+        .await
+        .expect("the call reaches the server")
+}
+
+/// The `{"error": {code, message, field?, …}}` of a tool error result: it
+/// must be `isError: true`, carry no `structuredContent` (issue 13.7: a
+/// tool's `outputSchema` describes its results, so an error there would not
+/// validate) and hold that JSON as its one text block.
+#[allow(dead_code)]
+pub fn tool_error(r: &rmcp::model::CallToolResult) -> Value {
+    assert_eq!(r.is_error, Some(true), "not a tool error: {r:?}");
+    assert!(
+        r.structured_content.is_none(),
+        "an error result carries no structuredContent: {r:?}"
+    );
+    let text = r
+        .content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .unwrap_or_else(|| panic!("a text block: {r:?}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON error text ({e}): {text}"))
+}
+
+/// A `baton` child process started by a test; killed (by its own pid) when
+/// dropped, unless it already exited.
+pub struct Child {
+    pub process: std::process::Child,
+    /// `http://127.0.0.1:<port>` from the "baton listening on" line.
+    pub url: String,
+}
+
+impl Child {
+    /// Start this build's `baton` binary with `args` and `envs` (port 0;
+    /// stdout is read for the listening line, stderr goes to the test's).
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+        cmd.args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut process = cmd.spawn().expect("spawn baton");
+        let stdout = process.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("baton listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => Self { process, url },
+            Err(_) => {
+                let _ = process.kill();
+                let _ = process.wait();
+                panic!("baton did not report its address");
+            }
+        }
+    }
+
+    /// Send SIGTERM and wait up to `bound` for the exit; `None` if it did
+    /// not exit in time (it is then killed).
+    pub fn terminate(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
+        let pid = nix::unistd::Pid::from_raw(self.process.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.process.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        None
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Ok(None) = self.process.try_wait() {
+            let _ = self.process.kill();
+            let _ = self.process.wait();
+        }
+    }
 }

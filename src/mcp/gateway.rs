@@ -1,0 +1,128 @@
+//! The gateway: downstream MCP servers' tools (`<server>__<tool>`) and
+//! prompts, forwarded through the pool ([`crate::pool`]). A request the
+//! client cancels drops the downstream call, which cancels it there.
+//!
+//! Every result baton forwards is shaped here for the session it goes to
+//! ([`shape_tool_result`], [`shape_prompt`]): a downstream server speaking an
+//! older protocol sends no `resultType`, which clients that negotiated
+//! 2026-07-28 require (the Python SDK's default mode failed every gateway
+//! call with "`resultType` Field required"). The shaped result carries
+//! `resultType: "complete"`; rmcp takes it off again for sessions on older
+//! versions, exactly as it does for baton's own results.
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, ResultType,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer};
+
+use super::errors::{cancelled, gateway_error, prompt_error};
+use super::BatonMcp;
+use crate::pool::CallOptions;
+
+impl BatonMcp {
+    /// Whether `name` is a downstream tool the pool can route.
+    pub(super) fn is_gateway_tool(&self, name: &str) -> bool {
+        self.board
+            .pool()
+            .is_some_and(|pool| pool.resolve(name).is_some())
+    }
+
+    /// Call a downstream tool; a call that produced no result is a tool error
+    /// naming the server.
+    pub(super) async fn call_gateway_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let Some(pool) = self.board.pool() else {
+            return Err(McpError::invalid_params(
+                format!("no tool named '{}'", request.name),
+                None,
+            ));
+        };
+        let call = pool.call(&request.name, request.arguments, CallOptions::default());
+        let r = tokio::select! {
+            r = call => r,
+            () = context.ct.cancelled() => return Err(cancelled()),
+        };
+        Ok(r.map(shape_tool_result)
+            .unwrap_or_else(|e| gateway_error(&e))
+            .into())
+    }
+
+    /// Whether `name` is a downstream prompt the pool can route.
+    pub(super) fn is_gateway_prompt(&self, name: &str) -> bool {
+        self.board
+            .pool()
+            .is_some_and(|pool| pool.resolve_prompt(name).is_some())
+    }
+
+    /// Fetch a downstream prompt: the downstream's own JSON-RPC error as it
+    /// is, anything else as an error naming the server.
+    pub(super) async fn get_gateway_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let Some(pool) = self.board.pool() else {
+            return Err(McpError::invalid_params(
+                format!("no prompt named '{}'", request.name),
+                None,
+            ));
+        };
+        let get = pool.get_prompt(&request.name, request.arguments);
+        let r = tokio::select! {
+            r = get => r,
+            () = context.ct.cancelled() => return Err(cancelled()),
+        };
+        r.map(|p| shape_prompt(p).into())
+            .map_err(|e| prompt_error(&e))
+    }
+}
+
+/// A downstream tool result as baton's own results are shaped: a
+/// `resultType` (see the module doc), and an error result without
+/// `structuredContent` (its JSON moves to the text content when there is no
+/// text) — a tool's `outputSchema` describes its results, not its errors.
+pub(super) fn shape_tool_result(mut r: CallToolResult) -> CallToolResult {
+    r.result_type.get_or_insert(ResultType::COMPLETE);
+    if r.is_error == Some(true) {
+        if let Some(v) = r.structured_content.take() {
+            if r.content.is_empty() {
+                r.content.push(ContentBlock::text(v.to_string()));
+            }
+        }
+    }
+    r
+}
+
+/// A downstream prompt as baton's own are shaped (a `resultType`).
+pub(super) fn shape_prompt(mut p: GetPromptResult) -> GetPromptResult {
+    p.result_type.get_or_insert(ResultType::COMPLETE);
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_results_get_a_result_type_and_errors_lose_structured_content() {
+        let mut legacy = CallToolResult::structured_error(serde_json::json!({"why": "x"}));
+        legacy.result_type = None;
+        legacy.content.clear();
+        let shaped = shape_tool_result(legacy);
+        assert_eq!(shaped.result_type, Some(ResultType::COMPLETE));
+        assert!(shaped.structured_content.is_none());
+        assert_eq!(shaped.content.len(), 1, "the error's JSON is kept as text");
+        let mut ok = CallToolResult::structured(serde_json::json!({"v": 1}));
+        ok.result_type = None;
+        let shaped = shape_tool_result(ok);
+        assert_eq!(shaped.structured_content, Some(serde_json::json!({"v": 1})));
+        let mut p = GetPromptResult::new(vec![]);
+        p.result_type = None;
+        assert_eq!(shape_prompt(p).result_type, Some(ResultType::COMPLETE));
+    }
+}

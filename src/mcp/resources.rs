@@ -1,0 +1,171 @@
+//! Resources: `data://tasks/schema`, `data://tasks/statuses`,
+//! `data://system/stats`, and the templates `task://{id}` and
+//! `task://{id}/context`; subscriptions to a task (forwarded by
+//! [`super::notify`]).
+
+use rmcp::model::{
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+};
+use rmcp::service::Peer;
+use rmcp::{schemars, ErrorData as McpError, RoleServer};
+
+use super::errors::not_found;
+use super::BatonMcp;
+use crate::model::TaskSpec;
+
+impl BatonMcp {
+    /// `resources/list`.
+    pub(super) fn resources(&self) -> Vec<Resource> {
+        #[allow(unused_mut)]
+        let mut resources = vec![
+            Resource::new("data://tasks/schema", "task-schema")
+                .with_description("JSON Schema of a task as add_task accepts it")
+                .with_mime_type("application/json"),
+            Resource::new("data://tasks/statuses", "task-statuses")
+                .with_description("The task statuses and what each means")
+                .with_mime_type("application/json"),
+            Resource::new("data://system/stats", "system-stats")
+                .with_description("Task counts per status, worker slots, throughput series")
+                .with_mime_type("application/json"),
+        ];
+        #[cfg(feature = "conformance-fixtures")]
+        resources.extend(super::fixtures::resources());
+        resources
+    }
+
+    /// `resources/templates/list`.
+    pub(super) fn resource_templates(&self) -> Vec<ResourceTemplate> {
+        #[allow(unused_mut)]
+        let mut templates = vec![
+            ResourceTemplate::new("task://{id}", "task")
+                .with_description("One task (subscribe to be told when it changes)")
+                .with_mime_type("application/json"),
+            ResourceTemplate::new("task://{id}/context", "task-context")
+                .with_description("One task's context values")
+                .with_mime_type("application/json"),
+        ];
+        #[cfg(feature = "conformance-fixtures")]
+        templates.extend(super::fixtures::templates());
+        templates
+    }
+
+    /// `resources/read` of `uri`.
+    pub(super) async fn read(&self, uri: &str) -> Result<ReadResourceResponse, McpError> {
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(r) = super::fixtures::read(uri) {
+            return Ok(r.into());
+        }
+        match uri {
+            "data://tasks/schema" => {
+                let schema = schemars::schema_for!(TaskSpec);
+                Ok(json_contents(
+                    uri,
+                    &serde_json::to_value(schema).unwrap_or_default(),
+                ))
+            }
+            "data://tasks/statuses" => {
+                let list: Vec<_> = STATUSES
+                    .iter()
+                    .map(|(s, d)| serde_json::json!({ "status": s, "meaning": d }))
+                    .collect();
+                Ok(json_contents(uri, &serde_json::json!({ "statuses": list })))
+            }
+            "data://system/stats" => {
+                let stats = self
+                    .board
+                    .stats()
+                    .await
+                    .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+                Ok(json_contents(
+                    uri,
+                    &serde_json::to_value(stats).unwrap_or_default(),
+                ))
+            }
+            _ => {
+                let Some(rest) = uri.strip_prefix("task://") else {
+                    return Err(McpError::resource_not_found(
+                        format!("no resource {uri}"),
+                        None,
+                    ));
+                };
+                if let Some(id) = rest.strip_suffix("/context") {
+                    let ctx = self
+                        .board
+                        .context_list(id)
+                        .await
+                        .map_err(|e| not_found(&e))?;
+                    return Ok(json_contents(uri, &serde_json::json!({ "context": ctx })));
+                }
+                let task = self.board.get_task(rest).await.map_err(|e| not_found(&e))?;
+                Ok(json_contents(
+                    uri,
+                    &serde_json::to_value(task).unwrap_or_default(),
+                ))
+            }
+        }
+    }
+
+    /// `resources/subscribe` to `uri` (a `task://` URI of an existing task).
+    pub(super) async fn subscribe_to(
+        &self,
+        uri: &str,
+        peer: Peer<RoleServer>,
+    ) -> Result<(), McpError> {
+        #[cfg(feature = "conformance-fixtures")]
+        if super::fixtures::is_fixture_uri(uri) {
+            self.subscriptions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(uri.to_owned());
+            return Ok(());
+        }
+        let Some(rest) = uri.strip_prefix("task://") else {
+            return Err(McpError::invalid_params(
+                "only task://{id} and task://{id}/context can be subscribed to",
+                None,
+            ));
+        };
+        let id = rest.strip_suffix("/context").unwrap_or(rest);
+        self.board.get_task(id).await.map_err(|e| not_found(&e))?;
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uri.to_owned());
+        self.start_forwarding(peer);
+        Ok(())
+    }
+
+    /// `resources/unsubscribe` from `uri`.
+    pub(super) fn unsubscribe_from(&self, uri: &str) {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uri);
+    }
+}
+
+const STATUSES: &[(&str, &str)] = &[
+    ("blocked", "waiting for dependencies to be done"),
+    ("ready", "claimable now"),
+    (
+        "running",
+        "claimed under a lease; heartbeat it, then complete or fail it",
+    ),
+    ("done", "finished successfully (terminal)"),
+    (
+        "failed",
+        "failed for good, itself or because a dependency failed (reset_failed_task brings it back)",
+    ),
+    (
+        "cancelled",
+        "cancelled; its pending dependents are cancelled too (terminal)",
+    ),
+];
+
+fn json_contents(uri: &str, v: &serde_json::Value) -> ReadResourceResponse {
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    ReadResourceResult::new(vec![
+        ResourceContents::text(text, uri).with_mime_type("application/json")
+    ])
+    .into()
+}

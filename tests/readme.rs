@@ -1,0 +1,220 @@
+//! The README's commands run against the real binary, so what a newcomer
+//! copies never drifts from what the server accepts: the REST `curl` block,
+//! the CLI block, the team block (tokens, auth required through `BATON_*`
+//! variables, a token made on the running server, the `claude mcp add`
+//! header), and every JSON snippet parses as a `.mcp.json`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md")
+}
+
+/// The fenced block of `lang` that follows `heading` (the first after it).
+fn block_after(text: &str, heading: &str, lang: &str) -> String {
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has no '{heading}'"));
+    let fence = format!("```{lang}\n");
+    let open = start
+        + text[start..]
+            .find(&fence)
+            .unwrap_or_else(|| panic!("no {lang} block after '{heading}'"))
+        + fence.len();
+    let close = open + text[open..].find("\n```").expect("closing fence");
+    text[open..close].to_owned()
+}
+
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill(); // only our child
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path, env: &[(&str, &str)]) -> Served {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(u) = line.strip_prefix("baton listening on ") {
+                let _ = tx.send(u.to_owned());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("baton starts");
+    Served { child, url }
+}
+
+/// Run `script` with bash: `set -euo pipefail`, `baton` on the PATH, the
+/// server's address in place of the README's, every `curl` failing on an
+/// HTTP error (the SSE line is given two seconds).
+fn run(script: &str, url: &str, env: &[(&str, &str)]) -> String {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_baton"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let prelude = r#"set -euo pipefail
+curl() {
+  if [[ " $* " == *" -sN "* ]]; then command curl --max-time 2 "$@" || [ $? -eq 28 ]
+  else command curl --fail-with-body --max-time 10 "$@"; echo; fi
+}
+"#;
+    let script = script.replace("http://127.0.0.1:8080", url);
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .env("PATH", format!("{}:{path}", bin_dir.display()))
+        .env("BATON_URL", url)
+        .env_remove("BATON_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "README block failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_rest_and_cli_blocks_run_as_written() {
+    let text = readme();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let served = serve(&dir.path().join("rest"), &[]);
+    let out = run(
+        &block_after(&text, "## Using it over REST", "sh"),
+        &served.url,
+        &[],
+    );
+    assert!(
+        out.contains("\"status\":\"done\""),
+        "setup was completed: {out}"
+    );
+    assert!(
+        out.contains("event: task_completed") || out.contains("task_completed"),
+        "{out}"
+    );
+    drop(served);
+
+    let served = serve(&dir.path().join("cli"), &[]);
+    let out = run(&block_after(&text, "### CLI", "sh"), &served.url, &[]);
+    assert!(out.contains("lease 1"), "{out}");
+    assert!(
+        out.contains("task_retried") || out.contains("tests failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_team_block_runs_with_auth_required() {
+    let text = readme();
+    let block = block_after(&text, "## Running it for a team", "sh");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    // step 1 as written (offline, into the data directory)
+    let first: String = block
+        .lines()
+        .filter(|l| l.starts_with("baton token create") && l.contains("--data-dir"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!first.is_empty(), "{block}");
+    let out = run(
+        &first.replace("./data", &data.to_string_lossy()),
+        "http://127.0.0.1:8080",
+        &[],
+    );
+    let admin = out.lines().last().unwrap_or_default().trim().to_owned();
+    assert!(admin.starts_with("baton_"), "{out}");
+    // step 2: the variables it shows (TLS has its own test; here plain HTTP on loopback)
+    assert!(block.contains("BATON_AUTH__REQUIRED=true"), "{block}");
+    let served = serve(&data, &[("BATON_AUTH__REQUIRED", "true")]);
+    // step 3 as written, against this server, with the admin token in BATON_TOKEN
+    let step3: String = block
+        .lines()
+        .filter(|l| l.starts_with("baton token ") && l.contains("--url"))
+        .map(|l| {
+            let cut = l.find("--url").unwrap_or(l.len());
+            let rest = l[cut..]
+                .split_whitespace()
+                .skip(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("{} --url {} {rest}", &l[..cut], served.url)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let out = run(&step3, &served.url, &[("BATON_TOKEN", &admin)]);
+    assert!(out.contains("ci-agent") && out.contains("revoked"), "{out}");
+    // the header clients are told to send works; a request without it does not
+    let header_line = text
+        .lines()
+        .find(|l| l.contains("--header \"Authorization: Bearer"))
+        .expect("claude mcp add line");
+    assert!(
+        header_line.contains("Authorization: Bearer $BATON_TOKEN"),
+        "{header_line}"
+    );
+    let out = run(
+        &format!(
+            "curl -s -XPOST {}/mcp -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H \"Authorization: Bearer $BATON_TOKEN\" -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"readme\",\"version\":\"1\"}}}}}}'",
+            served.url
+        ),
+        &served.url,
+        &[("BATON_TOKEN", &admin)],
+    );
+    assert!(out.contains("\"serverInfo\""), "{out}");
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{}/api/v1/tasks", served.url),
+        ])
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "401");
+}
+
+#[test]
+fn every_json_snippet_is_valid_and_mcp_json_ones_name_baton() {
+    let text = readme();
+    let mut n = 0;
+    for chunk in text.split("```json\n").skip(1) {
+        let body = &chunk[..chunk.find("\n```").expect("closing fence")];
+        let v: serde_json::Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("README JSON does not parse ({e}):\n{body}"));
+        if let Some(servers) = v.get("mcpServers") {
+            assert!(servers.is_object(), "{body}");
+        }
+        n += 1;
+    }
+    assert!(n >= 4, "{n} JSON snippets");
+}
