@@ -275,9 +275,9 @@ impl Error {
                 SlotError::Busy { .. } => ErrorCode::SlotBusy,
             },
             Error::Store(StoreError::Closed) => ErrorCode::Unavailable,
-            Error::Store(StoreError::FlushFailed(_) | StoreError::Open { .. }) => {
-                ErrorCode::StorageUnavailable
-            }
+            Error::Store(
+                StoreError::FlushFailed(_) | StoreError::Open { .. } | StoreError::Locked { .. },
+            ) => ErrorCode::StorageUnavailable,
             Error::Store(StoreError::Sled(sled::Error::Io(_))) => ErrorCode::StorageUnavailable,
             Error::Store(_) => ErrorCode::StorageError,
             Error::Config(_) => ErrorCode::InvalidConfig,

@@ -112,6 +112,13 @@ pub enum StoreError {
     /// The store was closed (runtime shut down).
     #[error("the store is closed")]
     Closed,
+    /// Another process (or a store of this process that is still shutting
+    /// down) holds the data directory's lock for longer than [`LOCK_WAIT`].
+    #[error("data directory {path} is in use by another process (its lock was not released within {} s)", LOCK_WAIT.as_secs())]
+    Locked {
+        /// Directory.
+        path: PathBuf,
+    },
     /// The data directory could not be opened.
     #[error("cannot open data directory {path}: {source}")]
     Open {
@@ -343,6 +350,57 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
     }
 }
 
+/// How long [`Store::open`] waits for the data directory's lock. The last
+/// handle of a closed store does not release the lock at once (sled's
+/// background writers hold it until they finish), so a store reopened in the
+/// same process right after [`Store::close`] (an embedder restarting its
+/// runtime, a test) would otherwise fail by chance; another live process
+/// still gets a clear [`StoreError::Locked`] after this bound.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Open sled in `dir`, waiting up to `lock_wait` while its lock is held.
+fn open_db(dir: &Path, cache_bytes: u64, lock_wait: Duration) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + lock_wait;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(None)
+            .open();
+        match opened {
+            Ok(db) => return Ok(db),
+            Err(e) if is_lock_held(&e) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(source) => {
+                return Err(StoreError::Open {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Whether sled failed to open because the directory's file lock is held
+/// (sled reports `could not acquire lock on …: WouldBlock` as an I/O error).
+fn is_lock_held(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io
+                    .get_ref()
+                    .is_some_and(|inner| inner.to_string().contains("could not acquire lock"))
+        }
+        _ => false,
+    }
+}
+
 /// A commit waiting for the committer thread.
 struct Pending {
     ticket: u64,
@@ -390,16 +448,11 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Open (or create) the store in `dir`, with a page cache of `cache_bytes`,
     /// and start the flusher thread.
+    ///
+    /// Errors: [`StoreError::Locked`] when the directory's lock stays held
+    /// for [`LOCK_WAIT`]; [`StoreError::Open`] for any other failure to open.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        let db = open_db(dir, cache_bytes, LOCK_WAIT)?;
         let tree = db.open_tree("board")?;
         index_leases(&db, &tree)?;
         let (durable_tx, durable_rx) = watch::channel(0);
@@ -1360,6 +1413,54 @@ mod tests {
             Err(StoreError::FlushFailed(_))
         ));
         assert!(store.close().is_err());
+    }
+
+    /// CI saw `could not acquire lock … WouldBlock` reopening a directory
+    /// right after the last handle of a closed store was dropped: sled's
+    /// background writers release the lock a moment later. Reopening must
+    /// wait for that, every time.
+    #[test]
+    fn a_store_reopened_right_after_close_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = 0;
+        for round in 0..30 {
+            let store =
+                Store::open(dir.path(), 1 << 20).unwrap_or_else(|e| panic!("round {round}: {e}"));
+            // enough concurrent bytes that sled seals buffers and hands
+            // their writes to its background threads
+            let writers: Vec<_> = (0..4)
+                .map(|w| {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..25 {
+                            let mut t = task(&format!("r{round}-w{w}-{i}"));
+                            t.description = "x".repeat(8 * 1024);
+                            let mut b = WriteBatch::new();
+                            b.put_task(&t);
+                            let _unwaited = store.commit(b).unwrap(); // close() flushes it
+                        }
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
+            }
+            expected += 100;
+            store.close().unwrap();
+        }
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.load_tasks().unwrap().len(), expected);
+    }
+
+    #[test]
+    fn a_directory_held_by_a_live_store_is_reported_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _live = Store::open(dir.path(), 1 << 20).unwrap();
+        let started = std::time::Instant::now();
+        let err = open_db(dir.path(), 1 << 20, Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        assert!(err.to_string().contains("in use by another process"));
+        assert!(started.elapsed() >= Duration::from_millis(200));
     }
 
     #[tokio::test]
