@@ -15,8 +15,8 @@ use crate::actors::context::{check_key, PutContext};
 use crate::actors::metrics::{GetSeries, Metrics, MetricsCollector, RenderPrometheus, Series};
 use crate::actors::registry::{
     AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
-    Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset, SettleOperation,
-    SweepLeases, TaskRegistry,
+    DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset,
+    SettleOperation, SweepLeases, TaskRegistry,
 };
 use crate::actors::resolver::{DependencyResolver, GetDependents};
 use crate::actors::slots::{ClaimSlot, ListSlots, ReleaseSlot, SlotAllocator, SweepSlots};
@@ -538,6 +538,24 @@ impl Board {
             })
             .await??;
         self.durable(r).await
+    }
+
+    /// Delete a terminal task now, with its audit log and context. Admins only.
+    ///
+    /// Errors: `task_not_found`, `invalid_status` (it has not finished),
+    /// `has_dependents` (other tasks depend on it), `forbidden`.
+    pub async fn delete_task(&self, id: &str) -> Result<(), Error> {
+        self.require(Role::Admin, "delete tasks")?;
+        let id = self.id(id)?;
+        let ticket = self
+            .registry
+            .send(DeleteTask {
+                id,
+                actor: self.actor.clone(),
+            })
+            .await??;
+        self.store.wait_durable(ticket).await?;
+        Ok(())
     }
 
     /// Reset a failed task and its failed dependents.

@@ -65,6 +65,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The web dashboard.
     pub dashboard: DashboardSettings,
+    /// `[retention]`
+    pub retention: RetentionSettings,
 }
 
 /// `[auth]`: bearer tokens (stored hashes, created with `baton token create`),
@@ -139,6 +141,42 @@ impl JwtSettings {
     /// Whether JWT authentication is configured.
     pub fn enabled(&self) -> bool {
         !self.jwks_url.is_empty()
+    }
+}
+
+/// `[retention]`: how long finished work is kept. A background pass in the
+/// task registry deletes, every `interval_ms`, at most `batch` terminal
+/// tasks (done, failed, cancelled) that ended more than `keep_terminal_secs`
+/// ago — each with its audit events, context values and lease-history
+/// entries — and only once no remaining task depends on them (a chain goes
+/// from its last task backwards, so no task ever points at a missing
+/// dependency). It also prunes up to `batch` audit events older than
+/// `keep_events_secs` that belong to no live task (slot events, and events
+/// of finished tasks kept longer). `0` keeps forever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Seconds a terminal task is kept after it ended (default 7 days;
+    /// `0`: forever).
+    pub keep_terminal_secs: u64,
+    /// Seconds an audit event that belongs to no live task is kept (default
+    /// 7 days; `0`: until its task is deleted).
+    pub keep_events_secs: u64,
+    /// Milliseconds between retention passes (default one minute).
+    pub interval_ms: u64,
+    /// Most tasks deleted, and most events examined, per pass (default 1000):
+    /// a pass is one bounded commit, never a stop-the-world sweep.
+    pub batch: usize,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            keep_terminal_secs: 7 * 24 * 3600,
+            keep_events_secs: 7 * 24 * 3600,
+            interval_ms: 60_000,
+            batch: 1000,
+        }
     }
 }
 
@@ -595,6 +633,16 @@ impl Settings {
             (10..=60_000).contains(&self.leases.sweep_interval_ms),
             "leases.sweep_interval_ms",
             "must be between 10 and 60000",
+        )?;
+        check(
+            (10..=86_400_000).contains(&self.retention.interval_ms),
+            "retention.interval_ms",
+            "must be between 10 and 86400000",
+        )?;
+        check(
+            (1..=100_000).contains(&self.retention.batch),
+            "retention.batch",
+            "must be between 1 and 100000",
         )?;
         check(
             self.leases.compat_ttl_secs >= 1,

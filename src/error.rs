@@ -75,6 +75,8 @@ pub enum ErrorCode {
     InvalidStatus,
     /// A task with that id exists.
     TaskExists,
+    /// Other tasks depend on the task (it cannot be deleted before them).
+    HasDependents,
     /// An access token with that name exists.
     TokenExists,
     /// A dependency was cancelled.
@@ -158,6 +160,7 @@ impl ErrorCode {
             NotLeaseHolder => "not_lease_holder",
             InvalidStatus => "invalid_status",
             TaskExists => "task_exists",
+            HasDependents => "has_dependents",
             TokenExists => "token_exists",
             DependencyCancelled => "dependency_cancelled",
             DependencyFailed => "dependency_failed",
@@ -260,6 +263,7 @@ impl Error {
                 TaskError::NotHolder { .. } => ErrorCode::NotLeaseHolder,
                 TaskError::NotOwner { .. } => ErrorCode::NotLeaseOwner,
                 TaskError::WrongStatus { .. } => ErrorCode::InvalidStatus,
+                TaskError::HasDependents { .. } => ErrorCode::HasDependents,
             },
             Error::Graph(e) => match e {
                 GraphError::MissingDependency { .. } => ErrorCode::MissingDependency,

@@ -565,6 +565,10 @@ pub enum EventKind {
     SlotReleased,
     /// A context key was written.
     ContextSet,
+    /// A terminal task was deleted (by retention or `DELETE
+    /// /api/v1/tasks/{id}`) with its audit log and context; the event keeps
+    /// its id. It is not indexed under the task (whose log is gone).
+    TaskDeleted,
 }
 
 impl EventKind {
@@ -586,6 +590,7 @@ impl EventKind {
             EventKind::SlotClaimed => "slot_claimed",
             EventKind::SlotReleased => "slot_released",
             EventKind::ContextSet => "context_set",
+            EventKind::TaskDeleted => "task_deleted",
         }
     }
 }

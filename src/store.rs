@@ -19,6 +19,15 @@
 //!
 //! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
 //!
+//! **Deletion** (retention, `DELETE /api/v1/tasks/{id}`) is expanded by the
+//! committer, which alone knows what is on disk: [`WriteBatch::delete_task`]
+//! removes the task record, its renewal, its contexts, and every audit event
+//! of the task with its `x/` and `l/` entries; [`WriteBatch::prune_events`]
+//! removes the oldest audit events that belong to no live task. The highest
+//! event id ever removed is kept in `m/events_pruned_through`, so event ids
+//! are never handed out twice (also when the newest events were removed) and
+//! an SSE client resuming from before it can be told to resync.
+//!
 //! **Heartbeats** write only an `h/` record (24 bytes), not the task and no
 //! audit event: reads of a task lay the renewal over the stored record when
 //! it is for the same lease, and every full write of the task removes it
@@ -83,6 +92,9 @@ const OPERATION: &[u8] = b"o/";
 const RENEWAL: &[u8] = b"h/";
 const TOKEN: &[u8] = b"k/";
 const LEASE: &[u8] = b"l/";
+
+/// `m/` counter: the highest event id ever deleted (0: none).
+const EVENTS_PRUNED_META: &str = "events_pruned_through";
 
 /// `m/` counter naming the version of the `l/` lease index that is complete.
 const LEASE_INDEX_META: &str = "lease_index";
@@ -210,6 +222,10 @@ pub struct Published {
 pub struct WriteBatch {
     ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     events: Vec<(Event, Option<Arc<Task>>)>,
+    /// Tasks to delete with everything under them (expanded by the committer).
+    deletes: Vec<TaskId>,
+    /// Audit events older than this (ms) to prune, at most this many examined.
+    prune_events: Option<(Millis, usize)>,
 }
 
 impl WriteBatch {
@@ -220,7 +236,10 @@ impl WriteBatch {
 
     /// Number of operations.
     pub fn len(&self) -> usize {
-        self.ops.len() + self.events.len()
+        self.ops.len()
+            + self.events.len()
+            + self.deletes.len()
+            + usize::from(self.prune_events.is_some())
     }
 
     /// Whether nothing was added.
@@ -297,6 +316,23 @@ impl WriteBatch {
     /// Write a counter.
     pub fn put_meta(&mut self, name: &str, value: u64) {
         self.insert(key(META, name.as_bytes()), value.to_be_bytes().to_vec());
+    }
+
+    /// Delete task `id` with its renewal record, its context values and its
+    /// whole audit log (events, `x/` index and lease-index entries). The
+    /// committer expands this against what is on disk, after every write
+    /// queued before this batch. Callers delete only terminal tasks that no
+    /// remaining task depends on.
+    pub fn delete_task(&mut self, id: &TaskId) {
+        self.deletes.push(id.clone());
+    }
+
+    /// Prune audit events stamped before `before` (ms since the epoch) that
+    /// belong to no live task (slot events, and events of a terminal or
+    /// deleted task), oldest first, examining at most `max` of them. Events
+    /// of a live task stay; they go when their task is deleted.
+    pub fn prune_events(&mut self, before: Millis, max: usize) {
+        self.prune_events = Some((before, max));
     }
 }
 
@@ -425,6 +461,11 @@ struct GroupCommit {
     stop: AtomicBool,
     failure: OnceLock<String>,
     flushes: AtomicU64,
+    /// Highest event id ever deleted (`m/events_pruned_through`).
+    pruned_through: AtomicU64,
+    /// Where the next [`WriteBatch::prune_events`] pass starts (in memory:
+    /// after a restart the first pass starts from the oldest event again).
+    prune_cursor: AtomicU64,
     #[cfg(test)]
     faults: faults::Faults,
 }
@@ -456,7 +497,9 @@ impl Store {
         let tree = db.open_tree("board")?;
         index_leases(&db, &tree)?;
         let (durable_tx, durable_rx) = watch::channel(0);
-        let last_event = last_event_in(&tree)?;
+        let pruned_through = read_meta(&tree, EVENTS_PRUNED_META)?;
+        // a deleted newest event must not have its id handed out again
+        let last_event = last_event_in(&tree)?.max(pruned_through);
         let (events_tx, _) = tokio::sync::broadcast::channel(4096);
         let gc = Arc::new(GroupCommit {
             queue: Mutex::new(Queue {
@@ -471,6 +514,8 @@ impl Store {
             stop: AtomicBool::new(false),
             failure: OnceLock::new(),
             flushes: AtomicU64::new(0),
+            pruned_through: AtomicU64::new(pruned_through),
+            prune_cursor: AtomicU64::new(0),
             #[cfg(test)]
             faults: faults::Faults::default(),
         });
@@ -729,22 +774,24 @@ impl Store {
 
     /// A counter, 0 when absent.
     pub fn meta(&self, name: &str) -> Result<u64, StoreError> {
-        let k = key(META, name.as_bytes());
-        Ok(match self.tree.get(&k)? {
-            Some(v) => {
-                let arr: [u8; 8] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    key: name.into(),
-                    reason: "counter is not 8 bytes".into(),
-                })?;
-                u64::from_be_bytes(arr)
-            }
-            None => 0,
-        })
+        read_meta(&self.tree, name)
     }
 
-    /// Id of the newest event, 0 when there is none.
+    /// Id of the newest event, 0 when there is none. Never lower than an id
+    /// already handed out, also when the newest events were deleted.
     pub fn last_event_id(&self) -> Result<u64, StoreError> {
-        last_event_in(&self.tree)
+        Ok(last_event_in(&self.tree)?.max(self.events_pruned_through()))
+    }
+
+    /// The highest event id ever deleted by retention (0: none). A client
+    /// that resumes the event stream from a lower id may have missed events.
+    pub fn events_pruned_through(&self) -> u64 {
+        self.gc.pruned_through.load(Ordering::SeqCst)
+    }
+
+    /// Number of keys stored (a full scan: for tests and diagnostics).
+    pub fn key_count(&self) -> usize {
+        self.tree.len()
     }
 
     /// Up to `limit` events with id greater than `after`, oldest first.
@@ -1033,6 +1080,20 @@ fn index_leases(db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn read_meta(tree: &sled::Tree, name: &str) -> Result<u64, StoreError> {
+    let k = key(META, name.as_bytes());
+    Ok(match tree.get(&k)? {
+        Some(v) => {
+            let arr: [u8; 8] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                key: name.into(),
+                reason: "counter is not 8 bytes".into(),
+            })?;
+            u64::from_be_bytes(arr)
+        }
+        None => 0,
+    })
+}
+
 fn last_event_in(tree: &sled::Tree) -> Result<u64, StoreError> {
     let last = tree.scan_prefix(EVENT).next_back().transpose()?;
     Ok(last.map_or(0, |(k, _)| event_id_from_key(&k[EVENT.len()..])))
@@ -1083,21 +1144,44 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
         };
         let last = items.last().map_or(0, |p| p.ticket);
         let mut merged = sled::Batch::default();
+        let mut unapplied = false;
         let mut published = Vec::new();
         let live = gc.events_tx.receiver_count() > 0;
+        let mut pruned_top = 0u64;
         for Pending { ticket, batch } in items {
+            if !batch.deletes.is_empty() || batch.prune_events.is_some() {
+                // a deletion reads what is stored: apply what came before it first
+                if unapplied {
+                    if let Err(e) = tree.apply_batch(std::mem::take(&mut merged)) {
+                        fail(gc, db, tree, "apply", &e);
+                        return;
+                    }
+                }
+                match expand_deletions(tree, gc, &batch, &mut merged) {
+                    Ok(top) => pruned_top = pruned_top.max(top),
+                    Err(e) => {
+                        fail(gc, db, tree, "delete", &e);
+                        return;
+                    }
+                }
+                unapplied = true;
+            }
             for (k, v) in batch.ops {
+                unapplied = true;
                 match v {
                     Some(v) => merged.insert(k, v),
                     None => merged.remove(k),
                 }
             }
             for (mut event, task) in batch.events {
+                unapplied = true;
                 event.id = next_event;
                 next_event += 1;
                 merged.insert(key(EVENT, &event.id.to_be_bytes()), encode(&event));
                 if let Some(t) = &event.task_id {
-                    merged.insert(task_event_key(t, event.id), Vec::new());
+                    if event.kind != EventKind::TaskDeleted {
+                        merged.insert(task_event_key(t, event.id), Vec::new());
+                    }
                 }
                 if let Some((k, v)) = lease_index_entry(&event) {
                     merged.insert(k, v);
@@ -1110,6 +1194,12 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
                     });
                 }
             }
+        }
+        if pruned_top > gc.pruned_through.load(Ordering::SeqCst) {
+            merged.insert(
+                key(META, EVENTS_PRUNED_META.as_bytes()),
+                pruned_top.to_be_bytes().to_vec(),
+            );
         }
         #[cfg(test)]
         gc.faults.before_apply();
@@ -1127,11 +1217,118 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
             return;
         }
         gc.flushes.fetch_add(1, Ordering::Relaxed);
+        gc.pruned_through.fetch_max(pruned_top, Ordering::SeqCst);
         gc.durable_tx.send_replace(last);
         for p in published {
             let _ = gc.events_tx.send(Arc::new(p));
         }
     }
+}
+
+/// Expand `batch`'s deletions against the stored tree into removals in
+/// `out`. Returns the highest event id removed (0: none).
+fn expand_deletions(
+    tree: &sled::Tree,
+    gc: &GroupCommit,
+    batch: &WriteBatch,
+    out: &mut sled::Batch,
+) -> Result<u64, StoreError> {
+    let mut top = 0;
+    for id in &batch.deletes {
+        top = top.max(expand_delete(tree, id, out)?);
+    }
+    if let Some((before, max)) = batch.prune_events {
+        let from = gc.prune_cursor.load(Ordering::SeqCst);
+        let (removed, next) = expand_prune_events(tree, before, max, from, out)?;
+        gc.prune_cursor.store(next, Ordering::SeqCst);
+        top = top.max(removed);
+    }
+    Ok(top)
+}
+
+/// Removals for task `id`: its record, renewal, contexts and audit log.
+fn expand_delete(tree: &sled::Tree, id: &TaskId, out: &mut sled::Batch) -> Result<u64, StoreError> {
+    let raw = id.as_str().as_bytes();
+    out.remove(key(TASK, raw));
+    out.remove(key(RENEWAL, raw));
+    let mut prefix = key(TASK_EVENT, raw);
+    prefix.push(0);
+    let mut top = 0;
+    for kv in tree.scan_prefix(&prefix) {
+        let (k, _) = kv?;
+        let event = event_id_from_key(&k[prefix.len()..]);
+        remove_event(tree, event, out)?;
+        out.remove(k);
+        top = top.max(event);
+    }
+    for kv in tree.scan_prefix(context_prefix(id)) {
+        out.remove(kv?.0);
+    }
+    Ok(top)
+}
+
+/// Remove event `id` and its lease-index entry (the caller removes the
+/// `x/` entry it came from, if any).
+fn remove_event(tree: &sled::Tree, id: u64, out: &mut sled::Batch) -> Result<(), StoreError> {
+    let k = key(EVENT, &id.to_be_bytes());
+    if let Some(v) = tree.get(&k)? {
+        // an undecodable event still goes; only its lease entry is then unknown
+        if let Some((lk, _)) = decode::<Event>(&k, &v)
+            .ok()
+            .as_ref()
+            .and_then(lease_index_entry)
+        {
+            out.remove(lk);
+        }
+        out.remove(k);
+    }
+    Ok(())
+}
+
+/// Removals for the audit events stamped before `before` that belong to no
+/// live task, scanning from event id `from` and examining at most `max`.
+/// Returns the highest id removed and where the next pass starts.
+fn expand_prune_events(
+    tree: &sled::Tree,
+    before: Millis,
+    max: usize,
+    from: u64,
+    out: &mut sled::Batch,
+) -> Result<(u64, u64), StoreError> {
+    let start = key(EVENT, &from.to_be_bytes());
+    let end = key(EVENT, &u64::MAX.to_be_bytes());
+    let mut top = 0;
+    let mut next = from;
+    for kv in tree.range(start..=end).take(max) {
+        let (k, v) = kv?;
+        let Ok(event) = decode::<Event>(&k, &v) else {
+            next = event_id_from_key(&k[EVENT.len()..]).saturating_add(1);
+            continue; // kept: a corrupt value is reported where it is read
+        };
+        if event.at >= before {
+            break;
+        }
+        next = event.id.saturating_add(1);
+        let live = match &event.task_id {
+            None => false,
+            Some(t) => match tree.get(key(TASK, t.as_str().as_bytes()))? {
+                None => false,
+                Some(tv) => decode::<Task>(&k, &tv).map_or(true, |t| !t.status.is_terminal()),
+            },
+        };
+        if live {
+            continue;
+        }
+        if let Some(t) = &event.task_id {
+            out.remove(task_event_key(t, event.id));
+        }
+        if let Some((lk, _)) = lease_index_entry(&event) {
+            out.remove(lk);
+        }
+        out.remove(k);
+        top = top.max(event.id);
+    }
+    Ok((top, next))
 }
 
 /// Fault injection for the committer's unit tests: a panic, a failed
@@ -1413,6 +1610,143 @@ mod tests {
             Err(StoreError::FlushFailed(_))
         ));
         assert!(store.close().is_err());
+    }
+
+    fn all_leases() -> LeaseQuery {
+        LeaseQuery {
+            since: None,
+            until: None,
+            worker: None,
+            after: None,
+            limit: 100,
+            max_scan: 1000,
+        }
+    }
+
+    /// Keys of every key space, as (prefix, count), for assertions.
+    fn key_spaces(store: &Store) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for kv in store.tree.iter() {
+            let (k, _) = kv.unwrap();
+            *out.entry(String::from_utf8_lossy(&k[..2]).into_owned())
+                .or_insert(0) += 1;
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn deleting_a_task_removes_everything_under_it_and_never_reuses_its_event_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let mut b = add("keep");
+        b.put_meta("lease_ceiling", 1024);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        let baseline = key_spaces(&store);
+        let mut done = task("t7");
+        done.status = TaskStatus::Done;
+        let mut b = WriteBatch::new();
+        b.put_task(&done);
+        b.put_event(added("t7"), None);
+        b.put_event(lease_event(EventKind::TaskClaimed, 7, "w", 2), None);
+        b.put_event(lease_event(EventKind::TaskCompleted, 7, "w", 3), None);
+        b.put_context(&done.id, "k", &serde_json::json!({"v": 1}));
+        b.put_renewal(&done.id, 7, 10, 2);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        assert_eq!(store.lease_history(&all_leases()).unwrap().leases.len(), 1);
+        let newest = store.last_event_id().unwrap();
+
+        let mut b = WriteBatch::new();
+        b.delete_task(&done.id);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        let mut after = key_spaces(&store);
+        // the pruned-through counter is the one key the deletion adds
+        assert_eq!(after.get("m/").copied(), baseline.get("m/").map(|n| n + 1));
+        after.insert("m/".into(), baseline["m/"]);
+        assert_eq!(after, baseline, "keys left behind");
+        assert_eq!(store.events_pruned_through(), newest);
+        assert!(store
+            .lease_history(&all_leases())
+            .unwrap()
+            .leases
+            .is_empty());
+        assert_eq!(
+            store.last_event_id().unwrap(),
+            newest,
+            "ids handed out stay handed out"
+        );
+        store.close().unwrap();
+        drop(store);
+
+        // the deleted events were the newest: a restart must not hand their ids out again
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.events_pruned_through(), newest);
+        store
+            .wait_durable(store.commit(add("next")).unwrap())
+            .await
+            .unwrap();
+        let ev = store.task_events(&TaskId::from_trusted("next")).unwrap();
+        assert_eq!(ev[0].id, newest + 1);
+    }
+
+    #[tokio::test]
+    async fn pruning_events_keeps_those_of_live_tasks_and_stops_at_the_cutoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let live = task("live"); // ready
+        let mut finished = task("fin");
+        finished.status = TaskStatus::Failed;
+        let slot_event = |at| Event {
+            task_id: None,
+            kind: EventKind::SlotClaimed,
+            at,
+            slot: Some(1),
+            ..added("x")
+        };
+        let at = |mut e: Event, at| {
+            e.at = at;
+            e
+        };
+        let mut b = WriteBatch::new();
+        b.put_task(&live);
+        b.put_task(&finished);
+        b.put_event(at(added("live"), 10), None);
+        b.put_event(slot_event(11), None);
+        b.put_event(at(added("fin"), 12), None);
+        b.put_event(at(added("gone"), 13), None); // its task was never stored
+        b.put_event(slot_event(500), None); // newer than the cutoff
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+
+        let mut b = WriteBatch::new();
+        b.prune_events(100, 1000);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        let left: Vec<(EventKind, u64)> = store
+            .events_after(0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.at))
+            .collect();
+        assert_eq!(
+            left,
+            vec![(EventKind::TaskAdded, 10), (EventKind::SlotClaimed, 500)]
+        );
+        assert_eq!(store.task_events(&live.id).unwrap().len(), 1);
+        assert!(store.task_events(&finished.id).unwrap().is_empty());
+        assert_eq!(
+            store.load_tasks().unwrap().len(),
+            2,
+            "tasks are not touched"
+        );
+
+        // bounded: a pass examines at most `max` events
+        let mut b = WriteBatch::new();
+        for i in 0..10 {
+            b.put_event(slot_event(600 + i), None);
+        }
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        let mut b = WriteBatch::new();
+        b.prune_events(10_000, 4);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        assert_eq!(store.events_after(0, 100).unwrap().len(), 2 + 10 - 4);
     }
 
     /// CI saw `could not acquire lock … WouldBlock` reopening a directory

@@ -195,6 +195,14 @@ async fn prepare(
             let id = add(s, team, json!({})).await;
             (p(format!("/tasks/{id}/cancel")), None, 200)
         }
+        ("DELETE", "/tasks/{id}") => {
+            // only a finished task can be deleted: cancel one first
+            let id = add(s, team, json!({})).await;
+            let path = format!("/api/v1/tasks/{id}/cancel");
+            let (st, v) = call(s, "POST", &path, Some(&team.admin), None).await;
+            assert_eq!(st, 200, "{v}");
+            (p(format!("/tasks/{id}")), None, 204)
+        }
         ("POST", "/tasks/{id}/reset") => {
             let id = add(s, team, json!({ "max_attempts": 1 })).await;
             let (st, v) = call(

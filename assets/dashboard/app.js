@@ -7,7 +7,7 @@
   const STATUSES = ['blocked', 'ready', 'running', 'done', 'failed', 'cancelled'];
   const KINDS = ['task_added', 'task_ready', 'task_blocked', 'task_claimed', 'task_heartbeat',
     'task_completed', 'task_failed', 'task_retried', 'task_released', 'task_expired',
-    'task_cancelled', 'task_reset', 'slot_claimed', 'slot_released', 'context_set'];
+    'task_cancelled', 'task_reset', 'slot_claimed', 'slot_released', 'context_set', 'task_deleted'];
   const SLOT_KINDS = new Set(['task_claimed', 'task_completed', 'task_failed', 'task_retried',
     'task_released', 'task_expired', 'task_cancelled', 'slot_claimed', 'slot_released']);
   const ROW_H = 60; // must match .task-row height in style.css
@@ -480,7 +480,13 @@
     applyEvent(ev);
   }
 
+  let deletedTimer = null;
   function applyEvent(ev) {
+    if (ev.kind === 'task_deleted') {
+      // retention deletes in batches: reload once after a burst, not per task
+      if (!deletedTimer) deletedTimer = setTimeout(() => { deletedTimer = null; resync(); }, 250);
+      return;
+    }
     if (ev.task) upsert(ev.task);
     timelineNote(ev);
     if (ev.kind === 'task_claimed' && ev.task_id) {

@@ -5,7 +5,10 @@
 //! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
 //! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a
-//! timer of its own sweeps lapsed leases (every `leases.sweep_interval_ms`).
+//! timer of its own sweeps lapsed leases (every `leases.sweep_interval_ms`),
+//! another runs retention (every `retention.interval_ms`: old terminal tasks
+//! and old audit events are deleted in bounded batches; [`DeleteTask`]
+//! deletes one terminal task now).
 //!
 //! Time comes from the runtime's [`Clock`]. A lease is refused by every
 //! lease-fenced message from the instant its `expires_at` passes (the check
@@ -32,7 +35,8 @@ use actix::prelude::*;
 use crate::actors::context::{ContextEnv, TaskContext};
 use crate::actors::metrics::Metrics;
 use crate::actors::resolver::{
-    AddNodes, DependencyResolver, MarkCancelled, MarkDone, MarkFailed, RemoveNodes, ResetNode,
+    AddNodes, DependencyResolver, GetDependents, MarkCancelled, MarkDone, MarkFailed, Prune,
+    RemoveNodes, ResetNode,
 };
 use crate::actors::slots::{AcquireSlot, BindSlot, SlotAllocator, TaskEnded};
 use crate::actors::BoardView;
@@ -43,7 +47,7 @@ use crate::core::table::{Claimant, Effects, LeaseRef, TaskError, TaskTable};
 use crate::core::validate::{check_value_size, clip, validate_batch};
 use crate::error::Error;
 use crate::model::{
-    EventKind, Lease, Millis, Operation, OperationState, Principal, Task, TaskId, TaskSpec,
+    Event, EventKind, Lease, Millis, Operation, OperationState, Principal, Task, TaskId, TaskSpec,
     TaskStatus,
 };
 use crate::store::{Store, StoreError, Ticket, WriteBatch};
@@ -462,6 +466,101 @@ impl TaskRegistry {
         Some(fx)
     }
 
+    /// Forget `ids` (terminal tasks the resolver has already removed from
+    /// the DAG) and add their deletion to `batch`, one `task_deleted` audit
+    /// event each. Returns how many were forgotten.
+    fn forget(
+        &mut self,
+        ids: &[TaskId],
+        actor: &Principal,
+        now: Millis,
+        batch: &mut WriteBatch,
+    ) -> usize {
+        let mut n = 0;
+        for id in ids {
+            let Some(task) = self.table.remove_terminal(id) else {
+                continue;
+            };
+            n += 1;
+            batch.delete_task(id);
+            batch.put_event(
+                Event {
+                    id: 0,
+                    at: now,
+                    kind: EventKind::TaskDeleted,
+                    task_id: Some(id.clone()),
+                    worker: None,
+                    actor: actor.name.clone(),
+                    slot: None,
+                    lease_id: None,
+                    from: Some(task.status),
+                    to: None,
+                    reason: None,
+                },
+                None,
+            );
+            self.metrics.task_event(EventKind::TaskDeleted);
+        }
+        if n > 0 {
+            self.view.set_counts(self.table.counts());
+        }
+        n
+    }
+
+    /// One retention pass: delete up to `retention.batch` terminal tasks that
+    /// ended more than `keep_terminal_secs` ago (those the resolver can drop
+    /// without leaving a task that depends on a missing one) and prune old
+    /// audit events, as one commit. Runs with the mailbox held.
+    fn retention_pass(&mut self, ctx: &mut Context<Self>) {
+        if self.poisoned {
+            return;
+        }
+        let r = &self.settings.retention;
+        let now = self.clock.now();
+        let candidates = if r.keep_terminal_secs == 0 {
+            Vec::new()
+        } else {
+            let cutoff = now.saturating_sub(r.keep_terminal_secs.saturating_mul(1000));
+            self.table.ended_before(cutoff, r.batch)
+        };
+        let events = (r.keep_events_secs > 0).then(|| {
+            let cutoff = now.saturating_sub(r.keep_events_secs.saturating_mul(1000));
+            (cutoff, r.batch)
+        });
+        if candidates.is_empty() && events.is_none() {
+            return;
+        }
+        let resolver = self.resolver.clone();
+        let ask = async move {
+            if candidates.is_empty() {
+                Ok(Vec::new())
+            } else {
+                resolver.send(Prune { ids: candidates }).await
+            }
+        };
+        ctx.wait(ask.into_actor(self).map(move |removed, act, _| {
+            let removed = match removed {
+                Ok(r) => r,
+                Err(e) => {
+                    act.poison(format!("a dependency resolver call failed: {e}"));
+                    return;
+                }
+            };
+            let mut batch = WriteBatch::new();
+            let deleted = act.forget(&removed, &Principal::local(), now, &mut batch);
+            if let Some((before, max)) = events {
+                batch.prune_events(before, max);
+            }
+            match act.write(batch) {
+                Ok(_) if deleted > 0 => {
+                    tracing::info!(deleted, "retention deleted finished tasks");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "retention pass failed"),
+            }
+        }));
+    }
+
     fn sweep(&mut self, ctx: &mut Context<Self>) {
         let now = self.clock.now();
         if let Some(fx) = self.expire_lapsed(now) {
@@ -495,6 +594,8 @@ impl Actor for TaskRegistry {
         self.view.set_counts(self.table.counts());
         let every = Duration::from_millis(self.settings.leases.sweep_interval_ms);
         ctx.run_interval(every, |act, ctx| act.sweep(ctx));
+        let every = Duration::from_millis(self.settings.retention.interval_ms);
+        ctx.run_interval(every, |act, ctx| act.retention_pass(ctx));
     }
 }
 
@@ -863,6 +964,71 @@ impl Handler<Reset> for TaskRegistry {
                 .filter_map(|(id, _)| act.table.get(id).cloned())
                 .collect();
             Ok((out, ticket))
+        })))
+    }
+}
+
+/// Delete one terminal task now, with its audit log and context.
+///
+/// Errors: [`TaskError::NotFound`]; [`TaskError::WrongStatus`] when it is not
+/// done, failed or cancelled; [`TaskError::HasDependents`] while other tasks
+/// depend on it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Ticket, Error>")]
+pub struct DeleteTask {
+    /// Task.
+    pub id: TaskId,
+    /// Who asked (stamped on the `task_deleted` event).
+    pub actor: Principal,
+}
+
+impl Handler<DeleteTask> for TaskRegistry {
+    type Result = Reply<Ticket>;
+    fn handle(&mut self, msg: DeleteTask, _: &mut Context<Self>) -> Self::Result {
+        let checked = self.refuse_if_poisoned().and_then(|()| {
+            let t = self.task(&msg.id)?;
+            if t.status.is_terminal() {
+                Ok(())
+            } else {
+                Err(TaskError::WrongStatus {
+                    task: t.id,
+                    status: t.status,
+                    action: "delete it (only done, failed and cancelled tasks can be deleted)",
+                }
+                .into())
+            }
+        });
+        if let Err(e) = checked {
+            return AtomicResponse::new(Box::pin(ready(Err(e))));
+        }
+        let resolver = self.resolver.clone();
+        let id = msg.id.clone();
+        let ask = async move {
+            let removed = resolver
+                .send(Prune {
+                    ids: vec![id.clone()],
+                })
+                .await?;
+            let dependents = if removed.is_empty() {
+                resolver.send(GetDependents { id }).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, Error>((removed, dependents))
+        };
+        AtomicResponse::new(Box::pin(ask.into_actor(self).map(move |r, act, _| {
+            let (removed, dependents) = r?;
+            if !dependents.is_empty() {
+                return Err(TaskError::HasDependents {
+                    task: msg.id,
+                    dependents,
+                }
+                .into());
+            }
+            let now = act.clock.now();
+            let mut batch = WriteBatch::new();
+            act.forget(&removed, &msg.actor, now, &mut batch);
+            act.write(batch)
         })))
     }
 }

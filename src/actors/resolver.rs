@@ -61,6 +61,23 @@ impl Handler<RemoveNodes> for DependencyResolver {
     }
 }
 
+/// Retention: remove from the DAG the largest subset of `ids` (terminal
+/// tasks) that no remaining task depends on; returns what was removed (see
+/// [`DependencyGraph::prune`](crate::core::graph::DependencyGraph::prune)).
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<TaskId>")]
+pub struct Prune {
+    /// Terminal tasks the registry would delete.
+    pub ids: Vec<TaskId>,
+}
+
+impl Handler<Prune> for DependencyResolver {
+    type Result = Vec<TaskId>;
+    fn handle(&mut self, msg: Prune, _: &mut Context<Self>) -> Self::Result {
+        self.graph.prune(&msg.ids)
+    }
+}
+
 /// A task finished; returns dependents that became ready.
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<TaskId>")]

@@ -114,7 +114,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
         TaskNotFound | NoSuchSlot | ContextKeyNotFound | NotFound | TaskHandleNotFound
         | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => StatusCode::NOT_FOUND,
-        StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists
+        StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists | HasDependents
         | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy => {
             StatusCode::CONFLICT
         }

@@ -12,6 +12,7 @@ use super::{leases, routes, servers, tasks, tokens};
     paths(
         tasks::add_tasks, tasks::list_tasks, tasks::get_task, tasks::claim_next, tasks::claim_task,
         tasks::heartbeat, tasks::complete, tasks::fail, tasks::release, tasks::cancel, tasks::reset,
+        tasks::delete_task,
         tasks::task_events, tasks::context_list, tasks::context_get, tasks::context_put,
         tasks::list_slots, tasks::claim_slot, tasks::release_slot, tasks::stats,
         leases::list_leases,

@@ -67,6 +67,7 @@ route_table! {
     GET "/tasks" => tasks::list_tasks, VIEWER;
     POST "/tasks/claim-next" => tasks::claim_next, AGENT;
     GET "/tasks/{id}" => tasks::get_task, VIEWER;
+    DELETE "/tasks/{id}" => tasks::delete_task, ADMIN;
     POST "/tasks/{id}/claim" => tasks::claim_task, AGENT;
     POST "/tasks/{id}/heartbeat" => tasks::heartbeat, AGENT;
     POST "/tasks/{id}/complete" => tasks::complete, AGENT;

@@ -7,6 +7,11 @@
 //! that id, then live ones, without gaps or duplicates. A subscriber that
 //! falls behind the live buffer is caught up from disk the same way. Events
 //! are sent only once durable.
+//!
+//! When events after the resume point were deleted by retention (the id is
+//! not above [`Store::events_pruned_through`]), the stream instead sends one
+//! `event: resync` (its `id:` the newest event id, its data saying why) and
+//! continues live from there: the client must reload the board.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -94,6 +99,29 @@ impl State {
     /// The next page of stored events. The read barrier comes after the
     /// reads: nothing is sent before everything it shows is durable.
     async fn replay(&mut self) -> Result<(), ApiError> {
+        let pruned = self.store.events_pruned_through();
+        if self.last_sent < pruned {
+            let last = self
+                .store
+                .last_event_id()
+                .map_err(crate::error::Error::from)?;
+            self.store
+                .barrier()
+                .await
+                .map_err(crate::error::Error::from)?;
+            let data = serde_json::json!({
+                "reason": "events after the resume point were deleted by retention; reload the board",
+                "after": self.last_sent,
+                "pruned_through": pruned,
+                "last_event_id": last,
+            });
+            self.queue.push_back(Bytes::from(format!(
+                "id: {last}\nevent: resync\ndata: {data}\n\n"
+            )));
+            self.last_sent = last;
+            self.replaying = false;
+            return Ok(());
+        }
         let events = self
             .store
             .events_after(self.last_sent, self.batch)

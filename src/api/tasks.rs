@@ -328,6 +328,21 @@ pub(crate) async fn release(
     Ok(HttpResponse::Ok().json(board.release(&id, LeaseRef::Id(req.lease_id)).await?))
 }
 
+/// Delete a finished task (done, failed or cancelled) now, with its audit log
+/// and context, instead of waiting for retention (`[retention]
+/// keep_terminal_secs`). 409 `invalid_status` for a task that has not
+/// finished, 409 `has_dependents` while other tasks depend on it (delete
+/// those first), 404 for an unknown id. Admins only.
+#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn delete_task(
+    board: Acting,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    board.delete_task(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Body of `cancel` (optional).
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

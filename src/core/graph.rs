@@ -360,6 +360,39 @@ impl DependencyGraph {
         }
     }
 
+    /// Remove the largest subset of `candidates` that leaves no remaining
+    /// node depending on a removed one, and return it (in no particular
+    /// order). A candidate stays when any of its dependents is not removed
+    /// with it — so a chain is removed from its last task backwards, and a
+    /// task is never left pointing at a missing dependency. Unknown ids are
+    /// ignored. The caller passes only terminal tasks.
+    pub fn prune(&mut self, candidates: &[TaskId]) -> Vec<TaskId> {
+        let mut set: HashSet<&TaskId> = candidates
+            .iter()
+            .filter(|id| self.nodes.contains_key(*id))
+            .collect();
+        loop {
+            let blocked: Vec<&TaskId> = set
+                .iter()
+                .copied()
+                .filter(|id| {
+                    self.nodes
+                        .get(*id)
+                        .is_some_and(|n| n.dependents.iter().any(|d| !set.contains(d)))
+                })
+                .collect();
+            if blocked.is_empty() {
+                break;
+            }
+            for id in blocked {
+                set.remove(id);
+            }
+        }
+        let removed: Vec<TaskId> = set.into_iter().cloned().collect();
+        self.remove_batch(&removed);
+        removed
+    }
+
     /// Mark a node done; returns the dependents that became ready.
     pub fn mark_done(&mut self, id: &TaskId) -> Vec<TaskId> {
         let Some(node) = self.nodes.get_mut(id) else {
@@ -519,6 +552,66 @@ mod tests {
 
     fn node(s: &str, deps: &[&str]) -> (TaskId, Vec<TaskId>) {
         (id(s), deps.iter().map(|d| id(d)).collect())
+    }
+
+    #[test]
+    fn prune_removes_a_chain_from_its_end_and_keeps_what_a_live_task_needs() {
+        let mut g = DependencyGraph::new();
+        g.insert(&[
+            node("a", &[]),
+            node("b", &["a"]),
+            node("c", &["b"]),
+            node("x", &["a"]),
+        ])
+        .unwrap();
+        let mut removed = g.prune(&[id("a"), id("b"), id("c"), id("nope")]);
+        removed.sort();
+        assert_eq!(removed, vec![id("b"), id("c")]);
+        assert!(g.dependents(&id("a")) == vec![id("x")]);
+        assert_eq!(g.prune(&[id("x"), id("a")]).len(), 2);
+        assert!(g.is_empty());
+    }
+
+    proptest! {
+        /// Whatever the DAG and the candidates, pruning never leaves a node
+        /// pointing at a missing dependency, removes only candidates, and
+        /// keeps a candidate only when something that stays depends on it.
+        #[test]
+        fn prune_never_leaves_a_dangling_dependency(
+            deps in proptest::collection::vec(any::<u32>(), 1..40),
+            chosen in any::<u64>(),
+        ) {
+            let ids: Vec<TaskId> = (0..deps.len()).map(|i| id(&format!("t{i}"))).collect();
+            let mut g = DependencyGraph::new();
+            for (i, mask) in deps.iter().enumerate() {
+                // up to the 32 previous tasks, picked by the mask's bits
+                let ds: Vec<TaskId> = (0..i.min(32))
+                    .filter(|b| mask & (1 << b) != 0)
+                    .map(|b| ids[i - 1 - b].clone())
+                    .collect();
+                g.insert(&[(ids[i].clone(), ds)]).unwrap();
+            }
+            let candidates: Vec<TaskId> = ids
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| chosen & (1 << (i % 64)) != 0)
+                .map(|(_, t)| t.clone())
+                .collect();
+            let removed: HashSet<TaskId> = g.prune(&candidates).into_iter().collect();
+            prop_assert!(removed.iter().all(|r| candidates.contains(r)));
+            for t in &ids {
+                let present = g.state(t).is_some();
+                prop_assert_eq!(present, !removed.contains(t));
+                if present {
+                    for d in g.dependencies(t) {
+                        prop_assert!(g.state(&d).is_some(), "{} points at removed {}", t, d);
+                    }
+                }
+            }
+            for c in candidates.iter().filter(|c| !removed.contains(*c)) {
+                prop_assert!(!g.dependents(c).is_empty(), "{} kept with no dependent", c);
+            }
+        }
     }
 
     #[test]

@@ -72,6 +72,15 @@ pub enum TaskError {
         /// Worker.
         worker: String,
     },
+    /// A terminal task cannot be deleted while other tasks depend on it
+    /// (they would point at a missing dependency); delete them first.
+    #[error("task '{task}' cannot be deleted: {} depend on it (delete them first)", dependents.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "))]
+    HasDependents {
+        /// Task.
+        task: TaskId,
+        /// The tasks that depend on it.
+        dependents: Vec<TaskId>,
+    },
     /// The operation needs another status.
     #[error("task '{task}' is {status}; cannot {action}")]
     WrongStatus {
@@ -171,12 +180,20 @@ impl Effects {
 
 type ReadyKey = (Reverse<i32>, u64, TaskId);
 
+/// When a terminal task ended: `finished_at`, or its last update for
+/// records that have none.
+fn ended_at(task: &Task) -> Millis {
+    task.finished_at.unwrap_or(task.updated_at)
+}
+
 /// The task table.
 #[derive(Debug, Default)]
 pub struct TaskTable {
     tasks: HashMap<TaskId, Task>,
     ready: BTreeSet<ReadyKey>,
     expiries: BTreeSet<(Millis, TaskId)>,
+    /// Terminal tasks by the time they ended (retention picks the oldest).
+    ended: BTreeSet<(Millis, TaskId)>,
     counts: [usize; 6],
     next_seq: u64,
     next_lease_id: u64,
@@ -248,6 +265,9 @@ impl TaskTable {
                     self.expiries.insert((l.expires_at, task.id.clone()));
                 }
             }
+            s if s.is_terminal() => {
+                self.ended.insert((ended_at(task), task.id.clone()));
+            }
             _ => {}
         }
     }
@@ -264,8 +284,33 @@ impl TaskTable {
                     self.expiries.remove(&(l.expires_at, task.id.clone()));
                 }
             }
+            s if s.is_terminal() => {
+                self.ended.remove(&(ended_at(task), task.id.clone()));
+            }
             _ => {}
         }
+    }
+
+    /// Up to `limit` terminal tasks that ended before `cutoff` (ms), oldest
+    /// first: the candidates of a retention pass.
+    pub fn ended_before(&self, cutoff: Millis, limit: usize) -> Vec<TaskId> {
+        self.ended
+            .iter()
+            .take_while(|(at, _)| *at < cutoff)
+            .take(limit)
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+
+    /// Forget a terminal task (it was deleted). `None`, and nothing
+    /// changes, for an unknown or non-terminal task.
+    pub fn remove_terminal(&mut self, id: &TaskId) -> Option<Task> {
+        if !self.tasks.get(id)?.status.is_terminal() {
+            return None;
+        }
+        let task = self.tasks.remove(id)?;
+        self.unindex(&task);
+        Some(task)
     }
 
     /// Mutate a task keeping the indexes right.
