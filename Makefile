@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: help build run test test-rust downstream test-python test-clients test-conformance test-browser vendor-dashboard lint fmt doc bench soak ci clean
+.PHONY: help build run test test-rust downstream test-python test-clients test-conformance test-browser vendor-dashboard lint fmt doc bench soak fuzz ci clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release bi
 	SOAK_RUNS=10 SOAK_BATON=target/release/baton $(CARGO) test --locked --test soak -- --nocapture
 	PROPTEST_CASES=1000 $(CARGO) test --locked --test model -- --nocapture --test-threads=2
 	LEAK_SESSIONS=10000 LEAK_TASKS=100000 $(CARGO) test --release --locked --test leaks -- --nocapture
+
+fuzz: ## 1,000,000 generated REST and MCP requests against a release server (make test sends 20,000); see RELIABILITY.md
+	FUZZ_REQUESTS=1000000 FUZZ_SECS=3600 $(CARGO) test --release --locked --test fuzz -- --nocapture
 
 ci: lint test ## what CI runs
 
