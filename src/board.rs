@@ -732,11 +732,28 @@ impl Board {
 
     // ---- reads -----------------------------------------------------------
 
+    /// Run a synchronous store read on the blocking pool, never on an
+    /// actix-web worker or an arbiter (a sled read can wait for the disk,
+    /// and an audit log or a context can be large), then pass the read
+    /// barrier: what the read saw is durable before it is shown.
+    async fn read<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+    ) -> Result<T, Error> {
+        let store = self.store.clone();
+        let value = tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|_| Error::Unavailable(what))??;
+        self.store.barrier().await?;
+        Ok(value)
+    }
+
     /// One task.
     pub async fn get_task(&self, id: &str) -> Result<Task, Error> {
         let id = self.id(id)?;
-        let task = self.store.get_task(&id)?;
-        self.store.barrier().await?;
+        let key = id.clone();
+        let task = self.read("a task read", move |s| s.get_task(&key)).await?;
         task.ok_or_else(|| TaskError::NotFound(id).into())
     }
 
@@ -852,11 +869,9 @@ impl Board {
             limit,
             max_scan: LEASE_SCAN_BUDGET,
         };
-        let store = self.store.clone();
-        let page = tokio::task::spawn_blocking(move || store.lease_history(&q))
-            .await
-            .map_err(|_| Error::Unavailable("the lease history"))??;
-        self.store.barrier().await?;
+        let page = self
+            .read("the lease history", move |s| s.lease_history(&q))
+            .await?;
         Ok(LeasePage {
             leases: page.leases,
             next_cursor: page.next_cursor.map(|c| c.to_string()),
@@ -866,9 +881,8 @@ impl Board {
     /// A task's audit log.
     pub async fn task_events(&self, id: &str) -> Result<Vec<Event>, Error> {
         let task = self.get_task(id).await?;
-        let events = self.store.task_events(&task.id)?;
-        self.store.barrier().await?;
-        Ok(events)
+        self.read("an audit log read", move |s| s.task_events(&task.id))
+            .await
     }
 
     /// One context value.
@@ -878,9 +892,9 @@ impl Board {
         key: &str,
     ) -> Result<Option<serde_json::Value>, Error> {
         let task = self.get_task(id).await?;
-        let value = self.store.context_get(&task.id, key)?;
-        self.store.barrier().await?;
-        Ok(value)
+        let key = key.to_owned();
+        self.read("a context read", move |s| s.context_get(&task.id, &key))
+            .await
     }
 
     /// All context values of a task.
@@ -889,9 +903,8 @@ impl Board {
         id: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
         let task = self.get_task(id).await?;
-        let values = self.store.context_list(&task.id)?;
-        self.store.barrier().await?;
-        Ok(values)
+        self.read("a context read", move |s| s.context_list(&task.id))
+            .await
     }
 
     /// Every slot, then a read barrier: what is shown is durable.

@@ -122,23 +122,29 @@ impl State {
             self.replaying = false;
             return Ok(());
         }
-        let events = self
-            .store
-            .events_after(self.last_sent, self.batch)
-            .map_err(crate::error::Error::from)?;
-        let mut frames = Vec::with_capacity(events.len());
-        for ev in &events {
-            let task = match &ev.task_id {
-                Some(id) => self.store.get_task(id).map_err(crate::error::Error::from)?,
-                None => None,
-            };
-            frames.push((ev.id, frame(ev, task.as_ref())));
-        }
+        // the page and its tasks are read on the blocking pool, not on the
+        // actix-web worker that serves this stream
+        let (store, after, batch) = (self.store.clone(), self.last_sent, self.batch);
+        let (count, frames) = tokio::task::spawn_blocking(move || {
+            let events = store.events_after(after, batch)?;
+            let mut frames = Vec::with_capacity(events.len());
+            for ev in &events {
+                let task = match &ev.task_id {
+                    Some(id) => store.get_task(id)?,
+                    None => None,
+                };
+                frames.push((ev.id, frame(ev, task.as_ref())));
+            }
+            Ok::<_, crate::store::StoreError>((events.len(), frames))
+        })
+        .await
+        .map_err(|_| crate::error::Error::Unavailable("the event replay"))?
+        .map_err(crate::error::Error::from)?;
         self.store
             .barrier()
             .await
             .map_err(crate::error::Error::from)?;
-        if events.len() < self.batch {
+        if count < self.batch {
             self.replaying = false;
         }
         for (id, f) in frames {
@@ -172,7 +178,12 @@ impl State {
                         self.last_sent = p.event.id;
                         if let (None, Some(id)) = (&p.task, &p.event.task_id) {
                             // published before any subscriber existed: no snapshot was taken
-                            let task = self.store.get_task(id).ok().flatten();
+                            let (store, id) = (self.store.clone(), id.clone());
+                            let task = tokio::task::spawn_blocking(move || store.get_task(&id))
+                                .await
+                                .ok()
+                                .and_then(Result::ok)
+                                .flatten();
                             if self.store.barrier().await.is_err() {
                                 return None;
                             }

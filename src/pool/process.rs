@@ -15,6 +15,9 @@ use nix::unistd::Pid;
 /// How often group membership is polled while waiting.
 const POLL: Duration = Duration::from_millis(20);
 
+/// The longest pause between two membership polls.
+const MAX_POLL: Duration = Duration::from_millis(200);
+
 /// How long to wait for the group to vanish after SIGKILL.
 const AFTER_KILL: Duration = Duration::from_secs(2);
 
@@ -84,16 +87,24 @@ impl ProcessGroup {
     }
 
     /// Wait until no member runs; false if some still do after `within`.
+    /// Each check (a scan of `/proc`) runs on the blocking pool, never on the
+    /// arbiter that hosts the actors, and the polls back off from 20 ms to
+    /// 200 ms.
     pub(crate) async fn wait_gone(self, within: Duration) -> bool {
         let deadline = Instant::now() + within;
+        let mut poll = POLL;
         loop {
-            if !self.is_alive() {
+            let alive = tokio::task::spawn_blocking(move || self.is_alive())
+                .await
+                .unwrap_or(true);
+            if !alive {
                 return true;
             }
             if Instant::now() >= deadline {
                 return false;
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(poll.min(deadline.saturating_duration_since(Instant::now()))).await;
+            poll = (poll * 2).min(MAX_POLL);
         }
     }
 
