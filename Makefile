@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: help build run test test-rust downstream test-python test-clients test-conformance test-browser vendor-dashboard lint fmt doc bench soak fuzz ci clean
+.PHONY: bench-board help build run test test-rust downstream test-python test-clients test-conformance test-browser vendor-dashboard lint fmt doc bench soak fuzz ci clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench: ## end-to-end REST benchmark (claim→complete cycles/s, p50/p99, add thr
 	$(CARGO) bench --locked --bench e2e
 	$(CARGO) build --release --locked --example fault_server
 	$(CARGO) bench --locked --bench gateway
+
+bench-board: build ## the 1,000,000-task board: peak RSS while adding, restart-to-ready, RSS after restart (BENCHMARKS.md)
+	python3 scripts/board-1m.py --tasks 1000000 --baton target/release/baton
 
 soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
 	$(CARGO) build --release --locked --bin baton

@@ -13,7 +13,9 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::{json, Value};
 
 /// mimalloc: under load glibc malloc (cross-thread frees between actors and
-/// the committer) cost about a fifth of all CPU.
+/// the committer) cost about a fifth of all CPU. The `system-allocator`
+/// feature leaves it out, for heap profilers that hook malloc.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

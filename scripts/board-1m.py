@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The 1,000,000-task board benchmark (issue 12, must-show 5): memory and
+start-up at scale, measured on the release binary (`make bench-board`).
+
+1. `baton serve` on a fresh data dir (127.0.0.1, port 0); add N small tasks
+   over REST in batches of 10,000; every second the process's RSS is sampled
+   and the kernel's high-water mark (VmHWM) read at the end: peak RSS while
+   adding.
+2. SIGTERM, restart on the same dir: time from spawn to `/readyz` 200, and
+   the RSS once ready.
+3. `GET /api/available-tasks` (the compat route that lists every ready
+   task): time and size of the answer.
+
+Standard library only; prints one JSON object (and a human summary on stderr).
+Usage: scripts/board-1m.py [--tasks N] [--baton target/release/baton] [--wrap heaptrack]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+
+def rss_kib(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+WRAP = []
+
+
+def start(baton, data):
+    env = dict(os.environ)
+    env.update({
+        "RUST_LOG": "warn",
+        "BATON_MCP__ENABLED": "false",
+        "BATON_TASKS__MAX_BATCH": "10000",
+        "BATON_API__MAX_BODY_BYTES": str(64 << 20),
+    })
+    started = time.monotonic()
+    p = subprocess.Popen(WRAP + [baton, "serve", "--bind", "127.0.0.1:0", "--data-dir", data],
+                         stdout=subprocess.PIPE, stderr=sys.stderr, env=env, text=True)
+    for line in p.stdout:
+        m = re.match(r"baton listening on (\S+)", line)
+        if m:
+            # keep draining stdout so the child never blocks on a full pipe
+            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+            return p, m.group(1), started
+    raise SystemExit("baton exited before listening")
+
+
+def request(method, url, body=None, timeout=600):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def wait_ready(url, deadline):
+    while time.monotonic() < deadline:
+        try:
+            if request("GET", url + "/readyz", timeout=5)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--baton", default="target/release/baton")
+    ap.add_argument("--wrap", default="", help="run baton under this command (e.g. heaptrack); RSS figures are then the wrapper's")
+    args = ap.parse_args()
+    WRAP.extend(args.wrap.split())
+    data = tempfile.mkdtemp(prefix="baton-1m-")
+    out = {"tasks": args.tasks, "batch": args.batch}
+    try:
+        p, url, _ = start(args.baton, data)
+        samples = []
+        stop = threading.Event()
+
+        def sample():
+            while not stop.wait(1.0):
+                samples.append(rss_kib(p.pid))
+        threading.Thread(target=sample, daemon=True).start()
+        t0 = time.monotonic()
+        for start_id in range(0, args.tasks, args.batch):
+            n = min(args.batch, args.tasks - start_id)
+            tasks = [{"id": f"t{start_id + i:07d}", "title": "t"} for i in range(n)]
+            status, _ = request("POST", url + "/api/v1/tasks", {"tasks": tasks})
+            assert status == 201, status
+        out["add_secs"] = round(time.monotonic() - t0, 2)
+        stop.set()
+        out["peak_rss_adding_mib"] = round(rss_kib(p.pid, "VmHWM") / 1024)
+        out["rss_after_adding_mib"] = round(rss_kib(p.pid) / 1024)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=120)
+        out["disk_mib"] = round(sum(os.path.getsize(os.path.join(d, f))
+                                    for d, _, fs in os.walk(data) for f in fs) / 2**20)
+
+        p, url, started = start(args.baton, data)
+        assert wait_ready(url, time.monotonic() + 300), "not ready"
+        out["restart_to_ready_secs"] = round(time.monotonic() - started, 2)
+        out["rss_after_restart_mib"] = round(rss_kib(p.pid) / 1024)
+        t0 = time.monotonic()
+        status, body = request("GET", url + "/api/available-tasks")
+        out["available_tasks_secs"] = round(time.monotonic() - t0, 2)
+        out["available_tasks_mib"] = round(len(body) / 2**20, 1)
+        out["peak_rss_after_restart_mib"] = round(rss_kib(p.pid, "VmHWM") / 1024)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=120)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    print(json.dumps(out))
+    for k, v in out.items():
+        print(f"  {k}: {v}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
