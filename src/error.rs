@@ -280,7 +280,10 @@ impl Error {
             },
             Error::Store(StoreError::Closed) => ErrorCode::Unavailable,
             Error::Store(
-                StoreError::FlushFailed(_) | StoreError::Open { .. } | StoreError::Locked { .. },
+                StoreError::FlushFailed(_)
+                | StoreError::OutcomeUnknown(_)
+                | StoreError::Open { .. }
+                | StoreError::Locked { .. },
             ) => ErrorCode::StorageUnavailable,
             Error::Store(StoreError::Sled(sled::Error::Io(_))) => ErrorCode::StorageUnavailable,
             Error::Store(_) => ErrorCode::StorageError,

@@ -121,6 +121,13 @@ pub enum StoreError {
     /// write until baton is restarted. The text says what failed.
     #[error("the store failed and refuses writes until restart ({0})")]
     FlushFailed(String),
+    /// The store failed while this write was being made durable: its batch
+    /// had reached sled, and the flush that failed may have written all of
+    /// it before failing (a failed flush says nothing about what did reach
+    /// the disk). After a restart it may or may not be there: read it back
+    /// before retrying. The text says what failed.
+    #[error("the store failed while this write was being made durable ({0}); it may or may not be on disk after a restart: read it back before retrying")]
+    OutcomeUnknown(String),
     /// The store was closed (runtime shut down).
     #[error("the store is closed")]
     Closed,
@@ -455,7 +462,15 @@ struct GroupCommit {
     /// Last ticket handed out (mirrors `queue.last_ticket` for lock-free reads).
     enqueued: AtomicU64,
     events_tx: tokio::sync::broadcast::Sender<Arc<Published>>,
-    /// Highest ticket known durable.
+    /// Highest ticket whose batch was handed to sled (applied or being
+    /// applied, maybe not flushed): a waiter at or below it whose flush
+    /// failed has an unknown outcome, one above it was never written.
+    applied: AtomicU64,
+    /// Highest ticket a successful flush covered (never the wake-up value
+    /// a failure sends on `durable_tx`).
+    flushed: AtomicU64,
+    /// Highest ticket known durable; `u64::MAX` once the store failed (to
+    /// wake every waiter).
     durable_tx: watch::Sender<u64>,
     durable_rx: watch::Receiver<u64>,
     stop: AtomicBool,
@@ -509,6 +524,8 @@ impl Store {
             wake: Condvar::new(),
             enqueued: AtomicU64::new(0),
             events_tx,
+            applied: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
             durable_tx,
             durable_rx,
             stop: AtomicBool::new(false),
@@ -593,9 +610,12 @@ impl Store {
 
     /// Resolve once the commit behind `ticket` is on disk.
     ///
-    /// Errors: [`StoreError::FlushFailed`] when the store failed before the
-    /// commit was durable (then it never will be), or when it took longer
-    /// than [`COMMIT_TIMEOUT`] (which fails the store: the disk is hung).
+    /// Errors, once the store failed (a flush failed, the committer died, or
+    /// this commit took longer than [`COMMIT_TIMEOUT`], which fails the
+    /// store: the disk is hung): [`StoreError::OutcomeUnknown`] when the
+    /// commit had been applied but its flush did not succeed (it may be on
+    /// disk after a restart), [`StoreError::FlushFailed`] when it was never
+    /// applied (it is not). A commit flushed before the failure is `Ok`.
     pub async fn wait_durable(&self, ticket: Ticket) -> Result<(), StoreError> {
         if *self.gc.durable_rx.borrow() >= ticket.0 && self.gc.failure.get().is_none() {
             return Ok(());
@@ -614,8 +634,15 @@ impl Store {
             self.gc.durable_tx.send_replace(u64::MAX);
         }
         match self.gc.failure.get() {
-            Some(f) => Err(StoreError::FlushFailed(f.clone())),
             None => Ok(()),
+            // flushed before the failure: on disk, and acknowledged as such
+            Some(_) if self.gc.flushed.load(Ordering::SeqCst) >= ticket.0 => Ok(()),
+            // applied, then the flush failed: it may have reached the disk
+            Some(f) if self.gc.applied.load(Ordering::SeqCst) >= ticket.0 => {
+                Err(StoreError::OutcomeUnknown(f.clone()))
+            }
+            // never applied: it cannot be on disk
+            Some(f) => Err(StoreError::FlushFailed(f.clone())),
         }
     }
 
@@ -1152,6 +1179,8 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
             if !batch.deletes.is_empty() || batch.prune_events.is_some() {
                 // a deletion reads what is stored: apply what came before it first
                 if unapplied {
+                    // from here on a failure leaves these writes' outcome unknown
+                    gc.applied.store(ticket.saturating_sub(1), Ordering::SeqCst);
                     if let Err(e) = tree.apply_batch(std::mem::take(&mut merged)) {
                         fail(gc, db, tree, "apply", &e);
                         return;
@@ -1203,6 +1232,9 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
         }
         #[cfg(test)]
         gc.faults.before_apply();
+        // from here on a failure leaves the outcome of the group unknown: a
+        // failed apply or flush may still have written all of it
+        gc.applied.store(last, Ordering::SeqCst);
         if let Err(e) = tree.apply_batch(merged) {
             fail(gc, db, tree, "apply", &e);
             return;
@@ -1217,6 +1249,7 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
             return;
         }
         gc.flushes.fetch_add(1, Ordering::Relaxed);
+        gc.flushed.store(last, Ordering::SeqCst);
         gc.pruned_through.fetch_max(pruned_top, Ordering::SeqCst);
         gc.durable_tx.send_replace(last);
         for p in published {
@@ -1498,7 +1531,8 @@ mod tests {
         let err = tokio::time::timeout(BOUND, store.wait_durable(t))
             .await
             .expect("a waiter of the failed batch is woken");
-        assert!(matches!(err, Err(StoreError::FlushFailed(ref f)) if f.contains("no space")));
+        // its batch was applied before the flush failed: the outcome is unknown
+        assert!(matches!(err, Err(StoreError::OutcomeUnknown(ref f)) if f.contains("no space")));
         assert!(store.is_failed());
         assert!(store.failure().is_some_and(|f| f.starts_with("flush")));
         // every later write is refused before it is queued
@@ -1514,9 +1548,9 @@ mod tests {
         let closed = tokio::time::timeout(BOUND, closed).await.unwrap().unwrap();
         assert!(matches!(closed, Err(StoreError::FlushFailed(_))));
         assert_eq!(store.flush_count(), flushes, "no flush after the failure");
-        // a durable ticket from before the failure is no longer reported durable
-        // (the store cannot vouch for anything any more)
-        assert!(store.wait_durable(ok).await.is_err());
+        // a ticket a flush covered before the failure is still durable: a
+        // writer that asks late is not told its write failed (it is on disk)
+        assert!(store.wait_durable(ok).await.is_ok());
     }
 
     #[tokio::test]

@@ -9,6 +9,12 @@
 //! 500 (refusals are 503 `storage_unavailable`), `/readyz` turns 503 with
 //! the reason, and `SIGTERM` ends the process within its shutdown timeout.
 //!
+//! A write whose batch had reached sled when the flush failed is answered
+//! 503 too, but says its outcome is unknown ("may or may not be on disk"):
+//! a failed flush can have written all of it first (CI saw two such writes
+//! on disk after the restart). Those may be present or not; a refusal that
+//! does not say so must not be.
+//!
 //! Mounting needs root. Where it is not permitted the test says so and
 //! passes; `.ci/run` runs as root, and `BATON_REQUIRE_TMPFS=1` turns the skip
 //! into a failure.
@@ -81,6 +87,7 @@ fn serve(data_dir: &Path) -> Child {
 enum Outcome {
     Acked(String),
     Refused(String),
+    Unknown(String),
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,7 +148,12 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
                             "a refusal names the cause: {body}"
                         );
                         refusals_in_a_row += 1;
-                        outcomes.push(Outcome::Refused(id));
+                        let msg = body["error"]["message"].as_str().unwrap_or_default();
+                        if msg.contains("may or may not be on disk") {
+                            outcomes.push(Outcome::Unknown(id));
+                        } else {
+                            outcomes.push(Outcome::Refused(id));
+                        }
                     }
                     other => panic!("add {id} got {other}: {body}"),
                 }
@@ -151,11 +163,13 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
     }
     let mut acked = Vec::new();
     let mut refused = Vec::new();
+    let mut unknown = Vec::new();
     for w in writers {
         for o in w.await.unwrap() {
             match o {
                 Outcome::Acked(id) => acked.push(id),
                 Outcome::Refused(id) => refused.push(id),
+                Outcome::Unknown(id) => unknown.push(id),
             }
         }
     }
@@ -226,11 +240,18 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
     let kept: Vec<_> = refused.iter().filter(|id| on_disk.contains(*id)).collect();
     assert!(lost.is_empty(), "acknowledged but not on disk: {lost:?}");
     assert!(kept.is_empty(), "refused but on disk: {kept:?}");
-    assert_eq!(on_disk.len(), acked.len());
+    let unknown_on_disk = unknown.iter().filter(|id| on_disk.contains(*id)).count();
+    assert_eq!(
+        on_disk.len(),
+        acked.len() + unknown_on_disk,
+        "nothing on disk that was not added"
+    );
     eprintln!(
-        "{} acknowledged, {} refused, all as answered after the restart",
+        "{} acknowledged, {} refused, {} of unknown outcome ({} of them on disk), all as answered after the restart",
         acked.len(),
-        refused.len()
+        refused.len(),
+        unknown.len(),
+        unknown_on_disk
     );
     drop(server);
     drop(tmpfs);
