@@ -1187,7 +1187,17 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
                     }
                 }
                 match expand_deletions(tree, gc, &batch, &mut merged) {
-                    Ok(top) => pruned_top = pruned_top.max(top),
+                    Ok(top) => {
+                        pruned_top = pruned_top.max(top);
+                        // written with these removals, in case a later early
+                        // apply reaches the disk without the final batch
+                        if pruned_top > gc.pruned_through.load(Ordering::SeqCst) {
+                            merged.insert(
+                                key(META, EVENTS_PRUNED_META.as_bytes()),
+                                pruned_top.to_be_bytes().to_vec(),
+                            );
+                        }
+                    }
                     Err(e) => {
                         fail(gc, db, tree, "delete", &e);
                         return;

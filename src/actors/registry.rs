@@ -521,7 +521,10 @@ impl TaskRegistry {
             Vec::new()
         } else {
             let cutoff = now.saturating_sub(r.keep_terminal_secs.saturating_mul(1000));
-            self.table.ended_before(cutoff, r.batch)
+            // every old finished task is a candidate, not only the oldest
+            // `batch`: those are often pinned by a later task that depends on
+            // them, and the resolver deletes up to `batch` from the sinks
+            self.table.ended_before(cutoff, usize::MAX)
         };
         let events = (r.keep_events_secs > 0).then(|| {
             let cutoff = now.saturating_sub(r.keep_events_secs.saturating_mul(1000));
@@ -531,11 +534,17 @@ impl TaskRegistry {
             return;
         }
         let resolver = self.resolver.clone();
+        let limit = r.batch;
         let ask = async move {
             if candidates.is_empty() {
                 Ok(Vec::new())
             } else {
-                resolver.send(Prune { ids: candidates }).await
+                resolver
+                    .send(Prune {
+                        ids: candidates,
+                        limit,
+                    })
+                    .await
             }
         };
         ctx.wait(ask.into_actor(self).map(move |removed, act, _| {
@@ -1007,6 +1016,7 @@ impl Handler<DeleteTask> for TaskRegistry {
             let removed = resolver
                 .send(Prune {
                     ids: vec![id.clone()],
+                    limit: 1,
                 })
                 .await?;
             let dependents = if removed.is_empty() {

@@ -69,12 +69,14 @@ impl Handler<RemoveNodes> for DependencyResolver {
 pub struct Prune {
     /// Terminal tasks the registry would delete.
     pub ids: Vec<TaskId>,
+    /// Most tasks removed.
+    pub limit: usize,
 }
 
 impl Handler<Prune> for DependencyResolver {
     type Result = Vec<TaskId>;
     fn handle(&mut self, msg: Prune, _: &mut Context<Self>) -> Self::Result {
-        self.graph.prune(&msg.ids)
+        self.graph.prune(&msg.ids, msg.limit)
     }
 }
 

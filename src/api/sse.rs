@@ -144,6 +144,11 @@ impl State {
             .barrier()
             .await
             .map_err(crate::error::Error::from)?;
+        if self.store.events_pruned_through() > self.last_sent {
+            // a retention pass removed events while this page was read: the
+            // page may have gaps, so resync instead of sending it
+            return Box::pin(self.replay()).await;
+        }
         if count < self.batch {
             self.replaying = false;
         }

@@ -360,36 +360,44 @@ impl DependencyGraph {
         }
     }
 
-    /// Remove the largest subset of `candidates` that leaves no remaining
-    /// node depending on a removed one, and return it (in no particular
-    /// order). A candidate stays when any of its dependents is not removed
-    /// with it — so a chain is removed from its last task backwards, and a
-    /// task is never left pointing at a missing dependency. Unknown ids are
-    /// ignored. The caller passes only terminal tasks.
-    pub fn prune(&mut self, candidates: &[TaskId]) -> Vec<TaskId> {
-        let mut set: HashSet<&TaskId> = candidates
+    /// Remove up to `limit` of `candidates` so that no remaining node
+    /// depends on a removed one, and return them (sinks first). A candidate
+    /// goes only once every task that depends on it has gone, so a chain is
+    /// removed from its last task backwards and a task is never left
+    /// pointing at a missing dependency; with no limit this removes every
+    /// candidate whose dependents are all candidates too. Linear in the
+    /// candidates and their edges. Unknown ids are ignored. The caller passes
+    /// only terminal tasks.
+    pub fn prune(&mut self, candidates: &[TaskId], limit: usize) -> Vec<TaskId> {
+        let wanted: HashSet<&TaskId> = candidates
             .iter()
             .filter(|id| self.nodes.contains_key(*id))
             .collect();
-        loop {
-            let blocked: Vec<&TaskId> = set
-                .iter()
-                .copied()
-                .filter(|id| {
-                    self.nodes
-                        .get(*id)
-                        .is_some_and(|n| n.dependents.iter().any(|d| !set.contains(d)))
-                })
-                .collect();
-            if blocked.is_empty() {
-                break;
+        let mut queue: Vec<TaskId> = wanted
+            .iter()
+            .filter(|id| {
+                self.nodes
+                    .get(**id)
+                    .is_some_and(|n| n.dependents.is_empty())
+            })
+            .map(|id| (*id).clone())
+            .collect();
+        let mut removed = Vec::new();
+        while removed.len() < limit {
+            let Some(id) = queue.pop() else { break };
+            let Some(node) = self.nodes.remove(&id) else {
+                continue;
+            };
+            for d in node.deps {
+                if let Some(dn) = self.nodes.get_mut(&d) {
+                    dn.dependents.retain(|x| *x != id);
+                    if dn.dependents.is_empty() && wanted.contains(&d) {
+                        queue.push(d);
+                    }
+                }
             }
-            for id in blocked {
-                set.remove(id);
-            }
+            removed.push(id);
         }
-        let removed: Vec<TaskId> = set.into_iter().cloned().collect();
-        self.remove_batch(&removed);
         removed
     }
 
@@ -564,11 +572,11 @@ mod tests {
             node("x", &["a"]),
         ])
         .unwrap();
-        let mut removed = g.prune(&[id("a"), id("b"), id("c"), id("nope")]);
+        let mut removed = g.prune(&[id("a"), id("b"), id("c"), id("nope")], usize::MAX);
         removed.sort();
         assert_eq!(removed, vec![id("b"), id("c")]);
         assert!(g.dependents(&id("a")) == vec![id("x")]);
-        assert_eq!(g.prune(&[id("x"), id("a")]).len(), 2);
+        assert_eq!(g.prune(&[id("x"), id("a")], usize::MAX).len(), 2);
         assert!(g.is_empty());
     }
 
@@ -597,7 +605,7 @@ mod tests {
                 .filter(|(i, _)| chosen & (1 << (i % 64)) != 0)
                 .map(|(_, t)| t.clone())
                 .collect();
-            let removed: HashSet<TaskId> = g.prune(&candidates).into_iter().collect();
+            let removed: HashSet<TaskId> = g.prune(&candidates, usize::MAX).into_iter().collect();
             prop_assert!(removed.iter().all(|r| candidates.contains(r)));
             for t in &ids {
                 let present = g.state(t).is_some();
@@ -612,6 +620,33 @@ mod tests {
                 prop_assert!(!g.dependents(c).is_empty(), "{} kept with no dependent", c);
             }
         }
+    }
+
+    /// Review: a chain longer than a pass's batch, whose oldest tasks are
+    /// the candidates, must still shrink every pass (from its end).
+    #[test]
+    fn prune_with_a_limit_takes_a_long_chain_from_its_end_in_bounded_steps() {
+        let mut g = DependencyGraph::new();
+        let ids: Vec<TaskId> = (0..2000).map(|i| id(&format!("c{i}"))).collect();
+        g.insert(&[(ids[0].clone(), vec![])]).unwrap();
+        for i in 1..ids.len() {
+            g.insert(&[(ids[i].clone(), vec![ids[i - 1].clone()])])
+                .unwrap();
+        }
+        let mut passes = 0;
+        while !g.is_empty() {
+            let removed = g.prune(&ids, 500);
+            assert_eq!(removed.len(), 500.min(g.len() + removed.len()));
+            passes += 1;
+            for t in &ids {
+                if g.state(t).is_some() {
+                    for d in g.dependencies(t) {
+                        assert!(g.state(&d).is_some(), "{t} points at removed {d}");
+                    }
+                }
+            }
+        }
+        assert_eq!(passes, 4);
     }
 
     #[test]
