@@ -152,7 +152,8 @@ impl JwtSettings {
 /// from its last task backwards, so no task ever points at a missing
 /// dependency). It also prunes up to `batch` audit events older than
 /// `keep_events_secs` that belong to no live task (slot events, and events
-/// of finished tasks kept longer). `0` keeps forever.
+/// of done or cancelled tasks kept longer; a failed task can be reset, so
+/// its events stay). `0` keeps forever.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionSettings {

@@ -335,9 +335,10 @@ impl WriteBatch {
     }
 
     /// Prune audit events stamped before `before` (ms since the epoch) that
-    /// belong to no live task (slot events, and events of a terminal or
-    /// deleted task), oldest first, examining at most `max` of them. Events
-    /// of a live task stay; they go when their task is deleted.
+    /// belong to no live task (slot events, and events of a done, cancelled
+    /// or deleted task; a failed task can be reset, so its log stays),
+    /// oldest first, examining at most `max` of them. Events of a live task
+    /// stay; they go when their task is deleted.
     pub fn prune_events(&mut self, before: Millis, max: usize) {
         self.prune_events = Some((before, max));
     }
@@ -1356,7 +1357,11 @@ fn expand_prune_events(
             None => false,
             Some(t) => match tree.get(key(TASK, t.as_str().as_bytes()))? {
                 None => false,
-                Some(tv) => decode::<Task>(&k, &tv).map_or(true, |t| !t.status.is_terminal()),
+                // a failed task can be reset and run again: its log stays
+                // until the task itself is deleted
+                Some(tv) => decode::<Task>(&k, &tv).map_or(true, |t| {
+                    !matches!(t.status, TaskStatus::Done | TaskStatus::Cancelled)
+                }),
             },
         };
         if live {
@@ -1738,7 +1743,9 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let live = task("live"); // ready
         let mut finished = task("fin");
-        finished.status = TaskStatus::Failed;
+        finished.status = TaskStatus::Done;
+        let mut failed = task("resettable");
+        failed.status = TaskStatus::Failed;
         let slot_event = |at| Event {
             task_id: None,
             kind: EventKind::SlotClaimed,
@@ -1753,10 +1760,12 @@ mod tests {
         let mut b = WriteBatch::new();
         b.put_task(&live);
         b.put_task(&finished);
+        b.put_task(&failed);
         b.put_event(at(added("live"), 10), None);
         b.put_event(slot_event(11), None);
         b.put_event(at(added("fin"), 12), None);
         b.put_event(at(added("gone"), 13), None); // its task was never stored
+        b.put_event(at(added("resettable"), 14), None); // failed: may be reset
         b.put_event(slot_event(500), None); // newer than the cutoff
         store.wait_durable(store.commit(b).unwrap()).await.unwrap();
 
@@ -1771,13 +1780,18 @@ mod tests {
             .collect();
         assert_eq!(
             left,
-            vec![(EventKind::TaskAdded, 10), (EventKind::SlotClaimed, 500)]
+            vec![
+                (EventKind::TaskAdded, 10),
+                (EventKind::TaskAdded, 14),
+                (EventKind::SlotClaimed, 500)
+            ]
         );
         assert_eq!(store.task_events(&live.id).unwrap().len(), 1);
         assert!(store.task_events(&finished.id).unwrap().is_empty());
+        assert_eq!(store.task_events(&failed.id).unwrap().len(), 1);
         assert_eq!(
             store.load_tasks().unwrap().len(),
-            2,
+            3,
             "tasks are not touched"
         );
 
@@ -1790,7 +1804,7 @@ mod tests {
         let mut b = WriteBatch::new();
         b.prune_events(10_000, 4);
         store.wait_durable(store.commit(b).unwrap()).await.unwrap();
-        assert_eq!(store.events_after(0, 100).unwrap().len(), 2 + 10 - 4);
+        assert_eq!(store.events_after(0, 100).unwrap().len(), 3 + 10 - 4);
     }
 
     /// CI saw `could not acquire lock … WouldBlock` reopening a directory
