@@ -134,6 +134,11 @@ pub struct Board {
     /// Downstream MCP servers (executor tasks, the gateway, `/api/v1/servers`).
     pool: Option<PoolHandle>,
     clock: Clock,
+    /// Cancelled when a shutdown begins ([`crate::Runtime::close_streams`]):
+    /// every long-lived response (the SSE event stream, MCP sessions and
+    /// their streams) ends, so a graceful HTTP stop is not held open by
+    /// them until its timeout.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for Board {
@@ -172,7 +177,14 @@ impl Board {
             metrics,
             settings,
             pool: None,
+            closing: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Cancelled once a shutdown has begun (see
+    /// [`crate::Runtime::close_streams`]); long-lived streams end on it.
+    pub fn closing(&self) -> &tokio_util::sync::CancellationToken {
+        &self.closing
     }
 
     /// The same board, acting for `actor` (the edges call this with the

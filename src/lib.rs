@@ -37,6 +37,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! When the server begins a graceful stop, call [`Runtime::close_streams`]
+//! first (SSE streams and MCP sessions would otherwise hold it open until its
+//! timeout), e.g. from your signal handler:
+//!
+//! ```no_run
+//! # async fn run(runtime: baton::Runtime, handle: actix_web::dev::ServerHandle) {
+//! runtime.close_streams();
+//! handle.stop(true).await;
+//! # }
+//! ```
+//!
 //! In-process callers use [`Runtime::board`]: `board.add_task(spec)`,
 //! `board.claim_next("worker", vec![], None)`, `board.complete(...)`.
 

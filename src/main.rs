@@ -402,7 +402,9 @@ async fn serve(
     let mount = runtime.configure();
     // socket options (TCP_NODELAY) are set in this one place
     let mut server = baton::runtime::http_server(move || App::new().configure(mount.clone()))
-        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // signals are handled below: the streams end first, then the server stops
+        .disable_signals();
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
@@ -418,7 +420,17 @@ async fn serve(
         // A stable line on stdout for scripts and tests that bind port 0.
         println!("baton listening on {scheme}://{a}");
     }
-    server.run().await?;
+    let signals = StopSignals::register()?;
+    let server = server.run();
+    let (handle, closer) = (server.handle(), runtime.clone());
+    actix_web::rt::spawn(async move {
+        let graceful = signals.next().await;
+        // SSE streams and MCP sessions would hold a graceful stop open until
+        // its timeout: end them first; requests in flight still finish
+        closer.close_streams();
+        handle.stop(graceful).await;
+    });
+    server.await?;
     // The runtime's own shutdown (dispatcher, child processes, the store's
     // last flush) gets the same bound as the HTTP server's: a failed or
     // hung disk must not keep the process alive.
@@ -431,6 +443,45 @@ async fn serve(
         ),
     }
     Ok(())
+}
+
+/// The signals that stop `baton serve`, with actix-web's meanings: `SIGTERM`
+/// a graceful stop (in-flight requests finish within
+/// `server.shutdown_timeout_secs`), `SIGINT` and `SIGQUIT` a forced one.
+/// Either way the store's last flush still runs.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+            quit: signal(SignalKind::quit()).context("cannot handle SIGQUIT")?,
+        })
+    }
+
+    /// Wait for the first stop signal; whether the stop is graceful.
+    async fn next(mut self) -> bool {
+        tokio::select! {
+            _ = self.term.recv() => {
+                tracing::info!("SIGTERM received; starting graceful shutdown");
+                true
+            }
+            _ = self.int.recv() => {
+                tracing::info!("SIGINT received; starting forced shutdown");
+                false
+            }
+            _ = self.quit.recv() => {
+                tracing::info!("SIGQUIT received; starting forced shutdown");
+                false
+            }
+        }
+    }
 }
 
 fn is_loopback_entry(host: &str) -> bool {

@@ -329,9 +329,27 @@ impl Runtime {
         }
     }
 
+    /// Begin a shutdown at the edge: end every long-lived response — the SSE
+    /// event streams of `/api/v1/events` and every MCP session on `/mcp`
+    /// with its streams (a client that comes back later gets 404 for its old
+    /// session and initializes again). Call it when the HTTP server starts
+    /// its graceful stop (`baton serve` does, on `SIGTERM`/`SIGINT`): a
+    /// graceful stop waits for open connections, and a session whose client
+    /// left without `DELETE /mcp` (the TypeScript SDK's `close()` sends
+    /// none) or a subscribed dashboard would otherwise hold it for the whole
+    /// `shutdown_timeout_secs`. Requests already in flight still finish.
+    /// Idempotent; [`Runtime::shutdown`] calls it too.
+    pub fn close_streams(&self) {
+        if !self.board.closing().is_cancelled() {
+            tracing::info!("shutdown begun: ending SSE streams and MCP sessions");
+            self.board.closing().cancel();
+        }
+    }
+
     /// Flush everything to disk and close the store. Later writes fail with
     /// `unavailable`. Idempotent.
     pub async fn shutdown(&self) -> Result<(), Error> {
+        self.close_streams();
         // no new downstream calls, then every child process group is terminated
         if let Some(d) = &self.dispatcher {
             let _ = d.send(StopDispatcher).await;

@@ -93,6 +93,8 @@ struct State {
     queue: VecDeque<Bytes>,
     batch: usize,
     keepalive: Duration,
+    /// The board's shutdown token: the stream ends when a shutdown begins.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 impl State {
@@ -161,6 +163,9 @@ impl State {
 
     async fn next(&mut self) -> Option<Bytes> {
         loop {
+            if self.closing.is_cancelled() {
+                return None; // a shutdown began: end the stream (clients reconnect elsewhere or later)
+            }
             if let Some(b) = self.queue.pop_front() {
                 return Some(b);
             }
@@ -203,6 +208,7 @@ impl State {
                     Err(RecvError::Closed) => return None,
                 },
                 () = tokio::time::sleep(self.keepalive) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+                () = self.closing.cancelled() => return None,
             }
         }
     }
@@ -233,6 +239,7 @@ pub(crate) async fn events(
         queue: VecDeque::new(),
         batch: api.sse_replay_batch,
         keepalive: Duration::from_secs(api.sse_keepalive_secs),
+        closing: board.closing().clone(),
     };
     let hello = Bytes::from_static(b": baton event stream\nretry: 2000\n\n");
     let stream = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(hello) }).chain(

@@ -85,6 +85,8 @@ impl McpService {
         config.legacy_session_mode = true;
         config.sse_keep_alive = Some(Duration::from_secs(15));
         config.max_request_body_bytes = MAX_BODY_BYTES;
+        // a shutdown ends every session and its streams (`Runtime::close_streams`)
+        config.cancellation_token = board.closing().child_token();
         let rmcp = StreamableHttpService::new(
             move || Ok(BatonMcp::new(board.clone()).with_profile(profile)),
             sessions.clone(),
