@@ -784,3 +784,99 @@ async fn a_field_too_large_for_the_budget_is_replaced_by_a_note() {
     client.cancel().await.ok();
     s.stop().await;
 }
+
+/// Where a schema below the root carries `description` annotations
+/// (property *names* such as a task's `description` field do not count).
+fn prose(schema: &Value, at: &str, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match k.as_str() {
+                    "description" => out.push(at.to_owned()),
+                    "properties" | "$defs" | "definitions" => {
+                        for (name, sub) in v.as_object().into_iter().flatten() {
+                            prose(sub, &format!("{at}/{k}/{name}"), out);
+                        }
+                    }
+                    "default" | "const" | "enum" | "examples" => {} // data, not schemas
+                    _ => prose(v, &format!("{at}/{k}"), out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                prose(v, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Issue 13.8: the `core` profile's 8 tools were 42 KB of `tools/list` JSON
+/// (~10k tokens) and the full set 92 KB, because every tool repeated the
+/// whole task schema with every description in its `outputSchema`. What a
+/// client puts in the model's context is each tool's name, description and
+/// input schema; the output schema is only for validating results. Both are
+/// measured here per profile and held under budgets, so a new tool or a
+/// schemars upgrade that bloats them fails this test (figures in
+/// BENCHMARKS.md, "What a client's model reads").
+#[actix_web::test]
+async fn tool_definitions_stay_small_in_the_models_context() {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::ServiceExt;
+    let s = common::TestServer::start(|_| {}).await;
+    // (profile, tools, model-context budget, tools/list budget), in bytes of compact JSON
+    for (profile, count, model_budget, wire_budget) in [
+        ("core", 8, 6 * 1024, 24 * 1024),
+        ("full", 23, 14 * 1024, 52 * 1024),
+    ] {
+        let url = format!("http://{}/mcp?profile={profile}", s.addr);
+        let client = ()
+            .serve(rmcp::transport::StreamableHttpClientTransport::from_config(
+                StreamableHttpClientTransportConfig::with_uri(url),
+            ))
+            .await
+            .expect("initialize");
+        let tools = client.list_all_tools().await.expect("tools/list");
+        assert_eq!(tools.len(), count, "{profile}: {tools:?}");
+        let wire = serde_json::to_vec(&tools).expect("json").len();
+        let mut model = 0;
+        for t in &tools {
+            let description = t.description.as_deref().unwrap_or_default();
+            assert!(
+                (20..=300).contains(&description.len()),
+                "{}: a description says what the tool does and what to do next, briefly: {description:?}",
+                t.name
+            );
+            model += serde_json::to_vec(&json!({
+                "name": t.name,
+                "description": description,
+                "input_schema": t.input_schema,
+            }))
+            .expect("json")
+            .len();
+            // below the root, output schemas carry no prose (the policy in src/mcp/schema.rs)
+            if let Some(out) = &t.output_schema {
+                let mut below = (**out).clone();
+                below.remove("description"); // the root may describe the result
+                let mut found = Vec::new();
+                prose(&Value::Object(below), "#", &mut found);
+                assert!(found.is_empty(), "{}: prose at {found:?}", t.name);
+            }
+        }
+        println!(
+            "{profile}: {count} tools, tools/list {wire} B, model context {model} B (~{} tokens)",
+            model / 4
+        );
+        assert!(
+            model <= model_budget,
+            "{profile}: {model} B in the model's context, budget {model_budget}"
+        );
+        assert!(
+            wire <= wire_budget,
+            "{profile}: tools/list is {wire} B, budget {wire_budget}"
+        );
+        client.cancel().await.ok();
+    }
+    s.stop().await;
+}
