@@ -48,10 +48,12 @@ fmt: ## format the code
 doc: ## API docs
 	$(CARGO) doc --no-deps --locked
 
-bench: ## end-to-end REST benchmark (claim→complete cycles/s, p50/p99, add throughput); see BENCHMARKS.md
+bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch)
 	$(CARGO) bench --locked --bench e2e
-	$(CARGO) build --release --locked --example fault_server
+	$(CARGO) build --release --locked --example fault_server --bin baton
 	$(CARGO) bench --locked --bench gateway
+	$(CARGO) bench --locked --bench mcp
+	./scripts/bench-mcp-ts.sh
 
 bench-board: build ## the 1,000,000-task board: peak RSS while adding, restart-to-ready, RSS after restart (BENCHMARKS.md)
 	python3 scripts/board-1m.py --tasks 1000000 --baton target/release/baton
