@@ -1331,7 +1331,10 @@ fn remove_event(tree: &sled::Tree, id: u64, out: &mut sled::Batch) -> Result<(),
 
 /// Removals for the audit events stamped before `before` that belong to no
 /// live task, scanning from event id `from` and examining at most `max`.
-/// Returns the highest id removed and where the next pass starts.
+/// Returns the highest id removed and where the next pass starts: after the
+/// last event examined while old events remain, or back at the first event
+/// once the scan reached the cutoff (or the end), so the events it kept
+/// because their task was still live are looked at again in a later cycle.
 fn expand_prune_events(
     tree: &sled::Tree,
     before: Millis,
@@ -1343,13 +1346,17 @@ fn expand_prune_events(
     let end = key(EVENT, &u64::MAX.to_be_bytes());
     let mut top = 0;
     let mut next = from;
+    let mut examined = 0;
+    let mut reached_cutoff = false;
     for kv in tree.range(start..=end).take(max) {
         let (k, v) = kv?;
+        examined += 1;
         let Ok(event) = decode::<Event>(&k, &v) else {
             next = event_id_from_key(&k[EVENT.len()..]).saturating_add(1);
             continue; // kept: a corrupt value is reported where it is read
         };
         if event.at >= before {
+            reached_cutoff = true;
             break;
         }
         next = event.id.saturating_add(1);
@@ -1375,6 +1382,10 @@ fn expand_prune_events(
         }
         out.remove(k);
         top = top.max(event.id);
+    }
+    if reached_cutoff || examined < max {
+        // nothing older is left past this point: the next cycle starts over
+        next = 0;
     }
     Ok((top, next))
 }
@@ -1804,7 +1815,55 @@ mod tests {
         let mut b = WriteBatch::new();
         b.prune_events(10_000, 4);
         store.wait_durable(store.commit(b).unwrap()).await.unwrap();
-        assert_eq!(store.events_after(0, 100).unwrap().len(), 3 + 10 - 4);
+        // the first pass reached its cutoff, so this one starts over: the two
+        // kept events (live, resettable) count against its 4, then 500 and 600 go
+        assert_eq!(store.events_after(0, 100).unwrap().len(), 3 + 10 - 2);
+    }
+
+    /// Review of the retention pass: the scan cursor moved past the old
+    /// events of a task that was still live, so once that task was done they
+    /// stayed until the task itself was deleted. The cursor now starts over
+    /// after each full cycle, and they go in a later one.
+    #[tokio::test]
+    async fn events_kept_for_a_live_task_are_pruned_once_it_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let mut running = task("long");
+        running.status = TaskStatus::Running;
+        let mut b = WriteBatch::new();
+        b.put_task(&running);
+        let mut old = added("long");
+        old.at = 10;
+        b.put_event(old, None);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        let prune = || {
+            let mut b = WriteBatch::new();
+            b.prune_events(100, 1000);
+            b
+        };
+        store
+            .wait_durable(store.commit(prune()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.task_events(&running.id).unwrap().len(),
+            1,
+            "live: kept"
+        );
+
+        running.status = TaskStatus::Done;
+        let mut b = WriteBatch::new();
+        b.put_task(&running);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        store
+            .wait_durable(store.commit(prune()).unwrap())
+            .await
+            .unwrap();
+        assert!(
+            store.task_events(&running.id).unwrap().is_empty(),
+            "done and old: pruned on the next cycle"
+        );
+        assert!(store.events_after(0, 10).unwrap().is_empty());
     }
 
     /// CI saw `could not acquire lock … WouldBlock` reopening a directory
