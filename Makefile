@@ -10,12 +10,12 @@ help: ## list targets
 build: ## build the release binary
 	$(CARGO) build --release --locked
 
-run: build ## serve on 127.0.0.1:8080 with the embedded sled store in ./data
+run: build ## serve on 127.0.0.1:8080 with the embedded store in ./data
 	./target/release/baton serve --config config/default.toml $(ARGS)
 
 test: test-rust test-python test-clients test-conformance test-browser ## everything: unit, property, integration, MCP conformance, Python MCP SDK, Claude Code CLI, browser
 
-test-rust: downstream ## Rust unit, proptest and integration tests (real server, real sled dir, real child processes)
+test-rust: downstream ## Rust unit, proptest and integration tests (real server, real data dir, real child processes)
 	$(CARGO) build --locked --examples  # the tests spawn target/debug/examples/fault_server
 	$(CARGO) test --locked --lib --bins --tests --examples -- --test-threads=2
 

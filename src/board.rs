@@ -745,7 +745,7 @@ impl Board {
     // ---- reads -----------------------------------------------------------
 
     /// Run a synchronous store read on the blocking pool, never on an
-    /// actix-web worker or an arbiter (a sled read can wait for the disk,
+    /// actix-web worker or an arbiter (a store read can wait for the disk,
     /// and an audit log or a context can be large), then pass the read
     /// barrier: what the read saw is durable before it is shown.
     async fn read<T: Send + 'static>(

@@ -324,9 +324,9 @@ impl ServerSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
-    /// sled data directory.
+    /// Data directory (the store is `baton.redb` in it; created if missing).
     pub data_dir: PathBuf,
-    /// sled page cache, in MiB.
+    /// The store's page cache, in MiB (bounds the engine's memory).
     pub cache_mb: u64,
 }
 

@@ -285,7 +285,9 @@ impl Error {
                 | StoreError::Open { .. }
                 | StoreError::Locked { .. },
             ) => ErrorCode::StorageUnavailable,
-            Error::Store(StoreError::Sled(sled::Error::Io(_))) => ErrorCode::StorageUnavailable,
+            Error::Store(StoreError::Engine(redb::Error::Io(_)) | StoreError::Migration { .. }) => {
+                ErrorCode::StorageUnavailable
+            }
             Error::Store(_) => ErrorCode::StorageError,
             Error::Config(_) => ErrorCode::InvalidConfig,
             Error::OperationNotFound(_) => ErrorCode::TaskHandleNotFound,

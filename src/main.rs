@@ -40,7 +40,7 @@ enum Command {
         /// Listen address (default 127.0.0.1:8080); overrides the config.
         #[arg(long)]
         bind: Option<SocketAddr>,
-        /// sled data directory (default ./data); overrides the config.
+        /// Data directory (default ./data); overrides the config.
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Downstream MCP servers in the .mcp.json format; overrides `[pool] mcp_servers`.

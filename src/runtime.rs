@@ -346,7 +346,8 @@ impl Runtime {
         }
     }
 
-    /// Flush everything to disk and close the store. Later writes fail with
+    /// Commit everything queued and close the store (a clean close: the next
+    /// start needs no repair pass). Later reads and writes fail with
     /// `unavailable`. Idempotent.
     pub async fn shutdown(&self) -> Result<(), Error> {
         self.close_streams();

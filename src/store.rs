@@ -1,8 +1,10 @@
-//! sled persistence: key layout, versioned values and group commit.
+//! Persistence: key layout, versioned values and group commit, over
+//! [redb](https://docs.rs/redb) (a copy-on-write B-tree in one file,
+//! `<data dir>/baton.redb`, whose memory is bounded by its page cache).
 //!
-//! Everything lives in one sled tree (`board`) split into key spaces, so a
+//! Everything lives in one redb table (`board`) split into key spaces, so a
 //! change that touches several of them (a task, its audit events, the lease
-//! counter) is one atomic [`sled::Batch`]:
+//! counter) is one atomic write transaction:
 //!
 //! | prefix | key | value |
 //! |---|---|---|
@@ -35,10 +37,11 @@
 //!
 //! **Group commit.** [`Store::commit`] queues a batch and returns a
 //! [`Ticket`] at once. A single committer thread takes everything queued,
-//! applies it as one sled batch, flushes once, and marks those tickets
-//! durable. Callers reply to their client only after [`Store::wait_durable`]
+//! applies it in one redb write transaction, commits it durably (redb's
+//! `Durability::Immediate`: fsync before the commit returns), and marks
+//! those tickets durable. Callers reply to their client only after [`Store::wait_durable`]
 //! — so an acknowledged write is on disk, concurrent writers share one
-//! fsync, and the actors never spend their own time inside sled. Readers
+//! fsync, and the actors never spend their own time inside the engine. Readers
 //! read first and then call [`Store::barrier`], which waits until everything
 //! committed before the barrier (so everything the read can have seen) is
 //! durable: nothing a crash could still undo is ever shown. Live events are
@@ -49,9 +52,8 @@
 //! death (a panic is caught), fails the store for good: every later
 //! [`Store::commit`] is refused with [`StoreError::FlushFailed`], every
 //! waiter of a ticket not yet durable gets that error, and the batch that
-//! failed is never written later — [`Store::close`] does not flush then, and
-//! sled's own flush-on-drop is prevented by keeping its handles alive until
-//! the process exits. [`Store::wait_durable`] is also bounded by
+//! failed is never written later (an uncommitted redb transaction is simply
+//! dropped). [`Store::wait_durable`] is also bounded by
 //! [`COMMIT_TIMEOUT`]: a disk that hangs fails the store the same way.
 //!
 //! **Lease index.** The committer also writes, for every event that starts
@@ -60,6 +62,11 @@
 //! the same atomic batch. [`Store::lease_history`] reads leases in claim
 //! order from it and the audit events it points to. A data directory written
 //! before the index existed is indexed once by [`Store::open`].
+//!
+//! **Data directories of older versions** (sled 0.34, whose working set grew
+//! with every key written: 9 GiB for a 1,000,000-task board) are copied into
+//! `baton.redb` once by [`Store::open`]; the sled files are left as they
+//! were (see [`migrate_from_sled`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -102,12 +109,36 @@ const LEASE_INDEX_VERSION: u64 = 1;
 const LEASE_CLAIM: u8 = 0;
 const LEASE_END: u8 = 1;
 
+/// The one redb table everything lives in (keys and values are bytes; the
+/// key spaces are prefixes, see the module docs).
+const BOARD: redb::TableDefinition<'static, &'static [u8], &'static [u8]> =
+    redb::TableDefinition::new("board");
+
+/// The redb file inside the data directory.
+pub const DB_FILE: &str = "baton.redb";
+
+/// A read snapshot of the board table.
+type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// A stored key and its value.
+type Entry = (Vec<u8>, Vec<u8>);
+
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// sled reported an I/O or corruption error.
+    /// The storage engine (redb) reported an I/O or corruption error.
     #[error("storage error: {0}")]
-    Sled(#[from] sled::Error),
+    Engine(#[from] redb::Error),
+    /// Copying a data directory of an older baton (sled) into the current
+    /// store failed. Nothing was lost: the sled files are untouched, and the
+    /// copy starts over on the next start.
+    #[error("cannot migrate the sled data in {path}: {reason}")]
+    Migration {
+        /// Directory.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
     /// A stored value could not be decoded.
     #[error("corrupt value under {key}: {reason}")]
     Corrupt {
@@ -122,8 +153,8 @@ pub enum StoreError {
     #[error("the store failed and refuses writes until restart ({0})")]
     FlushFailed(String),
     /// The store failed while this write was being made durable: its batch
-    /// had reached sled, and the flush that failed may have written all of
-    /// it before failing (a failed flush says nothing about what did reach
+    /// was being committed, and the commit that failed may have reached the
+    /// disk before failing (a failed flush says nothing about what did reach
     /// the disk). After a restart it may or may not be there: read it back
     /// before retrying. The text says what failed.
     #[error("the store failed while this write was being made durable ({0}); it may or may not be on disk after a restart: read it back before retrying")]
@@ -144,9 +175,26 @@ pub enum StoreError {
         /// Directory.
         path: PathBuf,
         /// Cause.
-        source: sled::Error,
+        source: redb::Error,
     },
 }
+
+macro_rules! engine_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Engine(e.into())
+            }
+        }
+    )*};
+}
+engine_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 /// An explicit slot hold as stored, rewritten by the slot allocator on every
 /// change before the change is acknowledged (task-bound slots are derived
@@ -394,26 +442,34 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
     }
 }
 
-/// How long [`Store::open`] waits for the data directory's lock. The last
-/// handle of a closed store does not release the lock at once (sled's
-/// background writers hold it until they finish), so a store reopened in the
-/// same process right after [`Store::close`] (an embedder restarting its
-/// runtime, a test) would otherwise fail by chance; another live process
-/// still gets a clear [`StoreError::Locked`] after this bound.
+/// How long [`Store::open`] waits for the data directory's lock. A store
+/// of this process that is still shutting down (an embedder restarting its
+/// runtime, a test) releases it once its last handle is dropped, which may
+/// take a moment; another live process still gets a clear
+/// [`StoreError::Locked`] after this bound.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-/// Open sled in `dir`, waiting up to `lock_wait` while its lock is held.
-fn open_db(dir: &Path, cache_bytes: u64, lock_wait: Duration) -> Result<sled::Db, StoreError> {
+/// Open (or create) `dir/baton.redb` with a page cache of `cache_bytes`,
+/// waiting up to `lock_wait` while another handle holds its lock.
+fn open_db(
+    dir: &Path,
+    cache_bytes: u64,
+    lock_wait: Duration,
+) -> Result<redb::Database, StoreError> {
+    let open_error = |source: redb::Error| StoreError::Open {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| open_error(redb::Error::Io(e)))?;
+    let cache = usize::try_from(cache_bytes).unwrap_or(usize::MAX);
     let deadline = std::time::Instant::now() + lock_wait;
     loop {
-        let opened = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None)
-            .open();
-        match opened {
+        match redb::Builder::new()
+            .set_cache_size(cache)
+            .create(dir.join(DB_FILE))
+        {
             Ok(db) => return Ok(db),
-            Err(e) if is_lock_held(&e) => {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 if std::time::Instant::now() >= deadline {
                     return Err(StoreError::Locked {
                         path: dir.to_path_buf(),
@@ -421,28 +477,139 @@ fn open_db(dir: &Path, cache_bytes: u64, lock_wait: Duration) -> Result<sled::Db
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            Err(source) => {
-                return Err(StoreError::Open {
-                    path: dir.to_path_buf(),
-                    source,
-                })
-            }
+            Err(e) => return Err(open_error(e.into())),
         }
     }
 }
 
-/// Whether sled failed to open because the directory's file lock is held
-/// (sled reports `could not acquire lock on …: WouldBlock` as an I/O error).
-fn is_lock_held(e: &sled::Error) -> bool {
-    match e {
-        sled::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::WouldBlock
-                || io
-                    .get_ref()
-                    .is_some_and(|inner| inner.to_string().contains("could not acquire lock"))
+/// A read snapshot of the board table of `db`: it shows every transaction
+/// committed before it was taken, and nothing later.
+fn read_table(db: &redb::Database) -> Result<ReadTable, StoreError> {
+    use redb::ReadableDatabase;
+    Ok(db.begin_read()?.open_table(BOARD)?)
+}
+
+/// The value under `k`.
+fn get_in<T>(t: &T, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError>
+where
+    T: redb::ReadableTable<&'static [u8], &'static [u8]>,
+{
+    Ok(t.get(k)?.map(|g| g.value().to_vec()))
+}
+
+/// The first key after every key that starts with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.last_mut() {
+        if *last < u8::MAX {
+            *last += 1;
+            return end;
         }
-        _ => false,
+        end.pop();
     }
+    vec![u8::MAX; prefix.len() + 1] // all 0xff: nothing sorts after it but longer keys
+}
+
+/// Entries of a read snapshot with keys in `[start, end)`, in key order.
+fn range_in(
+    t: &ReadTable,
+    start: &[u8],
+    end: &[u8],
+) -> Result<impl DoubleEndedIterator<Item = Result<Entry, StoreError>>, StoreError> {
+    Ok(t.range::<&[u8]>(start..end)?.map(|kv| {
+        let (k, v) = kv?;
+        Ok((k.value().to_vec(), v.value().to_vec()))
+    }))
+}
+
+/// Entries of a read snapshot whose keys start with `prefix`, in key order.
+fn scan_prefix_in(
+    t: &ReadTable,
+    prefix: &[u8],
+) -> Result<impl DoubleEndedIterator<Item = Result<Entry, StoreError>>, StoreError> {
+    range_in(t, prefix, &prefix_end(prefix))
+}
+
+/// Up to `limit` entries of any table (the committer's write table too)
+/// with keys in `[start, end)`, collected (a write table's range borrows it).
+fn collect_range<T>(t: &T, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError>
+where
+    T: redb::ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let mut out = Vec::new();
+    for kv in t.range::<&[u8]>(start..end)?.take(limit) {
+        let (k, v) = kv?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
+    }
+    Ok(out)
+}
+
+/// Whether `dir` holds the files of a sled store (baton before redb).
+fn has_sled_files(dir: &Path) -> bool {
+    dir.join("conf").is_file() && dir.join("db").is_file()
+}
+
+/// `m/` flag: the sled data of this directory was copied completely.
+const SLED_MIGRATED_META: &str = "migrated_from_sled";
+
+/// Keys copied per write transaction while migrating.
+const MIGRATION_CHUNK: usize = 50_000;
+
+/// Copy the sled store a baton before redb left in `dir` into `db`, once:
+/// every key of sled's `board` tree as is (the key layout and value format
+/// did not change), in transactions of [`MIGRATION_CHUNK`] keys, the last
+/// one also setting `m/migrated_from_sled`. A copy interrupted by a crash
+/// starts over on the next start (copying is idempotent: sled is only
+/// read). The sled files stay where they are, unused; the log says they can
+/// be deleted. A no-op without sled files or once the flag is set.
+pub(crate) fn migrate_from_sled(dir: &Path, db: &redb::Database) -> Result<(), StoreError> {
+    if !has_sled_files(dir) || read_meta(&read_table(db)?, SLED_MIGRATED_META)? == 1 {
+        return Ok(());
+    }
+    let failed = |reason: String| StoreError::Migration {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    tracing::info!(dir = %dir.display(), "copying the sled store of an older baton into {DB_FILE}");
+    let sled_db = sled::Config::new()
+        .path(dir)
+        .open()
+        .map_err(|e| failed(e.to_string()))?;
+    let tree = sled_db
+        .open_tree("board")
+        .map_err(|e| failed(e.to_string()))?;
+    let mut entries = tree.iter();
+    let mut copied = 0usize;
+    loop {
+        let tx = db.begin_write()?;
+        let mut n = 0;
+        {
+            let mut t = tx.open_table(BOARD)?;
+            for kv in entries.by_ref() {
+                let (k, v) = kv.map_err(|e| failed(e.to_string()))?;
+                t.insert(k.as_ref(), v.as_ref())?;
+                n += 1;
+                if n == MIGRATION_CHUNK {
+                    break;
+                }
+            }
+            if n < MIGRATION_CHUNK {
+                let flag = key(META, SLED_MIGRATED_META.as_bytes());
+                t.insert(flag.as_slice(), 1u64.to_be_bytes().as_slice())?;
+            }
+        }
+        tx.commit()?;
+        copied += n;
+        if n < MIGRATION_CHUNK {
+            break;
+        }
+    }
+    tracing::info!(
+        keys = copied,
+        dir = %dir.display(),
+        "copied the sled store into {DB_FILE}; sled's files (conf, db, blobs/, snap.*) are no longer used and can be deleted"
+    );
+    Ok(())
 }
 
 /// A commit waiting for the committer thread.
@@ -486,10 +653,32 @@ struct GroupCommit {
     faults: faults::Faults,
 }
 
+/// The open database, until [`Store::close`] drops it: redb records a clean
+/// shutdown when its last handle goes, so the next open needs no repair pass
+/// (a walk of the whole file: seconds for a 1,000,000-task board). Reads
+/// after the close get [`StoreError::Closed`].
+struct OpenDb(std::sync::RwLock<Option<Arc<redb::Database>>>);
+
+impl OpenDb {
+    fn get(&self) -> Result<Arc<redb::Database>, StoreError> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(StoreError::Closed)
+    }
+
+    /// Let go of the database (it closes once in-flight reads end).
+    fn release(&self) {
+        let db = self.0.write().unwrap_or_else(|p| p.into_inner()).take();
+        drop(db);
+    }
+}
+
 /// The persistent board. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    tree: sled::Tree,
+    db: Arc<OpenDb>,
     gc: Arc<GroupCommit>,
     flusher: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
@@ -510,12 +699,21 @@ impl Store {
     /// for [`LOCK_WAIT`]; [`StoreError::Open`] for any other failure to open.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let db = open_db(dir, cache_bytes, LOCK_WAIT)?;
-        let tree = db.open_tree("board")?;
-        index_leases(&db, &tree)?;
-        let (durable_tx, durable_rx) = watch::channel(0);
-        let pruned_through = read_meta(&tree, EVENTS_PRUNED_META)?;
+        {
+            // the table exists before any reader opens it
+            let tx = db.begin_write()?;
+            tx.open_table(BOARD)?;
+            tx.commit()?;
+        }
+        migrate_from_sled(dir, &db)?;
+        index_leases(&db)?;
+        let snapshot = read_table(&db)?;
+        let pruned_through = read_meta(&snapshot, EVENTS_PRUNED_META)?;
         // a deleted newest event must not have its id handed out again
-        let last_event = last_event_in(&tree)?.max(pruned_through);
+        let last_event = last_event_in(&snapshot)?.max(pruned_through);
+        drop(snapshot);
+        let db = Arc::new(db);
+        let (durable_tx, durable_rx) = watch::channel(0);
         let (events_tx, _) = tokio::sync::broadcast::channel(4096);
         let gc = Arc::new(GroupCommit {
             queue: Mutex::new(Queue {
@@ -539,13 +737,12 @@ impl Store {
         });
         let flusher = {
             let gc = gc.clone();
-            let db = db.clone();
-            let tree = tree.clone();
+            let db = Arc::clone(&db);
             std::thread::Builder::new()
                 .name("baton-committer".into())
                 .spawn(move || {
                     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        committer_loop(&db, &tree, &gc, last_event + 1)
+                        committer_loop(&db, &gc, last_event + 1)
                     }));
                     if let Err(panic) = run {
                         let what = panic
@@ -553,24 +750,24 @@ impl Store {
                             .map(|s| (*s).to_owned())
                             .or_else(|| panic.downcast_ref::<String>().cloned())
                             .unwrap_or_else(|| "unknown panic".into());
-                        fail(&gc, &db, &tree, "committer", &format!("panicked: {what}"));
+                        fail(&gc, "committer", &format!("panicked: {what}"));
                     }
                 })
                 .map_err(|e| StoreError::Open {
                     path: dir.to_path_buf(),
-                    source: sled::Error::Io(e),
+                    source: redb::Error::Io(e),
                 })?
         };
         Ok(Self {
-            tree,
+            db: Arc::new(OpenDb(std::sync::RwLock::new(Some(db)))),
             gc,
             flusher: Arc::new(Mutex::new(Some(flusher))),
         })
     }
 
     /// Queue `batch` for the committer thread, which applies queued batches
-    /// in order (atomically each, merged into one sled batch) and then
-    /// flushes. The write is visible to readers that passed
+    /// in order (atomically each, in one write transaction) and then commits
+    /// that transaction durably. The write is visible to readers that passed
     /// [`Store::barrier`] and durable once [`Store::wait_durable`] on the
     /// returned ticket resolves.
     ///
@@ -691,10 +888,13 @@ impl Store {
             let _ = h.join();
         }
         self.gc.durable_tx.send_replace(u64::MAX);
+        // as after a crash, the directory can be opened again at once
+        self.db.release();
     }
 
-    /// Stop taking commits, let the committer apply and flush everything
-    /// queued before, and stop it. Idempotent.
+    /// Stop taking commits, let the committer apply and commit everything
+    /// queued before, stop it, and close the database (later reads get
+    /// [`StoreError::Closed`]). Idempotent.
     ///
     /// Errors: [`StoreError::FlushFailed`] when the store had failed; then
     /// nothing is flushed (the batch that failed, which its writers were
@@ -713,6 +913,9 @@ impl Store {
         if let Some(h) = handle {
             let _ = h.join();
         }
+        // nothing is queued any more: close the database (a clean shutdown;
+        // redb writes nothing that was not committed)
+        self.db.release();
         match self.gc.failure.get() {
             Some(f) => Err(StoreError::FlushFailed(f.clone())),
             None => Ok(()),
@@ -723,12 +926,13 @@ impl Store {
 
     /// Every task record (with its last heartbeat laid over it).
     pub fn load_tasks(&self) -> Result<Vec<Task>, StoreError> {
+        let snapshot = self.read()?;
         let mut renewals = std::collections::HashMap::new();
-        for kv in self.tree.scan_prefix(RENEWAL) {
+        for kv in scan_prefix_in(&snapshot, RENEWAL)? {
             let (k, v) = kv?;
             renewals.insert(k[RENEWAL.len()..].to_vec(), renewal(&k, &v)?);
         }
-        let mut tasks: Vec<Task> = self.scan(TASK)?;
+        let mut tasks: Vec<Task> = scan_decode(&snapshot, TASK)?;
         for t in &mut tasks {
             if let Some(r) = renewals.get(t.id.as_str().as_bytes()) {
                 renew(t, *r);
@@ -740,28 +944,23 @@ impl Store {
     /// One task record (with its last heartbeat laid over it).
     pub fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError> {
         let k = key(TASK, id.as_str().as_bytes());
-        let Some(v) = self.tree.get(&k)? else {
+        let snapshot = self.read()?;
+        let Some(v) = get_in(&snapshot, &k)? else {
             return Ok(None);
         };
-        self.with_renewal(decode(&k, &v)?).map(Some)
+        with_renewal(&snapshot, decode(&k, &v)?).map(Some)
     }
 
-    /// `task` with its `h/` heartbeat record applied, if it has one.
-    fn with_renewal(&self, mut task: Task) -> Result<Task, StoreError> {
-        if task.lease.is_some() {
-            let k = key(RENEWAL, task.id.as_str().as_bytes());
-            if let Some(v) = self.tree.get(&k)? {
-                renew(&mut task, renewal(&k, &v)?);
-            }
-        }
-        Ok(task)
+    /// A read snapshot of the board.
+    fn read(&self) -> Result<ReadTable, StoreError> {
+        read_table(&*self.db.get()?)
     }
 
     /// Task records in id order, starting after `after` (exclusive).
     pub fn tasks_after(
         &self,
         after: Option<&str>,
-    ) -> impl Iterator<Item = Result<Task, StoreError>> + '_ {
+    ) -> Box<dyn Iterator<Item = Result<Task, StoreError>> + Send + '_> {
         let start = match after {
             Some(a) => {
                 let mut k = key(TASK, a.as_bytes());
@@ -770,14 +969,17 @@ impl Store {
             }
             None => TASK.to_vec(),
         };
-        let mut end = TASK.to_vec();
-        if let Some(last) = end.last_mut() {
-            *last += 1;
+        let tasks = self.read().and_then(|snapshot| {
+            let range = range_in(&snapshot, &start, &prefix_end(TASK))?;
+            Ok(range.map(move |kv| {
+                let (k, v) = kv?;
+                with_renewal(&snapshot, decode(&k, &v)?)
+            }))
+        });
+        match tasks {
+            Ok(tasks) => Box::new(tasks),
+            Err(e) => Box::new(std::iter::once(Err(e))),
         }
-        self.tree.range(start..end).map(|kv| {
-            let (k, v) = kv?;
-            self.with_renewal(decode(&k, &v)?)
-        })
     }
 
     /// Whether anyone listens to live events.
@@ -802,13 +1004,13 @@ impl Store {
 
     /// A counter, 0 when absent.
     pub fn meta(&self, name: &str) -> Result<u64, StoreError> {
-        read_meta(&self.tree, name)
+        read_meta(&self.read()?, name)
     }
 
     /// Id of the newest event, 0 when there is none. Never lower than an id
     /// already handed out, also when the newest events were deleted.
     pub fn last_event_id(&self) -> Result<u64, StoreError> {
-        Ok(last_event_in(&self.tree)?.max(self.events_pruned_through()))
+        Ok(last_event_in(&self.read()?)?.max(self.events_pruned_through()))
     }
 
     /// The highest event id ever deleted by retention (0: none). A client
@@ -819,15 +1021,16 @@ impl Store {
 
     /// Number of keys stored (a full scan: for tests and diagnostics).
     pub fn key_count(&self) -> usize {
-        self.tree.len()
+        use redb::ReadableTableMetadata;
+        self.read()
+            .and_then(|t| Ok(t.len()?))
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     /// Up to `limit` events with id greater than `after`, oldest first.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
         let start = key(EVENT, &(after.saturating_add(1)).to_be_bytes());
-        let end = key(EVENT, &u64::MAX.to_be_bytes());
-        self.tree
-            .range(start..=end)
+        range_in(&self.read()?, &start, &prefix_end(EVENT))?
             .take(limit)
             .map(|kv| {
                 let (k, v) = kv?;
@@ -840,12 +1043,13 @@ impl Store {
     pub fn task_events(&self, task: &TaskId) -> Result<Vec<Event>, StoreError> {
         let mut prefix = key(TASK_EVENT, task.as_str().as_bytes());
         prefix.push(0);
+        let snapshot = self.read()?;
         let mut out = Vec::new();
-        for kv in self.tree.scan_prefix(&prefix) {
+        for kv in scan_prefix_in(&snapshot, &prefix)? {
             let (k, _) = kv?;
             let id = event_id_from_key(&k[prefix.len()..]);
             let ek = key(EVENT, &id.to_be_bytes());
-            if let Some(v) = self.tree.get(&ek)? {
+            if let Some(v) = get_in(&snapshot, &ek)? {
                 out.push(decode(&ek, &v)?);
             }
         }
@@ -859,7 +1063,9 @@ impl Store {
         ctx_key: &str,
     ) -> Result<Option<serde_json::Value>, StoreError> {
         let k = context_key(task, ctx_key);
-        self.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+        get_in(&self.read()?, &k)?
+            .map(|v| decode(&k, &v))
+            .transpose()
     }
 
     /// Every context value of a task, by key.
@@ -869,7 +1075,7 @@ impl Store {
     ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
         let prefix = context_prefix(task);
         let mut out = serde_json::Map::new();
-        for kv in self.tree.scan_prefix(&prefix) {
+        for kv in scan_prefix_in(&self.read()?, &prefix)? {
             let (k, v) = kv?;
             let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
             out.insert(name, decode(&k, &v)?);
@@ -893,18 +1099,13 @@ impl Store {
                 None => return Ok(empty),
             },
         };
-        let mut end = LEASE.to_vec();
-        if let Some(last) = end.last_mut() {
-            *last += 1;
-        }
-        let mut entries = self
-            .tree
-            .range(key(LEASE, &first.to_be_bytes())..end)
-            .map(|kv| {
-                kv.map_err(StoreError::from)
-                    .and_then(|(k, v)| lease_entry(&k, &v))
-            })
-            .peekable();
+        let mut entries = range_in(
+            &self.read()?,
+            &key(LEASE, &first.to_be_bytes()),
+            &prefix_end(LEASE),
+        )?
+        .map(|kv| kv.and_then(|(k, v)| lease_entry(&k, &v)))
+        .peekable();
         let mut leases = Vec::new();
         let mut scanned = 0usize;
         while let Some(e) = entries.next() {
@@ -999,18 +1200,35 @@ impl Store {
     /// One audit event by id.
     fn event(&self, id: u64) -> Result<Option<Event>, StoreError> {
         let k = key(EVENT, &id.to_be_bytes());
-        self.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+        get_in(&self.read()?, &k)?
+            .map(|v| decode(&k, &v))
+            .transpose()
     }
 
     fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
-        self.tree
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode(&k, &v)
-            })
-            .collect()
+        scan_decode(&self.read()?, prefix)
     }
+}
+
+/// Every value under `prefix` in a snapshot, decoded.
+fn scan_decode<T: DeserializeOwned>(t: &ReadTable, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+    scan_prefix_in(t, prefix)?
+        .map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        })
+        .collect()
+}
+
+/// `task` with its `h/` heartbeat record applied, if it has one.
+fn with_renewal(t: &ReadTable, mut task: Task) -> Result<Task, StoreError> {
+    if task.lease.is_some() {
+        let k = key(RENEWAL, task.id.as_str().as_bytes());
+        if let Some(v) = get_in(t, &k)? {
+            renew(&mut task, renewal(&k, &v)?);
+        }
+    }
+    Ok(task)
 }
 
 /// A decoded `h/` record: (lease id, expires_at, renewed at).
@@ -1074,45 +1292,49 @@ fn lease_entry(k: &[u8], v: &[u8]) -> Result<LeaseEntry, StoreError> {
 
 /// Build the `l/` lease index from the audit log once (a data directory
 /// written before the index existed); a no-op when it is complete.
-fn index_leases(db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
+fn index_leases(db: &redb::Database) -> Result<(), StoreError> {
     let meta_key = key(META, LEASE_INDEX_META.as_bytes());
-    let done = tree
-        .get(&meta_key)?
+    let snapshot = read_table(db)?;
+    let done = get_in(&snapshot, &meta_key)?
         .is_some_and(|v| v.len() == 8 && event_id_from_key(&v) >= LEASE_INDEX_VERSION);
     if done {
         return Ok(());
     }
-    let mut batch = sled::Batch::default();
-    let mut indexed = 0u64;
-    for kv in tree.scan_prefix(EVENT) {
+    let mut entries = Vec::new();
+    for kv in scan_prefix_in(&snapshot, EVENT)? {
         let (k, v) = kv?;
         match decode::<Event>(&k, &v) {
-            Ok(ev) => {
-                if let Some((k, v)) = lease_index_entry(&ev) {
-                    batch.insert(k, v);
-                    indexed += 1;
-                }
-            }
+            Ok(ev) => entries.extend(lease_index_entry(&ev)),
             Err(e) => tracing::warn!(error = %e, "audit event left out of the lease index"),
         }
     }
-    batch.insert(meta_key, LEASE_INDEX_VERSION.to_be_bytes().to_vec());
-    tree.apply_batch(batch)?;
-    db.flush()?;
-    if indexed > 0 {
+    drop(snapshot);
+    let tx = db.begin_write()?;
+    {
+        let mut t = tx.open_table(BOARD)?;
+        for (k, v) in &entries {
+            t.insert(k.as_slice(), v.as_slice())?;
+        }
+        t.insert(
+            meta_key.as_slice(),
+            LEASE_INDEX_VERSION.to_be_bytes().as_slice(),
+        )?;
+    }
+    tx.commit()?;
+    if !entries.is_empty() {
         tracing::info!(
-            entries = indexed,
+            entries = entries.len(),
             "built the lease index from the audit log"
         );
     }
     Ok(())
 }
 
-fn read_meta(tree: &sled::Tree, name: &str) -> Result<u64, StoreError> {
+fn read_meta(t: &ReadTable, name: &str) -> Result<u64, StoreError> {
     let k = key(META, name.as_bytes());
-    Ok(match tree.get(&k)? {
+    Ok(match get_in(t, &k)? {
         Some(v) => {
-            let arr: [u8; 8] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+            let arr: [u8; 8] = v.as_slice().try_into().map_err(|_| StoreError::Corrupt {
                 key: name.into(),
                 reason: "counter is not 8 bytes".into(),
             })?;
@@ -1122,8 +1344,8 @@ fn read_meta(tree: &sled::Tree, name: &str) -> Result<u64, StoreError> {
     })
 }
 
-fn last_event_in(tree: &sled::Tree) -> Result<u64, StoreError> {
-    let last = tree.scan_prefix(EVENT).next_back().transpose()?;
+fn last_event_in(t: &ReadTable) -> Result<u64, StoreError> {
+    let last = scan_prefix_in(t, EVENT)?.next_back().transpose()?;
     Ok(last.map_or(0, |(k, _)| event_id_from_key(&k[EVENT.len()..])))
 }
 
@@ -1134,28 +1356,26 @@ fn event_id_from_key(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(arr)
 }
 
-/// Fail the store for good: refuse later commits, wake every waiter with
-/// the error, and keep sled's handles alive until the process exits — sled
-/// flushes when its last handle drops, which would write the batch whose
-/// writers were just told it failed.
-fn fail(gc: &GroupCommit, db: &sled::Db, tree: &sled::Tree, what: &str, e: &dyn std::fmt::Display) {
+/// Fail the store for good: refuse later commits and wake every waiter
+/// with the error. The transaction that failed (if any) was dropped
+/// uncommitted, so the writes whose writers are told they failed never
+/// reach the disk later.
+fn fail(gc: &GroupCommit, what: &str, e: &dyn std::fmt::Display) {
     tracing::error!(error = %e, what, "storage failed; refusing further acknowledgements");
     {
         let _q = gc.queue.lock().unwrap_or_else(|p| p.into_inner());
         let _ = gc.failure.set(format!("{what}: {e}"));
     }
-    std::mem::forget(db.clone());
-    std::mem::forget(tree.clone());
     gc.durable_tx.send_replace(u64::MAX);
 }
 
-/// The single storage writer: takes everything queued, applies it as one
-/// sled batch (in queue order, so later writes to a key win), assigns event
-/// ids and publishes events in that order, flushes once, and then declares
-/// every ticket it took durable. Concurrent writers share one flush. Live
-/// events go out only after the flush: a subscriber never sees an event (or
-/// an event id) a crash could take back.
-fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_event: u64) {
+/// The single storage writer: takes everything queued, applies it in one
+/// redb write transaction (in queue order, so later writes to a key win),
+/// assigns event ids in that order, commits durably once, and then declares
+/// every ticket it took durable. Concurrent writers share one commit (one
+/// fsync). Live events go out only after the commit: a subscriber never sees
+/// an event (or an event id) a crash could take back.
+fn committer_loop(db: &redb::Database, gc: &GroupCommit, mut next_event: u64) {
     loop {
         if gc.failure.get().is_some() {
             return; // failed elsewhere (a hung commit timed out)
@@ -1171,92 +1391,30 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
             std::mem::take(&mut q.items)
         };
         let last = items.last().map_or(0, |p| p.ticket);
-        let mut merged = sled::Batch::default();
-        let mut unapplied = false;
-        let mut published = Vec::new();
-        let live = gc.events_tx.receiver_count() > 0;
-        let mut pruned_top = 0u64;
-        for Pending { ticket, batch } in items {
-            if !batch.deletes.is_empty() || batch.prune_events.is_some() {
-                // a deletion reads what is stored: apply what came before it first
-                if unapplied {
-                    // from here on a failure leaves these writes' outcome unknown
-                    gc.applied.store(ticket.saturating_sub(1), Ordering::SeqCst);
-                    if let Err(e) = tree.apply_batch(std::mem::take(&mut merged)) {
-                        fail(gc, db, tree, "apply", &e);
-                        return;
-                    }
-                }
-                match expand_deletions(tree, gc, &batch, &mut merged) {
-                    Ok(top) => {
-                        pruned_top = pruned_top.max(top);
-                        // written with these removals, in case a later early
-                        // apply reaches the disk without the final batch
-                        if pruned_top > gc.pruned_through.load(Ordering::SeqCst) {
-                            merged.insert(
-                                key(META, EVENTS_PRUNED_META.as_bytes()),
-                                pruned_top.to_be_bytes().to_vec(),
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        fail(gc, db, tree, "delete", &e);
-                        return;
-                    }
-                }
-                unapplied = true;
-            }
-            for (k, v) in batch.ops {
-                unapplied = true;
-                match v {
-                    Some(v) => merged.insert(k, v),
-                    None => merged.remove(k),
-                }
-            }
-            for (mut event, task) in batch.events {
-                unapplied = true;
-                event.id = next_event;
-                next_event += 1;
-                merged.insert(key(EVENT, &event.id.to_be_bytes()), encode(&event));
-                if let Some(t) = &event.task_id {
-                    if event.kind != EventKind::TaskDeleted {
-                        merged.insert(task_event_key(t, event.id), Vec::new());
-                    }
-                }
-                if let Some((k, v)) = lease_index_entry(&event) {
-                    merged.insert(k, v);
-                }
-                if live {
-                    published.push(Published {
-                        event,
-                        task,
-                        ticket: Ticket(ticket),
-                    });
-                }
-            }
-        }
-        if pruned_top > gc.pruned_through.load(Ordering::SeqCst) {
-            merged.insert(
-                key(META, EVENTS_PRUNED_META.as_bytes()),
-                pruned_top.to_be_bytes().to_vec(),
-            );
-        }
         #[cfg(test)]
         gc.faults.before_apply();
+        let live = gc.events_tx.receiver_count() > 0;
+        let mut published = Vec::new();
+        let (tx, pruned_top) =
+            match apply_group(db, gc, items, &mut next_event, live, &mut published) {
+                Ok(applied) => applied,
+                Err(e) => {
+                    // the transaction is dropped: none of the group is written
+                    fail(gc, "apply", &e);
+                    return;
+                }
+            };
         // from here on a failure leaves the outcome of the group unknown: a
-        // failed apply or flush may still have written all of it
+        // commit that fails may still have reached the disk
         gc.applied.store(last, Ordering::SeqCst);
-        if let Err(e) = tree.apply_batch(merged) {
-            fail(gc, db, tree, "apply", &e);
-            return;
-        }
         #[cfg(test)]
         if let Err(e) = gc.faults.after_apply() {
-            fail(gc, db, tree, "flush", &e);
+            drop(tx);
+            fail(gc, "commit", &e);
             return;
         }
-        if let Err(e) = db.flush() {
-            fail(gc, db, tree, "flush", &e);
+        if let Err(e) = tx.commit() {
+            fail(gc, "commit", &e);
             return;
         }
         gc.flushes.fetch_add(1, Ordering::Relaxed);
@@ -1269,13 +1427,85 @@ fn committer_loop(db: &sled::Db, tree: &sled::Tree, gc: &GroupCommit, mut next_e
     }
 }
 
-/// Expand `batch`'s deletions against the stored tree into removals in
-/// `out`. Returns the highest event id removed (0: none).
+/// One commit group as one write transaction, not yet committed; with the
+/// highest event id its deletions removed (0: none).
+fn apply_group(
+    db: &redb::Database,
+    gc: &GroupCommit,
+    items: Vec<Pending>,
+    next_event: &mut u64,
+    live: bool,
+    published: &mut Vec<Published>,
+) -> Result<(redb::WriteTransaction, u64), StoreError> {
+    let tx = db.begin_write()?;
+    let mut pruned_top = 0u64;
+    {
+        let mut t = tx.open_table(BOARD)?;
+        for Pending { ticket, batch } in items {
+            if !batch.deletes.is_empty() || batch.prune_events.is_some() {
+                // a deletion reads what is stored, earlier batches of this
+                // group included (the transaction sees its own writes)
+                let mut removals = Vec::new();
+                pruned_top = pruned_top.max(expand_deletions(&t, gc, &batch, &mut removals)?);
+                for k in removals {
+                    t.remove(k.as_slice())?;
+                }
+            }
+            for (k, v) in batch.ops {
+                match v {
+                    Some(v) => {
+                        t.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        t.remove(k.as_slice())?;
+                    }
+                }
+            }
+            for (mut event, task) in batch.events {
+                event.id = *next_event;
+                *next_event += 1;
+                t.insert(
+                    key(EVENT, &event.id.to_be_bytes()).as_slice(),
+                    encode(&event).as_slice(),
+                )?;
+                if let Some(id) = &event.task_id {
+                    if event.kind != EventKind::TaskDeleted {
+                        t.insert(task_event_key(id, event.id).as_slice(), [].as_slice())?;
+                    }
+                }
+                if let Some((k, v)) = lease_index_entry(&event) {
+                    t.insert(k.as_slice(), v.as_slice())?;
+                }
+                if live {
+                    published.push(Published {
+                        event,
+                        task,
+                        ticket: Ticket(ticket),
+                    });
+                }
+            }
+        }
+        if pruned_top > gc.pruned_through.load(Ordering::SeqCst) {
+            t.insert(
+                key(META, EVENTS_PRUNED_META.as_bytes()).as_slice(),
+                pruned_top.to_be_bytes().as_slice(),
+            )?;
+        }
+    }
+    Ok((tx, pruned_top))
+}
+
+/// A table the committer reads while it writes (its write transaction's).
+trait BoardTable: redb::ReadableTable<&'static [u8], &'static [u8]> {}
+impl<T: redb::ReadableTable<&'static [u8], &'static [u8]>> BoardTable for T {}
+
+/// Expand `batch`'s deletions against what is stored into removals (keys)
+/// in `out`. Returns the highest event id removed (0: none).
 fn expand_deletions(
-    tree: &sled::Tree,
+    tree: &impl BoardTable,
     gc: &GroupCommit,
     batch: &WriteBatch,
-    out: &mut sled::Batch,
+    out: &mut Vec<Vec<u8>>,
 ) -> Result<u64, StoreError> {
     let mut top = 0;
     for id in &batch.deletes {
@@ -1291,40 +1521,44 @@ fn expand_deletions(
 }
 
 /// Removals for task `id`: its record, renewal, contexts and audit log.
-fn expand_delete(tree: &sled::Tree, id: &TaskId, out: &mut sled::Batch) -> Result<u64, StoreError> {
+fn expand_delete(
+    tree: &impl BoardTable,
+    id: &TaskId,
+    out: &mut Vec<Vec<u8>>,
+) -> Result<u64, StoreError> {
     let raw = id.as_str().as_bytes();
-    out.remove(key(TASK, raw));
-    out.remove(key(RENEWAL, raw));
+    out.push(key(TASK, raw));
+    out.push(key(RENEWAL, raw));
     let mut prefix = key(TASK_EVENT, raw);
     prefix.push(0);
     let mut top = 0;
-    for kv in tree.scan_prefix(&prefix) {
-        let (k, _) = kv?;
+    for (k, _) in collect_range(tree, &prefix, &prefix_end(&prefix), usize::MAX)? {
         let event = event_id_from_key(&k[prefix.len()..]);
         remove_event(tree, event, out)?;
-        out.remove(k);
+        out.push(k);
         top = top.max(event);
     }
-    for kv in tree.scan_prefix(context_prefix(id)) {
-        out.remove(kv?.0);
+    let contexts = context_prefix(id);
+    for (k, _) in collect_range(tree, &contexts, &prefix_end(&contexts), usize::MAX)? {
+        out.push(k);
     }
     Ok(top)
 }
 
 /// Remove event `id` and its lease-index entry (the caller removes the
 /// `x/` entry it came from, if any).
-fn remove_event(tree: &sled::Tree, id: u64, out: &mut sled::Batch) -> Result<(), StoreError> {
+fn remove_event(tree: &impl BoardTable, id: u64, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError> {
     let k = key(EVENT, &id.to_be_bytes());
-    if let Some(v) = tree.get(&k)? {
+    if let Some(v) = get_in(tree, &k)? {
         // an undecodable event still goes; only its lease entry is then unknown
         if let Some((lk, _)) = decode::<Event>(&k, &v)
             .ok()
             .as_ref()
             .and_then(lease_index_entry)
         {
-            out.remove(lk);
+            out.push(lk);
         }
-        out.remove(k);
+        out.push(k);
     }
     Ok(())
 }
@@ -1336,20 +1570,18 @@ fn remove_event(tree: &sled::Tree, id: u64, out: &mut sled::Batch) -> Result<(),
 /// once the scan reached the cutoff (or the end), so the events it kept
 /// because their task was still live are looked at again in a later cycle.
 fn expand_prune_events(
-    tree: &sled::Tree,
+    tree: &impl BoardTable,
     before: Millis,
     max: usize,
     from: u64,
-    out: &mut sled::Batch,
+    out: &mut Vec<Vec<u8>>,
 ) -> Result<(u64, u64), StoreError> {
     let start = key(EVENT, &from.to_be_bytes());
-    let end = key(EVENT, &u64::MAX.to_be_bytes());
     let mut top = 0;
     let mut next = from;
     let mut examined = 0;
     let mut reached_cutoff = false;
-    for kv in tree.range(start..=end).take(max) {
-        let (k, v) = kv?;
+    for (k, v) in collect_range(tree, &start, &prefix_end(EVENT), max)? {
         examined += 1;
         let Ok(event) = decode::<Event>(&k, &v) else {
             next = event_id_from_key(&k[EVENT.len()..]).saturating_add(1);
@@ -1362,7 +1594,7 @@ fn expand_prune_events(
         next = event.id.saturating_add(1);
         let live = match &event.task_id {
             None => false,
-            Some(t) => match tree.get(key(TASK, t.as_str().as_bytes()))? {
+            Some(t) => match get_in(tree, &key(TASK, t.as_str().as_bytes()))? {
                 None => false,
                 // a failed task can be reset and run again: its log stays
                 // until the task itself is deleted
@@ -1375,12 +1607,12 @@ fn expand_prune_events(
             continue;
         }
         if let Some(t) = &event.task_id {
-            out.remove(task_event_key(t, event.id));
+            out.push(task_event_key(t, event.id));
         }
         if let Some((lk, _)) = lease_index_entry(&event) {
-            out.remove(lk);
+            out.push(lk);
         }
-        out.remove(k);
+        out.push(k);
         top = top.max(event.id);
     }
     if reached_cutoff || examined < max {
@@ -1545,7 +1777,7 @@ mod tests {
     const BOUND: Duration = Duration::from_secs(10);
 
     #[tokio::test]
-    async fn a_failed_flush_fails_its_writers_refuses_later_writes_and_close_flushes_nothing() {
+    async fn a_failed_commit_fails_its_writers_refuses_later_writes_and_close_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let ok = store.commit(add("kept")).unwrap();
@@ -1560,7 +1792,7 @@ mod tests {
         // its batch was applied before the flush failed: the outcome is unknown
         assert!(matches!(err, Err(StoreError::OutcomeUnknown(ref f)) if f.contains("no space")));
         assert!(store.is_failed());
-        assert!(store.failure().is_some_and(|f| f.starts_with("flush")));
+        assert!(store.failure().is_some_and(|f| f.starts_with("commit")));
         // every later write is refused before it is queued
         assert!(matches!(
             store.commit(add("later")),
@@ -1580,7 +1812,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_read_during_an_unflushed_apply_is_held_until_the_flush() {
+    async fn a_read_during_an_uncommitted_group_sees_none_of_it_and_its_barrier_waits() {
         for flush_fails in [false, true] {
             let dir = tempfile::tempdir().unwrap();
             let store = Store::open(dir.path(), 1 << 20).unwrap();
@@ -1589,10 +1821,11 @@ mod tests {
             applied
                 .recv_timeout(BOUND)
                 .expect("the committer applied the batch");
-            // the read sees the applied, not yet durable, batch ...
+            // a read snapshot shows only committed (durable) transactions ...
             let seen = store.get_task(&TaskId::from_trusted("x")).unwrap();
-            assert!(seen.is_some());
-            // ... so the barrier after it must hold until the flush
+            assert!(seen.is_none(), "an uncommitted write was visible");
+            // ... and the barrier after it still holds until the commit (a
+            // read that starts later may see it)
             let mut barrier = Box::pin(store.barrier());
             assert!(
                 tokio::time::timeout(Duration::from_millis(50), &mut barrier)
@@ -1686,7 +1919,7 @@ mod tests {
     /// Keys of every key space, as (prefix, count), for assertions.
     fn key_spaces(store: &Store) -> std::collections::BTreeMap<String, usize> {
         let mut out = std::collections::BTreeMap::new();
-        for kv in store.tree.iter() {
+        for kv in scan_prefix_in(&store.read().unwrap(), b"").unwrap() {
             let (k, _) = kv.unwrap();
             *out.entry(String::from_utf8_lossy(&k[..2]).into_owned())
                 .or_insert(0) += 1;
@@ -2166,19 +2399,80 @@ mod tests {
             let want = write_history(&store, &steps).await;
             assert_eq!(read_all(&store, &all), want);
             // what an older baton left behind: the audit log without the index
-            for kv in store.tree.scan_prefix(LEASE) {
-                store.tree.remove(kv.unwrap().0).unwrap();
+            let stale: Vec<Vec<u8>> = scan_prefix_in(&store.read().unwrap(), LEASE)
+                .unwrap()
+                .map(|kv| kv.unwrap().0)
+                .collect();
+            let tx = store.db.get().unwrap().begin_write().unwrap();
+            {
+                let mut t = tx.open_table(BOARD).unwrap();
+                for k in stale {
+                    t.remove(k.as_slice()).unwrap();
+                }
+                t.remove(key(META, LEASE_INDEX_META.as_bytes()).as_slice())
+                    .unwrap();
             }
-            store
-                .tree
-                .remove(key(META, LEASE_INDEX_META.as_bytes()))
-                .unwrap();
+            tx.commit().unwrap();
             assert!(read_all(&store, &all).is_empty());
             store.close().unwrap();
             want
         };
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(read_all(&store, &all), want);
+        store.close().unwrap();
+    }
+
+    /// A data directory of a baton before redb holds a sled store. The first
+    /// start copies it into `baton.redb` (events, their ids and the audit
+    /// index included); later starts never copy again, so what changed since
+    /// (here: the old task deleted) stays changed; sled's files stay put.
+    #[tokio::test]
+    async fn a_sled_data_directory_of_an_older_baton_is_copied_once() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let tree = db.open_tree("board").unwrap();
+            let mut old = task("old");
+            old.status = TaskStatus::Done;
+            tree.insert(key(TASK, b"old"), encode(&old)).unwrap();
+            let mut ev = added("old");
+            ev.id = 7;
+            tree.insert(key(EVENT, &7u64.to_be_bytes()), encode(&ev))
+                .unwrap();
+            tree.insert(task_event_key(&old.id, 7), Vec::new()).unwrap();
+            db.flush().unwrap();
+        }
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let old = TaskId::from_trusted("old");
+        assert_eq!(store.load_tasks().unwrap().len(), 1);
+        assert_eq!(store.task_events(&old).unwrap().len(), 1);
+        assert_eq!(store.last_event_id().unwrap(), 7);
+        assert_eq!(store.meta(SLED_MIGRATED_META).unwrap(), 1);
+        let t = store.commit(add("new")).unwrap();
+        store.wait_durable(t).await.unwrap();
+        assert_eq!(
+            store.last_event_id().unwrap(),
+            8,
+            "ids continue after the copied ones"
+        );
+        let mut b = WriteBatch::new();
+        b.delete_task(&old);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        store.close().unwrap();
+        drop(store);
+
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let ids: Vec<String> = store
+            .load_tasks()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id.to_string())
+            .collect();
+        assert_eq!(ids, vec!["new".to_owned()], "copied once, not again");
+        assert!(
+            dir.path().join("db").is_file(),
+            "sled's files are left as they were"
+        );
         store.close().unwrap();
     }
 

@@ -834,9 +834,11 @@ async fn a_cancelled_executor_task_abandons_its_call_and_shutdown_gives_leases_b
     assert_eq!(s.post("/tasks", hang("held")).await.0, 201);
     assert!(common::eventually(Duration::from_secs(10), running("held")).await);
     let _ = client.cancel().await;
-    let board = s.runtime.board().clone();
-    s.stop().await;
-    let t = board.get_task("held").await.expect("task");
+    let (store, _dir) = s.stop_and_reopen().await;
+    let t = store
+        .get_task(&baton::model::TaskId::from_trusted("held"))
+        .expect("read")
+        .expect("task");
     assert_eq!(t.status, TaskStatus::Ready, "{t:?}");
     assert_eq!(t.attempts, 0);
 }

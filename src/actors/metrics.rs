@@ -209,7 +209,7 @@ impl Default for Metrics {
         registry.register("slots_busy", "Worker slots held", slots_busy.clone());
         registry.register(
             "store_commits",
-            "Commits applied to sled",
+            "Commits made to the store",
             store_commits.clone(),
         );
         registry.register(

@@ -69,6 +69,17 @@ impl TestServer {
         self.runtime.shutdown().await.expect("shutdown");
     }
 
+    /// Stop, then open the data directory's store again, as a restart
+    /// would (a shut-down runtime's store is closed); the temporary
+    /// directory lives as long as the returned guard.
+    pub async fn stop_and_reopen(self) -> (baton::store::Store, Option<tempfile::TempDir>) {
+        let data = self.runtime.board().settings().storage.data_dir.clone();
+        self.handle.stop(true).await;
+        self.runtime.shutdown().await.expect("shutdown");
+        let store = baton::store::Store::open(&data, 1 << 20).expect("reopen the store");
+        (store, self._dir)
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let res = self
             .http
