@@ -120,14 +120,13 @@ impl Runtime {
             .map_err(|_| Error::Unavailable("the store opener"))??;
 
         // ---- rebuild: tasks, DAG, slots ---------------------------------
-        let tasks = store.load_tasks()?;
         let operations = store.load_operations()?;
         let mut table = TaskTable::new(store.meta("lease_ceiling")?);
         let mut graph = DependencyGraph::new();
-        for t in tasks {
+        store.for_each_task(|t| {
             graph.restore(t.id.clone(), t.dependencies.clone(), node_state(t.status));
             table.restore(t);
-        }
+        })?;
         graph.recount();
         let now = clock.now();
         let unblocked: Vec<TaskId> = table

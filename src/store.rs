@@ -926,19 +926,31 @@ impl Store {
 
     /// Every task record (with its last heartbeat laid over it).
     pub fn load_tasks(&self) -> Result<Vec<Task>, StoreError> {
+        let mut tasks = Vec::new();
+        self.for_each_task(|t| tasks.push(t))?;
+        Ok(tasks)
+    }
+
+    /// Hand every task record (with its last heartbeat laid over it) to
+    /// `visit`, in id order, one at a time: start-up rebuilds the board from
+    /// it without holding every record twice (a `Vec` of a 1,000,000-task
+    /// board is half a gigabyte, and growing it cost a fifth of start-up).
+    pub fn for_each_task(&self, mut visit: impl FnMut(Task)) -> Result<(), StoreError> {
         let snapshot = self.read()?;
         let mut renewals = std::collections::HashMap::new();
         for kv in scan_prefix_in(&snapshot, RENEWAL)? {
             let (k, v) = kv?;
             renewals.insert(k[RENEWAL.len()..].to_vec(), renewal(&k, &v)?);
         }
-        let mut tasks: Vec<Task> = scan_decode(&snapshot, TASK)?;
-        for t in &mut tasks {
+        for kv in scan_prefix_in(&snapshot, TASK)? {
+            let (k, v) = kv?;
+            let mut t: Task = decode(&k, &v)?;
             if let Some(r) = renewals.get(t.id.as_str().as_bytes()) {
-                renew(t, *r);
+                renew(&mut t, *r);
             }
+            visit(t);
         }
-        Ok(tasks)
+        Ok(())
     }
 
     /// One task record (with its last heartbeat laid over it).

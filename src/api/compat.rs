@@ -31,7 +31,7 @@ use super::{json_body, Acting};
 use crate::board::Board;
 use crate::core::table::LeaseRef;
 use crate::error::Error;
-use crate::model::{rfc3339, Task, TaskSpec, TaskStatus};
+use crate::model::{rfc3339, Task, TaskId, TaskSpec, TaskStatus};
 
 fn ok(extra: serde_json::Value) -> HttpResponse {
     let mut body = json!({ "success": true });
@@ -76,23 +76,68 @@ fn seed_status(s: TaskStatus) -> &'static str {
     }
 }
 
+/// A task in the original's shape (its `types.ts`: `worker`, `startedAt`,
+/// `completedAt`), borrowed from the task and serialized straight to the
+/// answer: a listing of a 1,000,000-task board is ~260 MB of JSON, and a
+/// `serde_json::Value` tree of it took several times that in memory.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeedTask<'a> {
+    id: &'a TaskId,
+    title: &'a str,
+    description: &'a str,
+    status: &'static str,
+    dependencies: &'a [TaskId],
+    worker: Option<&'a str>,
+    started_at: Option<String>,
+    completed_at: Option<String>,
+    output: Option<&'a serde_json::Value>,
+    error: Option<&'a str>,
+    worker_slot: Option<u32>,
+    lease_id: Option<u64>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl<'a> From<&'a Task> for SeedTask<'a> {
+    fn from(t: &'a Task) -> Self {
+        Self {
+            id: &t.id,
+            title: &t.title,
+            description: &t.description,
+            status: seed_status(t.status),
+            dependencies: &t.dependencies,
+            worker: t.worker.as_deref(),
+            started_at: t.started_at.map(rfc3339::format),
+            completed_at: t.finished_at.map(rfc3339::format),
+            output: t.output.as_ref(),
+            error: t.error.as_deref(),
+            worker_slot: t.lease.as_ref().map(|l| l.slot + 1),
+            lease_id: t.lease.as_ref().map(|l| l.lease_id),
+            created_at: rfc3339::format(t.created_at),
+            updated_at: rfc3339::format(t.updated_at),
+        }
+    }
+}
+
 fn seed_task(t: &Task) -> serde_json::Value {
-    json!({
-        "id": t.id,
-        "title": t.title,
-        "description": t.description,
-        "status": seed_status(t.status),
-        "dependencies": t.dependencies,
-        "worker": t.worker,
-        "startedAt": t.started_at.map(rfc3339::format),
-        "completedAt": t.finished_at.map(rfc3339::format),
-        "output": t.output,
-        "error": t.error,
-        "workerSlot": t.lease.as_ref().map(|l| l.slot + 1),
-        "leaseId": t.lease.as_ref().map(|l| l.lease_id),
-        "createdAt": rfc3339::format(t.created_at),
-        "updatedAt": rfc3339::format(t.updated_at),
-    })
+    serde_json::to_value(SeedTask::from(t)).unwrap_or_default()
+}
+
+/// `{"success": true, "tasks": [...]}`, written from the tasks directly.
+fn task_list(r: Result<Vec<Task>, Error>) -> HttpResponse {
+    #[derive(serde::Serialize)]
+    struct List<'a> {
+        success: bool,
+        tasks: Vec<SeedTask<'a>>,
+    }
+    match r {
+        Ok(tasks) => HttpResponse::Ok().json(List {
+            success: true,
+            tasks: tasks.iter().map(SeedTask::from).collect(),
+        }),
+        Err(e) => refused(&e),
+    }
 }
 
 fn compat_ttl(board: &Board) -> u64 {
@@ -150,23 +195,11 @@ pub(crate) async fn release_worker_slot(board: Acting, p: web::Payload) -> HttpR
 }
 
 pub(crate) async fn available_tasks(board: Acting) -> HttpResponse {
-    reply(
-        async {
-            let tasks = board.available_tasks().await?;
-            Ok(json!({ "tasks": tasks.iter().map(seed_task).collect::<Vec<_>>() }))
-        }
-        .await,
-    )
+    task_list(board.available_tasks().await)
 }
 
 pub(crate) async fn all_tasks(board: Acting) -> HttpResponse {
-    reply(
-        async {
-            let tasks = board.all_tasks().await?;
-            Ok(json!({ "tasks": tasks.iter().map(seed_task).collect::<Vec<_>>() }))
-        }
-        .await,
-    )
+    task_list(board.all_tasks().await)
 }
 
 #[derive(Debug, Default, Deserialize)]
