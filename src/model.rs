@@ -99,7 +99,13 @@ pub mod rfc3339 {
     schemars::JsonSchema,
 )]
 #[serde(transparent)]
-pub struct TaskId(String);
+#[schema(value_type = String)]
+pub struct TaskId(
+    /// Shared, not copied: the table, the ready queue, the expiry index and
+    /// the DAG each hold every id, and a clone is a reference count.
+    #[schemars(with = "String")]
+    std::sync::Arc<str>,
+);
 
 impl TaskId {
     /// Validate a client-supplied id.
@@ -118,17 +124,17 @@ impl TaskId {
                 "contains {c:?}; only letters, digits and . _ : - are allowed"
             ));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 
     /// A fresh, time-ordered id.
     pub fn generate() -> Self {
-        Self(format!("t-{}", uuid::Uuid::now_v7().simple()))
+        Self(format!("t-{}", uuid::Uuid::now_v7().simple()).into())
     }
 
     /// An id the caller vouches for (already validated or read back from storage).
     pub fn from_trusted(s: impl Into<String>) -> Self {
-        Self(s.into())
+        Self(s.into().into())
     }
 
     /// The id as a string slice.
