@@ -489,11 +489,13 @@ fn read_table(db: &redb::Database) -> Result<ReadTable, StoreError> {
     Ok(db.begin_read()?.open_table(BOARD)?)
 }
 
+/// The board table, read: a snapshot ([`ReadTable`]) or the committer's
+/// write transaction (which sees its own writes).
+trait BoardTable: redb::ReadableTable<&'static [u8], &'static [u8]> {}
+impl<T: redb::ReadableTable<&'static [u8], &'static [u8]>> BoardTable for T {}
+
 /// The value under `k`.
-fn get_in<T>(t: &T, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError>
-where
-    T: redb::ReadableTable<&'static [u8], &'static [u8]>,
-{
+fn get_in(t: &impl BoardTable, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(t.get(k)?.map(|g| g.value().to_vec()))
 }
 
@@ -532,10 +534,12 @@ fn scan_prefix_in(
 
 /// Up to `limit` entries of any table (the committer's write table too)
 /// with keys in `[start, end)`, collected (a write table's range borrows it).
-fn collect_range<T>(t: &T, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError>
-where
-    T: redb::ReadableTable<&'static [u8], &'static [u8]>,
-{
+fn collect_range(
+    t: &impl BoardTable,
+    start: &[u8],
+    end: &[u8],
+    limit: usize,
+) -> Result<Vec<Entry>, StoreError> {
     let mut out = Vec::new();
     for kv in t.range::<&[u8]>(start..end)?.take(limit) {
         let (k, v) = kv?;
@@ -1111,8 +1115,10 @@ impl Store {
                 None => return Ok(empty),
             },
         };
+        // one snapshot for the index and the events it points to
+        let snapshot = self.read()?;
         let mut entries = range_in(
-            &self.read()?,
+            &snapshot,
             &key(LEASE, &first.to_be_bytes()),
             &prefix_end(LEASE),
         )?
@@ -1139,7 +1145,7 @@ impl Store {
             }
             scanned += 1;
             if let Some(claim) = claim {
-                if let Some(r) = self.lease_record(q, &claim, ended.as_ref())? {
+                if let Some(r) = lease_record(&snapshot, q, &claim, ended.as_ref())? {
                     leases.push(r);
                 }
             }
@@ -1159,77 +1165,71 @@ impl Store {
         })
     }
 
-    /// One lease from its index entries, if it passes the filters.
-    fn lease_record(
-        &self,
-        q: &LeaseQuery,
-        claim: &LeaseEntry,
-        ended: Option<&LeaseEntry>,
-    ) -> Result<Option<LeaseRecord>, StoreError> {
-        if q.until.is_some_and(|u| claim.at >= u)
-            || q.since.is_some_and(|s| ended.is_some_and(|e| e.at < s))
-        {
-            return Ok(None);
-        }
-        let Some(claimed) = self.event(claim.event)? else {
-            tracing::warn!(
-                lease_id = claim.lease,
-                "lease index points to a missing claim event"
-            );
-            return Ok(None);
-        };
-        let (Some(task_id), Some(worker)) = (claimed.task_id, claimed.worker) else {
-            return Ok(None);
-        };
-        if q.worker.as_ref().is_some_and(|w| *w != worker) {
-            return Ok(None);
-        }
-        let end_event = match ended {
-            Some(e) => self.event(e.event)?,
-            None => None,
-        };
-        let (ended_at, outcome, reason) = match end_event {
-            Some(ev) => (
-                Some(ev.at),
-                LeaseOutcome::of_end(ev.kind).unwrap_or(LeaseOutcome::Failed),
-                ev.reason,
-            ),
-            None => (None, LeaseOutcome::Running, None),
-        };
-        Ok(Some(LeaseRecord {
-            task_id,
-            lease_id: claim.lease,
-            worker,
-            slot: claimed.slot,
-            owner: claimed.actor,
-            claimed_at: claimed.at,
-            ended_at,
-            outcome,
-            reason,
-        }))
-    }
-
-    /// One audit event by id.
-    fn event(&self, id: u64) -> Result<Option<Event>, StoreError> {
-        let k = key(EVENT, &id.to_be_bytes());
-        get_in(&self.read()?, &k)?
-            .map(|v| decode(&k, &v))
-            .transpose()
-    }
-
+    /// Every value under `prefix`, decoded.
     fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
-        scan_decode(&self.read()?, prefix)
+        scan_prefix_in(&self.read()?, prefix)?
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
     }
 }
 
-/// Every value under `prefix` in a snapshot, decoded.
-fn scan_decode<T: DeserializeOwned>(t: &ReadTable, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
-    scan_prefix_in(t, prefix)?
-        .map(|kv| {
-            let (k, v) = kv?;
-            decode(&k, &v)
-        })
-        .collect()
+/// One lease from its index entries, if it passes the filters.
+fn lease_record(
+    snapshot: &ReadTable,
+    q: &LeaseQuery,
+    claim: &LeaseEntry,
+    ended: Option<&LeaseEntry>,
+) -> Result<Option<LeaseRecord>, StoreError> {
+    if q.until.is_some_and(|u| claim.at >= u)
+        || q.since.is_some_and(|s| ended.is_some_and(|e| e.at < s))
+    {
+        return Ok(None);
+    }
+    let Some(claimed) = event_in(snapshot, claim.event)? else {
+        tracing::warn!(
+            lease_id = claim.lease,
+            "lease index points to a missing claim event"
+        );
+        return Ok(None);
+    };
+    let (Some(task_id), Some(worker)) = (claimed.task_id, claimed.worker) else {
+        return Ok(None);
+    };
+    if q.worker.as_ref().is_some_and(|w| *w != worker) {
+        return Ok(None);
+    }
+    let end_event = match ended {
+        Some(e) => event_in(snapshot, e.event)?,
+        None => None,
+    };
+    let (ended_at, outcome, reason) = match end_event {
+        Some(ev) => (
+            Some(ev.at),
+            LeaseOutcome::of_end(ev.kind).unwrap_or(LeaseOutcome::Failed),
+            ev.reason,
+        ),
+        None => (None, LeaseOutcome::Running, None),
+    };
+    Ok(Some(LeaseRecord {
+        task_id,
+        lease_id: claim.lease,
+        worker,
+        slot: claimed.slot,
+        owner: claimed.actor,
+        claimed_at: claimed.at,
+        ended_at,
+        outcome,
+        reason,
+    }))
+}
+
+/// One audit event by id.
+fn event_in(snapshot: &ReadTable, id: u64) -> Result<Option<Event>, StoreError> {
+    let k = key(EVENT, &id.to_be_bytes());
+    get_in(snapshot, &k)?.map(|v| decode(&k, &v)).transpose()
 }
 
 /// `task` with its `h/` heartbeat record applied, if it has one.
@@ -1506,10 +1506,6 @@ fn apply_group(
     }
     Ok((tx, pruned_top))
 }
-
-/// A table the committer reads while it writes (its write transaction's).
-trait BoardTable: redb::ReadableTable<&'static [u8], &'static [u8]> {}
-impl<T: redb::ReadableTable<&'static [u8], &'static [u8]>> BoardTable for T {}
 
 /// Expand `batch`'s deletions against what is stored into removals (keys)
 /// in `out`. Returns the highest event id removed (0: none).
