@@ -102,42 +102,12 @@ struct Session {
 
 impl Session {
     async fn open(http: &reqwest::Client, root: &str) -> Self {
-        let url = format!("{root}/mcp");
-        let res = http
-            .post(&url)
-            .header("Accept", "application/json, text/event-stream")
-            .json(&json!({
-                "jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {
-                    "protocolVersion": PROTOCOL,
-                    "capabilities": {},
-                    "clientInfo": {"name": "baton-bench", "version": "0"}
-                }
-            }))
-            .send()
-            .await
-            .expect("initialize");
-        assert_eq!(res.status(), 200, "initialize");
-        let id = res
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .expect("Mcp-Session-Id")
-            .to_owned();
-        let _ = res.bytes().await;
-        let s = Self {
+        Self {
             http: http.clone(),
-            url,
-            id,
+            url: format!("{root}/mcp"),
+            id: common::mcp_session(http, root, PROTOCOL).await,
             next: 1,
-        };
-        let res = s
-            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .send()
-            .await
-            .expect("initialized");
-        assert_eq!(res.status(), 202, "notifications/initialized");
-        s
+        }
     }
 
     fn post(&self, body: &Value) -> reqwest::RequestBuilder {

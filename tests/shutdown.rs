@@ -17,40 +17,6 @@ use serde_json::{json, Value};
 
 const PROTOCOL: &str = "2025-11-25";
 
-/// `initialize` + `notifications/initialized`; the session id.
-async fn open_session(http: &reqwest::Client, url: &str) -> String {
-    let res = http
-        .post(format!("{url}/mcp"))
-        .header("Accept", "application/json, text/event-stream")
-        .json(&json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": PROTOCOL, "capabilities": {},
-                       "clientInfo": {"name": "shutdown-test", "version": "0"}}
-        }))
-        .send()
-        .await
-        .expect("initialize");
-    assert_eq!(res.status(), 200);
-    let id = res
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("session id")
-        .to_owned();
-    let _ = res.bytes().await;
-    let res = http
-        .post(format!("{url}/mcp"))
-        .header("Accept", "application/json, text/event-stream")
-        .header("Mcp-Session-Id", &id)
-        .header("MCP-Protocol-Version", PROTOCOL)
-        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .send()
-        .await
-        .expect("initialized");
-    assert_eq!(res.status(), 202);
-    id
-}
-
 /// The session's standalone SSE stream (`GET /mcp`), once its headers are in.
 async fn session_stream(http: &reqwest::Client, url: &str, id: &str) -> reqwest::Response {
     let res = http
@@ -102,11 +68,11 @@ async fn sigterm_ends_open_streams_and_sessions_instead_of_waiting_out_the_timeo
 
     // 1. a client that left without DELETE /mcp (what the TypeScript SDK's close() does):
     //    its session and stream were opened, then its connections were dropped
-    let gone = open_session(&left, &url).await;
+    let gone = common::mcp_session(&left, &url, PROTOCOL).await;
     drop(session_stream(&left, &url, &gone).await);
     drop(left);
     // 2. a connected MCP client, its stream open
-    let id = open_session(&live, &url).await;
+    let id = common::mcp_session(&live, &url, PROTOCOL).await;
     let mcp_stream = session_stream(&live, &url, &id).await;
     // 3. a dashboard on the event stream
     let mut sse = events

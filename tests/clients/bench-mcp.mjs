@@ -14,12 +14,12 @@
 //     built-in fetch (undici, keep-alive).
 // A call is one tool call or one REST request. Prints calls/s over all workers and p50/p99 per
 // call as a Markdown table. Every loop is bounded by the task count and a 120 s deadline.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { serve } from "./baton.mjs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -35,31 +35,14 @@ const TASKS = Number(opts.tasks);
 const DEADLINE_MS = 120_000;
 
 /** `baton serve` on 127.0.0.1:0 with a fresh data dir; resolves with { base, stop }. */
-async function serve() {
+async function fresh() {
   const dataDir = mkdtempSync(join(tmpdir(), "baton-bench-mcp-"));
-  const child = spawn(opts.baton, ["serve", "--bind", "127.0.0.1:0", "--data-dir", dataDir], {
-    env: {
-      ...process.env,
-      RUST_LOG: "warn",
-      BATON_SLOTS__COUNT: "64",
-      BATON_LEASES__TTL_SECS: "600",
-      BATON_TASKS__MAX_BATCH: "10000",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
+  const { child, url } = serve(opts.baton, dataDir, [], {
+    BATON_SLOTS__COUNT: "64",
+    BATON_LEASES__TTL_SECS: "600",
+    BATON_TASKS__MAX_BATCH: "10000",
   });
-  const base = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`baton did not start: ${out}`)), 60_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/baton listening on (\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`baton exited with ${code}: ${out}`)));
-  });
+  const base = await url;
   const stop = async () => {
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
@@ -131,7 +114,7 @@ async function fetchWorker(base, w, start) {
 }
 
 async function run(worker, workers) {
-  const { base, stop } = await serve();
+  const { base, stop } = await fresh();
   try {
     await addAll(base);
     const start = Date.now();

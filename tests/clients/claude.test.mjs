@@ -7,12 +7,13 @@
 // keeps it from calling home. All traffic stays on 127.0.0.1.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFile } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { serve } from "./baton.mjs";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,28 +30,6 @@ async function createToken(dataDir, name, role) {
   return secret;
 }
 
-/** Starts `baton serve` on 127.0.0.1:0 and resolves with its base URL (read from stdout). */
-function serve(dataDir, env) {
-  const child = spawn(BATON, ["serve", "--bind", "127.0.0.1:0", "--data-dir", dataDir], {
-    env: { ...process.env, RUST_LOG: "warn", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`baton did not start: ${out}`)), 60_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/baton listening on (\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`baton exited with ${code}: ${out}`)));
-  });
-  return { child, url };
-}
-
 async function claude(home, args) {
   const { stdout, stderr } = await run(CLAUDE, args, {
     cwd: home,
@@ -64,7 +43,7 @@ test("claude mcp add with a bearer header connects to baton; without it does not
   const dataDir = mkdtempSync(join(tmpdir(), "baton-claude-data-"));
   const home = mkdtempSync(join(tmpdir(), "baton-claude-home-"));
   const token = await createToken(dataDir, "claude-code", "agent");
-  const { child, url } = serve(dataDir, { BATON_AUTH__REQUIRED: "true" });
+  const { child, url } = serve(BATON, dataDir, [], { BATON_AUTH__REQUIRED: "true" });
   t.after(() => {
     child.kill("SIGTERM");
     rmSync(home, { recursive: true, force: true });

@@ -16,7 +16,7 @@
 // - a clean close: `DELETE /mcp` answers 204 and the session is gone (13.5).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { serve } from "./baton.mjs";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
@@ -32,28 +32,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BATON = process.env.BATON_BIN ?? join(here, "../../target/debug/baton");
 const EVERYTHING = resolve(here, "../downstream/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 const STEP = 30_000; // the deadline of any one step (start, a call, a poll)
-
-/** Starts `baton serve` on 127.0.0.1:0 and resolves with its base URL (read from stdout). */
-function serve(dataDir, args = [], env = {}) {
-  const child = spawn(BATON, ["serve", "--bind", "127.0.0.1:0", "--data-dir", dataDir, ...args], {
-    env: { ...process.env, RUST_LOG: "warn", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`baton did not start: ${out}`)), 60_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/baton listening on (\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`baton exited with ${code}: ${out}`)));
-  });
-  return { child, url };
-}
 
 /** `promise`, or a rejection naming `what` once `ms` have passed. */
 async function within(ms, what, promise) {
@@ -77,7 +55,7 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), "baton-ts-sdk-"));
   const servers = join(dir, "mcp.json");
   writeFileSync(servers, JSON.stringify({ mcpServers: { everything: { command: "node", args: [EVERYTHING, "stdio"] } } }));
-  const { child, url } = serve(join(dir, "data"), ["--mcp-servers", servers]);
+  const { child, url } = serve(BATON, join(dir, "data"), ["--mcp-servers", servers]);
   baton = { child, dir };
   baton.base = await url;
   // the gateway's tools appear once server-everything (started beside baton) is ready

@@ -317,6 +317,44 @@ pub fn tool_error(r: &rmcp::model::CallToolResult) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON error text ({e}): {text}"))
 }
 
+/// A raw streamable-HTTP MCP session on `{root}/mcp` (no SDK): `initialize`
+/// with `protocol`, then `notifications/initialized`; the session id to send
+/// as `Mcp-Session-Id` (with `MCP-Protocol-Version: protocol`) on later
+/// requests. Panics when baton answers anything else than 200 and 202.
+pub async fn mcp_session(http: &reqwest::Client, root: &str, protocol: &str) -> String {
+    let url = format!("{root}/mcp");
+    let res = http
+        .post(&url)
+        .header("Accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": protocol, "capabilities": {},
+                       "clientInfo": {"name": "baton-raw-client", "version": "0"}}
+        }))
+        .send()
+        .await
+        .expect("initialize");
+    assert_eq!(res.status(), 200, "initialize");
+    let id = res
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("Mcp-Session-Id")
+        .to_owned();
+    let _ = res.bytes().await;
+    let res = http
+        .post(&url)
+        .header("Accept", "application/json, text/event-stream")
+        .header("Mcp-Session-Id", &id)
+        .header("MCP-Protocol-Version", protocol)
+        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await
+        .expect("notifications/initialized");
+    assert_eq!(res.status(), 202, "notifications/initialized");
+    id
+}
+
 /// A `baton` child process started by a test; killed (by its own pid) when
 /// dropped, unless it already exited.
 pub struct Child {
