@@ -283,6 +283,7 @@ impl Error {
                 StoreError::FlushFailed(_)
                 | StoreError::OutcomeUnknown(_)
                 | StoreError::Open { .. }
+                | StoreError::Thread(_)
                 | StoreError::Locked { .. },
             ) => ErrorCode::StorageUnavailable,
             Error::Store(StoreError::Engine(redb::Error::Io(_)) | StoreError::Migration { .. }) => {

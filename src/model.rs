@@ -385,7 +385,7 @@ pub struct Task {
     /// Free-form JSON input for the worker (size-bounded).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub payload: Option<serde_json::Value>,
+    pub payload: Option<Box<serde_json::Value>>,
     /// Labels used for filtering and capability matching.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -405,7 +405,7 @@ pub struct Task {
     /// Result reported on completion.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub output: Option<serde_json::Value>,
+    pub output: Option<Box<serde_json::Value>>,
     /// Last error (failure reason, expiry, cascade).
     #[serde(default)]
     pub error: Option<String>,
@@ -414,7 +414,7 @@ pub struct Task {
     pub attempts: u32,
     /// Present while `running`.
     #[serde(default)]
-    pub lease: Option<Lease>,
+    pub lease: Option<Box<Lease>>,
     /// Who works on it (while `running`) or finished it (`done`, `failed`
     /// under a lease): the worker of the current or last lease. Cleared when
     /// the task is ready again (released, retried, expired, reset).
@@ -446,7 +446,7 @@ pub struct Task {
     /// When set, baton runs the task itself by calling this downstream tool
     /// (the dispatcher); agents' `claim_next` never hands it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub executor: Option<Executor>,
+    pub executor: Option<Box<Executor>>,
 }
 
 /// A downstream MCP tool call that runs a task (see the dispatcher).

@@ -123,10 +123,14 @@ impl Runtime {
         let operations = store.load_operations()?;
         let mut table = TaskTable::new(store.meta("lease_ceiling")?);
         let mut graph = DependencyGraph::new();
+        let expected = usize::try_from(store.task_count()?).unwrap_or(0);
+        table.reserve(expected);
+        graph.reserve(expected);
         store.for_each_task(|t| {
             graph.restore(t.id.clone(), t.dependencies.clone(), node_state(t.status));
             table.restore(t);
         })?;
+        store.fix_task_count(table.len() as u64).await?;
         graph.recount();
         let now = clock.now();
         let unblocked: Vec<TaskId> = table

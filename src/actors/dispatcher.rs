@@ -195,7 +195,7 @@ impl Dispatcher {
         tracing::info!(task = %id, server = %exec.server, tool = %exec.tool, lease, "dispatching");
         let server = exec.server.clone();
         let (board, pool, task) = (self.board.clone(), self.pool.clone(), id.clone());
-        let fut = async move { run(&board, &pool, &task, lease, exec, timeout).await };
+        let fut = async move { run(&board, &pool, &task, lease, *exec, timeout).await };
         let handle = ctx.spawn(fut.into_actor(self).map(move |(task, cool), act, ctx| {
             act.finished(&task, lease);
             if let Some(server) = cool {

@@ -595,7 +595,7 @@ impl Actor for TaskRegistry {
         let running: Vec<Lease> = self
             .table
             .running()
-            .filter_map(|t| t.lease.clone())
+            .filter_map(|t| t.lease.as_deref().cloned())
             .collect();
         for lease in &running {
             self.spawn_context(lease, ctx);

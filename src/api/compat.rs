@@ -110,7 +110,7 @@ impl<'a> From<&'a Task> for SeedTask<'a> {
             worker: t.worker.as_deref(),
             started_at: t.started_at.map(rfc3339::format),
             completed_at: t.finished_at.map(rfc3339::format),
-            output: t.output.as_ref(),
+            output: t.output.as_deref(),
             error: t.error.as_deref(),
             worker_slot: t.lease.as_ref().map(|l| l.slot + 1),
             lease_id: t.lease.as_ref().map(|l| l.lease_id),

@@ -118,6 +118,12 @@ impl DependencyGraph {
             .unwrap_or_default()
     }
 
+    /// Make room for `additional` more nodes (start-up, before
+    /// [`DependencyGraph::restore`]).
+    pub fn reserve(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
+    }
+
     /// Load a node as it was persisted, without validation (recovery). Call
     /// [`DependencyGraph::recount`] once every node is loaded.
     pub fn restore(&mut self, id: TaskId, deps: Vec<TaskId>, state: NodeState) {

@@ -328,17 +328,32 @@ impl TaskTable {
         Some(r)
     }
 
-    /// Load a persisted task as is (recovery).
+    /// Make room for `additional` more tasks (start-up knows how many it
+    /// will restore; growing a 1,000,000-entry map step by step rehashes
+    /// every id several times and leaves the old arrays behind as RSS).
+    pub fn reserve(&mut self, additional: usize) {
+        self.tasks.reserve(additional);
+    }
+
+    /// Load a persisted task as is (recovery). A second task under the same
+    /// id replaces the first.
     pub fn restore(&mut self, task: Task) {
         self.next_seq = self.next_seq.max(task.seq.saturating_add(1));
         if let Some(l) = &task.lease {
             self.next_lease_id = self.next_lease_id.max(l.lease_id.saturating_add(1));
         }
-        if let Some(old) = self.tasks.remove(&task.id) {
-            self.unindex(&old);
-        }
         self.index(&task);
-        self.tasks.insert(task.id.clone(), Box::new(task));
+        let id = task.id.clone();
+        if let Some(old) = self.tasks.insert(id.clone(), Box::new(task)) {
+            // only if the store held two records for one id: the old one's
+            // index entries go, and the new one's are put back (they may
+            // have been the same entries)
+            self.unindex(&old);
+            if let Some(new) = self.tasks.remove(&id) {
+                self.index(&new);
+                self.tasks.insert(id, new);
+            }
+        }
     }
 
     /// Insert new, validated tasks (ids unique, graph already checked). Each
@@ -429,7 +444,7 @@ impl TaskTable {
         self.update(id, now, |t| {
             t.status = TaskStatus::Running;
             t.attempts += 1;
-            t.lease = Some(l);
+            t.lease = Some(Box::new(l));
             t.worker = Some(worker.to_owned());
             t.started_at = Some(now);
             t.finished_at = None;
@@ -509,7 +524,7 @@ impl TaskTable {
             .update(id, now, |t| {
                 t.lease.as_mut().map(|l| {
                     l.expires_at = now.saturating_add(ttl_ms);
-                    l.clone()
+                    Lease::clone(l)
                 })
             })
             .flatten()
@@ -532,7 +547,7 @@ impl TaskTable {
     ) -> Option<Lease> {
         let lease = self
             .update(id, now, |t| {
-                let l = t.lease.take();
+                let l = t.lease.take().map(|l| *l);
                 t.status = to;
                 if to.is_terminal() {
                     t.finished_at = Some(now);
@@ -577,7 +592,7 @@ impl TaskTable {
             now,
             fx,
             |t| {
-                t.output = output;
+                t.output = output.map(Box::new);
                 t.error = None;
             },
         );

@@ -153,7 +153,7 @@ pub fn validate_spec(
         id,
         title,
         description,
-        payload: spec.payload,
+        payload: spec.payload.map(Box::new),
         tags,
         priority: spec.priority.unwrap_or(0),
         dependencies,
@@ -170,7 +170,7 @@ pub fn validate_spec(
         created_at: 0,
         updated_at: 0,
         seq: 0,
-        executor: spec.executor,
+        executor: spec.executor.map(Box::new),
     })
 }
 

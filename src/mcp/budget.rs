@@ -109,8 +109,8 @@ impl Fit for Task {
             let n = note(field, &id, bytes / 2);
             match field {
                 "description" => self.description = n,
-                "payload" => self.payload = Some(n.into()),
-                "output" => self.output = Some(n.into()),
+                "payload" => self.payload = Some(Box::new(n.into())),
+                "output" => self.output = Some(Box::new(n.into())),
                 _ => self.error = Some(n),
             }
         }

@@ -191,7 +191,7 @@ impl From<Task> for ResultOut {
             task_id: t.id.to_string(),
             status: t.status,
             finished: t.status.is_terminal(),
-            output: t.output,
+            output: t.output.map(|o| *o),
             error: t.error,
         }
     }
