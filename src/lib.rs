@@ -54,6 +54,7 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod board;
 pub mod clock;
 pub mod config;

@@ -89,6 +89,33 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Save a consistent snapshot of a running server's board (JSON Lines,
+    /// needs an admin --token). The file appears under --out only once it is
+    /// complete and checked.
+    Backup {
+        /// Server URL.
+        #[arg(long, env = "BATON_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// File to write (replaced if it exists).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        credentials: Credentials,
+    },
+    /// Load a backup into an empty data directory (the server must not be
+    /// running on it). Refuses a directory that already holds a board, and a
+    /// backup that is cut short or not a baton backup.
+    Restore {
+        /// Backup file (from `baton backup`).
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        /// Data directory to restore into (created if missing).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// TOML config file (its storage settings).
+        #[arg(long, env = "BATON_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// How the CLI authenticates to a running server.
@@ -331,7 +358,95 @@ async fn main() -> Result<()> {
             config,
         } => mcp_stdio(url, &credentials, data_dir, config).await,
         Command::Token { command } => token(command).await,
+        Command::Backup {
+            url,
+            out,
+            credentials,
+        } => backup(&url, &out, &credentials).await,
+        Command::Restore {
+            input,
+            data_dir,
+            config,
+        } => restore(&input, &data_dir, config.as_deref()),
     }
+}
+
+/// `baton backup`: stream `GET /api/v1/admin/backup` into `<out>.partial`,
+/// check it end to end, then rename it to `out`.
+async fn backup(url: &str, out: &std::path::Path, credentials: &Credentials) -> Result<()> {
+    use std::io::Write;
+    let http = credentials.client()?;
+    let endpoint = format!("{}/api/v1/admin/backup", url.trim_end_matches('/'));
+    let mut res = http
+        .get(&endpoint)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach baton at {url}"))?;
+    if !res.status().is_success() {
+        reply(res, false).await?;
+        anyhow::bail!("the server refused the backup");
+    }
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?,
+    );
+    let mut bytes = 0u64;
+    while let Some(chunk) = res
+        .chunk()
+        .await
+        .context("the backup stream broke off (nothing was written under --out)")?
+    {
+        bytes += chunk.len() as u64;
+        file.write_all(&chunk)
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+    }
+    let file = file
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    file.sync_all()
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    let mut records = 0u64;
+    let reader = std::io::BufReader::new(std::fs::File::open(&partial)?);
+    let header = baton::backup::read_backup(reader, |_| {
+        records += 1;
+        Ok(())
+    })
+    .with_context(|| format!("the backup in {} is not complete", partial.display()))?;
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), out.display()))?;
+    println!(
+        "backup of {} records ({bytes} bytes, taken {}) written to {}",
+        records,
+        header.created_at,
+        out.display()
+    );
+    Ok(())
+}
+
+/// `baton restore`: load a backup file into an empty data directory.
+fn restore(
+    input: &std::path::Path,
+    dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let cache = settings.storage.cache_mb.saturating_mul(1024 * 1024);
+    let file =
+        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    let summary = baton::store::Store::restore(dir, cache, std::io::BufReader::new(file))
+        .with_context(|| format!("cannot restore {} into {}", input.display(), dir.display()))?;
+    println!(
+        "restored {} tasks, {} events and {} other records into {}",
+        summary.tasks,
+        summary.events,
+        summary.other,
+        dir.display()
+    );
+    Ok(())
 }
 
 async fn serve(

@@ -1018,6 +1018,189 @@ impl Store {
         self.wait_durable(ticket).await
     }
 
+    /// Write a consistent snapshot of the board (one read transaction) as
+    /// the lines of a backup (see [`crate::backup`]): the header, every
+    /// record, the `end` line. Each line is handed to `line` without its
+    /// newline; `line` returns `false` to stop early (the reader went away;
+    /// then 0 is returned). Returns the number of records (header and end
+    /// line not counted).
+    /// Blocking: reads the whole board; call it off the async workers.
+    pub fn export(&self, mut line: impl FnMut(String) -> bool) -> Result<u64, StoreError> {
+        use crate::backup::{BackupHeader, BackupRecord};
+        let snapshot = self.read()?;
+        let header = BackupHeader::new(
+            last_event_in(&snapshot)?.max(read_meta(&snapshot, EVENTS_PRUNED_META)?),
+            read_meta(&snapshot, EVENTS_PRUNED_META)?,
+        );
+        // our own plain data types always serialize
+        if !line(serde_json::to_string(&header).unwrap_or_default()) {
+            return Ok(0);
+        }
+        let mut records = 0u64;
+        let mut emit = |r: &BackupRecord| -> bool {
+            records += 1;
+            line(serde_json::to_string(r).unwrap_or_default())
+        };
+        for kv in scan_prefix_in(&snapshot, META)? {
+            let (k, _) = kv?;
+            let name = String::from_utf8_lossy(&k[META.len()..]).into_owned();
+            // derived on restore
+            if [TASK_COUNT_META, LEASE_INDEX_META, EVENTS_PRUNED_META].contains(&name.as_str()) {
+                continue;
+            }
+            let value = read_meta(&snapshot, &name)?;
+            if !emit(&BackupRecord::Meta { name, value }) {
+                return Ok(0);
+            }
+        }
+        macro_rules! each {
+            ($prefix:expr, |$k:ident, $v:ident| $make:expr) => {
+                for kv in scan_prefix_in(&snapshot, $prefix)? {
+                    let ($k, $v) = kv?;
+                    let rec = $make;
+                    if !emit(&rec) {
+                        return Ok(0);
+                    }
+                }
+            };
+        }
+        each!(TOKEN, |k, v| BackupRecord::Token(decode(&k, &v)?));
+        each!(SLOT, |k, v| BackupRecord::Slot(decode(&k, &v)?));
+        each!(OPERATION, |k, v| BackupRecord::Operation(decode(&k, &v)?));
+        each!(TASK, |k, v| BackupRecord::Task(Box::new(with_renewal(
+            &snapshot,
+            decode(&k, &v)?
+        )?)));
+        each!(CONTEXT, |k, v| {
+            let rest = &k[CONTEXT.len()..];
+            let split = rest
+                .iter()
+                .position(|b| *b == 0)
+                .ok_or_else(|| StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    reason: "context key without a separator".into(),
+                })?;
+            BackupRecord::Context {
+                task: TaskId::from_trusted(String::from_utf8_lossy(&rest[..split]).into_owned()),
+                key: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
+                value: decode(&k, &v)?,
+            }
+        });
+        each!(EVENT, |k, v| BackupRecord::Event(decode(&k, &v)?));
+        let end = BackupRecord::End { records };
+        line(serde_json::to_string(&end).unwrap_or_default());
+        Ok(records)
+    }
+
+    /// Load a backup (see [`crate::backup`]) into the store in `dir` (opened
+    /// here and closed again; nothing else may use it meanwhile, which its
+    /// lock ensures), which must be empty: no task, event, slot, context,
+    /// handle or token ([`crate::backup::BackupError::NotEmpty`] otherwise).
+    /// The whole file is checked and written in one write transaction,
+    /// committed only after the `end` line checked out, so a refused or
+    /// failed restore leaves the store as empty as it was. The derived data
+    /// (per-task audit index, lease index, task count) is rebuilt.
+    pub fn restore(
+        dir: &Path,
+        cache_bytes: u64,
+        input: impl std::io::BufRead,
+    ) -> Result<crate::backup::RestoreSummary, crate::backup::BackupError> {
+        let store = Self::open(dir, cache_bytes)?;
+        let imported = store.import(input);
+        store.close()?;
+        imported
+    }
+
+    fn import(
+        &self,
+        input: impl std::io::BufRead,
+    ) -> Result<crate::backup::RestoreSummary, crate::backup::BackupError> {
+        use crate::backup::{read_backup, BackupError, BackupRecord, RestoreSummary};
+        let db = self.db.get()?;
+        {
+            let snapshot = self.read()?;
+            for (prefix, what) in [
+                (TASK, "tasks"),
+                (EVENT, "events"),
+                (SLOT, "slot holds"),
+                (CONTEXT, "context values"),
+                (OPERATION, "task handles"),
+                (TOKEN, "access tokens"),
+            ] {
+                if scan_prefix_in(&snapshot, prefix)?.next().is_some() {
+                    return Err(BackupError::NotEmpty(format!("it has {what}")));
+                }
+            }
+        }
+        let tx = db.begin_write().map_err(StoreError::from)?;
+        let mut summary = RestoreSummary::default();
+        let header = {
+            let mut t = tx.open_table(BOARD).map_err(StoreError::from)?;
+            let mut put = |k: Vec<u8>, v: Vec<u8>| -> Result<(), BackupError> {
+                t.insert(k.as_slice(), v.as_slice())
+                    .map_err(StoreError::from)?;
+                Ok(())
+            };
+            let header = read_backup(input, |rec| {
+                let mut batch = WriteBatch::new();
+                match rec {
+                    BackupRecord::Meta { name, value } => batch.put_meta(&name, value),
+                    BackupRecord::Token(tok) => batch.put_token(&tok),
+                    BackupRecord::Slot(s) => batch.put_slot(&s),
+                    BackupRecord::Operation(op) => batch.put_operation(&op),
+                    BackupRecord::Task(task) => {
+                        summary.tasks += 1;
+                        put(key(TASK, task.id.as_str().as_bytes()), encode(&task))?;
+                        return Ok(());
+                    }
+                    BackupRecord::Context {
+                        task,
+                        key: k,
+                        value,
+                    } => batch.put_context(&task, &k, &value),
+                    BackupRecord::Event(ev) => {
+                        summary.events += 1;
+                        if let Some(id) = &ev.task_id {
+                            if ev.kind != EventKind::TaskDeleted {
+                                put(task_event_key(id, ev.id), Vec::new())?;
+                            }
+                        }
+                        if let Some((k, v)) = lease_index_entry(&ev) {
+                            put(k, v)?;
+                        }
+                        put(key(EVENT, &ev.id.to_be_bytes()), encode(&ev))?;
+                        return Ok(());
+                    }
+                    BackupRecord::End { .. } => return Ok(()),
+                }
+                summary.other += 1;
+                for (k, v) in batch.ops {
+                    if let Some(v) = v {
+                        put(k, v)?;
+                    }
+                }
+                Ok(())
+            })?;
+            for (name, value) in [
+                (TASK_COUNT_META, summary.tasks),
+                (LEASE_INDEX_META, LEASE_INDEX_VERSION),
+                (EVENTS_PRUNED_META, header.events_pruned_through),
+            ] {
+                put(key(META, name.as_bytes()), value.to_be_bytes().to_vec())?;
+            }
+            header
+        };
+        tx.commit().map_err(StoreError::from)?;
+        tracing::info!(
+            tasks = summary.tasks,
+            events = summary.events,
+            other = summary.other,
+            created_at = %header.created_at,
+            "backup restored"
+        );
+        Ok(summary)
+    }
+
     /// One task record (with its last heartbeat laid over it).
     pub fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError> {
         let k = key(TASK, id.as_str().as_bytes());
@@ -2045,6 +2228,140 @@ mod tests {
         store.wait_durable(store.commit(b).unwrap()).await.unwrap();
         store.fix_task_count(seen.len() as u64).await.unwrap();
         assert_eq!(store.task_count().unwrap(), 2499);
+        store.close().unwrap();
+    }
+
+    /// Everything a backup carries, read back through the store's own reads.
+    fn observable(store: &Store) -> serde_json::Value {
+        let tasks = store.load_tasks().unwrap();
+        let contexts: Vec<_> = tasks
+            .iter()
+            .map(|t| store.context_list(&t.id).unwrap())
+            .collect();
+        let task_events: Vec<_> = tasks
+            .iter()
+            .map(|t| store.task_events(&t.id).unwrap())
+            .collect();
+        serde_json::json!({
+            "tasks": tasks,
+            "contexts": contexts,
+            "task_events": task_events,
+            "events": store.events_after(0, 1000).unwrap(),
+            "leases": store.lease_history(&all_leases()).unwrap().leases,
+            "slots": store.load_slots().unwrap(),
+            "lease_ceiling": store.meta("lease_ceiling").unwrap(),
+            "last_event_id": store.last_event_id().unwrap(),
+            "pruned_through": store.events_pruned_through(),
+            "task_count": store.task_count().unwrap(),
+        })
+    }
+
+    fn export_lines(store: &Store) -> Vec<String> {
+        let mut lines = Vec::new();
+        store
+            .export(|l| {
+                lines.push(l);
+                true
+            })
+            .unwrap();
+        lines
+    }
+
+    #[tokio::test]
+    async fn a_backup_restores_into_an_empty_store_as_the_same_board() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let mut b = add("gone");
+        b.put_meta("lease_ceiling", 2048);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        // a deleted task: its event ids stay handed out after the restore
+        let mut b = WriteBatch::new();
+        b.delete_task(&TaskId::from_trusted("gone"));
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        let mut running = task("t7");
+        running.status = TaskStatus::Running;
+        running.lease = Some(Box::new(crate::model::Lease {
+            task_id: running.id.clone(),
+            lease_id: 7,
+            worker: "w".into(),
+            slot: 0,
+            expires_at: 100,
+            claimed_at: 2,
+            owner: None,
+            compat: false,
+        }));
+        let mut b = add("a");
+        b.put_task(&running);
+        b.put_event(lease_event(EventKind::TaskClaimed, 7, "w", 2), None);
+        b.put_context(&running.id, "notes", &serde_json::json!({"v": [1, 2]}));
+        b.put_slot(&SlotRecord {
+            slot: 3,
+            worker: "w".into(),
+            since: 1,
+            expires_at: Some(50),
+            task: None,
+        });
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+        // a heartbeat after the last full write: the backup carries its expiry
+        let mut b = WriteBatch::new();
+        b.put_renewal(&running.id, 7, 900, 3);
+        store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+
+        let lines = export_lines(&store);
+        let before = observable(&store);
+        assert_eq!(
+            before["tasks"][1]["lease"]["expires_at"],
+            "1970-01-01T00:00:00.900Z"
+        );
+        let target = tempfile::tempdir().unwrap();
+        let summary = Store::restore(
+            target.path(),
+            1 << 20,
+            std::io::Cursor::new(lines.join("\n")),
+        )
+        .unwrap();
+        assert_eq!((summary.tasks, summary.events), (2, 2));
+        let restored = Store::open(target.path(), 1 << 20).unwrap();
+        assert_eq!(observable(&restored), before);
+        // and a second round trip writes the same records
+        assert_eq!(export_lines(&restored)[1..], lines[1..]);
+
+        // new writes continue after every id handed out before the backup
+        restored
+            .wait_durable(restored.commit(add("next")).unwrap())
+            .await
+            .unwrap();
+        let ev = restored.task_events(&TaskId::from_trusted("next")).unwrap();
+        assert_eq!(ev[0].id, before["last_event_id"].as_u64().unwrap() + 1);
+
+        restored.close().unwrap();
+        drop(restored);
+
+        // a store that holds a board refuses, and so does a file cut short
+        let err = Store::restore(
+            target.path(),
+            1 << 20,
+            std::io::Cursor::new(lines.join("\n")),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, crate::backup::BackupError::NotEmpty(_)),
+            "{err}"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let cut = lines[..lines.len() - 1].join("\n");
+        let err = Store::restore(empty.path(), 1 << 20, std::io::Cursor::new(cut)).unwrap_err();
+        assert!(
+            matches!(err, crate::backup::BackupError::Truncated(_)),
+            "{err}"
+        );
+        let fresh = Store::open(empty.path(), 1 << 20).unwrap();
+        assert!(
+            fresh.load_tasks().unwrap().is_empty(),
+            "nothing of a refused file is kept"
+        );
+        assert_eq!(fresh.last_event_id().unwrap(), 0);
+        fresh.close().unwrap();
         store.close().unwrap();
     }
 

@@ -248,7 +248,7 @@ async fn prepare(
             )
         }
         ("GET", "/slots") | ("GET", "/stats") | ("GET", "/leases") | ("GET", "/servers") | ("GET", "/tokens")
-        | ("GET", "/openapi.json") | ("GET", "/events") => (p(spec.path.into()), None, 200),
+        | ("GET", "/openapi.json") | ("GET", "/events") | ("GET", "/admin/backup") => (p(spec.path.into()), None, 200),
         ("POST", "/slots/claim") => (p("/slots/claim".into()), Some(json!({"worker": "w"})), 200),
         ("POST", "/slots/{slot}/release") => {
             let (st, v) = call(

@@ -132,6 +132,31 @@ fn the_rest_and_cli_blocks_run_as_written() {
 }
 
 #[test]
+fn the_backup_block_saves_a_running_board_and_restores_it() {
+    let text = readme();
+    let block = block_after(&text, "### Backup and restore", "sh");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let served = serve(&dir.path().join("data"), &[]);
+    run(
+        "curl -s -X POST http://127.0.0.1:8080/api/v1/tasks -H 'Content-Type: application/json' \\
+           -d '{\"id\":\"setup\",\"title\":\"Set up\"}'",
+        &served.url,
+        &[],
+    );
+    let file = dir.path().join("board.jsonl");
+    let restored = dir.path().join("data-restored");
+    let out = run(
+        &block
+            .replace("board.jsonl", &file.to_string_lossy())
+            .replace("./data-restored", &restored.to_string_lossy()),
+        &served.url,
+        &[],
+    );
+    assert!(out.contains("written to"), "{out}");
+    assert!(out.contains("restored 1 tasks"), "{out}");
+}
+
+#[test]
 fn the_team_block_runs_with_auth_required() {
     let text = readme();
     let block = block_after(&text, "## Running it for a team", "sh");

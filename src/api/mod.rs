@@ -29,6 +29,7 @@ use crate::auth::{Auth, Caller};
 use crate::board::Board;
 use crate::error::ErrorCode;
 
+pub mod admin;
 pub mod compat;
 pub mod dashboard;
 pub mod error;

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use super::{leases, routes, servers, tasks, tokens};
+use super::{admin, leases, routes, servers, tasks, tokens};
 
 /// The document.
 #[derive(OpenApi)]
@@ -19,10 +19,12 @@ use super::{leases, routes, servers, tasks, tokens};
         servers::list_servers, servers::get_server, servers::server_tools,
         servers::restart_server, servers::reset_server,
         tokens::create_token, tokens::list_tokens, tokens::revoke_token,
+        admin::backup,
     ),
     tags((name = "tasks"), (name = "leases"), (name = "context"), (name = "slots"), (name = "system"),
          (name = "servers", description = "downstream MCP servers (the pool)"),
-         (name = "tokens", description = "access tokens (admin)"))
+         (name = "tokens", description = "access tokens (admin)"),
+         (name = "admin", description = "backup (admin)"))
 )]
 pub struct ApiDoc;
 

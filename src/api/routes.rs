@@ -17,7 +17,7 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use super::{compat, dashboard, leases, openapi, servers, sse, tasks, tokens};
+use super::{admin, compat, dashboard, leases, openapi, servers, sse, tasks, tokens};
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
 use crate::model::Role;
@@ -92,6 +92,7 @@ route_table! {
     POST "/tokens" => tokens::create_token, ADMIN;
     GET "/tokens" => tokens::list_tokens, ADMIN;
     DELETE "/tokens/{name}" => tokens::revoke_token, ADMIN;
+    GET "/admin/backup" => admin::backup, ADMIN;
     GET "/events" => sse::events, Access::Stream;
     POST "/events/ticket" => sse::ticket, VIEWER;
     GET "/openapi.json" => openapi::document, VIEWER;
