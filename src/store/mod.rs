@@ -113,16 +113,13 @@ const LEASE_INDEX_VERSION: u64 = 1;
 const LEASE_CLAIM: u8 = 0;
 const LEASE_END: u8 = 1;
 
-/// The one redb table everything lives in (keys and values are bytes; the
-/// key spaces are prefixes, see the module docs).
-const BOARD: redb::TableDefinition<'static, &'static [u8], &'static [u8]> =
-    redb::TableDefinition::new("board");
-
 /// The redb file inside the data directory.
 pub const DB_FILE: &str = "baton.redb";
 
 /// A read snapshot of the board table.
-type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+use engine::{Engine, KvRead, KvWrite, RedbEngine, Snapshot, TxError};
+
+mod engine;
 
 /// A stored key and its value.
 type Entry = (Vec<u8>, Vec<u8>);
@@ -460,56 +457,6 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
 /// [`StoreError::Locked`] after this bound.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-/// Open (or create) `dir/baton.redb` with a page cache of `cache_bytes`,
-/// waiting up to `lock_wait` while another handle holds its lock.
-fn open_db(
-    dir: &Path,
-    cache_bytes: u64,
-    lock_wait: Duration,
-) -> Result<redb::Database, StoreError> {
-    let open_error = |source: redb::Error| StoreError::Open {
-        path: dir.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| open_error(redb::Error::Io(e)))?;
-    let cache = usize::try_from(cache_bytes).unwrap_or(usize::MAX);
-    let deadline = std::time::Instant::now() + lock_wait;
-    loop {
-        match redb::Builder::new()
-            .set_cache_size(cache)
-            .create(dir.join(DB_FILE))
-        {
-            Ok(db) => return Ok(db),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                if std::time::Instant::now() >= deadline {
-                    return Err(StoreError::Locked {
-                        path: dir.to_path_buf(),
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(open_error(e.into())),
-        }
-    }
-}
-
-/// A read snapshot of the board table of `db`: it shows every transaction
-/// committed before it was taken, and nothing later.
-fn read_table(db: &redb::Database) -> Result<ReadTable, StoreError> {
-    use redb::ReadableDatabase;
-    Ok(db.begin_read()?.open_table(BOARD)?)
-}
-
-/// The board table, read: a snapshot ([`ReadTable`]) or the committer's
-/// write transaction (which sees its own writes).
-trait BoardTable: redb::ReadableTable<&'static [u8], &'static [u8]> {}
-impl<T: redb::ReadableTable<&'static [u8], &'static [u8]>> BoardTable for T {}
-
-/// The value under `k`.
-fn get_in(t: &impl BoardTable, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(t.get(k)?.map(|g| g.value().to_vec()))
-}
-
 /// The first key after every key that starts with `prefix`.
 fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
@@ -523,40 +470,80 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![u8::MAX; prefix.len() + 1] // all 0xff: nothing sorts after it but longer keys
 }
 
-/// Entries of a read snapshot with keys in `[start, end)`, in key order.
-fn range_in(
-    t: &ReadTable,
+/// Entries with keys in `[start, end)`, in key order.
+fn range_in<'a>(
+    t: &'a (impl KvRead + ?Sized),
     start: &[u8],
     end: &[u8],
-) -> Result<impl DoubleEndedIterator<Item = Result<Entry, StoreError>>, StoreError> {
-    Ok(t.range::<&[u8]>(start..end)?.map(|kv| {
-        let (k, v) = kv?;
-        Ok((k.value().to_vec(), v.value().to_vec()))
-    }))
+) -> Result<engine::Entries<'a>, StoreError> {
+    t.range(start, end)
 }
 
-/// Entries of a read snapshot whose keys start with `prefix`, in key order.
-fn scan_prefix_in(
-    t: &ReadTable,
+/// Entries whose keys start with `prefix`, in key order.
+fn scan_prefix_in<'a>(
+    t: &'a (impl KvRead + ?Sized),
     prefix: &[u8],
-) -> Result<impl DoubleEndedIterator<Item = Result<Entry, StoreError>>, StoreError> {
-    range_in(t, prefix, &prefix_end(prefix))
+) -> Result<engine::Entries<'a>, StoreError> {
+    t.range(prefix, &prefix_end(prefix))
 }
 
-/// Up to `limit` entries of any table (the committer's write table too)
-/// with keys in `[start, end)`, collected (a write table's range borrows it).
+/// The value under `k`.
+fn get_in(t: &(impl KvRead + ?Sized), k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    t.get(k)
+}
+
+/// A walk over `[start, end)` of a snapshot it does not borrow: entries are
+/// read a page at a time, each page starting after the last key read (so an
+/// iterator can own its snapshot).
+struct Paged {
+    next: Vec<u8>,
+    end: Vec<u8>,
+    page: std::collections::VecDeque<Entry>,
+    done: bool,
+}
+
+impl Paged {
+    const PAGE: usize = 256;
+
+    fn new(start: Vec<u8>, end: Vec<u8>) -> Self {
+        Self {
+            next: start,
+            end,
+            page: std::collections::VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// The next entry, reading the next page from `t` when needed.
+    fn next_in(&mut self, t: &dyn KvRead) -> Option<Result<Entry, StoreError>> {
+        if self.page.is_empty() && !self.done {
+            match collect_range(t, &self.next, &self.end, Self::PAGE) {
+                Ok(entries) => {
+                    self.done = entries.len() < Self::PAGE;
+                    if let Some((k, _)) = entries.last() {
+                        self.next = k.clone();
+                        self.next.push(0); // the first key after it
+                    }
+                    self.page.extend(entries);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.page.pop_front().map(Ok)
+    }
+}
+
+/// Up to `limit` entries with keys in `[start, end)`, collected.
 fn collect_range(
-    t: &impl BoardTable,
+    t: &(impl KvRead + ?Sized),
     start: &[u8],
     end: &[u8],
     limit: usize,
 ) -> Result<Vec<Entry>, StoreError> {
-    let mut out = Vec::new();
-    for kv in t.range::<&[u8]>(start..end)?.take(limit) {
-        let (k, v) = kv?;
-        out.push((k.value().to_vec(), v.value().to_vec()));
-    }
-    Ok(out)
+    t.range(start, end)?.take(limit).collect()
 }
 
 /// Whether `dir` holds the files of a sled store (baton before redb).
@@ -577,8 +564,8 @@ const MIGRATION_CHUNK: usize = 50_000;
 /// starts over on the next start (copying is idempotent: sled is only
 /// read). The sled files stay where they are, unused; the log says they can
 /// be deleted. A no-op without sled files or once the flag is set.
-pub(crate) fn migrate_from_sled(dir: &Path, db: &redb::Database) -> Result<(), StoreError> {
-    if !has_sled_files(dir) || read_meta(&read_table(db)?, SLED_MIGRATED_META)? == 1 {
+fn migrate_from_sled(dir: &Path, db: &dyn Engine) -> Result<(), StoreError> {
+    if !has_sled_files(dir) || read_meta(&*db.snapshot()?, SLED_MIGRATED_META)? == 1 {
         return Ok(());
     }
     let failed = |reason: String| StoreError::Migration {
@@ -596,24 +583,26 @@ pub(crate) fn migrate_from_sled(dir: &Path, db: &redb::Database) -> Result<(), S
     let mut entries = tree.iter();
     let mut copied = 0usize;
     loop {
-        let tx = db.begin_write()?;
         let mut n = 0;
-        {
-            let mut t = tx.open_table(BOARD)?;
-            for kv in entries.by_ref() {
-                let (k, v) = kv.map_err(|e| failed(e.to_string()))?;
-                t.insert(k.as_ref(), v.as_ref())?;
-                n += 1;
-                if n == MIGRATION_CHUNK {
-                    break;
+        db.transact(
+            &mut |t| {
+                for kv in entries.by_ref() {
+                    let (k, v) = kv.map_err(|e| failed(e.to_string()))?;
+                    t.insert(k.as_ref(), v.as_ref())?;
+                    n += 1;
+                    if n == MIGRATION_CHUNK {
+                        break;
+                    }
                 }
-            }
-            if n < MIGRATION_CHUNK {
-                let flag = key(META, SLED_MIGRATED_META.as_bytes());
-                t.insert(flag.as_slice(), 1u64.to_be_bytes().as_slice())?;
-            }
-        }
-        tx.commit()?;
+                if n < MIGRATION_CHUNK {
+                    let flag = key(META, SLED_MIGRATED_META.as_bytes());
+                    t.insert(flag.as_slice(), 1u64.to_be_bytes().as_slice())?;
+                }
+                Ok(())
+            },
+            &mut || Ok(()),
+        )
+        .map_err(TxError::into_store)?;
         copied += n;
         if n < MIGRATION_CHUNK {
             break;
@@ -672,10 +661,10 @@ struct GroupCommit {
 /// shutdown when its last handle goes, so the next open needs no repair pass
 /// (a walk of the whole file: seconds for a 1,000,000-task board). Reads
 /// after the close get [`StoreError::Closed`].
-struct OpenDb(std::sync::RwLock<Option<Arc<redb::Database>>>);
+struct OpenDb(std::sync::RwLock<Option<Arc<dyn Engine>>>);
 
 impl OpenDb {
-    fn get(&self) -> Result<Arc<redb::Database>, StoreError> {
+    fn get(&self) -> Result<Arc<dyn Engine>, StoreError> {
         self.0
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -713,21 +702,14 @@ impl Store {
     /// Errors: [`StoreError::Locked`] when the directory's lock stays held
     /// for [`LOCK_WAIT`]; [`StoreError::Open`] for any other failure to open.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        let db = open_db(dir, cache_bytes, LOCK_WAIT)?;
-        {
-            // the table exists before any reader opens it
-            let tx = db.begin_write()?;
-            tx.open_table(BOARD)?;
-            tx.commit()?;
-        }
-        migrate_from_sled(dir, &db)?;
-        index_leases(&db)?;
-        let snapshot = read_table(&db)?;
-        let pruned_through = read_meta(&snapshot, EVENTS_PRUNED_META)?;
+        let db: Arc<dyn Engine> = Arc::new(RedbEngine::open(dir, cache_bytes, LOCK_WAIT)?);
+        migrate_from_sled(dir, &*db)?;
+        index_leases(&*db)?;
+        let snapshot = db.snapshot()?;
+        let pruned_through = read_meta(&*snapshot, EVENTS_PRUNED_META)?;
         // a deleted newest event must not have its id handed out again
-        let last_event = last_event_in(&snapshot)?.max(pruned_through);
+        let last_event = last_event_in(&*snapshot)?.max(pruned_through);
         drop(snapshot);
-        let db = Arc::new(db);
         let (durable_tx, durable_rx) = watch::channel(0);
         let (events_tx, _) = tokio::sync::broadcast::channel(4096);
         let gc = Arc::new(GroupCommit {
@@ -757,7 +739,7 @@ impl Store {
                 .name("baton-committer".into())
                 .spawn(move || {
                     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        committer_loop(&db, &gc, last_event + 1)
+                        committer_loop(&*db, &gc, last_event + 1)
                     }));
                     if let Err(panic) = run {
                         let what = panic
@@ -1132,65 +1114,84 @@ impl Store {
                 }
             }
         }
-        let tx = db.begin_write().map_err(StoreError::from)?;
         let mut summary = RestoreSummary::default();
-        let header = {
-            let mut t = tx.open_table(BOARD).map_err(StoreError::from)?;
-            let mut put = |k: Vec<u8>, v: Vec<u8>| -> Result<(), BackupError> {
-                t.insert(k.as_slice(), v.as_slice())
-                    .map_err(StoreError::from)?;
-                Ok(())
-            };
-            let header = read_backup(input, |rec| {
-                let mut batch = WriteBatch::new();
-                match rec {
-                    BackupRecord::Meta { name, value } => batch.put_meta(&name, value),
-                    BackupRecord::Token(tok) => batch.put_token(&tok),
-                    BackupRecord::Slot(s) => batch.put_slot(&s),
-                    BackupRecord::Operation(op) => batch.put_operation(&op),
-                    BackupRecord::Task(task) => {
-                        summary.tasks += 1;
-                        put(key(TASK, task.id.as_str().as_bytes()), encode(&task))?;
-                        return Ok(());
-                    }
-                    BackupRecord::Context {
-                        task,
-                        key: k,
-                        value,
-                    } => batch.put_context(&task, &k, &value),
-                    BackupRecord::Event(ev) => {
-                        summary.events += 1;
-                        if let Some(id) = &ev.task_id {
-                            if ev.kind != EventKind::TaskDeleted {
-                                put(task_event_key(id, ev.id), Vec::new())?;
-                            }
+        let mut failure: Option<BackupError> = None;
+        let mut restored: Option<crate::backup::BackupHeader> = None;
+        let mut input = Some(input);
+        let outcome = db.transact(
+            &mut |t| {
+                let Some(input) = input.take() else {
+                    return Ok(());
+                };
+                let mut put = |k: Vec<u8>, v: Vec<u8>| -> Result<(), BackupError> {
+                    t.insert(&k, &v)?;
+                    Ok(())
+                };
+                let read = read_backup(input, |rec| {
+                    let mut batch = WriteBatch::new();
+                    match rec {
+                        BackupRecord::Meta { name, value } => batch.put_meta(&name, value),
+                        BackupRecord::Token(tok) => batch.put_token(&tok),
+                        BackupRecord::Slot(s) => batch.put_slot(&s),
+                        BackupRecord::Operation(op) => batch.put_operation(&op),
+                        BackupRecord::Task(task) => {
+                            summary.tasks += 1;
+                            put(key(TASK, task.id.as_str().as_bytes()), encode(&task))?;
+                            return Ok(());
                         }
-                        if let Some((k, v)) = lease_index_entry(&ev) {
+                        BackupRecord::Context {
+                            task,
+                            key: k,
+                            value,
+                        } => batch.put_context(&task, &k, &value),
+                        BackupRecord::Event(ev) => {
+                            summary.events += 1;
+                            if let Some(id) = &ev.task_id {
+                                if ev.kind != EventKind::TaskDeleted {
+                                    put(task_event_key(id, ev.id), Vec::new())?;
+                                }
+                            }
+                            if let Some((k, v)) = lease_index_entry(&ev) {
+                                put(k, v)?;
+                            }
+                            put(key(EVENT, &ev.id.to_be_bytes()), encode(&ev))?;
+                            return Ok(());
+                        }
+                        BackupRecord::End { .. } => return Ok(()),
+                    }
+                    summary.other += 1;
+                    for (k, v) in batch.ops {
+                        if let Some(v) = v {
                             put(k, v)?;
                         }
-                        put(key(EVENT, &ev.id.to_be_bytes()), encode(&ev))?;
-                        return Ok(());
                     }
-                    BackupRecord::End { .. } => return Ok(()),
-                }
-                summary.other += 1;
-                for (k, v) in batch.ops {
-                    if let Some(v) = v {
-                        put(k, v)?;
+                    Ok(())
+                });
+                let header = match read {
+                    Ok(header) => header,
+                    Err(e) => {
+                        failure = Some(e);
+                        // aborts the transaction; the caller reports `failure`
+                        return Err(StoreError::Closed);
                     }
+                };
+                for (name, value) in [
+                    (TASK_COUNT_META, summary.tasks),
+                    (LEASE_INDEX_META, LEASE_INDEX_VERSION),
+                    (EVENTS_PRUNED_META, header.events_pruned_through),
+                ] {
+                    t.insert(&key(META, name.as_bytes()), &value.to_be_bytes())?;
                 }
+                restored = Some(header);
                 Ok(())
-            })?;
-            for (name, value) in [
-                (TASK_COUNT_META, summary.tasks),
-                (LEASE_INDEX_META, LEASE_INDEX_VERSION),
-                (EVENTS_PRUNED_META, header.events_pruned_through),
-            ] {
-                put(key(META, name.as_bytes()), value.to_be_bytes().to_vec())?;
-            }
-            header
-        };
-        tx.commit().map_err(StoreError::from)?;
+            },
+            &mut || Ok(()),
+        );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        outcome.map_err(TxError::into_store)?;
+        let header = restored.ok_or(StoreError::Closed)?;
         tracing::info!(
             tasks = summary.tasks,
             events = summary.events,
@@ -1212,8 +1213,8 @@ impl Store {
     }
 
     /// A read snapshot of the board.
-    fn read(&self) -> Result<ReadTable, StoreError> {
-        read_table(&*self.db.get()?)
+    fn read(&self) -> Result<Snapshot, StoreError> {
+        self.db.get()?.snapshot()
     }
 
     /// Task records in id order, starting after `after` (exclusive).
@@ -1229,12 +1230,16 @@ impl Store {
             }
             None => TASK.to_vec(),
         };
-        let tasks = self.read().and_then(|snapshot| {
-            let range = range_in(&snapshot, &start, &prefix_end(TASK))?;
-            Ok(range.map(move |kv| {
-                let (k, v) = kv?;
-                with_renewal(&snapshot, decode(&k, &v)?)
-            }))
+        let tasks = self.read().map(|snapshot| {
+            let pages = Paged::new(start, prefix_end(TASK));
+            let mut pages = pages;
+            std::iter::from_fn(move || {
+                let (k, v) = match pages.next_in(&*snapshot)? {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(e)),
+                };
+                Some(decode(&k, &v).and_then(|t| with_renewal(&*snapshot, t)))
+            })
         });
         match tasks {
             Ok(tasks) => Box::new(tasks),
@@ -1281,10 +1286,9 @@ impl Store {
 
     /// Number of keys stored (a full scan: for tests and diagnostics).
     pub fn key_count(&self) -> usize {
-        use redb::ReadableTableMetadata;
         self.read()
-            .and_then(|t| Ok(t.len()?))
-            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+            .and_then(|t| Ok(t.range(&[], &[u8::MAX; 8])?.count()))
+            .unwrap_or(0)
     }
 
     /// Up to `limit` events with id greater than `after`, oldest first.
@@ -1422,7 +1426,7 @@ impl Store {
 
 /// One lease from its index entries, if it passes the filters.
 fn lease_record(
-    snapshot: &ReadTable,
+    snapshot: &dyn KvRead,
     q: &LeaseQuery,
     claim: &LeaseEntry,
     ended: Option<&LeaseEntry>,
@@ -1471,13 +1475,13 @@ fn lease_record(
 }
 
 /// One audit event by id.
-fn event_in(snapshot: &ReadTable, id: u64) -> Result<Option<Event>, StoreError> {
+fn event_in(snapshot: &dyn KvRead, id: u64) -> Result<Option<Event>, StoreError> {
     let k = key(EVENT, &id.to_be_bytes());
     get_in(snapshot, &k)?.map(|v| decode(&k, &v)).transpose()
 }
 
 /// `task` with its `h/` heartbeat record applied, if it has one.
-fn with_renewal(t: &ReadTable, mut task: Task) -> Result<Task, StoreError> {
+fn with_renewal(t: &dyn KvRead, mut task: Task) -> Result<Task, StoreError> {
     if task.lease.is_some() {
         let k = key(RENEWAL, task.id.as_str().as_bytes());
         if let Some(v) = get_in(t, &k)? {
@@ -1548,16 +1552,16 @@ fn lease_entry(k: &[u8], v: &[u8]) -> Result<LeaseEntry, StoreError> {
 
 /// Build the `l/` lease index from the audit log once (a data directory
 /// written before the index existed); a no-op when it is complete.
-fn index_leases(db: &redb::Database) -> Result<(), StoreError> {
+fn index_leases(db: &dyn Engine) -> Result<(), StoreError> {
     let meta_key = key(META, LEASE_INDEX_META.as_bytes());
-    let snapshot = read_table(db)?;
-    let done = get_in(&snapshot, &meta_key)?
+    let snapshot = db.snapshot()?;
+    let done = get_in(&*snapshot, &meta_key)?
         .is_some_and(|v| v.len() == 8 && event_id_from_key(&v) >= LEASE_INDEX_VERSION);
     if done {
         return Ok(());
     }
     let mut entries = Vec::new();
-    for kv in scan_prefix_in(&snapshot, EVENT)? {
+    for kv in scan_prefix_in(&*snapshot, EVENT)? {
         let (k, v) = kv?;
         match decode::<Event>(&k, &v) {
             Ok(ev) => entries.extend(lease_index_entry(&ev)),
@@ -1565,18 +1569,17 @@ fn index_leases(db: &redb::Database) -> Result<(), StoreError> {
         }
     }
     drop(snapshot);
-    let tx = db.begin_write()?;
-    {
-        let mut t = tx.open_table(BOARD)?;
-        for (k, v) in &entries {
-            t.insert(k.as_slice(), v.as_slice())?;
-        }
-        t.insert(
-            meta_key.as_slice(),
-            LEASE_INDEX_VERSION.to_be_bytes().as_slice(),
-        )?;
-    }
-    tx.commit()?;
+    db.transact(
+        &mut |t| {
+            for (k, v) in &entries {
+                t.insert(k, v)?;
+            }
+            t.insert(&meta_key, &LEASE_INDEX_VERSION.to_be_bytes())?;
+            Ok(())
+        },
+        &mut || Ok(()),
+    )
+    .map_err(TxError::into_store)?;
     if !entries.is_empty() {
         tracing::info!(
             entries = entries.len(),
@@ -1586,7 +1589,7 @@ fn index_leases(db: &redb::Database) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn read_meta(t: &impl BoardTable, name: &str) -> Result<u64, StoreError> {
+fn read_meta(t: &(impl KvRead + ?Sized), name: &str) -> Result<u64, StoreError> {
     let k = key(META, name.as_bytes());
     Ok(match get_in(t, &k)? {
         Some(v) => {
@@ -1600,8 +1603,8 @@ fn read_meta(t: &impl BoardTable, name: &str) -> Result<u64, StoreError> {
     })
 }
 
-fn last_event_in(t: &ReadTable) -> Result<u64, StoreError> {
-    let last = scan_prefix_in(t, EVENT)?.next_back().transpose()?;
+fn last_event_in(t: &dyn KvRead) -> Result<u64, StoreError> {
+    let last = t.last(EVENT, &prefix_end(EVENT))?;
     Ok(last.map_or(0, |(k, _)| event_id_from_key(&k[EVENT.len()..])))
 }
 
@@ -1631,7 +1634,7 @@ fn fail(gc: &GroupCommit, what: &str, e: &dyn std::fmt::Display) {
 /// every ticket it took durable. Concurrent writers share one commit (one
 /// fsync). Live events go out only after the commit: a subscriber never sees
 /// an event (or an event id) a crash could take back.
-fn committer_loop(db: &redb::Database, gc: &GroupCommit, mut next_event: u64) {
+fn committer_loop(db: &dyn Engine, gc: &GroupCommit, mut next_event: u64) {
     loop {
         if gc.failure.get().is_some() {
             return; // failed elsewhere (a hung commit timed out)
@@ -1651,27 +1654,38 @@ fn committer_loop(db: &redb::Database, gc: &GroupCommit, mut next_event: u64) {
         gc.faults.before_apply();
         let live = gc.events_tx.receiver_count() > 0;
         let mut published = Vec::new();
-        let (tx, pruned_top) =
-            match apply_group(db, gc, items, &mut next_event, live, &mut published) {
-                Ok(applied) => applied,
-                Err(e) => {
-                    // the transaction is dropped: none of the group is written
-                    fail(gc, "apply", &e);
-                    return;
-                }
-            };
-        // from here on a failure leaves the outcome of the group unknown: a
-        // commit that fails may still have reached the disk
-        gc.applied.store(last, Ordering::SeqCst);
-        #[cfg(test)]
-        if let Err(e) = gc.faults.after_apply() {
-            drop(tx);
-            fail(gc, "commit", &e);
-            return;
-        }
-        if let Err(e) = tx.commit() {
-            fail(gc, "commit", &e);
-            return;
+        let mut pruned_top = 0;
+        let mut items = Some(items);
+        let mut group_next_event = next_event;
+        let outcome = db.transact(
+            &mut |t| {
+                let items = items.take().unwrap_or_default();
+                pruned_top =
+                    apply_group(t, gc, items, &mut group_next_event, live, &mut published)?;
+                Ok(())
+            },
+            &mut || {
+                // from here on a failure leaves the outcome of the group
+                // unknown: a commit that fails may still have reached the disk
+                gc.applied.store(last, Ordering::SeqCst);
+                #[cfg(test)]
+                gc.faults
+                    .after_apply()
+                    .map_err(|e| StoreError::Engine(redb::Error::Io(e)))?;
+                Ok(())
+            },
+        );
+        match outcome {
+            Ok(()) => next_event = group_next_event,
+            Err(TxError::Apply(e)) if gc.applied.load(Ordering::SeqCst) < last => {
+                // the transaction is dropped: none of the group is written
+                fail(gc, "apply", &e);
+                return;
+            }
+            Err(TxError::Apply(e) | TxError::Commit(e)) => {
+                fail(gc, "commit", &e);
+                return;
+            }
         }
         gc.flushes.fetch_add(1, Ordering::Relaxed);
         gc.flushed.store(last, Ordering::SeqCst);
@@ -1686,27 +1700,25 @@ fn committer_loop(db: &redb::Database, gc: &GroupCommit, mut next_event: u64) {
 /// One commit group as one write transaction, not yet committed; with the
 /// highest event id its deletions removed (0: none).
 fn apply_group(
-    db: &redb::Database,
+    t: &mut dyn KvWrite,
     gc: &GroupCommit,
     items: Vec<Pending>,
     next_event: &mut u64,
     live: bool,
     published: &mut Vec<Published>,
-) -> Result<(redb::WriteTransaction, u64), StoreError> {
-    let tx = db.begin_write()?;
+) -> Result<u64, StoreError> {
     let mut pruned_top = 0u64;
     // t/ records added minus removed by this group
     let mut tasks_delta = 0i64;
     {
-        let mut t = tx.open_table(BOARD)?;
         for Pending { ticket, batch } in items {
             if !batch.deletes.is_empty() || batch.prune_events.is_some() {
                 // a deletion reads what is stored, earlier batches of this
                 // group included (the transaction sees its own writes)
                 let mut removals = Vec::new();
-                pruned_top = pruned_top.max(expand_deletions(&t, gc, &batch, &mut removals)?);
+                pruned_top = pruned_top.max(expand_deletions(&*t, gc, &batch, &mut removals)?);
                 for k in removals {
-                    let was = t.remove(k.as_slice())?.is_some();
+                    let was = t.remove(&k)?;
                     if was && k.starts_with(TASK) {
                         tasks_delta -= 1;
                     }
@@ -1716,13 +1728,13 @@ fn apply_group(
                 let is_task = k.starts_with(TASK);
                 match v {
                     Some(v) => {
-                        let was = t.insert(k.as_slice(), v.as_slice())?.is_some();
+                        let was = t.insert(&k, &v)?;
                         if is_task && !was {
                             tasks_delta += 1;
                         }
                     }
                     None => {
-                        let was = t.remove(k.as_slice())?.is_some();
+                        let was = t.remove(&k)?;
                         if is_task && was {
                             tasks_delta -= 1;
                         }
@@ -1754,7 +1766,7 @@ fn apply_group(
             }
         }
         if tasks_delta != 0 {
-            let count = read_meta(&t, TASK_COUNT_META)?.saturating_add_signed(tasks_delta);
+            let count = read_meta(&*t, TASK_COUNT_META)?.saturating_add_signed(tasks_delta);
             t.insert(
                 key(META, TASK_COUNT_META.as_bytes()).as_slice(),
                 count.to_be_bytes().as_slice(),
@@ -1767,13 +1779,13 @@ fn apply_group(
             )?;
         }
     }
-    Ok((tx, pruned_top))
+    Ok(pruned_top)
 }
 
 /// Expand `batch`'s deletions against what is stored into removals (keys)
 /// in `out`. Returns the highest event id removed (0: none).
 fn expand_deletions(
-    tree: &impl BoardTable,
+    tree: &(impl KvRead + ?Sized),
     gc: &GroupCommit,
     batch: &WriteBatch,
     out: &mut Vec<Vec<u8>>,
@@ -1793,7 +1805,7 @@ fn expand_deletions(
 
 /// Removals for task `id`: its record, renewal, contexts and audit log.
 fn expand_delete(
-    tree: &impl BoardTable,
+    tree: &(impl KvRead + ?Sized),
     id: &TaskId,
     out: &mut Vec<Vec<u8>>,
 ) -> Result<u64, StoreError> {
@@ -1818,7 +1830,11 @@ fn expand_delete(
 
 /// Remove event `id` and its lease-index entry (the caller removes the
 /// `x/` entry it came from, if any).
-fn remove_event(tree: &impl BoardTable, id: u64, out: &mut Vec<Vec<u8>>) -> Result<(), StoreError> {
+fn remove_event(
+    tree: &(impl KvRead + ?Sized),
+    id: u64,
+    out: &mut Vec<Vec<u8>>,
+) -> Result<(), StoreError> {
     let k = key(EVENT, &id.to_be_bytes());
     if let Some(v) = get_in(tree, &k)? {
         // an undecodable event still goes; only its lease entry is then unknown
@@ -1841,7 +1857,7 @@ fn remove_event(tree: &impl BoardTable, id: u64, out: &mut Vec<Vec<u8>>) -> Resu
 /// once the scan reached the cutoff (or the end), so the events it kept
 /// because their task was still live are looked at again in a later cycle.
 fn expand_prune_events(
-    tree: &impl BoardTable,
+    tree: &(impl KvRead + ?Sized),
     before: Millis,
     max: usize,
     from: u64,
@@ -2579,7 +2595,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let _live = Store::open(dir.path(), 1 << 20).unwrap();
         let started = std::time::Instant::now();
-        let err = open_db(dir.path(), 1 << 20, Duration::from_millis(200)).unwrap_err();
+        let err = RedbEngine::open(dir.path(), 1 << 20, Duration::from_millis(200))
+            .err()
+            .expect("locked");
         assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
         assert!(err.to_string().contains("in use by another process"));
         assert!(started.elapsed() >= Duration::from_millis(200));
@@ -2841,16 +2859,21 @@ mod tests {
                 .unwrap()
                 .map(|kv| kv.unwrap().0)
                 .collect();
-            let tx = store.db.get().unwrap().begin_write().unwrap();
-            {
-                let mut t = tx.open_table(BOARD).unwrap();
-                for k in stale {
-                    t.remove(k.as_slice()).unwrap();
-                }
-                t.remove(key(META, LEASE_INDEX_META.as_bytes()).as_slice())
-                    .unwrap();
-            }
-            tx.commit().unwrap();
+            store
+                .db
+                .get()
+                .unwrap()
+                .transact(
+                    &mut |t| {
+                        for k in &stale {
+                            t.remove(k)?;
+                        }
+                        t.remove(&key(META, LEASE_INDEX_META.as_bytes()))?;
+                        Ok(())
+                    },
+                    &mut || Ok(()),
+                )
+                .unwrap();
             assert!(read_all(&store, &all).is_empty());
             store.close().unwrap();
             want
