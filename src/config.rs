@@ -324,10 +324,31 @@ impl ServerSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
-    /// Data directory (the store is `baton.redb` in it; created if missing).
+    /// Which engine holds the board: `redb` (embedded, in `data_dir`; the
+    /// default) or `postgres` (the database at `url`).
+    pub backend: StorageBackend,
+    /// Data directory (the redb store is `baton.redb` in it; created if missing).
     pub data_dir: PathBuf,
-    /// The store's page cache, in MiB (bounds the engine's memory).
+    /// The redb store's page cache, in MiB (bounds the engine's memory).
     pub cache_mb: u64,
+    /// With `backend = "postgres"`: the database,
+    /// `postgres://user:password@host:port/database` (also
+    /// `BATON_STORAGE__URL`). baton creates and migrates its own table.
+    pub url: String,
+    /// With `backend = "postgres"`: connections in the pool (at least 2;
+    /// the committer uses one per commit group, readers the others).
+    pub pool_size: u32,
+}
+
+/// `[storage] backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// redb in `data_dir`: one file, nothing else to run.
+    #[default]
+    Redb,
+    /// PostgreSQL at `url`.
+    Postgres,
 }
 
 /// `[slots]`
@@ -438,8 +459,11 @@ impl Default for ServerSettings {
 impl Default for StorageSettings {
     fn default() -> Self {
         Self {
+            backend: StorageBackend::Redb,
             data_dir: PathBuf::from("./data"),
             cache_mb: 128,
+            url: String::new(),
+            pool_size: 8,
         }
     }
 }
@@ -700,6 +724,18 @@ impl Settings {
             self.storage.cache_mb >= 1,
             "storage.cache_mb",
             "must be at least 1",
+        )?;
+        check(
+            self.storage.backend != StorageBackend::Postgres
+                || self.storage.url.starts_with("postgres://")
+                || self.storage.url.starts_with("postgresql://"),
+            "storage.url",
+            "with backend = \"postgres\", set url = \"postgres://user:password@host:port/database\" (or BATON_STORAGE__URL)",
+        )?;
+        check(
+            self.storage.pool_size >= 2,
+            "storage.pool_size",
+            "must be at least 2 (the committer holds one connection while readers use the others)",
         )?;
         check(
             !self.server.allowed_hosts.is_empty(),

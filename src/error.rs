@@ -284,6 +284,7 @@ impl Error {
                 | StoreError::OutcomeUnknown(_)
                 | StoreError::Open { .. }
                 | StoreError::Thread(_)
+                | StoreError::Postgres(_)
                 | StoreError::Locked { .. },
             ) => ErrorCode::StorageUnavailable,
             Error::Store(StoreError::Engine(redb::Error::Io(_)) | StoreError::Migration { .. }) => {

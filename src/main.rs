@@ -110,8 +110,16 @@ enum Command {
         #[arg(long = "in", value_name = "FILE")]
         input: PathBuf,
         /// Data directory to restore into (created if missing).
-        #[arg(long)]
-        data_dir: PathBuf,
+        #[arg(
+            long,
+            required_unless_present = "storage_url",
+            conflicts_with = "storage_url"
+        )]
+        data_dir: Option<PathBuf>,
+        /// PostgreSQL database to restore into instead
+        /// (`postgres://user:password@host:port/database`); its schema is created.
+        #[arg(long, env = "BATON_STORAGE__URL")]
+        storage_url: Option<String>,
         /// TOML config file (its storage settings).
         #[arg(long, env = "BATON_CONFIG")]
         config: Option<PathBuf>,
@@ -366,8 +374,9 @@ async fn main() -> Result<()> {
         Command::Restore {
             input,
             data_dir,
+            storage_url,
             config,
-        } => restore(&input, &data_dir, config.as_deref()),
+        } => restore(&input, data_dir, storage_url, config.as_deref()),
     }
 }
 
@@ -430,21 +439,33 @@ async fn backup(url: &str, out: &std::path::Path, credentials: &Credentials) -> 
 /// `baton restore`: load a backup file into an empty data directory.
 fn restore(
     input: &std::path::Path,
-    dir: &std::path::Path,
+    data_dir: Option<PathBuf>,
+    storage_url: Option<String>,
     config: Option<&std::path::Path>,
 ) -> Result<()> {
-    let settings = Settings::load(config)?;
-    let cache = settings.storage.cache_mb.saturating_mul(1024 * 1024);
+    let mut settings = Settings::load(config)?;
+    let target = match (data_dir, storage_url) {
+        (_, Some(url)) => {
+            settings.storage.backend = baton::config::StorageBackend::Postgres;
+            settings.storage.url = url;
+            "the PostgreSQL database".to_owned()
+        }
+        (Some(dir), None) => {
+            settings.storage.backend = baton::config::StorageBackend::Redb;
+            let shown = dir.display().to_string();
+            settings.storage.data_dir = dir;
+            shown
+        }
+        (None, None) => anyhow::bail!("give --data-dir or --storage-url"),
+    };
     let file =
         std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
-    let summary = baton::store::Store::restore(dir, cache, std::io::BufReader::new(file))
-        .with_context(|| format!("cannot restore {} into {}", input.display(), dir.display()))?;
+    let summary =
+        baton::store::Store::restore_with(&settings.storage, std::io::BufReader::new(file))
+            .with_context(|| format!("cannot restore {} into {target}", input.display()))?;
     println!(
-        "restored {} tasks, {} events and {} other records into {}",
-        summary.tasks,
-        summary.events,
-        summary.other,
-        dir.display()
+        "restored {} tasks, {} events and {} other records into {target}",
+        summary.tasks, summary.events, summary.other
     );
     Ok(())
 }

@@ -113,9 +113,8 @@ impl Runtime {
         let settings = Arc::new(settings);
         // the server file first: an unusable one fails before anything is opened or started
         let servers = crate::pool::ServerSet::load(&settings.pool, None)?;
-        let dir = settings.storage.data_dir.clone();
-        let cache = settings.storage.cache_mb.saturating_mul(1024 * 1024);
-        let store = tokio::task::spawn_blocking(move || Store::open(&dir, cache))
+        let storage = settings.storage.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open_with(&storage))
             .await
             .map_err(|_| Error::Unavailable("the store opener"))??;
 

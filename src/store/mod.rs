@@ -120,6 +120,7 @@ pub const DB_FILE: &str = "baton.redb";
 use engine::{Engine, KvRead, KvWrite, RedbEngine, Snapshot, TxError};
 
 mod engine;
+mod postgres;
 
 /// A stored key and its value.
 type Entry = (Vec<u8>, Vec<u8>);
@@ -163,6 +164,10 @@ pub enum StoreError {
     /// The store was closed (runtime shut down).
     #[error("the store is closed")]
     Closed,
+    /// The PostgreSQL engine failed: the server cannot be reached, a
+    /// statement or the schema migration failed. The text says which.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
     /// The operating system refused a thread the store needs (start-up's
     /// record decoder).
     #[error("cannot start a storage thread: {0}")]
@@ -704,6 +709,38 @@ impl Store {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let db: Arc<dyn Engine> = Arc::new(RedbEngine::open(dir, cache_bytes, LOCK_WAIT)?);
         migrate_from_sled(dir, &*db)?;
+        Self::start(db)
+    }
+
+    /// Open the store in the PostgreSQL database at `url`
+    /// (`postgres://user:password@host:port/database`) with a pool of
+    /// `pool_size` connections, creating or migrating its schema, and start
+    /// the committer thread. Each commit group is one PostgreSQL
+    /// transaction, acknowledged once `COMMIT` returned.
+    ///
+    /// Errors: [`StoreError::Postgres`] when the URL is malformed, the
+    /// database cannot be reached within 10 s, or the migration fails.
+    pub fn open_postgres(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let db: Arc<dyn Engine> = Arc::new(postgres::PostgresEngine::open(url, pool_size)?);
+        Self::start(db)
+    }
+
+    /// Open the store `settings` name: PostgreSQL when `backend` is
+    /// `postgres`, else redb in `data_dir`.
+    pub fn open_with(settings: &crate::config::StorageSettings) -> Result<Self, StoreError> {
+        match settings.backend {
+            crate::config::StorageBackend::Redb => Self::open(
+                &settings.data_dir,
+                settings.cache_mb.saturating_mul(1024 * 1024),
+            ),
+            crate::config::StorageBackend::Postgres => {
+                Self::open_postgres(&settings.url, settings.pool_size)
+            }
+        }
+    }
+
+    /// Rebuild what the store keeps beside the engine and start the committer.
+    fn start(db: Arc<dyn Engine>) -> Result<Self, StoreError> {
         index_leases(&*db)?;
         let snapshot = db.snapshot()?;
         let pruned_through = read_meta(&*snapshot, EVENTS_PRUNED_META)?;
@@ -750,10 +787,7 @@ impl Store {
                         fail(&gc, "committer", &format!("panicked: {what}"));
                     }
                 })
-                .map_err(|e| StoreError::Open {
-                    path: dir.to_path_buf(),
-                    source: redb::Error::Io(e),
-                })?
+                .map_err(StoreError::Thread)?
         };
         Ok(Self {
             db: Arc::new(OpenDb(std::sync::RwLock::new(Some(db)))),
@@ -1088,6 +1122,19 @@ impl Store {
         input: impl std::io::BufRead,
     ) -> Result<crate::backup::RestoreSummary, crate::backup::BackupError> {
         let store = Self::open(dir, cache_bytes)?;
+        let imported = store.import(input);
+        store.close()?;
+        imported
+    }
+
+    /// [`Store::restore`] into the store `settings` name (a redb data
+    /// directory or a PostgreSQL database): how a board moves between
+    /// engines (`baton backup` from one, `baton restore` into the other).
+    pub fn restore_with(
+        settings: &crate::config::StorageSettings,
+        input: impl std::io::BufRead,
+    ) -> Result<crate::backup::RestoreSummary, crate::backup::BackupError> {
+        let store = Self::open_with(settings)?;
         let imported = store.import(input);
         store.close()?;
         imported

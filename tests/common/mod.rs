@@ -2,6 +2,8 @@
 //! directory, and a small REST client.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod postgres;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,418 @@
+//! One store suite, two engines: every test here runs against the embedded
+//! engine (redb in a temporary directory) and against PostgreSQL (a real
+//! server this test starts: `tests/common/postgres.rs`). The store's
+//! promises are the same on both: an acknowledged write is there after a
+//! reopen, concurrent writers share commits and get unique event ids,
+//! deleted tasks take everything under them and their event ids are never
+//! handed out again, a backup of one engine restores into the other, and a
+//! storage failure is never acknowledged: once the engine fails, every
+//! waiter and every later write gets an error.
+//!
+//! Without PostgreSQL installed the PostgreSQL half is skipped with a
+//! notice, unless `BATON_REQUIRE_POSTGRES` is set (`.ci/run` sets it).
+
+mod common;
+
+use std::time::Duration;
+
+use baton::config::{StorageBackend, StorageSettings};
+use baton::model::{Event, EventKind, Task, TaskId, TaskStatus};
+use baton::store::{Store, StoreError, WriteBatch};
+use common::postgres::Postgres;
+
+/// Where a store lives; opened again after a close, as a restart would.
+struct Target {
+    settings: StorageSettings,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    fn open(&self) -> Store {
+        Store::open_with(&self.settings).expect("open the store")
+    }
+}
+
+fn redb() -> Target {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Target {
+        settings: StorageSettings {
+            backend: StorageBackend::Redb,
+            data_dir: dir.path().to_path_buf(),
+            cache_mb: 16,
+            ..StorageSettings::default()
+        },
+        _dir: Some(dir),
+    }
+}
+
+fn postgres(pg: &Postgres) -> Target {
+    Target {
+        settings: StorageSettings {
+            backend: StorageBackend::Postgres,
+            url: pg.database(),
+            pool_size: 4,
+            ..StorageSettings::default()
+        },
+        _dir: None,
+    }
+}
+
+/// Run `check` on redb, then on PostgreSQL when it is installed.
+async fn on_both<F, Fut>(check: F)
+where
+    F: Fn(Target, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    check(redb(), "redb").await;
+    if let Some(pg) = Postgres::start_or_skip() {
+        check(postgres(&pg), "postgres").await;
+    }
+}
+
+fn task(id: &str) -> Task {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "title": id, "max_attempts": 3, "status": "ready",
+        "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z",
+    }))
+    .expect("a task")
+}
+
+fn added(id: &str) -> Event {
+    Event {
+        id: 0,
+        at: 1,
+        kind: EventKind::TaskAdded,
+        task_id: Some(TaskId::from_trusted(id)),
+        worker: None,
+        actor: None,
+        slot: None,
+        lease_id: None,
+        from: None,
+        to: Some(TaskStatus::Ready),
+        reason: None,
+    }
+}
+
+fn add(id: &str) -> WriteBatch {
+    let mut b = WriteBatch::new();
+    b.put_task(&task(id));
+    b.put_event(added(id), None);
+    b
+}
+
+async fn write(store: &Store, batch: WriteBatch) {
+    let ticket = store.commit(batch).expect("queued");
+    store.wait_durable(ticket).await.expect("durable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_are_there_after_a_reopen() {
+    on_both(|target, engine| async move {
+        let store = target.open();
+        let mut b = add("a");
+        b.put_context(
+            &TaskId::from_trusted("a"),
+            "k",
+            &serde_json::json!({"v": 1}),
+        );
+        b.put_meta("lease_ceiling", 1024);
+        write(&store, b).await;
+        write(&store, add("b")).await;
+        store.close().expect("close");
+        drop(store);
+
+        let store = target.open();
+        let ids: Vec<_> = store
+            .load_tasks()
+            .expect("tasks")
+            .into_iter()
+            .map(|t| t.id.to_string())
+            .collect();
+        assert_eq!(ids, ["a", "b"], "{engine}");
+        assert_eq!(store.task_count().expect("count"), 2, "{engine}");
+        assert_eq!(store.meta("lease_ceiling").expect("meta"), 1024, "{engine}");
+        let a = TaskId::from_trusted("a");
+        assert_eq!(
+            store.context_list(&a).expect("context")["k"]["v"],
+            1,
+            "{engine}"
+        );
+        assert_eq!(store.task_events(&a).expect("events").len(), 1, "{engine}");
+        assert_eq!(store.last_event_id().expect("last"), 2, "{engine}");
+        // ids continue after a reopen
+        write(&store, add("c")).await;
+        let c = store
+            .task_events(&TaskId::from_trusted("c"))
+            .expect("events");
+        assert_eq!(c[0].id, 3, "{engine}");
+        store.close().expect("close");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_commits_and_get_unique_event_ids() {
+    on_both(|target, engine| async move {
+        let store = target.open();
+        let mut writers = Vec::new();
+        for w in 0..16 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for i in 0..25 {
+                    let ticket = store
+                        .commit(add(&format!("w{w:02}-{i:02}")))
+                        .expect("queued");
+                    store.wait_durable(ticket).await.expect("durable");
+                }
+            }));
+        }
+        for w in writers {
+            w.await.expect("writer");
+        }
+        let events = store.events_after(0, 1000).expect("events");
+        let ids: Vec<u64> = events.iter().map(|e| e.id).collect();
+        assert_eq!(
+            ids,
+            (1..=400).collect::<Vec<_>>(),
+            "{engine}: gap-free, unique"
+        );
+        assert_eq!(store.load_tasks().expect("tasks").len(), 400, "{engine}");
+        let flushes = store.flush_count();
+        assert!(flushes < 400, "{engine}: {flushes} commits for 400 writes");
+        store.close().expect("close");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_task_takes_everything_under_it_and_its_ids_stay_used() {
+    on_both(|target, engine| async move {
+        let store = target.open();
+        write(&store, add("keep")).await;
+        let before = store.key_count();
+        let mut b = add("gone");
+        b.put_context(&TaskId::from_trusted("gone"), "k", &serde_json::json!(1));
+        write(&store, b).await;
+        let newest = store.last_event_id().expect("last");
+        let mut b = WriteBatch::new();
+        b.delete_task(&TaskId::from_trusted("gone"));
+        write(&store, b).await;
+        // the pruned-through counter is the one key a deletion adds
+        assert_eq!(store.key_count(), before + 1, "{engine}: keys left behind");
+        assert_eq!(store.task_count().expect("count"), 1, "{engine}");
+        store.close().expect("close");
+        drop(store);
+        let store = target.open();
+        assert_eq!(store.events_pruned_through(), newest, "{engine}");
+        write(&store, add("next")).await;
+        let next = store
+            .task_events(&TaskId::from_trusted("next"))
+            .expect("events");
+        assert_eq!(
+            next[0].id,
+            newest + 1,
+            "{engine}: an id is never handed out twice"
+        );
+        store.close().expect("close");
+    })
+    .await;
+}
+
+/// A backup of each engine restores into the other as the same board.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_moves_a_board_between_engines() {
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
+    let export = |store: &Store| {
+        let mut lines = Vec::new();
+        store
+            .export(|l| {
+                lines.push(l);
+                true
+            })
+            .expect("export");
+        lines
+    };
+    let source = redb();
+    let store = source.open();
+    for id in ["a", "b", "c"] {
+        write(&store, add(id)).await;
+    }
+    let mut b = WriteBatch::new();
+    b.delete_task(&TaskId::from_trusted("b"));
+    write(&store, b).await;
+    let lines = export(&store);
+    store.close().expect("close");
+
+    // redb → PostgreSQL
+    let target = postgres(&pg);
+    let summary = Store::restore_with(&target.settings, std::io::Cursor::new(lines.join("\n")))
+        .expect("restore into postgres");
+    assert_eq!(summary.tasks, 2);
+    let in_pg = target.open();
+    assert_eq!(export(&in_pg)[1..], lines[1..], "the same records");
+    assert_eq!(in_pg.events_pruned_through(), 2);
+    // PostgreSQL → redb
+    let back_lines = export(&in_pg);
+    in_pg.close().expect("close");
+    let back = redb();
+    Store::restore_with(&back.settings, std::io::Cursor::new(back_lines.join("\n")))
+        .expect("restore into redb");
+    let store = back.open();
+    assert_eq!(export(&store)[1..], lines[1..]);
+    store.close().expect("close");
+    // and a database that holds a board refuses a second restore
+    let err = Store::restore_with(&target.settings, std::io::Cursor::new(lines.join("\n")))
+        .expect_err("not empty");
+    assert!(err.to_string().contains("already holds a board"), "{err}");
+}
+
+/// The database crashes under load from concurrent writers: every write
+/// acknowledged before is there once it is back, no waiter hangs, every
+/// write after the crash gets an error (never an acknowledgement), and the
+/// store refuses later writes until it is reopened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_crashes_fails_the_store_and_acknowledges_nothing_more() {
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
+    let target = postgres(&pg);
+    let store = target.open();
+    write(&store, add("before")).await;
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..400 {
+                let id = format!("w{w}-{i:03}");
+                let Ok(ticket) = store.commit(add(&id)) else {
+                    break;
+                };
+                match tokio::time::timeout(Duration::from_secs(60), store.wait_durable(ticket))
+                    .await
+                {
+                    Ok(Ok(())) => acked.push(id),
+                    Ok(Err(e)) => {
+                        assert!(
+                            matches!(
+                                e,
+                                StoreError::FlushFailed(_)
+                                    | StoreError::OutcomeUnknown(_)
+                                    | StoreError::Postgres(_)
+                            ),
+                            "{e:?}"
+                        );
+                        break;
+                    }
+                    Err(_) => panic!("a waiter hung"),
+                }
+            }
+            acked
+        }));
+    }
+    // crash once some writes went through
+    common::eventually(Duration::from_secs(30), || {
+        let store = store.clone();
+        async move { store.flush_count() >= 20 }
+    })
+    .await;
+    pg.crash();
+    let mut acked = vec!["before".to_owned()];
+    for w in writers {
+        acked.extend(w.await.expect("writer"));
+    }
+    let refused = store.commit(add("later")).expect_err("refused once failed");
+    assert!(matches!(refused, StoreError::FlushFailed(_)), "{refused:?}");
+    let _ = store.close();
+    drop(store);
+
+    pg.up();
+    let store = target.open();
+    let ids: std::collections::HashSet<String> = store
+        .load_tasks()
+        .expect("tasks")
+        .into_iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|id| !ids.contains(*id)).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert!(acked.len() > 20, "the load ran: {}", acked.len());
+    store.close().expect("close");
+}
+
+/// The whole runtime on PostgreSQL: a DAG worked over REST, then a restart
+/// on the same database finds the board as it was, with fencing tokens
+/// continuing above every token handed out before.
+#[actix_web::test]
+async fn the_board_runs_on_postgres_across_a_restart() {
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
+    let url = pg.database();
+    let on_pg = |s: &mut baton::Settings| {
+        s.storage.backend = StorageBackend::Postgres;
+        s.storage.url = url.clone();
+        s.storage.pool_size = 4;
+    };
+    let s = common::TestServer::start(on_pg).await;
+    let (st, v) = s
+        .post(
+            "/tasks",
+            serde_json::json!({"tasks": [
+                {"id": "a", "title": "a"},
+                {"id": "b", "title": "b", "dependencies": ["a"]},
+            ]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, c) = s
+        .post("/tasks/claim-next", serde_json::json!({"worker": "w"}))
+        .await;
+    assert_eq!(st, 200, "{c}");
+    let lease = c["lease"]["lease_id"].as_u64().expect("lease");
+    let (st, v) = s
+        .post(
+            "/tasks/a/complete",
+            serde_json::json!({"lease_id": lease, "output": {"ok": 1}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    s.stop().await;
+
+    let s = common::TestServer::start(on_pg).await;
+    let (st, a) = s.get("/tasks/a").await;
+    assert_eq!((st, a["status"].as_str()), (200, Some("done")), "{a}");
+    assert_eq!(a["output"]["ok"], 1);
+    let (st, c) = s
+        .post("/tasks/claim-next", serde_json::json!({"worker": "w"}))
+        .await;
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(c["task"]["id"], "b", "b became ready when a was done");
+    assert!(c["lease"]["lease_id"].as_u64().expect("lease") > lease);
+    s.stop().await;
+}
+
+/// Until leader election exists, one baton per database: a second store on
+/// a database another one serves refuses to open (after waiting for the
+/// lock as long as a restarting node would), and opens once the first is
+/// closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_on_the_same_database_is_refused() {
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
+    let target = postgres(&pg);
+    let first = target.open();
+    let settings = target.settings.clone();
+    let second = tokio::task::spawn_blocking(move || Store::open_with(&settings))
+        .await
+        .expect("opener");
+    let err = second.err().expect("refused");
+    assert!(err.to_string().contains("another baton serves this database"), "{err}");
+    first.close().expect("close");
+    drop(first);
+    let again = target.open();
+    again.close().expect("close");
+}
