@@ -11,6 +11,10 @@
 //!   registry's in-memory ready queue, next to a scan of every stored task
 //!   (`GET /api/v1/tasks?status=ready`), which is what it used to do.
 //!
+//! With `BENCH_PG=postgres://user@host:port/postgres` (a superuser's URL)
+//! each server gets a fresh PostgreSQL database instead of a redb data dir
+//! (`[storage] backend = "postgres"`), for the two engines side by side.
+//!
 //! Every acknowledged write here is durable (flushed) before its reply.
 //! Loops are bounded by count and by a 120 s deadline per run.
 
@@ -41,6 +45,28 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// A new database on the server `admin` points at (a superuser's URL): its URL.
+async fn fresh_database(admin: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to BENCH_PG");
+    actix_rt::spawn(async move {
+        let _ = conn.await;
+    });
+    let name = format!(
+        "bench_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create the bench database");
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    format!("{base}/{name}")
+}
+
 fn start_server(slots: u32) -> Server {
     start_server_with(slots, false)
 }
@@ -54,10 +80,15 @@ fn start_server_with(slots: u32, auth: bool) -> Server {
     settings.slots.count = slots;
     settings.leases.ttl_secs = 600;
     settings.tasks.max_batch = 10_000;
+    let pg = std::env::var("BENCH_PG").ok();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let sys = actix_rt::System::new();
         sys.block_on(async move {
+            if let Some(admin) = pg {
+                settings.storage.backend = baton::config::StorageBackend::Postgres;
+                settings.storage.url = fresh_database(&admin).await;
+            }
             let runtime = Runtime::start(settings).await.expect("runtime");
             let token = if auth {
                 let t = runtime

@@ -410,7 +410,11 @@ async fn a_second_node_on_the_same_database_is_refused() {
         .await
         .expect("opener");
     let err = second.err().expect("refused");
-    assert!(err.to_string().contains("another baton serves this database"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("another baton serves this database"),
+        "{err}"
+    );
     first.close().expect("close");
     drop(first);
     let again = target.open();
