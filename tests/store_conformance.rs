@@ -409,7 +409,7 @@ async fn a_second_node_on_the_same_database_is_refused() {
     let second = tokio::task::spawn_blocking(move || Store::open_with(&settings))
         .await
         .expect("opener");
-    let err = second.err().expect("refused");
+    let err = second.expect_err("refused");
     assert!(
         err.to_string()
             .contains("another baton serves this database"),
