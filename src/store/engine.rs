@@ -44,12 +44,22 @@ impl<T: KvRead + ?Sized> KvRead for Box<T> {
     }
 }
 
-/// The committer's write transaction.
+/// The committer's write transaction. Reads through it see its writes.
 pub(crate) trait KvWrite: KvRead {
-    /// Set `k` to `v`; whether `k` held a value before.
-    fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<bool, StoreError>;
-    /// Remove `k`; whether it held a value.
-    fn remove(&mut self, k: &[u8]) -> Result<bool, StoreError>;
+    /// Set `k` to `v`.
+    fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<(), StoreError>;
+    /// Remove `k` (nothing happens if it is absent).
+    fn remove(&mut self, k: &[u8]) -> Result<(), StoreError>;
+    /// How many of `keys` (distinct) hold a value now.
+    fn count_present(&self, keys: &[Vec<u8>]) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for k in keys {
+            if self.get(k)?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// A read snapshot that can move to another thread (start-up decodes on
@@ -227,11 +237,13 @@ impl KvRead for RedbWrite<'_> {
 }
 
 impl KvWrite for RedbWrite<'_> {
-    fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<bool, StoreError> {
-        Ok(self.0.insert(k, v)?.is_some())
+    fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<(), StoreError> {
+        self.0.insert(k, v)?;
+        Ok(())
     }
 
-    fn remove(&mut self, k: &[u8]) -> Result<bool, StoreError> {
-        Ok(self.0.remove(k)?.is_some())
+    fn remove(&mut self, k: &[u8]) -> Result<(), StoreError> {
+        self.0.remove(k)?;
+        Ok(())
     }
 }

@@ -1755,8 +1755,32 @@ fn apply_group(
     published: &mut Vec<Published>,
 ) -> Result<u64, StoreError> {
     let mut pruned_top = 0u64;
-    // t/ records added minus removed by this group
-    let mut tasks_delta = 0i64;
+    // the task records this group may add or remove: counted before and
+    // after, the difference is the change of `m/task_count`
+    let mut touched: Vec<Vec<u8>> = items
+        .iter()
+        .flat_map(|p| {
+            let written = p
+                .batch
+                .ops
+                .iter()
+                .filter(|(k, _)| k.starts_with(TASK))
+                .map(|(k, _)| k.clone());
+            let deleted = p
+                .batch
+                .deletes
+                .iter()
+                .map(|id| key(TASK, id.as_str().as_bytes()));
+            written.chain(deleted)
+        })
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let tasks_before = if touched.is_empty() {
+        0
+    } else {
+        t.count_present(&touched)?
+    };
     {
         for Pending { ticket, batch } in items {
             if !batch.deletes.is_empty() || batch.prune_events.is_some() {
@@ -1765,27 +1789,13 @@ fn apply_group(
                 let mut removals = Vec::new();
                 pruned_top = pruned_top.max(expand_deletions(&*t, gc, &batch, &mut removals)?);
                 for k in removals {
-                    let was = t.remove(&k)?;
-                    if was && k.starts_with(TASK) {
-                        tasks_delta -= 1;
-                    }
+                    t.remove(&k)?;
                 }
             }
             for (k, v) in batch.ops {
-                let is_task = k.starts_with(TASK);
                 match v {
-                    Some(v) => {
-                        let was = t.insert(&k, &v)?;
-                        if is_task && !was {
-                            tasks_delta += 1;
-                        }
-                    }
-                    None => {
-                        let was = t.remove(&k)?;
-                        if is_task && was {
-                            tasks_delta -= 1;
-                        }
-                    }
+                    Some(v) => t.insert(&k, &v)?,
+                    None => t.remove(&k)?,
                 }
             }
             for (mut event, task) in batch.events {
@@ -1812,8 +1822,14 @@ fn apply_group(
                 }
             }
         }
-        if tasks_delta != 0 {
-            let count = read_meta(&*t, TASK_COUNT_META)?.saturating_add_signed(tasks_delta);
+        let tasks_after = if touched.is_empty() {
+            0
+        } else {
+            t.count_present(&touched)?
+        };
+        if tasks_after != tasks_before {
+            let count =
+                (read_meta(&*t, TASK_COUNT_META)? + tasks_after).saturating_sub(tasks_before);
             t.insert(
                 key(META, TASK_COUNT_META.as_bytes()).as_slice(),
                 count.to_be_bytes().as_slice(),

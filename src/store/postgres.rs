@@ -11,7 +11,9 @@
 //!   pages of [`PAGE`] rows (keyset paging on the primary key), so a scan of
 //!   a 1,000,000-task board holds one page at a time.
 //! - **A commit group** is one transaction on a pooled connection:
-//!   `BEGIN`, the group's writes (reads inside it see them), `COMMIT`. With
+//!   `BEGIN`, the group's writes as one `unnest` upsert and one delete
+//!   (sent before any read inside the transaction, so reads see them),
+//!   `COMMIT`. With
 //!   PostgreSQL's default `synchronous_commit = on`, `COMMIT` returns once
 //!   the WAL is flushed, so an acknowledged write survives a crash of the
 //!   database too. A failure before `COMMIT` rolls the group back
@@ -179,6 +181,7 @@ impl Engine for PostgresEngine {
             conn: RefCell::new(Some(self.conn()?)),
             rt: self.handle()?.clone(),
             open_tx: false,
+            pending: RefCell::default(),
         };
         read.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         read.open_tx = true;
@@ -194,11 +197,13 @@ impl Engine for PostgresEngine {
             conn: RefCell::new(Some(self.conn().map_err(TxError::Apply)?)),
             rt: self.handle().map_err(TxError::Apply)?.clone(),
             open_tx: false,
+            pending: RefCell::default(),
         };
         tx.exec("BEGIN").map_err(TxError::Apply)?;
         tx.open_tx = true;
         // on an error `tx` is dropped, which rolls it back
         apply(&mut tx).map_err(TxError::Apply)?;
+        tx.flush().map_err(TxError::Apply)?;
         before_commit().map_err(TxError::Apply)?;
         tx.open_tx = false;
         tx.exec("COMMIT").map_err(TxError::Commit)
@@ -211,6 +216,10 @@ struct PgConn {
     conn: RefCell<Option<Object>>,
     rt: tokio::runtime::Handle,
     open_tx: bool,
+    /// Writes of the transaction not sent yet (the last write of each key
+    /// wins; `None` removes). They go as one upsert and one delete before
+    /// the next read and before `COMMIT`, instead of a round trip each.
+    pending: RefCell<std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
 }
 
 impl PgConn {
@@ -225,6 +234,45 @@ impl PgConn {
         let (conn, result) = run(&self.rt, f(conn))?;
         *self.conn.borrow_mut() = Some(conn);
         result
+    }
+
+    /// Send the pending writes (see [`PgConn::pending`]).
+    fn flush(&self) -> Result<(), StoreError> {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let (mut keys, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, v) in pending {
+            match v {
+                Some(v) => {
+                    keys.push(k);
+                    values.push(v);
+                }
+                None => gone.push(k),
+            }
+        }
+        self.with(|c| async move {
+            let r = async {
+                if !keys.is_empty() {
+                    c.execute(
+                        "INSERT INTO baton_board (k, v) \
+                         SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                         ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                        &[&keys, &values],
+                    )
+                    .await?;
+                }
+                if !gone.is_empty() {
+                    c.execute("DELETE FROM baton_board WHERE k = ANY($1)", &[&gone])
+                        .await?;
+                }
+                Ok::<_, tokio_postgres::Error>(())
+            }
+            .await
+            .map_err(pg);
+            (c, r)
+        })
     }
 
     fn exec(&self, sql: &'static str) -> Result<(), StoreError> {
@@ -263,6 +311,7 @@ impl Drop for PgConn {
 
 impl KvRead for PgConn {
     fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.flush()?;
         let k = k.to_vec();
         self.with(|c| async move {
             let r = c
@@ -275,6 +324,7 @@ impl KvRead for PgConn {
     }
 
     fn range(&self, start: &[u8], end: &[u8]) -> Result<Entries<'_>, StoreError> {
+        self.flush()?;
         let end = end.to_vec();
         let mut next = start.to_vec();
         let mut first = true;
@@ -303,6 +353,7 @@ impl KvRead for PgConn {
     }
 
     fn last(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, StoreError> {
+        self.flush()?;
         let (start, end) = (start.to_vec(), end.to_vec());
         self.with(|c| async move {
             let r = c
@@ -319,32 +370,27 @@ impl KvRead for PgConn {
 }
 
 impl KvWrite for PgConn {
-    fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<bool, StoreError> {
-        let (k, v) = (k.to_vec(), v.to_vec());
-        self.with(|c| async move {
-            // `old` reads the statement's snapshot, from before the upsert
-            let r = c
-                .query_one(
-                    "WITH old AS (SELECT 1 FROM baton_board WHERE k = $1) \
-                     INSERT INTO baton_board (k, v) VALUES ($1, $2) \
-                     ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v \
-                     RETURNING EXISTS (SELECT 1 FROM old)",
-                    &[&k, &v],
-                )
-                .await
-                .map(|row| row.get(0))
-                .map_err(pg);
-            (c, r)
-        })
+    fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<(), StoreError> {
+        self.pending.get_mut().insert(k.to_vec(), Some(v.to_vec()));
+        Ok(())
     }
 
-    fn remove(&mut self, k: &[u8]) -> Result<bool, StoreError> {
-        let k = k.to_vec();
+    fn remove(&mut self, k: &[u8]) -> Result<(), StoreError> {
+        self.pending.get_mut().insert(k.to_vec(), None);
+        Ok(())
+    }
+
+    fn count_present(&self, keys: &[Vec<u8>]) -> Result<u64, StoreError> {
+        self.flush()?;
+        let keys = keys.to_vec();
         self.with(|c| async move {
             let r = c
-                .execute("DELETE FROM baton_board WHERE k = $1", &[&k])
+                .query_one(
+                    "SELECT count(*) FROM baton_board WHERE k = ANY($1)",
+                    &[&keys],
+                )
                 .await
-                .map(|n| n > 0)
+                .map(|row| row.get::<_, i64>(0).max(0) as u64)
                 .map_err(pg);
             (c, r)
         })
