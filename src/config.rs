@@ -335,8 +335,9 @@ pub struct StorageSettings {
     /// `postgres://user:password@host:port/database` (also
     /// `BATON_STORAGE__URL`). baton creates and migrates its own table.
     pub url: String,
-    /// With `backend = "postgres"`: connections in the pool (at least 2;
-    /// the committer uses one per commit group, readers the others).
+    /// With `backend = "postgres"`: connections in the readers' pool (at
+    /// least 1; the committer has one connection of its own, and one more
+    /// session holds the node's advisory lock).
     pub pool_size: u32,
 }
 
@@ -733,9 +734,9 @@ impl Settings {
             "with backend = \"postgres\", set url = \"postgres://user:password@host:port/database\" (or BATON_STORAGE__URL)",
         )?;
         check(
-            self.storage.pool_size >= 2,
+            self.storage.pool_size >= 1,
             "storage.pool_size",
-            "must be at least 2 (the committer holds one connection while readers use the others)",
+            "must be at least 1",
         )?;
         check(
             !self.server.allowed_hosts.is_empty(),

@@ -420,3 +420,40 @@ async fn a_second_node_on_the_same_database_is_refused() {
     let again = target.open();
     again.close().expect("close");
 }
+
+/// The session holding the node's advisory lock ends (a restart or
+/// failover of the database, an operator's `pg_terminate_backend`): another
+/// node may take the lock now, so this one stops writing instead of
+/// writing beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_its_lock_stops_writing() {
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
+    let target = postgres(&pg);
+    let store = target.open();
+    write(&store, add("before")).await;
+    pg.psql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'");
+    let mut refused = None;
+    for i in 0..200 {
+        let outcome = match store.commit(add(&format!("after{i}"))) {
+            Ok(ticket) => store.wait_durable(ticket).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            refused = Some(e);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let err = refused.expect("writes stop within 10 s of the lock's loss");
+    assert!(
+        err.to_string().contains("advisory lock") || matches!(err, StoreError::FlushFailed(_)),
+        "{err}"
+    );
+    let later = store
+        .commit(add("later"))
+        .expect_err("refused from then on");
+    assert!(matches!(later, StoreError::FlushFailed(_)), "{later:?}");
+    let _ = store.close();
+}

@@ -9,6 +9,8 @@ use futures_util::StreamExt;
 
 use super::ApiError;
 use crate::board::Board;
+use crate::error::Error;
+use crate::store::StoreError;
 
 /// How much of the backup is buffered before it is handed to the socket.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -24,13 +26,15 @@ const CHUNK_BYTES: usize = 64 * 1024;
               (status = 503, body = super::tasks::ErrorBody, description = "the store is closed or failed")))]
 pub(crate) async fn backup(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
     let store = board.store().clone();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, StoreError>>(4);
     tokio::task::spawn_blocking(move || {
         let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
+        let mut first = true;
         let done = store.export(|line| {
             buf.extend_from_slice(line.as_bytes());
             buf.extend_from_slice(b"\n");
-            if buf.len() < CHUNK_BYTES {
+            // the header goes at once: the reply's status waits for it
+            if buf.len() < CHUNK_BYTES && !std::mem::take(&mut first) {
                 return true;
             }
             // false once the client went away: the export stops
@@ -46,14 +50,23 @@ pub(crate) async fn backup(board: web::Data<Board>) -> Result<HttpResponse, ApiE
             Err(e) => {
                 // the body ends without its end line: a restore refuses it
                 tracing::error!(error = %e, "backup failed mid-stream");
-                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                let _ = tx.blocking_send(Err(e));
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    // a store that cannot be read (closed, failed) answers with its error
+    // status before any byte of a backup went out
+    let header = match rx.recv().await {
+        Some(Ok(header)) => header,
+        Some(Err(e)) => return Err(Error::Store(e).into()),
+        None => return Err(Error::Unavailable("the backup reader").into()),
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
-    })
-    .map(|chunk| chunk.map_err(actix_web::error::ErrorInternalServerError));
+    });
+    let stream = futures_util::stream::once(async move { Ok(header) })
+        .chain(rest)
+        .map(|chunk| chunk.map_err(actix_web::error::ErrorInternalServerError));
     let name = format!(
         "baton-backup-{}.jsonl",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")

@@ -1123,8 +1123,10 @@ impl Store {
     ) -> Result<crate::backup::RestoreSummary, crate::backup::BackupError> {
         let store = Self::open(dir, cache_bytes)?;
         let imported = store.import(input);
-        store.close()?;
-        imported
+        let closed = store.close();
+        let summary = imported?; // the import's own error comes first
+        closed?;
+        Ok(summary)
     }
 
     /// [`Store::restore`] into the store `settings` name (a redb data
@@ -1136,8 +1138,10 @@ impl Store {
     ) -> Result<crate::backup::RestoreSummary, crate::backup::BackupError> {
         let store = Self::open_with(settings)?;
         let imported = store.import(input);
-        store.close()?;
-        imported
+        let closed = store.close();
+        let summary = imported?; // the import's own error comes first
+        closed?;
+        Ok(summary)
     }
 
     fn import(

@@ -47,7 +47,15 @@ mod embedded {
 
 /// A board stored in PostgreSQL (see the module docs).
 pub(crate) struct PostgresEngine {
+    /// Readers' connections (snapshots).
     pool: Pool,
+    /// The committer's own connection (a pool of one), so readers holding
+    /// every pooled connection (a long backup, scans) never make a commit
+    /// wait for one.
+    writer: Pool,
+    /// Set when the session holding the advisory lock ended: from then on
+    /// another node may hold the lock, so this one must not write.
+    lock_lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The session holding the database's advisory lock (see [`LOCK_KEY`]);
     /// closing it (drop) releases the lock.
     _lock: tokio_postgres::Client,
@@ -90,42 +98,89 @@ fn run<T: Send + 'static>(
 
 impl PostgresEngine {
     /// Connect to `url` (`postgres://user:pass@host:port/db`) with a pool of
-    /// `pool_size` connections (at least 2: the committer holds one while
-    /// readers use the others) and run the pending migrations.
+    /// `pool_size` connections for readers, one connection of its own for
+    /// the committer and one session holding the advisory lock, and run the
+    /// pending migrations.
     ///
     /// Errors: [`StoreError::Postgres`] when the URL is malformed, the
     /// server cannot be reached within 10 s, or a migration fails.
     pub(crate) fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Postgres(format!("invalid storage URL: {e}")))?;
+        let timeout = std::time::Duration::from_secs(10);
+        config
+            .connect_timeout(timeout)
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(30));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("baton-postgres")
             .enable_all()
             .build()
             .map_err(StoreError::Thread)?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(2) as usize)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(std::time::Duration::from_secs(10)))
-            .create_timeout(Some(std::time::Duration::from_secs(10)))
-            .build()
-            .map_err(pg)?;
-        let p = pool.clone();
+        match Self::connect(&rt, config, pool_size, timeout) {
+            Ok((pool, writer, lock, lock_lost)) => Ok(Self {
+                pool,
+                writer,
+                lock_lost,
+                _lock: lock,
+                rt: Some(rt),
+            }),
+            Err(e) => {
+                // dropping a runtime blocks, which panics on an async worker
+                rt.shutdown_background();
+                Err(e)
+            }
+        }
+    }
+
+    /// The pools, the lock session (after taking the lock) and its watch
+    /// flag; the schema migrated.
+    #[allow(clippy::type_complexity)]
+    fn connect(
+        rt: &tokio::runtime::Runtime,
+        config: tokio_postgres::Config,
+        pool_size: u32,
+        timeout: std::time::Duration,
+    ) -> Result<
+        (
+            Pool,
+            Pool,
+            tokio_postgres::Client,
+            std::sync::Arc<std::sync::atomic::AtomicBool>,
+        ),
+        StoreError,
+    > {
+        let pool_of = |size: usize| {
+            let manager = Manager::from_config(
+                config.clone(),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .wait_timeout(Some(timeout))
+                .create_timeout(Some(timeout))
+                .build()
+                .map_err(pg)
+        };
+        let pool = pool_of(pool_size.max(1) as usize)?;
+        let writer = pool_of(1)?;
+        let lock_lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let lost = lock_lost.clone();
+        let p = writer.clone();
         let lock = run(rt.handle(), async move {
             let (lock, connection) = config.connect(NoTls).await.map_err(pg)?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::error!(error = %e, "the PostgreSQL session holding baton's lock ended");
                 }
+                // whether it failed or closed: the lock is gone
+                lost.store(true, std::sync::atomic::Ordering::SeqCst);
             });
             // a store of this process that is still shutting down lets go
             // within moments; another node holds on
@@ -155,11 +210,7 @@ impl PostgresEngine {
                 .map_err(|e| StoreError::Postgres(format!("schema migration failed: {e}")))?;
             Ok::<_, StoreError>(lock)
         })??;
-        Ok(Self {
-            pool,
-            _lock: lock,
-            rt: Some(rt),
-        })
+        Ok((pool, writer, lock, lock_lost))
     }
 
     fn handle(&self) -> Result<&tokio::runtime::Handle, StoreError> {
@@ -169,8 +220,8 @@ impl PostgresEngine {
             .ok_or(StoreError::Closed)
     }
 
-    fn conn(&self) -> Result<Object, StoreError> {
-        let pool = self.pool.clone();
+    fn conn_from(&self, pool: &Pool) -> Result<Object, StoreError> {
+        let pool = pool.clone();
         run(self.handle()?, async move { pool.get().await.map_err(pg) })?
     }
 }
@@ -178,7 +229,7 @@ impl PostgresEngine {
 impl Engine for PostgresEngine {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let mut read = PgConn {
-            conn: RefCell::new(Some(self.conn()?)),
+            conn: RefCell::new(Some(self.conn_from(&self.pool)?)),
             rt: self.handle()?.clone(),
             open_tx: false,
             pending: RefCell::default(),
@@ -194,12 +245,19 @@ impl Engine for PostgresEngine {
         before_commit: &mut dyn FnMut() -> Result<(), StoreError>,
     ) -> Result<(), TxError> {
         let mut tx = PgConn {
-            conn: RefCell::new(Some(self.conn().map_err(TxError::Apply)?)),
+            conn: RefCell::new(Some(self.conn_from(&self.writer).map_err(TxError::Apply)?)),
             rt: self.handle().map_err(TxError::Apply)?.clone(),
             open_tx: false,
             pending: RefCell::default(),
         };
         tx.exec("BEGIN").map_err(TxError::Apply)?;
+        if self.lock_lost.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(TxError::Apply(StoreError::Postgres(
+                "the session holding baton's advisory lock on the database ended; \
+                 another node may serve it now, so this one stops writing"
+                    .into(),
+            )));
+        }
         tx.open_tx = true;
         // on an error `tx` is dropped, which rolls it back
         apply(&mut tx).map_err(TxError::Apply)?;
@@ -369,14 +427,25 @@ impl KvRead for PgConn {
     }
 }
 
+/// Pending writes sent early, inside the same transaction, past this many
+/// keys (a restore writes a whole board in one transaction; one statement
+/// must stay well under PostgreSQL's 1 GiB message limit).
+const FLUSH_KEYS: usize = 10_000;
+
 impl KvWrite for PgConn {
     fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<(), StoreError> {
         self.pending.get_mut().insert(k.to_vec(), Some(v.to_vec()));
+        if self.pending.get_mut().len() >= FLUSH_KEYS {
+            self.flush()?;
+        }
         Ok(())
     }
 
     fn remove(&mut self, k: &[u8]) -> Result<(), StoreError> {
         self.pending.get_mut().insert(k.to_vec(), None);
+        if self.pending.get_mut().len() >= FLUSH_KEYS {
+            self.flush()?;
+        }
         Ok(())
     }
 
