@@ -194,8 +194,12 @@ struct TokenTarget {
     /// Data directory of a stopped server (takes precedence over --url / BATON_URL).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// TOML config file (with --data-dir: the storage settings).
-    #[arg(long, env = "BATON_CONFIG", requires = "data_dir")]
+    /// PostgreSQL database of a stopped server (`postgres://…`; how the first
+    /// admin token is made for `[storage] backend = "postgres"`).
+    #[arg(long, conflicts_with = "data_dir")]
+    storage_url: Option<String>,
+    /// TOML config file (with --data-dir or --storage-url: the storage settings).
+    #[arg(long, env = "BATON_CONFIG")]
     config: Option<PathBuf>,
     /// A running server (needs an admin --token).
     #[arg(long, env = "BATON_URL", default_value = "http://127.0.0.1:8080")]
@@ -692,8 +696,8 @@ async fn token(cmd: TokenCommand) -> Result<()> {
     let (TokenCommand::Create { target, .. }
     | TokenCommand::List { target }
     | TokenCommand::Revoke { target, .. }) = &cmd;
-    if let Some(dir) = &target.data_dir {
-        return token_offline(&cmd, dir, target.config.as_deref()).await;
+    if target.data_dir.is_some() || target.storage_url.is_some() {
+        return token_offline(&cmd, target).await;
     }
     let http = target.credentials.client()?;
     let base = format!("{}/api/v1/tokens", target.url.trim_end_matches('/'));
@@ -713,17 +717,24 @@ async fn token(cmd: TokenCommand) -> Result<()> {
 }
 
 /// Token operations on a data directory (the server must not be running on it).
-async fn token_offline(
-    cmd: &TokenCommand,
-    dir: &std::path::Path,
-    config: Option<&std::path::Path>,
-) -> Result<()> {
-    let settings = Settings::load(config)?;
-    let cache = settings.storage.cache_mb.saturating_mul(1024 * 1024);
-    let store = baton::store::Store::open(dir, cache).with_context(|| {
+async fn token_offline(cmd: &TokenCommand, target: &TokenTarget) -> Result<()> {
+    let mut settings = Settings::load(target.config.as_deref())?;
+    let place = match (&target.storage_url, &target.data_dir) {
+        (Some(url), _) => {
+            settings.storage.backend = baton::config::StorageBackend::Postgres;
+            settings.storage.url = url.clone();
+            "the PostgreSQL database".to_owned()
+        }
+        (None, Some(dir)) => {
+            settings.storage.backend = baton::config::StorageBackend::Redb;
+            settings.storage.data_dir = dir.clone();
+            dir.display().to_string()
+        }
+        (None, None) => anyhow::bail!("give --data-dir or --storage-url"),
+    };
+    let store = baton::store::Store::open_with(&settings.storage).with_context(|| {
         format!(
-            "cannot open {} (if a baton server is running on it, use --url with an admin --token instead)",
-            dir.display()
+            "cannot open {place} (if a baton server is running on it, use --url with an admin --token instead)"
         )
     })?;
     let tokens = baton::auth::Tokens::load(store.clone())?;

@@ -457,3 +457,56 @@ async fn a_node_that_loses_its_lock_stops_writing() {
     assert!(matches!(later, StoreError::FlushFailed(_)), "{later:?}");
     let _ = store.close();
 }
+
+/// The first admin token of a PostgreSQL board: `baton token create
+/// --storage-url` with the server stopped, then the server (auth required)
+/// accepts it.
+#[actix_web::test]
+async fn the_first_admin_token_is_minted_into_postgres() {
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
+    let url = pg.database();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args([
+            "token",
+            "create",
+            "--name",
+            "alice",
+            "--role",
+            "admin",
+            "--storage-url",
+            &url,
+        ])
+        .env("RUST_LOG", "warn")
+        .env_remove("BATON_CONFIG")
+        .output()
+        .expect("run baton token create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let secret = stdout.lines().last().unwrap_or_default().trim().to_owned();
+    assert!(secret.starts_with("baton_"), "{stdout}");
+    let s = common::TestServer::start(|s| {
+        s.storage.backend = StorageBackend::Postgres;
+        s.storage.url = url.clone();
+        s.auth.required = true;
+    })
+    .await;
+    let list = |token: Option<String>| {
+        let mut req = s.http.get(format!("{}/tokens", s.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    assert_eq!(list(None).await.expect("request").status(), 401);
+    let res = list(Some(secret)).await.expect("request");
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["tokens"][0]["name"], "alice", "{body}");
+    s.stop().await;
+}
