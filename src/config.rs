@@ -67,6 +67,35 @@ pub struct Settings {
     pub dashboard: DashboardSettings,
     /// `[retention]`
     pub retention: RetentionSettings,
+    /// `[ha]`: several nodes on one PostgreSQL database.
+    pub ha: HaSettings,
+}
+
+/// `[ha]`: several `baton serve` nodes on one PostgreSQL database
+/// (`[storage] backend = "postgres"`); one leads, the others proxy to it
+/// and take over when it dies (see [`crate::ha`]). Ignored with redb.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HaSettings {
+    /// Seconds within which a follower serves after the leader died
+    /// (1–3600; default 10). The leader's lease is half of it, renewed
+    /// every quarter of the lease; followers look every tenth of it.
+    pub failover_timeout_secs: u64,
+}
+
+impl Default for HaSettings {
+    fn default() -> Self {
+        Self {
+            failover_timeout_secs: 10,
+        }
+    }
+}
+
+impl HaSettings {
+    /// `failover_timeout_secs` as a duration.
+    pub fn failover_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.failover_timeout_secs)
+    }
 }
 
 /// `[auth]`: bearer tokens (stored hashes, created with `baton token create`),
@@ -308,6 +337,13 @@ pub struct ServerSettings {
     pub tls_cert: PathBuf,
     /// PEM private key of `tls_cert`.
     pub tls_key: PathBuf,
+    /// With several nodes on one PostgreSQL database: the URL other nodes
+    /// reach this one at (`http://10.0.0.5:8080`), where followers proxy
+    /// requests while this node leads. Empty (the default): the scheme and
+    /// address `baton serve` bound (`http://127.0.0.1:<port>`: enough for
+    /// nodes on one machine). Its host is accepted as a `Host` besides
+    /// `allowed_hosts`, since proxied requests name it.
+    pub advertise_url: String,
 }
 
 impl ServerSettings {
@@ -337,7 +373,7 @@ pub struct StorageSettings {
     pub url: String,
     /// With `backend = "postgres"`: connections in the readers' pool (at
     /// least 1; the committer has one connection of its own, and one more
-    /// session holds the node's advisory lock).
+    /// session keeps the leadership's lease, see [`crate::ha`]).
     pub pool_size: u32,
 }
 
@@ -453,6 +489,7 @@ impl Default for ServerSettings {
             allowed_origins: Vec::new(),
             tls_cert: PathBuf::new(),
             tls_key: PathBuf::new(),
+            advertise_url: String::new(),
         }
     }
 }
@@ -532,6 +569,7 @@ impl Default for LogSettings {
 /// section (`BATON_SLOTS__COUTN`) is still rejected by name.
 const SECTIONS: &[&str] = &[
     "server",
+    "ha",
     "storage",
     "slots",
     "leases",
@@ -669,6 +707,18 @@ impl Settings {
             (1..=100_000).contains(&self.retention.batch),
             "retention.batch",
             "must be between 1 and 100000",
+        )?;
+        check(
+            (1..=3600).contains(&self.ha.failover_timeout_secs),
+            "ha.failover_timeout_secs",
+            "must be between 1 and 3600",
+        )?;
+        check(
+            self.server.advertise_url.is_empty()
+                || self.server.advertise_url.starts_with("http://")
+                || self.server.advertise_url.starts_with("https://"),
+            "server.advertise_url",
+            "must be an http:// or https:// URL",
         )?;
         check(
             self.leases.compat_ttl_secs >= 1,

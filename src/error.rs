@@ -96,6 +96,13 @@ pub enum ErrorCode {
     // ---- baton or a downstream server cannot serve now ----------------------------
     /// Shutting down, or an actor is gone.
     Unavailable,
+    /// This node follows another, and no leader can be reached now (an
+    /// election is under way): nothing was sent to any leader; retry.
+    NoLeader,
+    /// This node follows another, and the leader did not answer a request
+    /// it was sent (it died or dropped the connection): the request may or
+    /// may not have been applied; read back before retrying.
+    LeaderUnreachable,
     /// The store failed (a write could not be made durable: disk full, I/O
     /// error, a hung or dead committer); it refuses writes until restart and
     /// `/readyz` says why. The write that got this was not made durable.
@@ -170,6 +177,8 @@ impl ErrorCode {
             MissingDependency => "missing_dependency",
             DependencyCycle => "dependency_cycle",
             Unavailable => "unavailable",
+            NoLeader => "no_leader",
+            LeaderUnreachable => "leader_unreachable",
             StorageUnavailable => "storage_unavailable",
             StorageError => "storage_error",
             InvalidConfig => "invalid_config",
@@ -285,6 +294,8 @@ impl Error {
                 | StoreError::Open { .. }
                 | StoreError::Thread(_)
                 | StoreError::Postgres(_)
+                | StoreError::Deposed { .. }
+                | StoreError::Led { .. }
                 | StoreError::Locked { .. },
             ) => ErrorCode::StorageUnavailable,
             Error::Store(StoreError::Engine(redb::Error::Io(_)) | StoreError::Migration { .. }) => {

@@ -60,6 +60,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod ha;
 pub mod mcp;
 pub mod model;
 pub mod pool;

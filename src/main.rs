@@ -533,56 +533,268 @@ async fn serve(
              another name or address get 403; add the names they use (or \"*\")"
         );
     }
-    let runtime = Runtime::start(settings.clone()).await.with_context(|| {
-        format!(
-            "cannot start baton on {}",
-            settings.storage.data_dir.display()
-        )
-    })?;
-    let mount = runtime.configure();
-    // socket options (TCP_NODELAY) are set in this one place
-    let mut server = baton::runtime::http_server(move || App::new().configure(mount.clone()))
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        // signals are handled below: the streams end first, then the server stops
-        .disable_signals();
-    if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let server = match tls {
-        Some(cfg) => server.listen_rustls_0_23(listener, cfg),
-        None => server.listen(listener),
+    let local = listener.local_addr()?;
+    if settings.server.advertise_url.is_empty() {
+        settings.server.advertise_url = format!("{scheme}://{local}");
     }
-    .context("cannot serve on the bound socket")?;
-    let addrs = server.addrs();
-    for a in &addrs {
-        tracing::info!(addr = %a, scheme, auth_required = settings.auth.required, data_dir = %settings.storage.data_dir.display(), slots = settings.slots.count, "baton listening");
-        // A stable line on stdout for scripts and tests that bind port 0.
-        println!("baton listening on {scheme}://{a}");
-    }
+    accept_advertised_host(&mut settings);
+    // the stop signals, for whichever server runs when they come
+    let (stop_tx, stop) = tokio::sync::watch::channel(None);
     let signals = StopSignals::register()?;
-    let server = server.run();
-    let (handle, closer) = (server.handle(), runtime.clone());
     actix_web::rt::spawn(async move {
         let graceful = signals.next().await;
-        // SSE streams and MCP sessions would hold a graceful stop open until
-        // its timeout: end them first; requests in flight still finish
-        closer.close_streams();
-        handle.stop(graceful).await;
+        let _ = stop_tx.send(Some(graceful));
     });
-    server.await?;
-    // The runtime's own shutdown (dispatcher, child processes, the store's
-    // last flush) gets the same bound as the HTTP server's: a failed or
-    // hung disk must not keep the process alive.
-    let bound = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs.max(1));
-    match tokio::time::timeout(bound, runtime.shutdown()).await {
-        Ok(done) => done.context("baton shut down after a storage failure")?,
-        Err(_) => anyhow::bail!(
-            "baton's shutdown did not finish within {} s (server.shutdown_timeout_secs)",
-            bound.as_secs()
-        ),
+    let mut node = Node {
+        settings,
+        listener,
+        tls,
+        stop,
+        announced: false,
+    };
+    if node.settings.storage.backend != baton::config::StorageBackend::Postgres {
+        let runtime = Runtime::start(node.settings.clone())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot start baton on {}",
+                    node.settings.storage.data_dir.display()
+                )
+            })?;
+        node.lead(runtime, false).await?;
+        return Ok(());
     }
-    Ok(())
+    // several nodes on one database: follow until elected, lead until
+    // stopped or deposed, then follow again
+    let follower = baton::ha::proxy::Follower::new(&node.settings)?;
+    let mut observer = baton::ha::Observer::new(&node.settings.storage.url)?;
+    loop {
+        let Some(runtime) = node.follow(&follower, &mut observer).await? else {
+            return Ok(());
+        };
+        match node.lead(runtime, true).await? {
+            Ended::Stopped => return Ok(()),
+            Ended::SteppedDown => {
+                tracing::warn!("stepped down: following the new leader");
+            }
+        }
+    }
+}
+
+/// Accept the host of `[server] advertise_url` (followers' proxied
+/// requests name it) unless `allowed_hosts` already does.
+fn accept_advertised_host(settings: &mut Settings) {
+    let url = &settings.server.advertise_url;
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    if let Some(a) = baton::auth::edge::parse_authority(authority) {
+        if !baton::auth::edge::host_allowed(&a, &settings.server.allowed_hosts) {
+            settings.server.allowed_hosts.push(authority.to_owned());
+        }
+    }
+}
+
+/// How a leader's time ended.
+enum Ended {
+    /// A stop signal: the process exits.
+    Stopped,
+    /// Another node took the database over (or the store failed): follow.
+    SteppedDown,
+}
+
+/// One `baton serve` process: its settings, its bound socket (kept open
+/// across the follower's and the leader's servers, so connections wait in
+/// its backlog while one hands over to the other) and the stop signal.
+struct Node {
+    settings: Settings,
+    listener: std::net::TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    stop: tokio::sync::watch::Receiver<Option<bool>>,
+    announced: bool,
+}
+
+impl Node {
+    /// Start an HTTP server for `factory` on (a copy of) the socket.
+    fn server<F, I, S, B>(
+        &mut self,
+        factory: F,
+        workers: usize,
+        shutdown_secs: u64,
+    ) -> Result<actix_web::dev::Server>
+    where
+        F: Fn() -> I + Send + Clone + 'static,
+        I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+        S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+            + 'static,
+        S::Error: Into<actix_web::Error> + 'static,
+        S::InitError: std::fmt::Debug,
+        S::Response: Into<actix_web::dev::Response<B>> + 'static,
+        <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+        S::Service: 'static,
+        B: actix_web::body::MessageBody + 'static,
+    {
+        // socket options (TCP_NODELAY) are set in this one place
+        let mut server = baton::runtime::http_server(factory)
+            .shutdown_timeout(shutdown_secs)
+            // signals are handled by `serve`: the streams end first, then the server stops
+            .disable_signals();
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        let listener = self
+            .listener
+            .try_clone()
+            .context("cannot share the bound socket")?;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let server = match &self.tls {
+            Some(cfg) => server.listen_rustls_0_23(listener, cfg.clone()),
+            None => server.listen(listener),
+        }
+        .context("cannot serve on the bound socket")?;
+        if !self.announced {
+            self.announced = true;
+            for a in server.addrs() {
+                tracing::info!(addr = %a, scheme, auth_required = self.settings.auth.required, data_dir = %self.settings.storage.data_dir.display(), slots = self.settings.slots.count, "baton listening");
+                // A stable line on stdout for scripts and tests that bind port 0.
+                println!("baton listening on {scheme}://{a}");
+            }
+        }
+        Ok(server.run())
+    }
+
+    /// Serve `runtime` until a stop signal (then shut it down) or, with
+    /// `ha`, until this node is deposed or its store fails (then step down:
+    /// the server stops, the runtime closes without writing).
+    async fn lead(&mut self, runtime: Runtime, ha: bool) -> Result<Ended> {
+        let mount = runtime.configure();
+        let settings = self.settings.clone();
+        let server = self.server(
+            move || App::new().configure(mount.clone()),
+            settings.server.workers,
+            settings.server.shutdown_timeout_secs,
+        )?;
+        let handle = server.handle();
+        let mut running = actix_web::rt::spawn(server);
+        let mut check = tokio::time::interval(std::time::Duration::from_millis(100));
+        let ended = loop {
+            tokio::select! {
+                r = &mut running => {
+                    r.context("the HTTP server task")?.context("the HTTP server")?;
+                    break Ended::Stopped;
+                }
+                _ = self.stop.changed() => {
+                    let graceful = self.stop.borrow().unwrap_or(true);
+                    // SSE streams and MCP sessions would hold a graceful stop open
+                    // until its timeout: end them first; requests in flight still finish
+                    runtime.close_streams();
+                    handle.stop(graceful).await;
+                    let _ = running.await;
+                    break Ended::Stopped;
+                }
+                _ = check.tick(), if ha => {
+                    let store = runtime.board().store();
+                    if store.is_deposed() || store.is_failed() {
+                        tracing::error!(
+                            deposed = store.is_deposed(),
+                            failure = store.failure().unwrap_or(""),
+                            "this node stops leading"
+                        );
+                        runtime.close_streams();
+                        handle.stop(false).await;
+                        let _ = running.await;
+                        break Ended::SteppedDown;
+                    }
+                }
+            }
+        };
+        // The runtime's own shutdown (dispatcher, child processes, the store's
+        // last flush) gets the same bound as the HTTP server's: a failed or
+        // hung disk must not keep the process alive.
+        let bound = std::time::Duration::from_secs(settings.server.shutdown_timeout_secs.max(1));
+        let done = tokio::time::timeout(bound, runtime.shutdown()).await;
+        match (ended, done) {
+            (Ended::SteppedDown, Ok(Err(e))) => {
+                // expected: a deposed store refuses its last flush
+                tracing::warn!(error = %e, "the deposed runtime closed without its last flush");
+                Ok(Ended::SteppedDown)
+            }
+            (Ended::SteppedDown, _) => Ok(Ended::SteppedDown),
+            (Ended::Stopped, Ok(done)) => {
+                done.context("baton shut down after a storage failure")?;
+                Ok(Ended::Stopped)
+            }
+            (Ended::Stopped, Err(_)) => anyhow::bail!(
+                "baton's shutdown did not finish within {} s (server.shutdown_timeout_secs)",
+                bound.as_secs()
+            ),
+        }
+    }
+
+    /// Follow: answer `/healthz` and `/readyz` here and proxy everything
+    /// else to the leader, looking at the leadership every
+    /// [`baton::ha::poll_interval`]; when it is vacant (or this node's
+    /// own, from before a restart), start the runtime, which takes it over.
+    /// `None` after a stop signal.
+    async fn follow(
+        &mut self,
+        follower: &std::sync::Arc<baton::ha::proxy::Follower>,
+        observer: &mut baton::ha::Observer,
+    ) -> Result<Option<Runtime>> {
+        let mount = follower.configure();
+        let server = self.server(move || App::new().configure(mount.clone()), 0, 1)?;
+        let handle = server.handle();
+        let mut running = actix_web::rt::spawn(server);
+        let me = self.settings.server.advertise_url.clone();
+        let failover = self.settings.ha.failover_timeout();
+        let mut look = tokio::time::interval(baton::ha::poll_interval(failover));
+        let mut warned = false;
+        loop {
+            tokio::select! {
+                r = &mut running => {
+                    r.context("the follower's HTTP server task")?
+                        .context("the follower's HTTP server")?;
+                    anyhow::bail!("the follower's HTTP server stopped");
+                }
+                _ = self.stop.changed() => {
+                    let graceful = self.stop.borrow().unwrap_or(true);
+                    handle.stop(graceful).await;
+                    let _ = running.await;
+                    return Ok(None);
+                }
+                _ = look.tick() => {
+                    let vacant = match observer.current().await {
+                        Ok(Some(l)) if !l.vacant && l.holder != me => {
+                            follower.set_leader(Some(l.advertise_url));
+                            warned = false;
+                            false
+                        }
+                        Ok(_) => true,
+                        Err(e) => {
+                            if !warned {
+                                tracing::warn!(error = %e, "cannot read the leadership from PostgreSQL");
+                                warned = true;
+                            }
+                            false
+                        }
+                    };
+                    if !vacant {
+                        continue;
+                    }
+                    follower.set_leader(None);
+                    match Runtime::start(self.settings.clone()).await {
+                        Ok(runtime) => {
+                            tracing::info!(advertise_url = %me, "elected: this node leads");
+                            handle.stop(true).await;
+                            let _ = running.await;
+                            return Ok(Some(runtime));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "could not take the leadership over"),
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The signals that stop `baton serve`, with actix-web's meanings: `SIGTERM`

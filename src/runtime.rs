@@ -114,7 +114,15 @@ impl Runtime {
         // the server file first: an unusable one fails before anything is opened or started
         let servers = crate::pool::ServerSet::load(&settings.pool, None)?;
         let storage = settings.storage.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open_with(&storage))
+        // on PostgreSQL this node takes the database's leadership (crate::ha)
+        let advertise = if settings.server.advertise_url.is_empty() {
+            format!("http://{}", settings.server.bind)
+        } else {
+            settings.server.advertise_url.clone()
+        };
+        let mut candidate = crate::ha::Candidate::node(&advertise, settings.ha.failover_timeout());
+        candidate.wait = crate::store::LOCK_WAIT;
+        let store = tokio::task::spawn_blocking(move || Store::open_as(&storage, &candidate))
             .await
             .map_err(|_| Error::Unavailable("the store opener"))??;
 

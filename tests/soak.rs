@@ -42,6 +42,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+#[path = "common/postgres.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod postgres;
+
 const MIDS: usize = 30;
 const LEAVES: usize = 6;
 const TASKS: usize = 1 + MIDS + MIDS * LEAVES;
@@ -52,6 +56,8 @@ const SLOTS: u32 = 16;
 const TTL_MS: u64 = 5_000;
 const COMPAT_TTL_MS: u64 = 600_000;
 const RUN_LIMIT: Duration = Duration::from_secs(120);
+/// `[ha] failover_timeout_secs` of the two-node runs.
+const FAILOVER_SECS: u64 = 3;
 
 // ---- the server ------------------------------------------------------------
 
@@ -60,10 +66,29 @@ fn binary() -> std::ffi::OsString {
     std::env::var_os("SOAK_BATON").unwrap_or_else(|| env!("CARGO_BIN_EXE_baton").into())
 }
 
-fn spawn(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(binary())
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
+/// Where a node keeps the board.
+#[derive(Clone, Copy)]
+enum Board<'a> {
+    /// redb in this directory.
+    Redb(&'a std::path::Path),
+    /// The PostgreSQL database at this URL (several nodes may share it).
+    Postgres(&'a str),
+}
+
+fn spawn(board: Board<'_>) -> (Child, String) {
+    let mut cmd = Command::new(binary());
+    cmd.args(["serve", "--bind", "127.0.0.1:0"]);
+    match board {
+        Board::Redb(dir) => {
+            cmd.arg("--data-dir").arg(dir);
+        }
+        Board::Postgres(url) => {
+            cmd.env("BATON_STORAGE__BACKEND", "postgres")
+                .env("BATON_STORAGE__URL", url)
+                .env("BATON_HA__FAILOVER_TIMEOUT_SECS", FAILOVER_SECS.to_string());
+        }
+    }
+    let mut child = cmd
         .env("BATON_SLOTS__COUNT", SLOTS.to_string())
         .env("BATON_LEASES__TTL_SECS", (TTL_MS / 1000).to_string())
         .env(
@@ -171,8 +196,17 @@ impl Shared {
                     let status = res.status().as_u16();
                     match res.text().await {
                         Ok(text) => {
-                            let v = serde_json::from_str(&text).unwrap_or(Value::Null);
-                            return Sent::Answer(status, v);
+                            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                            match v["error"]["code"].as_str() {
+                                // a follower with no leader to send it to: not sent
+                                Some("no_leader") => {
+                                    tokio::time::sleep(Duration::from_millis(20)).await;
+                                    continue;
+                                }
+                                // the leader died under a proxied request: maybe applied
+                                Some("leader_unreachable") => return Sent::Lost,
+                                _ => return Sent::Answer(status, v),
+                            }
                         }
                         Err(_) => return Sent::Lost,
                     }
@@ -686,6 +720,8 @@ async fn check(sh: &Shared, log: &Log) -> Verdict {
 
 struct RunReport {
     killed_after: Duration,
+    /// Two nodes: from the kill to the follower's `/readyz` 200.
+    failover: Option<Duration>,
     took: Duration,
     adds: usize,
     claims: usize,
@@ -695,9 +731,40 @@ struct RunReport {
     verdict: Verdict,
 }
 
-async fn one_run(run: u64) -> RunReport {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mut child, base) = spawn(dir.path());
+/// How the run's server dies and comes back.
+enum Topology<'a> {
+    /// One node on redb: `kill -9`, then a restart on the same directory.
+    Single(&'a std::path::Path),
+    /// A leader and a follower on one PostgreSQL database: `kill -9` of the
+    /// leader; the follower takes over. `via_follower`: the clients talk
+    /// to the follower from the start (every request proxied until it
+    /// leads), else to the leader until it dies.
+    Pair { url: &'a str, via_follower: bool },
+}
+
+async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
+    let mut nodes: Vec<(Child, String)> = Vec::new();
+    let base = match &topology {
+        Topology::Single(dir) => {
+            nodes.push(spawn(Board::Redb(dir)));
+            nodes[0].1.clone()
+        }
+        Topology::Pair { url, via_follower } => {
+            nodes.push(spawn(Board::Postgres(url)));
+            let a = nodes[0].1.clone();
+            assert!(
+                ready(&a, Duration::from_secs(30)).await,
+                "the first node leads"
+            );
+            nodes.push(spawn(Board::Postgres(url)));
+            let b = nodes[1].1.clone();
+            if *via_follower {
+                b
+            } else {
+                a
+            }
+        }
+    };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(64)
@@ -732,11 +799,31 @@ async fn one_run(run: u64) -> RunReport {
     // one kill -9 at a random point of the run
     let kill_at = Duration::from_millis(200 + (run * 7_919 + 104_729) % 2_300);
     tokio::time::sleep(kill_at).await;
-    child.kill().expect("kill -9"); // SIGKILL
-    child.wait().expect("reap");
+    let (mut victim, _) = nodes.remove(0);
+    victim.kill().expect("kill -9"); // SIGKILL
+    victim.wait().expect("reap");
     let killed_after = started.elapsed();
-    let (mut child, base) = spawn(dir.path());
-    *sh.base.write().unwrap_or_else(|p| p.into_inner()) = base;
+    let mut failover = None;
+    match &topology {
+        Topology::Single(dir) => {
+            nodes.push(spawn(Board::Redb(dir)));
+            *sh.base.write().unwrap_or_else(|p| p.into_inner()) = nodes[0].1.clone();
+        }
+        Topology::Pair { url, .. } => {
+            // the follower serves within the failover timeout
+            let b_url = nodes[0].1.clone();
+            let bound = Duration::from_secs(FAILOVER_SECS) + Duration::from_secs(5);
+            let t0 = Instant::now();
+            assert!(
+                ready(&b_url, bound).await,
+                "run {run}: the follower did not take over within {bound:?}"
+            );
+            failover = Some(t0.elapsed());
+            *sh.base.write().unwrap_or_else(|p| p.into_inner()) = b_url;
+            // the killed node comes back, as a follower
+            nodes.push(spawn(Board::Postgres(url)));
+        }
+    }
 
     // until every task is done
     loop {
@@ -759,10 +846,13 @@ async fn one_run(run: u64) -> RunReport {
     let took = started.elapsed();
     let log = std::mem::take(&mut *sh.log());
     let verdict = check(&sh, &log).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    for (mut n, _) in nodes {
+        let _ = n.kill();
+        let _ = n.wait();
+    }
     RunReport {
         killed_after,
+        failover,
         took,
         adds: log.added.len(),
         claims: log.claims.len(),
@@ -771,6 +861,24 @@ async fn one_run(run: u64) -> RunReport {
         ambiguous: log.ambiguous,
         verdict,
     }
+}
+
+/// Poll `node`'s `/readyz` until 200 (bounded by `within`).
+async fn ready(node: &str, within: Duration) -> bool {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(res) = http.get(format!("{node}/readyz")).send().await {
+            if res.status() == 200 {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
 }
 
 impl Sent {
@@ -782,41 +890,93 @@ impl Sent {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_loop_keeps_every_acknowledged_write_and_never_grants_twice() {
-    let runs: u64 = std::env::var("SOAK_RUNS")
+fn print_header() {
+    println!(
+        "| run | killed after | failover | took | acked adds | acked claims | acked completions | slot holds | lost answers | lost adds | lost claims | lost completions | double claims | order violations | slots granted twice |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+}
+
+/// Print one run's row; whether it broke a promise.
+fn report(run: u64, r: &RunReport) -> bool {
+    let v = &r.verdict;
+    println!(
+        "| {run} | {:.2} s | {} | {:.1} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        r.killed_after.as_secs_f64(),
+        r.failover
+            .map_or("–".to_owned(), |f| format!("{:.2} s", f.as_secs_f64())),
+        r.took.as_secs_f64(),
+        r.adds,
+        r.claims,
+        r.completions,
+        r.holds,
+        r.ambiguous.values().sum::<usize>(),
+        v.lost_adds.len(),
+        v.lost_claims.len(),
+        v.lost_completions.len(),
+        v.double_claims.len(),
+        v.order_violations.len(),
+        v.slots_granted_twice.len(),
+    );
+    assert!(r.completions > 0 && r.claims > 0, "the load ran");
+    if v.total() > 0 {
+        eprintln!("run {run}: {v:#?}");
+        return true;
+    }
+    false
+}
+
+fn runs(var: &str, default: u64) -> u64 {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loop_keeps_every_acknowledged_write_and_never_grants_twice() {
+    let runs = runs("SOAK_RUNS", 1);
     let mut failed = 0;
-    println!(
-        "| run | killed after | took | acked adds | acked claims | acked completions | slot holds | lost answers | lost adds | lost claims | lost completions | double claims | order violations | slots granted twice |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    print_header();
     for run in 1..=runs {
-        let r = one_run(run).await;
-        let v = &r.verdict;
-        println!(
-            "| {run} | {:.2} s | {:.1} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.killed_after.as_secs_f64(),
-            r.took.as_secs_f64(),
-            r.adds,
-            r.claims,
-            r.completions,
-            r.holds,
-            r.ambiguous.values().sum::<usize>(),
-            v.lost_adds.len(),
-            v.lost_claims.len(),
-            v.lost_completions.len(),
-            v.double_claims.len(),
-            v.order_violations.len(),
-            v.slots_granted_twice.len(),
-        );
-        if v.total() > 0 {
-            eprintln!("run {run}: {v:#?}");
-            failed += 1;
-        }
-        assert!(r.completions > 0 && r.claims > 0, "the load ran");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = one_run(run, Topology::Single(dir.path())).await;
+        failed += usize::from(report(run, &r));
     }
     assert_eq!(failed, 0, "{failed} of {runs} runs broke a promise");
+}
+
+/// Issue 14, must-show 2: two nodes on one PostgreSQL database, the same
+/// load and checks; the leader is killed at a random point and the
+/// follower serves within `[ha] failover_timeout_secs`. Odd runs talk to
+/// the follower from the start (every request proxied until it leads),
+/// even runs to the leader until it dies. `HA_RUNS` runs (default 2, in
+/// `make test`; `make soak` runs 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_leader_fails_over_and_keeps_every_acknowledged_write() {
+    let Some(pg) = postgres::Postgres::start_or_skip() else {
+        return;
+    };
+    let runs = runs("HA_RUNS", 2);
+    let mut failed = 0;
+    let mut slowest = Duration::ZERO;
+    print_header();
+    for run in 1..=runs {
+        let url = pg.database();
+        let r = one_run(
+            run,
+            Topology::Pair {
+                url: &url,
+                via_follower: run % 2 == 1,
+            },
+        )
+        .await;
+        slowest = slowest.max(r.failover.unwrap_or_default());
+        failed += usize::from(report(run, &r));
+    }
+    assert_eq!(failed, 0, "{failed} of {runs} runs broke a promise");
+    assert!(
+        slowest <= Duration::from_secs(FAILOVER_SECS),
+        "the slowest failover took {slowest:?}, beyond failover_timeout_secs = {FAILOVER_SECS}"
+    );
 }

@@ -394,10 +394,9 @@ async fn the_board_runs_on_postgres_across_a_restart() {
     s.stop().await;
 }
 
-/// Until leader election exists, one baton per database: a second store on
-/// a database another one serves refuses to open (after waiting for the
-/// lock as long as a restarting node would), and opens once the first is
-/// closed.
+/// One leader per database: a second store on a database another one
+/// leads refuses to open (after waiting as long as a restarting node
+/// would), and opens once the first is closed (it gives its lease up).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_node_on_the_same_database_is_refused() {
     let Some(pg) = Postgres::start_or_skip() else {
@@ -410,9 +409,10 @@ async fn a_second_node_on_the_same_database_is_refused() {
         .await
         .expect("opener");
     let err = second.expect_err("refused");
+    assert!(matches!(err, StoreError::Led { .. }), "{err}");
     assert!(
         err.to_string()
-            .contains("another baton serves this database"),
+            .contains("another baton leads this database"),
         "{err}"
     );
     first.close().expect("close");
@@ -421,41 +421,50 @@ async fn a_second_node_on_the_same_database_is_refused() {
     again.close().expect("close");
 }
 
-/// The session holding the node's advisory lock ends (a restart or
-/// failover of the database, an operator's `pg_terminate_backend`): another
-/// node may take the lock now, so this one stops writing instead of
-/// writing beside it.
+/// Another node takes the leadership over (here by hand: the row's epoch
+/// moves on, as a follower's takeover makes it): the deposed store's next
+/// write is refused by the fence inside its transaction and never
+/// acknowledged, it says it is deposed, and nothing it was asked to write
+/// reaches the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_loses_its_lock_stops_writing() {
+async fn a_deposed_node_writes_nothing_more() {
     let Some(pg) = Postgres::start_or_skip() else {
         return;
     };
     let target = postgres(&pg);
     let store = target.open();
     write(&store, add("before")).await;
-    pg.psql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'");
-    let mut refused = None;
-    for i in 0..200 {
-        let outcome = match store.commit(add(&format!("after{i}"))) {
-            Ok(ticket) => store.wait_durable(ticket).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = outcome {
-            refused = Some(e);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let err = refused.expect("writes stop within 10 s of the lock's loss");
-    assert!(
-        err.to_string().contains("advisory lock") || matches!(err, StoreError::FlushFailed(_)),
-        "{err}"
+    assert!(!store.is_deposed());
+    let url = target.settings.url.clone();
+    pg.psql_on(
+        &url,
+        "UPDATE baton_leader SET epoch = epoch + 1, holder = 'another node', \
+         expires_at = now() + interval '1 hour'",
     );
+    let outcome = match store.commit(add("after")) {
+        Ok(ticket) => store.wait_durable(ticket).await,
+        Err(e) => Err(e),
+    };
+    let err = outcome.expect_err("a deposed node's write is refused");
+    assert!(err.to_string().contains("no longer leads"), "{err}");
+    assert!(store.is_deposed());
     let later = store
         .commit(add("later"))
         .expect_err("refused from then on");
     assert!(matches!(later, StoreError::FlushFailed(_)), "{later:?}");
     let _ = store.close();
+    drop(store);
+    // the database has "before" and nothing later
+    pg.psql_on(&url, "UPDATE baton_leader SET expires_at = '-infinity'");
+    let reopened = target.open();
+    let ids: Vec<String> = reopened
+        .load_tasks()
+        .expect("tasks")
+        .into_iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    assert_eq!(ids, vec!["before".to_owned()]);
+    reopened.close().expect("close");
 }
 
 /// The first admin token of a PostgreSQL board: `baton token create

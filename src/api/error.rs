@@ -124,10 +124,14 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        Unavailable | StorageUnavailable | ServerDisabled | BreakerOpen | BreakerProbing
-        | ServerBusy | ServerNotReady | ServerFailed => StatusCode::SERVICE_UNAVAILABLE,
+        Unavailable | NoLeader | StorageUnavailable | ServerDisabled | BreakerOpen
+        | BreakerProbing | ServerBusy | ServerNotReady | ServerFailed => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Timeout => StatusCode::GATEWAY_TIMEOUT,
-        TransportError | DownstreamError | Unsupported => StatusCode::BAD_GATEWAY,
+        TransportError | DownstreamError | Unsupported | LeaderUnreachable => {
+            StatusCode::BAD_GATEWAY
+        }
         StorageError | InvalidConfig | Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -173,6 +173,11 @@ pub(crate) async fn healthz() -> HttpResponse {
 
 pub(crate) async fn readyz(board: web::Data<Board>) -> HttpResponse {
     let reason = match (board.store().failure(), board.view().unhealthy_reason()) {
+        _ if board.store().is_deposed() => Some(
+            "this node no longer leads its database: another node took over, and this one \
+             stops writing"
+                .to_owned(),
+        ),
         (Some(f), _) => Some(format!("the store failed: {f}")),
         (None, Some(r)) => Some(r.to_owned()),
         (None, None) => None,

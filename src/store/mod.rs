@@ -168,6 +168,19 @@ pub enum StoreError {
     /// statement or the schema migration failed. The text says which.
     #[error("PostgreSQL: {0}")]
     Postgres(String),
+    /// Another node took the leadership of the PostgreSQL database over
+    /// (see [`crate::ha`]): this node's writes are refused from now on.
+    #[error("this node no longer leads its database: another node took over (this node's epoch was {epoch}); its writes are refused")]
+    Deposed {
+        /// The epoch this node led.
+        epoch: i64,
+    },
+    /// Another node leads the PostgreSQL database (its lease is live).
+    #[error("another baton leads this database ({holder}); stop it first, or run this node as its follower")]
+    Led {
+        /// The leader's name (its advertised URL, or the offline command).
+        holder: String,
+    },
     /// The operating system refused a thread the store needs (start-up's
     /// record decoder).
     #[error("cannot start a storage thread: {0}")]
@@ -690,6 +703,8 @@ pub struct Store {
     db: Arc<OpenDb>,
     gc: Arc<GroupCommit>,
     flusher: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    /// PostgreSQL: set once another node took the leadership over.
+    deposed: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -721,20 +736,57 @@ impl Store {
     /// Errors: [`StoreError::Postgres`] when the URL is malformed, the
     /// database cannot be reached within 10 s, or the migration fails.
     pub fn open_postgres(url: &str, pool_size: u32) -> Result<Self, StoreError> {
-        let db: Arc<dyn Engine> = Arc::new(postgres::PostgresEngine::open(url, pool_size)?);
-        Self::start(db)
+        Self::open_postgres_as(url, pool_size, &crate::ha::Candidate::offline("store"))
+    }
+
+    /// [`Store::open_postgres`] as the leader `candidate` (see
+    /// [`crate::ha`]): the store takes the database's leadership, renews
+    /// it while open and gives it up when closed; every write transaction
+    /// is fenced by its epoch.
+    ///
+    /// Errors: as [`Store::open_postgres`], and [`StoreError::Led`] when
+    /// another node's lease stays live for `candidate.wait`.
+    pub fn open_postgres_as(
+        url: &str,
+        pool_size: u32,
+        candidate: &crate::ha::Candidate,
+    ) -> Result<Self, StoreError> {
+        let engine = postgres::PostgresEngine::open(url, pool_size, candidate)?;
+        let deposed = engine.deposed_flag();
+        let db: Arc<dyn Engine> = Arc::new(engine);
+        let mut store = Self::start(db)?;
+        store.deposed = Some(deposed);
+        Ok(store)
+    }
+
+    /// Whether another node took the database's leadership from this
+    /// store (PostgreSQL only; see [`crate::ha`]). It then refuses writes;
+    /// `baton serve` steps down to follower.
+    pub fn is_deposed(&self) -> bool {
+        self.deposed
+            .as_ref()
+            .is_some_and(|d| d.load(Ordering::SeqCst))
     }
 
     /// Open the store `settings` name: PostgreSQL when `backend` is
     /// `postgres`, else redb in `data_dir`.
     pub fn open_with(settings: &crate::config::StorageSettings) -> Result<Self, StoreError> {
+        Self::open_as(settings, &crate::ha::Candidate::offline("store"))
+    }
+
+    /// [`Store::open_with`]; on PostgreSQL as the leader `candidate` (see
+    /// [`Store::open_postgres_as`]).
+    pub fn open_as(
+        settings: &crate::config::StorageSettings,
+        candidate: &crate::ha::Candidate,
+    ) -> Result<Self, StoreError> {
         match settings.backend {
             crate::config::StorageBackend::Redb => Self::open(
                 &settings.data_dir,
                 settings.cache_mb.saturating_mul(1024 * 1024),
             ),
             crate::config::StorageBackend::Postgres => {
-                Self::open_postgres(&settings.url, settings.pool_size)
+                Self::open_postgres_as(&settings.url, settings.pool_size, candidate)
             }
         }
     }
@@ -793,6 +845,7 @@ impl Store {
             db: Arc::new(OpenDb(std::sync::RwLock::new(Some(db)))),
             gc,
             flusher: Arc::new(Mutex::new(Some(flusher))),
+            deposed: None,
         })
     }
 
@@ -1136,7 +1189,7 @@ impl Store {
         settings: &crate::config::StorageSettings,
         input: impl std::io::BufRead,
     ) -> Result<crate::backup::RestoreSummary, crate::backup::BackupError> {
-        let store = Self::open_with(settings)?;
+        let store = Self::open_as(settings, &crate::ha::Candidate::offline("restore"))?;
         let imported = store.import(input);
         let closed = store.close();
         let summary = imported?; // the import's own error comes first

@@ -32,8 +32,13 @@
 use std::cell::RefCell;
 use std::future::Future;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
+
+use crate::ha::Candidate;
 
 use super::engine::{Engine, Entries, KvRead, KvWrite, Snapshot, TxError};
 use super::{Entry, StoreError};
@@ -51,28 +56,38 @@ pub(crate) struct PostgresEngine {
     pool: Pool,
     /// The committer's own connection (a pool of one), so readers holding
     /// every pooled connection (a long backup, scans) never make a commit
-    /// wait for one.
+    /// wait for one. Its session has `statement_timeout`,
+    /// `lock_timeout` and `idle_in_transaction_session_timeout` set (see
+    /// [`crate::ha`]): a leader paused inside a write transaction must not
+    /// hold up a takeover.
     writer: Pool,
-    /// Set when the session holding the advisory lock ended: from then on
-    /// another node may hold the lock, so this one must not write.
-    lock_lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// The session holding the database's advisory lock (see [`LOCK_KEY`]);
-    /// closing it (drop) releases the lock.
-    _lock: tokio_postgres::Client,
+    /// The leadership this engine writes under (see [`crate::ha`]).
+    epoch: i64,
+    /// Set once another node has taken over (a renewal or a write's fence
+    /// found another epoch): from then on every write is refused.
+    deposed: Arc<AtomicBool>,
+    /// Stops the lease keeper, which then gives the lease up (unless
+    /// deposed) and answers on the channel it was handed.
+    keeper: Option<tokio::sync::oneshot::Sender<std::sync::mpsc::SyncSender<()>>>,
     rt: Option<tokio::runtime::Runtime>,
 }
 
-/// The advisory lock a serving baton holds on its database, so a second
-/// `baton serve` on the same database refuses to start instead of writing
-/// beside the first (each node's actors own the board in memory). Several
-/// nodes with automatic failover need a leader election with an epoch
-/// checked by every write; until that exists, one node per database.
-const LOCK_KEY: i64 = 0x6261_746f_6e5f_6c6b; // "baton_lk"
+/// The session-level advisory lock held while migrating the schema, so
+/// nodes starting together on a new database migrate it once.
+const MIGRATE_KEY: i64 = 0x6261_746f_6e5f_6d67; // "baton_mg"
 
 impl Drop for PostgresEngine {
     fn drop(&mut self) {
-        // the last handle may go on an async worker, where a blocking
-        // shutdown would panic; the pool's connections close with it
+        // the lease keeper gives the lease up first (bounded: a dead
+        // database must not hold a shutdown), then the runtime goes; the
+        // last handle may go on an async worker, where a blocking shutdown
+        // would panic
+        if let Some(keeper) = self.keeper.take() {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            if keeper.send(tx).is_ok() {
+                let _ = rx.recv_timeout(std::time::Duration::from_secs(2));
+            }
+        }
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
@@ -96,15 +111,38 @@ fn run<T: Send + 'static>(
         .map_err(|_| StoreError::Postgres("the database runtime stopped".into()))
 }
 
+/// `config` with `-c name=value` session settings appended to its options.
+fn with_session_settings(
+    mut config: tokio_postgres::Config,
+    settings: &[(&str, std::time::Duration)],
+) -> tokio_postgres::Config {
+    let mut options = config.get_options().unwrap_or_default().to_owned();
+    for (name, d) in settings {
+        if !options.is_empty() {
+            options.push(' ');
+        }
+        options.push_str(&format!("-c {name}={}", d.as_millis().max(1)));
+    }
+    config.options(&options);
+    config
+}
+
 impl PostgresEngine {
     /// Connect to `url` (`postgres://user:pass@host:port/db`) with a pool of
     /// `pool_size` connections for readers, one connection of its own for
-    /// the committer and one session holding the advisory lock, and run the
-    /// pending migrations.
+    /// the committer and one session keeping the lease, run the pending
+    /// migrations and take the leadership for `candidate` (see
+    /// [`crate::ha`]), waiting up to `candidate.wait` while another node's
+    /// lease is live.
     ///
     /// Errors: [`StoreError::Postgres`] when the URL is malformed, the
-    /// server cannot be reached within 10 s, or a migration fails.
-    pub(crate) fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+    /// server cannot be reached within 10 s, or a migration fails;
+    /// [`StoreError::Led`] when another node leads the database.
+    pub(crate) fn open(
+        url: &str,
+        pool_size: u32,
+        candidate: &Candidate,
+    ) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Postgres(format!("invalid storage URL: {e}")))?;
@@ -119,12 +157,13 @@ impl PostgresEngine {
             .enable_all()
             .build()
             .map_err(StoreError::Thread)?;
-        match Self::connect(&rt, config, pool_size, timeout) {
-            Ok((pool, writer, lock, lock_lost)) => Ok(Self {
+        match Self::connect(&rt, config, pool_size, timeout, candidate) {
+            Ok((pool, writer, epoch, deposed, keeper)) => Ok(Self {
                 pool,
                 writer,
-                lock_lost,
-                _lock: lock,
+                epoch,
+                deposed,
+                keeper: Some(keeper),
                 rt: Some(rt),
             }),
             Err(e) => {
@@ -135,24 +174,26 @@ impl PostgresEngine {
         }
     }
 
-    /// The pools, the lock session (after taking the lock) and its watch
-    /// flag; the schema migrated.
+    /// The pools, the epoch taken, the deposed flag and the lease keeper's
+    /// stop channel; the schema migrated.
     #[allow(clippy::type_complexity)]
     fn connect(
         rt: &tokio::runtime::Runtime,
         config: tokio_postgres::Config,
         pool_size: u32,
         timeout: std::time::Duration,
+        candidate: &Candidate,
     ) -> Result<
         (
             Pool,
             Pool,
-            tokio_postgres::Client,
-            std::sync::Arc<std::sync::atomic::AtomicBool>,
+            i64,
+            Arc<AtomicBool>,
+            tokio::sync::oneshot::Sender<std::sync::mpsc::SyncSender<()>>,
         ),
         StoreError,
     > {
-        let pool_of = |size: usize| {
+        let pool_of = |config: &tokio_postgres::Config, size: usize| {
             let manager = Manager::from_config(
                 config.clone(),
                 NoTls,
@@ -168,49 +209,80 @@ impl PostgresEngine {
                 .build()
                 .map_err(pg)
         };
-        let pool = pool_of(pool_size.max(1) as usize)?;
-        let writer = pool_of(1)?;
-        let lock_lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let lost = lock_lost.clone();
+        let lease = candidate.lease;
+        // a write paused inside its transaction is ended by PostgreSQL
+        // before a takeover could wait long for it (see crate::ha)
+        let fenced_config = with_session_settings(
+            config.clone(),
+            &[
+                ("statement_timeout", lease),
+                ("lock_timeout", lease / 2),
+                ("idle_in_transaction_session_timeout", lease / 2),
+            ],
+        );
+        let pool = pool_of(&config, pool_size.max(1) as usize)?;
+        let writer = pool_of(&fenced_config, 1)?;
+        let deposed = Arc::new(AtomicBool::new(false));
         let p = writer.clone();
-        let lock = run(rt.handle(), async move {
-            let (lock, connection) = config.connect(NoTls).await.map_err(pg)?;
+        let candidate = candidate.clone();
+        let keeper_config = fenced_config.clone();
+        let (client, epoch) = run(rt.handle(), async move {
+            let (client, connection) = keeper_config.connect(NoTls).await.map_err(pg)?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
-                    tracing::error!(error = %e, "the PostgreSQL session holding baton's lock ended");
+                    tracing::warn!(error = %e, "the PostgreSQL session keeping baton's lease ended");
                 }
-                // whether it failed or closed: the lock is gone
-                lost.store(true, std::sync::atomic::Ordering::SeqCst);
             });
-            // a store of this process that is still shutting down lets go
-            // within moments; another node holds on
-            let deadline = tokio::time::Instant::now() + super::LOCK_WAIT;
-            let held = loop {
-                let held: bool = lock
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+            // nodes starting together on a new database migrate it once
+            client
+                .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_KEY])
+                .await
+                .map_err(pg)?;
+            let migrated = async {
+                let mut conn = p.get().await.map_err(pg)?;
+                embedded::migrations::runner()
+                    .run_async(&mut **conn)
                     .await
-                    .map_err(pg)?
-                    .get(0);
-                if held || tokio::time::Instant::now() >= deadline {
-                    break held;
+                    .map_err(|e| StoreError::Postgres(format!("schema migration failed: {e}")))
+            }
+            .await;
+            client
+                .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_KEY])
+                .await
+                .map_err(pg)?;
+            migrated?;
+            // a node of this process that is still shutting down lets go
+            // within moments; a live leader holds on
+            let deadline = tokio::time::Instant::now() + candidate.wait;
+            loop {
+                if let Some(epoch) = crate::ha::acquire(&client, &candidate).await.map_err(pg)? {
+                    tracing::info!(epoch, holder = %candidate.holder, "leading the database");
+                    return Ok::<_, StoreError>((client, epoch));
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    let now = crate::ha::observe(&client).await.map_err(pg)?;
+                    return Err(StoreError::Led {
+                        holder: now.map(|l| l.holder).unwrap_or_default(),
+                    });
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            };
-            if !held {
-                return Err(StoreError::Postgres(
-                    "another baton serves this database (it holds baton's advisory lock); \
-                     one node per database until leader election exists"
-                        .into(),
-                ));
             }
-            let mut conn = p.get().await.map_err(pg)?;
-            embedded::migrations::runner()
-                .run_async(&mut **conn)
-                .await
-                .map_err(|e| StoreError::Postgres(format!("schema migration failed: {e}")))?;
-            Ok::<_, StoreError>(lock)
         })??;
-        Ok((pool, writer, lock, lock_lost))
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        rt.spawn(keep_lease(
+            fenced_config,
+            client,
+            epoch,
+            lease,
+            deposed.clone(),
+            stopped,
+        ));
+        Ok((pool, writer, epoch, deposed, stop))
+    }
+
+    /// The flag set once another node took the leadership over.
+    pub(crate) fn deposed_flag(&self) -> Arc<AtomicBool> {
+        self.deposed.clone()
     }
 
     fn handle(&self) -> Result<&tokio::runtime::Handle, StoreError> {
@@ -223,6 +295,77 @@ impl PostgresEngine {
     fn conn_from(&self, pool: &Pool) -> Result<Object, StoreError> {
         let pool = pool.clone();
         run(self.handle()?, async move { pool.get().await.map_err(pg) })?
+    }
+}
+
+/// Renew the lease of `epoch` every quarter of `lease` until deposed (a
+/// renewal matched no row: another node took over, `deposed` is set) or
+/// told to stop (then the lease is given up, unless deposed, and the
+/// sender handed over is answered). A broken session is made again: a
+/// database restart does not depose a leader nobody replaced.
+async fn keep_lease(
+    config: tokio_postgres::Config,
+    client: tokio_postgres::Client,
+    epoch: i64,
+    lease: std::time::Duration,
+    deposed: Arc<AtomicBool>,
+    mut stop: tokio::sync::oneshot::Receiver<std::sync::mpsc::SyncSender<()>>,
+) {
+    let mut client = Some(client);
+    let every = lease / 4;
+    loop {
+        tokio::select! {
+            done = &mut stop => {
+                if !deposed.load(Ordering::SeqCst) {
+                    if let Some(c) = client.as_ref().filter(|c| !c.is_closed()) {
+                        let released = tokio::time::timeout(
+                            std::time::Duration::from_secs(1),
+                            crate::ha::release(c, epoch),
+                        )
+                        .await;
+                        if let Ok(Ok(())) = released {
+                            tracing::info!(epoch, "gave the leadership up");
+                        }
+                    }
+                }
+                if let Ok(done) = done {
+                    let _ = done.send(());
+                }
+                return;
+            }
+            _ = tokio::time::sleep(every) => {}
+        }
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            match config.connect(NoTls).await {
+                Ok((c, connection)) => {
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                    client = Some(c);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, epoch, "cannot reach PostgreSQL to renew the leader's lease");
+                    continue;
+                }
+            }
+        }
+        let Some(c) = client.as_ref() else { continue };
+        match crate::ha::renew(c, epoch, lease).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::error!(
+                    epoch,
+                    "another node took the leadership over: this one stops writing"
+                );
+                deposed.store(true, Ordering::SeqCst);
+                // keep waiting for the stop (nothing to give up any more)
+                let _ = (&mut stop).await.map(|done| done.send(()));
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, epoch, "renewing the leader's lease failed; retrying");
+            }
+        }
     }
 }
 
@@ -250,15 +393,28 @@ impl Engine for PostgresEngine {
             open_tx: false,
             pending: RefCell::default(),
         };
-        tx.exec("BEGIN").map_err(TxError::Apply)?;
-        if self.lock_lost.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(TxError::Apply(StoreError::Postgres(
-                "the session holding baton's advisory lock on the database ended; \
-                 another node may serve it now, so this one stops writing"
-                    .into(),
-            )));
+        if self.deposed.load(Ordering::SeqCst) {
+            return Err(TxError::Apply(StoreError::Deposed { epoch: self.epoch }));
         }
         tx.open_tx = true;
+        // BEGIN and the fence in one round trip (pipelined)
+        match tx.begin_fenced().map_err(TxError::Apply)? {
+            Some((epoch, true)) if epoch == self.epoch => {}
+            Some((epoch, false)) if epoch == self.epoch => {
+                return Err(TxError::Apply(StoreError::Postgres(format!(
+                    "this node's lease on the leadership (epoch {epoch}) lapsed: it was not \
+                     renewed in time, so this node may not write until it leads again"
+                ))));
+            }
+            _ => {
+                self.deposed.store(true, Ordering::SeqCst);
+                tracing::error!(
+                    epoch = self.epoch,
+                    "a write found another leader's epoch: this node stops writing"
+                );
+                return Err(TxError::Apply(StoreError::Deposed { epoch: self.epoch }));
+            }
+        }
         // on an error `tx` is dropped, which rolls it back
         apply(&mut tx).map_err(TxError::Apply)?;
         tx.flush().map_err(TxError::Apply)?;
@@ -326,6 +482,24 @@ impl PgConn {
                         .await?;
                 }
                 Ok::<_, tokio_postgres::Error>(())
+            }
+            .await
+            .map_err(pg);
+            (c, r)
+        })
+    }
+
+    /// `BEGIN` and the leader's fence ([`crate::ha::FENCE`]), pipelined:
+    /// the epoch now and whether its lease is live (the transaction then
+    /// holds the leadership row in SHARE mode until it ends); `None` when
+    /// the row is missing.
+    fn begin_fenced(&self) -> Result<Option<(i64, bool)>, StoreError> {
+        self.with(move |c| async move {
+            let r = async {
+                let begin = c.batch_execute("BEGIN");
+                let fence = c.query_opt(crate::ha::FENCE, &[]);
+                let ((), row) = tokio::try_join!(begin, fence)?;
+                Ok::<_, tokio_postgres::Error>(row.map(|r| (r.get(0), r.get(1))))
             }
             .await
             .map_err(pg);

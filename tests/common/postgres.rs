@@ -183,9 +183,16 @@ impl Postgres {
 
     /// Run one SQL statement as the superuser (psql from the same install).
     pub fn psql(&self, sql: &str) {
+        self.psql_on(&self.admin_url(), sql);
+    }
+
+    /// Run one SQL statement in the database at `url` (psql from the same
+    /// install).
+    #[allow(dead_code)]
+    pub fn psql_on(&self, url: &str, sql: &str) {
         let out = Command::new(self.bin.join("psql"))
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(self.admin_url())
+            .arg(url)
             .args(["-c", sql])
             .output()
             .expect("psql");
