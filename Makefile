@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: bench-board help build run test test-rust downstream test-python test-clients test-conformance test-browser vendor-dashboard lint fmt doc bench soak fuzz ci clean
+.PHONY: bench-pg bench-board help build run test test-rust downstream test-python test-clients test-conformance test-browser vendor-dashboard lint fmt doc bench soak fuzz ci clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
@@ -50,17 +50,21 @@ doc: ## API docs
 
 bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch)
 	$(CARGO) bench --locked --bench e2e
+	BENCH_PG=auto $(CARGO) bench --locked --bench e2e
 	$(CARGO) build --release --locked --example fault_server --bin baton
 	$(CARGO) bench --locked --bench gateway
 	$(CARGO) bench --locked --bench mcp
 	./scripts/bench-mcp-ts.sh
 
+bench-pg: ## baton on PostgreSQL vs a plain FOR UPDATE SKIP LOCKED loop (pgbench), same server, same run (needs Debian's postgresql)
+	BENCH_PG=auto $(CARGO) bench --locked --bench e2e
+
 bench-board: build ## the 1,000,000-task board: peak RSS while adding, restart-to-ready, RSS after restart (BENCHMARKS.md)
 	python3 scripts/board-1m.py --tasks 1000000 --baton target/release/baton
 
-soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
+soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 10 two-node PostgreSQL failover runs, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
 	$(CARGO) build --release --locked --bin baton
-	SOAK_RUNS=10 SOAK_BATON=target/release/baton $(CARGO) test --locked --test soak -- --nocapture
+	SOAK_RUNS=10 HA_RUNS=10 SOAK_BATON=target/release/baton $(CARGO) test --locked --test soak -- --nocapture --test-threads=1
 	PROPTEST_CASES=1000 $(CARGO) test --locked --test model -- --nocapture --test-threads=2
 	LEAK_SESSIONS=10000 LEAK_TASKS=100000 $(CARGO) test --release --locked --test leaks -- --nocapture
 

@@ -15,6 +15,15 @@
 //! each server gets a fresh PostgreSQL database instead of a redb data dir
 //! (`[storage] backend = "postgres"`), for the two engines side by side.
 //!
+//! `BENCH_PG=auto` (`make bench-pg`, part of `make bench`) starts a
+//! PostgreSQL cluster of its own (Debian's `postgresql`, as the tests do,
+//! `fsync` and `synchronous_commit` on) and measures, in the same run and
+//! against the same server, baton's claim→complete cycles on the
+//! PostgreSQL backend at 1, 8 and 64 workers next to the way
+//! PostgreSQL-backed queues claim: a plain `SELECT … FOR UPDATE SKIP
+//! LOCKED` claim transaction and a completing `UPDATE` per cycle, driven by
+//! `pgbench` with as many clients.
+//!
 //! Every acknowledged write here is durable (flushed) before its reply.
 //! Loops are bounded by count and by a 120 s deadline per run.
 
@@ -26,6 +35,14 @@ use actix_web::App;
 use baton::model::Role;
 use baton::{Runtime, Settings};
 use serde_json::{json, Value};
+
+#[path = "../tests/common/postgres.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod postgres;
+
+/// The superuser URL of the PostgreSQL server the benchmarks use, if any:
+/// `BENCH_PG`, or the cluster `BENCH_PG=auto` started.
+static PG_ADMIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// mimalloc: under load glibc malloc (cross-thread frees between actors and
 /// the committer) cost about a fifth of all CPU.
@@ -80,7 +97,7 @@ fn start_server_with(slots: u32, auth: bool) -> Server {
     settings.slots.count = slots;
     settings.leases.ttl_secs = 600;
     settings.tasks.max_batch = 10_000;
-    let pg = std::env::var("BENCH_PG").ok();
+    let pg = PG_ADMIN.get().cloned();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let sys = actix_rt::System::new();
@@ -432,6 +449,22 @@ fn main() {
     let only: Option<usize> = std::env::var("BENCH_WORKERS")
         .ok()
         .and_then(|v| v.parse().ok());
+    let cluster = match std::env::var("BENCH_PG").ok().as_deref() {
+        Some("auto") => {
+            let pg = postgres::Postgres::start_or_skip().expect("PostgreSQL is installed");
+            let _ = PG_ADMIN.set(pg.admin_url());
+            Some(pg)
+        }
+        Some(url) => {
+            let _ = PG_ADMIN.set(url.to_owned());
+            None
+        }
+        None => None,
+    };
+    if let Some(pg) = &cluster {
+        rt.block_on(postgres_side_by_side(pg));
+        return;
+    }
     rt.block_on(async {
         if let Some(w) = only {
             let auth = std::env::var_os("BENCH_AUTH").is_some();
@@ -473,4 +506,75 @@ fn main() {
             println!("| {name} | {p50:.2} | {p99:.2} | {size} |");
         }
     });
+}
+
+/// The `pgbench` script of one plain queue cycle: claim the oldest pending
+/// job with `FOR UPDATE SKIP LOCKED` in one transaction, complete it in a
+/// second (two commits per cycle, as baton's claim and complete are two
+/// durable writes).
+const SKIP_LOCKED_CYCLE: &str = "\
+BEGIN;
+SELECT id FROM jobs WHERE status = 0 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED \\gset
+UPDATE jobs SET status = 1, worker = :client_id, claimed_at = now() WHERE id = :id;
+COMMIT;
+UPDATE jobs SET status = 2, done_at = now() WHERE id = :id;
+";
+
+/// `pgbench` running [`SKIP_LOCKED_CYCLE`] with `clients` clients for
+/// `secs` seconds on a fresh database of `pg`: cycles per second.
+fn skip_locked(pg: &postgres::Postgres, clients: usize, secs: u64) -> f64 {
+    let url = pg.database();
+    pg.psql_on(
+        &url,
+        "CREATE TABLE jobs (id bigint PRIMARY KEY, status int NOT NULL, worker int, \
+         claimed_at timestamptz, done_at timestamptz); \
+         INSERT INTO jobs (id, status) SELECT g, 0 FROM generate_series(1, 300000) g; \
+         CREATE INDEX jobs_pending ON jobs (id) WHERE status = 0; \
+         VACUUM ANALYZE jobs;",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("cycle.sql");
+    std::fs::write(&script, SKIP_LOCKED_CYCLE).expect("script");
+    let out = std::process::Command::new(pg.tool("pgbench"))
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.min(2).to_string(),
+        ])
+        .args(["-T", &secs.to_string(), "-f"])
+        .arg(&script)
+        .arg(&url)
+        .output()
+        .expect("pgbench");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "pgbench failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("tps = ")
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no tps in pgbench's output: {text}"))
+}
+
+/// baton on PostgreSQL next to a plain `SKIP LOCKED` loop, same server,
+/// same run.
+async fn postgres_side_by_side(pg: &postgres::Postgres) {
+    println!("## claim→complete on PostgreSQL: baton vs a plain SKIP LOCKED loop (pgbench)\n");
+    println!("| workers | baton cycles/s | baton p50 / p99 (ms) | SKIP LOCKED cycles/s | baton ÷ SKIP LOCKED |");
+    println!("|---:|---:|---:|---:|---:|");
+    for w in [1, 8, 64] {
+        let (rate, p50, p99) = cycles(w, false).await;
+        let plain = tokio::task::block_in_place(|| skip_locked(pg, w, 10));
+        println!(
+            "| {w} | {rate:.0} | {p50:.2} / {p99:.2} | {plain:.0} | {:.2} |",
+            rate / plain
+        );
+    }
 }

@@ -290,3 +290,39 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
     let (st, v) = get(&http, &format!("{}/api/v1/tasks/{claimed_on_b}", a.url)).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("running")), "{v}");
 }
+
+/// A graceful stop (`SIGTERM`) gives the lease up: the follower takes over
+/// at its next look, not after the lease (here 10 s) expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_hands_the_leadership_over_at_once() {
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
+    let db = pg.database();
+    let http = http();
+    let slow = |db: &str| {
+        Child::spawn(
+            &["serve", "--bind", "127.0.0.1:0"],
+            &[
+                ("BATON_STORAGE__BACKEND", "postgres"),
+                ("BATON_STORAGE__URL", db),
+                ("BATON_HA__FAILOVER_TIMEOUT_SECS", "20"),
+            ],
+        )
+    };
+    let mut a = slow(&db);
+    assert!(
+        wait_ready(&http, &a.url, 200, Duration::from_secs(30)).await,
+        "A leads"
+    );
+    let b = slow(&db);
+    let stopped = Instant::now();
+    let status = a.terminate(Duration::from_secs(10)).expect("A exits");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        wait_ready(&http, &b.url, 200, Duration::from_secs(8)).await,
+        "B took over well before A's 10 s lease would have expired"
+    );
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(8), "{took:?}");
+}

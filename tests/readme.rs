@@ -228,6 +228,124 @@ fn the_team_block_runs_with_auth_required() {
     assert_eq!(String::from_utf8_lossy(&status.stdout), "401");
 }
 
+/// Poll `url` with curl until it answers 200 (bounded).
+fn wait_for_200(url: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+            .output()
+            .expect("curl");
+        if out.stdout == b"200" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{url} never answered 200"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// "Running several nodes": the block's `export` line, its two `baton
+/// serve` lines (on free ports, against a PostgreSQL database this test
+/// starts) and its curl lines, as written.
+#[test]
+fn the_several_nodes_block_runs_two_nodes_on_one_database() {
+    #[allow(dead_code, unreachable_pub)]
+    #[path = "common/postgres.rs"]
+    mod postgres;
+    let Some(pg) = postgres::Postgres::start_or_skip() else {
+        return;
+    };
+    let block = block_after(&readme(), "### Running several nodes", "sh");
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port")
+    };
+    let (p1, p2) = (free(), free());
+    let ports = |line: &str| {
+        line.replace("127.0.0.1:8080", &format!("127.0.0.1:{p1}"))
+            .replace("127.0.0.1:8081", &format!("127.0.0.1:{p2}"))
+    };
+    let url = pg.database();
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut nodes = Vec::new();
+    let mut curls = String::new();
+    let mut lines = block.lines().peekable();
+    while let Some(line) = lines.next() {
+        let mut line = line.to_owned();
+        while line.ends_with('\\') {
+            line.pop();
+            line.push_str(lines.next().expect("continued line"));
+        }
+        if let Some(vars) = line.strip_prefix("export ") {
+            for pair in vars.split_whitespace() {
+                let (k, v) = pair.split_once('=').expect("K=V");
+                let v = if k == "BATON_STORAGE__URL" {
+                    url.as_str()
+                } else {
+                    v
+                };
+                env.push((k.to_owned(), v.to_owned()));
+            }
+        } else if let Some(args) = line.strip_prefix("baton ") {
+            let args = ports(args.trim_end_matches('&'));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+            cmd.args(args.split_whitespace())
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            nodes.push(Served {
+                child: cmd.spawn().expect("spawn"),
+                url: String::new(),
+            });
+        } else if line.starts_with("until curl") {
+            // the block waits for the first node to lead: poll the same URL
+            let url = ports(
+                line.split_whitespace()
+                    .nth(3)
+                    .expect("url")
+                    .trim_end_matches(';'),
+            );
+            wait_for_200(&url);
+        } else if line.starts_with("curl") {
+            curls.push_str(&ports(&line));
+            curls.push('\n');
+        }
+    }
+    assert_eq!(nodes.len(), 2, "two nodes in the block");
+    // the follower knows the leader before its readyz is shown
+    let follower = format!("http://127.0.0.1:{p2}/readyz");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("curl")
+            .args(["-s", &follower])
+            .output()
+            .expect("curl");
+        if String::from_utf8_lossy(&out.stdout).contains(&format!("127.0.0.1:{p1}")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second node never followed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new("sh")
+        .args(["-c", &curls])
+        .output()
+        .expect("sh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#""role":"follower""#), "{text}");
+    assert!(text.contains(r#""id":"via-follower""#), "{text}");
+    assert!(text.contains(r#""status":"ready""#), "{text}");
+    drop(nodes);
+}
+
 #[test]
 fn every_json_snippet_is_valid_and_mcp_json_ones_name_baton() {
     let text = readme();

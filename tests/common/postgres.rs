@@ -203,6 +203,12 @@ impl Postgres {
         );
     }
 
+    /// A client program of the same install (`pgbench`, `psql`).
+    #[allow(dead_code)]
+    pub fn tool(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
