@@ -535,6 +535,19 @@ async fn serve(
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let local = listener.local_addr()?;
+    if settings.storage.backend == baton::config::StorageBackend::Postgres
+        && settings.server.advertise_url.is_empty()
+        && local.ip().is_unspecified()
+    {
+        // every node would be named http://0.0.0.0:<port>, pass for the
+        // others and take the leadership from them in turn
+        bail!(
+            "with [storage] backend = \"postgres\" and --bind {addr}, set [server] advertise_url \
+             (BATON_SERVER__ADVERTISE_URL) to the URL other nodes reach this one at, \
+             e.g. http://10.0.0.5:{}",
+            local.port()
+        );
+    }
     if settings.server.advertise_url.is_empty() {
         settings.server.advertise_url = format!("{scheme}://{local}");
     }
@@ -747,7 +760,9 @@ impl Node {
         let mut running = actix_web::rt::spawn(server);
         let me = self.settings.server.advertise_url.clone();
         let failover = self.settings.ha.failover_timeout();
-        let mut look = tokio::time::interval(baton::ha::poll_interval(failover));
+        let every = baton::ha::poll_interval(failover);
+        let mut look = tokio::time::interval(every);
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut warned = false;
         loop {
             tokio::select! {
@@ -763,7 +778,7 @@ impl Node {
                     return Ok(None);
                 }
                 _ = look.tick() => {
-                    let vacant = match observer.current().await {
+                    let vacant = match observer.current_within(every.max(std::time::Duration::from_secs(1))).await {
                         Ok(Some(l)) if !l.vacant && l.holder != me => {
                             follower.set_leader(Some(l.advertise_url));
                             warned = false;
@@ -782,14 +797,14 @@ impl Node {
                         continue;
                     }
                     follower.set_leader(None);
-                    match Runtime::start(self.settings.clone()).await {
+                    match Runtime::start_takeover(self.settings.clone()).await {
                         Ok(runtime) => {
                             tracing::info!(advertise_url = %me, "elected: this node leads");
                             handle.stop(true).await;
                             let _ = running.await;
                             return Ok(Some(runtime));
                         }
-                        Err(e) => tracing::warn!(error = %e, "could not take the leadership over"),
+                        Err(e) => tracing::info!(error = %e, "could not take the leadership over"),
                     }
                 }
             }

@@ -109,6 +109,22 @@ impl Runtime {
     /// audit timestamp reads its time from `clock` (a [`Clock::manual`] lets
     /// tests step time past an expiry instead of sleeping).
     pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Self, Error> {
+        Self::start_inner(settings, clock, crate::store::LOCK_WAIT).await
+    }
+
+    /// [`Runtime::start`] for a follower taking a vacant leadership over
+    /// (see [`crate::ha`]): on PostgreSQL one attempt, no waiting, so a
+    /// follower that lost the election to another goes back to following
+    /// at once (the error is [`crate::store::StoreError::Led`]).
+    pub async fn start_takeover(settings: Settings) -> Result<Self, Error> {
+        Self::start_inner(settings, Clock::system(), std::time::Duration::ZERO).await
+    }
+
+    async fn start_inner(
+        settings: Settings,
+        clock: Clock,
+        wait: std::time::Duration,
+    ) -> Result<Self, Error> {
         settings.validate()?;
         let settings = Arc::new(settings);
         // the server file first: an unusable one fails before anything is opened or started
@@ -121,7 +137,7 @@ impl Runtime {
             settings.server.advertise_url.clone()
         };
         let mut candidate = crate::ha::Candidate::node(&advertise, settings.ha.failover_timeout());
-        candidate.wait = crate::store::LOCK_WAIT;
+        candidate.wait = wait;
         let store = tokio::task::spawn_blocking(move || Store::open_as(&storage, &candidate))
             .await
             .map_err(|_| Error::Unavailable("the store opener"))??;

@@ -137,6 +137,24 @@ async fn a_follower_proxies_rest_and_mcp_to_the_leader() {
         "{v}"
     );
 
+    // a request another node already forwarded is never forwarded again
+    let res = http
+        .get(format!("{}/api/v1/tasks", b.url))
+        .header("X-Baton-Proxied", "1")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        res.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    let (st, v) = common::read(res).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (503, Some("no_leader")),
+        "{v}"
+    );
+
     // an MCP session through B: initialize, list, call — all on A
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     use rmcp::ServiceExt;
@@ -325,4 +343,21 @@ async fn a_graceful_stop_hands_the_leadership_over_at_once() {
     );
     let took = stopped.elapsed();
     assert!(took < Duration::from_secs(8), "{took:?}");
+}
+
+/// Nodes bound to every interface must say where the others reach them:
+/// named after `0.0.0.0`, they would all pass for one another.
+#[test]
+fn a_node_bound_to_every_interface_needs_an_advertise_url() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .env("BATON_AUTH__REQUIRED", "true")
+        .env("BATON_STORAGE__BACKEND", "postgres")
+        .env("BATON_STORAGE__URL", "postgres://nobody@127.0.0.1:1/none")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run baton");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("set [server] advertise_url"), "{err}");
 }

@@ -15,13 +15,18 @@
 //!   `UPDATE … WHERE epoch = mine`); when that matches no row another node
 //!   has taken over, and this one steps down.
 //! - **Every write transaction is fenced** ([`FENCE`]): its first statement
-//!   reads the row `FOR SHARE` and requires this node's epoch and an
+//!   reads the row `FOR KEY SHARE` and requires this node's epoch and an
 //!   unexpired lease; otherwise the transaction is rolled back and the write
-//!   fails (`storage_unavailable`, never acknowledged). The share lock is
-//!   held until the transaction ends, so a takeover waits for a write that
-//!   passed the check, and every later write sees the new epoch: a deposed
+//!   fails (`storage_unavailable`, never acknowledged). The lock is held
+//!   until the transaction ends, and a takeover first locks the row `FOR
+//!   UPDATE`, which conflicts with it: the takeover waits for a write that
+//!   passed the check, and every later write sees the new epoch. A deposed
 //!   leader that has not noticed yet (paused, partitioned, slow) cannot
-//!   write.
+//!   write. (`KEY SHARE` and not `SHARE`, so the leader's own renewals, a
+//!   plain `UPDATE`, never wait for its writes.)
+//! - **A leader that cannot renew** for a whole lease (the database is
+//!   unreachable) stops counting itself the leader, as if deposed: it stops
+//!   serving and follows until it can be elected again.
 //!
 //! Why not a session-level advisory lock? A paused leader's TCP connection
 //! stays open, so its session — and the lock — would outlive it and nobody
@@ -49,11 +54,12 @@ use std::time::Duration;
 const UNDEFINED_TABLE: &str = "42P01";
 
 /// The first statement of every write transaction of a leader: the epoch
-/// now and whether its lease is live, the row locked `FOR SHARE` until the
-/// transaction ends. The transaction may write only when the epoch is its
-/// node's and the lease is live.
+/// now and whether its lease is live, the row locked `FOR KEY SHARE` until
+/// the transaction ends (a takeover's `FOR UPDATE` waits for it). The
+/// transaction may write only when the epoch is its node's and the lease
+/// is live.
 pub(crate) const FENCE: &str = "SELECT epoch, expires_at > now() FROM baton_leader \
-     WHERE id = 1 FOR SHARE";
+     WHERE id = 1 FOR KEY SHARE";
 
 /// A node asking to lead a database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,9 +150,13 @@ pub(crate) async fn acquire(
 ) -> Result<Option<i64>, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "UPDATE baton_leader SET epoch = epoch + 1, holder = $1, advertise_url = $2, \
+            // FOR UPDATE first: it waits for every write transaction that
+            // passed the fence (FOR KEY SHARE) to end
+            "WITH row AS (SELECT id FROM baton_leader WHERE id = 1 FOR UPDATE) \
+             UPDATE baton_leader SET epoch = epoch + 1, holder = $1, advertise_url = $2, \
                  expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond' \
-             WHERE id = 1 AND (expires_at <= clock_timestamp() OR holder = $1) \
+             FROM row WHERE baton_leader.id = row.id \
+                 AND (expires_at <= clock_timestamp() OR holder = $1) \
              RETURNING epoch",
             &[&c.holder, &c.advertise_url, &millis(c.lease)],
         )
@@ -220,6 +230,9 @@ pub enum HaError {
     /// The database could not be reached or a statement failed.
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// The database did not answer in time.
+    #[error("PostgreSQL did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 /// A follower's view of the leadership row: one connection of its own
@@ -252,6 +265,26 @@ impl Observer {
             config,
             client: None,
         })
+    }
+
+    /// The leadership now: `None` when nobody has ever led the database.
+    /// Bounded by `within` (the connection is dropped and made again at
+    /// the next call when it is exceeded: a partitioned connection must not
+    /// hang a follower).
+    ///
+    /// Errors: [`HaError::Postgres`] when the database cannot be reached;
+    /// [`HaError::Timeout`] past `within`.
+    pub async fn current_within(
+        &mut self,
+        within: Duration,
+    ) -> Result<Option<Leadership>, HaError> {
+        match tokio::time::timeout(within, self.current()).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.client = None;
+                Err(HaError::Timeout(within))
+            }
+        }
     }
 
     /// The leadership now: `None` when nobody has ever led the database.

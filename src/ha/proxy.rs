@@ -17,7 +17,12 @@
 //! When no leader is known, or its address refuses the connection, the
 //! answer is `503 no_leader` with `Retry-After: 1` — nothing was sent, so a
 //! retry is safe. When the leader fails after the request was sent, the
-//! answer is `502 leader_unreachable`: it may have been applied.
+//! answer is `502 leader_unreachable`: it may have been applied. When the
+//! leadership moves, requests and streams still open to the old leader are
+//! cut (a paused leader must not hold them forever). A request that already
+//! came through a proxy (`X-Baton-Proxied`) is never proxied again: two
+//! nodes that each took the other for the leader answer `503 no_leader`
+//! instead of bouncing it between them.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -29,8 +34,12 @@ use crate::api::ApiError;
 use crate::config::Settings;
 use crate::error::ErrorCode;
 
+/// Marks a request a follower forwarded.
+const PROXIED: &str = "x-baton-proxied";
+
 /// Request headers never forwarded (hop-by-hop, or set by the proxy).
-const SKIP_REQUEST: [&str; 11] = [
+const SKIP_REQUEST: [&str; 12] = [
+    "expect",
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -44,18 +53,34 @@ const SKIP_REQUEST: [&str; 11] = [
     "content-length",
 ];
 
-/// Response headers never copied back (hop-by-hop; the body is re-framed).
-const SKIP_RESPONSE: [&str; 5] = [
+/// Response headers never copied back (hop-by-hop; the body is re-framed
+/// by this server, with the leader's `Content-Length` when it sent one).
+const SKIP_RESPONSE: [&str; 8] = [
     "connection",
     "keep-alive",
     "transfer-encoding",
     "content-length",
     "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "te",
 ];
+
+/// The header names a `Connection` header lists (hop-by-hop as well).
+fn connection_listed<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<String> {
+    values
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
 
 /// A follower: where the leader is, and the client that reaches it.
 pub struct Follower {
-    leader: RwLock<Option<String>>,
+    /// The leader's URL, and the token that cuts what is open to it when
+    /// the leadership moves.
+    leader: RwLock<(Option<String>, tokio_util::sync::CancellationToken)>,
     http: reqwest::Client,
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
@@ -86,7 +111,7 @@ impl Follower {
             .build()
             .map_err(|_| crate::Error::Unavailable("the follower's HTTP client"))?;
         Ok(Arc::new(Self {
-            leader: RwLock::new(None),
+            leader: RwLock::new((None, tokio_util::sync::CancellationToken::new())),
             http,
             allowed_hosts: settings.server.allowed_hosts.clone(),
             allowed_origins: settings.server.allowed_origins.clone(),
@@ -94,18 +119,28 @@ impl Follower {
         }))
     }
 
-    /// Set the leader's advertised URL (`None`: no leader now).
+    /// Set the leader's advertised URL (`None`: no leader now). A change
+    /// cuts the requests and streams still open to the previous one.
     pub fn set_leader(&self, url: Option<String>) {
         let url = url.filter(|u| !u.is_empty());
         let mut l = self.leader.write().unwrap_or_else(|p| p.into_inner());
-        if *l != url {
+        if l.0 != url {
             tracing::info!(leader = url.as_deref().unwrap_or("none"), "following");
-            *l = url;
+            l.1.cancel();
+            *l = (url, tokio_util::sync::CancellationToken::new());
         }
     }
 
     /// The leader's advertised URL, if one is known.
     pub fn leader(&self) -> Option<String> {
+        self.leader
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
+    }
+
+    fn target(&self) -> (Option<String>, tokio_util::sync::CancellationToken) {
         self.leader
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -176,7 +211,12 @@ async fn forward(
         &f.allowed_origins,
     )
     .map_err(|(code, message)| ApiError::Denied(Denial::new(code, message)))?;
-    let Some(leader) = f.leader() else {
+    if req.headers().contains_key(PROXIED) {
+        return Err(no_leader(
+            "this request came from another node, which takes this one for the leader",
+        ));
+    }
+    let (Some(leader), moved) = f.target() else {
         return Err(no_leader("an election is under way"));
     };
     let body = match payload.to_bytes_limited(f.max_body).await {
@@ -197,12 +237,19 @@ async fn forward(
     let url = format!("{}{path}", leader.trim_end_matches('/'));
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .map_err(|_| ApiError::bad_request(ErrorCode::InvalidPath, "unknown HTTP method"))?;
-    let mut out = f.http.request(method, &url);
+    let mut out = f.http.request(method, &url).header(PROXIED, "1");
+    let hop = connection_listed(
+        req.headers()
+            .get_all(actix_web::http::header::CONNECTION)
+            .map(|v| v.as_bytes()),
+    );
     for (name, value) in req.headers() {
-        if SKIP_REQUEST.contains(&name.as_str()) || name.as_str().starts_with("x-forwarded-") {
+        let n = name.as_str();
+        if SKIP_REQUEST.contains(&n) || n.starts_with("x-forwarded-") || hop.iter().any(|h| h == n)
+        {
             continue;
         }
-        out = out.header(name.as_str(), value.as_bytes());
+        out = out.header(n, value.as_bytes());
     }
     if let Some(h) = &host {
         out = out.header("x-forwarded-host", h.as_str());
@@ -211,7 +258,19 @@ async fn forward(
     if let Some(peer) = req.peer_addr() {
         out = out.header("x-forwarded-for", peer.ip().to_string());
     }
-    let res = match out.body(body).send().await {
+    let sent = tokio::select! {
+        r = out.body(body).send() => r,
+        _ = moved.cancelled() => {
+            return Err(ApiError::Denied(Denial::new(
+                ErrorCode::LeaderUnreachable,
+                format!(
+                    "the leadership moved away from {leader} while it had this request; it may \
+                     or may not have been applied: read back before retrying"
+                ),
+            )))
+        }
+    };
+    let res = match sent {
         Ok(res) => res,
         Err(e) if e.is_connect() => return Err(no_leader(&format!("{leader} refused: {e}"))),
         Err(e) => {
@@ -227,11 +286,28 @@ async fn forward(
     let status = actix_web::http::StatusCode::from_u16(res.status().as_u16())
         .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
     let mut back = HttpResponse::build(status);
+    let hop = connection_listed(
+        res.headers()
+            .get_all(reqwest::header::CONNECTION)
+            .iter()
+            .map(|v| v.as_bytes()),
+    );
     for (name, value) in res.headers() {
-        if SKIP_RESPONSE.contains(&name.as_str()) {
+        let n = name.as_str();
+        if SKIP_RESPONSE.contains(&n) || hop.iter().any(|h| h == n) {
             continue;
         }
-        back.append_header((name.as_str(), value.as_bytes()));
+        back.append_header((n, value.as_bytes()));
     }
-    Ok(back.streaming(res.bytes_stream()))
+    let length = res
+        .headers()
+        .get(reqwest::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = length {
+        back.no_chunking(n);
+    }
+    // the stream ends when the leadership moves (see the module docs)
+    let body = futures_util::StreamExt::take_until(res.bytes_stream(), moved.cancelled_owned());
+    Ok(back.streaming(body))
 }

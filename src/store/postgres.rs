@@ -212,18 +212,24 @@ impl PostgresEngine {
         let lease = candidate.lease;
         // a write paused inside its transaction is ended by PostgreSQL
         // before a takeover could wait long for it (see crate::ha)
-        let fenced_config = with_session_settings(
-            config.clone(),
-            &[
-                ("statement_timeout", lease),
-                ("lock_timeout", lease / 2),
-                ("idle_in_transaction_session_timeout", lease / 2),
-            ],
-        );
+        // (an offline command — a restore reading a slow pipe between
+        // flushes — has no one to hand over to, so no timeouts there)
+        let fenced_config = if candidate.advertise_url.is_empty() {
+            config.clone()
+        } else {
+            with_session_settings(
+                config.clone(),
+                &[
+                    ("statement_timeout", lease),
+                    ("lock_timeout", lease / 2),
+                    ("idle_in_transaction_session_timeout", lease / 2),
+                ],
+            )
+        };
         let pool = pool_of(&config, pool_size.max(1) as usize)?;
         let writer = pool_of(&fenced_config, 1)?;
         let deposed = Arc::new(AtomicBool::new(false));
-        let p = writer.clone();
+        let p = pool.clone();
         let candidate = candidate.clone();
         let keeper_config = fenced_config.clone();
         let (client, epoch) = run(rt.handle(), async move {
@@ -234,22 +240,19 @@ impl PostgresEngine {
                 }
             });
             // nodes starting together on a new database migrate it once
-            client
-                .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_KEY])
+            // (on a readers' connection: no statement or lock timeouts)
+            let mut conn = p.get().await.map_err(pg)?;
+            conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_KEY])
                 .await
                 .map_err(pg)?;
-            let migrated = async {
-                let mut conn = p.get().await.map_err(pg)?;
-                embedded::migrations::runner()
-                    .run_async(&mut **conn)
-                    .await
-                    .map_err(|e| StoreError::Postgres(format!("schema migration failed: {e}")))
-            }
-            .await;
-            client
-                .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_KEY])
+            let migrated = embedded::migrations::runner()
+                .run_async(&mut **conn)
+                .await
+                .map_err(|e| StoreError::Postgres(format!("schema migration failed: {e}")));
+            conn.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_KEY])
                 .await
                 .map_err(pg)?;
+            drop(conn);
             migrated?;
             // a node of this process that is still shutting down lets go
             // within moments; a live leader holds on
@@ -313,7 +316,19 @@ async fn keep_lease(
 ) {
     let mut client = Some(client);
     let every = lease / 4;
+    let mut renewed = tokio::time::Instant::now();
     loop {
+        if renewed.elapsed() >= lease {
+            // nobody may have taken over, but this node cannot know: past
+            // its lease it must not count itself the leader
+            tracing::error!(
+                epoch,
+                "the leader's lease lapsed unrenewed: this node stops leading"
+            );
+            deposed.store(true, Ordering::SeqCst);
+            let _ = (&mut stop).await.map(|done| done.send(()));
+            return;
+        }
         tokio::select! {
             done = &mut stop => {
                 if !deposed.load(Ordering::SeqCst) {
@@ -350,8 +365,16 @@ async fn keep_lease(
             }
         }
         let Some(c) = client.as_ref() else { continue };
-        match crate::ha::renew(c, epoch, lease).await {
-            Ok(true) => {}
+        // the lease runs from the renewal's UPDATE, which is after this
+        let sent = tokio::time::Instant::now();
+        let renewal = tokio::time::timeout(every, crate::ha::renew(c, epoch, lease)).await;
+        let Ok(renewal) = renewal else {
+            tracing::warn!(epoch, "renewing the leader's lease timed out; reconnecting");
+            client = None;
+            continue;
+        };
+        match renewal {
+            Ok(true) => renewed = sent,
             Ok(false) => {
                 tracing::error!(
                     epoch,
