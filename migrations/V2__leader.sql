@@ -2,7 +2,8 @@
 -- `epoch` grows by one at every election; the leader renews `expires_at`
 -- (database time) while it lives, every write transaction of the board
 -- checks that its epoch is still this row's and unexpired (holding the row
--- in SHARE mode until it commits), and a candidate may take over only once
+-- FOR KEY SHARE until it commits; a takeover locks it FOR UPDATE first, so it
+-- waits for such writes), and a candidate may take over only once
 -- `expires_at` has passed.
 CREATE TABLE baton_leader (
     id integer PRIMARY KEY CHECK (id = 1),
