@@ -492,17 +492,20 @@ impl PgConn {
         self.with(|c| async move {
             let r = async {
                 if !keys.is_empty() {
-                    c.execute(
-                        "INSERT INTO baton_board (k, v) \
-                         SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                         ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
-                        &[&keys, &values],
-                    )
-                    .await?;
+                    let st = c
+                        .prepare_cached(
+                            "INSERT INTO baton_board (k, v) \
+                             SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                             ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                        )
+                        .await?;
+                    c.execute(&st, &[&keys, &values]).await?;
                 }
                 if !gone.is_empty() {
-                    c.execute("DELETE FROM baton_board WHERE k = ANY($1)", &[&gone])
+                    let st = c
+                        .prepare_cached("DELETE FROM baton_board WHERE k = ANY($1)")
                         .await?;
+                    c.execute(&st, &[&gone]).await?;
                 }
                 Ok::<_, tokio_postgres::Error>(())
             }
@@ -519,9 +522,12 @@ impl PgConn {
     fn begin_fenced(&self) -> Result<Option<(i64, bool)>, StoreError> {
         self.with(move |c| async move {
             let r = async {
+                // prepared once per connection (a round trip saved per commit)
+                let st = c.prepare_cached(crate::ha::FENCE).await?;
                 let begin = c.batch_execute("BEGIN");
-                let fence = c.query_opt(crate::ha::FENCE, &[]);
-                let ((), row) = tokio::try_join!(begin, fence)?;
+                let fence = c.query_opt(&st, &[]);
+                // biased: BEGIN is sent first
+                let ((), row) = tokio::try_join!(biased; begin, fence)?;
                 Ok::<_, tokio_postgres::Error>(row.map(|r| (r.get(0), r.get(1))))
             }
             .await
@@ -544,11 +550,13 @@ impl PgConn {
             "SELECT k, v FROM baton_board WHERE k > $1 AND k < $2 ORDER BY k LIMIT $3"
         };
         self.with(|c| async move {
-            let r = c
-                .query(sql, &[&from, &to, &PAGE])
-                .await
-                .map(|rows| rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
-                .map_err(pg);
+            let r = async {
+                let st = c.prepare_cached(sql).await?;
+                c.query(&st, &[&from, &to, &PAGE]).await
+            }
+            .await
+            .map(|rows| rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+            .map_err(pg);
             (c, r)
         })
     }
@@ -569,11 +577,15 @@ impl KvRead for PgConn {
         self.flush()?;
         let k = k.to_vec();
         self.with(|c| async move {
-            let r = c
-                .query_opt("SELECT v FROM baton_board WHERE k = $1", &[&k])
-                .await
-                .map(|row| row.map(|r| r.get(0)))
-                .map_err(pg);
+            let r = async {
+                let st = c
+                    .prepare_cached("SELECT v FROM baton_board WHERE k = $1")
+                    .await?;
+                c.query_opt(&st, &[&k]).await
+            }
+            .await
+            .map(|row| row.map(|r| r.get(0)))
+            .map_err(pg);
             (c, r)
         })
     }
@@ -611,14 +623,18 @@ impl KvRead for PgConn {
         self.flush()?;
         let (start, end) = (start.to_vec(), end.to_vec());
         self.with(|c| async move {
-            let r = c
-                .query_opt(
-                    "SELECT k, v FROM baton_board WHERE k >= $1 AND k < $2 ORDER BY k DESC LIMIT 1",
-                    &[&start, &end],
-                )
-                .await
-                .map(|row| row.map(|r| (r.get(0), r.get(1))))
-                .map_err(pg);
+            let r = async {
+                let st = c
+                    .prepare_cached(
+                        "SELECT k, v FROM baton_board WHERE k >= $1 AND k < $2 \
+                         ORDER BY k DESC LIMIT 1",
+                    )
+                    .await?;
+                c.query_opt(&st, &[&start, &end]).await
+            }
+            .await
+            .map(|row| row.map(|r| (r.get(0), r.get(1))))
+            .map_err(pg);
             (c, r)
         })
     }
@@ -650,14 +666,15 @@ impl KvWrite for PgConn {
         self.flush()?;
         let keys = keys.to_vec();
         self.with(|c| async move {
-            let r = c
-                .query_one(
-                    "SELECT count(*) FROM baton_board WHERE k = ANY($1)",
-                    &[&keys],
-                )
-                .await
-                .map(|row| row.get::<_, i64>(0).max(0) as u64)
-                .map_err(pg);
+            let r = async {
+                let st = c
+                    .prepare_cached("SELECT count(*) FROM baton_board WHERE k = ANY($1)")
+                    .await?;
+                c.query_one(&st, &[&keys]).await
+            }
+            .await
+            .map(|row| row.get::<_, i64>(0).max(0) as u64)
+            .map_err(pg);
             (c, r)
         })
     }
