@@ -398,6 +398,8 @@ impl Engine for PostgresEngine {
             conn: RefCell::new(Some(self.conn_from(&self.pool)?)),
             rt: self.handle()?.clone(),
             open_tx: false,
+            unbegun: std::cell::Cell::new(false),
+            fence: std::cell::Cell::new(None),
             pending: RefCell::default(),
         };
         read.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
@@ -410,18 +412,24 @@ impl Engine for PostgresEngine {
         apply: &mut dyn FnMut(&mut dyn KvWrite) -> Result<(), StoreError>,
         before_commit: &mut dyn FnMut() -> Result<(), StoreError>,
     ) -> Result<(), TxError> {
-        let mut tx = PgConn {
-            conn: RefCell::new(Some(self.conn_from(&self.writer).map_err(TxError::Apply)?)),
-            rt: self.handle().map_err(TxError::Apply)?.clone(),
-            open_tx: false,
-            pending: RefCell::default(),
-        };
         if self.deposed.load(Ordering::SeqCst) {
             return Err(TxError::Apply(StoreError::Deposed { epoch: self.epoch }));
         }
-        tx.open_tx = true;
-        // BEGIN and the fence in one round trip (pipelined)
-        match tx.begin_fenced().map_err(TxError::Apply)? {
+        let mut tx = PgConn {
+            conn: RefCell::new(Some(self.conn_from(&self.writer).map_err(TxError::Apply)?)),
+            rt: self.handle().map_err(TxError::Apply)?.clone(),
+            open_tx: true,
+            // BEGIN and the fence go with the first statement (pipelined)
+            unbegun: std::cell::Cell::new(true),
+            fence: std::cell::Cell::new(None),
+            pending: RefCell::default(),
+        };
+        // on an error `tx` is dropped, which rolls it back
+        apply(&mut tx).map_err(TxError::Apply)?;
+        // nothing commits before the fence said this node still leads:
+        // whatever the transaction sent is rolled back otherwise
+        tx.begin().map_err(TxError::Apply)?;
+        match tx.fence.get().flatten() {
             Some((epoch, true)) if epoch == self.epoch => {}
             Some((epoch, false)) if epoch == self.epoch => {
                 return Err(TxError::Apply(StoreError::Postgres(format!(
@@ -438,8 +446,6 @@ impl Engine for PostgresEngine {
                 return Err(TxError::Apply(StoreError::Deposed { epoch: self.epoch }));
             }
         }
-        // on an error `tx` is dropped, which rolls it back
-        apply(&mut tx).map_err(TxError::Apply)?;
         tx.flush().map_err(TxError::Apply)?;
         before_commit().map_err(TxError::Apply)?;
         tx.open_tx = false;
@@ -453,6 +459,12 @@ struct PgConn {
     conn: RefCell<Option<Object>>,
     rt: tokio::runtime::Handle,
     open_tx: bool,
+    /// A write transaction whose `BEGIN` and fence are not sent yet: they
+    /// go with its first statement, in the same round trip.
+    unbegun: std::cell::Cell<bool>,
+    /// What the fence found (once sent): the epoch and whether its lease
+    /// was live; `None` inside when the row is missing.
+    fence: std::cell::Cell<Option<Option<(i64, bool)>>>,
     /// Writes of the transaction not sent yet (the last write of each key
     /// wins; `None` removes). They go as one upsert and one delete before
     /// the next read and before `COMMIT`, instead of a round trip each.
@@ -473,56 +485,46 @@ impl PgConn {
         result
     }
 
-    /// Send the pending writes (see [`PgConn::pending`]).
-    fn flush(&self) -> Result<(), StoreError> {
+    /// Take the pending writes (see [`PgConn::pending`]), split into the
+    /// upserted keys, their values and the removed keys.
+    fn take_pending(&self) -> Writes {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let (mut keys, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+        let mut w = Writes::default();
         for (k, v) in pending {
             match v {
                 Some(v) => {
-                    keys.push(k);
-                    values.push(v);
+                    w.keys.push(k);
+                    w.values.push(v);
                 }
-                None => gone.push(k),
+                None => w.gone.push(k),
             }
         }
+        w
+    }
+
+    /// Send the pending writes (see [`PgConn::pending`]).
+    fn flush(&self) -> Result<(), StoreError> {
+        self.begin()?;
+        let w = self.take_pending();
+        if w.is_empty() {
+            return Ok(());
+        }
         self.with(|c| async move {
-            let r = async {
-                if !keys.is_empty() {
-                    let st = c
-                        .prepare_cached(
-                            "INSERT INTO baton_board (k, v) \
-                             SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                             ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
-                        )
-                        .await?;
-                    c.execute(&st, &[&keys, &values]).await?;
-                }
-                if !gone.is_empty() {
-                    let st = c
-                        .prepare_cached("DELETE FROM baton_board WHERE k = ANY($1)")
-                        .await?;
-                    c.execute(&st, &[&gone]).await?;
-                }
-                Ok::<_, tokio_postgres::Error>(())
-            }
-            .await
-            .map_err(pg);
+            let r = w.send(&c).await.map_err(pg);
             (c, r)
         })
     }
 
-    /// `BEGIN` and the leader's fence ([`crate::ha::FENCE`]), pipelined:
-    /// the epoch now and whether its lease is live (the transaction then
-    /// holds the leadership row in SHARE mode until it ends); `None` when
-    /// the row is missing.
-    fn begin_fenced(&self) -> Result<Option<(i64, bool)>, StoreError> {
-        self.with(move |c| async move {
+    /// Send a write transaction's `BEGIN` and the leader's fence
+    /// ([`crate::ha::FENCE`]) if not sent yet, pipelined, and keep what the
+    /// fence found (the transaction then holds the leadership row `FOR KEY
+    /// SHARE` until it ends).
+    fn begin(&self) -> Result<(), StoreError> {
+        if !self.unbegun.get() {
+            return Ok(());
+        }
+        let fence = self.with(move |c| async move {
             let r = async {
-                // prepared once per connection (a round trip saved per commit)
                 let st = c.prepare_cached(crate::ha::FENCE).await?;
                 let begin = c.batch_execute("BEGIN");
                 let fence = c.query_opt(&st, &[]);
@@ -533,7 +535,10 @@ impl PgConn {
             .await
             .map_err(pg);
             (c, r)
-        })
+        })?;
+        self.unbegun.set(false);
+        self.fence.set(Some(fence));
+        Ok(())
     }
 
     fn exec(&self, sql: &'static str) -> Result<(), StoreError> {
@@ -544,6 +549,7 @@ impl PgConn {
     }
 
     fn page(&self, from: Vec<u8>, to: Vec<u8>, inclusive: bool) -> Result<Vec<Entry>, StoreError> {
+        self.begin()?;
         let sql = if inclusive {
             "SELECT k, v FROM baton_board WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3"
         } else {
@@ -564,7 +570,7 @@ impl PgConn {
 
 impl Drop for PgConn {
     fn drop(&mut self) {
-        if self.open_tx {
+        if self.open_tx && !self.unbegun.get() {
             // back to the pool outside any transaction (a failed rollback
             // leaves a broken connection, which the pool discards)
             let _ = self.exec("ROLLBACK");
@@ -640,6 +646,71 @@ impl KvRead for PgConn {
     }
 }
 
+/// A transaction's pending writes, ready to send.
+#[derive(Default)]
+struct Writes {
+    keys: Vec<Vec<u8>>,
+    values: Vec<Vec<u8>>,
+    gone: Vec<Vec<u8>>,
+}
+
+impl Writes {
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.gone.is_empty()
+    }
+
+    /// One upsert and one delete (each only when needed), pipelined, then
+    /// `then` in the same pipeline. The statements are prepared first
+    /// (cached per connection: no round trip after the first use), so the
+    /// three go out in this order.
+    async fn send_then<T>(
+        &self,
+        c: &Object,
+        then: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, tokio_postgres::Error> {
+        let upsert = if self.keys.is_empty() {
+            None
+        } else {
+            Some(
+                c.prepare_cached(
+                    "INSERT INTO baton_board (k, v) \
+                     SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                     ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                )
+                .await?,
+            )
+        };
+        let delete = if self.gone.is_empty() {
+            None
+        } else {
+            Some(
+                c.prepare_cached("DELETE FROM baton_board WHERE k = ANY($1)")
+                    .await?,
+            )
+        };
+        let up = async {
+            match &upsert {
+                Some(st) => c.execute(st, &[&self.keys, &self.values]).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let del = async {
+            match &delete {
+                Some(st) => c.execute(st, &[&self.gone]).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        // `then` is lazy: nothing of it is sent before it is polled here
+        let ((), (), out) = tokio::try_join!(biased; up, del, then)?;
+        Ok(out)
+    }
+
+    /// [`Writes::send_then`] with nothing after.
+    async fn send(&self, c: &Object) -> Result<(), tokio_postgres::Error> {
+        self.send_then(c, async { Ok(()) }).await
+    }
+}
+
 /// Pending writes sent early, inside the same transaction, past this many
 /// keys (a restore writes a whole board in one transaction; one statement
 /// must stay well under PostgreSQL's 1 GiB message limit).
@@ -663,19 +734,44 @@ impl KvWrite for PgConn {
     }
 
     fn count_present(&self, keys: &[Vec<u8>]) -> Result<u64, StoreError> {
-        self.flush()?;
+        // BEGIN and the fence (a commit group's first statement is this
+        // count), the pending writes and the count: one round trip
+        let unbegun = self.unbegun.get();
+        let w = self.take_pending();
         let keys = keys.to_vec();
-        self.with(|c| async move {
+        let (fence, count) = self.with(|c| async move {
             let r = async {
+                let fence_st = c.prepare_cached(crate::ha::FENCE).await?;
                 let st = c
                     .prepare_cached("SELECT count(*) FROM baton_board WHERE k = ANY($1)")
                     .await?;
-                c.query_one(&st, &[&keys]).await
+                let begin = async {
+                    if !unbegun {
+                        return Ok(None);
+                    }
+                    c.batch_execute("BEGIN").await?;
+                    Ok(Some(()))
+                };
+                let fence = async {
+                    if !unbegun {
+                        return Ok(None);
+                    }
+                    c.query_opt(&fence_st, &[]).await.map(Some)
+                };
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&keys];
+                let rest = w.send_then(&c, c.query_one(&st, &params));
+                // biased: sent in this order
+                let (_, fence, row) = tokio::try_join!(biased; begin, fence, rest)?;
+                Ok::<_, tokio_postgres::Error>((fence, row))
             }
             .await
-            .map(|row| row.get::<_, i64>(0).max(0) as u64)
             .map_err(pg);
             (c, r)
-        })
+        })?;
+        if let Some(f) = fence {
+            self.unbegun.set(false);
+            self.fence.set(Some(f.map(|r| (r.get(0), r.get(1)))));
+        }
+        Ok(count.get::<_, i64>(0).max(0) as u64)
     }
 }
