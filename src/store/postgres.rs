@@ -10,10 +10,14 @@
 //!   sees the same committed state, and nothing later. Ranges are read in
 //!   pages of [`PAGE`] rows (keyset paging on the primary key), so a scan of
 //!   a 1,000,000-task board holds one page at a time.
-//! - **A commit group** is one transaction on a pooled connection:
-//!   `BEGIN`, the group's writes as one `unnest` upsert and one delete
-//!   (sent before any read inside the transaction, so reads see them),
-//!   `COMMIT`. With
+//! - **A commit group** is one transaction on the committer's connection:
+//!   `BEGIN` and the leader's fence (see [`crate::ha`]), the group's writes
+//!   as one `unnest` upsert and one delete (sent before any read inside the
+//!   transaction, so reads see them), `COMMIT`, nothing committed unless
+//!   the fence found this node's epoch. Statements are prepared once per
+//!   connection, and what can go together goes in one pipeline: `BEGIN`,
+//!   the fence and the group's first read (the task count) are one round
+//!   trip, and so are the writes and the count after them. With
 //!   PostgreSQL's default `synchronous_commit = on`, `COMMIT` returns once
 //!   the WAL is flushed, so an acknowledged write survives a crash of the
 //!   database too. A failure before `COMMIT` rolls the group back
