@@ -217,6 +217,7 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
     }
     assert!(took_over, "B took over within {} s", 4 * FAILOVER_SECS);
     let failover = paused.elapsed();
+    eprintln!("failover after SIGSTOP of the leader: {failover:?}");
     assert!(
         failover < Duration::from_secs(FAILOVER_SECS) + Duration::from_secs(2),
         "failover took {failover:?}"
