@@ -16,6 +16,11 @@ use serde_json::{json, Value};
 const FAILOVER_SECS: u64 = 2;
 
 fn node(url: &str) -> Child {
+    node_with(url, FAILOVER_SECS)
+}
+
+/// A node with `[ha] failover_timeout_secs = failover_secs`.
+fn node_with(url: &str, failover_secs: u64) -> Child {
     Child::spawn(
         &["serve", "--bind", "127.0.0.1:0"],
         &[
@@ -23,7 +28,7 @@ fn node(url: &str) -> Child {
             ("BATON_STORAGE__URL", url),
             (
                 "BATON_HA__FAILOVER_TIMEOUT_SECS",
-                &FAILOVER_SECS.to_string(),
+                &failover_secs.to_string(),
             ),
             ("BATON_LEASES__TTL_SECS", "60"),
         ],
@@ -319,22 +324,12 @@ async fn a_graceful_stop_hands_the_leadership_over_at_once() {
     };
     let db = pg.database();
     let http = http();
-    let slow = |db: &str| {
-        Child::spawn(
-            &["serve", "--bind", "127.0.0.1:0"],
-            &[
-                ("BATON_STORAGE__BACKEND", "postgres"),
-                ("BATON_STORAGE__URL", db),
-                ("BATON_HA__FAILOVER_TIMEOUT_SECS", "20"),
-            ],
-        )
-    };
-    let mut a = slow(&db);
+    let mut a = node_with(&db, 20);
     assert!(
         wait_ready(&http, &a.url, 200, Duration::from_secs(30)).await,
         "A leads"
     );
-    let b = slow(&db);
+    let b = node_with(&db, 20);
     let stopped = Instant::now();
     let status = a.terminate(Duration::from_secs(10)).expect("A exits");
     assert!(status.success(), "{status:?}");

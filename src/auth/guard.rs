@@ -56,6 +56,32 @@ fn has_body(req: &ServiceRequest) -> bool {
         .is_some_and(|n| n > 0)
 }
 
+/// The edge's `Host` and `Origin` check of `req` against the allow-lists
+/// (see [`super::edge::check_host_and_origin`]): the request's own scheme,
+/// its `Host` header itself (or the HTTP/2 authority, never
+/// `X-Forwarded-Host`) and its `Origin`. [`edge_check`] and a follower's
+/// proxy (`crate::ha::proxy`) both use it.
+pub(crate) fn host_and_origin(
+    req: &actix_web::HttpRequest,
+    hosts: &[String],
+    origins: &[String],
+) -> Result<(), Denial> {
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+    let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
+    super::edge::check_host_and_origin(scheme, host.as_deref(), origin, hosts, origins)
+        .map_err(|(code, message)| Denial::new(code, message))
+}
+
 /// `Host` / `Origin` / `Content-Type` checks, before anything else. Use as
 /// `.wrap(from_fn(edge_check))`.
 pub async fn edge_check<B: MessageBody>(
@@ -69,24 +95,9 @@ pub async fn edge_check<B: MessageBody>(
         );
         return Ok(refuse(req, d));
     };
-    let scheme = if req.app_config().secure() {
-        "https"
-    } else {
-        "http"
-    };
-    // The Host header itself (or the HTTP/2 authority), never X-Forwarded-Host.
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
-    let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
     let (hosts, origins) = auth.allow_lists();
-    if let Err((code, message)) =
-        super::edge::check_host_and_origin(scheme, host.as_deref(), origin, hosts, origins)
-    {
-        return Ok(refuse(req, Denial::new(code, message)));
+    if let Err(d) = host_and_origin(req.request(), hosts, origins) {
+        return Ok(refuse(req, d));
     }
     if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
         && has_body(&req)

@@ -188,6 +188,8 @@ async fn forward(
     payload: web::Payload,
     f: web::Data<Follower>,
 ) -> Result<HttpResponse, ApiError> {
+    crate::auth::guard::host_and_origin(&req, &f.allowed_hosts, &f.allowed_origins)
+        .map_err(ApiError::Denied)?;
     let scheme = if req.app_config().secure() {
         "https"
     } else {
@@ -199,18 +201,6 @@ async fn forward(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
-    let origin = req
-        .headers()
-        .get(actix_web::http::header::ORIGIN)
-        .map(|v| v.as_bytes());
-    crate::auth::edge::check_host_and_origin(
-        scheme,
-        host.as_deref(),
-        origin,
-        &f.allowed_hosts,
-        &f.allowed_origins,
-    )
-    .map_err(|(code, message)| ApiError::Denied(Denial::new(code, message)))?;
     if req.headers().contains_key(PROXIED) {
         return Err(no_leader(
             "this request came from another node, which takes this one for the leader",

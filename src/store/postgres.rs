@@ -305,6 +305,18 @@ impl PostgresEngine {
     }
 }
 
+/// No longer the leader: mark the engine deposed (its writes are refused),
+/// then wait for the stop and answer it (there is no lease to give up).
+async fn step_aside(
+    deposed: &AtomicBool,
+    stop: tokio::sync::oneshot::Receiver<std::sync::mpsc::SyncSender<()>>,
+) {
+    deposed.store(true, Ordering::SeqCst);
+    if let Ok(done) = stop.await {
+        let _ = done.send(());
+    }
+}
+
 /// Renew the lease of `epoch` every quarter of `lease` until deposed (a
 /// renewal matched no row: another node took over, `deposed` is set) or
 /// told to stop (then the lease is given up, unless deposed, and the
@@ -329,9 +341,7 @@ async fn keep_lease(
                 epoch,
                 "the leader's lease lapsed unrenewed: this node stops leading"
             );
-            deposed.store(true, Ordering::SeqCst);
-            let _ = (&mut stop).await.map(|done| done.send(()));
-            return;
+            return step_aside(&deposed, stop).await;
         }
         tokio::select! {
             done = &mut stop => {
@@ -384,10 +394,7 @@ async fn keep_lease(
                     epoch,
                     "another node took the leadership over: this one stops writing"
                 );
-                deposed.store(true, Ordering::SeqCst);
-                // keep waiting for the stop (nothing to give up any more)
-                let _ = (&mut stop).await.map(|done| done.send(()));
-                return;
+                return step_aside(&deposed, stop).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, epoch, "renewing the leader's lease failed; retrying");
