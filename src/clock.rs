@@ -28,12 +28,17 @@ use crate::model::{now_ms, Millis};
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     manual: Option<Arc<AtomicU64>>,
+    /// How far each read moves a manual clock (0: it stands still).
+    step_ms: u64,
 }
 
 impl Clock {
     /// Wall-clock time (milliseconds since the Unix epoch).
     pub fn system() -> Self {
-        Self { manual: None }
+        Self {
+            manual: None,
+            step_ms: 0,
+        }
     }
 
     /// A clock that stands still at `start` (ms since the Unix epoch) until
@@ -41,12 +46,26 @@ impl Clock {
     pub fn manual(start: Millis) -> Self {
         Self {
             manual: Some(Arc::new(AtomicU64::new(start))),
+            step_ms: 0,
+        }
+    }
+
+    /// A manual clock that also moves `step_ms` forward on every read
+    /// (the first read returns `start`). Two reads never agree, so a test
+    /// run on it finds every place where one event takes its time from two
+    /// reads that a restart could then tell apart — something the real
+    /// clock shows only when a millisecond boundary falls in between.
+    pub fn stepping(start: Millis, step_ms: u64) -> Self {
+        Self {
+            manual: Some(Arc::new(AtomicU64::new(start))),
+            step_ms,
         }
     }
 
     /// The current time in milliseconds since the Unix epoch.
     pub fn now(&self) -> Millis {
         match &self.manual {
+            Some(t) if self.step_ms > 0 => t.fetch_add(self.step_ms, Ordering::SeqCst),
             Some(t) => t.load(Ordering::SeqCst),
             None => now_ms(),
         }
@@ -79,5 +98,13 @@ mod tests {
         assert_eq!(c.now(), 1_250);
         assert!(Clock::system().advance(1).is_none());
         assert!(Clock::system().now() > 1_600_000_000_000);
+    }
+
+    #[test]
+    fn a_stepping_clock_moves_on_every_read() {
+        let c = Clock::stepping(1_000, 2);
+        assert_eq!((c.now(), c.now(), c.clone().now()), (1_000, 1_002, 1_004));
+        assert_eq!(c.advance(10), Some(1_016));
+        assert_eq!(c.now(), 1_016);
     }
 }

@@ -437,3 +437,56 @@ async fn slot_adoption_and_idle_expiry_survive_kill_9() {
     server.child.kill().expect("kill");
     let _ = server.child.wait();
 }
+
+/// A running task's slot is not stored: a restart derives its holder from
+/// the task's lease. So the slot's `since` has to be the lease's
+/// `claimed_at` to the millisecond, or the board reads differently after a
+/// restart than it did when acknowledged (seen as a one-millisecond
+/// difference in a backup round trip). Fifty claims cross a millisecond
+/// boundary between two clock reads almost surely, if there are two.
+#[actix_web::test]
+async fn a_running_tasks_slot_reads_the_same_after_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let env = [("BATON_SLOTS__COUNT", "64")];
+    let mut server = spawn_with(dir.path(), &env);
+    let tasks: Vec<Value> = (0..50)
+        .map(|i| json!({"id": format!("t{i}"), "title": "t"}))
+        .collect();
+    let res = http
+        .post(format!("{}/tasks", server.base))
+        .json(&json!({ "tasks": tasks }))
+        .send()
+        .await
+        .expect("add");
+    assert!(res.status().is_success(), "{}", res.status());
+    for i in 0..50 {
+        let res = http
+            .post(format!("{}/tasks/claim-next", server.base))
+            .json(&json!({"worker": format!("w{i}")}))
+            .send()
+            .await
+            .expect("claim");
+        assert_eq!(res.status(), 200, "claim {i}");
+    }
+    let slots = |base: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}/slots"))
+                .send()
+                .await
+                .expect("slots")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let before = slots(server.base.clone()).await;
+    assert_eq!(before["busy"], 50, "{before}");
+    server.child.kill().expect("kill -9");
+    server.child.wait().expect("reap");
+    let mut server = spawn_with(dir.path(), &env);
+    assert_eq!(slots(server.base.clone()).await, before);
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}

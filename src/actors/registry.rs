@@ -407,6 +407,9 @@ impl TaskRegistry {
     ) -> Fut<Claimed> {
         let slots = self.slots.clone();
         let (w, t) = (worker.clone(), id.clone());
+        // one instant for the slot and the lease: a restart rebuilds the
+        // slot's holder from the lease, so both must say the same `since`
+        let now = self.clock.now();
         let acquire = async move {
             match slot {
                 Some(s) => slots
@@ -417,13 +420,20 @@ impl TaskRegistry {
                     })
                     .await?
                     .map(|()| s),
-                None => slots.send(AcquireSlot { worker: w, task: t }).await?,
+                None => {
+                    slots
+                        .send(AcquireSlot {
+                            worker: w,
+                            task: t,
+                            at: now,
+                        })
+                        .await?
+                }
             }
         };
         let slot_held = slot.is_some();
         Box::pin(acquire.into_actor(self).map(move |slot, act, ctx| {
             let slot = slot?;
-            let now = act.clock.now();
             let mut fx = Effects::by(actor);
             let who = Claimant {
                 worker: &worker,

@@ -189,12 +189,16 @@ pub struct AcquireSlot {
     pub worker: String,
     /// Task to run.
     pub task: TaskId,
+    /// When the claim happens (ms since the epoch, the registry's clock):
+    /// the slot's `since`, which must equal the lease's `claimed_at`
+    /// because a restart derives this holder from that lease.
+    pub at: Millis,
 }
 
 impl Handler<AcquireSlot> for SlotAllocator {
     type Result = Result<u32, Error>;
     fn handle(&mut self, msg: AcquireSlot, _: &mut Context<Self>) -> Self::Result {
-        let now = self.clock.now();
+        let now = msg.at;
         let batch = self.begin(now)?;
         let r = self.table.acquire(
             &msg.worker,
