@@ -18,6 +18,14 @@ struct Server {
     base: String,
 }
 
+/// A failed assertion must not leave the server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn(dir: &std::path::Path) -> Server {
     spawn_with(dir, &[("BATON_SLOTS__COUNT", "100000")])
 }

@@ -315,6 +315,119 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
     assert_eq!((st, v["status"].as_str()), (200, Some("running")), "{v}");
 }
 
+/// A leader paused while its commit group's transaction is open holds the
+/// leadership row's fence lock (`FOR KEY SHARE`), which the takeover's
+/// `FOR UPDATE` waits for. Its session's `idle_in_transaction_session_timeout`
+/// (half the lease) ends that transaction, so the follower still takes over
+/// in time; the paused leader's open group never commits, and every write
+/// it acknowledged before the pause is on the new leader's board.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_paused_inside_a_transaction_does_not_block_the_takeover() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let Some(pg) = Postgres::start_or_skip() else {
+        return;
+    };
+    let db = pg.database();
+    let http = http();
+    let a = node(&db);
+    assert!(
+        wait_ready(&http, &a.url, 200, Duration::from_secs(30)).await,
+        "A leads"
+    );
+    let b = node(&db);
+    let (sql, conn) = tokio_postgres::connect(&db, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+
+    // a write load on A, so that its committer is inside a transaction most
+    // of the time: 16 writers, each bounded in count
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let load: Vec<_> = (0..16)
+        .map(|w| {
+            let (http, url) = (http.clone(), format!("{}/api/v1/tasks", a.url));
+            let (stop, acked) = (stop.clone(), acked.clone());
+            tokio::spawn(async move {
+                for n in 0..2_000 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let id = format!("w{w}-{n}");
+                    let (st, _) = post(&http, &url, json!({"id": id, "title": "load"})).await;
+                    if st == 201 {
+                        acked.lock().expect("log").push(id);
+                    }
+                }
+            })
+        })
+        .collect();
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            acked.lock().expect("log").len() >= 100
+        })
+        .await,
+        "the load runs"
+    );
+
+    // pause A until it is caught with a transaction open
+    let a_pid = Pid::from_raw(a.process.id() as i32);
+    let in_transaction = "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND state = 'idle in transaction'";
+    let mut caught = None;
+    for attempt in 0..50u64 {
+        kill(a_pid, Signal::SIGSTOP).expect("SIGSTOP");
+        let paused = Instant::now();
+        let open: i64 = sql
+            .query_one(in_transaction, &[])
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if open > 0 {
+            caught = Some(paused);
+            break;
+        }
+        kill(a_pid, Signal::SIGCONT).expect("SIGCONT");
+        tokio::time::sleep(Duration::from_millis(3 + attempt % 7)).await;
+    }
+    let Some(paused) = caught else {
+        panic!("A was never caught inside a transaction in 50 pauses");
+    };
+    let took_over = wait_ready(&http, &b.url, 200, Duration::from_secs(4 * FAILOVER_SECS)).await;
+    let failover = paused.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    kill(a_pid, Signal::SIGCONT).expect("SIGCONT");
+    assert!(took_over, "B took over within {} s", 4 * FAILOVER_SECS);
+    eprintln!("failover after pausing the leader inside a transaction: {failover:?}");
+    assert!(
+        failover < Duration::from_secs(FAILOVER_SECS) + Duration::from_secs(2),
+        "failover took {failover:?}"
+    );
+    for h in load {
+        h.await.expect("writer");
+    }
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            let (st, r) = get(&http, &format!("{}/readyz", a.url)).await;
+            st == 503 && r["role"] == "follower"
+        })
+        .await,
+        "A stepped down"
+    );
+    let acked = acked.lock().expect("log").clone();
+    for id in &acked {
+        let (st, v) = get(&http, &format!("{}/api/v1/tasks/{id}", b.url)).await;
+        assert_eq!(
+            st, 200,
+            "acknowledged {id} is missing on the new leader: {v}"
+        );
+    }
+}
+
 /// A graceful stop (`SIGTERM`) gives the lease up: the follower takes over
 /// at its next look, not after the lease (here 10 s) expires.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -75,7 +75,18 @@ enum Board<'a> {
     Postgres(&'a str),
 }
 
-fn spawn(board: Board<'_>) -> (Child, String) {
+/// A `baton serve` process, killed when dropped (a failed assertion must
+/// not leave it running).
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(board: Board<'_>) -> (Node, String) {
     let mut cmd = Command::new(binary());
     cmd.args(["serve", "--bind", "127.0.0.1:0"]);
     match board {
@@ -111,7 +122,7 @@ fn spawn(board: Board<'_>) -> (Child, String) {
         }
     });
     match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(url) => (child, url),
+        Ok(url) => (Node(child), url),
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -743,7 +754,7 @@ enum Topology<'a> {
 }
 
 async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
-    let mut nodes: Vec<(Child, String)> = Vec::new();
+    let mut nodes: Vec<(Node, String)> = Vec::new();
     let base = match &topology {
         Topology::Single(dir) => {
             nodes.push(spawn(Board::Redb(dir)));
@@ -800,8 +811,8 @@ async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
     let kill_at = Duration::from_millis(200 + (run * 7_919 + 104_729) % 2_300);
     tokio::time::sleep(kill_at).await;
     let (mut victim, _) = nodes.remove(0);
-    victim.kill().expect("kill -9"); // SIGKILL
-    victim.wait().expect("reap");
+    victim.0.kill().expect("kill -9"); // SIGKILL
+    victim.0.wait().expect("reap");
     let killed_after = started.elapsed();
     let mut failover = None;
     match &topology {
@@ -846,10 +857,7 @@ async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
     let took = started.elapsed();
     let log = std::mem::take(&mut *sh.log());
     let verdict = check(&sh, &log).await;
-    for (mut n, _) in nodes {
-        let _ = n.kill();
-        let _ = n.wait();
-    }
+    drop(nodes);
     RunReport {
         killed_after,
         failover,
