@@ -450,8 +450,10 @@ async fn slot_adoption_and_idle_expiry_survive_kill_9() {
 /// the task's lease. So the slot's `since` has to be the lease's
 /// `claimed_at` to the millisecond, or the board reads differently after a
 /// restart than it did when acknowledged (seen as a one-millisecond
-/// difference in a backup round trip). Fifty claims cross a millisecond
-/// boundary between two clock reads almost surely, if there are two.
+/// difference in a backup round trip). With two reads a message apart,
+/// fifty claims often (not always) put a millisecond boundary between them;
+/// the deterministic guard is the stepping-clock property in
+/// tests/model.rs.
 #[actix_web::test]
 async fn a_running_tasks_slot_reads_the_same_after_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -375,9 +375,13 @@ async fn a_leader_paused_inside_a_transaction_does_not_block_the_takeover() {
 
     // pause A until it is caught with a transaction open
     let a_pid = Pid::from_raw(a.process.id() as i32);
+    // a write transaction that holds the fence (its `FOR KEY SHARE` takes
+    // a RowShareLock on the table) — not one of A's read snapshots
     let in_transaction = "SELECT count(*) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid() \
-         AND state = 'idle in transaction'";
+         AND state = 'idle in transaction' \
+         AND pid IN (SELECT pid FROM pg_locks \
+                     WHERE relation = 'baton_leader'::regclass AND mode = 'RowShareLock')";
     let mut caught = None;
     for attempt in 0..50u64 {
         kill(a_pid, Signal::SIGSTOP).expect("SIGSTOP");

@@ -407,9 +407,8 @@ impl TaskRegistry {
     ) -> Fut<Claimed> {
         let slots = self.slots.clone();
         let (w, t) = (worker.clone(), id.clone());
-        // one instant for the slot and the lease: a restart rebuilds the
-        // slot's holder from the lease, so both must say the same `since`
-        let now = self.clock.now();
+        // the claim's time is the allocator's one read: a restart rebuilds
+        // a task-bound slot's `since` from the lease's `claimed_at`
         let acquire = async move {
             match slot {
                 Some(s) => slots
@@ -419,21 +418,13 @@ impl TaskRegistry {
                         task: t,
                     })
                     .await?
-                    .map(|()| s),
-                None => {
-                    slots
-                        .send(AcquireSlot {
-                            worker: w,
-                            task: t,
-                            at: now,
-                        })
-                        .await?
-                }
+                    .map(|at| (s, at)),
+                None => slots.send(AcquireSlot { worker: w, task: t }).await?,
             }
         };
         let slot_held = slot.is_some();
-        Box::pin(acquire.into_actor(self).map(move |slot, act, ctx| {
-            let slot = slot?;
+        Box::pin(acquire.into_actor(self).map(move |taken, act, ctx| {
+            let (slot, now) = taken?;
             let mut fx = Effects::by(actor);
             let who = Claimant {
                 worker: &worker,

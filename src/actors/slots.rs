@@ -181,24 +181,24 @@ impl Actor for SlotAllocator {
 }
 
 /// Take a free slot for a task being claimed (not stored: the task's lease
-/// records it).
+/// records it). Answers the slot and the instant it was taken (ms since
+/// the epoch, read once here): the claim must use that instant as the
+/// lease's `claimed_at`, because a restart derives this holder's `since`
+/// from it. Reading the time here, not in the registry, keeps the
+/// allocator's time monotonic across its messages.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<u32, Error>")]
+#[rtype(result = "Result<(u32, Millis), Error>")]
 pub struct AcquireSlot {
     /// Claiming worker.
     pub worker: String,
     /// Task to run.
     pub task: TaskId,
-    /// When the claim happens (ms since the epoch, the registry's clock):
-    /// the slot's `since`, which must equal the lease's `claimed_at`
-    /// because a restart derives this holder from that lease.
-    pub at: Millis,
 }
 
 impl Handler<AcquireSlot> for SlotAllocator {
-    type Result = Result<u32, Error>;
+    type Result = Result<(u32, Millis), Error>;
     fn handle(&mut self, msg: AcquireSlot, _: &mut Context<Self>) -> Self::Result {
-        let now = msg.at;
+        let now = self.clock.now();
         let batch = self.begin(now)?;
         let r = self.table.acquire(
             &msg.worker,
@@ -209,15 +209,17 @@ impl Handler<AcquireSlot> for SlotAllocator {
         );
         // lapsed holds freed on the way are written either way
         self.write(batch)?;
-        Ok(r?)
+        Ok((r?, now))
     }
 }
 
 /// Run a task in an explicit slot the worker holds (adopting an anonymous
 /// hold). The new record is queued before the registry's claim commit, so
-/// the claim's durability covers it.
+/// the claim's durability covers it. Answers the instant the hold was
+/// checked (ms since the epoch), which the claim uses as its own time: a
+/// hold that had lapsed by then is never bound.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), Error>")]
+#[rtype(result = "Result<Millis, Error>")]
 pub struct BindSlot {
     /// Slot.
     pub slot: u32,
@@ -228,7 +230,7 @@ pub struct BindSlot {
 }
 
 impl Handler<BindSlot> for SlotAllocator {
-    type Result = Result<(), Error>;
+    type Result = Result<Millis, Error>;
     fn handle(&mut self, msg: BindSlot, _: &mut Context<Self>) -> Self::Result {
         let now = self.clock.now();
         let mut batch = self.begin(now)?;
@@ -237,7 +239,8 @@ impl Handler<BindSlot> for SlotAllocator {
             self.put(msg.slot, &mut batch);
         }
         self.write(batch)?;
-        Ok(r?)
+        r?;
+        Ok(now)
     }
 }
 
