@@ -141,7 +141,8 @@ impl Credentials {
     /// An HTTP client that sends the token and trusts the CA.
     fn client(&self) -> Result<reqwest::Client> {
         let mut b = reqwest::Client::builder();
-        if let Some(t) = &self.token {
+        // an empty BATON_TOKEN means no token, not an empty bearer
+        if let Some(t) = self.token.as_deref().filter(|t| !t.trim().is_empty()) {
             let mut headers = reqwest::header::HeaderMap::new();
             let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", t.trim()))
                 .context("--token contains characters a header cannot carry")?;

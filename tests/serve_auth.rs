@@ -290,6 +290,20 @@ async fn https_end_to_end_with_tokens_made_before_start() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // an empty BATON_TOKEN is no token (not an empty bearer, which the
+    // server would call a malformed Authorization header)
+    let out = baton()
+        .args(["task", "list", "--url", &base, "--ca-cert"])
+        .arg(&ca)
+        .env("BATON_TOKEN", "")
+        .output()
+        .expect("cli");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("unauthorized") && !said.contains("must be 'Bearer"),
+        "{said}"
+    );
     // the stdio bridge with a token and the CA
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
     cmd.args(["mcp-stdio", "--url", &format!("{base}/mcp"), "--ca-cert"])

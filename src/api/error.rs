@@ -171,7 +171,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
+        // a failover's `no_leader` (nothing was sent; retry) is routine, a
+        // fault only when it lasts: a warning, not an error per request
+        if self.code() == ErrorCode::NoLeader {
+            tracing::warn!(code = %self.code(), error = %self, "request refused");
+        } else if status.is_server_error() {
             tracing::error!(code = %self.code(), error = %self, "request failed");
         }
         let mut res = HttpResponse::build(status);
