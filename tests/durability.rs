@@ -59,6 +59,12 @@ fn spawn_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     panic!("baton did not report its address");
 }
 
+/// GET `url`; its JSON body (panics on no answer or a body that is not JSON).
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    let res = http.get(url).send().await.expect("request");
+    res.json::<Value>().await.expect("json")
+}
+
 #[derive(Default)]
 struct Acked {
     added: HashSet<String>,
@@ -242,9 +248,6 @@ async fn acknowledged_writes_survive_kill_9() {
             .expect("complete");
         assert_eq!(res.status(), 200);
     }
-    let mut server2 = server2;
-    let _ = server2.child.kill();
-    let _ = server2.child.wait();
 }
 
 /// An MCP task handle (tasks extension) is written to the registry's store
@@ -297,7 +300,7 @@ async fn task_handles_survive_kill_9() {
     let _ = server.child.wait();
     drop(client);
 
-    let mut server = spawn(dir.path());
+    let server = spawn(dir.path());
     let client = connect(&server.base).await;
     let polled = client
         .get_task(GetTaskParams::new(handle.clone()))
@@ -332,8 +335,6 @@ async fn task_handles_survive_kill_9() {
     };
     assert_eq!(result["structuredContent"]["output"]["ok"], true);
     let _ = client.cancel().await;
-    server.child.kill().expect("kill");
-    let _ = server.child.wait();
 }
 
 /// Issue 11, failure 3: an anonymous slot adopted by `w1` through its
@@ -351,13 +352,6 @@ async fn slot_adoption_and_idle_expiry_survive_kill_9() {
         let http = http.clone();
         async move {
             let res = http.post(url).json(&body).send().await.expect("request");
-            res.json::<Value>().await.expect("json")
-        }
-    };
-    let get = |url: String| {
-        let http = http.clone();
-        async move {
-            let res = http.get(url).send().await.expect("request");
             res.json::<Value>().await.expect("json")
         }
     };
@@ -394,7 +388,7 @@ async fn slot_adoption_and_idle_expiry_survive_kill_9() {
             })
             .expect("slot")
     };
-    let before = slot_of(&get(format!("{}/slots", server.base)).await);
+    let before = slot_of(&get_json(&http, format!("{}/slots", server.base)).await);
     assert_eq!(
         (before["worker"].as_str(), before["task_id"].as_str()),
         (Some("w1"), None),
@@ -403,11 +397,11 @@ async fn slot_adoption_and_idle_expiry_survive_kill_9() {
 
     server.child.kill().expect("kill -9");
     server.child.wait().expect("reap");
-    let mut server = spawn_with(dir.path(), &env);
+    let server = spawn_with(dir.path(), &env);
     let api = compat(&server);
-    let after = slot_of(&get(format!("{}/slots", server.base)).await);
+    let after = slot_of(&get_json(&http, format!("{}/slots", server.base)).await);
     assert_eq!(after, before, "the slot as it was acknowledged");
-    let workers = get(format!("{api}/workers")).await;
+    let workers = get_json(&http, format!("{api}/workers")).await;
     let w = workers["workers"]
         .as_array()
         .and_then(|a| a.iter().find(|w| w["slot"].as_u64() == Some(n)).cloned())
@@ -442,8 +436,6 @@ async fn slot_adoption_and_idle_expiry_survive_kill_9() {
     )
     .await;
     assert_eq!(v["success"], true, "{v}");
-    server.child.kill().expect("kill");
-    let _ = server.child.wait();
 }
 
 /// A running task's slot is not stored: a restart derives its holder from
@@ -479,24 +471,11 @@ async fn a_running_tasks_slot_reads_the_same_after_kill_9() {
             .expect("claim");
         assert_eq!(res.status(), 200, "claim {i}");
     }
-    let slots = |base: String| {
-        let http = http.clone();
-        async move {
-            http.get(format!("{base}/slots"))
-                .send()
-                .await
-                .expect("slots")
-                .json::<Value>()
-                .await
-                .expect("json")
-        }
-    };
-    let before = slots(server.base.clone()).await;
+    let before = get_json(&http, format!("{}/slots", server.base)).await;
     assert_eq!(before["busy"], 50, "{before}");
     server.child.kill().expect("kill -9");
     server.child.wait().expect("reap");
-    let mut server = spawn_with(dir.path(), &env);
-    assert_eq!(slots(server.base.clone()).await, before);
-    server.child.kill().expect("kill");
-    let _ = server.child.wait();
+    let server = spawn_with(dir.path(), &env);
+    let after = get_json(&http, format!("{}/slots", server.base)).await;
+    assert_eq!(after, before);
 }

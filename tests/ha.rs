@@ -15,10 +15,6 @@ use serde_json::{json, Value};
 /// The failover timeout the tests run with (`[ha] failover_timeout_secs`).
 const FAILOVER_SECS: u64 = 2;
 
-fn node(url: &str) -> Child {
-    node_with(url, FAILOVER_SECS)
-}
-
 /// A node with `[ha] failover_timeout_secs = failover_secs`.
 fn node_with(url: &str, failover_secs: u64) -> Child {
     Child::spawn(
@@ -64,6 +60,31 @@ async fn wait_ready(http: &reqwest::Client, node: &str, status: u16, within: Dur
     .await
 }
 
+/// Node A on `db`, once it leads (its `/readyz` answers 200), then node B,
+/// which follows; both with `[ha] failover_timeout_secs = failover_secs`.
+async fn leader_and_follower(
+    http: &reqwest::Client,
+    db: &str,
+    failover_secs: u64,
+) -> (Child, Child) {
+    let a = node_with(db, failover_secs);
+    assert!(
+        wait_ready(http, &a.url, 200, Duration::from_secs(30)).await,
+        "A leads"
+    );
+    (a, node_with(db, failover_secs))
+}
+
+/// Poll until `node` has stepped down to follower (`/readyz` 503, role
+/// `follower`), bounded by 10 s.
+async fn stepped_down(http: &reqwest::Client, node: &str) -> bool {
+    common::eventually(Duration::from_secs(10), || async {
+        let (st, r) = get(http, &format!("{node}/readyz")).await;
+        st == 503 && r["role"] == "follower"
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_proxies_rest_and_mcp_to_the_leader() {
     let Some(pg) = Postgres::start_or_skip() else {
@@ -71,12 +92,7 @@ async fn a_follower_proxies_rest_and_mcp_to_the_leader() {
     };
     let db = pg.database();
     let http = http();
-    let a = node(&db);
-    assert!(
-        wait_ready(&http, &a.url, 200, Duration::from_secs(30)).await,
-        "A leads"
-    );
-    let b = node(&db);
+    let (a, b) = leader_and_follower(&http, &db, FAILOVER_SECS).await;
     // B answers its own health and readiness: alive, not the leader
     let (st, health) = get(&http, &format!("{}/healthz", b.url)).await;
     assert_eq!(
@@ -196,12 +212,7 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
     };
     let db = pg.database();
     let http = http();
-    let a = node(&db);
-    assert!(
-        wait_ready(&http, &a.url, 200, Duration::from_secs(30)).await,
-        "A leads"
-    );
-    let b = node(&db);
+    let (a, b) = leader_and_follower(&http, &db, FAILOVER_SECS).await;
     let tasks: Vec<Value> = (0..10)
         .map(|i| json!({"id": format!("t{i}"), "title": format!("t{i}")}))
         .collect();
@@ -288,14 +299,7 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
             acked_claims.push(v["task"]["id"].as_str().expect("id").to_owned());
         }
     }
-    assert!(
-        common::eventually(Duration::from_secs(10), || async {
-            let (st, r) = get(&http, &format!("{}/readyz", a.url)).await;
-            st == 503 && r["role"] == "follower"
-        })
-        .await,
-        "A stepped down"
-    );
+    assert!(stepped_down(&http, &a.url).await, "A stepped down");
     let (st, list) = get(&http, &format!("{}/api/v1/tasks?status=running", b.url)).await;
     assert_eq!(st, 200, "{list}");
     let running: Vec<&str> = list["tasks"]
@@ -332,12 +336,7 @@ async fn a_leader_paused_inside_a_transaction_does_not_block_the_takeover() {
     };
     let db = pg.database();
     let http = http();
-    let a = node(&db);
-    assert!(
-        wait_ready(&http, &a.url, 200, Duration::from_secs(30)).await,
-        "A leads"
-    );
-    let b = node(&db);
+    let (a, b) = leader_and_follower(&http, &db, FAILOVER_SECS).await;
     let (sql, conn) = tokio_postgres::connect(&db, tokio_postgres::NoTls)
         .await
         .expect("connect");
@@ -414,14 +413,7 @@ async fn a_leader_paused_inside_a_transaction_does_not_block_the_takeover() {
     for h in load {
         h.await.expect("writer");
     }
-    assert!(
-        common::eventually(Duration::from_secs(10), || async {
-            let (st, r) = get(&http, &format!("{}/readyz", a.url)).await;
-            st == 503 && r["role"] == "follower"
-        })
-        .await,
-        "A stepped down"
-    );
+    assert!(stepped_down(&http, &a.url).await, "A stepped down");
     let acked = acked.lock().expect("log").clone();
     for id in &acked {
         let (st, v) = get(&http, &format!("{}/api/v1/tasks/{id}", b.url)).await;
@@ -441,12 +433,7 @@ async fn a_graceful_stop_hands_the_leadership_over_at_once() {
     };
     let db = pg.database();
     let http = http();
-    let mut a = node_with(&db, 20);
-    assert!(
-        wait_ready(&http, &a.url, 200, Duration::from_secs(30)).await,
-        "A leads"
-    );
-    let b = node_with(&db, 20);
+    let (mut a, b) = leader_and_follower(&http, &db, 20).await;
     let stopped = Instant::now();
     let status = a.terminate(Duration::from_secs(10)).expect("A exits");
     assert!(status.success(), "{status:?}");

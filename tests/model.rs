@@ -1387,15 +1387,8 @@ fn cases() -> u32 {
 /// change nothing observable (tasks, leases, slots, the ready set).
 #[test]
 fn a_restart_changes_nothing_even_when_every_clock_read_differs() {
-    let config = ProptestConfig {
-        cases: cases(),
-        max_shrink_iters: 200,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = proptest::test_runner::TestRunner::new(config);
     // every sequence ends in a crash, so every case checks a restart
-    let result = runner.run(&prop::collection::vec(op(), 1..80), |mut ops| {
+    let result = sequences(200, |mut ops| {
         ops.push(Op::Crash);
         run_on(&ops, &Clock::stepping(T0, 1), false)
     });
@@ -1404,18 +1397,26 @@ fn a_restart_changes_nothing_even_when_every_clock_read_differs() {
     }
 }
 
+/// Run `cases()` random sequences of 1–79 operations through `check`,
+/// shrinking a failure at most `max_shrink_iters` times.
+fn sequences(
+    max_shrink_iters: u32,
+    check: impl Fn(Vec<Op>) -> Result<(), TestCaseError>,
+) -> Result<(), proptest::test_runner::TestError<Vec<Op>>> {
+    let config = ProptestConfig {
+        cases: cases(),
+        max_shrink_iters,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest::test_runner::TestRunner::new(config).run(&prop::collection::vec(op(), 1..80), check)
+}
+
 /// Random operation sequences; a failure is shrunk and reported with the
 /// shortest sequence found (add it below as a named regression test).
 #[test]
 fn the_board_behaves_like_its_model() {
-    let config = ProptestConfig {
-        cases: cases(),
-        max_shrink_iters: 400,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let mut runner = proptest::test_runner::TestRunner::new(config);
-    let result = runner.run(&prop::collection::vec(op(), 1..80), |ops| run(&ops));
+    let result = sequences(400, |ops| run(&ops));
     print_tally();
     if let Err(e) = result {
         panic!("{e}");
