@@ -1,6 +1,8 @@
 // The lease timeline: one row per worker, one bar per lease from claim to end, coloured by how it
 // ended, from GET api/v1/leases (the audit log), kept live from the event stream (task_claimed
-// opens a bar, the ending event closes it). Hover shows the lease, a click opens its task.
+// opens a bar, the ending event closes it). The window (last hour, the default; last day; all)
+// picks the leases drawn, and the time axis fits them (timelineDomain). Hover shows the lease, a
+// click opens its task.
 import { ApiError, api } from './api.js';
 import { openDetail } from './detail.js';
 import { setViewParams, syncHash } from './nav.js';
@@ -113,6 +115,28 @@ function tickLabel(t, step) {
   return `${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
+const MIN_SPAN_MS = 2e3;
+/**
+ * The time axis [t0, t1] in epoch ms, fitted to `leases` (the ones drawn): from the first claim
+ * (never before the window's start, now - `span`) to the last end (now while a lease runs), at
+ * least MIN_SPAN_MS wide, with 2% room on each side. So a short run fills the chart instead of
+ * being a sliver at the edge of the window. With no lease: the whole window (the last minute
+ * for "all").
+ */
+function timelineDomain(leases, now, span) {
+  const from = span ? now - span : -Infinity;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const l of leases) {
+    if (Number.isFinite(l._c)) lo = Math.min(lo, Math.max(l._c, from));
+    hi = Math.max(hi, Number.isFinite(l._e) ? l._e : now);
+  }
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) { lo = span ? now - span : now - 60e3; hi = now; }
+  if (hi - lo < MIN_SPAN_MS) { const mid = (lo + hi) / 2; lo = mid - MIN_SPAN_MS / 2; hi = mid + MIN_SPAN_MS / 2; }
+  const pad = (hi - lo) * 0.02;
+  return [lo - pad, hi + pad];
+}
+
 function timelineRender() {
   TL.dirty = false;
   TL.drawnAt = Date.now();
@@ -131,12 +155,7 @@ function timelineRender() {
   $('[data-testid="timeline-empty"]').hidden = leases.length > 0 || TL.loading;
   const LABEL_W = 150, ROW_H = 30, AXIS_H = 26, PAD_R = 18, BAR_H = 18;
   const cw = Math.max(420, box.clientWidth || 900);
-  // "all": from the first claim to now (at least 10 s), a little room on both sides
-  let t0 = span ? now - span : leases.reduce((m, l) => (Number.isFinite(l._c) && l._c < m ? l._c : m), Infinity);
-  if (!Number.isFinite(t0)) t0 = now - 60e3;
-  if (!span) t0 = Math.min(t0, now - 10e3);
-  const t1 = now + (now - t0) * 0.02;
-  if (!span) t0 -= (t1 - t0) * 0.01;
+  const [t0, t1] = timelineDomain(leases, now, span);
   const plotW = cw - LABEL_W - PAD_R;
   const x = (t) => LABEL_W + ((Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0)) * plotW;
   const height = AXIS_H + Math.max(1, workers.length) * ROW_H + 6;
@@ -145,12 +164,13 @@ function timelineRender() {
   svg.setAttribute('height', String(height));
   const axis = s('g', { class: 'tl-axis' });
   const step = niceStep(t1 - t0);
-  const nowX = x(now);
+  // the "now" mark only where now is on the axis (it is not once every lease has ended)
+  const nowX = now >= t0 && now <= t1 ? x(now) : null;
   for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
     const xx = x(t);
     axis.append(s('line', { class: 'tl-grid', x1: xx, x2: xx, y1: AXIS_H - 4, y2: height }));
     // no label under the "now" mark or cut off at the right edge
-    if (Math.abs(xx - nowX) > 44 && xx < cw - 30) axis.append(s('text', { class: 'tl-tick', x: xx, y: AXIS_H - 9, 'text-anchor': 'middle' }, tickLabel(t, step)));
+    if ((nowX === null || Math.abs(xx - nowX) > 44) && xx < cw - 30) axis.append(s('text', { class: 'tl-tick', x: xx, y: AXIS_H - 9, 'text-anchor': 'middle' }, tickLabel(t, step)));
   }
   const rows = s('g', { class: 'tl-rows' });
   const rowIndex = new Map(workers.map((w, i) => [w, i]));
@@ -174,9 +194,13 @@ function timelineRender() {
     }
     rows.append(g);
   }
-  const nowLine = s('g', { class: 'tl-now' }, s('line', { x1: nowX, x2: nowX, y1: AXIS_H - 4, y2: height }), s('text', { x: nowX, y: 10, 'text-anchor': 'end' }, 'now'));
-  svg.replaceChildren(s('rect', { class: 'tl-gutter', x: 0, y: 0, width: LABEL_W - 6, height }), axis, rows, nowLine);
+  const nowLine = nowX === null ? null
+    : s('g', { class: 'tl-now' }, s('line', { x1: nowX, x2: nowX, y1: AXIS_H - 4, y2: height }), s('text', { x: nowX, y: 10, 'text-anchor': 'end' }, 'now'));
+  svg.replaceChildren(...[s('rect', { class: 'tl-gutter', x: 0, y: 0, width: LABEL_W - 6, height }), axis, rows, nowLine].filter(Boolean));
   svg.dataset.bars = String(leases.length);
+  // the axis' ends (epoch ms), for tests and tools
+  svg.dataset.t0 = String(Math.round(t0));
+  svg.dataset.t1 = String(Math.round(t1));
   svg.dataset.state = TL.loading ? 'loading' : 'ready';
   if (TL.hover) {
     const el = svg.querySelector(`[data-testid="timeline-bar"][data-lease-id="${TL.hover.id}"]`);
