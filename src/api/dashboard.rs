@@ -1,19 +1,57 @@
 //! The live dashboard: static files embedded in the binary, served at the
-//! mount point (`./`, `./app.js`, `./style.css`, the graph view's layout
-//! worker `./graph-worker.js` and the vendored layout library under
-//! `./vendor/`). The page uses only relative URLs, so it works under any
-//! embedding prefix (mount at `/baton` and open `/baton/`).
+//! mount point (`./`, the page's ES modules `./app.js`, `./board.js`, … (see
+//! `MODULES`), `./style.css`, the graph view's layout worker
+//! `./graph-worker.js` and the vendored layout library under `./vendor/`).
+//! The page uses only relative URLs, so it works under any embedding prefix
+//! (mount at `/baton` and open `/baton/`).
+//!
+//! The modules are plain files, no build step: `index.html` loads `app.js`
+//! with `<script type="module">` and the browser fetches what it imports.
+//! Each module needs a row in [`super::routes::ROOT`] and an entry in
+//! `MODULES`; a unit test below holds the three lists (imports, table,
+//! routes) together. No Content-Security-Policy is sent; the modules are
+//! same-origin files, so a future `script-src 'self'` admits them.
 //!
 //! `assets/dashboard/vendor/` is written by `scripts/vendor-dashboard.sh`
 //! from npm at the versions pinned in `assets/dashboard/vendor/package-lock.json`
 //! and committed, so building needs no npm and nothing is fetched at run time.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::board::Board;
 
 const INDEX: &str = include_str!("../../assets/dashboard/index.html");
-const APP_JS: &str = include_str!("../../assets/dashboard/app.js");
+
+/// Declares [`MODULES`]: each file under `assets/dashboard/`, embedded.
+macro_rules! modules {
+    ($($file:literal),* $(,)?) => {
+        /// The dashboard's ES modules as (file name, source): each is served
+        /// at `./<file name>` with a JavaScript content type, which browsers
+        /// require of a module script. `app.js` is the entry.
+        pub(crate) const MODULES: &[(&str, &str)] = &[
+            $(($file, include_str!(concat!("../../assets/dashboard/", $file))),)*
+        ];
+    };
+}
+
+modules!(
+    "app.js",
+    "api.js",
+    "board.js",
+    "detail.js",
+    "form.js",
+    "graph.js",
+    "nav.js",
+    "progress.js",
+    "servers.js",
+    "slots.js",
+    "sse.js",
+    "state.js",
+    "stats.js",
+    "timeline.js",
+    "util.js",
+);
+
 const STYLE: &str = include_str!("../../assets/dashboard/style.css");
 const GRAPH_WORKER: &str = include_str!("../../assets/dashboard/graph-worker.js");
 const DAGRE: &str = include_str!("../../assets/dashboard/vendor/dagre.min.js");
@@ -33,8 +71,17 @@ pub(crate) async fn index(board: web::Data<Board>) -> HttpResponse {
         .body(INDEX.replace(GRAPH_MAX_NODES, &limit))
 }
 
-pub(crate) async fn app_js() -> HttpResponse {
-    asset(JS, APP_JS)
+/// `GET ./<module>.js`: the module named by the request path's last
+/// segment, from [`MODULES`] (every route row that points here names one;
+/// anything else is 404).
+pub(crate) async fn module(req: HttpRequest) -> HttpResponse {
+    let name = req.path().rsplit('/').next().unwrap_or_default();
+    match MODULES.iter().find(|(file, _)| *file == name) {
+        Some((_, body)) => asset(JS, body),
+        None => HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("no such dashboard module"),
+    }
 }
 
 pub(crate) async fn style_css() -> HttpResponse {
@@ -64,20 +111,103 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
 mod tests {
     use super::*;
 
+    use crate::api::routes::ROOT;
+    use crate::auth::Access;
+
     #[test]
     fn index_carries_the_graph_limit_and_only_relative_urls() {
         assert!(INDEX.contains(GRAPH_MAX_NODES));
-        for html in [INDEX, APP_JS, GRAPH_WORKER] {
+        let sources = [INDEX, GRAPH_WORKER]
+            .into_iter()
+            .chain(MODULES.iter().map(|(_, body)| *body));
+        for text in sources {
             for needle in [
                 "src=\"/",
                 "href=\"/",
                 "fetch('/",
                 "Worker('/",
                 "EventSource('/",
+                "from '/",
+                "import('/",
             ] {
-                assert!(!html.contains(needle), "absolute URL {needle}");
+                assert!(!text.contains(needle), "absolute URL {needle}");
             }
         }
         assert!(DAGRE_LICENSE.contains("MIT"));
+    }
+
+    /// The files `import … from './x.js'` names in `source`.
+    fn imports(source: &str) -> Vec<&str> {
+        source
+            .lines()
+            .filter(|line| line.starts_with("import "))
+            .filter_map(|line| line.split("from './").nth(1))
+            .filter_map(|rest| rest.split('\'').next())
+            .collect()
+    }
+
+    /// A module the browser cannot fetch breaks the whole page, so every
+    /// import resolves to an embedded module, every embedded module is
+    /// imported (or is the entry), has a public GET row at the mount point,
+    /// and is preloaded by the page (the entry is loaded by its script tag).
+    #[test]
+    fn every_module_is_imported_embedded_routed_and_preloaded() {
+        let names: Vec<&str> = MODULES.iter().map(|(file, _)| *file).collect();
+        assert!(
+            INDEX.contains("<script type=\"module\" src=\"app.js\"></script>"),
+            "index.html loads the entry as a module"
+        );
+        let mut imported = vec!["app.js"];
+        for (file, body) in MODULES {
+            for target in imports(body) {
+                assert!(
+                    names.contains(&target),
+                    "{file} imports {target}, which is not in MODULES"
+                );
+                imported.push(target);
+            }
+        }
+        for file in &names {
+            assert!(
+                imported.contains(file),
+                "{file} is embedded but never imported"
+            );
+            let path = format!("/{file}");
+            assert!(
+                ROOT.iter()
+                    .any(|r| r.method == "GET" && r.path == path && r.access == Access::Public),
+                "no public GET {path} row in routes::ROOT"
+            );
+            assert!(
+                *file == "app.js"
+                    || INDEX.contains(&format!("<link rel=\"modulepreload\" href=\"{file}\">")),
+                "index.html does not preload {file}"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_module_is_served_as_javascript_by_its_last_path_segment() {
+        use actix_web::body::MessageBody;
+        let req = actix_web::test::TestRequest::get()
+            .uri("/baton/board.js")
+            .to_http_request();
+        let res = module(req).await;
+        assert_eq!(res.status(), 200);
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(ct, Some(JS));
+        let body = res.into_body().try_into_bytes().unwrap_or_default();
+        assert!(
+            body.starts_with(b"// The board"),
+            "{:?}",
+            &body[..body.len().min(40)]
+        );
+        let req = actix_web::test::TestRequest::get()
+            .uri("/nothing.js")
+            .to_http_request();
+        assert_eq!(module(req).await.status(), 404);
     }
 }

@@ -118,7 +118,21 @@ route_table! {
     /// probes and the protected-resource metadata (RFC 9728).
     ROOT, register_root:
     GET "/" => dashboard::index, PUBLIC;
-    GET "/app.js" => dashboard::app_js, PUBLIC;
+    GET "/app.js" => dashboard::module, PUBLIC;
+    GET "/api.js" => dashboard::module, PUBLIC;
+    GET "/board.js" => dashboard::module, PUBLIC;
+    GET "/detail.js" => dashboard::module, PUBLIC;
+    GET "/form.js" => dashboard::module, PUBLIC;
+    GET "/graph.js" => dashboard::module, PUBLIC;
+    GET "/nav.js" => dashboard::module, PUBLIC;
+    GET "/progress.js" => dashboard::module, PUBLIC;
+    GET "/servers.js" => dashboard::module, PUBLIC;
+    GET "/slots.js" => dashboard::module, PUBLIC;
+    GET "/sse.js" => dashboard::module, PUBLIC;
+    GET "/state.js" => dashboard::module, PUBLIC;
+    GET "/stats.js" => dashboard::module, PUBLIC;
+    GET "/timeline.js" => dashboard::module, PUBLIC;
+    GET "/util.js" => dashboard::module, PUBLIC;
     GET "/style.css" => dashboard::style_css, PUBLIC;
     GET "/graph-worker.js" => dashboard::graph_worker, PUBLIC;
     GET "/vendor/dagre.min.js" => dashboard::dagre, PUBLIC;

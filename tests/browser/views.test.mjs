@@ -235,6 +235,122 @@ test('timeline: one bar per lease for three workers, an expired lease, hover, li
   });
 });
 
+/** HSL hue (degrees) of an [r, g, b] colour; NaN for a grey. */
+function hue([r, g, b]) {
+  const max = Math.max(r, g, b);
+  const d = max - Math.min(r, g, b);
+  if (!d) return NaN;
+  const h = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
+  return (h * 60 + 360) % 360;
+}
+const hueDistance = (a, b) => { const d = Math.abs(a - b) % 360; return Math.min(d, 360 - d); };
+
+test('graph: a running node pulses in the running colour, never in the failed colour', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launch();
+  t.after(() => browser.close());
+  await withDiagnostics(t, server, async () => {
+    const tasks = [{ id: 'work', title: 'Running' }, { id: 'broken', title: 'Failed', max_attempts: 1 }, { id: 'next', title: 'Waits', dependencies: ['work'] }];
+    assert.equal((await rest(server.url, 'POST', 'api/v1/tasks', { tasks })).status, 201);
+    await claimAndFinish(server.url, 'work', 'agent-1', null);
+    await claimAndFinish(server.url, 'broken', 'agent-2', 'fail', { error: 'boom', retry: false });
+
+    const page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
+    page.setDefaultTimeout(T_UI);
+    const pageErrors = watchPage(page);
+    await page.goto(`${server.url}/#graph`, { waitUntil: 'domcontentloaded', timeout: T_START });
+    await page.waitForSelector('[data-testid="graph-svg"][data-state="ready"][data-nodes="3"]');
+    await page.waitForSelector(`${node('work')}[data-status="running"]`);
+    await page.waitForSelector(`${node('broken')}[data-status="failed"]`);
+
+    // The running node's outline and bar through one whole pulse (its animations paused at each
+    // 100 ms step), as sRGB read back from a canvas, next to the failed node's colour.
+    const seen = await page.evaluate(({ run, fail }) => {
+      const cv = document.createElement('canvas');
+      cv.width = 1; cv.height = 1;
+      const cx = cv.getContext('2d', { willReadFrequently: true });
+      const rgb = (c) => { cx.clearRect(0, 0, 1, 1); cx.fillStyle = '#000'; cx.fillStyle = c; cx.fillRect(0, 0, 1, 1); return [...cx.getImageData(0, 0, 1, 1).data].slice(0, 3); };
+      const box = document.querySelector(`${run} .gn-box`);
+      const bar = document.querySelector(`${run} .gn-bar`);
+      const anims = box.getAnimations();
+      const samples = [];
+      for (let at = 0; at <= 1600; at += 100) {
+        for (const a of anims) { a.pause(); a.currentTime = at; }
+        const cs = getComputedStyle(box);
+        samples.push({ at, stroke: cs.stroke, rgb: rgb(cs.stroke), width: parseFloat(cs.strokeWidth), bar: rgb(getComputedStyle(bar).fill) });
+      }
+      for (const a of anims) a.currentTime = 800; // the peak, for the screenshot
+      return { animations: anims.length, samples, failed: rgb(getComputedStyle(document.querySelector(`${fail} .gn-bar`)).fill) };
+    }, { run: node('work'), fail: node('broken') });
+    await shot(page, 'graph-running.png');
+    t.diagnostic(`failed ${seen.failed}; running: ${seen.samples.map((x) => `${x.at}ms ${x.rgb}/${x.width}`).join(', ')}`);
+
+    const failedHue = hue(seen.failed);
+    assert.ok(hueDistance(failedHue, 4) < 15, `the failed colour is red: ${seen.failed}`);
+    assert.ok(seen.animations >= 1, 'a running node still pulses');
+    const widths = seen.samples.map((x) => x.width);
+    assert.ok(Math.max(...widths) > Math.min(...widths) + 1, `the pulse is visible: widths ${widths}`);
+    for (const x of [...seen.samples.map((y) => ({ what: `outline at ${y.at} ms (${y.stroke})`, rgb: y.rgb })), { what: 'bar', rgb: seen.samples[0].bar }]) {
+      const d = hueDistance(hue(x.rgb), failedHue);
+      assert.ok(d >= 25, `running ${x.what} = rgb(${x.rgb}) reads as failed rgb(${seen.failed}): hue ${d.toFixed(0)}° apart`);
+    }
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+test('timeline: the default window fits a short run, from its first claim to its last end', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launch();
+  t.after(() => browser.close());
+  await withDiagnostics(t, server, async () => {
+    const tasks = [1, 2, 3, 4].map((i) => ({ id: `step-${i}`, title: `Step ${i}` }));
+    assert.equal((await rest(server.url, 'POST', 'api/v1/tasks', { tasks })).status, 201);
+    // A run of about three seconds: two leases, then two more once the clock has moved on
+    // (waiting for an instant spaces the run out; nothing is asserted after it).
+    const started = Date.now();
+    await claimAndFinish(server.url, 'step-1', 'worker-a');
+    await claimAndFinish(server.url, 'step-2', 'worker-b');
+    while (Date.now() < started + 3000) await sleep(50);
+    await claimAndFinish(server.url, 'step-3', 'worker-a');
+    await claimAndFinish(server.url, 'step-4', 'worker-b', 'fail', { error: 'flaky', retry: false });
+    const leases = await allLeases(server.url);
+    assert.equal(leases.length, 4);
+    const first = Math.min(...leases.map((l) => Date.parse(l.claimed_at)));
+    const last = Math.max(...leases.map((l) => Date.parse(l.ended_at)));
+    assert.ok(last - first >= 2500, `the run spans ${last - first} ms`);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 600 } });
+    page.setDefaultTimeout(T_UI);
+    const pageErrors = watchPage(page);
+    await page.goto(`${server.url}/#timeline`, { waitUntil: 'domcontentloaded', timeout: T_START });
+    await page.waitForSelector('[data-testid="timeline-zoom-hour"].active'); // the default window
+    await page.waitForSelector('[data-testid="timeline-svg"][data-state="ready"][data-bars="4"]');
+    await shot(page, 'timeline-default.png');
+
+    // What the user sees: the bars span the chart, not a sliver at its right edge.
+    const drawn = await page.evaluate(() => {
+      const svg = document.querySelector('[data-testid="timeline-svg"]');
+      const rects = [...svg.querySelectorAll('[data-testid="timeline-bar"] rect')];
+      return {
+        width: Number(svg.getAttribute('width')),
+        left: Math.min(...rects.map((r) => Number(r.getAttribute('x')))),
+        right: Math.max(...rects.map((r) => Number(r.getAttribute('x')) + Number(r.getAttribute('width')))),
+        t0: Number(svg.dataset.t0),
+        t1: Number(svg.dataset.t1),
+      };
+    });
+    t.diagnostic(`run ${first}..${last} (${last - first} ms); axis ${drawn.t0}..${drawn.t1}; bars ${drawn.left}..${drawn.right} of ${drawn.width} px`);
+    assert.ok(drawn.left / drawn.width < 0.25, `the first bar starts at the left of the chart: x ${drawn.left} of ${drawn.width}`);
+    assert.ok(drawn.right / drawn.width > 0.9, `the last bar ends at the right of the chart: ${drawn.right} of ${drawn.width}`);
+    // The axis covers the run (first claim to last end) and the run fills most of it.
+    assert.ok(drawn.t0 <= first && drawn.t1 >= last, `axis ${drawn.t0}..${drawn.t1} covers the run ${first}..${last}`);
+    assert.ok((last - first) / (drawn.t1 - drawn.t0) > 0.8, `the run fills the axis: ${last - first} of ${drawn.t1 - drawn.t0} ms`);
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
 test('graph: a 5,000-task board opens on its frontier and the tab stays responsive', { skip: SKIP, timeout: 600_000 }, async (t) => {
   const server = await startServer();
   t.after(() => server.stop());
