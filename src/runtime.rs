@@ -266,7 +266,7 @@ impl Runtime {
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start
-        let pool = crate::pool::McpPool::start(servers);
+        let pool = crate::pool::McpPool::start_with_clock(servers, clock.clone());
         let board = Board::new(
             registry,
             resolver,
