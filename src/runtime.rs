@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher};
+use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::actors::metrics::{Metrics, MetricsCollector};
 use crate::actors::registry::TaskRegistry;
 use crate::actors::resolver::DependencyResolver;
@@ -370,6 +370,14 @@ impl Runtime {
             tracing::info!("shutdown begun: ending SSE streams and MCP sessions");
             self.board.closing().cancel();
         }
+    }
+
+    /// The executor dispatcher's completed passes (see
+    /// [`WatchPasses`]): a count a test awaits to know the dispatcher looked
+    /// at the board again. `None` without a dispatcher (no downstream server)
+    /// or once it has stopped.
+    pub async fn dispatcher_passes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.dispatcher.as_ref()?.send(WatchPasses).await.ok()
     }
 
     /// Commit everything queued and close the store (a clean close: the next
