@@ -311,7 +311,7 @@ where
     Fut: Future<Output = Reply<T>>,
 {
     let started = Instant::now();
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = Instant::now() + timeout;
     let fail_fast = shared
         .breakers
         .get(server)
@@ -427,7 +427,7 @@ fn not_ready(server: &str, state: &watch::Receiver<ServerState>, started: Instan
 async fn wait_ready(
     server: &str,
     state: &mut watch::Receiver<ServerState>,
-    deadline: tokio::time::Instant,
+    deadline: Instant,
     started: Instant,
 ) -> Result<(), PoolError> {
     loop {
