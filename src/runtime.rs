@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher};
+use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::actors::metrics::{Metrics, MetricsCollector};
 use crate::actors::registry::TaskRegistry;
 use crate::actors::resolver::DependencyResolver;
@@ -266,7 +266,7 @@ impl Runtime {
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start
-        let pool = crate::pool::McpPool::start(servers);
+        let pool = crate::pool::McpPool::start_with_clock(servers, clock.clone());
         let board = Board::new(
             registry,
             resolver,
@@ -370,6 +370,14 @@ impl Runtime {
             tracing::info!("shutdown begun: ending SSE streams and MCP sessions");
             self.board.closing().cancel();
         }
+    }
+
+    /// The executor dispatcher's completed passes (see
+    /// [`WatchPasses`]): a count a test awaits to know the dispatcher looked
+    /// at the board again. `None` without a dispatcher (no downstream server)
+    /// or once it has stopped.
+    pub async fn dispatcher_passes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.dispatcher.as_ref()?.send(WatchPasses).await.ok()
     }
 
     /// Commit everything queued and close the store (a clean close: the next

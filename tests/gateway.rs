@@ -406,7 +406,14 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
         )
         .await;
     assert_eq!(code, 201, "{task}");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // two whole passes of the dispatcher after the add: the second began after
+    // the first ended, so it saw the task (passes never overlap)
+    let mut passes = s.runtime.dispatcher_passes().await.expect("a dispatcher");
+    let seen = *passes.borrow_and_update();
+    tokio::time::timeout(Duration::from_secs(20), passes.wait_for(|n| *n >= seen + 2))
+        .await
+        .expect("two dispatcher passes in time")
+        .expect("the dispatcher runs");
     let (_, t) = s.get("/tasks/job").await;
     assert_eq!(t["status"], "ready", "{t}");
     assert_eq!(t["attempts"], 0, "{t}");
@@ -531,9 +538,11 @@ async fn executor_tasks_hold_no_slot_while_their_server_restarts() {
         .post("/tasks", json!({ "id": "mine", "title": "mine" }))
         .await;
     assert_eq!(code, 201, "{t}");
-    // the dispatcher wakes on every board event and every 500 ms: give it a few chances
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(1500) {
+    // the dispatcher wakes on every board event and every 500 ms: give it a few
+    // chances — three whole passes after both tasks were added
+    let mut passes = s.runtime.dispatcher_passes().await.expect("a dispatcher");
+    let seen = *passes.borrow_and_update();
+    loop {
         let (code, v) = s.get("/tasks/job").await;
         assert_eq!(code, 200);
         assert_eq!(
@@ -541,7 +550,13 @@ async fn executor_tasks_hold_no_slot_while_their_server_restarts() {
             (Some("ready"), Some(0)),
             "not claimed while its server restarts: {v}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if *passes.borrow_and_update() >= seen + 3 {
+            break;
+        }
+        tokio::time::timeout(Duration::from_secs(20), passes.changed())
+            .await
+            .expect("a dispatcher pass in time")
+            .expect("the dispatcher runs");
     }
     // the one slot is free for an agent
     let (code, v) = s

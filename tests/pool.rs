@@ -5,7 +5,9 @@
 //! do not trip the breaker, process-group cleanup on crash and shutdown,
 //! invalid entries reported by name while the rest run, restart/reset,
 //! prompts through the gateway, and streamable HTTP. No mocks; every wait is
-//! bounded.
+//! bounded. Breaker, restart-delay and health-check timing run on a manual
+//! [`Clock`] that the tests step (each delay is read off the armed timer and
+//! fired by advancing the clock to it) instead of sleeping through it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,6 +17,7 @@ use baton::pool::{
     BreakerState, CallOptions, McpPool, PoolError, PoolHandle, PoolSettings, ServerSet,
     ServerState, TransportKind,
 };
+use baton::Clock;
 use rmcp::model::CallToolResult;
 use serde_json::{json, Value};
 
@@ -151,13 +154,42 @@ impl Fault {
 }
 
 fn start(servers: Value, settings: &PoolSettings) -> (PoolHandle, ServerSet) {
+    start_clocked(servers, settings, &Clock::system())
+}
+
+/// [`start`] on `clock`.
+fn start_clocked(
+    servers: Value,
+    settings: &PoolSettings,
+    clock: &Clock,
+) -> (PoolHandle, ServerSet) {
     stderr_lines();
     let text = json!({ "mcpServers": servers }).to_string();
     let set = ServerSet::from_json(Path::new("test.json"), &text, settings, |k| {
         std::env::var(k).ok()
     })
     .expect("server file");
-    (McpPool::start(set.clone()), set)
+    (McpPool::start_with_clock(set.clone(), clock.clone()), set)
+}
+
+/// A manual clock at the wall clock's time.
+fn manual_clock() -> Clock {
+    Clock::manual(baton::model::now_ms())
+}
+
+/// Wait until a timer is armed on `clock` (polled), then fire the earliest
+/// by advancing the clock to its deadline; returns how far ahead of the
+/// clock's time it was (the delay it was armed with, the clock standing
+/// still in between).
+async fn fire_next_timer(clock: &Clock, what: &str) -> u64 {
+    wait_for(what, Duration::from_secs(10), || {
+        clock.next_timer().is_some()
+    })
+    .await;
+    let at = clock.next_timer().expect("an armed timer");
+    let delay = at.saturating_sub(clock.now());
+    clock.advance_to(at);
+    delay
 }
 
 /// Poll `cond` every 20 ms for up to `within`.
@@ -390,10 +422,14 @@ async fn prompts_through_the_gateway() {
 #[actix_rt::test]
 async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     let f = Fault::new("crash");
-    let (pool, _) = start(json!({ "flaky": f.entry(&[]) }), &settings());
+    let clock = manual_clock();
+    let (pool, _) = start_clocked(json!({ "flaky": f.entry(&[]) }), &settings(), &clock);
 
     // failure_threshold = 3 calls, each crashing a fresh child mid-call
     for i in 0..3 {
+        if i > 0 {
+            fire_next_timer(&clock, "the restart delay").await;
+        }
         wait_for("the next child", Duration::from_secs(5), || {
             f.starts().len() == i + 1
         })
@@ -414,12 +450,16 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     assert_eq!(view.times_opened, 1);
 
     // while open: fail fast, and nothing reaches the (crash-mode) child
+    // (the restart delay, at most 400 ms, ends before the 600 ms open timeout)
+    fire_next_timer(&clock, "the restart delay").await;
+    assert!(clock.now() < retry_at);
     wait_for("the restart", Duration::from_secs(5), || {
         f.starts().len() == 4
     })
     .await;
     wait_state(&pool, "flaky", ServerState::Ready).await;
     let starts = f.starts().len();
+    let calls = pool.server_status("flaky").await.expect("status").calls;
     for _ in 0..5 {
         let t = Instant::now();
         let r = echo(&pool, "flaky", "x", not_idempotent()).await;
@@ -439,7 +479,14 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
             t.elapsed()
         );
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // a status round trip through the server's mailbox: it has handled
+    // everything sent to it before, and counted no call
+    let status = pool.server_status("flaky").await.expect("status");
+    assert_eq!(
+        (status.calls, status.state),
+        (calls, ServerState::Ready),
+        "{status:?}"
+    );
     assert_eq!(
         f.starts().len(),
         starts,
@@ -448,10 +495,18 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
 
     // after open_timeout: half-open; one probe at a time
     f.set_mode("slow:300");
-    let wait = retry_at.saturating_sub(baton::model::now_ms()) + 20;
-    tokio::time::sleep(Duration::from_millis(wait)).await;
+    clock.advance_to(retry_at - 1);
+    let early = echo(&pool, "flaky", "x", not_idempotent()).await;
+    assert!(
+        matches!(early, Err(PoolError::BreakerOpen { .. })),
+        "1 ms before retry_at: {early:?}"
+    );
+    clock.advance_to(retry_at);
     let (probe, second) = tokio::join!(echo(&pool, "flaky", "probe", not_idempotent()), async {
-        tokio::time::sleep(Duration::from_millis(80)).await;
+        wait_for("the probe in flight", Duration::from_secs(2), || {
+            pool.breaker("flaky").map(|b| b.in_flight_probes) == Some(1)
+        })
+        .await;
         echo(&pool, "flaky", "2", not_idempotent()).await
     });
     assert_eq!(text(&probe.expect("probe")), "probe");
@@ -541,7 +596,9 @@ async fn hung_and_dropped_calls_are_cancelled_downstream_and_the_next_call_works
         cancelled() >= 2
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // the dropped call's end was sent to the server before this round trip
+    // through its mailbox, so its breaker view is up to date after it
+    pool.status().await;
     let view = pool.breaker("hang").expect("view");
     assert_eq!((view.failures, view.in_flight_probes), (1, 0), "{view:?}");
     pool.shutdown().await;
@@ -555,14 +612,23 @@ async fn a_crashing_child_is_restarted_with_growing_delays() {
         restart_max_ms: 5_000,
         ..settings()
     };
-    let (pool, _) = start(json!({ "crashy": f.entry(&[]) }), &s);
+    let clock = manual_clock();
+    let (pool, _) = start_clocked(json!({ "crashy": f.entry(&[]) }), &s, &clock);
+    // each restart delay is a timer of the clock: read it off the armed timer
+    // (the clock stands still between a failed start and its restart) and fire it
+    let mut gaps: Vec<u64> = Vec::new();
+    for i in 0..4 {
+        wait_for("the next start", Duration::from_secs(10), || {
+            f.starts().len() == i + 1
+        })
+        .await;
+        gaps.push(fire_next_timer(&clock, "the restart delay").await);
+    }
     wait_for("five starts", Duration::from_secs(10), || {
         f.starts().len() >= 5
     })
     .await;
-    let at: Vec<u64> = f.starts().iter().map(|s| s.1).collect();
-    let gaps: Vec<u64> = at.windows(2).map(|w| w[1] - w[0]).collect();
-    // delays 100·2^i plus up to 100% jitter, plus the time to spawn and fail
+    // delays 100·2^i plus up to 100% jitter (on the clock: no time to spawn and fail)
     for (i, gap) in gaps.iter().take(4).enumerate() {
         let low = 100u64 << i;
         assert!(
@@ -584,6 +650,7 @@ async fn a_crashing_child_is_restarted_with_growing_delays() {
 
     // it recovers once the fault is gone
     f.set_mode("ok");
+    fire_next_timer(&clock, "the restart delay").await;
     wait_state(&pool, "crashy", ServerState::Ready).await;
     let r = echo(&pool, "crashy", "up", CallOptions::default())
         .await
@@ -604,14 +671,17 @@ async fn failed_health_checks_open_the_breaker() {
         open_timeout_ms: 60_000,
         ..settings()
     };
-    let (pool, _) = start(json!({ "pinged": f.entry(&[]) }), &s);
+    let clock = manual_clock();
+    let (pool, _) = start_clocked(json!({ "pinged": f.entry(&[]) }), &s, &clock);
     wait_state(&pool, "pinged", ServerState::Ready).await;
     let pid = Pid::from_raw(f.starts()[0].0 as i32);
-    // a stopped process answers nothing: every ping times out
+    // a stopped process answers nothing: every ping times out (after 200 ms of real time)
     kill(pid, Signal::SIGSTOP).expect("SIGSTOP our child");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut opened = false;
     while !opened && Instant::now() < deadline {
+        // the health-check interval is a timer of the clock: fire the next check
+        fire_next_timer(&clock, "the next health check").await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         opened = pool.breaker("pinged").map(|b| b.state) == Some(BreakerState::Open);
     }
@@ -681,7 +751,8 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     })
     .await;
     wait_state(&pool, "retry", ServerState::Ready).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // a round trip through the server's mailbox: nothing more was sent to it
+    pool.status().await;
     assert_eq!(f.starts().len(), 5, "not retried");
     wait_for("four failures counted", Duration::from_secs(2), || {
         pool.breaker("retry").map(|b| b.failures) == Some(4)
@@ -700,7 +771,12 @@ async fn a_call_over_max_concurrent_calls_is_refused_busy() {
     let (pool, _) = start(json!({ "busy": f.entry(&[]) }), &s);
     wait_state(&pool, "busy", ServerState::Ready).await;
     let (first, second) = tokio::join!(echo(&pool, "busy", "1", CallOptions::default()), async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        wait_for(
+            "the first call to hold the slot",
+            Duration::from_secs(2),
+            || pool.calls_in_flight("busy") == Some(1),
+        )
+        .await;
         echo(&pool, "busy", "2", CallOptions::default()).await
     });
     assert_eq!(text(&first.expect("first")), "1");

@@ -31,6 +31,17 @@
 //! whose breaker is half-open, and on shutdown gives back the leases it holds
 //! (on start, any left by a crash), so a restart of baton costs no attempt.
 //!
+//! Time: it reads the runtime's [`Clock`] (the board's): breakers are judged,
+//! cool-downs kept and a call's execution deadline computed by its `now`, and
+//! its look-again interval and lease heartbeats are the clock's timers
+//! ([`Clock::sleep`]). With a manual clock it therefore looks again only on
+//! board events, when its calls end, and when the clock is advanced.
+//!
+//! Each completed *pass* — a claim it asked the board for and got an answer
+//! to — counts on a `watch` channel ([`WatchPasses`]): a test that must show
+//! the dispatcher left a task alone waits for two passes after adding it
+//! instead of sleeping.
+//!
 //! [`ClaimNextExecutor`]: crate::actors::registry::ClaimNextExecutor
 
 use std::collections::HashMap;
@@ -40,19 +51,21 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use rmcp::model::CallToolResult;
+use tokio::sync::watch;
 
 use crate::board::{Board, Claim, TaskFilter};
+use crate::clock::Clock;
 use crate::core::table::LeaseRef;
 use crate::error::ErrorCode;
-use crate::model::{now_ms, Executor, TaskId, TaskStatus};
+use crate::model::{Executor, Millis, TaskId, TaskStatus};
 use crate::pool::{BreakerState, CallOptions, PoolError, PoolHandle, ServerState};
 
 /// How often waiting tasks are looked at again without a board event.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 /// After a call to a server was not sent (busy, half-open probes in flight,
-/// restarting), its tasks are left alone this long: no claim/release churn.
-const COOL_DOWN: Duration = Duration::from_millis(250);
+/// restarting), its tasks are left alone this long (ms): no claim/release churn.
+const COOL_DOWN_MS: Millis = 250;
 
 /// Settings of the dispatcher.
 #[derive(Debug, Clone)]
@@ -85,16 +98,22 @@ pub struct Dispatcher {
     again: bool,
     /// Set by the event forwarder; cleared when a pump starts (coalescing).
     wake: Arc<AtomicBool>,
-    /// Servers whose last call was not sent, until when to leave them alone.
-    cooling: HashMap<String, std::time::Instant>,
+    /// Servers whose last call was not sent, until when (clock ms) to leave them alone.
+    cooling: HashMap<String, Millis>,
     /// Shutting down: claim nothing more.
     stopping: bool,
+    /// The board's clock.
+    clock: Clock,
+    /// Passes completed so far (see the module docs).
+    passes: watch::Sender<u64>,
 }
 
 impl Dispatcher {
-    /// A dispatcher over `board`, calling through `pool`.
+    /// A dispatcher over `board`, calling through `pool`, on the board's clock.
     pub fn new(board: Board, pool: PoolHandle, config: DispatcherConfig) -> Self {
         Self {
+            clock: board.clock().clone(),
+            passes: watch::channel(0).0,
             board,
             pool,
             config,
@@ -112,9 +131,8 @@ impl Dispatcher {
     /// half-open one we already probe, or a call just not sent. Their tasks
     /// wait unclaimed, so they hold no slot and burn no attempt.
     fn blocked(&mut self) -> Vec<String> {
-        let now = now_ms();
-        let instant = std::time::Instant::now();
-        self.cooling.retain(|_, until| *until > instant);
+        let now = self.clock.now();
+        self.cooling.retain(|_, until| *until > now);
         self.pool
             .servers()
             .into_iter()
@@ -154,6 +172,7 @@ impl Dispatcher {
         let fut = async move { board.claim_next_executor(&worker, blocked, exclude).await };
         ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
             act.pumping = false;
+            act.passes.send_modify(|n| *n += 1);
             match res {
                 Ok(Some(claim)) => {
                     act.start(claim, ctx);
@@ -190,7 +209,7 @@ impl Dispatcher {
                 .lease
                 .claimed_at
                 .saturating_add(secs.saturating_mul(1000));
-            Duration::from_millis(end.saturating_sub(now_ms()).max(1))
+            Duration::from_millis(end.saturating_sub(self.clock.now()).max(1))
         });
         tracing::info!(task = %id, server = %exec.server, tool = %exec.tool, lease, "dispatching");
         let server = exec.server.clone();
@@ -199,8 +218,8 @@ impl Dispatcher {
         let handle = ctx.spawn(fut.into_actor(self).map(move |(task, cool), act, ctx| {
             act.finished(&task, lease);
             if let Some(server) = cool {
-                act.cooling
-                    .insert(server, std::time::Instant::now() + COOL_DOWN);
+                let until = act.clock.now().saturating_add(COOL_DOWN_MS);
+                act.cooling.insert(server, until);
             }
             act.pump(ctx);
         }));
@@ -242,6 +261,25 @@ impl Dispatcher {
                 }
             }));
         }
+    }
+
+    /// Run `tick` every `every` of the clock's time, from now on (the next
+    /// one is armed when this one fires, as `run_interval` would).
+    fn every(
+        &mut self,
+        ctx: &mut Context<Self>,
+        every: Duration,
+        tick: fn(&mut Self, &mut Context<Self>),
+    ) {
+        let timer = self
+            .clock
+            .sleep(every)
+            .into_actor(self)
+            .map(move |(), act, ctx| {
+                tick(act, ctx);
+                act.every(ctx, every, tick);
+            });
+        ctx.spawn(timer);
     }
 
     /// Give back every lease held by our worker name (left by a crash).
@@ -412,8 +450,8 @@ impl Actor for Dispatcher {
             }
             .into_actor(self),
         );
-        ctx.run_interval(RETRY_EVERY, |act, ctx| act.pump(ctx));
-        ctx.run_interval(self.config.heartbeat_every, |act, ctx| act.heartbeat(ctx));
+        self.every(ctx, RETRY_EVERY, Self::pump);
+        self.every(ctx, self.config.heartbeat_every, Self::heartbeat);
         self.release_orphans(ctx); // ctx.wait: before any claim
         self.pump(ctx);
     }
@@ -428,6 +466,20 @@ impl Handler<Pump> for Dispatcher {
     type Result = ();
     fn handle(&mut self, _: Pump, ctx: &mut Context<Self>) {
         self.pump(ctx);
+    }
+}
+
+/// The dispatcher's completed passes (a count that only grows): await a
+/// change, or `wait_for(|n| *n >= seen + 2)`, to know it has looked at the
+/// board again. The channel closes when the dispatcher stops.
+#[derive(Debug, Message)]
+#[rtype(result = "watch::Receiver<u64>")]
+pub struct WatchPasses;
+
+impl Handler<WatchPasses> for Dispatcher {
+    type Result = MessageResult<WatchPasses>;
+    fn handle(&mut self, _: WatchPasses, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.passes.subscribe())
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::Recipient;
 use nix::sys::signal::Signal;
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Prompt, Tool};
 use rmcp::service::{NotificationContext, RoleClient, RunningService, ServiceError};
@@ -17,35 +17,46 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use super::events::{PromptListChanged, ToolListChanged};
 use super::process::ProcessGroup;
-use super::server::{McpServer, PromptListChanged, ToolListChanged};
 use super::spec::{ServerSpec, Transport};
 
 /// Longest stderr line forwarded to the log; the rest of the line is dropped.
 const MAX_STDERR_LINE: usize = 8 * 1024;
 
-/// The client handler of one connection.
+/// The client handler of one connection: tells its server's actor (through
+/// these recipients) when the server's tool or prompt list changed.
 #[derive(Clone)]
 pub(crate) struct GatewayClient {
-    server: Addr<McpServer>,
+    tools: Recipient<ToolListChanged>,
+    prompts: Recipient<PromptListChanged>,
     generation: u64,
 }
 
 impl GatewayClient {
-    pub(crate) fn new(server: Addr<McpServer>, generation: u64) -> Self {
-        Self { server, generation }
+    /// The handler of connection `generation`, reporting to `tools` and `prompts`.
+    pub(crate) fn new(
+        tools: Recipient<ToolListChanged>,
+        prompts: Recipient<PromptListChanged>,
+        generation: u64,
+    ) -> Self {
+        Self {
+            tools,
+            prompts,
+            generation,
+        }
     }
 }
 
 impl ClientHandler for GatewayClient {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.server.do_send(ToolListChanged {
+        self.tools.do_send(ToolListChanged {
             generation: self.generation,
         });
     }
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.server.do_send(PromptListChanged {
+        self.prompts.do_send(PromptListChanged {
             generation: self.generation,
         });
     }

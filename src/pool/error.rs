@@ -10,7 +10,7 @@ use crate::core::expand::ExpandError;
 use crate::error::ErrorCode;
 use crate::model::Millis;
 
-use super::ServerState;
+use super::state::ServerState;
 
 /// Why a call or an admin operation on the pool failed.
 #[derive(Debug, Clone, thiserror::Error)]

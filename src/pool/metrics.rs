@@ -1,7 +1,9 @@
 //! Per-server metrics of the MCP server pool for `/metrics`
 //! (`baton_downstream_*`), rendered from [`ServerStatus`] rows.
 
-use super::{BreakerState, ServerState, ServerStatus};
+use super::state::ServerState;
+use super::status::ServerStatus;
+use crate::core::breaker::BreakerState;
 
 /// Per-server metrics of the MCP server pool, in the OpenMetrics text format
 /// (empty when there is no server). Server names are `[A-Za-z0-9_-]`

@@ -11,9 +11,12 @@
 //! prompt catalog after each prompt-list change (announced on the
 //! [`PromptsChanged`] broadcast).
 //!
-//! Messages: [`ToolsRefreshed`] and [`PromptsRefreshed`] from its servers;
-//! [`GetPoolStatus`], [`RestartServer`], [`ResetServer`] and [`ShutdownPool`]
-//! from the [`PoolHandle`](super::PoolHandle), routed by server name.
+//! Messages: [`ToolsRefreshed`] and [`PromptsRefreshed`] from its servers
+//! (defined in `events.rs`, below both); [`GetPoolStatus`],
+//! [`RestartServer`], [`ResetServer`] and [`ShutdownPool`] from the
+//! [`PoolHandle`](super::PoolHandle), routed by server name.
+//!
+//! It hands the runtime's [`Clock`] to every server it starts.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,13 +26,17 @@ use futures_util::future::join_all;
 use rmcp::model::{Prompt, Tool};
 use tokio::sync::{watch, Semaphore};
 
-use super::error::PoolError;
-use super::server::{GetServerStatus, McpServer, ResetBreaker, Restart, StopServer};
-use super::spec::{ServerSet, TransportKind};
-use super::{
-    Catalog, GatewayPrompt, GatewayTool, LiveRoute, PoolHandle, PoolShared, PromptCatalog,
-    PromptsChanged, Route, ServerState, ServerStatus, ToolsChanged,
+use super::catalog::{
+    Catalog, GatewayPrompt, GatewayTool, PromptCatalog, PromptsChanged, ToolsChanged,
 };
+use super::error::PoolError;
+use super::events::{PromptsRefreshed, ToolsRefreshed};
+use super::server::{GetServerStatus, McpServer, ResetBreaker, Restart, StopServer};
+use super::shared::{LiveRoute, PoolShared, Route};
+use super::spec::{ServerSet, TransportKind};
+use super::state::ServerState;
+use super::status::ServerStatus;
+use crate::clock::Clock;
 use crate::core::breaker::CircuitBreaker;
 use crate::core::names::NameTable;
 
@@ -48,13 +55,14 @@ enum Entry {
 
 impl McpPool {
     /// Start the pool and one [`McpServer`] per enabled server of `set`, on
-    /// the current actix arbiter; invalid entries are logged by name. Needs
-    /// a running actix system.
-    pub fn start(set: ServerSet) -> PoolHandle {
+    /// the current actix arbiter, every server on `clock`; invalid entries
+    /// are logged by name. Returns the pool and the views it writes (the
+    /// public way in is [`McpPool::start`]). Needs a running actix system.
+    pub(super) fn spawn(set: ServerSet, clock: Clock) -> (Addr<McpPool>, Arc<PoolShared>) {
         for issue in &set.issues {
             tracing::error!(server = %issue.name, error = %issue.error, "invalid MCP server entry; not started");
         }
-        let shared = Arc::new(PoolShared::new(set.issues));
+        let shared = Arc::new(PoolShared::new(set.issues, clock));
         let view = shared.clone();
         let addr = McpPool::create(move |ctx| {
             let me = ctx.address();
@@ -84,6 +92,7 @@ impl McpPool {
                     me.clone().recipient(),
                     state_tx,
                     view.breakers.clone(),
+                    view.clock.clone(),
                 )
                 .start();
                 view.routes.insert(
@@ -108,7 +117,7 @@ impl McpPool {
                 shared: view,
             }
         });
-        PoolHandle { pool: addr, shared }
+        (addr, shared)
     }
 
     fn rebuild_catalog(&mut self) {
@@ -191,16 +200,6 @@ impl Actor for McpPool {
     }
 }
 
-/// A server's tool list changed (also sent for its first non-empty list).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct ToolsRefreshed {
-    /// Server.
-    pub(crate) server: String,
-    /// Its tools, with their own names.
-    pub(crate) tools: Arc<Vec<Tool>>,
-}
-
 impl Handler<ToolsRefreshed> for McpPool {
     type Result = ();
 
@@ -216,16 +215,6 @@ impl Handler<ToolsRefreshed> for McpPool {
             .changes
             .send(ToolsChanged { server: msg.server });
     }
-}
-
-/// A server's prompt list changed (also sent for its first non-empty list).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct PromptsRefreshed {
-    /// Server.
-    pub(crate) server: String,
-    /// Its prompts, with their own names.
-    pub(crate) prompts: Arc<Vec<Prompt>>,
 }
 
 impl Handler<PromptsRefreshed> for McpPool {

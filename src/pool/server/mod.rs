@@ -20,90 +20,58 @@
 //! (`restarting`), unless the restart policy says `never` or
 //! `max_restarts` consecutive restarts failed (`failed`). A server that
 //! stayed up `restart_reset_after_ms` starts again from the first delay.
+//!
+//! Time: the breaker, the error and uptime stamps and the uptime that resets
+//! the restart delays are read from the runtime's [`Clock`]; the restart
+//! delay and the health-check interval are its timers ([`Clock::sleep`]), so
+//! a test on a manual clock fires them by advancing it. Timeouts that bound
+//! real I/O (start-up, requests, the grace of a process group) are tokio's.
+//!
+//! | file | concern |
+//! |---|---|
+//! | `mod.rs` | the actor's state, connecting, restarts, status, restart and stop |
+//! | `connection.rs` | one live connection and how it is terminated |
+//! | `lists.rs` | the tool and prompt lists and their refreshes |
+//! | `health.rs` | breaker admission and outcomes of calls, health checks, reset |
+//!
+//! [`ToolListChanged`]: crate::pool::events::ToolListChanged
+//! [`PromptListChanged`]: crate::pool::events::PromptListChanged
+//! [`ToolsRefreshed`]: crate::pool::events::ToolsRefreshed
+//! [`PromptsRefreshed`]: crate::pool::events::PromptsRefreshed
+
+mod connection;
+mod health;
+mod lists;
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use dashmap::DashMap;
 use nix::sys::signal::Signal;
-use rmcp::model::{ClientRequest, PingRequest, Prompt, Tool};
-use rmcp::service::{
-    PeerRequestOptions, QuitReason, RoleClient, RunningServiceCancellationToken, ServiceError,
-};
-use rmcp::Peer;
+use rmcp::model::{Prompt, Tool};
+use rmcp::service::QuitReason;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use self::connection::{terminate, Connection};
+use self::lists::Refresh;
+use super::backoff::backoff;
 use super::client::{self, GatewayClient};
 use super::error::PoolError;
+use super::events::{PromptsRefreshed, ToolsRefreshed};
 use super::process::ProcessGroup;
 use super::settings::RestartPolicy;
 use super::spec::{ServerSpec, TransportKind};
-use super::supervisor::{PromptsRefreshed, ToolsRefreshed};
-use super::{backoff, ServerState, ServerStatus};
-use crate::core::breaker::{BreakerState, BreakerView, CircuitBreaker, Permit, Rejection};
+use super::state::ServerState;
+use super::status::ServerStatus;
+use crate::clock::Clock;
+use crate::core::breaker::{BreakerView, CircuitBreaker};
 use crate::core::latency::LatencyWindow;
-use crate::model::{now_ms, Millis};
+use crate::model::Millis;
 
-/// Extra time, past the grace period, for rmcp's connection task to finish.
-const CLOSE_SLACK: Duration = Duration::from_secs(5);
-
-/// One live connection.
-struct Connection {
-    generation: u64,
-    peer: Peer<RoleClient>,
-    cancel: Option<RunningServiceCancellationToken>,
-    waiter: Option<JoinHandle<()>>,
-    group: Option<ProcessGroup>,
-    pid: Option<u32>,
-    /// The server declared the `prompts` capability.
-    has_prompts: bool,
-    up_since: Instant,
-    up_since_ms: Millis,
-    /// Set once [`terminate`] has seen the group gone.
-    terminated: bool,
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        // safety net: a connection dropped without `terminate` (its task was
-        // cancelled, the runtime is going down) takes its process group with it
-        if !self.terminated {
-            if let Some(g) = self.group {
-                g.signal(Signal::SIGKILL);
-            }
-        }
-    }
-}
-
-/// A list refresh (`tools/list`, `prompts/list`): at most one in flight, and
-/// a notification that arrives meanwhile asks for one more afterwards.
-#[derive(Debug, Default)]
-struct Refresh {
-    running: bool,
-    again: bool,
-}
-
-impl Refresh {
-    /// Whether to start a refresh now; if one is running, another is queued.
-    fn begin(&mut self) -> bool {
-        if self.running {
-            self.again = true;
-            false
-        } else {
-            self.running = true;
-            true
-        }
-    }
-
-    /// The running refresh ended; whether another one was asked for meanwhile.
-    fn end(&mut self) -> bool {
-        self.running = false;
-        std::mem::take(&mut self.again)
-    }
-}
+pub(crate) use self::health::{Admission, AdmitCall, CallFinished, CallOutcome, ResetBreaker};
 
 /// The server actor.
 pub struct McpServer {
@@ -136,19 +104,23 @@ pub struct McpServer {
     ping_in_flight: bool,
     cleanups: Vec<JoinHandle<()>>,
     stopping: bool,
+    /// The runtime's clock (see the module docs).
+    clock: Clock,
 }
 
 impl McpServer {
     /// A server that starts connecting when the actor starts. `pool` and
     /// `prompts_pool` receive its tool and prompt lists when they change;
     /// `state_tx` publishes its state; `breakers` is the pool-wide read-side
-    /// map, in which this actor writes only its own entry.
+    /// map, in which this actor writes only its own entry; `clock` is the
+    /// runtime's.
     pub(crate) fn new(
         spec: ServerSpec,
         pool: Recipient<ToolsRefreshed>,
         prompts_pool: Recipient<PromptsRefreshed>,
         state_tx: watch::Sender<ServerState>,
         breakers: Arc<DashMap<String, BreakerView>>,
+        clock: Clock,
     ) -> Self {
         let o = &spec.options;
         Self {
@@ -179,6 +151,7 @@ impl McpServer {
             ping_in_flight: false,
             cleanups: Vec::new(),
             stopping: false,
+            clock,
         }
     }
 
@@ -196,31 +169,7 @@ impl McpServer {
 
     fn record_error(&mut self, error: String) {
         self.last_error = Some(error);
-        self.last_error_at = Some(now_ms());
-    }
-
-    /// Publish the breaker view; log transitions.
-    fn breaker_changed(&mut self, before: BreakerState) {
-        let view = self.breaker.view();
-        let after = view.state;
-        if after != before {
-            match after {
-                BreakerState::Open => tracing::warn!(
-                    server = %self.spec.name,
-                    retry_at = view.retry_at,
-                    failures = view.failures,
-                    last_error = self.last_error.as_deref().unwrap_or(""),
-                    "circuit breaker opened"
-                ),
-                BreakerState::HalfOpen => {
-                    tracing::info!(server = %self.spec.name, "circuit breaker half-open")
-                }
-                BreakerState::Closed => {
-                    tracing::info!(server = %self.spec.name, "circuit breaker closed")
-                }
-            }
-        }
-        self.breakers.insert(self.spec.name.clone(), view);
+        self.last_error_at = Some(self.clock.now());
     }
 
     fn reset_backoff(&mut self) {
@@ -234,7 +183,8 @@ impl McpServer {
         let generation = self.generation;
         self.set_state(state);
         self.pending_group.store(0, Ordering::SeqCst);
-        let handler = GatewayClient::new(ctx.address(), generation);
+        let me = ctx.address();
+        let handler = GatewayClient::new(me.clone().recipient(), me.recipient(), generation);
         let spec = self.spec.clone();
         let pending = self.pending_group.clone();
         let attempt = async move { client::connect(&spec, handler, pending).await }
@@ -301,8 +251,7 @@ impl McpServer {
                     group,
                     pid,
                     has_prompts,
-                    up_since: Instant::now(),
-                    up_since_ms: now_ms(),
+                    up_since_ms: self.clock.now(),
                     terminated: false,
                 });
                 self.set_tools(tools);
@@ -341,10 +290,15 @@ impl McpServer {
             attempt = self.consecutive_restarts,
             "restarting MCP server"
         );
-        self.restart_timer = Some(ctx.run_later(delay, |act, ctx| {
-            act.restart_timer = None;
-            act.connect(ctx, ServerState::Restarting);
-        }));
+        let timer = self
+            .clock
+            .sleep(delay)
+            .into_actor(self)
+            .map(|(), act, ctx| {
+                act.restart_timer = None;
+                act.connect(ctx, ServerState::Restarting);
+            });
+        self.restart_timer = Some(ctx.spawn(timer));
     }
 
     /// Stop a connection attempt in progress or scheduled; kill a half-started child.
@@ -364,144 +318,6 @@ impl McpServer {
     fn track_cleanup(&mut self, handle: JoinHandle<()>) {
         self.cleanups.retain(|h| !h.is_finished());
         self.cleanups.push(handle);
-    }
-
-    fn set_tools(&mut self, tools: Vec<Tool>) {
-        if *self.tools == tools {
-            return;
-        }
-        self.tools = Arc::new(tools);
-        self.pool.do_send(ToolsRefreshed {
-            server: self.spec.name.clone(),
-            tools: self.tools.clone(),
-        });
-    }
-
-    fn set_prompts(&mut self, prompts: Vec<Prompt>) {
-        if *self.prompts == prompts {
-            return;
-        }
-        self.prompts = Arc::new(prompts);
-        self.prompts_pool.do_send(PromptsRefreshed {
-            server: self.spec.name.clone(),
-            prompts: self.prompts.clone(),
-        });
-    }
-
-    fn refresh_tools(&mut self, ctx: &mut Context<Self>) {
-        let Some(conn) = &self.conn else { return };
-        if !self.tools_refresh.begin() {
-            return;
-        }
-        let peer = conn.peer.clone();
-        let generation = conn.generation;
-        let timeout = self.spec.options.request_timeout();
-        let fut = async move { tokio::time::timeout(timeout, peer.list_all_tools()).await }
-            .into_actor(self)
-            .map(move |result, act, ctx| {
-                let again = act.tools_refresh.end();
-                if act.conn.as_ref().map(|c| c.generation) != Some(generation) {
-                    return;
-                }
-                match result {
-                    Ok(Ok(tools)) => {
-                        tracing::info!(server = %act.spec.name, tools = tools.len(), "tool list refreshed");
-                        act.set_tools(tools);
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(server = %act.spec.name, error = %e, "tools/list failed");
-                        act.record_error(format!("tools/list failed: {e}"));
-                    }
-                    Err(_) => {
-                        tracing::warn!(server = %act.spec.name, "tools/list timed out");
-                        act.record_error("tools/list timed out".into());
-                    }
-                }
-                if again {
-                    act.refresh_tools(ctx);
-                }
-            });
-        ctx.spawn(fut);
-    }
-
-    /// Re-list the prompts (after `notifications/prompts/list_changed`);
-    /// nothing for a connection without the `prompts` capability.
-    fn refresh_prompts(&mut self, ctx: &mut Context<Self>) {
-        let Some(conn) = &self.conn else { return };
-        if !conn.has_prompts {
-            tracing::debug!(server = %self.spec.name, "prompts/list_changed from a server without prompts; ignored");
-            return;
-        }
-        if !self.prompts_refresh.begin() {
-            return;
-        }
-        let peer = conn.peer.clone();
-        let generation = conn.generation;
-        let timeout = self.spec.options.request_timeout();
-        let fut = async move { tokio::time::timeout(timeout, peer.list_all_prompts()).await }
-            .into_actor(self)
-            .map(move |result, act, ctx| {
-                let again = act.prompts_refresh.end();
-                if act.conn.as_ref().map(|c| c.generation) != Some(generation) {
-                    return;
-                }
-                match result {
-                    Ok(Ok(prompts)) => {
-                        tracing::info!(server = %act.spec.name, prompts = prompts.len(), "prompt list refreshed");
-                        act.set_prompts(prompts);
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(server = %act.spec.name, error = %e, "prompts/list failed");
-                        act.record_error(format!("prompts/list failed: {e}"));
-                    }
-                    Err(_) => {
-                        tracing::warn!(server = %act.spec.name, "prompts/list timed out");
-                        act.record_error("prompts/list timed out".into());
-                    }
-                }
-                if again {
-                    act.refresh_prompts(ctx);
-                }
-            });
-        ctx.spawn(fut);
-    }
-
-    fn ping(&mut self, ctx: &mut Context<Self>) {
-        if self.state != ServerState::Ready || self.ping_in_flight {
-            return;
-        }
-        let Some(conn) = &self.conn else { return };
-        if self.breaker.state_at(now_ms()) == BreakerState::Open {
-            return;
-        }
-        self.ping_in_flight = true;
-        let peer = conn.peer.clone();
-        let generation = conn.generation;
-        let timeout = self.spec.options.request_timeout();
-        let fut = async move {
-            let request = ClientRequest::PingRequest(PingRequest::default());
-            peer.send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
-                .await?
-                .await_response()
-                .await
-        }
-        .into_actor(self)
-        .map(move |result, act, _| {
-            act.ping_in_flight = false;
-            match result {
-                // the server answered, even if with an error: it is alive
-                Ok(_) | Err(ServiceError::McpError(_)) => {}
-                Err(e) if act.conn.as_ref().map(|c| c.generation) == Some(generation) => {
-                    tracing::warn!(server = %act.spec.name, error = %e, "health check failed");
-                    act.record_error(format!("health check failed: {e}"));
-                    let before = act.breaker.state();
-                    act.breaker.record_failure(now_ms());
-                    act.breaker_changed(before);
-                }
-                Err(_) => {}
-            }
-        });
-        ctx.spawn(fut);
     }
 
     fn status(&self) -> ServerStatus {
@@ -532,29 +348,6 @@ fn restart_backoff(spec: &ServerSpec) -> impl Iterator<Item = Duration> + Send +
     )
 }
 
-/// Close a connection and terminate its process group: SIGTERM to the group
-/// and close the client (stdin), up to `grace` for the group to exit, then
-/// SIGKILL; then wait for rmcp's connection task (which reaps the child).
-async fn terminate(mut conn: Connection, grace: Duration) {
-    if let Some(g) = conn.group {
-        g.signal(Signal::SIGTERM);
-    }
-    if let Some(cancel) = conn.cancel.take() {
-        cancel.cancel();
-    }
-    if let Some(g) = conn.group {
-        conn.terminated = g.terminate(grace).await;
-    }
-    if let Some(waiter) = conn.waiter.take() {
-        if tokio::time::timeout(grace + CLOSE_SLACK, waiter)
-            .await
-            .is_err()
-        {
-            tracing::warn!(pid = conn.pid, "MCP connection task did not finish");
-        }
-    }
-}
-
 impl Actor for McpServer {
     type Context = Context<Self>;
 
@@ -564,7 +357,7 @@ impl Actor for McpServer {
         self.connect(ctx, ServerState::Starting);
         let every = self.spec.options.ping_interval_ms;
         if every > 0 {
-            ctx.run_interval(Duration::from_millis(every), |act, ctx| act.ping(ctx));
+            self.schedule_ping(ctx, Duration::from_millis(every));
         }
     }
 
@@ -579,145 +372,6 @@ impl Actor for McpServer {
             g.signal(Signal::SIGKILL);
         }
         self.set_state(ServerState::Stopped);
-    }
-}
-
-/// What a caller needs to make one admitted call.
-#[derive(Debug)]
-pub(crate) struct Admission {
-    pub(crate) peer: Peer<RoleClient>,
-    pub(crate) permit: Permit,
-}
-
-/// Ask to make one call: checks the state and the breaker (which may
-/// half-open here) and hands out the connection's peer.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Admission, PoolError>")]
-pub(crate) struct AdmitCall;
-
-impl Handler<AdmitCall> for McpServer {
-    type Result = Result<Admission, PoolError>;
-
-    fn handle(&mut self, _: AdmitCall, _: &mut Context<Self>) -> Self::Result {
-        let server = self.name().to_owned();
-        let peer = match (self.state, &self.conn) {
-            // a connection whose rmcp task has ended is about to be reported closed:
-            // treat it as restarting rather than hand out a dead peer
-            (ServerState::Ready, Some(conn)) if !conn.peer.is_transport_closed() => {
-                conn.peer.clone()
-            }
-            (ServerState::Ready, Some(_)) => {
-                return Err(PoolError::NotReady {
-                    server,
-                    state: ServerState::Restarting,
-                    waited_ms: 0,
-                })
-            }
-            (ServerState::Failed, _) => {
-                return Err(PoolError::Failed {
-                    server,
-                    reason: self.last_error.clone().unwrap_or_default(),
-                })
-            }
-            (ServerState::Stopped, _) => return Err(PoolError::ShuttingDown),
-            (state, _) => {
-                return Err(PoolError::NotReady {
-                    server,
-                    state,
-                    waited_ms: 0,
-                })
-            }
-        };
-        let before = self.breaker.state();
-        let admitted = self.breaker.try_acquire(now_ms());
-        self.breaker_changed(before);
-        match admitted {
-            Ok(permit) => Ok(Admission { peer, permit }),
-            Err(Rejection::Open { retry_at }) => Err(PoolError::BreakerOpen { server, retry_at }),
-            Err(Rejection::ProbesBusy) => Err(PoolError::BreakerProbing { server }),
-        }
-    }
-}
-
-/// How an admitted call ended, for the breaker.
-#[derive(Debug, Clone)]
-pub(crate) enum CallOutcome {
-    /// The server answered (a result, `isError` included, or a JSON-RPC error).
-    Answered,
-    /// Transport failure or timeout.
-    Failed(String),
-    /// The caller went away before the end.
-    Abandoned,
-}
-
-/// An admitted call ended.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct CallFinished {
-    pub(crate) permit: Permit,
-    pub(crate) outcome: CallOutcome,
-    pub(crate) latency: Duration,
-}
-
-impl Handler<CallFinished> for McpServer {
-    type Result = ();
-
-    fn handle(&mut self, msg: CallFinished, _: &mut Context<Self>) {
-        let now = now_ms();
-        let before = self.breaker.state();
-        let micros = u64::try_from(msg.latency.as_micros()).unwrap_or(u64::MAX);
-        match msg.outcome {
-            CallOutcome::Answered => {
-                self.calls += 1;
-                self.latency.record(micros);
-                self.breaker.on_success(msg.permit, now);
-            }
-            CallOutcome::Failed(error) => {
-                self.calls += 1;
-                self.failed_calls += 1;
-                self.latency.record(micros);
-                self.record_error(error);
-                self.breaker.on_failure(msg.permit, now);
-            }
-            CallOutcome::Abandoned => self.breaker.on_abandoned(msg.permit),
-        }
-        self.breaker_changed(before);
-    }
-}
-
-/// The server sent `notifications/tools/list_changed` (from the connection's client handler).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct ToolListChanged {
-    /// Connection it came from.
-    pub(crate) generation: u64,
-}
-
-impl Handler<ToolListChanged> for McpServer {
-    type Result = ();
-
-    fn handle(&mut self, msg: ToolListChanged, ctx: &mut Context<Self>) {
-        if self.conn.as_ref().map(|c| c.generation) == Some(msg.generation) {
-            self.refresh_tools(ctx);
-        }
-    }
-}
-
-/// The server sent `notifications/prompts/list_changed` (from the connection's client handler).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct PromptListChanged {
-    /// Connection it came from.
-    pub(crate) generation: u64,
-}
-
-impl Handler<PromptListChanged> for McpServer {
-    type Result = ();
-
-    fn handle(&mut self, msg: PromptListChanged, ctx: &mut Context<Self>) {
-        if self.conn.as_ref().map(|c| c.generation) == Some(msg.generation) {
-            self.refresh_prompts(ctx);
-        }
     }
 }
 
@@ -737,7 +391,7 @@ impl Handler<ConnectionClosed> for McpServer {
             return; // an old connection, already replaced or closed on purpose
         }
         let Some(conn) = self.conn.take() else { return };
-        let uptime = conn.up_since.elapsed();
+        let uptime = Duration::from_millis(self.clock.now().saturating_sub(conn.up_since_ms));
         let what = match self.spec.transport.kind() {
             TransportKind::Stdio => "process exited",
             TransportKind::Http => "connection lost",
@@ -771,22 +425,6 @@ impl Handler<GetServerStatus> for McpServer {
 
     fn handle(&mut self, _: GetServerStatus, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.status())
-    }
-}
-
-/// Close the breaker and clear its counts.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct ResetBreaker;
-
-impl Handler<ResetBreaker> for McpServer {
-    type Result = ();
-
-    fn handle(&mut self, _: ResetBreaker, _: &mut Context<Self>) {
-        let before = self.breaker.state();
-        self.breaker.reset();
-        self.breaker_changed(before);
-        tracing::info!(server = %self.spec.name, "circuit breaker reset");
     }
 }
 
