@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+pub use crate::actors::context::DeadlineExceeded;
 use crate::actors::context::{ContextEnv, TaskContext};
 use crate::actors::metrics::Metrics;
 use crate::actors::resolver::{
@@ -1042,16 +1043,6 @@ impl Handler<DeleteTask> for TaskRegistry {
             act.write(batch)
         })))
     }
-}
-
-/// A task context's execution deadline passed.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DeadlineExceeded {
-    /// Task.
-    pub task: TaskId,
-    /// The lease the deadline belonged to (ignored if no longer current).
-    pub lease_id: u64,
 }
 
 impl Handler<DeadlineExceeded> for TaskRegistry {
