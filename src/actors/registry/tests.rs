@@ -356,7 +356,8 @@ async fn an_expired_lease_is_refused_at_once_then_swept_back_to_ready_until_its_
     assert!(
         matches!(
             late,
-            Err(Error::Task(TaskError::LeaseExpired { lease_id, .. })) if lease_id == first.lease.lease_id
+            Err(Error::Task(TaskError::LeaseExpired { lease_id, .. }))
+                if lease_id == first.lease.lease_id
         ),
         "a lapsed lease is refused before any sweep: {late:?}"
     );

@@ -35,8 +35,10 @@ pub enum LeaseRef {
     /// The fencing token from the claim (every `/api/v1` and `/mcp` update).
     Id(u64),
     /// The holder's name (agent-coordinate-mcp compatibility: that API has no
-    /// lease ids). Matches only a lease with [`Lease::compat`](crate::model::Lease::compat) set — one made
+    /// lease ids). Matches only a lease with [`Lease::compat`] set — one made
     /// by that API's `claim-task` — whose worker has this name.
+    ///
+    /// [`Lease::compat`]: crate::model::Lease::compat
     Worker(String),
 }
 
@@ -50,7 +52,9 @@ pub struct Claimant<'a> {
     /// Lease time-to-live in milliseconds.
     pub ttl_ms: u64,
     /// Made by an agent-coordinate-mcp `claim-task`: updates by worker name
-    /// may act on the lease ([`Lease::compat`](crate::model::Lease::compat)).
+    /// may act on the lease ([`Lease::compat`]).
+    ///
+    /// [`Lease::compat`]: crate::model::Lease::compat
     pub compat: bool,
 }
 
