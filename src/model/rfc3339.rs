@@ -1,7 +1,7 @@
 //! Serde helpers rendering [`Millis`] as RFC 3339 strings (UTC, millisecond
 //! precision): `#[serde(with = "rfc3339")]` on a `Millis` field,
 //! `#[serde(with = "rfc3339::option")]` on an `Option<Millis>`. Also
-//! [`format`] and [`parse`] for edges that show or read a time.
+//! [`format()`] and [`parse()`] for edges that show or read a time.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
