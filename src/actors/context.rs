@@ -4,11 +4,14 @@
 //! State: the task id, the lease it serves (shared with the registry, which
 //! revokes it the moment the lease ends), and an optional deadline timer.
 //! Messages: [`PutContext`] (lease-checked write of one key; persisted in the
-//! `c/` key space) and [`StopContext`]. Talks to: the
-//! [`TaskRegistry`](super::registry::TaskRegistry), by sending it
-//! [`DeadlineExceeded`](super::registry::DeadlineExceeded) when the task's
-//! `timeout_secs` runs out. Each context is its own actor: a panic inside one
-//! stops that actor only, never another task's.
+//! `c/` key space) and [`StopContext`]. Talks to: whoever started it (the
+//! [`TaskRegistry`](crate::actors::registry::TaskRegistry)), by sending the
+//! [`Recipient`] it was given a [`DeadlineExceeded`] when the task's
+//! `timeout_secs` runs out. That event is defined here, beside the actor that
+//! sends it, so a context needs nothing of the registry: the registry starts
+//! contexts and handles their event, and the import points one way. Each
+//! context is its own actor: a panic inside one stops that actor only, never
+//! another task's.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -16,8 +19,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::actors::registry::DeadlineExceeded;
-use crate::actors::Live;
+use crate::actors::live::Live;
 use crate::clock::Clock;
 use crate::core::table::TaskError;
 use crate::core::validate::check_value_size;
@@ -87,6 +89,19 @@ impl ContextEnv {
             live: Arc::new(AtomicUsize::new(0)),
         }
     }
+}
+
+/// A task context's execution deadline passed: the event a [`TaskContext`]
+/// sends to the [`Recipient`] it was started with (the registry, which
+/// expires the lease if it is still current; its handler is in
+/// `actors/registry/expiry.rs`).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeadlineExceeded {
+    /// Task.
+    pub task: TaskId,
+    /// The lease the deadline belonged to (ignored if no longer current).
+    pub lease_id: u64,
 }
 
 /// The per-task context actor.

@@ -24,28 +24,13 @@ use crate::model::TaskId;
 
 pub mod context;
 pub mod dispatcher;
+mod live;
 pub mod metrics;
 pub mod registry;
 pub mod resolver;
 pub mod slots;
 
-/// Counts one live thing (a context actor, an MCP forwarder) for as long as
-/// it exists: +1 when made, -1 when dropped, so a leak shows as a gauge
-/// that never comes back down.
-pub(crate) struct Live(Arc<AtomicUsize>);
-
-impl Live {
-    pub(crate) fn new(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Self(count.clone())
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
+pub(crate) use live::Live;
 
 /// Lock-free read views, each written by exactly one actor.
 pub struct BoardView {

@@ -1,0 +1,127 @@
+//! Claims: [`ClaimNext`] (the best ready task an agent may take, by
+//! priority then age, with tags), [`ClaimNextExecutor`] (the dispatcher's),
+//! [`ClaimTask`] (a named one), each taking a slot from the slot allocator
+//! and the task in one step; and [`ListReady`], the ready queue as agents see
+//! it.
+
+use actix::prelude::*;
+
+use super::commit::Resolutions;
+use super::messages::{ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, ListReady};
+use super::{done, Fut, Reply, TaskRegistry};
+use crate::actors::slots::{AcquireSlot, BindSlot, TaskEnded};
+use crate::core::table::{Claimant, Effects};
+use crate::model::{Principal, TaskId};
+
+impl TaskRegistry {
+    fn claim_into_slot(
+        &mut self,
+        id: TaskId,
+        worker: String,
+        slot: Option<u32>,
+        ttl_ms: u64,
+        actor: Principal,
+        compat: bool,
+    ) -> Fut<Claimed> {
+        let slots = self.slots.clone();
+        let (w, t) = (worker.clone(), id.clone());
+        // the claim's time is the allocator's one read: a restart rebuilds
+        // a task-bound slot's `since` from the lease's `claimed_at`
+        let acquire = async move {
+            match slot {
+                Some(s) => slots
+                    .send(BindSlot {
+                        slot: s,
+                        worker: w,
+                        task: t,
+                    })
+                    .await?
+                    .map(|at| (s, at)),
+                None => slots.send(AcquireSlot { worker: w, task: t }).await?,
+            }
+        };
+        let slot_held = slot.is_some();
+        Box::pin(acquire.into_actor(self).map(move |taken, act, ctx| {
+            let (slot, now) = taken?;
+            let mut fx = Effects::by(actor);
+            let who = Claimant {
+                worker: &worker,
+                slot,
+                ttl_ms,
+                compat,
+            };
+            let lease = match act.table.claim(&id, who, now, &mut fx) {
+                Ok(l) => l,
+                Err(e) => {
+                    act.slots.do_send(TaskEnded { slot, task: id });
+                    return Err(e.into());
+                }
+            };
+            // a claim ends no lease: nothing else to wait for
+            let (ticket, _) = act.commit(fx, Resolutions::default(), now, ctx)?;
+            if slot_held {
+                act.in_held_slot.insert(id.clone());
+            }
+            Ok(Claimed {
+                task: act.task(&id)?,
+                lease,
+                ticket,
+            })
+        }))
+    }
+}
+
+impl Handler<ClaimNext> for TaskRegistry {
+    type Result = Reply<Option<Claimed>>;
+    fn handle(&mut self, msg: ClaimNext, _: &mut Context<Self>) -> Self::Result {
+        let Some(id) = self.table.peek_ready(&msg.tags).cloned() else {
+            return done(Ok(None));
+        };
+        let ttl = self.ttl_ms();
+        let inner = self.claim_into_slot(id, msg.worker, msg.slot, ttl, msg.actor, false);
+        AtomicResponse::new(Box::pin(inner.map(|r, _, _| r.map(Some))))
+    }
+}
+
+impl Handler<ClaimNextExecutor> for TaskRegistry {
+    type Result = Reply<Option<Claimed>>;
+    fn handle(&mut self, msg: ClaimNextExecutor, _: &mut Context<Self>) -> Self::Result {
+        let pick = self.table.peek_ready_where(|t| {
+            t.executor
+                .as_ref()
+                .is_some_and(|e| !msg.blocked.contains(&e.server))
+                && !msg.exclude.contains(&t.id)
+        });
+        let Some(id) = pick.cloned() else {
+            return done(Ok(None));
+        };
+        let ttl = self.ttl_ms();
+        let inner = self.claim_into_slot(id, msg.worker, None, ttl, msg.actor, false);
+        AtomicResponse::new(Box::pin(inner.map(|r, _, _| r.map(Some))))
+    }
+}
+
+impl Handler<ClaimTask> for TaskRegistry {
+    type Result = Reply<Claimed>;
+    fn handle(&mut self, msg: ClaimTask, _: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = self.table.check_claimable(&msg.id) {
+            return done(Err(e.into()));
+        }
+        let ttl = msg.ttl_ms.unwrap_or_else(|| self.ttl_ms());
+        AtomicResponse::new(
+            self.claim_into_slot(msg.id, msg.worker, msg.slot, ttl, msg.actor, msg.compat),
+        )
+    }
+}
+
+impl Handler<ListReady> for TaskRegistry {
+    type Result = MessageResult<ListReady>;
+    fn handle(&mut self, _: ListReady, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.table
+                .ready_where(|t| t.executor.is_none())
+                .cloned()
+                .collect(),
+        )
+    }
+}

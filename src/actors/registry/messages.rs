@@ -1,0 +1,235 @@
+//! The registry's protocol: every message [`TaskRegistry`](super::TaskRegistry) handles, with its
+//! typed result, and [`Claimed`], the result of a claim. Edges send them
+//! (through [`crate::board::Board`]); the dispatcher sends
+//! [`ClaimNextExecutor`]. Each handler lives in the file of its concern
+//! (`add.rs`, `claim.rs`, `transitions.rs`, `expiry.rs`, `retention.rs`,
+//! `operations.rs`); [`DeadlineExceeded`](crate::actors::context::DeadlineExceeded)
+//! is defined by the task context that sends it.
+//!
+//! Every message that changes the board answers with the commit's
+//! [`Ticket`]: the caller waits for it to be durable before it answers.
+
+use actix::prelude::*;
+
+use crate::core::table::LeaseRef;
+use crate::error::Error;
+use crate::model::{Lease, Operation, Principal, Task, TaskId, TaskSpec};
+use crate::store::Ticket;
+
+// ---- tasks ---------------------------------------------------------------
+
+/// Validate and add tasks (one, or an atomic batch with dependencies inside it).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Vec<Task>, Ticket), Error>")]
+pub struct AddTasks {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Specs, in order.
+    pub specs: Vec<TaskSpec>,
+}
+
+/// Claim the best ready task (highest priority, then oldest) carrying all
+/// `tags`, together with a slot, in one step. `Ok(None)`: nothing is ready.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Claimed>, Error>")]
+pub struct ClaimNext {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Claiming worker.
+    pub worker: String,
+    /// Required tags.
+    pub tags: Vec<String>,
+    /// Explicit slot the worker holds (otherwise a free one is taken).
+    pub slot: Option<u32>,
+}
+
+/// Claim the best ready task that carries an executor whose server is not in
+/// `blocked` (the dispatcher's claim: a task whose server's breaker is open
+/// waits, unclaimed). `Ok(None)`: nothing is ready for it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Claimed>, Error>")]
+pub struct ClaimNextExecutor {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Claiming worker (the dispatcher's name).
+    pub worker: String,
+    /// Servers not to call now.
+    pub blocked: Vec<String>,
+    /// Tasks the dispatcher still runs (an expired lease made them ready again).
+    pub exclude: Vec<TaskId>,
+}
+
+/// Claim a specific ready task.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Claimed, Error>")]
+pub struct ClaimTask {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Task.
+    pub id: TaskId,
+    /// Claiming worker.
+    pub worker: String,
+    /// Explicit slot the worker holds (otherwise a free one is taken).
+    pub slot: Option<u32>,
+    /// Lease TTL override in milliseconds (compat routes).
+    pub ttl_ms: Option<u64>,
+    /// An agent-coordinate-mcp `claim-task`: the lease accepts updates by
+    /// worker name ([`Lease::compat`]).
+    pub compat: bool,
+}
+
+/// A successful claim.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The task, now running.
+    pub task: Task,
+    /// Its lease.
+    pub lease: Lease,
+    /// Commit to wait on.
+    pub ticket: Ticket,
+}
+
+/// Every ready task an agent may claim (no executor tasks), best first,
+/// read from the in-memory ready queue.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<Task>")]
+pub struct ListReady;
+
+/// Extend a lease.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Task, Ticket), Error>")]
+pub struct Heartbeat {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Task.
+    pub id: TaskId,
+    /// Lease held.
+    pub lease: LeaseRef,
+    /// TTL override in milliseconds (compat routes).
+    pub ttl_ms: Option<u64>,
+}
+
+/// Complete a running task under its lease.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Task, Ticket), Error>")]
+pub struct Complete {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Task.
+    pub id: TaskId,
+    /// Lease held.
+    pub lease: LeaseRef,
+    /// Result.
+    pub output: Option<serde_json::Value>,
+}
+
+/// Fail the current attempt (retried while attempts remain, unless `retry` is false).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Task, Ticket), Error>")]
+pub struct Fail {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Task.
+    pub id: TaskId,
+    /// Lease held.
+    pub lease: LeaseRef,
+    /// What went wrong.
+    pub error: String,
+    /// Whether another attempt may be made.
+    pub retry: bool,
+}
+
+/// Give a task back (ready again; the attempt does not count).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Task, Ticket), Error>")]
+pub struct Release {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Task.
+    pub id: TaskId,
+    /// Lease held.
+    pub lease: LeaseRef,
+}
+
+/// Cancel a task that has not finished (its pending dependents are cancelled too).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Task, Ticket), Error>")]
+pub struct Cancel {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// Task.
+    pub id: TaskId,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// Reset a failed task and its failed dependents.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Vec<Task>, Ticket), Error>")]
+pub struct Reset {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// The failed task.
+    pub id: TaskId,
+}
+
+/// Expire every lease that lapsed by the clock's now — what the sweep timer
+/// does every `leases.sweep_interval_ms` — and answer with the commit to
+/// wait on (`None`: nothing had lapsed).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Ticket>, Error>")]
+pub struct SweepLeases;
+
+/// Delete one terminal task now, with its audit log and context.
+///
+/// Errors: [`TaskError::NotFound`](crate::core::table::TaskError::NotFound);
+/// [`TaskError::WrongStatus`](crate::core::table::TaskError::WrongStatus) when it is not
+/// done, failed or cancelled;
+/// [`TaskError::HasDependents`](crate::core::table::TaskError::HasDependents) while other tasks
+/// depend on it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Ticket, Error>")]
+pub struct DeleteTask {
+    /// Task.
+    pub id: TaskId,
+    /// Who asked (stamped on the `task_deleted` event).
+    pub actor: Principal,
+}
+
+// ---- MCP task handles (SEP-2663) ------------------------------------------
+
+/// Record a new MCP task handle (and drop expired ones).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Ticket, Error>")]
+pub struct OpenOperation {
+    /// The record, `Working`.
+    pub op: Operation,
+}
+
+/// One MCP task handle.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Operation, Error>")]
+pub struct GetOperation {
+    /// Handle id.
+    pub id: String,
+}
+
+/// Settle a working handle (the task finished or the wait timed out).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Operation, Option<Ticket>), Error>")]
+pub struct SettleOperation {
+    /// Handle id.
+    pub id: String,
+    /// The task as it was seen.
+    pub task: Task,
+    /// Whether it had finished.
+    pub finished: bool,
+}
+
+/// Cancel a working handle (a settled one stays settled).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Operation, Option<Ticket>), Error>")]
+pub struct CancelOperation {
+    /// Handle id.
+    pub id: String,
+}

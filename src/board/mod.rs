@@ -1,0 +1,213 @@
+//! `Board`: the typed in-process API. Every edge (REST, the
+//! agent-coordinate-mcp routes, the CLI's server, MCP later) goes through it.
+//!
+//! Each write sends one message to the owning actor and then waits until the
+//! commit it caused is durable, so a returned `Ok` is an acknowledged write.
+//! Reads go to the store and then pass a read barrier before they return
+//! (nothing not yet durable is shown), or to the lock-free [`BoardView`].
+//!
+//! | file | owns |
+//! |---|---|
+//! | `mod.rs` | [`Board`]: the handle, who it acts for, role checks, id and worker checks |
+//! | `add.rs` | adding tasks (executor checks) |
+//! | `claim.rs` | claims |
+//! | `transitions.rs` | heartbeat, complete, fail, release, cancel, delete, reset, sweep |
+//! | `context.rs` | a task's context keys |
+//! | `slots.rs` | explicit worker slots |
+//! | `waits.rs` | durable waits (MCP task handles) |
+//! | `reads.rs` | every read, stats, Prometheus text |
+//! | `pages.rs` | the filters and pages of the list reads, [`Stats`] |
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::actors::metrics::{Metrics, MetricsCollector};
+use crate::actors::registry::TaskRegistry;
+use crate::actors::resolver::DependencyResolver;
+use crate::actors::slots::SlotAllocator;
+use crate::actors::BoardView;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::core::table::TaskError;
+use crate::error::Error;
+use crate::model::{Lease, Principal, Role, Task, TaskId};
+use crate::pool::PoolHandle;
+use crate::store::{Store, Ticket};
+
+mod add;
+mod claim;
+mod context;
+mod pages;
+mod reads;
+mod slots;
+mod transitions;
+mod waits;
+
+pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
+
+/// A task and its lease, as returned by a claim.
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema,
+)]
+pub struct Claim {
+    /// The task, now running.
+    pub task: Task,
+    /// The lease: present its `lease_id` on every later update.
+    pub lease: Lease,
+}
+
+/// The handle. Cheap to clone. Every operation is made on behalf of
+/// [`Board::actor`] ([`Principal::local`] unless [`Board::acting_as`] chose
+/// another): recorded in the audit log, checked against lease owners and,
+/// for executor tasks, against the admin role.
+#[derive(Clone)]
+pub struct Board {
+    actor: Principal,
+    registry: Addr<TaskRegistry>,
+    resolver: Addr<DependencyResolver>,
+    slots: Addr<SlotAllocator>,
+    collector: Addr<MetricsCollector>,
+    store: Store,
+    view: Arc<BoardView>,
+    metrics: Arc<Metrics>,
+    settings: Arc<Settings>,
+    /// Downstream MCP servers (executor tasks, the gateway, `/api/v1/servers`).
+    pool: Option<PoolHandle>,
+    clock: Clock,
+    /// Cancelled when a shutdown begins ([`crate::Runtime::close_streams`]):
+    /// every long-lived response (the SSE event stream, MCP sessions and
+    /// their streams) ends, so a graceful HTTP stop is not held open by
+    /// them until its timeout.
+    closing: tokio_util::sync::CancellationToken,
+}
+
+impl std::fmt::Debug for Board {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Board").finish_non_exhaustive()
+    }
+}
+
+/// Parse an id from a path or argument; an id that cannot exist is "not found".
+pub fn task_id(s: &str, max_len: usize) -> Result<TaskId, Error> {
+    TaskId::parse(s, max_len).map_err(|_| TaskError::NotFound(TaskId::from_trusted(s)).into())
+}
+
+impl Board {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        registry: Addr<TaskRegistry>,
+        resolver: Addr<DependencyResolver>,
+        slots: Addr<SlotAllocator>,
+        collector: Addr<MetricsCollector>,
+        store: Store,
+        view: Arc<BoardView>,
+        metrics: Arc<Metrics>,
+        settings: Arc<Settings>,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            actor: Principal::local(),
+            clock,
+            registry,
+            resolver,
+            slots,
+            collector,
+            store,
+            view,
+            metrics,
+            settings,
+            pool: None,
+            closing: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// Cancelled once a shutdown has begun (see
+    /// [`crate::Runtime::close_streams`]); long-lived streams end on it.
+    pub fn closing(&self) -> &tokio_util::sync::CancellationToken {
+        &self.closing
+    }
+
+    /// The same board, acting for `actor` (the edges call this with the
+    /// caller that authenticated the request).
+    pub fn acting_as(&self, actor: Principal) -> Board {
+        Board {
+            actor,
+            ..self.clone()
+        }
+    }
+
+    /// Who this handle acts for.
+    pub fn actor(&self) -> &Principal {
+        &self.actor
+    }
+
+    /// Builder: the downstream MCP server pool.
+    pub(crate) fn with_pool(mut self, pool: PoolHandle) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// The downstream MCP server pool (absent in a board built without one).
+    pub fn pool(&self) -> Option<&PoolHandle> {
+        self.pool.as_ref()
+    }
+
+    /// Settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The clock every lease and slot expiry is measured by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The store (for the SSE stream and shutdown).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Shared metric handles.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Lock-free views.
+    pub fn view(&self) -> &Arc<BoardView> {
+        &self.view
+    }
+
+    fn id(&self, s: &str) -> Result<TaskId, Error> {
+        task_id(s, self.settings.tasks.max_id_len)
+    }
+
+    /// Refuse unless [`Board::actor`] has at least `role`.
+    pub fn require(&self, role: Role, action: &'static str) -> Result<(), Error> {
+        if self.actor.role >= role {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                required: role,
+                action,
+            })
+        }
+    }
+
+    async fn durable<T>(&self, r: (T, Ticket)) -> Result<T, Error> {
+        self.store.wait_durable(r.1).await?;
+        Ok(r.0)
+    }
+}
+
+/// Check a worker name.
+pub fn check_worker(worker: &str) -> Result<(), Error> {
+    if worker.trim().is_empty() || worker.len() > 256 || worker.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "worker",
+            "must be 1 to 256 printable characters",
+        ));
+    }
+    Ok(())
+}

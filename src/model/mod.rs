@@ -1,0 +1,42 @@
+//! Pure domain types: task ids, tasks, statuses, leases, slots and audit events.
+//!
+//! Nothing here does I/O. Timestamps are milliseconds since the Unix epoch
+//! ([`Millis`]) so the cores can be driven by a fake clock in tests; they are
+//! rendered as RFC 3339 strings on the wire.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `time.rs` | [`Millis`], [`now_ms`] |
+//! | `rfc3339.rs` | [`rfc3339`]: how a `Millis` looks on the wire |
+//! | `id.rs` | [`TaskId`] |
+//! | `task.rs` | [`Task`], [`TaskStatus`], [`TaskSpec`], [`Executor`] |
+//! | `lease.rs` | [`Lease`] |
+//! | `history.rs` | [`LeaseRecord`], [`LeaseOutcome`] (the lease history) |
+//! | `slot.rs` | [`SlotInfo`] |
+//! | `event.rs` | [`Event`], [`EventKind`] (the audit log) |
+//! | `principal.rs` | [`Role`], [`Principal`], [`AccessToken`] |
+//! | `operation.rs` | [`Operation`], [`OperationState`] (MCP task handles) |
+//!
+//! Every type is used as `crate::model::Name`; the files import one another
+//! directly (`super::id::TaskId`), never through this face.
+
+mod event;
+mod history;
+mod id;
+mod lease;
+mod operation;
+mod principal;
+pub mod rfc3339;
+mod slot;
+mod task;
+mod time;
+
+pub use event::{Event, EventKind};
+pub use history::{LeaseOutcome, LeaseRecord};
+pub use id::TaskId;
+pub use lease::Lease;
+pub use operation::{Operation, OperationState};
+pub use principal::{AccessToken, Principal, Role};
+pub use slot::SlotInfo;
+pub use task::{Executor, Task, TaskSpec, TaskStatus};
+pub use time::{now_ms, Millis};
