@@ -27,16 +27,24 @@
 //! refused with [`BackupError::Truncated`] before anything is committed.
 //!
 //! The online side is `GET /api/v1/admin/backup` (admin role), which streams
-//! [`crate::store::Store::export`] from one read snapshot while the board
-//! keeps serving; the offline side is [`crate::store::Store::import`]
-//! (`baton restore`), which refuses a store that already holds a board.
+//! [`Store::export`](super::Store::export) (this room's [`export`]) from one
+//! read snapshot while the board keeps serving; the offline side is
+//! [`Store::restore`](super::Store::restore) (this room's [`import`];
+//! `baton restore`), which refuses a store that already holds a board.
 
 use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AccessToken, Event, Operation, Task, TaskId};
-use crate::store::{SlotRecord, StoreError};
+use super::batch::WriteBatch;
+use super::engine::{Engine, KvRead, TxError};
+use super::error::StoreError;
+use super::keys::{
+    decode, encode, key, last_event_in, read_meta, scan_prefix_in, task_event_key, SlotRecord,
+    CONTEXT, EVENT, EVENTS_PRUNED_META, META, OPERATION, SLOT, TASK, TASK_COUNT_META, TOKEN,
+};
+use super::leases::{lease_index_entry, with_renewal, LEASE_INDEX_META, LEASE_INDEX_VERSION};
+use crate::model::{AccessToken, Event, EventKind, Operation, Task, TaskId};
 
 /// `format` of every backup's header line.
 pub const BACKUP_FORMAT: &str = "baton-backup";
@@ -220,6 +228,192 @@ pub fn read_backup(
         ))),
         Some(_) => Ok(header),
     }
+}
+
+/// Write a consistent snapshot of the board (one read transaction) as
+/// the lines of a backup (see the module docs): the header, every
+/// record, the `end` line. Each line is handed to `line` without its
+/// newline; `line` returns `false` to stop early (the reader went away;
+/// then 0 is returned). Returns the number of records (header and end
+/// line not counted).
+/// Blocking: reads the whole board; call it off the async workers.
+pub(super) fn export(
+    snapshot: &dyn KvRead,
+    mut line: impl FnMut(String) -> bool,
+) -> Result<u64, StoreError> {
+    let header = BackupHeader::new(
+        last_event_in(snapshot)?.max(read_meta(snapshot, EVENTS_PRUNED_META)?),
+        read_meta(snapshot, EVENTS_PRUNED_META)?,
+    );
+    // our own plain data types always serialize
+    if !line(serde_json::to_string(&header).unwrap_or_default()) {
+        return Ok(0);
+    }
+    let mut records = 0u64;
+    let mut emit = |r: &BackupRecord| -> bool {
+        records += 1;
+        line(serde_json::to_string(r).unwrap_or_default())
+    };
+    for kv in scan_prefix_in(snapshot, META)? {
+        let (k, _) = kv?;
+        let name = String::from_utf8_lossy(&k[META.len()..]).into_owned();
+        // derived on restore
+        if [TASK_COUNT_META, LEASE_INDEX_META, EVENTS_PRUNED_META].contains(&name.as_str()) {
+            continue;
+        }
+        let value = read_meta(snapshot, &name)?;
+        if !emit(&BackupRecord::Meta { name, value }) {
+            return Ok(0);
+        }
+    }
+    macro_rules! each {
+        ($prefix:expr, |$k:ident, $v:ident| $make:expr) => {
+            for kv in scan_prefix_in(snapshot, $prefix)? {
+                let ($k, $v) = kv?;
+                let rec = $make;
+                if !emit(&rec) {
+                    return Ok(0);
+                }
+            }
+        };
+    }
+    each!(TOKEN, |k, v| BackupRecord::Token(decode(&k, &v)?));
+    each!(SLOT, |k, v| BackupRecord::Slot(decode(&k, &v)?));
+    each!(OPERATION, |k, v| BackupRecord::Operation(decode(&k, &v)?));
+    each!(TASK, |k, v| BackupRecord::Task(Box::new(with_renewal(
+        snapshot,
+        decode(&k, &v)?
+    )?)));
+    each!(CONTEXT, |k, v| {
+        let rest = &k[CONTEXT.len()..];
+        let split = rest
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or_else(|| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason: "context key without a separator".into(),
+            })?;
+        BackupRecord::Context {
+            task: TaskId::from_trusted(String::from_utf8_lossy(&rest[..split]).into_owned()),
+            key: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
+            value: decode(&k, &v)?,
+        }
+    });
+    each!(EVENT, |k, v| BackupRecord::Event(decode(&k, &v)?));
+    let end = BackupRecord::End { records };
+    line(serde_json::to_string(&end).unwrap_or_default());
+    Ok(records)
+}
+
+/// Load a backup into the store `db`, which must be empty: no task, event,
+/// slot, context, handle or token ([`BackupError::NotEmpty`] otherwise).
+/// The whole file is checked and written in one write transaction,
+/// committed only after the `end` line checked out, so a refused or failed
+/// restore leaves the store as empty as it was. The derived data (per-task
+/// audit index, lease index, task count) is rebuilt. Call it while no
+/// commit runs (the store was just opened for it).
+pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSummary, BackupError> {
+    {
+        let snapshot = db.snapshot()?;
+        for (prefix, what) in [
+            (TASK, "tasks"),
+            (EVENT, "events"),
+            (SLOT, "slot holds"),
+            (CONTEXT, "context values"),
+            (OPERATION, "task handles"),
+            (TOKEN, "access tokens"),
+        ] {
+            if scan_prefix_in(&snapshot, prefix)?.next().is_some() {
+                return Err(BackupError::NotEmpty(format!("it has {what}")));
+            }
+        }
+    }
+    let mut summary = RestoreSummary::default();
+    let mut failure: Option<BackupError> = None;
+    let mut restored: Option<BackupHeader> = None;
+    let mut input = Some(input);
+    let outcome = db.transact(
+        &mut |t| {
+            let Some(input) = input.take() else {
+                return Ok(());
+            };
+            let mut put = |k: Vec<u8>, v: Vec<u8>| -> Result<(), BackupError> {
+                t.insert(&k, &v)?;
+                Ok(())
+            };
+            let read = read_backup(input, |rec| {
+                let mut batch = WriteBatch::new();
+                match rec {
+                    BackupRecord::Meta { name, value } => batch.put_meta(&name, value),
+                    BackupRecord::Token(tok) => batch.put_token(&tok),
+                    BackupRecord::Slot(s) => batch.put_slot(&s),
+                    BackupRecord::Operation(op) => batch.put_operation(&op),
+                    BackupRecord::Task(task) => {
+                        summary.tasks += 1;
+                        put(key(TASK, task.id.as_str().as_bytes()), encode(&task))?;
+                        return Ok(());
+                    }
+                    BackupRecord::Context {
+                        task,
+                        key: k,
+                        value,
+                    } => batch.put_context(&task, &k, &value),
+                    BackupRecord::Event(ev) => {
+                        summary.events += 1;
+                        if let Some(id) = &ev.task_id {
+                            if ev.kind != EventKind::TaskDeleted {
+                                put(task_event_key(id, ev.id), Vec::new())?;
+                            }
+                        }
+                        if let Some((k, v)) = lease_index_entry(&ev) {
+                            put(k, v)?;
+                        }
+                        put(key(EVENT, &ev.id.to_be_bytes()), encode(&ev))?;
+                        return Ok(());
+                    }
+                    BackupRecord::End { .. } => return Ok(()),
+                }
+                summary.other += 1;
+                for (k, v) in batch.ops {
+                    if let Some(v) = v {
+                        put(k, v)?;
+                    }
+                }
+                Ok(())
+            });
+            let header = match read {
+                Ok(header) => header,
+                Err(e) => {
+                    failure = Some(e);
+                    // aborts the transaction; the caller reports `failure`
+                    return Err(StoreError::Closed);
+                }
+            };
+            for (name, value) in [
+                (TASK_COUNT_META, summary.tasks),
+                (LEASE_INDEX_META, LEASE_INDEX_VERSION),
+                (EVENTS_PRUNED_META, header.events_pruned_through),
+            ] {
+                t.insert(&key(META, name.as_bytes()), &value.to_be_bytes())?;
+            }
+            restored = Some(header);
+            Ok(())
+        },
+        &mut || Ok(()),
+    );
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    outcome.map_err(TxError::into_store)?;
+    let header = restored.ok_or(StoreError::Closed)?;
+    tracing::info!(
+        tasks = summary.tasks,
+        events = summary.events,
+        other = summary.other,
+        created_at = %header.created_at,
+        "backup restored"
+    );
+    Ok(summary)
 }
 
 #[cfg(test)]
