@@ -31,6 +31,10 @@
 //! read snapshot while the board keeps serving; the offline side is
 //! [`Store::restore`](super::Store::restore) (this room's [`import`];
 //! `baton restore`), which refuses a store that already holds a board.
+//!
+//! Every line is serialized through one function, [`backup_line`], whose
+//! failure fails the backup with a typed error: a backup never carries an
+//! empty or `null` line in place of a record.
 
 use std::io::BufRead;
 
@@ -237,6 +241,11 @@ pub fn read_backup(
 /// then 0 is returned). Returns the number of records (header and end
 /// line not counted).
 /// Blocking: reads the whole board; call it off the async workers.
+///
+/// Errors: the snapshot's read and decode errors, and
+/// [`StoreError::Corrupt`] for a record that does not serialize (see
+/// [`backup_line`]); the lines handed out so far then end without the
+/// `end` line, which a restore refuses.
 pub(super) fn export(
     snapshot: &dyn KvRead,
     mut line: impl FnMut(String) -> bool,
@@ -245,14 +254,13 @@ pub(super) fn export(
         last_event_in(snapshot)?.max(read_meta(snapshot, EVENTS_PRUNED_META)?),
         read_meta(snapshot, EVENTS_PRUNED_META)?,
     );
-    // our own plain data types always serialize
-    if !line(serde_json::to_string(&header).unwrap_or_default()) {
+    if !line(backup_line(b"the backup header", &header)?) {
         return Ok(0);
     }
     let mut records = 0u64;
-    let mut emit = |r: &BackupRecord| -> bool {
+    let mut emit = |k: &[u8], r: &BackupRecord| -> Result<bool, StoreError> {
         records += 1;
-        line(serde_json::to_string(r).unwrap_or_default())
+        Ok(line(backup_line(k, r)?))
     };
     for kv in scan_prefix_in(snapshot, META)? {
         let (k, _) = kv?;
@@ -262,7 +270,7 @@ pub(super) fn export(
             continue;
         }
         let value = read_meta(snapshot, &name)?;
-        if !emit(&BackupRecord::Meta { name, value }) {
+        if !emit(&k, &BackupRecord::Meta { name, value })? {
             return Ok(0);
         }
     }
@@ -271,7 +279,7 @@ pub(super) fn export(
             for kv in scan_prefix_in(snapshot, $prefix)? {
                 let ($k, $v) = kv?;
                 let rec = $make;
-                if !emit(&rec) {
+                if !emit(&$k, &rec)? {
                     return Ok(0);
                 }
             }
@@ -301,8 +309,22 @@ pub(super) fn export(
     });
     each!(EVENT, |k, v| BackupRecord::Event(decode(&k, &v)?));
     let end = BackupRecord::End { records };
-    line(serde_json::to_string(&end).unwrap_or_default());
+    line(backup_line(b"the backup end line", &end)?);
     Ok(records)
+}
+
+/// `value` as one line of a backup (JSON, without its newline). `what`
+/// names the record for the error: its key, or the header or end line.
+///
+/// Errors: [`StoreError::Corrupt`] when `value` does not serialize. baton's
+/// own records always do (no map with non-string keys, no fallible
+/// `Serialize`), but a failure must fail the backup, never leave an empty
+/// line in it, so every line of [`export`] goes through here.
+fn backup_line(what: &[u8], value: &impl Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(what).into_owned(),
+        reason: format!("cannot be written as a backup line: {e}"),
+    })
 }
 
 /// Load a backup into the store `db`, which must be empty: no task, event,
@@ -438,6 +460,31 @@ mod tests {
 
     fn end(n: u64) -> String {
         serde_json::to_string(&BackupRecord::End { records: n }).unwrap()
+    }
+
+    /// A record that does not serialize (here a map with non-string keys,
+    /// which JSON cannot hold) fails the backup with a typed error naming
+    /// it; no empty or `null` line is handed out in its place.
+    #[test]
+    fn a_record_that_does_not_serialize_fails_the_backup_line() {
+        let mut map = std::collections::BTreeMap::new();
+        map.insert((1, 2), "x");
+        let err = backup_line(b"t/x", &map).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { ref key, .. } if key == "t/x"),
+            "{err:?}"
+        );
+        assert!(err
+            .to_string()
+            .contains("cannot be written as a backup line"));
+        assert_eq!(backup_line(b"m/x", &meta_record(7)).unwrap(), meta(7));
+    }
+
+    fn meta_record(v: u64) -> BackupRecord {
+        BackupRecord::Meta {
+            name: "lease_ceiling".into(),
+            value: v,
+        }
     }
 
     #[test]

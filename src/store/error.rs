@@ -29,7 +29,8 @@ pub enum StoreError {
         /// What failed.
         reason: String,
     },
-    /// A stored value could not be decoded.
+    /// A stored value could not be decoded (or, writing a backup, encoded
+    /// again: see `Store::export`).
     #[error("corrupt value under {key}: {reason}")]
     Corrupt {
         /// Key (lossy UTF-8).

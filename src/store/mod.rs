@@ -420,6 +420,10 @@ impl Store {
     /// returned). Returns the number of records (header and end line not
     /// counted).
     /// Blocking: reads the whole board; call it off the async workers.
+    ///
+    /// Errors: a failed read or decode, and [`StoreError::Corrupt`] for a
+    /// record that does not serialize: the lines handed out so far then end
+    /// without the `end` line, which a restore refuses.
     pub fn export(&self, line: impl FnMut(String) -> bool) -> Result<u64, StoreError> {
         backup::export(&*self.read()?, line)
     }
