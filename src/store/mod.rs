@@ -1,8 +1,8 @@
 //! Persistence: the board as one ordered key space of versioned values
 //! behind a group committer, over an engine: [redb](https://docs.rs/redb)
 //! embedded (a copy-on-write B-tree in one file, `<data dir>/baton.redb`,
-//! whose memory is bounded by its page cache) or PostgreSQL (several nodes,
-//! one leader).
+//! whose memory is bounded by its page cache), PostgreSQL (several nodes,
+//! one leader), or memory (tests, embedders; never durable).
 //!
 //! This file is the facade: [`Store`] opens and closes a store, takes
 //! commits, waits for them and hands out reads. Each concern has a room of
@@ -18,7 +18,7 @@
 //! | `sled_import.rs` | the one-time copy of an older baton's sled data directory |
 //! | `batch.rs` | [`WriteBatch`], [`Ticket`], [`Published`] |
 //! | `keys.rs` | the key layout, value encoding, small reads over a snapshot |
-//! | `engine/` | the seam (ordered key space, snapshots, one transaction per group) and its engines: redb, PostgreSQL (with its [`leader`] fence) |
+//! | `engine/` | the seam (ordered key space, snapshots, one transaction per group) and its engines: redb, PostgreSQL (with its [`leader`] fence), memory ([`MemoryBoard`]) |
 //! | `error.rs` | [`StoreError`] |
 //!
 //! **Group commit.** [`Store::commit`] queues a batch and returns a
@@ -66,6 +66,7 @@ mod tests;
 
 pub use batch::{Published, Ticket, WriteBatch};
 pub use engine::leader;
+pub use engine::memory::MemoryBoard;
 pub use engine::redb::DB_FILE;
 pub use error::{StoreError, LOCK_WAIT};
 pub use keys::{SlotRecord, FORMAT_VERSION};
@@ -74,6 +75,7 @@ pub use leases::{LeaseHistory, LeaseQuery};
 use backup::{BackupError, RestoreSummary};
 use committer::{GroupCommit, Pending};
 use engine::leader::Candidate;
+use engine::memory::MemoryEngine;
 use engine::postgres::PostgresEngine;
 use engine::redb::RedbEngine;
 use engine::{Engine, Snapshot};
@@ -168,6 +170,20 @@ impl Store {
         let mut store = Self::start(db)?;
         store.deposed = Some(deposed);
         Ok(store)
+    }
+
+    /// Open a store on `board`, a key space in this process's memory (see
+    /// [`MemoryBoard`]), and start the committer thread. Nothing is ever
+    /// written to a disk: a commit is "durable" once it is in the board, and
+    /// the board is gone with the process. [`Store::close`] lets the board
+    /// go, and a later store opened on it finds every commit the earlier one
+    /// acknowledged, as after a restart without a crash.
+    ///
+    /// Errors: [`StoreError::Locked`] when another store still holds `board`
+    /// after [`LOCK_WAIT`] (its path reads `(memory)`).
+    pub fn open_memory(board: &MemoryBoard) -> Result<Self, StoreError> {
+        let db: Arc<dyn Engine> = Arc::new(MemoryEngine::open(board, LOCK_WAIT)?);
+        Self::start(db)
     }
 
     /// Whether another node took the database's leadership from this
@@ -452,6 +468,15 @@ impl Store {
         input: impl std::io::BufRead,
     ) -> Result<RestoreSummary, BackupError> {
         Self::open_as(settings, &Candidate::offline("restore"))?.import_and_close(input)
+    }
+
+    /// [`Store::restore`] into `board` (see [`Store::open_memory`]), which no
+    /// store may hold meanwhile.
+    pub fn restore_memory(
+        board: &MemoryBoard,
+        input: impl std::io::BufRead,
+    ) -> Result<RestoreSummary, BackupError> {
+        Self::open_memory(board)?.import_and_close(input)
     }
 
     /// Import `input` into this store, just opened for it, and close it.

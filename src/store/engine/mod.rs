@@ -12,10 +12,12 @@
 //! |---|---|---|
 //! | [`redb`] | `<data dir>/baton.redb`, embedded | redb's commit returned (fsync) |
 //! | [`postgres`] | one table of a PostgreSQL database, shared by the nodes of [`leader`] | `COMMIT` returned (WAL flushed) |
+//! | [`memory`] | a `BTreeMap` in this process (tests, embedders) | never: gone with the process |
 
 use super::error::StoreError;
 
 pub mod leader;
+pub(crate) mod memory;
 pub(crate) mod postgres;
 pub(crate) mod redb;
 
