@@ -27,12 +27,12 @@
 //! refused with [`BackupError::Truncated`] before anything is committed.
 //!
 //! The online side is `GET /api/v1/admin/backup` (admin role), which streams
-//! [`Store::export`](super::Store::export) (this room's [`export`]) from one
+//! [`Store::export`](super::Store::export) (this room's `export`) from one
 //! read snapshot while the board keeps serving; the offline side is
-//! [`Store::restore`](super::Store::restore) (this room's [`import`];
+//! [`Store::restore`](super::Store::restore) (this room's `import`;
 //! `baton restore`), which refuses a store that already holds a board.
 //!
-//! Every line is serialized through one function, [`backup_line`], whose
+//! Every line is serialized through one function, `backup_line`, whose
 //! failure fails the backup with a typed error: a backup never carries an
 //! empty or `null` line in place of a record.
 

@@ -404,7 +404,7 @@ impl Store {
 
     /// Hand every task record (with its last heartbeat laid over it) to
     /// `visit`, in id order, one at a time, decoding on a thread of its own a
-    /// chunk of records ahead of `visit` (see [`reads::for_each_task`]).
+    /// chunk of records ahead of `visit` (see `reads::for_each_task`).
     pub fn for_each_task(&self, visit: impl FnMut(Task)) -> Result<(), StoreError> {
         reads::for_each_task(self.read()?, visit)
     }

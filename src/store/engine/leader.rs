@@ -1,5 +1,5 @@
 //! Several `baton serve` nodes on one PostgreSQL database: leader election
-//! and fencing, used by the PostgreSQL engine ([`super::postgres`]) and by
+//! and fencing, used by the PostgreSQL engine (`store/engine/postgres.rs`) and by
 //! the runtime that opens it (the follower's proxy is `crate::ha::proxy`).
 //! Public as `baton::store::leader` and, for the code that names it so,
 //! re-exported by `baton::ha`.
