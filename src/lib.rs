@@ -11,7 +11,7 @@
 //! |---|---|
 //! | [`model`] | pure domain types: task ids, tasks, statuses, leases, slots, events |
 //! | [`core`] | pure cores of the actors: DAG, slot table, task table/lease machine, validation |
-//! | [`store`] | persistence (redb): key layout, versioned values, group commit |
+//! | [`store`] | persistence: key layout, versioned values, group commit, backups; engines redb, PostgreSQL (leader fence), memory |
 //! | [`actors`] | one actor per file: registry, resolver, slot allocator, task contexts, metrics |
 //! | [`board`] | the typed in-process API every edge uses |
 //! | [`api`] | REST admin API, agent-coordinate-mcp routes, SSE, OpenAPI; every route in one table |
@@ -54,7 +54,6 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
-pub mod backup;
 pub mod board;
 pub mod clock;
 pub mod config;

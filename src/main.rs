@@ -425,7 +425,7 @@ async fn backup(url: &str, out: &std::path::Path, credentials: &Credentials) -> 
         .with_context(|| format!("cannot write {}", partial.display()))?;
     let mut records = 0u64;
     let reader = std::io::BufReader::new(std::fs::File::open(&partial)?);
-    let header = baton::backup::read_backup(reader, |_| {
+    let header = baton::store::backup::read_backup(reader, |_| {
         records += 1;
         Ok(())
     })

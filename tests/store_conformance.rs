@@ -1,71 +1,139 @@
-//! One store suite, two engines: every test here runs against the embedded
-//! engine (redb in a temporary directory) and against PostgreSQL (a real
-//! server this test starts: `tests/common/postgres.rs`). The store's
-//! promises are the same on both: an acknowledged write is there after a
-//! reopen, concurrent writers share commits and get unique event ids,
-//! deleted tasks take everything under them and their event ids are never
-//! handed out again, a backup of one engine restores into the other, and a
-//! storage failure is never acknowledged: once the engine fails, every
-//! waiter and every later write gets an error.
+//! One store suite, three engines: every test here that applies runs
+//! against memory (a board in this process), the embedded engine (redb in a
+//! temporary directory) and PostgreSQL (a real server this test starts:
+//! `tests/common/postgres.rs`). The store's promises are the same on all
+//! of them: an acknowledged write is there after a reopen, concurrent
+//! writers share commits and get unique event ids, deleted tasks take
+//! everything under them and their event ids are never handed out again, a
+//! backup of one engine restores into another, and a storage failure is
+//! never acknowledged: once the engine fails, every waiter and every later
+//! write gets an error.
+//!
+//! What memory does not run, because it needs what a board in memory does
+//! not have:
+//!
+//! - `a_database_that_crashes_fails_the_store_and_acknowledges_nothing_more`:
+//!   a crash of the database under the store (memory has no server to
+//!   crash; its store's own failure handling is in the store's unit tests);
+//! - `the_board_runs_on_postgres_across_a_restart`: the whole runtime
+//!   restarted on storage named by `Settings` (a memory board is handed
+//!   over in code, not named in configuration);
+//! - `a_second_node_on_the_same_database_is_refused` and
+//!   `a_deposed_node_writes_nothing_more`: a second node on the same
+//!   database, and its leadership;
+//! - `the_first_admin_token_is_minted_into_postgres`: a second process
+//!   (`baton token create`) writing into the same storage.
+//!
+//! Memory is never durable: its "reopen" is a second store on the same
+//! board in the same process (a restart without a crash), which is what
+//! the reopen tests check of it.
 //!
 //! Without PostgreSQL installed the PostgreSQL half is skipped with a
 //! notice, unless `BATON_REQUIRE_POSTGRES` is set (`.ci/run` sets it).
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use baton::config::{StorageBackend, StorageSettings};
 use baton::model::{Event, EventKind, Task, TaskId, TaskStatus};
-use baton::store::{Store, StoreError, WriteBatch};
+use baton::store::backup::{BackupError, RestoreSummary};
+use baton::store::{MemoryBoard, Store, StoreError, WriteBatch};
 use common::postgres::Postgres;
 
 /// Where a store lives; opened again after a close, as a restart would.
 struct Target {
-    settings: StorageSettings,
+    place: Place,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// A store named by settings (redb, PostgreSQL) or a board in memory.
+enum Place {
+    Configured(StorageSettings),
+    Memory(MemoryBoard),
 }
 
 impl Target {
     fn open(&self) -> Store {
-        Store::open_with(&self.settings).expect("open the store")
+        match &self.place {
+            Place::Configured(settings) => Store::open_with(settings),
+            Place::Memory(board) => Store::open_memory(board),
+        }
+        .expect("open the store")
+    }
+
+    /// Restore the backup `lines` into this target.
+    fn restore(&self, lines: &[String]) -> Result<RestoreSummary, BackupError> {
+        let input = std::io::Cursor::new(lines.join("\n"));
+        match &self.place {
+            Place::Configured(settings) => Store::restore_with(settings, input),
+            Place::Memory(board) => Store::restore_memory(board, input),
+        }
+    }
+
+    /// The settings of a redb or PostgreSQL target.
+    fn settings(&self) -> &StorageSettings {
+        match &self.place {
+            Place::Configured(settings) => settings,
+            Place::Memory(_) => panic!("a board in memory has no storage settings"),
+        }
+    }
+}
+
+fn memory() -> Target {
+    Target {
+        place: Place::Memory(MemoryBoard::new()),
+        _dir: None,
     }
 }
 
 fn redb() -> Target {
     let dir = tempfile::tempdir().expect("tempdir");
     Target {
-        settings: StorageSettings {
+        place: Place::Configured(StorageSettings {
             backend: StorageBackend::Redb,
             data_dir: dir.path().to_path_buf(),
             cache_mb: 16,
             ..StorageSettings::default()
-        },
+        }),
         _dir: Some(dir),
     }
 }
 
 fn postgres(pg: &Postgres) -> Target {
     Target {
-        settings: StorageSettings {
+        place: Place::Configured(StorageSettings {
             backend: StorageBackend::Postgres,
             url: pg.database(),
             pool_size: 4,
             ..StorageSettings::default()
-        },
+        }),
         _dir: None,
     }
 }
 
-/// Run `check` on redb, then on PostgreSQL when it is installed.
-async fn on_both<F, Fut>(check: F)
+/// Run `check` on memory, on redb, then on PostgreSQL when it is installed,
+/// printing how long each engine took (`--nocapture` shows it).
+async fn on_every_engine<F, Fut>(check: F)
 where
     F: Fn(Target, &'static str) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    // the harness names each test's thread after the test
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let timed = |engine: &'static str, started: Instant| {
+        eprintln!("{test} on {engine}: {} ms", started.elapsed().as_millis());
+    };
+    let started = Instant::now();
+    check(memory(), "memory").await;
+    timed("memory", started);
+    let started = Instant::now();
     check(redb(), "redb").await;
+    timed("redb", started);
     if let Some(pg) = Postgres::start_or_skip() {
+        let started = Instant::now();
         check(postgres(&pg), "postgres").await;
+        timed("postgres", started);
     }
 }
 
@@ -107,7 +175,7 @@ async fn write(store: &Store, batch: WriteBatch) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_are_there_after_a_reopen() {
-    on_both(|target, engine| async move {
+    on_every_engine(|target, engine| async move {
         let store = target.open();
         let mut b = add("a");
         b.put_context(
@@ -152,7 +220,7 @@ async fn acknowledged_writes_are_there_after_a_reopen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_share_commits_and_get_unique_event_ids() {
-    on_both(|target, engine| async move {
+    on_every_engine(|target, engine| async move {
         let store = target.open();
         let mut writers = Vec::new();
         for w in 0..16 {
@@ -186,7 +254,7 @@ async fn concurrent_writers_share_commits_and_get_unique_event_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_task_takes_everything_under_it_and_its_ids_stay_used() {
-    on_both(|target, engine| async move {
+    on_every_engine(|target, engine| async move {
         let store = target.open();
         write(&store, add("keep")).await;
         let before = store.key_count();
@@ -218,12 +286,10 @@ async fn a_deleted_task_takes_everything_under_it_and_its_ids_stay_used() {
     .await;
 }
 
-/// A backup of each engine restores into the other as the same board.
+/// A backup of redb restores into each other engine (memory, PostgreSQL)
+/// as the same board, and a backup of that engine back into redb.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_moves_a_board_between_engines() {
-    let Some(pg) = Postgres::start_or_skip() else {
-        return;
-    };
     let export = |store: &Store| {
         let mut lines = Vec::new();
         store
@@ -245,27 +311,40 @@ async fn a_backup_moves_a_board_between_engines() {
     let lines = export(&store);
     store.close().expect("close");
 
-    // redb → PostgreSQL
-    let target = postgres(&pg);
-    let summary = Store::restore_with(&target.settings, std::io::Cursor::new(lines.join("\n")))
-        .expect("restore into postgres");
-    assert_eq!(summary.tasks, 2);
-    let in_pg = target.open();
-    assert_eq!(export(&in_pg)[1..], lines[1..], "the same records");
-    assert_eq!(in_pg.events_pruned_through(), 2);
-    // PostgreSQL → redb
-    let back_lines = export(&in_pg);
-    in_pg.close().expect("close");
-    let back = redb();
-    Store::restore_with(&back.settings, std::io::Cursor::new(back_lines.join("\n")))
-        .expect("restore into redb");
-    let store = back.open();
-    assert_eq!(export(&store)[1..], lines[1..]);
-    store.close().expect("close");
-    // and a database that holds a board refuses a second restore
-    let err = Store::restore_with(&target.settings, std::io::Cursor::new(lines.join("\n")))
-        .expect_err("not empty");
-    assert!(err.to_string().contains("already holds a board"), "{err}");
+    let pg = Postgres::start_or_skip();
+    let mut others = vec![(memory(), "memory")];
+    if let Some(pg) = &pg {
+        others.push((postgres(pg), "postgres"));
+    }
+    for (target, engine) in others {
+        // redb → the other engine
+        let summary = target
+            .restore(&lines)
+            .unwrap_or_else(|e| panic!("restore into {engine}: {e}"));
+        assert_eq!(summary.tasks, 2, "{engine}");
+        let there = target.open();
+        assert_eq!(
+            export(&there)[1..],
+            lines[1..],
+            "{engine}: the same records"
+        );
+        assert_eq!(there.events_pruned_through(), 2, "{engine}");
+        // the other engine → redb
+        let back_lines = export(&there);
+        there.close().expect("close");
+        drop(there);
+        let back = redb();
+        back.restore(&back_lines).expect("restore into redb");
+        let store = back.open();
+        assert_eq!(export(&store)[1..], lines[1..], "{engine} → redb");
+        store.close().expect("close");
+        // and a store that holds a board refuses a second restore
+        let err = target.restore(&lines).expect_err("not empty");
+        assert!(
+            err.to_string().contains("already holds a board"),
+            "{engine}: {err}"
+        );
+    }
 }
 
 /// The database crashes under load from concurrent writers: every write
@@ -404,7 +483,7 @@ async fn a_second_node_on_the_same_database_is_refused() {
     };
     let target = postgres(&pg);
     let first = target.open();
-    let settings = target.settings.clone();
+    let settings = target.settings().clone();
     let second = tokio::task::spawn_blocking(move || Store::open_with(&settings))
         .await
         .expect("opener");
@@ -435,7 +514,7 @@ async fn a_deposed_node_writes_nothing_more() {
     let store = target.open();
     write(&store, add("before")).await;
     assert!(!store.is_deposed());
-    let url = target.settings.url.clone();
+    let url = target.settings().url.clone();
     pg.psql_on(
         &url,
         "UPDATE baton_leader SET epoch = epoch + 1, holder = 'another node', \

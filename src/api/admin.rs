@@ -1,5 +1,5 @@
 //! `GET /api/v1/admin/backup`: a consistent online snapshot of the board as
-//! JSON Lines (see [`crate::backup`] for the format), streamed while the
+//! JSON Lines (see [`crate::store::backup`] for the format), streamed while the
 //! board keeps serving. `baton backup --url URL --out FILE` saves it;
 //! `baton restore` loads it into an empty store.
 

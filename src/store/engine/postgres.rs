@@ -11,7 +11,7 @@
 //!   pages of [`PAGE`] rows (keyset paging on the primary key), so a scan of
 //!   a 1,000,000-task board holds one page at a time.
 //! - **A commit group** is one transaction on the committer's connection:
-//!   `BEGIN` and the leader's fence (see [`crate::ha`]), the group's writes
+//!   `BEGIN` and the leader's fence (see [`leader`]), the group's writes
 //!   as one `unnest` upsert and one delete (sent before any read inside the
 //!   transaction, so reads see them), `COMMIT`, nothing committed unless
 //!   the fence found this node's epoch. Statements are prepared once per
@@ -42,10 +42,9 @@ use std::sync::Arc;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use crate::ha::Candidate;
-
-use super::engine::{Engine, Entries, KvRead, KvWrite, Snapshot, TxError};
-use super::{Entry, StoreError};
+use super::leader::{self, Candidate};
+use super::{Engine, Entries, Entry, KvRead, KvWrite, Snapshot, TxError};
+use crate::store::error::StoreError;
 
 /// Rows per page of a range read.
 const PAGE: i64 = 512;
@@ -62,10 +61,10 @@ pub(crate) struct PostgresEngine {
     /// every pooled connection (a long backup, scans) never make a commit
     /// wait for one. Its session has `statement_timeout`,
     /// `lock_timeout` and `idle_in_transaction_session_timeout` set (see
-    /// [`crate::ha`]): a leader paused inside a write transaction must not
+    /// [`leader`]): a leader paused inside a write transaction must not
     /// hold up a takeover.
     writer: Pool,
-    /// The leadership this engine writes under (see [`crate::ha`]).
+    /// The leadership this engine writes under (see [`leader`]).
     epoch: i64,
     /// Set once another node has taken over (a renewal or a write's fence
     /// found another epoch): from then on every write is refused.
@@ -136,7 +135,7 @@ impl PostgresEngine {
     /// `pool_size` connections for readers, one connection of its own for
     /// the committer and one session keeping the lease, run the pending
     /// migrations and take the leadership for `candidate` (see
-    /// [`crate::ha`]), waiting up to `candidate.wait` while another node's
+    /// [`leader`]), waiting up to `candidate.wait` while another node's
     /// lease is live.
     ///
     /// Errors: [`StoreError::Postgres`] when the URL is malformed, the
@@ -215,7 +214,7 @@ impl PostgresEngine {
         };
         let lease = candidate.lease;
         // a write paused inside its transaction is ended by PostgreSQL
-        // before a takeover could wait long for it (see crate::ha)
+        // before a takeover could wait long for it (see leader)
         // (an offline command — a restore reading a slow pipe between
         // flushes — has no one to hand over to, so no timeouts there)
         let fenced_config = if candidate.advertise_url.is_empty() {
@@ -262,12 +261,12 @@ impl PostgresEngine {
             // within moments; a live leader holds on
             let deadline = tokio::time::Instant::now() + candidate.wait;
             loop {
-                if let Some(epoch) = crate::ha::acquire(&client, &candidate).await.map_err(pg)? {
+                if let Some(epoch) = leader::acquire(&client, &candidate).await.map_err(pg)? {
                     tracing::info!(epoch, holder = %candidate.holder, "leading the database");
                     return Ok::<_, StoreError>((client, epoch));
                 }
                 if tokio::time::Instant::now() >= deadline {
-                    let now = crate::ha::observe(&client).await.map_err(pg)?;
+                    let now = leader::observe(&client).await.map_err(pg)?;
                     return Err(StoreError::Led {
                         holder: now.map(|l| l.holder).unwrap_or_default(),
                     });
@@ -349,7 +348,7 @@ async fn keep_lease(
                     if let Some(c) = client.as_ref().filter(|c| !c.is_closed()) {
                         let released = tokio::time::timeout(
                             std::time::Duration::from_secs(1),
-                            crate::ha::release(c, epoch),
+                            leader::release(c, epoch),
                         )
                         .await;
                         if let Ok(Ok(())) = released {
@@ -381,7 +380,7 @@ async fn keep_lease(
         let Some(c) = client.as_ref() else { continue };
         // the lease runs from the renewal's UPDATE, which is after this
         let sent = tokio::time::Instant::now();
-        let renewal = tokio::time::timeout(every, crate::ha::renew(c, epoch, lease)).await;
+        let renewal = tokio::time::timeout(every, leader::renew(c, epoch, lease)).await;
         let Ok(renewal) = renewal else {
             tracing::warn!(epoch, "renewing the leader's lease timed out; reconnecting");
             client = None;
@@ -527,7 +526,7 @@ impl PgConn {
     }
 
     /// Send a write transaction's `BEGIN` and the leader's fence
-    /// ([`crate::ha::FENCE`]) if not sent yet, pipelined, and keep what the
+    /// ([`leader::FENCE`]) if not sent yet, pipelined, and keep what the
     /// fence found (the transaction then holds the leadership row `FOR KEY
     /// SHARE` until it ends).
     fn begin(&self) -> Result<(), StoreError> {
@@ -536,7 +535,7 @@ impl PgConn {
         }
         let fence = self.with(move |c| async move {
             let r = async {
-                let st = c.prepare_cached(crate::ha::FENCE).await?;
+                let st = c.prepare_cached(leader::FENCE).await?;
                 let begin = c.batch_execute("BEGIN");
                 let fence = c.query_opt(&st, &[]);
                 // biased: BEGIN is sent first
@@ -752,7 +751,7 @@ impl KvWrite for PgConn {
         let keys = keys.to_vec();
         let (fence, count) = self.with(|c| async move {
             let r = async {
-                let fence_st = c.prepare_cached(crate::ha::FENCE).await?;
+                let fence_st = c.prepare_cached(leader::FENCE).await?;
                 let st = c
                     .prepare_cached("SELECT count(*) FROM baton_board WHERE k = ANY($1)")
                     .await?;

@@ -1,0 +1,137 @@
+//! A backup and its restore, through the store's own reads.
+
+use super::*;
+
+/// Everything a backup carries, read back through the store's own reads.
+fn observable(store: &Store) -> serde_json::Value {
+    let tasks = store.load_tasks().unwrap();
+    let contexts: Vec<_> = tasks
+        .iter()
+        .map(|t| store.context_list(&t.id).unwrap())
+        .collect();
+    let task_events: Vec<_> = tasks
+        .iter()
+        .map(|t| store.task_events(&t.id).unwrap())
+        .collect();
+    serde_json::json!({
+        "tasks": tasks,
+        "contexts": contexts,
+        "task_events": task_events,
+        "events": store.events_after(0, 1000).unwrap(),
+        "leases": store.lease_history(&all_leases()).unwrap().leases,
+        "slots": store.load_slots().unwrap(),
+        "lease_ceiling": store.meta("lease_ceiling").unwrap(),
+        "last_event_id": store.last_event_id().unwrap(),
+        "pruned_through": store.events_pruned_through(),
+        "task_count": store.task_count().unwrap(),
+    })
+}
+
+fn export_lines(store: &Store) -> Vec<String> {
+    let mut lines = Vec::new();
+    store
+        .export(|l| {
+            lines.push(l);
+            true
+        })
+        .unwrap();
+    lines
+}
+
+#[tokio::test]
+async fn a_backup_restores_into_an_empty_store_as_the_same_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let mut b = add("gone");
+    b.put_meta("lease_ceiling", 2048);
+    store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+    // a deleted task: its event ids stay handed out after the restore
+    let mut b = WriteBatch::new();
+    b.delete_task(&TaskId::from_trusted("gone"));
+    store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+    let mut running = task("t7");
+    running.status = TaskStatus::Running;
+    running.lease = Some(Box::new(crate::model::Lease {
+        task_id: running.id.clone(),
+        lease_id: 7,
+        worker: "w".into(),
+        slot: 0,
+        expires_at: 100,
+        claimed_at: 2,
+        owner: None,
+        compat: false,
+    }));
+    let mut b = add("a");
+    b.put_task(&running);
+    b.put_event(lease_event(EventKind::TaskClaimed, 7, "w", 2), None);
+    b.put_context(&running.id, "notes", &serde_json::json!({"v": [1, 2]}));
+    b.put_slot(&SlotRecord {
+        slot: 3,
+        worker: "w".into(),
+        since: 1,
+        expires_at: Some(50),
+        task: None,
+    });
+    store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+    // a heartbeat after the last full write: the backup carries its expiry
+    let mut b = WriteBatch::new();
+    b.put_renewal(&running.id, 7, 900, 3);
+    store.wait_durable(store.commit(b).unwrap()).await.unwrap();
+
+    let lines = export_lines(&store);
+    let before = observable(&store);
+    assert_eq!(
+        before["tasks"][1]["lease"]["expires_at"],
+        "1970-01-01T00:00:00.900Z"
+    );
+    let target = tempfile::tempdir().unwrap();
+    let summary = Store::restore(
+        target.path(),
+        1 << 20,
+        std::io::Cursor::new(lines.join("\n")),
+    )
+    .unwrap();
+    assert_eq!((summary.tasks, summary.events), (2, 2));
+    let restored = Store::open(target.path(), 1 << 20).unwrap();
+    assert_eq!(observable(&restored), before);
+    // and a second round trip writes the same records
+    assert_eq!(export_lines(&restored)[1..], lines[1..]);
+
+    // new writes continue after every id handed out before the backup
+    restored
+        .wait_durable(restored.commit(add("next")).unwrap())
+        .await
+        .unwrap();
+    let ev = restored.task_events(&TaskId::from_trusted("next")).unwrap();
+    assert_eq!(ev[0].id, before["last_event_id"].as_u64().unwrap() + 1);
+
+    restored.close().unwrap();
+    drop(restored);
+
+    // a store that holds a board refuses, and so does a file cut short
+    let err = Store::restore(
+        target.path(),
+        1 << 20,
+        std::io::Cursor::new(lines.join("\n")),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, crate::store::backup::BackupError::NotEmpty(_)),
+        "{err}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let cut = lines[..lines.len() - 1].join("\n");
+    let err = Store::restore(empty.path(), 1 << 20, std::io::Cursor::new(cut)).unwrap_err();
+    assert!(
+        matches!(err, crate::store::backup::BackupError::Truncated(_)),
+        "{err}"
+    );
+    let fresh = Store::open(empty.path(), 1 << 20).unwrap();
+    assert!(
+        fresh.load_tasks().unwrap().is_empty(),
+        "nothing of a refused file is kept"
+    );
+    assert_eq!(fresh.last_event_id().unwrap(), 0);
+    fresh.close().unwrap();
+    store.close().unwrap();
+}
