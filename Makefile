@@ -25,7 +25,7 @@ downstream: ## install the real downstream MCP server the tests call (server-eve
 test-python: downstream ## the official Python MCP SDK (venv in tests/python/.venv) driving the real binary, server-everything behind its gateway
 	./scripts/python-test.sh
 
-test-clients: downstream ## the official TypeScript SDK (a DAG, a gateway tool, paging, ajv strict) and Claude Code's CLI (npm) against the real binary
+test-clients: downstream ## the official TypeScript SDK (a DAG, a gateway tool, paging, ajv strict) and Claude Code's CLI (npm: mcp add/list, scripted `claude -p` agents, hooks) against the real binary
 	./scripts/clients-test.sh
 
 test-conformance: ## the official MCP conformance suite (Node 22 from npm) against `baton serve`
