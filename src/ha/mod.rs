@@ -1,5 +1,5 @@
-//! Several `baton serve` nodes on one PostgreSQL database: leader election,
-//! fencing, and the follower's proxy.
+//! Several `baton serve` nodes on one PostgreSQL database: leader election
+//! and fencing (the follower's proxy is `crate::serve::proxy`).
 //!
 //! # Election: a leadership row with an epoch, renewed on a lease
 //!
@@ -44,8 +44,6 @@
 //! of the lease; followers look at the row every tenth of the failover
 //! timeout. A leader killed right after a renewal is replaced after at most
 //! lease + one look + loading the board: about 6 s of the 10 by default.
-
-pub mod proxy;
 
 use std::time::Duration;
 
