@@ -73,7 +73,7 @@ pub struct Settings {
 
 /// `[ha]`: several `baton serve` nodes on one PostgreSQL database
 /// (`[storage] backend = "postgres"`); one leads, the others proxy to it
-/// and take over when it dies (see [`crate::ha`]). Ignored with redb.
+/// and take over when it dies (see [`crate::store::leader`]). Ignored with redb.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HaSettings {
@@ -373,7 +373,7 @@ pub struct StorageSettings {
     pub url: String,
     /// With `backend = "postgres"`: connections in the readers' pool (at
     /// least 1; the committer has one connection of its own, and one more
-    /// session keeps the leadership's lease, see [`crate::ha`]).
+    /// session keeps the leadership's lease, see [`crate::store::leader`]).
     pub pool_size: u32,
 }
 

@@ -20,6 +20,7 @@
 //! | [`pool`] | downstream MCP servers: supervised clients, breakers, restarts, gateway tool names |
 //! | [`config`] | layered settings |
 //! | [`runtime`] | start, mount, shut down |
+//! | [`serve`] | a whole node as a library function: `serve::run(settings, listener, stop)`, lead or follow, TLS, the follower's proxy |
 //!
 //! ## Embedding
 //!
@@ -48,6 +49,10 @@
 //! # }
 //! ```
 //!
+//! To run a whole node instead (what `baton serve` runs: TLS, and on
+//! PostgreSQL following and leading in turn) on a socket you bound, until
+//! a future of yours completes: [`serve::run`]`(settings, listener, stop)`.
+//!
 //! In-process callers use [`Runtime::board`]: `board.add_task(spec)`,
 //! `board.claim_next("worker", vec![], None)`, `board.complete(...)`.
 
@@ -59,11 +64,11 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
-pub mod ha;
 pub mod mcp;
 pub mod model;
 pub mod pool;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 
 pub use board::{Board, Claim, TaskFilter, TaskPage};

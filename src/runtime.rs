@@ -113,7 +113,7 @@ impl Runtime {
     }
 
     /// [`Runtime::start`] for a follower taking a vacant leadership over
-    /// (see [`crate::ha`]): on PostgreSQL one attempt, no waiting, so a
+    /// (see [`crate::store::leader`]): on PostgreSQL one attempt, no waiting, so a
     /// follower that lost the election to another goes back to following
     /// at once (the error is [`crate::store::StoreError::Led`]).
     pub async fn start_takeover(settings: Settings) -> Result<Self, Error> {
@@ -130,13 +130,13 @@ impl Runtime {
         // the server file first: an unusable one fails before anything is opened or started
         let servers = crate::pool::ServerSet::load(&settings.pool, None)?;
         let storage = settings.storage.clone();
-        // on PostgreSQL this node takes the database's leadership (crate::ha)
+        // on PostgreSQL this node takes the database's leadership (crate::store::leader)
         let advertise = if settings.server.advertise_url.is_empty() {
             format!("http://{}", settings.server.bind)
         } else {
             settings.server.advertise_url.clone()
         };
-        let mut candidate = crate::ha::Candidate::node(&advertise, settings.ha.failover_timeout());
+        let mut candidate = crate::store::leader::Candidate::node(&advertise, settings.ha.failover_timeout());
         candidate.wait = wait;
         let store = tokio::task::spawn_blocking(move || Store::open_as(&storage, &candidate))
             .await

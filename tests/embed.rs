@@ -1,5 +1,6 @@
 //! baton mounted inside another actix-web App, under a prefix and next to the
 //! embedder's own routes; the typed in-process API and HTTP see one board.
+//! And a whole node (`baton::serve::run`) run in-process and stopped by a future.
 
 mod common;
 
@@ -113,4 +114,70 @@ async fn baton_mounts_inside_another_app() {
         matches!(err.code().as_str(), "storage_error" | "unavailable"),
         "{err}"
     );
+}
+
+/// A whole node in-process: `baton::serve::run` on a socket the test bound,
+/// stopped by the future handed to it. It says where it listens, serves the
+/// board, returns `Ok` after the stop, and what it acknowledged is on disk
+/// for the next node on the same data directory.
+#[actix_web::test]
+async fn a_node_runs_in_process_and_stops_when_its_future_completes() {
+    use baton::serve::{Node, Stop};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let start = |settings: Settings| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<Stop>();
+        let (told_tx, told) = tokio::sync::oneshot::channel::<String>();
+        let mut told_tx = Some(told_tx);
+        let node = actix_web::rt::spawn(
+            Node::new(settings, listener)
+                .on_listening(move |l| {
+                    if let Some(tx) = told_tx.take() {
+                        let _ = tx.send(l.url());
+                    }
+                })
+                .run(async move { stopped.await.unwrap_or(Stop::Forced) }),
+        );
+        (addr, stop, told, node)
+    };
+
+    let (addr, stop, told, node) = start(Settings::for_tests(dir.path()));
+    assert_eq!(told.await.expect("told"), format!("http://{addr}"));
+    let res = http
+        .post(format!("http://{addr}/api/v1/tasks"))
+        .json(&json!({"id": "kept", "title": "written through serve::run"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 201);
+    stop.send(Stop::Graceful)
+        .expect("the node waits for its stop");
+    node.await
+        .expect("the node's task")
+        .expect("serve::run ends Ok");
+    assert!(
+        http.get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "the socket is closed once serve::run returned"
+    );
+
+    let (addr, stop, _told, node) = start(Settings::for_tests(dir.path()));
+    let v: Value = http
+        .get(format!("http://{addr}/api/v1/tasks/kept"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["title"], "written through serve::run", "{v}");
+    stop.send(Stop::Forced)
+        .expect("the node waits for its stop");
+    node.await
+        .expect("the node's task")
+        .expect("serve::run ends Ok");
 }

@@ -3,11 +3,17 @@
 //! and `/readyz` itself and proxies everything else — REST and MCP
 //! sessions — to the leader; a paused leader is fenced and steps down.
 //! The `kill -9` failover loop is in tests/soak.rs.
+//!
+//! Nodes run in this process through `baton::serve::run` (each on a thread
+//! of its own with its own actix system, as separate processes would), and
+//! stop through its stop future; only a node the test pauses with
+//! `SIGSTOP` is a real `baton serve` child process.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use baton::serve::Stop;
 use common::postgres::Postgres;
 use common::Child;
 use serde_json::{json, Value};
@@ -15,8 +21,9 @@ use serde_json::{json, Value};
 /// The failover timeout the tests run with (`[ha] failover_timeout_secs`).
 const FAILOVER_SECS: u64 = 2;
 
-/// A node with `[ha] failover_timeout_secs = failover_secs`.
-fn node_with(url: &str, failover_secs: u64) -> Child {
+/// A `baton serve` child process on `url` with
+/// `[ha] failover_timeout_secs = failover_secs` (for a node the test pauses).
+fn spawned_node(url: &str, failover_secs: u64) -> Child {
     Child::spawn(
         &["serve", "--bind", "127.0.0.1:0"],
         &[
@@ -29,6 +36,89 @@ fn node_with(url: &str, failover_secs: u64) -> Child {
             ("BATON_LEASES__TTL_SECS", "60"),
         ],
     )
+}
+
+/// A node run in this process by `baton::serve::run` on 127.0.0.1:0, on a
+/// thread with its own actix system; stopped (forced) when dropped.
+struct Node {
+    /// `http://127.0.0.1:<port>`.
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<Stop>>,
+    /// What `serve::run` returned, sent when its thread ends.
+    ended: std::sync::mpsc::Receiver<Result<(), String>>,
+}
+
+/// How an in-process node ended (`Ok` when `serve::run` did).
+#[derive(Debug)]
+struct Exit(Result<(), String>);
+
+impl Exit {
+    fn success(&self) -> bool {
+        self.0.is_ok()
+    }
+}
+
+impl Node {
+    /// The same settings as [`spawned_node`]'s environment, over the defaults.
+    fn start(url: &str, failover_secs: u64) -> Self {
+        let mut settings = baton::Settings::default();
+        settings.storage.backend = baton::config::StorageBackend::Postgres;
+        settings.storage.url = url.to_owned();
+        settings.ha.failover_timeout_secs = failover_secs;
+        settings.leases.ttl_secs = 60;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let url = format!("http://{}", listener.local_addr().expect("bound address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = actix_web::rt::System::new().block_on(baton::serve::run(
+                settings,
+                listener,
+                // dropped without a word: a forced stop
+                async move { stopped.await.unwrap_or(Stop::Forced) },
+            ));
+            let _ = done.send(r.map_err(|e| format!("{e:?}")));
+        });
+        Self {
+            url,
+            stop: Some(stop),
+            ended,
+        }
+    }
+
+    /// Stop it as `how` and wait up to `bound` for `serve::run` to return;
+    /// `None` if it did not return in time.
+    fn stop(&mut self, how: Stop, bound: Duration) -> Option<Exit> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(how);
+        }
+        self.ended.recv_timeout(bound).ok().map(Exit)
+    }
+
+    /// A graceful stop (what `SIGTERM` asks of `baton serve`).
+    fn terminate(&mut self, bound: Duration) -> Option<Exit> {
+        self.stop(Stop::Graceful, bound)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.stop.is_some() {
+            let _ = self.stop(Stop::Forced, Duration::from_secs(15));
+        }
+    }
+}
+
+/// Log what in-process nodes log (`RUST_LOG`, by default warnings) to the
+/// test's output; once per process.
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
 }
 
 fn http() -> reqwest::Client {
@@ -61,18 +151,32 @@ async fn wait_ready(http: &reqwest::Client, node: &str, status: u16, within: Dur
 }
 
 /// Node A on `db`, once it leads (its `/readyz` answers 200), then node B,
-/// which follows; both with `[ha] failover_timeout_secs = failover_secs`.
-async fn leader_and_follower(
-    http: &reqwest::Client,
-    db: &str,
-    failover_secs: u64,
-) -> (Child, Child) {
-    let a = node_with(db, failover_secs);
+/// which follows; both with `[ha] failover_timeout_secs = failover_secs`,
+/// both in this process.
+async fn leader_and_follower(http: &reqwest::Client, db: &str, failover_secs: u64) -> (Node, Node) {
+    logs();
+    let a = Node::start(db, failover_secs);
     assert!(
         wait_ready(http, &a.url, 200, Duration::from_secs(30)).await,
         "A leads"
     );
-    (a, node_with(db, failover_secs))
+    (a, Node::start(db, failover_secs))
+}
+
+/// [`leader_and_follower`] with A a `baton serve` child process, for the
+/// tests that pause it with `SIGSTOP`.
+async fn spawned_leader_and_follower(
+    http: &reqwest::Client,
+    db: &str,
+    failover_secs: u64,
+) -> (Child, Node) {
+    logs();
+    let a = spawned_node(db, failover_secs);
+    assert!(
+        wait_ready(http, &a.url, 200, Duration::from_secs(30)).await,
+        "A leads"
+    );
+    (a, Node::start(db, failover_secs))
 }
 
 /// Poll until `node` has stepped down to follower (`/readyz` 503, role
@@ -212,7 +316,7 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
     };
     let db = pg.database();
     let http = http();
-    let (a, b) = leader_and_follower(&http, &db, FAILOVER_SECS).await;
+    let (a, b) = spawned_leader_and_follower(&http, &db, FAILOVER_SECS).await;
     let tasks: Vec<Value> = (0..10)
         .map(|i| json!({"id": format!("t{i}"), "title": format!("t{i}")}))
         .collect();
@@ -336,7 +440,7 @@ async fn a_leader_paused_inside_a_transaction_does_not_block_the_takeover() {
     };
     let db = pg.database();
     let http = http();
-    let (a, b) = leader_and_follower(&http, &db, FAILOVER_SECS).await;
+    let (a, b) = spawned_leader_and_follower(&http, &db, FAILOVER_SECS).await;
     let (sql, conn) = tokio_postgres::connect(&db, tokio_postgres::NoTls)
         .await
         .expect("connect");

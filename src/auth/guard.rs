@@ -60,7 +60,7 @@ fn has_body(req: &ServiceRequest) -> bool {
 /// (see [`super::edge::check_host_and_origin`]): the request's own scheme,
 /// its `Host` header itself (or the HTTP/2 authority, never
 /// `X-Forwarded-Host`) and its `Origin`. [`edge_check`] and a follower's
-/// proxy (`crate::ha::proxy`) both use it.
+/// proxy (`crate::serve::proxy`) both use it.
 pub(crate) fn host_and_origin(
     req: &actix_web::HttpRequest,
     hosts: &[String],

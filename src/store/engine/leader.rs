@@ -1,8 +1,7 @@
 //! Several `baton serve` nodes on one PostgreSQL database: leader election
 //! and fencing, used by the PostgreSQL engine (`store/engine/postgres.rs`) and by
-//! the runtime that opens it (the follower's proxy is `crate::ha::proxy`).
-//! Public as `baton::store::leader` and, for the code that names it so,
-//! re-exported by `baton::ha`.
+//! the runtime that opens it (the follower's proxy is `crate::serve::proxy`).
+//! Public as `baton::store::leader`.
 //!
 //! # Election: a leadership row with an epoch, renewed on a lease
 //!
