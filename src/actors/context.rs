@@ -170,7 +170,7 @@ impl Actor for TaskContext {
 pub struct PutContext {
     /// Lease the writer holds.
     pub lease_id: u64,
-    /// Key (1..=256 printable characters).
+    /// Key (1..=256 bytes of UTF-8, no control characters).
     pub key: String,
     /// Value.
     pub value: serde_json::Value,
@@ -183,7 +183,7 @@ pub fn check_key(key: &str) -> Result<(), Error> {
     if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
         return Err(Error::invalid(
             "key",
-            format!("must be 1 to {MAX_KEY_LEN} printable characters"),
+            format!("must be 1 to {MAX_KEY_LEN} bytes (UTF-8) without control characters"),
         ));
     }
     Ok(())

@@ -16,7 +16,10 @@
 //! lapsed one is refused; `update-task` acts by worker name only on a lease
 //! that this API's `claim-task` created for that worker (a `leaseId` from the
 //! claim's answer, when sent, must match too); releasing a slot one does not
-//! hold is refused; cycles and missing dependencies are rejected. Slots are
+//! hold is refused; cycles and missing dependencies are rejected; a body
+//! field this API does not have, or a repeated key, is refused with 400
+//! naming it (the original kept unknown fields in the task; a misspelt one was
+//! silently lost — `AddTask` lists the fields its shim sends). Slots are
 //! numbered from 1 here (slot 0 of `/api/v1` is slot 1), as a JavaScript
 //! client may treat 0 as "no slot".
 //!
@@ -45,9 +48,11 @@ fn refused(e: &Error) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "success": false, "error": e.to_string(), "code": e.code() }))
 }
 
-fn bad(message: String) -> HttpResponse {
+/// A body this API cannot read (malformed JSON, a repeated key, an unknown
+/// field, a wrong type): 400 in that API's shape, with baton's code.
+fn bad(e: &super::ApiError) -> HttpResponse {
     HttpResponse::BadRequest()
-        .json(json!({ "success": false, "error": message, "code": "invalid_json" }))
+        .json(json!({ "success": false, "error": e.to_string(), "code": e.code() }))
 }
 
 fn reply(r: Result<serde_json::Value, Error>) -> HttpResponse {
@@ -61,9 +66,7 @@ async fn body<T: serde::de::DeserializeOwned + Default>(
     board: &Board,
     p: web::Payload,
 ) -> Result<T, HttpResponse> {
-    json_body(board, p, true)
-        .await
-        .map_err(|e| bad(e.to_string()))
+    json_body(board, p, true).await.map_err(|e| bad(&e))
 }
 
 fn seed_status(s: TaskStatus) -> &'static str {
@@ -150,7 +153,7 @@ fn to_slot(n: u32) -> Result<u32, Error> {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SlotClaim {
     worker_id: Option<String>,
 }
@@ -171,7 +174,7 @@ pub(crate) async fn claim_worker_slot(board: Acting, p: web::Payload) -> HttpRes
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SlotRelease {
     slot: Option<u32>,
     worker_id: Option<String>,
@@ -203,7 +206,7 @@ pub(crate) async fn all_tasks(board: Acting) -> HttpResponse {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ClaimTask {
     task_id: String,
     worker_id: String,
@@ -226,7 +229,7 @@ pub(crate) async fn claim_task(board: Acting, p: web::Payload) -> HttpResponse {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateTask {
     task_id: String,
     status: String,
@@ -289,14 +292,22 @@ pub(crate) async fn update_task(board: Acting, p: web::Payload) -> HttpResponse 
     )
 }
 
+/// Body of `add-task`. The agent-coordinate-mcp shim (its `httpClient.ts`
+/// `addTask`) sends `{id, description, status: "available", dependencies,
+/// output?}`, and its web page the same without `status`: `status` may only
+/// say `available` (what a new task is), and `output` — that API's
+/// "expected output description" — is kept in the task's payload as
+/// `{"expected_output": ...}` rather than dropped. Any other field is refused.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct AddTask {
     id: Option<String>,
     title: Option<String>,
     description: Option<String>,
     #[serde(default)]
     dependencies: Vec<String>,
+    status: Option<String>,
+    output: Option<serde_json::Value>,
 }
 
 pub(crate) async fn add_task(board: Acting, p: web::Payload) -> HttpResponse {
@@ -306,12 +317,22 @@ pub(crate) async fn add_task(board: Acting, p: web::Payload) -> HttpResponse {
     };
     reply(
         async {
+            if let Some(s) = req.status.as_deref().filter(|s| *s != "available") {
+                return Err(Error::invalid(
+                    "status",
+                    format!("a new task is available; '{s}' cannot be set here (omit status)"),
+                ));
+            }
+            let expected = req
+                .output
+                .filter(|o| !o.is_null() && o.as_str() != Some(""));
             let t = board
                 .add_task(TaskSpec {
                     id: req.id,
                     title: req.title,
                     description: req.description,
                     dependencies: req.dependencies,
+                    payload: expected.map(|o| json!({ "expected_output": o })),
                     ..TaskSpec::default()
                 })
                 .await?;
@@ -343,7 +364,7 @@ pub(crate) async fn workers(board: Acting) -> HttpResponse {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ResetTask {
     task_id: String,
 }

@@ -26,6 +26,9 @@ pub enum ApiError {
         /// Message.
         message: String,
     },
+    /// A JSON object in the body repeats a key (422 `invalid_body`, `field`
+    /// naming the key's path; see [`crate::core::json`]).
+    DuplicateKey(crate::core::json::DuplicateKey),
     /// The body exceeds `api.max_body_bytes`.
     BodyTooLarge(usize),
     /// A resource other than a task was not found.
@@ -85,6 +88,7 @@ impl std::fmt::Display for ApiError {
             ApiError::BadRequest { message, .. }
             | ApiError::Unprocessable { message }
             | ApiError::NotFound { message, .. } => f.write_str(message),
+            ApiError::DuplicateKey(d) => write!(f, "invalid body: {d}"),
             ApiError::BodyTooLarge(n) => write!(f, "request body is larger than {n} bytes"),
             ApiError::Denied(d) => f.write_str(&d.message),
         }
@@ -142,7 +146,7 @@ impl ApiError {
         match self {
             ApiError::Board(e) => e.code(),
             ApiError::BadRequest { code, .. } | ApiError::NotFound { code, .. } => *code,
-            ApiError::Unprocessable { .. } => ErrorCode::InvalidBody,
+            ApiError::Unprocessable { .. } | ApiError::DuplicateKey(_) => ErrorCode::InvalidBody,
             ApiError::BodyTooLarge(_) => ErrorCode::BodyTooLarge,
             ApiError::Denied(d) => d.code,
         }
@@ -151,6 +155,7 @@ impl ApiError {
     fn field(&self) -> Option<String> {
         match self {
             ApiError::Board(e) => e.field(),
+            ApiError::DuplicateKey(d) => Some(d.field()),
             _ => None,
         }
     }

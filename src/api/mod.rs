@@ -102,14 +102,21 @@ pub(crate) async fn json_body<T: DeserializeOwned + Default>(
     parse_json(&bytes)
 }
 
+/// Decode a JSON body through the one decoding path of every edge
+/// ([`crate::core::json::from_slice`]): a repeated key is 422 naming it,
+/// syntax errors 400, a body that does not fit `T` 422.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    use crate::core::json::JsonError;
+    crate::core::json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => ApiError::Unprocessable {
+        match e {
+            JsonError::DuplicateKey(d) => ApiError::DuplicateKey(d),
+            JsonError::Serde(e) if e.classify() == Category::Data => ApiError::Unprocessable {
                 message: format!("invalid body: {e}"),
             },
-            _ => ApiError::bad_request(ErrorCode::InvalidJson, format!("malformed JSON: {e}")),
+            JsonError::Serde(e) => {
+                ApiError::bad_request(ErrorCode::InvalidJson, format!("malformed JSON: {e}"))
+            }
         }
     })
 }

@@ -186,12 +186,11 @@ pub fn is_json(content_type: Option<&[u8]>) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
+/// A header value quoted in a refusal: control characters dropped, at most
+/// 100 bytes (cut on a char boundary, `…` marking the cut).
 fn clip(s: &str) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control()).take(100).collect();
-    if s.len() > out.len() {
-        out.push('…');
-    }
-    out
+    let printable: String = s.chars().filter(|c| !c.is_control()).collect();
+    crate::core::text::clip(printable, 100)
 }
 
 #[cfg(test)]
@@ -314,6 +313,16 @@ mod tests {
     }
 
     proptest! {
+        /// A header quoted in a refusal is at most 100 bytes of what was
+        /// sent (control characters dropped), cut on a char boundary.
+        #[test]
+        fn a_quoted_header_fits_its_byte_limit(s in crate::core::text::tests::unicode_text(120)) {
+            let q = clip(&s);
+            prop_assert!(q.len() <= 100);
+            let printable: String = s.chars().filter(|c| !c.is_control()).collect();
+            prop_assert!(printable.starts_with(q.strip_suffix('…').filter(|_| printable.len() > 100).unwrap_or(&q)));
+        }
+
         /// Whatever bytes arrive as Host and Origin, the check answers
         /// (never panics), and only an Origin equal to baton's own or
         /// allow-listed one passes.

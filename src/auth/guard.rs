@@ -119,7 +119,7 @@ pub async fn edge_check<B: MessageBody>(
 fn ticket_of(query: &str) -> Option<String> {
     query.split('&').find_map(|kv| {
         kv.strip_prefix("ticket=")
-            .map(|t| t.chars().take(200).collect())
+            .map(|t| crate::core::text::truncate_to_bytes(t, 200).to_owned())
     })
 }
 

@@ -73,11 +73,11 @@ pub struct CreatedToken {
     pub created_at: crate::model::Millis,
 }
 
-/// Check a token name: 1..=64 characters of `[A-Za-z0-9._-]`.
+/// Check a token name: 1..=64 bytes of `[A-Za-z0-9._-]` (ASCII, so as many characters).
 pub fn check_name(name: &str) -> Result<(), TokenError> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Err(TokenError::InvalidName(format!(
-            "must be 1 to {MAX_NAME_LEN} characters"
+            "must be 1 to {MAX_NAME_LEN} bytes"
         )));
     }
     if let Some(c) = name

@@ -206,7 +206,7 @@ pub fn check_worker(worker: &str) -> Result<(), Error> {
     if worker.trim().is_empty() || worker.len() > 256 || worker.chars().any(char::is_control) {
         return Err(Error::invalid(
             "worker",
-            "must be 1 to 256 printable characters",
+            "must be 1 to 256 bytes (UTF-8) without control characters",
         ));
     }
     Ok(())

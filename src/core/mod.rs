@@ -4,8 +4,10 @@
 pub mod breaker;
 pub mod expand;
 pub mod graph;
+pub mod json;
 pub mod latency;
 pub mod names;
 pub mod slots;
 pub mod table;
+pub mod text;
 pub mod validate;

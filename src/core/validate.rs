@@ -1,11 +1,19 @@
 //! Turning client input ([`TaskSpec`]) into task records, with every bound
 //! from `[tasks]` checked and the offending field named.
+//!
+//! Text limits count UTF-8 bytes and their messages say so; what is derived
+//! here (a title from the description) is cut to fit on a `char` boundary
+//! ([`crate::core::text`]), so an add is never refused over a field the
+//! client did not send.
 
 use std::collections::HashSet;
 
 use crate::config::TaskSettings;
 use crate::core::table::TaskError;
+use crate::core::text::truncate_to_bytes;
 use crate::model::{Task, TaskId, TaskSpec, TaskStatus};
+
+pub use crate::core::text::clip;
 
 fn invalid(field: String, message: impl Into<String>) -> TaskError {
     TaskError::Invalid {
@@ -26,6 +34,40 @@ pub fn json_size(v: &serde_json::Value) -> usize {
     serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
 }
 
+/// Longest `executor.server` and `executor.tool`, in bytes.
+const MAX_EXECUTOR_NAME_LEN: usize = 128;
+
+/// The title of a task sent without one: the description's first non-blank
+/// line, trimmed, cut to `max` bytes on a `char` boundary (empty when the
+/// description is blank).
+pub fn derived_title(description: &str, max: usize) -> &str {
+    let line = description
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    truncate_to_bytes(line, max).trim_end()
+}
+
+/// A short text field (a tag, an executor's server or tool): 1 to `max`
+/// bytes of UTF-8 without control characters; the message says which rule
+/// `s` breaks.
+fn check_text(s: &str, max: usize) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.len() > max {
+        return Err(format!(
+            "must be at most {max} bytes (UTF-8); this one is {} bytes",
+            s.len()
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(())
+}
+
 /// Validate one spec; `prefix` is prepended to field names (`tasks[3].`).
 /// The returned task is `blocked` until the resolver decides.
 pub fn validate_spec(
@@ -38,32 +80,50 @@ pub fn validate_spec(
         Some(s) => TaskId::parse(s, limits.max_id_len).map_err(|m| invalid(f("id"), m))?,
         None => TaskId::generate(),
     };
+    let sent_description = spec.description.is_some();
     let description = spec.description.unwrap_or_default();
     if description.len() > limits.max_description_len {
         return Err(too_large(
             f("description"),
-            format!("must be at most {} bytes", limits.max_description_len),
+            format!(
+                "must be at most {} bytes (UTF-8); this one is {} bytes",
+                limits.max_description_len,
+                description.len()
+            ),
         ));
     }
     let title = match spec.title {
-        Some(t) => t,
-        None => description
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take(limits.max_title_len)
-            .collect(),
+        Some(t) => {
+            if t.trim().is_empty() {
+                return Err(invalid(f("title"), "must not be blank"));
+            }
+            if t.len() > limits.max_title_len {
+                return Err(too_large(
+                    f("title"),
+                    format!(
+                        "must be at most {} bytes (UTF-8); this one is {} bytes",
+                        limits.max_title_len,
+                        t.len()
+                    ),
+                ));
+            }
+            t
+        }
+        None => {
+            let title = derived_title(&description, limits.max_title_len);
+            if title.is_empty() {
+                return Err(if sent_description {
+                    invalid(
+                        f("description"),
+                        "is blank and no title was sent: send a title or a non-blank description",
+                    )
+                } else {
+                    invalid(f("title"), "a title or a description is required")
+                });
+            }
+            title.to_owned()
+        }
     };
-    if title.trim().is_empty() {
-        return Err(invalid(f("title"), "a title or a description is required"));
-    }
-    if title.len() > limits.max_title_len {
-        return Err(too_large(
-            f("title"),
-            format!("must be at most {} bytes", limits.max_title_len),
-        ));
-    }
     if let Some(p) = &spec.payload {
         if json_size(p) > limits.max_payload_bytes {
             return Err(too_large(
@@ -83,11 +143,8 @@ pub fn validate_spec(
     }
     let mut tags = Vec::with_capacity(spec.tags.len());
     for (i, tag) in spec.tags.into_iter().enumerate() {
-        if tag.is_empty() || tag.len() > limits.max_tag_len || tag.chars().any(char::is_control) {
-            return Err(invalid(
-                f(&format!("tags[{i}]")),
-                format!("must be 1 to {} printable characters", limits.max_tag_len),
-            ));
+        if let Err(m) = check_text(&tag, limits.max_tag_len) {
+            return Err(invalid(f(&format!("tags[{i}]")), m));
         }
         if !tags.contains(&tag) {
             tags.push(tag);
@@ -124,19 +181,9 @@ pub fn validate_spec(
         }
     }
     if let Some(e) = &spec.executor {
-        let ok = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
-        if !ok(&e.server) {
-            return Err(invalid(
-                f("executor.server"),
-                "must be 1 to 128 printable characters",
-            ));
-        }
-        if !ok(&e.tool) {
-            return Err(invalid(
-                f("executor.tool"),
-                "must be 1 to 128 printable characters",
-            ));
-        }
+        check_text(&e.server, MAX_EXECUTOR_NAME_LEN)
+            .map_err(|m| invalid(f("executor.server"), m))?;
+        check_text(&e.tool, MAX_EXECUTOR_NAME_LEN).map_err(|m| invalid(f("executor.tool"), m))?;
         if let Some(a) = &e.arguments {
             if json_size(&serde_json::Value::Object(a.clone())) > limits.max_payload_bytes {
                 return Err(too_large(
@@ -211,19 +258,6 @@ pub fn check_value_size(field: &str, v: &serde_json::Value, max: usize) -> Resul
     Ok(())
 }
 
-/// Truncate an error message to `max` bytes on a char boundary.
-pub fn clip(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +314,90 @@ mod tests {
         );
         let empty = TaskSpec::default();
         assert!(validate_spec(empty, &TaskSettings::default(), "").is_err());
+        // a description whose first line is blank still gives a title
+        let spec = TaskSpec {
+            description: Some("\n  \n  Build it  \nthen".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate_spec(spec, &TaskSettings::default(), "")
+                .unwrap()
+                .title,
+            "Build it"
+        );
+    }
+
+    /// Issue 23.11: `{"description": "任务" × 300}` (1,800 bytes, no title)
+    /// was refused with 413 on `title`: the title was cut to 512
+    /// *characters*, then checked against 512 *bytes*.
+    #[test]
+    fn a_long_cjk_description_without_a_title_gets_a_title_cut_to_the_byte_limit() {
+        let limits = TaskSettings::default();
+        let description = "任务".repeat(300);
+        let spec = TaskSpec {
+            description: Some(description.clone()),
+            ..Default::default()
+        };
+        let task = validate_spec(spec, &limits, "").expect("accepted");
+        assert_eq!(task.title.len(), 510, "170 whole characters of 3 bytes");
+        assert!(description.starts_with(&task.title));
+    }
+
+    /// Issue 23.11: a tag of 17 emoji (68 bytes) was refused as "must be 1
+    /// to 64 printable characters" though it has 17: the limit is in bytes,
+    /// and the message says so.
+    #[test]
+    fn a_tag_over_the_byte_limit_is_refused_in_bytes() {
+        let spec = TaskSpec {
+            title: Some("t".into()),
+            tags: vec!["🚀".repeat(17)],
+            ..Default::default()
+        };
+        match validate_spec(spec, &TaskSettings::default(), "") {
+            Err(TaskError::Invalid { field, message }) => {
+                assert_eq!(field, "tags[0]");
+                assert!(
+                    message.contains("64 bytes") && message.contains("68 bytes"),
+                    "{message}"
+                );
+                assert!(!message.contains("characters"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        /// Issue 23.11, the kind: whatever Unicode a description holds (CJK,
+        /// emoji, combining marks, blank lines), a task sent without a title
+        /// is never refused over the title; its title is at most
+        /// `max_title_len` bytes and a prefix of the description's first
+        /// non-blank line. The compat route and MCP `add_task` add through
+        /// this same function.
+        #[test]
+        fn a_derived_title_fits_and_is_a_prefix(
+            description in crate::core::text::tests::unicode_text(400),
+            // at least 4: one char of any script fits (a smaller limit cannot
+            // hold a title of a description that starts with a 4-byte char)
+            max_title_len in 4usize..64,
+        ) {
+            let limits = TaskSettings { max_title_len, ..TaskSettings::default() };
+            let line = description.lines().map(str::trim).find(|l| !l.is_empty());
+            let spec = TaskSpec { description: Some(description.clone()), ..Default::default() };
+            match validate_spec(spec, &limits, "") {
+                Ok(task) => {
+                    proptest::prop_assert!(task.title.len() <= max_title_len);
+                    proptest::prop_assert!(!task.title.is_empty());
+                    proptest::prop_assert!(line.is_some_and(|l| l.starts_with(&task.title)));
+                }
+                Err(TaskError::Invalid { field, .. }) => {
+                    // only a blank description, and then it is named
+                    proptest::prop_assert_eq!(field, "description");
+                    proptest::prop_assert!(
+                        derived_title(&description, max_title_len).is_empty()
+                    );
+                }
+                Err(e) => proptest::prop_assert!(false, "{e:?}"),
+            }
+        }
     }
 }

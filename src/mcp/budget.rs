@@ -338,4 +338,42 @@ mod tests {
         // the copy's own surrounding quotes are the envelope's
         assert_eq!(cost(&v), json.len() + copy.len() - 2);
     }
+
+    proptest::proptest! {
+        // each case serializes the task a few times per elided field: 64
+        // cases keep this under a few seconds on a loaded 2-core machine
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Issue 23.11, budgeted results: whatever Unicode a task's free-form
+        /// fields hold (CJK, emoji, combining marks, control characters), the
+        /// task fits the budget in bytes, and each field is either whole or
+        /// replaced by a note — never cut inside a character.
+        #[test]
+        fn a_task_of_any_unicode_fits_the_byte_budget(
+            description in crate::core::text::tests::unicode_text(800),
+            output in crate::core::text::tests::unicode_text(800),
+            error in crate::core::text::tests::unicode_text(800),
+            max in 8192usize..65_536,
+        ) {
+            use crate::config::TaskSettings;
+            use crate::model::TaskSpec;
+            let spec = TaskSpec {
+                title: Some("t".into()),
+                description: Some(description.clone()),
+                ..TaskSpec::default()
+            };
+            let mut t = crate::core::validate::validate_spec(spec, &TaskSettings::default(), "")
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+            t.output = Some(Box::new(output.clone().into()));
+            t.error = Some(error.clone());
+            t.fit(max);
+            proptest::prop_assert!(cost(&t) <= max - OVERHEAD, "{} > {}", cost(&t), max - OVERHEAD);
+            let is_note = |s: &str, field: &str| s.starts_with(&format!("[{field} not shown: "));
+            proptest::prop_assert!(t.description == description || is_note(&t.description, "description"));
+            let out = t.output.as_ref().and_then(|o| o.as_str()).unwrap_or_default();
+            proptest::prop_assert!(out == output || is_note(out, "output"));
+            let err = t.error.as_deref().unwrap_or_default();
+            proptest::prop_assert!(err == error || is_note(err, "error"));
+        }
+    }
 }

@@ -1,7 +1,10 @@
 //! The argument and result types of baton's own tools (their JSON Schemas are
 //! the tools' `inputSchema` and `outputSchema`). Each is a plain serde type;
 //! the board's own types ([`Task`], [`Claim`], [`SlotInfo`]) appear in them
-//! as they are.
+//! as they are. Argument types refuse unknown fields (`additionalProperties:
+//! false` in their schema); a call is checked against the schema before it
+//! gets here, so the refusal names the argument and the nearest valid one
+//! (`super::arguments`).
 
 use std::time::Duration;
 
@@ -13,6 +16,7 @@ use crate::model::{SlotInfo, Task, TaskSpec, TaskStatus};
 
 /// Arguments naming a task.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TaskRef {
     /// Task id.
     pub task_id: String,
@@ -20,6 +24,7 @@ pub struct TaskRef {
 
 /// Several tasks added atomically.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddTasksArgs {
     /// Tasks; `dependencies` may name tasks earlier or later in this list.
     pub tasks: Vec<TaskSpec>,
@@ -37,6 +42,7 @@ pub struct TasksOut {
 
 /// A page of a listing tool: `cursor` and `limit`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PageArgs {
     /// `next_cursor` of the previous page.
     #[serde(default)]
@@ -76,6 +82,7 @@ impl AvailableOut {
 
 /// Filters of `list_tasks`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListArgs {
     /// Only this status: blocked, ready, running, done, failed or cancelled.
     #[serde(default)]
@@ -96,6 +103,7 @@ pub struct ListArgs {
 
 /// Arguments of `claim_next_task`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClaimNextArgs {
     /// Your worker name (stable across calls).
     pub worker: String,
@@ -115,6 +123,7 @@ pub struct ClaimOut {
 
 /// Arguments of `claim_task`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClaimArgs {
     /// Task id.
     pub task_id: String,
@@ -127,6 +136,7 @@ pub struct ClaimArgs {
 
 /// A lease-carrying call.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LeaseArgs {
     /// Task id.
     pub task_id: String,
@@ -136,6 +146,7 @@ pub struct LeaseArgs {
 
 /// Arguments of `complete_task`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CompleteArgs {
     /// Task id.
     pub task_id: String,
@@ -148,6 +159,7 @@ pub struct CompleteArgs {
 
 /// Arguments of `fail_task`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FailArgs {
     /// Task id.
     pub task_id: String,
@@ -162,6 +174,7 @@ pub struct FailArgs {
 
 /// Arguments of `cancel_task`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CancelArgs {
     /// Task id.
     pub task_id: String,
@@ -199,6 +212,7 @@ impl From<Task> for ResultOut {
 
 /// Arguments of `wait_for_task`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WaitArgs {
     /// Task id.
     pub task_id: String,
@@ -216,6 +230,7 @@ impl WaitArgs {
 
 /// Arguments naming a worker.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WorkerArgs {
     /// Worker name.
     pub worker: String,
@@ -230,6 +245,7 @@ pub struct SlotOut {
 
 /// Arguments of `release_worker_slot`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReleaseSlotArgs {
     /// The slot.
     pub slot: u32,
@@ -248,6 +264,7 @@ pub struct WorkersOut {
 
 /// Arguments naming a downstream server.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ServerRef {
     /// Server name (a key of `mcpServers`).
     pub server: String,
@@ -277,6 +294,7 @@ pub struct ServerOut {
 
 /// Arguments of `context_list`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ContextListArgs {
     /// Task id.
     pub task_id: String,
@@ -290,6 +308,7 @@ pub struct ContextListArgs {
 
 /// Arguments of `context_get`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ContextGetArgs {
     /// Task id.
     pub task_id: String,
@@ -299,6 +318,7 @@ pub struct ContextGetArgs {
 
 /// Arguments of `context_set`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ContextSetArgs {
     /// Task id.
     pub task_id: String,

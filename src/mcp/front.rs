@@ -16,6 +16,11 @@
 //!   `Content-Type` gets.
 //! - **Session ends**: `DELETE` of a live session answers 204, of an unknown
 //!   or already ended one 404 (rmcp answers 202 to both).
+//! - **Repeated keys**: rmcp reads a message into a `serde_json::Value`, where
+//!   the last of two equal keys wins before any tool sees it; a body in which
+//!   any object repeats a key is refused first, with 400 and the JSON-RPC
+//!   error of `duplicate_key_refusal` (the stdio server and bridge use the
+//!   same check).
 //!
 //! It also strips `Authorization` before rmcp (tokens are never passed on)
 //! and carries per-request values to the handlers: the tool profile of
@@ -222,6 +227,11 @@ async fn handle(
     }
     let body = body.freeze();
     let json = method == actix_web::http::Method::POST && declares_json(&req);
+    if json {
+        if let Some(refusal) = duplicate_key_refusal(&body) {
+            return HttpResponse::BadRequest().json(refusal);
+        }
+    }
     if json && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return match serde_json::from_slice::<Vec<Value>>(&body) {
             Ok(items) => svc.batch(&req, items).await,
@@ -252,6 +262,34 @@ async fn handle(
         *out.status_mut() = StatusCode::NO_CONTENT;
     }
     out
+}
+
+/// The JSON-RPC error answering a message (or batch) in which an object
+/// repeats a key, or `None` when none does (text that is not JSON is left to
+/// the usual parse error). Inside `params` it is invalid params (-32602),
+/// elsewhere a parse error (-32700); the message names the key and where it
+/// is, and `id` is the message's own unless `id` is the repeated key.
+pub(crate) fn duplicate_key_refusal(text: &[u8]) -> Option<Value> {
+    use crate::core::json::{check_unique_keys, JsonError};
+    let Err(JsonError::DuplicateKey(d)) = check_unique_keys(text) else {
+        return None;
+    };
+    let in_params = d.at == "params" || d.at.starts_with("params.");
+    let id = if d.at.is_empty() && d.key == "id" {
+        Value::Null
+    } else {
+        // last key wins here, which is right for every key but the repeated one
+        serde_json::from_slice::<Value>(text)
+            .ok()
+            .and_then(|v| v.get("id").cloned())
+            .unwrap_or(Value::Null)
+    };
+    let (code, kind) = if in_params {
+        (-32602, "invalid params")
+    } else {
+        (-32700, "parse error")
+    };
+    Some(error_object(id, code, format!("{kind}: {d}")))
 }
 
 /// A value the front put into this request for the handlers (the tool

@@ -17,9 +17,11 @@
 //! argument and result types), `gateway` (downstream tools and prompts),
 //! `handles` (MCP task handles), `resources`, `prompts`, `notify`
 //! (notification forwarders), `errors` (baton errors as MCP errors), `schema`
-//! (the one JSON Schema policy for every tool definition).
+//! (the one JSON Schema policy for every tool definition), `arguments`
+//! (unknown arguments refused, with the nearest valid name).
 
 pub mod access;
+mod arguments;
 mod budget;
 pub mod dto;
 mod errors;

@@ -23,6 +23,10 @@
 //!
 //! Values inside `default`, `const`, `enum` and `examples` are data, not
 //! schemas, and are left alone.
+//!
+//! Baton's own tools (not the gateway's, which keep their downstream
+//! server's schema) also get [`close_arguments`]: `additionalProperties:
+//! false` on the input schema, which `super::arguments` enforces.
 
 use std::sync::Arc;
 
@@ -62,6 +66,14 @@ pub(crate) fn apply(tool: &mut Tool) {
     if let Some(out) = tool.output_schema.as_mut() {
         normalize(Arc::make_mut(out), Side::Output);
     }
+}
+
+/// Say in `tool`'s input schema that it takes no argument it does not
+/// declare (`additionalProperties: false` at the root; serde's
+/// `deny_unknown_fields` writes the same, this makes sure of it for every
+/// baton tool). Not for gateway tools: their downstream server decides.
+pub(crate) fn close_arguments(tool: &mut Tool) {
+    Arc::make_mut(&mut tool.input_schema).insert("additionalProperties".into(), Value::Bool(false));
 }
 
 /// Which schema of a tool is being normalized.

@@ -81,7 +81,10 @@ impl BatonMcp {
         let mut router = Self::tool_router();
         let definitions = DEFINITIONS.get_or_init(|| {
             let mut tools = Self::tool_router().list_all();
-            tools.iter_mut().for_each(super::schema::apply);
+            for tool in &mut tools {
+                super::schema::apply(tool);
+                super::schema::close_arguments(tool);
+            }
             tools
         });
         for tool in definitions {

@@ -8,7 +8,10 @@
 //!   in this process and serve it over stdio.
 //!
 //! stdout carries only protocol messages (one JSON object per line); logs go
-//! to stderr.
+//! to stderr. In both modes a line in which any JSON object repeats a key
+//! is answered with a JSON-RPC error naming the key and goes no further
+//! (`front::duplicate_key_refusal`, the check `/mcp` makes): rmcp
+//! would read it with the last of the two keys winning.
 
 use std::sync::Arc;
 
@@ -17,6 +20,7 @@ use rmcp::ServiceExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, OnceCell};
 
+use super::front::duplicate_key_refusal;
 use crate::mcp::BatonMcp;
 use crate::Runtime;
 
@@ -95,6 +99,10 @@ pub async fn bridge(url: &str, http: reqwest::Client) -> Result<(), BridgeError>
         if line.trim().is_empty() {
             continue;
         }
+        if let Some(refusal) = duplicate_key_refusal(line.as_bytes()) {
+            emit(&out, &refusal.to_string()).await?;
+            continue;
+        }
         let mut msg: serde_json::Value = match serde_json::from_str(&line) {
             Ok(v) => v,
             Err(e) => {
@@ -158,6 +166,16 @@ pub async fn bridge(url: &str, http: reqwest::Client) -> Result<(), BridgeError>
         }
         if !status.is_success() {
             let body = res.text().await.unwrap_or_default();
+            // a JSON-RPC error in the body (a refused message) goes to the client as it is
+            let rpc_error = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .filter(|v| v.get("error").is_some() && v.get("jsonrpc").is_some());
+            if let Some(e) = rpc_error {
+                if msg.get("id").is_some() {
+                    emit(&out, &e.to_string()).await?;
+                }
+                continue;
+            }
             if let Some(id) = msg.get("id") {
                 let reply = serde_json::json!({"jsonrpc": "2.0", "id": id,
                     "error": {"code": -32603, "message": format!("baton answered HTTP {status}: {body}")}});
@@ -218,12 +236,73 @@ pub async fn bridge(url: &str, http: reqwest::Client) -> Result<(), BridgeError>
 }
 
 /// Serve an in-process runtime over stdin/stdout until stdin closes.
+///
+/// rmcp reads and writes through in-memory pipes: stdin's lines reach it
+/// only past the repeated-key check, and its lines reach stdout whole,
+/// through the same lock as the check's refusals (so the two never
+/// interleave within a line).
 pub async fn serve_in_process(runtime: &Runtime) -> Result<(), std::io::Error> {
+    let out: Out = Arc::new(Mutex::new(tokio::io::stdout()));
+    let (to_rmcp, rmcp_reads) = tokio::io::duplex(PIPE_BYTES);
+    let (rmcp_writes, from_rmcp) = tokio::io::duplex(PIPE_BYTES);
+    let input = tokio::spawn(checked_lines(tokio::io::stdin(), to_rmcp, out.clone()));
+    let output = tokio::spawn(whole_lines(from_rmcp, out));
     let server = BatonMcp::new(runtime.board().clone());
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve((rmcp_reads, rmcp_writes))
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let _ = running.waiting().await;
-    Ok(())
+    input.abort();
+    // rmcp's writer is dropped with the service: the output pump ends once it
+    // has written everything rmcp wrote (bounded, should a writer linger)
+    match tokio::time::timeout(std::time::Duration::from_secs(5), output).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(std::io::Error::other(e.to_string())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Buffer of each in-memory pipe between stdio and rmcp, in bytes.
+const PIPE_BYTES: usize = 64 * 1024;
+
+/// Pass every line of `input` on to `rmcp`, except one in which a JSON object
+/// repeats a key: that one is answered on `out` instead. Ends (closing
+/// `rmcp`'s input, which ends the service) when `input` ends or fails.
+async fn checked_lines(
+    input: impl tokio::io::AsyncRead + Unpin,
+    mut rmcp: tokio::io::DuplexStream,
+    out: Out,
+) -> std::io::Result<()> {
+    let mut input = BufReader::new(input);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        if let Some(refusal) = duplicate_key_refusal(line.trim_ascii()) {
+            emit(&out, &refusal.to_string()).await?;
+            continue;
+        }
+        rmcp.write_all(&line).await?;
+        if !line.ends_with(b"\n") {
+            rmcp.write_all(b"\n").await?;
+        }
+    }
+}
+
+/// Copy what rmcp writes to `out` a whole line at a time.
+async fn whole_lines(from: tokio::io::DuplexStream, out: Out) -> std::io::Result<()> {
+    let mut from = BufReader::new(from);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if from.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let mut o = out.lock().await;
+        o.write_all(&line).await?;
+        o.flush().await?;
+    }
 }

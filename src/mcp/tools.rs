@@ -6,9 +6,10 @@
 //! A call is routed, in order, to: the conformance fixtures (test build
 //! only), a downstream server's tool through the gateway
 //! ([`super::gateway`]), a durable task handle for clients of the MCP tasks
-//! extension ([`super::handles`]), or the `#[tool_router]` below. Argument
-//! and result types are in [`super::dto`]; refusals become tool errors in
-//! [`super::errors`].
+//! extension ([`super::handles`]), or the `#[tool_router]` below — baton's
+//! own tools after their arguments are checked against the tool's schema
+//! (`super::arguments`). Argument and result types are in [`super::dto`];
+//! refusals become tool errors in [`super::errors`].
 
 // rmcp's tool-error type is `CallToolResult` itself; returning it by value is the API.
 #![allow(clippy::result_large_err)]
@@ -134,6 +135,16 @@ impl BatonMcp {
                 ),
                 None,
             ));
+        }
+        // an argument the tool does not declare is refused, not dropped
+        if let Some(tool) = this.tool_router.get(&request.name) {
+            if let Err(e) = super::arguments::check(
+                &request.name,
+                &tool.input_schema,
+                request.arguments.as_ref(),
+            ) {
+                return Ok(tool_error(&e).into());
+            }
         }
         if !this.tool_router.has_route(&request.name) && this.is_gateway_tool(&request.name) {
             return this.call_gateway_tool(request, &context).await;

@@ -234,7 +234,8 @@ pub struct TaskSpec {
     /// Client-chosen id (`[A-Za-z0-9._:-]`); generated when absent.
     #[serde(default)]
     pub id: Option<String>,
-    /// Short title; defaults to the first line of the description.
+    /// Short title (at most `max_title_len` bytes); defaults to the description's first
+    /// non-blank line, cut to fit on a character boundary.
     #[serde(default)]
     pub title: Option<String>,
     /// Instructions for the worker.
