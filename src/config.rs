@@ -12,6 +12,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::error::code::{ErrorCode, ServiceError};
+
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -37,6 +39,13 @@ pub enum ConfigError {
     /// The config file does not exist.
     #[error("configuration file {0} does not exist")]
     Missing(PathBuf),
+}
+
+impl ServiceError for ConfigError {
+    /// Always `invalid_config`.
+    fn error_code(&self) -> ErrorCode {
+        ErrorCode::InvalidConfig
+    }
 }
 
 /// All settings.

@@ -13,7 +13,7 @@
 //! `application/json` on bodies rules out the "simple" content types a page
 //! may send without a CORS preflight.
 
-use crate::error::ErrorCode;
+use crate::error::code::ErrorCode;
 
 /// A `Host` or origin authority, normalized: lowercase host without
 /// brackets, optional port.

@@ -21,7 +21,7 @@ use actix_web::{web, HttpMessage, ResponseError};
 
 use super::{Access, Auth, Caller};
 use crate::api::error::{ApiError, Denial};
-use crate::error::ErrorCode;
+use crate::error::code::ErrorCode;
 
 type Resp<B> = ServiceResponse<EitherBody<B>>;
 

@@ -32,7 +32,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::api::error::Denial;
 use crate::config::Settings;
-use crate::error::ErrorCode;
+use crate::error::code::ErrorCode;
 use crate::model::{Principal, Role};
 use crate::store::{Store, StoreError};
 

@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use crate::error::code::{ErrorCode, ServiceError};
 use crate::model::TaskId;
 
 /// Why a batch of new nodes was refused.
@@ -46,6 +47,18 @@ pub enum GraphError {
         /// The dependency that is still failed.
         dependency: TaskId,
     },
+}
+
+impl ServiceError for GraphError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            GraphError::MissingDependency { .. } => ErrorCode::MissingDependency,
+            GraphError::Cycle { .. } => ErrorCode::DependencyCycle,
+            GraphError::Duplicate(_) => ErrorCode::TaskExists,
+            GraphError::DependencyCancelled { .. } => ErrorCode::DependencyCancelled,
+            GraphError::DependencyFailed { .. } => ErrorCode::DependencyFailed,
+        }
+    }
 }
 
 /// Where a node stands, as far as its dependents care.

@@ -9,6 +9,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 
+use crate::error::code::{ErrorCode, ServiceError};
 use crate::model::{Event, EventKind, Lease, Millis, Principal, Task, TaskId, TaskStatus};
 
 /// Why a task operation was refused.
@@ -91,6 +92,21 @@ pub enum TaskError {
         /// What was attempted.
         action: &'static str,
     },
+}
+
+impl ServiceError for TaskError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            TaskError::NotFound(_) => ErrorCode::TaskNotFound,
+            TaskError::Invalid { .. } => ErrorCode::InvalidField,
+            TaskError::TooLarge { .. } => ErrorCode::TooLarge,
+            TaskError::StaleLease { .. } | TaskError::LeaseExpired { .. } => ErrorCode::StaleLease,
+            TaskError::NotHolder { .. } => ErrorCode::NotLeaseHolder,
+            TaskError::NotOwner { .. } => ErrorCode::NotLeaseOwner,
+            TaskError::WrongStatus { .. } => ErrorCode::InvalidStatus,
+            TaskError::HasDependents { .. } => ErrorCode::HasDependents,
+        }
+    }
 }
 
 /// How an update names the lease it acts under.

@@ -111,6 +111,7 @@ use self::server::{AdmitCall, CallFinished, CallOutcome};
 use self::supervisor::{GetPoolStatus, ResetServer, RestartServer, ShutdownPool};
 use crate::core::breaker::Permit;
 use crate::core::names::NameTable;
+use crate::error::code::ServiceError as _;
 use crate::model::{now_ms, Millis};
 
 /// Where a server is in its life.
@@ -930,7 +931,7 @@ impl PoolHandle {
         };
         let outcome_label = match &result {
             Ok(r) => r.outcome(),
-            Err(e) => e.code().as_str(),
+            Err(e) => e.error_code().as_str(),
         };
         match op {
             Op::CallTool(tool) => tracing::debug!(
