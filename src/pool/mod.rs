@@ -76,7 +76,9 @@ pub mod error;
 pub mod metrics;
 mod process;
 mod server;
-pub mod settings;
+/// `[pool]` settings live in [`crate::config::pool`] (configuration is the
+/// ground floor); this name keeps the old path `pool::settings` working.
+pub use crate::config::pool as settings;
 pub mod spec;
 mod supervisor;
 
@@ -101,9 +103,9 @@ use utoipa::ToSchema;
 
 pub use self::error::{PoolConfigError, PoolError, ServerIssue, SpecError};
 pub use self::server::McpServer;
-pub use self::settings::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::spec::{ServerSet, ServerSpec, Transport, TransportKind};
 pub use self::supervisor::McpPool;
+pub use crate::config::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use crate::core::breaker::{BreakerState, BreakerView};
 pub use crate::core::latency::Percentiles;
 

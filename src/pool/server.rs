@@ -39,11 +39,13 @@ use tokio::task::JoinHandle;
 use super::client::{self, GatewayClient};
 use super::error::PoolError;
 use super::process::ProcessGroup;
-use super::settings::RestartPolicy;
 use super::spec::{ServerSpec, TransportKind};
 use super::supervisor::{PromptsRefreshed, ToolsRefreshed};
 use super::{backoff, ServerState, ServerStatus};
-use crate::core::breaker::{BreakerState, BreakerView, CircuitBreaker, Permit, Rejection};
+use crate::config::pool::{RestartPolicy, ServerOptions};
+use crate::core::breaker::{
+    BreakerConfig, BreakerState, BreakerView, CircuitBreaker, Permit, Rejection,
+};
 use crate::core::latency::LatencyWindow;
 use crate::model::{now_ms, Millis};
 
@@ -152,7 +154,7 @@ impl McpServer {
     ) -> Self {
         let o = &spec.options;
         Self {
-            breaker: CircuitBreaker::new(o.breaker()),
+            breaker: CircuitBreaker::new(breaker_config(o)),
             backoff: Box::new(restart_backoff(&spec)),
             latency: LatencyWindow::new(o.latency_window as usize),
             spec,
@@ -521,6 +523,16 @@ impl McpServer {
             pid: self.conn.as_ref().and_then(|c| c.pid),
             up_since: self.conn.as_ref().map(|c| c.up_since_ms),
         }
+    }
+}
+
+/// The breaker thresholds of a server's options.
+fn breaker_config(o: &ServerOptions) -> BreakerConfig {
+    BreakerConfig {
+        failure_threshold: o.failure_threshold,
+        success_threshold: o.success_threshold,
+        open_timeout_ms: o.open_timeout_ms,
+        half_open_max_calls: o.half_open_max_calls,
     }
 }
 
