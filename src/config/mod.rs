@@ -17,12 +17,14 @@
 //! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`: the surfaces clients use |
 //! | [`auth`] | `[auth]`, `[auth.jwt]`: tokens, JWTs, rate limits |
 //! | [`pool`] | `[pool]`, `[pool.servers.<name>]`: downstream MCP servers |
+//! | [`env`](mod@env) | `BATON_<SECTION>__<KEY>` variables: every key of every section, typed by its default |
 //! | [`origin`] | parsing `Host` values and origins (allow-list entries) |
 //! | [`validate`](Settings::validate) | range and consistency checks, each naming its key |
 
 pub mod auth;
 pub mod board;
 pub mod edges;
+pub mod env;
 pub mod origin;
 pub mod pool;
 pub mod server;
@@ -35,7 +37,7 @@ mod tests;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +71,10 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `BATON_*` variable that cannot be read as a setting (an empty
+    /// level, or a setting spelt with one underscore after its section).
+    #[error("invalid configuration: {0}")]
+    Env(#[from] env::EnvError),
     /// The config file does not exist.
     #[error("configuration file {0} does not exist")]
     Missing(PathBuf),
@@ -113,27 +119,16 @@ pub struct Settings {
     pub ha: HaSettings,
 }
 
-/// Sections a `BATON_*` variable must start with to be read as a setting.
-/// Other `BATON_*` variables (the CLI's `BATON_URL`, a script's `BATON_BIN`)
-/// are not settings and are left alone; an unknown key inside a known
-/// section (`BATON_SLOTS__COUTN`) is still rejected by name.
-const SECTIONS: &[&str] = &[
-    "server",
-    "ha",
-    "storage",
-    "slots",
-    "leases",
-    "tasks",
-    "api",
-    "log",
-    "mcp",
-    "pool",
-    "auth",
-    "dashboard",
-];
-
 impl Settings {
-    /// Defaults, then `file` (if given; it must exist), then `BATON_*` env vars; validated.
+    /// Defaults, then `file` (if given; it must exist), then every
+    /// `BATON_<SECTION>__<KEY>` variable of the process's environment (see
+    /// [`env`](mod@env)); validated.
+    ///
+    /// Errors: [`ConfigError::Missing`] for a missing file,
+    /// [`ConfigError::Load`] for a parse error, an unknown key or a value of
+    /// the wrong type (naming the key, and the variable when one set it),
+    /// [`ConfigError::Env`] for a variable misspelt as a setting,
+    /// [`ConfigError::Invalid`] / [`ConfigError::Pool`] for a value out of range.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(f) = file {
@@ -142,14 +137,19 @@ impl Settings {
             }
             fig = fig.merge(Toml::file_exact(f));
         }
-        fig = fig.merge(
-            Env::prefixed("BATON_")
-                .filter(|k| {
-                    let k = k.as_str().to_ascii_lowercase();
-                    SECTIONS.iter().any(|s| k.starts_with(&format!("{s}__")))
-                })
-                .split("__"),
-        );
+        let vars = std::env::vars_os().map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        });
+        let shape = figment::value::Value::serialize(Settings::default())
+            .map_err(|e| ConfigError::Load(Box::new(e)))?
+            .into_dict()
+            .unwrap_or_default(); // a struct serializes to a table
+        for var in env::settings_in(vars, &shape)? {
+            fig = fig.merge(var);
+        }
         Self::extract(fig)
     }
 
