@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use baton::error::ServiceError;
 use baton::pool::{
     BreakerState, CallOptions, McpPool, PoolError, PoolHandle, PoolSettings, ServerSet,
     ServerState, TransportKind,
@@ -408,7 +409,7 @@ async fn prompts_through_the_gateway() {
         "{unknown:?}"
     );
     assert_eq!(
-        unknown.err().map(|e| e.code().as_str()),
+        unknown.err().map(|e| e.error_code().as_str()),
         Some("unknown_prompt")
     );
 

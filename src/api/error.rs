@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+pub use crate::auth::Denial;
 use crate::error::{Error, ErrorCode};
 
 /// An error on its way to a client.
@@ -41,32 +42,6 @@ pub enum ApiError {
     /// Refused at the edge or by authorization: foreign `Host`/`Origin`,
     /// wrong `Content-Type`, missing/unknown token, missing role, rate limit.
     Denied(Denial),
-}
-
-/// Why the edge guard or authorization refused a request (see `crate::auth`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denial {
-    /// `Unauthorized`, `Forbidden`, `ForbiddenOrigin`, `ForbiddenHost`,
-    /// `NotLeaseOwner`, `UnsupportedMediaType` or `RateLimited`.
-    pub code: ErrorCode,
-    /// What is wrong and how to fix it.
-    pub message: String,
-    /// `WWW-Authenticate` value to send with a 401.
-    pub challenge: Option<String>,
-    /// Seconds to wait before retrying (429).
-    pub retry_after_secs: Option<u64>,
-}
-
-impl Denial {
-    /// A refusal with `code` and `message`.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            challenge: None,
-            retry_after_secs: None,
-        }
-    }
 }
 
 impl From<Error> for ApiError {
@@ -166,6 +141,20 @@ impl ApiError {
             code,
             message: message.into(),
         }
+    }
+}
+
+/// A refusal of the guard renders exactly as [`ApiError::Denied`]: the
+/// status of its code, the JSON error body, `WWW-Authenticate` on 401 and
+/// `Retry-After` on 429. The guard (`crate::auth::guard`) answers through
+/// this impl, so how a code becomes a status stays in this file.
+impl ResponseError for Denial {
+    fn status_code(&self) -> StatusCode {
+        status_of(self.code)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        ApiError::Denied(self.clone()).error_response()
     }
 }
 

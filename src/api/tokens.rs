@@ -9,6 +9,7 @@ use super::{json_body, Acting, ApiError};
 use crate::api::tasks::ErrorBody;
 use crate::auth::tokens::CreatedToken;
 use crate::auth::Auth;
+use crate::error::Error;
 use crate::model::{AccessToken, Role};
 
 /// Body of `POST /api/v1/tokens`.
@@ -44,7 +45,8 @@ pub(crate) async fn create_token(
     let created = auth
         .tokens()
         .create(&body.name, role, board.actor().name.clone())
-        .await?;
+        .await
+        .map_err(Error::from)?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -65,6 +67,6 @@ pub(crate) async fn revoke_token(
     auth: web::Data<Auth>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let revoked = auth.tokens().revoke(&name).await?;
+    let revoked = auth.tokens().revoke(&name).await.map_err(Error::from)?;
     Ok(HttpResponse::Ok().json(revoked))
 }

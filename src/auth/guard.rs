@@ -8,7 +8,8 @@
 //!   applies the rate limit and the role, and puts the [`Caller`] in the
 //!   request's extensions.
 //!
-//! A refusal is the JSON error body of `api::error`, with `WWW-Authenticate`
+//! A refusal is the JSON error body of `api::error` (which renders a
+//! [`Denial`] through `actix_web::ResponseError`), with `WWW-Authenticate`
 //! on 401 and `Retry-After` on 429.
 
 use std::sync::Arc;
@@ -19,14 +20,13 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 
-use super::{Access, Auth, Caller};
-use crate::api::error::{ApiError, Denial};
-use crate::error::ErrorCode;
+use super::{Access, Auth, Caller, Denial};
+use crate::error::code::ErrorCode;
 
 type Resp<B> = ServiceResponse<EitherBody<B>>;
 
 fn refuse<B>(req: ServiceRequest, d: Denial) -> Resp<B> {
-    let status = crate::api::error::status_of(d.code);
+    let status = d.status_code();
     if status.is_client_error() && d.code != ErrorCode::Unauthorized {
         tracing::warn!(
             code = %d.code,
@@ -36,7 +36,7 @@ fn refuse<B>(req: ServiceRequest, d: Denial) -> Resp<B> {
             "request refused"
         );
     }
-    let res = ApiError::Denied(d).error_response();
+    let res = d.error_response();
     req.into_response(res).map_into_right_body()
 }
 

@@ -6,6 +6,7 @@
 //! | [`edge`] | `Host` / `Origin` allow-lists and `Content-Type` on bodies (pure) |
 //! | [`tokens`] | access tokens: 256-bit secrets, stored SHA-256, create / verify / revoke |
 //! | [`jwt`] | JWTs from a team's identity provider, keys from its JWKS |
+//! | [`Denial`] | why a request was refused: a code, a message, the headers to send |
 //! | [`guard`] | the actix middleware: [`guard::edge_check`] on every scope and resource, [`guard::authorize_check`] per route |
 //!
 //! Every route is registered from one table (`api::routes`) that names the
@@ -16,6 +17,7 @@
 //! the board as [`Caller::actor`] (`Board::acting_as`), which records it in
 //! the audit log and checks it against lease owners.
 
+mod denial;
 pub mod edge;
 pub mod guard;
 pub mod jwt;
@@ -30,12 +32,12 @@ use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::api::error::Denial;
 use crate::config::Settings;
-use crate::error::ErrorCode;
+use crate::error::code::ErrorCode;
 use crate::model::{Principal, Role};
 use crate::store::{Store, StoreError};
 
+pub use denial::Denial;
 pub use tokens::Tokens;
 
 /// What a route needs.

@@ -19,7 +19,7 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, ErrorCode};
+use crate::error::code::{ErrorCode, ServiceError};
 use crate::model::{now_ms, AccessToken, Role};
 use crate::store::{Store, StoreError, WriteBatch};
 
@@ -44,16 +44,19 @@ pub enum TokenError {
     /// The OS random number generator failed.
     #[error("cannot generate a secret: {0}")]
     Random(String),
+    /// The store refused or failed the write (see [`StoreError`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-impl TokenError {
-    /// The code clients see.
-    pub fn code(&self) -> ErrorCode {
+impl ServiceError for TokenError {
+    fn error_code(&self) -> ErrorCode {
         match self {
             TokenError::InvalidName(_) => ErrorCode::InvalidField,
             TokenError::Exists(_) => ErrorCode::TokenExists,
             TokenError::NotFound(_) => ErrorCode::TokenNotFound,
             TokenError::Random(_) => ErrorCode::Internal,
+            TokenError::Store(e) => e.error_code(),
         }
     }
 }
@@ -230,11 +233,11 @@ impl Tokens {
         name: &str,
         role: Role,
         created_by: Option<String>,
-    ) -> Result<CreatedToken, Error> {
+    ) -> Result<CreatedToken, TokenError> {
         check_name(name)?;
         let _w = self.inner.write.lock().await;
         if self.exists(name) {
-            return Err(TokenError::Exists(name.to_owned()).into());
+            return Err(TokenError::Exists(name.to_owned()));
         }
         let secret = generate_secret()?;
         let d = digest(&secret);
@@ -262,10 +265,10 @@ impl Tokens {
 
     /// Revoke a token: refused from now on (before this returns), removed
     /// from the store durably.
-    pub async fn revoke(&self, name: &str) -> Result<AccessToken, Error> {
+    pub async fn revoke(&self, name: &str) -> Result<AccessToken, TokenError> {
         let _w = self.inner.write.lock().await;
         let Some((_, sel)) = self.inner.by_name.remove(name) else {
-            return Err(TokenError::NotFound(name.to_owned()).into());
+            return Err(TokenError::NotFound(name.to_owned()));
         };
         let removed = self.inner.by_selector.remove(&sel).map(|(_, e)| e);
         let mut batch = WriteBatch::new();
@@ -275,7 +278,7 @@ impl Tokens {
         tracing::info!(token = %name, "access token revoked");
         let token = removed
             .map(|e| e.token.clone())
-            .ok_or_else(|| Error::from(TokenError::NotFound(name.to_owned())))?;
+            .ok_or_else(|| TokenError::NotFound(name.to_owned()))?;
         Ok(AccessToken {
             sha256: String::new(),
             ..token
@@ -315,7 +318,7 @@ mod tests {
         assert_eq!(tokens.verify(&t.secret).map(|t| t.role), Some(Role::Agent));
         assert!(tokens.verify("baton_nope").is_none());
         let e = tokens.create("alice", Role::Admin, None).await.unwrap_err();
-        assert_eq!(e.code(), ErrorCode::TokenExists);
+        assert_eq!(e.error_code(), ErrorCode::TokenExists);
         let bob = tokens.create("bob", Role::Viewer, None).await.unwrap();
         assert_eq!(
             tokens
@@ -329,7 +332,7 @@ mod tests {
         tokens.revoke("alice").await.unwrap();
         assert!(tokens.verify(&t.secret).is_none());
         assert_eq!(
-            tokens.revoke("alice").await.unwrap_err().code(),
+            tokens.revoke("alice").await.unwrap_err().error_code(),
             ErrorCode::TokenNotFound
         );
         store.close().unwrap();

@@ -12,6 +12,7 @@
 //! record, rewritten on every change; a task-bound hold is derived from its
 //! task's lease. [`SlotTable::recover`] rebuilds the table from both.
 
+use crate::error::code::{ErrorCode, ServiceError};
 use crate::model::{Millis, SlotInfo, TaskId};
 
 /// Why a slot operation was refused.
@@ -47,6 +48,17 @@ pub enum SlotError {
         /// Its task.
         task: TaskId,
     },
+}
+
+impl ServiceError for SlotError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            SlotError::NoneFree(_) => ErrorCode::NoFreeSlot,
+            SlotError::NoSuchSlot { .. } => ErrorCode::NoSuchSlot,
+            SlotError::NotHeld { .. } | SlotError::NotClaimed(_) => ErrorCode::SlotNotHeld,
+            SlotError::Busy { .. } => ErrorCode::SlotBusy,
+        }
+    }
 }
 
 /// Who holds a slot.

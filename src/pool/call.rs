@@ -28,6 +28,7 @@ use super::server::{Admission, AdmitCall, CallFinished, CallOutcome, McpServer};
 use super::shared::{LiveRoute, PoolShared};
 use super::state::ServerState;
 use crate::core::breaker::Permit;
+use crate::error::code::ServiceError as _;
 
 /// Per-call options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -392,7 +393,7 @@ where
     };
     let outcome_label = match &result {
         Ok(r) => r.outcome(),
-        Err(e) => e.code().as_str(),
+        Err(e) => e.error_code().as_str(),
     };
     match op {
         Op::CallTool(tool) => tracing::debug!(

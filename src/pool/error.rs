@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rmcp::ErrorData;
 
 use crate::core::expand::ExpandError;
-use crate::error::ErrorCode;
+use crate::error::code::{ErrorCode, ServiceError};
 use crate::model::Millis;
 
 use super::state::ServerState;
@@ -126,9 +126,8 @@ fn fmt_millis(ms: Millis) -> String {
         .unwrap_or_else(|| format!("{ms} ms since the epoch"))
 }
 
-impl PoolError {
-    /// The stable code clients see.
-    pub fn code(&self) -> ErrorCode {
+impl ServiceError for PoolError {
+    fn error_code(&self) -> ErrorCode {
         match self {
             PoolError::UnknownServer { .. } => ErrorCode::UnknownServer,
             PoolError::UnknownTool { .. } => ErrorCode::UnknownTool,
@@ -146,7 +145,9 @@ impl PoolError {
             PoolError::ShuttingDown => ErrorCode::Unavailable,
         }
     }
+}
 
+impl PoolError {
     /// The server the error is about, if any.
     pub fn server(&self) -> Option<&str> {
         match self {
@@ -292,4 +293,11 @@ pub enum PoolConfigError {
         /// Why.
         message: String,
     },
+}
+
+impl ServiceError for PoolConfigError {
+    /// Always `invalid_config`: the server file or the `[pool]` defaults.
+    fn error_code(&self) -> ErrorCode {
+        ErrorCode::InvalidConfig
+    }
 }

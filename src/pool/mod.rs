@@ -102,7 +102,9 @@ mod handle;
 pub mod metrics;
 mod process;
 mod server;
-pub mod settings;
+/// `[pool]` settings live in [`crate::config::pool`] (configuration is the
+/// ground floor); this name keeps the old path `pool::settings` working.
+pub use crate::config::pool as settings;
 mod shared;
 pub mod spec;
 mod state;
@@ -114,10 +116,10 @@ pub use self::catalog::{GatewayPrompt, GatewayTool, PromptsChanged, ToolsChanged
 pub use self::error::{PoolConfigError, PoolError, ServerIssue, SpecError};
 pub use self::handle::PoolHandle;
 pub use self::server::McpServer;
-pub use self::settings::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::spec::{ServerSet, ServerSpec, Transport, TransportKind};
 pub use self::state::ServerState;
 pub use self::status::ServerStatus;
 pub use self::supervisor::McpPool;
+pub use crate::config::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use crate::core::breaker::{BreakerState, BreakerView};
 pub use crate::core::latency::Percentiles;

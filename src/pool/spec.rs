@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::error::{PoolConfigError, ServerIssue, SpecError};
-use super::settings::{PoolSettings, ServerOptions};
+use crate::config::pool::{PoolSettings, ServerOptions};
 use crate::core::expand::expand;
 
 /// Longest server name: leaves room for the tool part of `<server>__<tool>` (64 characters).
@@ -373,7 +373,7 @@ fn check_header(name: &str, value: &str) -> Result<(), SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::settings::ServerOverrides;
+    use crate::config::pool::ServerOverrides;
 
     fn env(name: &str) -> Option<String> {
         match name {

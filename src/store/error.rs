@@ -90,3 +90,27 @@ pub enum StoreError {
         source: redb::Error,
     },
 }
+
+impl crate::error::code::ServiceError for StoreError {
+    /// `unavailable` once closed; `storage_unavailable` when a write could
+    /// not be made durable or the store cannot be reached (the disk, the
+    /// database, the leadership); `storage_error` for corrupt values and
+    /// engine bugs.
+    fn error_code(&self) -> crate::error::code::ErrorCode {
+        use crate::error::code::ErrorCode;
+        match self {
+            StoreError::Closed => ErrorCode::Unavailable,
+            StoreError::FlushFailed(_)
+            | StoreError::OutcomeUnknown(_)
+            | StoreError::Open { .. }
+            | StoreError::Thread(_)
+            | StoreError::Postgres(_)
+            | StoreError::Deposed { .. }
+            | StoreError::Led { .. }
+            | StoreError::Locked { .. }
+            | StoreError::Engine(redb::Error::Io(_))
+            | StoreError::Migration { .. } => ErrorCode::StorageUnavailable,
+            _ => ErrorCode::StorageError,
+        }
+    }
+}

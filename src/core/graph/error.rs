@@ -1,6 +1,7 @@
 //! [`GraphError`]: why the DAG refused a batch or a reset (missing, cancelled
 //! or still-failed dependency, duplicate id, cycle with its path).
 
+use crate::error::code::{ErrorCode, ServiceError};
 use crate::model::TaskId;
 
 /// Why a batch of new nodes was refused.
@@ -39,4 +40,16 @@ pub enum GraphError {
         /// The dependency that is still failed.
         dependency: TaskId,
     },
+}
+
+impl ServiceError for GraphError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            GraphError::MissingDependency { .. } => ErrorCode::MissingDependency,
+            GraphError::Cycle { .. } => ErrorCode::DependencyCycle,
+            GraphError::Duplicate(_) => ErrorCode::TaskExists,
+            GraphError::DependencyCancelled { .. } => ErrorCode::DependencyCancelled,
+            GraphError::DependencyFailed { .. } => ErrorCode::DependencyFailed,
+        }
+    }
 }

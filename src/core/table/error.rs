@@ -2,6 +2,7 @@
 //! task, invalid or oversized field, stale, expired or foreign lease, wrong
 //! status, dependents in the way). Each names the task and what to do.
 
+use crate::error::code::{ErrorCode, ServiceError};
 use crate::model::{Millis, TaskId, TaskStatus};
 
 /// Why a task operation was refused.
@@ -84,4 +85,19 @@ pub enum TaskError {
         /// What was attempted.
         action: &'static str,
     },
+}
+
+impl ServiceError for TaskError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            TaskError::NotFound(_) => ErrorCode::TaskNotFound,
+            TaskError::Invalid { .. } => ErrorCode::InvalidField,
+            TaskError::TooLarge { .. } => ErrorCode::TooLarge,
+            TaskError::StaleLease { .. } | TaskError::LeaseExpired { .. } => ErrorCode::StaleLease,
+            TaskError::NotHolder { .. } => ErrorCode::NotLeaseHolder,
+            TaskError::NotOwner { .. } => ErrorCode::NotLeaseOwner,
+            TaskError::WrongStatus { .. } => ErrorCode::InvalidStatus,
+            TaskError::HasDependents { .. } => ErrorCode::HasDependents,
+        }
+    }
 }

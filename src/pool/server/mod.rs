@@ -62,12 +62,12 @@ use super::client::{self, GatewayClient};
 use super::error::PoolError;
 use super::events::{PromptsRefreshed, ToolsRefreshed};
 use super::process::ProcessGroup;
-use super::settings::RestartPolicy;
 use super::spec::{ServerSpec, TransportKind};
 use super::state::ServerState;
 use super::status::ServerStatus;
 use crate::clock::Clock;
-use crate::core::breaker::{BreakerView, CircuitBreaker};
+use crate::config::pool::{RestartPolicy, ServerOptions};
+use crate::core::breaker::{BreakerConfig, BreakerView, CircuitBreaker};
 use crate::core::latency::LatencyWindow;
 use crate::model::Millis;
 
@@ -124,7 +124,7 @@ impl McpServer {
     ) -> Self {
         let o = &spec.options;
         Self {
-            breaker: CircuitBreaker::new(o.breaker()),
+            breaker: CircuitBreaker::new(breaker_config(o)),
             backoff: Box::new(restart_backoff(&spec)),
             latency: LatencyWindow::new(o.latency_window as usize),
             spec,
@@ -337,6 +337,16 @@ impl McpServer {
             pid: self.conn.as_ref().and_then(|c| c.pid),
             up_since: self.conn.as_ref().map(|c| c.up_since_ms),
         }
+    }
+}
+
+/// The breaker thresholds of a server's options.
+fn breaker_config(o: &ServerOptions) -> BreakerConfig {
+    BreakerConfig {
+        failure_threshold: o.failure_threshold,
+        success_threshold: o.success_threshold,
+        open_timeout_ms: o.open_timeout_ms,
+        half_open_max_calls: o.half_open_max_calls,
     }
 }
 

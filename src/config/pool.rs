@@ -23,8 +23,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::breaker::BreakerConfig;
-
 /// What happens when a server's connection ends (child exit, crash, closed session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -246,16 +244,6 @@ impl ServerOptions {
     /// `shutdown_grace_ms` as a duration.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
-    }
-
-    /// The breaker thresholds.
-    pub fn breaker(&self) -> BreakerConfig {
-        BreakerConfig {
-            failure_threshold: self.failure_threshold,
-            success_threshold: self.success_threshold,
-            open_timeout_ms: self.open_timeout_ms,
-            half_open_max_calls: self.half_open_max_calls,
-        }
     }
 }
 

@@ -1,15 +1,13 @@
-//! The crate error: one `thiserror` enum per subsystem, gathered here, and
-//! [`ErrorCode`], the one list of machine-readable codes clients see.
+//! The leaf of baton's errors: [`ErrorCode`], every machine-readable code a
+//! client sees, and [`ServiceError`], the one trait by which each
+//! subsystem's error says its code.
 //!
-//! Each error has a stable [`Error::code`]; `api/error.rs` maps every code to
-//! an HTTP status in one place (an exhaustive `match`, so a new code cannot
-//! fall through to 500), and `mcp` maps them to MCP errors in one place.
-
-use crate::config::ConfigError;
-use crate::core::graph::GraphError;
-use crate::core::slots::SlotError;
-use crate::core::table::TaskError;
-use crate::store::StoreError;
+//! This file imports nothing of baton's, so any module may depend on it
+//! without a circle: `store`, `pool`, `auth`, `config` and `core` implement
+//! [`ServiceError`] beside their own error enums, and the aggregate
+//! [`crate::error::Error`] only delegates (the pattern of quickwit's
+//! `ServiceError::error_code`). `api::error` maps each code to one HTTP
+//! status, `mcp::errors` to one MCP error.
 
 /// Every machine-readable error code baton sends (`{"error": {"code": …}}`
 /// on HTTP, `{code}` in MCP error data and tool errors). The wire form is
@@ -209,135 +207,12 @@ impl PartialEq<&str> for ErrorCode {
     }
 }
 
-/// Anything baton's library API can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Task lifecycle and validation.
-    #[error(transparent)]
-    Task(#[from] TaskError),
-    /// Dependency graph.
-    #[error(transparent)]
-    Graph(#[from] GraphError),
-    /// Worker slots.
-    #[error(transparent)]
-    Slot(#[from] SlotError),
-    /// Persistence.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The downstream MCP server configuration is unusable (unreadable file, bad `[pool]`).
-    #[error(transparent)]
-    PoolConfig(#[from] crate::pool::PoolConfigError),
-    /// A downstream MCP server call or admin operation failed.
-    #[error(transparent)]
-    Downstream(#[from] crate::pool::PoolError),
-    /// No MCP task handle (operation) with this id, or it expired.
-    #[error("no task handle '{0}' (unknown or expired)")]
-    OperationNotFound(String),
-    /// Access tokens.
-    #[error(transparent)]
-    Token(#[from] crate::auth::tokens::TokenError),
-    /// The caller's role may not do this.
-    #[error("forbidden: to {action} the '{required}' role is required")]
-    Forbidden {
-        /// The least role that may.
-        required: crate::model::Role,
-        /// What was attempted.
-        action: &'static str,
-    },
-    /// An actor is gone (shutting down) or the store refused a write earlier.
-    #[error("{0} is unavailable")]
-    Unavailable(&'static str),
+/// An error that knows its machine-readable code. Each subsystem's error
+/// enum implements it next to its definition, so the code of a failure is
+/// decided where the failure is defined, not in a central `match` that
+/// would have to import every subsystem.
+pub trait ServiceError: std::error::Error {
+    /// The stable code clients see for this error (`{"error": {"code"}}`
+    /// on HTTP, `{code}` in MCP error data).
+    fn error_code(&self) -> ErrorCode;
 }
-
-impl From<actix::MailboxError> for Error {
-    fn from(_: actix::MailboxError) -> Self {
-        Error::Unavailable("the task board")
-    }
-}
-
-impl Error {
-    /// The stable code clients see.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Error::Task(e) => match e {
-                TaskError::NotFound(_) => ErrorCode::TaskNotFound,
-                TaskError::Invalid { .. } => ErrorCode::InvalidField,
-                TaskError::TooLarge { .. } => ErrorCode::TooLarge,
-                TaskError::StaleLease { .. } | TaskError::LeaseExpired { .. } => {
-                    ErrorCode::StaleLease
-                }
-                TaskError::NotHolder { .. } => ErrorCode::NotLeaseHolder,
-                TaskError::NotOwner { .. } => ErrorCode::NotLeaseOwner,
-                TaskError::WrongStatus { .. } => ErrorCode::InvalidStatus,
-                TaskError::HasDependents { .. } => ErrorCode::HasDependents,
-            },
-            Error::Graph(e) => match e {
-                GraphError::MissingDependency { .. } => ErrorCode::MissingDependency,
-                GraphError::Cycle { .. } => ErrorCode::DependencyCycle,
-                GraphError::Duplicate(_) => ErrorCode::TaskExists,
-                GraphError::DependencyCancelled { .. } => ErrorCode::DependencyCancelled,
-                GraphError::DependencyFailed { .. } => ErrorCode::DependencyFailed,
-            },
-            Error::Slot(e) => match e {
-                SlotError::NoneFree(_) => ErrorCode::NoFreeSlot,
-                SlotError::NoSuchSlot { .. } => ErrorCode::NoSuchSlot,
-                SlotError::NotHeld { .. } | SlotError::NotClaimed(_) => ErrorCode::SlotNotHeld,
-                SlotError::Busy { .. } => ErrorCode::SlotBusy,
-            },
-            Error::Store(StoreError::Closed) => ErrorCode::Unavailable,
-            Error::Store(
-                StoreError::FlushFailed(_)
-                | StoreError::OutcomeUnknown(_)
-                | StoreError::Open { .. }
-                | StoreError::Thread(_)
-                | StoreError::Postgres(_)
-                | StoreError::Deposed { .. }
-                | StoreError::Led { .. }
-                | StoreError::Locked { .. },
-            ) => ErrorCode::StorageUnavailable,
-            Error::Store(StoreError::Engine(redb::Error::Io(_)) | StoreError::Migration { .. }) => {
-                ErrorCode::StorageUnavailable
-            }
-            Error::Store(_) => ErrorCode::StorageError,
-            Error::Config(_) => ErrorCode::InvalidConfig,
-            Error::OperationNotFound(_) => ErrorCode::TaskHandleNotFound,
-            Error::PoolConfig(_) => ErrorCode::InvalidConfig,
-            Error::Downstream(e) => e.code(),
-            Error::Forbidden { .. } => ErrorCode::Forbidden,
-            Error::Token(e) => e.code(),
-            Error::Unavailable(_) => ErrorCode::Unavailable,
-        }
-    }
-
-    /// The request field the error is about, when there is one.
-    pub fn field(&self) -> Option<String> {
-        match self {
-            Error::Task(TaskError::Invalid { field, .. } | TaskError::TooLarge { field, .. }) => {
-                Some(field.clone())
-            }
-            Error::Task(TaskError::StaleLease { .. } | TaskError::LeaseExpired { .. }) => {
-                Some("lease_id".into())
-            }
-            Error::Graph(GraphError::MissingDependency { .. } | GraphError::Cycle { .. })
-            | Error::Graph(GraphError::DependencyCancelled { .. })
-            | Error::Graph(GraphError::DependencyFailed { .. }) => Some("dependencies".into()),
-            Error::Graph(GraphError::Duplicate(_)) => Some("id".into()),
-            Error::Token(crate::auth::tokens::TokenError::InvalidName(_)) => Some("name".into()),
-            Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Task(TaskError::Invalid {
-            field: field.into(),
-            message: message.into(),
-        })
-    }
-}
-
-/// `Result` with [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,96 @@
+//! The board's own rules: `[slots]` (how many tasks run at once),
+//! `[leases]` (how long a claim lasts) and `[tasks]` (size bounds and
+//! defaults every task is checked against).
+
+use serde::{Deserialize, Serialize};
+
+/// `[slots]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlotSettings {
+    /// Number of worker slots: at most this many tasks run at once.
+    pub count: u32,
+}
+
+/// `[leases]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaseSettings {
+    /// Lease time-to-live; a heartbeat extends the lease by this much.
+    pub ttl_secs: u64,
+    /// How often lapsed leases and idle explicit slot holds are freed, in
+    /// milliseconds. A lapsed lease is refused from the instant its
+    /// `expires_at` passes whenever the sweep runs; the sweep frees its task and slot.
+    pub sweep_interval_ms: u64,
+    /// Lease TTL for the agent-coordinate-mcp compatible routes (no heartbeats there),
+    /// also the idle lifetime of an explicitly claimed slot.
+    pub compat_ttl_secs: u64,
+}
+
+/// `[tasks]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskSettings {
+    /// Longest task id.
+    pub max_id_len: usize,
+    /// Longest title.
+    pub max_title_len: usize,
+    /// Longest description.
+    pub max_description_len: usize,
+    /// Largest JSON payload (serialized bytes); also bounds `output`.
+    pub max_payload_bytes: usize,
+    /// Most tags per task.
+    pub max_tags: usize,
+    /// Longest tag.
+    pub max_tag_len: usize,
+    /// Most dependencies per task.
+    pub max_dependencies: usize,
+    /// Most tasks in one batch.
+    pub max_batch: usize,
+    /// Default `max_attempts`.
+    pub default_max_attempts: u32,
+    /// Upper bound for `max_attempts`.
+    pub max_attempts_limit: u32,
+    /// Largest `timeout_secs`.
+    pub max_timeout_secs: u64,
+    /// Largest context value (serialized bytes).
+    pub max_context_value_bytes: usize,
+    /// Longest error message kept.
+    pub max_error_len: usize,
+}
+
+impl Default for SlotSettings {
+    fn default() -> Self {
+        Self { count: 5 }
+    }
+}
+
+impl Default for LeaseSettings {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 30,
+            sweep_interval_ms: 100,
+            compat_ttl_secs: 600,
+        }
+    }
+}
+
+impl Default for TaskSettings {
+    fn default() -> Self {
+        Self {
+            max_id_len: 128,
+            max_title_len: 512,
+            max_description_len: 65_536,
+            max_payload_bytes: 65_536,
+            max_tags: 32,
+            max_tag_len: 64,
+            max_dependencies: 256,
+            max_batch: 10_000,
+            default_max_attempts: 3,
+            max_attempts_limit: 100,
+            max_timeout_secs: 7 * 24 * 3600,
+            max_context_value_bytes: 65_536,
+            max_error_len: 8_192,
+        }
+    }
+}
