@@ -25,6 +25,8 @@ const GRAPH_MAX_NODES: &str = "{{graph_max_nodes}}";
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// `GET /`: the page, with `[dashboard] graph_max_nodes` filled in.
+#[utoipa::path(get, path = "/", tag = "dashboard",
+    responses((status = 200, content_type = "text/html", body = String, description = "the dashboard's page")))]
 pub(crate) async fn index(board: web::Data<Board>) -> HttpResponse {
     let limit = board.settings().dashboard.graph_max_nodes.to_string();
     HttpResponse::Ok()
@@ -33,22 +35,37 @@ pub(crate) async fn index(board: web::Data<Board>) -> HttpResponse {
         .body(INDEX.replace(GRAPH_MAX_NODES, &limit))
 }
 
+/// `GET /app.js`: the dashboard's script.
+#[utoipa::path(get, path = "/app.js", tag = "dashboard",
+    responses((status = 200, content_type = "text/javascript", body = String, description = "the dashboard's script")))]
 pub(crate) async fn app_js() -> HttpResponse {
     asset(JS, APP_JS)
 }
 
+/// `GET /style.css`: the dashboard's style sheet.
+#[utoipa::path(get, path = "/style.css", tag = "dashboard",
+    responses((status = 200, content_type = "text/css", body = String, description = "the dashboard's style sheet")))]
 pub(crate) async fn style_css() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
 }
 
+/// `GET /graph-worker.js`: the graph view's layout worker.
+#[utoipa::path(get, path = "/graph-worker.js", tag = "dashboard",
+    responses((status = 200, content_type = "text/javascript", body = String, description = "the graph view's layout worker")))]
 pub(crate) async fn graph_worker() -> HttpResponse {
     asset(JS, GRAPH_WORKER)
 }
 
+/// `GET /vendor/dagre.min.js`: the vendored graph layout library (dagre).
+#[utoipa::path(get, path = "/vendor/dagre.min.js", tag = "dashboard",
+    responses((status = 200, content_type = "text/javascript", body = String, description = "the vendored graph layout library (dagre)")))]
 pub(crate) async fn dagre() -> HttpResponse {
     asset(JS, DAGRE)
 }
 
+/// `GET /vendor/dagre.LICENSE.txt`: dagre's license.
+#[utoipa::path(get, path = "/vendor/dagre.LICENSE.txt", tag = "dashboard",
+    responses((status = 200, content_type = "text/plain", body = String, description = "dagre's license")))]
 pub(crate) async fn dagre_license() -> HttpResponse {
     asset("text/plain; charset=utf-8", DAGRE_LICENSE)
 }
