@@ -8,7 +8,7 @@
 //!   through a deserializer that knows which key each value came from. An
 //!   unknown parameter (`deny_unknown_fields`), a repeated one and a missing
 //!   one are named too.
-//! - [`path_error`] is the `web::PathConfig` error handler of baton's
+//! - `path_error` is the `web::PathConfig` error handler of baton's
 //!   resources: it names the path segment whose value did not parse.
 //!
 //! Both produce [`ApiError::BadParam`], which `api/error.rs` turns into a

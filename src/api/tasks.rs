@@ -1,4 +1,4 @@
-//! `/api/v1` handlers. Each is thin: parse, call one [`Board`] method, shape
+//! `/api/v1` handlers. Each is thin: parse, call one [`Board`](crate::board::Board) method, shape
 //! the reply. Writes reply only after their commit is durable.
 
 use actix_web::{web, HttpResponse};
