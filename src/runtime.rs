@@ -334,6 +334,11 @@ impl Runtime {
     /// `App::new().configure(runtime.configure())`. Every one of them is behind baton's
     /// guard (`Host`/`Origin` allow-lists, JSON bodies, bearer tokens and roles: see
     /// [`crate::auth`]); routes the embedder registers beside them are left alone.
+    /// A wrong method on one of baton's routes is 405 with `Allow`, and an
+    /// unknown path under baton's own prefixes (`/api/v1`, `/mcp`, see
+    /// [`crate::api::routes::OWNED_PREFIXES`]) is a JSON 404; any other
+    /// unmatched path (`/api/users`, `/nope`) reaches the embedder's routes
+    /// and default service.
     pub fn configure(&self) -> impl Fn(&mut actix_web::web::ServiceConfig) + Clone + 'static {
         use crate::auth::guard::{authorize_check, edge_check};
         use actix_web::middleware::from_fn;
@@ -344,6 +349,7 @@ impl Runtime {
             if let Some(mcp) = &mcp {
                 cfg.service(
                     mcp.resource()
+                        .guard(crate::api::routes::mcp_guard())
                         .app_data(auth.clone())
                         .wrap(from_fn(|req, next| {
                             authorize_check(crate::auth::Access::Mcp, req, next)
@@ -351,6 +357,8 @@ impl Runtime {
                         .wrap(from_fn(edge_check)),
                 );
             }
+            // other methods on /mcp: 405 with Allow; paths below /mcp/: 404
+            crate::api::routes::mcp_fallbacks(cfg, mcp.is_some());
             crate::api::configure(cfg, board.clone(), auth.clone());
         }
     }

@@ -1027,16 +1027,22 @@ async fn without_required_auth_sent_tokens_still_count() {
 fn the_openapi_document_marks_each_route_with_its_role() {
     let doc = baton::api::openapi::with_roles();
     let mut marked = 0;
-    for spec in routes::V1 {
-        let path = format!("/api/v1{}", spec.path);
-        let Some(op) = doc["paths"][&path].get(spec.method.to_ascii_lowercase()) else {
-            continue; // undocumented (the event stream, the document itself)
-        };
+    for (prefix, spec) in routes::all() {
+        let path = format!("{prefix}{}", spec.path);
+        let op = &doc["paths"][&path][spec.method.to_ascii_lowercase()];
         let role = spec.access.role().map_or("public", |r| r.as_str());
         assert_eq!(op["x-baton-role"], role, "{} {path}", spec.method);
+        if spec.access.role().is_some() {
+            assert_eq!(
+                op["security"][0]["bearer"],
+                json!([]),
+                "{} {path}",
+                spec.method
+            );
+        }
         marked += 1;
     }
-    assert!(marked >= 25, "{marked} operations marked");
+    assert!(marked >= 57, "{marked} operations marked");
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

@@ -181,3 +181,86 @@ async fn a_node_runs_in_process_and_stops_when_its_future_completes() {
         .expect("the node's task")
         .expect("serve::run ends Ok");
 }
+
+/// baton mounted at the root of an App whose own routes sit beside it (before
+/// and after the mount, under `/api/...` too) and whose own default service
+/// answers what nobody routes: the embedder's routes, its default and its
+/// own extractors' errors are untouched; only baton's prefixes (`/api/v1`,
+/// `/mcp`) answer unknown paths with baton's JSON 404.
+#[actix_web::test]
+async fn an_embedders_routes_beside_batons_keep_working() {
+    #[derive(serde::Deserialize)]
+    struct Search {
+        n: u32,
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runtime = Runtime::start(Settings::for_tests(dir.path()))
+        .await
+        .expect("start");
+    let mount = runtime.configure();
+    let (addr, handle) = common::serve(move || {
+        App::new()
+            .route(
+                "/before",
+                web::get().to(|| async { HttpResponse::Ok().body("before") }),
+            )
+            .configure(mount.clone())
+            .route(
+                "/api/users",
+                web::get().to(|| async { HttpResponse::Ok().body("users") }),
+            )
+            .route(
+                "/api/search",
+                web::get().to(|q: web::Query<Search>| async move {
+                    HttpResponse::Ok().body(q.n.to_string())
+                }),
+            )
+            .route(
+                "/mcp-notes",
+                web::get().to(|| async { HttpResponse::Ok().body("notes") }),
+            )
+            .default_service(web::to(|| async {
+                HttpResponse::ImATeapot().body("the embedder's default")
+            }))
+    });
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let http = http.clone();
+        let url = format!("http://{addr}{path}");
+        async move {
+            let res = http.get(url).send().await.expect("get");
+            let status = res.status().as_u16();
+            (status, res.text().await.expect("text"))
+        }
+    };
+
+    assert_eq!(get("/before").await, (200, "before".to_owned()));
+    assert_eq!(get("/api/users").await, (200, "users".to_owned()));
+    assert_eq!(get("/mcp-notes").await, (200, "notes".to_owned()));
+    assert_eq!(get("/api/search?n=7").await, (200, "7".to_owned()));
+    // the embedder's own Query extractor keeps actix's error, not baton's JSON
+    let (st, text) = get("/api/search?n=abc").await;
+    assert_eq!(st, 400);
+    assert!(!text.contains("invalid_query"), "{text}");
+    // paths nobody routes reach the embedder's default, under /api too
+    for path in ["/nope", "/api/nope", "/api/v2/things"] {
+        assert_eq!(
+            get(path).await,
+            (418, "the embedder's default".to_owned()),
+            "{path}"
+        );
+    }
+    // baton's own prefixes answer with baton's JSON
+    for path in ["/api/v1/nope", "/mcp/nope"] {
+        let (st, text) = get(path).await;
+        assert_eq!(st, 404, "{path}");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["error"]["code"], "not_found", "{path}: {v}");
+    }
+    assert_eq!(get("/api/v1/tasks").await.0, 200);
+    assert_eq!(get("/api/health").await.0, 200);
+    assert_eq!(get("/healthz").await.0, 200);
+
+    handle.stop(true).await;
+    runtime.shutdown().await.expect("shutdown");
+}

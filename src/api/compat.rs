@@ -83,8 +83,9 @@ fn seed_status(s: TaskStatus) -> &'static str {
 /// `completedAt`), borrowed from the task and serialized straight to the
 /// answer: a listing of a 1,000,000-task board is ~260 MB of JSON, and a
 /// `serde_json::Value` tree of it took several times that in memory.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CompatTask, description = "A task in agent-coordinate-mcp's shape (`status`: available, working, done, failed or cancelled; `workerSlot` numbered from 1).")]
 struct SeedTask<'a> {
     id: &'a TaskId,
     title: &'a str,
@@ -94,6 +95,7 @@ struct SeedTask<'a> {
     worker: Option<&'a str>,
     started_at: Option<String>,
     completed_at: Option<String>,
+    #[schema(value_type = Option<Object>)]
     output: Option<&'a serde_json::Value>,
     error: Option<&'a str>,
     worker_slot: Option<u32>,
@@ -127,15 +129,19 @@ fn seed_task(t: &Task) -> serde_json::Value {
     serde_json::to_value(SeedTask::from(t)).unwrap_or_default()
 }
 
+/// `{"success": true, "tasks": [...]}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CompatTaskList<'a> {
+    /// True.
+    success: bool,
+    /// The tasks.
+    tasks: Vec<SeedTask<'a>>,
+}
+
 /// `{"success": true, "tasks": [...]}`, written from the tasks directly.
 fn task_list(r: Result<Vec<Task>, Error>) -> HttpResponse {
-    #[derive(serde::Serialize)]
-    struct List<'a> {
-        success: bool,
-        tasks: Vec<SeedTask<'a>>,
-    }
     match r {
-        Ok(tasks) => HttpResponse::Ok().json(List {
+        Ok(tasks) => HttpResponse::Ok().json(CompatTaskList {
             success: true,
             tasks: tasks.iter().map(SeedTask::from).collect(),
         }),
@@ -152,12 +158,16 @@ fn to_slot(n: u32) -> Result<u32, Error> {
         .ok_or_else(|| Error::invalid("slot", "slots are numbered from 1 on these routes"))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CompatSlotClaim)]
 struct SlotClaim {
     worker_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/claim-worker-slot", tag = "compat", request_body = SlotClaim,
+    responses((status = 200, body = CompatReply, description = "`{success: true, slot}` (slots are numbered from 1); a refusal by the board is also 200, as `{success: false, error, code}`"),
+              (status = 400, body = CompatReply, description = "the body is not JSON or has a wrong type: `{success: false, error, code: \"invalid_json\"}`")))]
 pub(crate) async fn claim_worker_slot(board: Acting, p: web::Payload) -> HttpResponse {
     let req: SlotClaim = match body(&board, p).await {
         Ok(r) => r,
@@ -173,13 +183,17 @@ pub(crate) async fn claim_worker_slot(board: Acting, p: web::Payload) -> HttpRes
     reply(r)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CompatSlotRelease)]
 struct SlotRelease {
     slot: Option<u32>,
     worker_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/release-worker-slot", tag = "compat", request_body = SlotRelease,
+    responses((status = 200, body = CompatReply, description = "`{success: true}`; a refusal by the board is also 200, as `{success: false, error, code}`"),
+              (status = 400, body = CompatReply, description = "the body is not JSON or has a wrong type: `{success: false, error, code: \"invalid_json\"}`")))]
 pub(crate) async fn release_worker_slot(board: Acting, p: web::Payload) -> HttpResponse {
     let req: SlotRelease = match body(&board, p).await {
         Ok(r) => r,
@@ -197,22 +211,30 @@ pub(crate) async fn release_worker_slot(board: Acting, p: web::Payload) -> HttpR
     reply(r)
 }
 
+#[utoipa::path(get, path = "/api/available-tasks", tag = "compat",
+    responses((status = 200, body = CompatTaskList, description = "`{success: true, tasks}`: the tasks ready to claim; a refusal by the board is also 200, as `{success: false, error, code}`")))]
 pub(crate) async fn available_tasks(board: Acting) -> HttpResponse {
     task_list(board.available_tasks().await)
 }
 
+#[utoipa::path(get, path = "/api/all-tasks", tag = "compat",
+    responses((status = 200, body = CompatTaskList, description = "`{success: true, tasks}`: every task; a refusal by the board is also 200, as `{success: false, error, code}`")))]
 pub(crate) async fn all_tasks(board: Acting) -> HttpResponse {
     task_list(board.all_tasks().await)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CompatClaimTask)]
 struct ClaimTask {
     task_id: String,
     worker_id: String,
     worker_slot: Option<u32>,
 }
 
+#[utoipa::path(post, path = "/api/claim-task", tag = "compat", request_body = ClaimTask,
+    responses((status = 200, body = CompatReply, description = "`{success: true, leaseId, expiresAt}`; a refusal by the board is also 200, as `{success: false, error, code}`"),
+              (status = 400, body = CompatReply, description = "the body is not JSON or has a wrong type: `{success: false, error, code: \"invalid_json\"}`")))]
 pub(crate) async fn claim_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: ClaimTask = match body(&board, p).await {
         Ok(r) => r,
@@ -228,18 +250,23 @@ pub(crate) async fn claim_task(board: Acting, p: web::Payload) -> HttpResponse {
     .await)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CompatUpdateTask)]
 struct UpdateTask {
     task_id: String,
     status: String,
     worker_id: String,
     /// baton extension: the `leaseId` of the claim's answer, for exact fencing.
     lease_id: Option<u64>,
+    #[schema(value_type = Option<Object>)]
     output: Option<serde_json::Value>,
     error: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/update-task", tag = "compat", request_body = UpdateTask,
+    responses((status = 200, body = CompatReply, description = "`{success: true}`; a refusal by the board is also 200, as `{success: false, error, code}`"),
+              (status = 400, body = CompatReply, description = "the body is not JSON or has a wrong type: `{success: false, error, code: \"invalid_json\"}`")))]
 pub(crate) async fn update_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: UpdateTask = match body(&board, p).await {
         Ok(r) => r,
@@ -298,8 +325,9 @@ pub(crate) async fn update_task(board: Acting, p: web::Payload) -> HttpResponse 
 /// say `available` (what a new task is), and `output` — that API's
 /// "expected output description" — is kept in the task's payload as
 /// `{"expected_output": ...}` rather than dropped. Any other field is refused.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CompatAddTask)]
 struct AddTask {
     id: Option<String>,
     title: Option<String>,
@@ -310,6 +338,9 @@ struct AddTask {
     output: Option<serde_json::Value>,
 }
 
+#[utoipa::path(post, path = "/api/add-task", tag = "compat", request_body = AddTask,
+    responses((status = 200, body = CompatReply, description = "`{success: true, task}`; a refusal by the board is also 200, as `{success: false, error, code}`"),
+              (status = 400, body = CompatReply, description = "the body is not JSON or has a wrong type: `{success: false, error, code: \"invalid_json\"}`")))]
 pub(crate) async fn add_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: AddTask = match body(&board, p).await {
         Ok(r) => r,
@@ -342,6 +373,8 @@ pub(crate) async fn add_task(board: Acting, p: web::Payload) -> HttpResponse {
     )
 }
 
+#[utoipa::path(get, path = "/api/workers", tag = "compat",
+    responses((status = 200, body = CompatReply, description = "`{success: true, workers: [{slot, workerId, active, taskId}]}`; a refusal by the board is also 200, as `{success: false, error, code}`")))]
 pub(crate) async fn workers(board: Acting) -> HttpResponse {
     reply(
         async {
@@ -363,12 +396,16 @@ pub(crate) async fn workers(board: Acting) -> HttpResponse {
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CompatResetTask)]
 struct ResetTask {
     task_id: String,
 }
 
+#[utoipa::path(post, path = "/api/reset-failed-task", tag = "compat", request_body = ResetTask,
+    responses((status = 200, body = CompatReply, description = "`{success: true, reset: [task ids]}`; a refusal by the board is also 200, as `{success: false, error, code}`"),
+              (status = 400, body = CompatReply, description = "the body is not JSON or has a wrong type: `{success: false, error, code: \"invalid_json\"}`")))]
 pub(crate) async fn reset_failed_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: ResetTask = match body(&board, p).await {
         Ok(r) => r,
@@ -383,7 +420,26 @@ pub(crate) async fn reset_failed_task(board: Acting, p: web::Payload) -> HttpRes
     )
 }
 
+/// The coordinator's liveness probe.
+#[utoipa::path(get, path = "/api/health", tag = "compat",
+    responses((status = 200, body = Object, description = "`{status: \"ok\", uptime}` (seconds since start)")))]
 pub(crate) async fn health(board: web::Data<Board>) -> HttpResponse {
     HttpResponse::Ok()
         .json(json!({ "status": "ok", "uptime": board.view().started.elapsed().as_secs_f64() }))
+}
+
+// ---- the OpenAPI document's shapes of these routes' answers ---------------------
+
+/// An answer in agent-coordinate-mcp's shape: `success`, and on a refusal
+/// `error` (the message) and `code` (baton's error code); a success adds
+/// the route's own fields.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the answers are written by `ok` and `refused`
+pub(crate) struct CompatReply {
+    /// Whether the request succeeded.
+    success: bool,
+    /// What was refused (only when `success` is false).
+    error: Option<String>,
+    /// baton's error code (only when `success` is false).
+    code: Option<String>,
 }

@@ -16,40 +16,55 @@
 //! from npm at the versions pinned in `assets/dashboard/vendor/package-lock.json`
 //! and committed, so building needs no npm and nothing is fetched at run time.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use crate::board::Board;
 
 const INDEX: &str = include_str!("../../assets/dashboard/index.html");
 
-/// Declares [`MODULES`]: each file under `assets/dashboard/`, embedded.
+/// Declares [`MODULES`] (each file under `assets/dashboard/`, embedded) and
+/// one documented handler per module, so every module has its own row in
+/// [`super::routes::ROOT`] and its own operation in the OpenAPI document.
 macro_rules! modules {
-    ($($file:literal),* $(,)?) => {
+    ($($file:literal => $handler:ident),* $(,)?) => {
         /// The dashboard's ES modules as (file name, source): each is served
         /// at `./<file name>` with a JavaScript content type, which browsers
-        /// require of a module script. `app.js` is the entry.
+        /// require of a module script. `app.js` is the entry. (The handlers
+        /// below serve them; this table lets the tests hold imports, routes
+        /// and preloads together.)
+        #[cfg(test)]
         pub(crate) const MODULES: &[(&str, &str)] = &[
             $(($file, include_str!(concat!("../../assets/dashboard/", $file))),)*
         ];
+
+        $(
+            #[doc = concat!("`GET /", $file, "`: one of the dashboard's ES modules.")]
+            #[utoipa::path(get, path = concat!("/", $file), tag = "dashboard",
+                responses((status = 200, content_type = "text/javascript", body = String,
+                    description = "one of the dashboard's ES modules")))]
+            pub(crate) async fn $handler() -> HttpResponse {
+                asset(JS, include_str!(concat!("../../assets/dashboard/", $file)))
+            }
+        )*
     };
 }
 
 modules!(
-    "app.js",
-    "api.js",
-    "board.js",
-    "detail.js",
-    "form.js",
-    "graph.js",
-    "nav.js",
-    "progress.js",
-    "servers.js",
-    "slots.js",
-    "sse.js",
-    "state.js",
-    "stats.js",
-    "timeline.js",
-    "util.js",
+    "app.js" => app_js,
+    "api.js" => api_js,
+    "board.js" => board_js,
+    "detail.js" => detail_js,
+    "form.js" => form_js,
+    "graph.js" => graph_js,
+    "nav.js" => nav_js,
+    "progress.js" => progress_js,
+    "servers.js" => servers_js,
+    "slots.js" => slots_js,
+    "sse.js" => sse_js,
+    "state.js" => state_js,
+    "stats.js" => stats_js,
+    "timeline.js" => timeline_js,
+    "util.js" => util_js,
 );
 
 const STYLE: &str = include_str!("../../assets/dashboard/style.css");
@@ -63,6 +78,8 @@ const GRAPH_MAX_NODES: &str = "{{graph_max_nodes}}";
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// `GET /`: the page, with `[dashboard] graph_max_nodes` filled in.
+#[utoipa::path(get, path = "/", tag = "dashboard",
+    responses((status = 200, content_type = "text/html", body = String, description = "the dashboard's page")))]
 pub(crate) async fn index(board: web::Data<Board>) -> HttpResponse {
     let limit = board.settings().dashboard.graph_max_nodes.to_string();
     HttpResponse::Ok()
@@ -71,31 +88,30 @@ pub(crate) async fn index(board: web::Data<Board>) -> HttpResponse {
         .body(INDEX.replace(GRAPH_MAX_NODES, &limit))
 }
 
-/// `GET ./<module>.js`: the module named by the request path's last
-/// segment, from [`MODULES`] (every route row that points here names one;
-/// anything else is 404).
-pub(crate) async fn module(req: HttpRequest) -> HttpResponse {
-    let name = req.path().rsplit('/').next().unwrap_or_default();
-    match MODULES.iter().find(|(file, _)| *file == name) {
-        Some((_, body)) => asset(JS, body),
-        None => HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body("no such dashboard module"),
-    }
-}
-
+/// `GET /style.css`: the dashboard's style sheet.
+#[utoipa::path(get, path = "/style.css", tag = "dashboard",
+    responses((status = 200, content_type = "text/css", body = String, description = "the dashboard's style sheet")))]
 pub(crate) async fn style_css() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
 }
 
+/// `GET /graph-worker.js`: the graph view's layout worker.
+#[utoipa::path(get, path = "/graph-worker.js", tag = "dashboard",
+    responses((status = 200, content_type = "text/javascript", body = String, description = "the graph view's layout worker")))]
 pub(crate) async fn graph_worker() -> HttpResponse {
     asset(JS, GRAPH_WORKER)
 }
 
+/// `GET /vendor/dagre.min.js`: the vendored graph layout library (dagre).
+#[utoipa::path(get, path = "/vendor/dagre.min.js", tag = "dashboard",
+    responses((status = 200, content_type = "text/javascript", body = String, description = "the vendored graph layout library (dagre)")))]
 pub(crate) async fn dagre() -> HttpResponse {
     asset(JS, DAGRE)
 }
 
+/// `GET /vendor/dagre.LICENSE.txt`: dagre's license.
+#[utoipa::path(get, path = "/vendor/dagre.LICENSE.txt", tag = "dashboard",
+    responses((status = 200, content_type = "text/plain", body = String, description = "dagre's license")))]
 pub(crate) async fn dagre_license() -> HttpResponse {
     asset("text/plain; charset=utf-8", DAGRE_LICENSE)
 }
@@ -187,12 +203,9 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn a_module_is_served_as_javascript_by_its_last_path_segment() {
+    async fn a_module_is_served_as_javascript() {
         use actix_web::body::MessageBody;
-        let req = actix_web::test::TestRequest::get()
-            .uri("/baton/board.js")
-            .to_http_request();
-        let res = module(req).await;
+        let res = board_js().await;
         assert_eq!(res.status(), 200);
         let ct = res
             .headers()
@@ -205,9 +218,5 @@ mod tests {
             "{:?}",
             &body[..body.len().min(40)]
         );
-        let req = actix_web::test::TestRequest::get()
-            .uri("/nothing.js")
-            .to_http_request();
-        assert_eq!(module(req).await.status(), 404);
     }
 }

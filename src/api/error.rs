@@ -1,9 +1,12 @@
 //! The one place where errors become HTTP statuses and JSON bodies
 //! `{"error": {"code", "message", "field"?}}` ([`status_of`] maps every
 //! [`ErrorCode`]; there is no fallback, so a new code must be given a status).
+//! The agent-coordinate-mcp routes get the same status and headers in that
+//! project's shape, `{"success": false, "error", "code"}`
+//! ([`ApiError::compat_response`]).
 
-use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
-use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -42,6 +45,26 @@ pub enum ApiError {
     /// Refused at the edge or by authorization: foreign `Host`/`Origin`,
     /// wrong `Content-Type`, missing/unknown token, missing role, rate limit.
     Denied(Denial),
+    /// A query or path parameter that does not decode (a malformed value,
+    /// an unknown or repeated parameter): 400 with the parameter in `field`.
+    BadParam {
+        /// [`ErrorCode::InvalidQuery`] or [`ErrorCode::InvalidPath`].
+        code: ErrorCode,
+        /// The parameter's name (`limit`, `slot`).
+        field: String,
+        /// What is wrong with it, naming it.
+        message: String,
+    },
+    /// The path is a route that does not serve this method: 405 with an
+    /// `Allow` header listing the methods it serves (from the route table).
+    MethodNotAllowed {
+        /// The method the request used.
+        method: Method,
+        /// The request's path.
+        path: String,
+        /// The methods the route serves, in the route table's order.
+        allowed: Vec<Method>,
+    },
 }
 
 impl From<Error> for ApiError {
@@ -66,6 +89,16 @@ impl std::fmt::Display for ApiError {
             ApiError::DuplicateKey(d) => write!(f, "invalid body: {d}"),
             ApiError::BodyTooLarge(n) => write!(f, "request body is larger than {n} bytes"),
             ApiError::Denied(d) => f.write_str(&d.message),
+            ApiError::BadParam { message, .. } => f.write_str(message),
+            ApiError::MethodNotAllowed {
+                method,
+                path,
+                allowed,
+            } => write!(
+                f,
+                "{path} does not serve {method}; it serves {}",
+                allow_list(allowed)
+            ),
         }
     }
 }
@@ -93,6 +126,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
         TaskNotFound | NoSuchSlot | ContextKeyNotFound | NotFound | TaskHandleNotFound
         | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => StatusCode::NOT_FOUND,
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists | HasDependents
         | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy => {
             StatusCode::CONFLICT
@@ -124,6 +158,8 @@ impl ApiError {
             ApiError::Unprocessable { .. } | ApiError::DuplicateKey(_) => ErrorCode::InvalidBody,
             ApiError::BodyTooLarge(_) => ErrorCode::BodyTooLarge,
             ApiError::Denied(d) => d.code,
+            ApiError::BadParam { code, .. } => *code,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
         }
     }
 
@@ -131,8 +167,55 @@ impl ApiError {
         match self {
             ApiError::Board(e) => e.field(),
             ApiError::DuplicateKey(d) => Some(d.field()),
+            ApiError::BadParam { field, .. } => Some(field.clone()),
             _ => None,
         }
+    }
+
+    /// The status and headers of this error ([`status_of`] its code, plus
+    /// `WWW-Authenticate`, `Retry-After` or `Allow` where they apply), with
+    /// the body still to be written: the one place both shapes start from.
+    fn response_head(&self) -> actix_web::HttpResponseBuilder {
+        let status = status_of(self.code());
+        // a failover's `no_leader` (nothing was sent; retry) is routine, a
+        // fault only when it lasts: a warning, not an error per request
+        if self.code() == ErrorCode::NoLeader {
+            tracing::warn!(code = %self.code(), error = %self, "request refused");
+        } else if status.is_server_error() {
+            tracing::error!(code = %self.code(), error = %self, "request failed");
+        }
+        let mut res = HttpResponse::build(status);
+        match self {
+            ApiError::Denied(d) => {
+                if let Some(v) = d
+                    .challenge
+                    .as_deref()
+                    .and_then(|c| HeaderValue::from_str(c).ok())
+                {
+                    res.insert_header((WWW_AUTHENTICATE, v));
+                }
+                if let Some(secs) = d.retry_after_secs {
+                    res.insert_header((RETRY_AFTER, secs.max(1).to_string()));
+                }
+            }
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                res.insert_header((ALLOW, allow_list(allowed)));
+            }
+            _ => {}
+        }
+        res
+    }
+
+    /// This error in agent-coordinate-mcp's shape, `{"success": false,
+    /// "error": message, "code"}`, with the same status and headers as
+    /// [`ResponseError::error_response`] (the compat routes' refusals that
+    /// are not the board's, e.g. a wrong method).
+    pub fn compat_response(&self) -> HttpResponse {
+        self.response_head().json(serde_json::json!({
+            "success": false,
+            "error": self.to_string(),
+            "code": self.code().as_str(),
+        }))
     }
 
     /// A malformed request.
@@ -164,28 +247,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        // a failover's `no_leader` (nothing was sent; retry) is routine, a
-        // fault only when it lasts: a warning, not an error per request
-        if self.code() == ErrorCode::NoLeader {
-            tracing::warn!(code = %self.code(), error = %self, "request refused");
-        } else if status.is_server_error() {
-            tracing::error!(code = %self.code(), error = %self, "request failed");
-        }
-        let mut res = HttpResponse::build(status);
-        if let ApiError::Denied(d) = self {
-            if let Some(v) = d
-                .challenge
-                .as_deref()
-                .and_then(|c| HeaderValue::from_str(c).ok())
-            {
-                res.insert_header((WWW_AUTHENTICATE, v));
-            }
-            if let Some(secs) = d.retry_after_secs {
-                res.insert_header((RETRY_AFTER, secs.max(1).to_string()));
-            }
-        }
-        res.json(Body {
+        self.response_head().json(Body {
             error: Inner {
                 code: self.code().as_str(),
                 message: self.to_string(),
@@ -193,4 +255,13 @@ impl ResponseError for ApiError {
             },
         })
     }
+}
+
+/// `GET, POST`: an `Allow` header's value.
+fn allow_list(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -13,6 +13,7 @@ use crate::model::{rfc3339, Millis};
 /// Query of `GET /leases`. A lease is listed when it overlaps `[since, until)`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LeaseListQuery {
     /// RFC 3339 time: leave out leases that ended before it.
     since: Option<String>,
@@ -41,12 +42,12 @@ fn time(field: &'static str, v: Option<String>) -> Result<Option<Millis>, Error>
 /// Leases in claim order, oldest first, with filters and cursor paging. A
 /// running lease has `ended_at: null` and `outcome: "running"`.
 #[utoipa::path(get, path = "/api/v1/leases", tag = "leases", params(LeaseListQuery),
-    responses((status = 200, body = LeasePage),
+    responses((status = 200, body = LeasePage, description = "a page of leases in claim order"),
               (status = 400, body = super::tasks::ErrorBody, description = "malformed query string"),
               (status = 422, body = super::tasks::ErrorBody, description = "invalid since, until, worker, cursor or limit")))]
 pub(crate) async fn list_leases(
     board: web::Data<Board>,
-    q: web::Query<LeaseListQuery>,
+    q: super::params::Query<LeaseListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let page = board

@@ -13,13 +13,14 @@
 //! | [`dashboard`] | the live web dashboard at `/` (embedded assets) |
 //! | [`openapi`] | the OpenAPI 3 document at `/api/v1/openapi.json` |
 //! | [`tokens`] | `/api/v1/tokens`: create, list, revoke access tokens |
-//! | [`routes`] | every route in one table: method, path, the role it needs |
+//! | [`routes`] | every route in one table: method, path, the role it needs; 405 and 404 answers |
+//! | [`params`] | query strings and path parameters, refused naming the parameter |
 
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use serde::de::DeserializeOwned;
 
@@ -35,6 +36,7 @@ pub mod dashboard;
 pub mod error;
 pub mod leases;
 pub mod openapi;
+pub mod params;
 pub mod routes;
 pub mod servers;
 pub mod sse;
@@ -121,7 +123,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })
 }
 
-async fn record_metrics(
+pub(crate) async fn record_metrics(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -144,29 +146,20 @@ async fn record_metrics(
 }
 
 /// Mount every route (except `/mcp`, see [`crate::Runtime::configure`])
-/// into `cfg`, each registered from [`routes`] behind the guard.
+/// into `cfg`, each registered from [`routes`] behind the guard. Nothing is
+/// registered for the App as a whole but baton's shared state (the board and
+/// the auth state): no default service and no extractor configuration, so
+/// the embedder's own routes, default and extractors are left as they are.
 pub fn configure(cfg: &mut web::ServiceConfig, board: Board, auth: web::Data<Auth>) {
-    let query_cfg = web::QueryConfig::default()
-        .error_handler(|e, _| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string()).into());
-    let path_cfg = web::PathConfig::default()
-        .error_handler(|e, _| ApiError::bad_request(ErrorCode::InvalidPath, e.to_string()).into());
     cfg.app_data(web::Data::new(board))
         .app_data(auth)
-        .app_data(query_cfg)
-        .app_data(path_cfg)
-        .service(
-            web::scope("/api/v1")
-                .wrap(from_fn(record_metrics))
-                .configure(routes::register_v1),
-        )
-        .service(
-            web::scope("/api")
-                .wrap(from_fn(record_metrics))
-                .configure(routes::register_compat),
-        )
-        .configure(routes::register_root);
+        .configure(routes::register);
 }
 
+/// Prometheus metrics (`baton_*`).
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String,
+               description = "the Prometheus text exposition of every `baton_*` series")))]
 pub(crate) async fn metrics(board: web::Data<Board>) -> Result<HttpResponse, ApiError> {
     let text = board.prometheus().await?;
     Ok(HttpResponse::Ok()
@@ -174,10 +167,18 @@ pub(crate) async fn metrics(board: web::Data<Board>) -> Result<HttpResponse, Api
         .body(text))
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, description = "`{status: \"ok\"}`", body = Object)))]
 pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// Readiness: this node serves the board (not a follower, the store has
+/// not failed).
+#[utoipa::path(get, path = "/readyz", tag = "system",
+    responses((status = 200, description = "`{status: \"ready\"}`", body = Object),
+              (status = 503, description = "`{status: \"unavailable\", reason}`: the store failed, the node was deposed, or it is not ready", body = Object)))]
 pub(crate) async fn readyz(board: web::Data<Board>) -> HttpResponse {
     let reason = match (board.store().failure(), board.view().unhealthy_reason()) {
         _ if board.store().is_deposed() => Some(
@@ -199,6 +200,8 @@ pub(crate) async fn readyz(board: web::Data<Board>) -> HttpResponse {
 /// OAuth 2.0 Protected Resource Metadata (RFC 9728) for `/mcp`: how MCP
 /// clients learn to authenticate (a bearer token in the header; the
 /// identity provider, when JWT is configured).
+#[utoipa::path(get, path = "/.well-known/oauth-protected-resource", tag = "mcp",
+    responses((status = 200, description = "`{resource, resource_name, bearer_methods_supported, authorization_servers?}` (RFC 9728)", body = Object)))]
 pub(crate) async fn protected_resource(
     req: actix_web::HttpRequest,
     auth: web::Data<Auth>,
@@ -226,4 +229,15 @@ pub(crate) async fn protected_resource(
         doc["authorization_servers"] = serde_json::json!([issuer]);
     }
     HttpResponse::Ok().json(doc)
+}
+
+/// [`protected_resource`] at the path RFC 9728 derives from the `/mcp`
+/// resource's URL.
+#[utoipa::path(get, path = "/.well-known/oauth-protected-resource/mcp", tag = "mcp",
+    responses((status = 200, description = "the same metadata as `/.well-known/oauth-protected-resource`", body = Object)))]
+pub(crate) async fn protected_resource_mcp(
+    req: actix_web::HttpRequest,
+    auth: web::Data<Auth>,
+) -> HttpResponse {
+    protected_resource(req, auth).await
 }

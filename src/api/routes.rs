@@ -1,10 +1,11 @@
 //! Every HTTP route baton serves, in one table: method, path, and the
 //! [`Access`] it needs. Routes are registered *from* these rows, each
 //! wrapped in the guard (the edge check, then authorization with its row's
-//! access), so a route cannot exist without a role; the OpenAPI document and
-//! the role matrix test read the same rows. Each route is its own resource
-//! (no scope at the mount point), so an embedder's routes next to baton's
-//! are never wrapped or swallowed.
+//! access), so a route cannot exist without a role; and each table lists its
+//! handlers' `#[utoipa::path]` annotations, so a route cannot exist without
+//! its OpenAPI operation ([`super::openapi`] builds the document from these
+//! rows). The role matrix test and the route tests (`tests/routes.rs`) read
+//! the same rows.
 //!
 //! | surface | mounted under | rows |
 //! |---|---|---|
@@ -12,14 +13,23 @@
 //! | agent-coordinate-mcp routes | `/api` | [`COMPAT`] |
 //! | root: dashboard, metrics, probes, RFC 9728 metadata | the mount point | [`ROOT`] |
 //! | MCP streamable HTTP | `/mcp` | [`MCP`] (tools are checked one by one inside) |
+//!
+//! Every refusal has a body. The rows of one path form one actix resource
+//! whose other methods get 405 with `Allow` listing the path's methods
+//! (agent-coordinate-mcp's `{success: false, error}` shape on its routes);
+//! an unknown path under a prefix baton owns ([`OWNED_PREFIXES`]: `/api/v1`
+//! and `/mcp`) is a JSON 404. Nothing else is caught: the agent-coordinate-mcp
+//! and root routes are single resources, so an embedder's `/api/users` or its
+//! own default service beside baton's routes keeps working.
 
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::web;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
-use super::{admin, compat, dashboard, leases, openapi, servers, sse, tasks, tokens};
+use super::{admin, compat, dashboard, leases, openapi, servers, sse, tasks, tokens, ApiError};
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
+use crate::error::ErrorCode;
 use crate::model::Role;
 
 /// One route.
@@ -33,36 +43,82 @@ pub struct RouteSpec {
     pub access: Access,
 }
 
+/// The path prefixes baton owns (below its mount point): an unknown path
+/// under one of them is baton's JSON 404 (`not_found`). Everything else that
+/// no route matches, `/api/<anything>` included, is left to the embedder's
+/// own routes and default service.
+pub const OWNED_PREFIXES: [&str; 2] = ["/api/v1", "/mcp"];
+
 const VIEWER: Access = Access::Role(Role::Viewer);
 const AGENT: Access = Access::Role(Role::Agent);
 const ADMIN: Access = Access::Role(Role::Admin);
 const PUBLIC: Access = Access::Public;
 
+/// The shape of a route's refusals: baton's `{"error": {code, message,
+/// field?}}`, or agent-coordinate-mcp's `{"success": false, "error", "code"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `/api/v1`, the root routes, `/mcp`.
+    Baton,
+    /// The agent-coordinate-mcp routes under `/api`.
+    Compat,
+}
+
+impl Shape {
+    fn respond(self, e: &ApiError) -> HttpResponse {
+        match self {
+            Shape::Baton => e.error_response(),
+            Shape::Compat => e.compat_response(),
+        }
+    }
+}
+
+/// A row of a table with its actix route: the handler behind the guard (the
+/// edge check, then authorization with the row's access).
+struct Row {
+    path: &'static str,
+    method: Method,
+    route: Route,
+}
+
+/// Each table expands to the `RouteSpec` rows, a function building its
+/// routes, and an OpenAPI struct listing its handlers' `#[utoipa::path]`
+/// annotations (a handler without one does not compile; `openapi.rs` then
+/// keys the document by these rows).
 macro_rules! route_table {
-    ($(#[$doc:meta])* $table:ident, $register:ident: $( $method:ident $path:literal => $handler:path, $access:expr; )*) => {
+    ($(#[$doc:meta])* $table:ident, $rows:ident, $api:ident:
+     $( $method:ident $path:literal => $module:ident :: $handler:ident, $access:expr; )*) => {
         $(#[$doc])*
         pub const $table: &[RouteSpec] = &[
             $( RouteSpec { method: stringify!($method), path: $path, access: $access }, )*
         ];
 
-        pub(crate) fn $register(cfg: &mut web::ServiceConfig) {
-            $(
-                cfg.route(
-                    $path,
-                    web::route()
-                        .method(Method::$method)
-                        .to($handler)
-                        .wrap(from_fn(|req, next| authorize_check($access, req, next)))
-                        .wrap(from_fn(edge_check)),
-                );
-            )*
+        fn $rows() -> Vec<Row> {
+            vec![
+                $(
+                    Row {
+                        path: $path,
+                        method: Method::$method,
+                        route: web::route()
+                            .method(Method::$method)
+                            .to($module::$handler)
+                            .wrap(from_fn(|req, next| authorize_check($access, req, next)))
+                            .wrap(from_fn(edge_check)),
+                    },
+                )*
+            ]
         }
+
+        /// The OpenAPI operations of this table's handlers.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($module::$handler),*))]
+        pub(crate) struct $api;
     };
 }
 
 route_table! {
     /// `/api/v1`.
-    V1, register_v1:
+    V1, v1_rows, V1Api:
     POST "/tasks" => tasks::add_tasks, AGENT;
     GET "/tasks" => tasks::list_tasks, VIEWER;
     POST "/tasks/claim-next" => tasks::claim_next, AGENT;
@@ -100,7 +156,7 @@ route_table! {
 
 route_table! {
     /// `/api`: the agent-coordinate-mcp coordinator routes.
-    COMPAT, register_compat:
+    COMPAT, compat_rows, CompatApi:
     POST "/claim-worker-slot" => compat::claim_worker_slot, AGENT;
     POST "/release-worker-slot" => compat::release_worker_slot, AGENT;
     GET "/available-tasks" => compat::available_tasks, VIEWER;
@@ -116,23 +172,23 @@ route_table! {
 route_table! {
     /// The mount point itself: the dashboard's static shell, metrics,
     /// probes and the protected-resource metadata (RFC 9728).
-    ROOT, register_root:
+    ROOT, root_rows, RootApi:
     GET "/" => dashboard::index, PUBLIC;
-    GET "/app.js" => dashboard::module, PUBLIC;
-    GET "/api.js" => dashboard::module, PUBLIC;
-    GET "/board.js" => dashboard::module, PUBLIC;
-    GET "/detail.js" => dashboard::module, PUBLIC;
-    GET "/form.js" => dashboard::module, PUBLIC;
-    GET "/graph.js" => dashboard::module, PUBLIC;
-    GET "/nav.js" => dashboard::module, PUBLIC;
-    GET "/progress.js" => dashboard::module, PUBLIC;
-    GET "/servers.js" => dashboard::module, PUBLIC;
-    GET "/slots.js" => dashboard::module, PUBLIC;
-    GET "/sse.js" => dashboard::module, PUBLIC;
-    GET "/state.js" => dashboard::module, PUBLIC;
-    GET "/stats.js" => dashboard::module, PUBLIC;
-    GET "/timeline.js" => dashboard::module, PUBLIC;
-    GET "/util.js" => dashboard::module, PUBLIC;
+    GET "/app.js" => dashboard::app_js, PUBLIC;
+    GET "/api.js" => dashboard::api_js, PUBLIC;
+    GET "/board.js" => dashboard::board_js, PUBLIC;
+    GET "/detail.js" => dashboard::detail_js, PUBLIC;
+    GET "/form.js" => dashboard::form_js, PUBLIC;
+    GET "/graph.js" => dashboard::graph_js, PUBLIC;
+    GET "/nav.js" => dashboard::nav_js, PUBLIC;
+    GET "/progress.js" => dashboard::progress_js, PUBLIC;
+    GET "/servers.js" => dashboard::servers_js, PUBLIC;
+    GET "/slots.js" => dashboard::slots_js, PUBLIC;
+    GET "/sse.js" => dashboard::sse_js, PUBLIC;
+    GET "/state.js" => dashboard::state_js, PUBLIC;
+    GET "/stats.js" => dashboard::stats_js, PUBLIC;
+    GET "/timeline.js" => dashboard::timeline_js, PUBLIC;
+    GET "/util.js" => dashboard::util_js, PUBLIC;
     GET "/style.css" => dashboard::style_css, PUBLIC;
     GET "/graph-worker.js" => dashboard::graph_worker, PUBLIC;
     GET "/vendor/dagre.min.js" => dashboard::dagre, PUBLIC;
@@ -141,7 +197,7 @@ route_table! {
     GET "/healthz" => super::healthz, PUBLIC;
     GET "/readyz" => super::readyz, PUBLIC;
     GET "/.well-known/oauth-protected-resource" => super::protected_resource, PUBLIC;
-    GET "/.well-known/oauth-protected-resource/mcp" => super::protected_resource, PUBLIC;
+    GET "/.well-known/oauth-protected-resource/mcp" => super::protected_resource_mcp, PUBLIC;
 }
 
 /// `/mcp` (streamable HTTP; registered by [`crate::Runtime::configure`]).
@@ -163,6 +219,11 @@ pub const MCP: &[RouteSpec] = &[
     },
 ];
 
+/// The OpenAPI operations of `/mcp` (documentation only: rmcp serves them).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(openapi::mcp_post, openapi::mcp_get, openapi::mcp_delete))]
+pub(crate) struct McpApi;
+
 /// Every row of every surface, with the prefix it is mounted under.
 pub fn all() -> impl Iterator<Item = (&'static str, &'static RouteSpec)> {
     V1.iter()
@@ -170,4 +231,106 @@ pub fn all() -> impl Iterator<Item = (&'static str, &'static RouteSpec)> {
         .chain(COMPAT.iter().map(|r| ("/api", r)))
         .chain(ROOT.iter().map(|r| ("", r)))
         .chain(MCP.iter().map(|r| ("", r)))
+}
+
+/// Register every table but [`MCP`] (see [`mcp_fallbacks`]): one actix
+/// resource per path, its rows' routes behind the guard, and for any other
+/// method a 405 with `Allow` listing that path's methods. `/api/v1` is a
+/// scope whose unknown paths are baton's JSON 404; the agent-coordinate-mcp
+/// and root routes are single resources, so `/api/<anything else>` stays the
+/// embedder's.
+pub(crate) fn register(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .wrap(from_fn(super::record_metrics))
+            .configure(|c| mount(c, "", v1_rows(), Shape::Baton, false))
+            .default_service(not_found()),
+    );
+    mount(cfg, "/api", compat_rows(), Shape::Compat, true);
+    mount(cfg, "", root_rows(), Shape::Baton, false);
+}
+
+/// One resource per distinct path of `rows` (under `prefix`), in table order.
+fn mount(cfg: &mut web::ServiceConfig, prefix: &str, rows: Vec<Row>, shape: Shape, metered: bool) {
+    let mut groups: Vec<(&'static str, Vec<Method>, Vec<Route>)> = Vec::new();
+    for row in rows {
+        match groups.iter_mut().find(|g| g.0 == row.path) {
+            Some(g) => {
+                g.1.push(row.method);
+                g.2.push(row.route);
+            }
+            None => groups.push((row.path, vec![row.method], vec![row.route])),
+        }
+    }
+    for (path, methods, routes) in groups {
+        let mut resource = web::resource(format!("{prefix}{path}"))
+            .app_data(web::PathConfig::default().error_handler(super::params::path_error))
+            .default_service(method_not_allowed(methods, shape));
+        for route in routes {
+            resource = resource.route(route);
+        }
+        if metered {
+            cfg.service(resource.wrap(from_fn(super::record_metrics)));
+        } else {
+            cfg.service(resource);
+        }
+    }
+}
+
+/// 405 with `Allow: <allowed>` in `shape` (behind the edge check).
+fn method_not_allowed(allowed: Vec<Method>, shape: Shape) -> Route {
+    web::to(move |req: HttpRequest| {
+        let e = ApiError::MethodNotAllowed {
+            method: req.method().clone(),
+            path: req.path().to_owned(),
+            allowed: allowed.clone(),
+        };
+        async move { shape.respond(&e) }
+    })
+    .wrap(from_fn(edge_check))
+}
+
+/// Baton's JSON 404 for a path under one of [`OWNED_PREFIXES`] that no
+/// route matches (behind the edge check).
+fn not_found() -> Route {
+    web::to(|req: HttpRequest| async move {
+        ApiError::NotFound {
+            code: ErrorCode::NotFound,
+            message: format!(
+                "no route {} {} (GET /api/v1/openapi.json lists every route)",
+                req.method(),
+                req.path()
+            ),
+        }
+        .error_response()
+    })
+    .wrap(from_fn(edge_check))
+}
+
+/// The methods [`MCP`] lists, for the `/mcp` resource's guard and `Allow`.
+fn mcp_methods() -> Vec<Method> {
+    MCP.iter()
+        .filter_map(|r| Method::from_bytes(r.method.as_bytes()).ok())
+        .collect()
+}
+
+/// Matches a request whose method is one of [`MCP`]'s: rmcp's `/mcp`
+/// resource answers every method itself, so it is guarded with this and
+/// any other method falls through to [`mcp_fallbacks`]' 405.
+pub(crate) fn mcp_guard() -> impl actix_web::guard::Guard {
+    let methods = mcp_methods();
+    actix_web::guard::fn_guard(move |ctx| methods.contains(&ctx.head().method))
+}
+
+/// Register after the `/mcp` resource: a method `/mcp` does not serve is
+/// 405 with `Allow`, any path below `/mcp/` is baton's JSON 404; with MCP
+/// off (`enabled = false`), `/mcp` itself is 404 too.
+pub(crate) fn mcp_fallbacks(cfg: &mut web::ServiceConfig, enabled: bool) {
+    let own = if enabled {
+        method_not_allowed(mcp_methods(), Shape::Baton)
+    } else {
+        not_found()
+    };
+    cfg.service(web::resource(["/mcp", "/mcp/"]).default_service(own))
+        .service(web::resource("/mcp/{tail:.*}").default_service(not_found()));
 }

@@ -50,7 +50,7 @@ async fn status_of(pool: &PoolHandle, name: &str) -> Result<ServerStatus, ApiErr
 }
 
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
-    responses((status = 200, body = ServerList)))]
+    responses((status = 200, body = ServerList, description = "every configured server with its state")))]
 pub(crate) async fn list_servers(board: Acting) -> Result<HttpResponse, ApiError> {
     let servers = pool(&board)?.status().await;
     Ok(HttpResponse::Ok().json(ServerList { servers }))
@@ -58,7 +58,8 @@ pub(crate) async fn list_servers(board: Acting) -> Result<HttpResponse, ApiError
 
 #[utoipa::path(get, path = "/api/v1/servers/{name}", tag = "servers",
     params(("name" = String, Path)),
-    responses((status = 200, body = ServerStatus), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ServerStatus, description = "the server's state, breaker and counts"),
+              (status = 404, body = ErrorBody, description = "no server of that name (`unknown_server`)")))]
 pub(crate) async fn get_server(
     board: Acting,
     name: web::Path<String>,
@@ -69,7 +70,8 @@ pub(crate) async fn get_server(
 
 #[utoipa::path(get, path = "/api/v1/servers/{name}/tools", tag = "servers",
     params(("name" = String, Path)),
-    responses((status = 200, body = GatewayToolList), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = GatewayToolList, description = "the server's tools under their gateway names"),
+              (status = 404, body = ErrorBody, description = "no server of that name (`unknown_server`)")))]
 pub(crate) async fn server_tools(
     board: Acting,
     name: web::Path<String>,
@@ -92,7 +94,7 @@ pub(crate) async fn server_tools(
 #[utoipa::path(post, path = "/api/v1/servers/{name}/restart", tag = "servers",
     params(("name" = String, Path)),
     responses((status = 202, body = ServerStatus, description = "the old process group is gone; the new start has begun"),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody, description = "no server of that name (`unknown_server`)")))]
 pub(crate) async fn restart_server(
     board: Acting,
     name: web::Path<String>,
@@ -105,7 +107,7 @@ pub(crate) async fn restart_server(
 #[utoipa::path(post, path = "/api/v1/servers/{name}/reset", tag = "servers",
     params(("name" = String, Path)),
     responses((status = 200, body = ServerStatus, description = "breaker closed, counts cleared"),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody, description = "no server of that name (`unknown_server`)")))]
 pub(crate) async fn reset_server(
     board: Acting,
     name: web::Path<String>,

@@ -31,8 +31,9 @@ use crate::model::{Event, Task};
 use crate::store::Store;
 
 /// Query of the event stream.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Replay stored events after this id first.
     after: Option<u64>,
@@ -54,6 +55,8 @@ pub struct StreamTicket {
 /// Issue a single-use ticket that opens the event stream as the caller
 /// (for `EventSource`, which cannot send headers; a long-lived token never
 /// goes into a URL).
+#[utoipa::path(post, path = "/api/v1/events/ticket", tag = "events",
+    responses((status = 200, body = StreamTicket, description = "a ticket for one `GET /api/v1/events?ticket=…`")))]
 pub(crate) async fn ticket(
     req: HttpRequest,
     auth: web::Data<Auth>,
@@ -214,11 +217,21 @@ impl State {
     }
 }
 
+/// The event stream: every durable task and slot change as a Server-Sent
+/// Event (`id`, `event`: the kind, `data`: the event with the task after
+/// it), after the stored events past `Last-Event-ID` or `after`; an
+/// `event: resync` when retention deleted events after that point.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    params(EventsQuery,
+           ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event id (browsers send it when they reconnect); wins over `after`")),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+               description = "`id: <event id>`, `event: <kind>`, `data: <event JSON with its task>` per change; `: keep-alive` comments between"),
+              (status = 400, body = super::tasks::ErrorBody, description = "a malformed or unknown query parameter, named in `field`")))]
 pub(crate) async fn events(
     board: web::Data<Board>,
     auth: web::Data<Auth>,
     req: HttpRequest,
-    q: web::Query<EventsQuery>,
+    q: super::params::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = req.extensions().get::<Caller>().cloned();
     let header = req

@@ -1,4 +1,4 @@
-//! `/api/v1` handlers. Each is thin: parse, call one [`Board`] method, shape
+//! `/api/v1` handlers. Each is thin: parse, call one [`Board`](crate::board::Board) method, shape
 //! the reply. Writes reply only after their commit is durable.
 
 use actix_web::{web, HttpResponse};
@@ -62,7 +62,9 @@ fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T,
 /// Add one task (201 with the task) or an atomic batch (201 with `{tasks}`).
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = AddBody,
     responses((status = 201, body = Task, description = "added (a batch returns {tasks: [...]})"),
-              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 409, body = ErrorBody, description = "a task with that id exists, or a dependency failed or was cancelled"),
+              (status = 413, body = ErrorBody, description = "a field is over its size bound"),
+              (status = 422, body = ErrorBody, description = "an invalid field, a missing dependency or a cycle")))]
 pub(crate) async fn add_tasks(
     board: Acting,
     payload: web::Payload,
@@ -83,6 +85,7 @@ pub(crate) async fn add_tasks(
 /// Query of `GET /tasks`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this status.
     status: Option<String>,
@@ -109,10 +112,12 @@ pub struct Page {
 
 /// List tasks with filters and cursor pagination (id order).
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListQuery),
-    responses((status = 200, body = Page), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Page, description = "a page of tasks in id order"),
+              (status = 400, body = ErrorBody, description = "a malformed or unknown query parameter, named in `field`"),
+              (status = 422, body = ErrorBody, description = "an unknown status or an invalid cursor")))]
 pub(crate) async fn list_tasks(
     board: Acting,
-    q: web::Query<ListQuery>,
+    q: super::params::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let status = match q.status.as_deref() {
@@ -154,7 +159,8 @@ pub struct TaskDetail {
 
 /// One task, with its dependents.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = String, Path)),
-    responses((status = 200, body = TaskDetail), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TaskDetail, description = "the task and the ids of its dependents"),
+              (status = 404, body = ErrorBody, description = "no task with that id (`task_not_found`)")))]
 pub(crate) async fn get_task(
     board: Acting,
     id: web::Path<String>,
@@ -182,7 +188,7 @@ pub struct ClaimNextRequest {
 
 /// Claim the best ready task (priority, then age) with a slot: 200 `{task, lease}`, or 204.
 #[utoipa::path(post, path = "/api/v1/tasks/claim-next", tag = "tasks", request_body = ClaimNextRequest,
-    responses((status = 200, body = Claim), (status = 204, description = "nothing is ready"),
+    responses((status = 200, body = Claim, description = "the claimed task and its lease"), (status = 204, description = "nothing is ready"),
               (status = 409, body = ErrorBody, description = "no free slot")))]
 pub(crate) async fn claim_next(
     board: Acting,
@@ -208,7 +214,9 @@ pub struct ClaimRequest {
 
 /// Claim a specific ready task.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = String, Path)),
-    request_body = ClaimRequest, responses((status = 200, body = Claim), (status = 409, body = ErrorBody)))]
+    request_body = ClaimRequest, responses((status = 200, body = Claim, description = "the claimed task and its lease"),
+              (status = 404, body = ErrorBody, description = "no task with that id"),
+              (status = 409, body = ErrorBody, description = "the task is not ready, or no slot is free")))]
 pub(crate) async fn claim_task(
     board: Acting,
     id: web::Path<String>,
@@ -229,7 +237,8 @@ pub struct LeaseRequest {
 
 /// Extend a lease by the configured TTL.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/heartbeat", tag = "leases", params(("id" = String, Path)),
-    request_body = LeaseRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+    request_body = LeaseRequest, responses((status = 200, body = Task, description = "the task, its lease extended"),
+              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it")))]
 pub(crate) async fn heartbeat(
     board: Acting,
     id: web::Path<String>,
@@ -253,7 +262,8 @@ pub struct CompleteRequest {
 
 /// Complete a running task under its lease.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "leases", params(("id" = String, Path)),
-    request_body = CompleteRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+    request_body = CompleteRequest, responses((status = 200, body = Task, description = "the task, done"),
+              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it")))]
 pub(crate) async fn complete(
     board: Acting,
     id: web::Path<String>,
@@ -297,7 +307,8 @@ impl Default for FailRequest {
 
 /// Fail the current attempt.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/fail", tag = "leases", params(("id" = String, Path)),
-    request_body = FailRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+    request_body = FailRequest, responses((status = 200, body = Task, description = "the task, ready again while attempts remain, else failed"),
+              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it")))]
 pub(crate) async fn fail(
     board: Acting,
     id: web::Path<String>,
@@ -318,7 +329,8 @@ pub(crate) async fn fail(
 
 /// Give a task back (ready again, attempt not counted).
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "leases", params(("id" = String, Path)),
-    request_body = LeaseRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+    request_body = LeaseRequest, responses((status = 200, body = Task, description = "the task, ready again"),
+              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it")))]
 pub(crate) async fn release(
     board: Acting,
     id: web::Path<String>,
@@ -334,7 +346,8 @@ pub(crate) async fn release(
 /// finished, 409 `has_dependents` while other tasks depend on it (delete
 /// those first), 404 for an unknown id. Admins only.
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = String, Path)),
-    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody, description = "no task with that id"),
+              (status = 409, body = ErrorBody, description = "the task has not finished (`invalid_status`) or has dependents (`has_dependents`)")))]
 pub(crate) async fn delete_task(
     board: Acting,
     id: web::Path<String>,
@@ -354,7 +367,8 @@ pub struct CancelRequest {
 
 /// Cancel a task that has not finished; its pending dependents are cancelled too.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path)),
-    request_body = CancelRequest, responses((status = 200, body = Task), (status = 409, body = ErrorBody)))]
+    request_body = CancelRequest, responses((status = 200, body = Task, description = "the task, cancelled"),
+              (status = 409, body = ErrorBody, description = "the task has finished")))]
 pub(crate) async fn cancel(
     board: Acting,
     id: web::Path<String>,
@@ -373,7 +387,8 @@ pub struct ResetReply {
 
 /// Reset a failed task and its failed dependents.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/reset", tag = "tasks", params(("id" = String, Path)),
-    responses((status = 200, body = ResetReply), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = ResetReply, description = "every task reset"),
+              (status = 409, body = ErrorBody, description = "the task has not failed, or a dependency of it is still failed")))]
 pub(crate) async fn reset(board: Acting, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(ResetReply {
         reset: board.reset(&id).await?,
@@ -389,7 +404,8 @@ pub struct EventList {
 
 /// A task's audit log.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/events", tag = "tasks", params(("id" = String, Path)),
-    responses((status = 200, body = EventList), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EventList, description = "the task's audit log, oldest first"),
+              (status = 404, body = ErrorBody, description = "no task with that id")))]
 pub(crate) async fn task_events(
     board: Acting,
     id: web::Path<String>,
@@ -401,7 +417,8 @@ pub(crate) async fn task_events(
 
 /// All context values.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/context", tag = "context", params(("id" = String, Path)),
-    responses((status = 200, description = "{context: {key: value}}"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "{context: {key: value}}", body = Object),
+              (status = 404, body = ErrorBody, description = "no task with that id")))]
 pub(crate) async fn context_list(
     board: Acting,
     id: web::Path<String>,
@@ -413,7 +430,8 @@ pub(crate) async fn context_list(
 /// One context value.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/context/{key}", tag = "context",
     params(("id" = String, Path), ("key" = String, Path)),
-    responses((status = 200, description = "{key, value}"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "{key, value}", body = Object),
+              (status = 404, body = ErrorBody, description = "no task with that id, or no such key")))]
 pub(crate) async fn context_get(
     board: Acting,
     path: web::Path<(String, String)>,
@@ -442,7 +460,8 @@ pub struct ContextPut {
 /// Write one context key of a running task under its lease.
 #[utoipa::path(put, path = "/api/v1/tasks/{id}/context/{key}", tag = "context",
     params(("id" = String, Path), ("key" = String, Path)), request_body = ContextPut,
-    responses((status = 200, description = "{key, value}"), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "{key, value}", body = Object),
+              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it")))]
 pub(crate) async fn context_put(
     board: Acting,
     path: web::Path<(String, String)>,
@@ -468,7 +487,7 @@ pub struct SlotTable {
 }
 
 /// Every worker slot.
-#[utoipa::path(get, path = "/api/v1/slots", tag = "slots", responses((status = 200, body = SlotTable)))]
+#[utoipa::path(get, path = "/api/v1/slots", tag = "slots", responses((status = 200, body = SlotTable, description = "every slot and its holder")))]
 pub(crate) async fn list_slots(board: Acting) -> Result<HttpResponse, ApiError> {
     let slots = board.slots().await?;
     let busy = slots
@@ -492,7 +511,8 @@ pub struct SlotClaimRequest {
 
 /// Hold a slot explicitly (tasks claimed with `slot` then run in it).
 #[utoipa::path(post, path = "/api/v1/slots/claim", tag = "slots", request_body = SlotClaimRequest,
-    responses((status = 200, description = "{slot}"), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "{slot, worker}", body = Object),
+              (status = 409, body = ErrorBody, description = "every slot is taken (`no_free_slot`)")))]
 pub(crate) async fn claim_slot(
     board: Acting,
     payload: web::Payload,
@@ -512,7 +532,9 @@ pub struct SlotReleaseRequest {
 
 /// Release an explicit slot; refused (409 `slot_not_held`) unless `worker` holds it.
 #[utoipa::path(post, path = "/api/v1/slots/{slot}/release", tag = "slots", params(("slot" = u32, Path)),
-    request_body = SlotReleaseRequest, responses((status = 200, description = "{released}"), (status = 409, body = ErrorBody)))]
+    request_body = SlotReleaseRequest, responses((status = 200, description = "{released}", body = Object),
+              (status = 400, body = ErrorBody, description = "`slot` is not a slot number"),
+              (status = 409, body = ErrorBody, description = "the worker does not hold the slot (`slot_not_held`)")))]
 pub(crate) async fn release_slot(
     board: Acting,
     slot: web::Path<u32>,
@@ -524,7 +546,7 @@ pub(crate) async fn release_slot(
 }
 
 /// Counts per status, slots, per-second series.
-#[utoipa::path(get, path = "/api/v1/stats", tag = "system", responses((status = 200, description = "stats")))]
+#[utoipa::path(get, path = "/api/v1/stats", tag = "system", responses((status = 200, description = "counts per status, slots, per-second series", body = Object)))]
 pub(crate) async fn stats(board: Acting) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(board.stats().await?))
 }

@@ -31,8 +31,9 @@ pub struct TokenList {
 
 /// Create a token; the reply carries its secret, shown only this once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedToken, description = "the token, with its secret (shown only here)"),
+              (status = 409, body = ErrorBody, description = "a token of that name exists (`token_exists`)"),
+              (status = 422, body = ErrorBody, description = "an invalid name or role, named in `field`")))]
 pub(crate) async fn create_token(
     board: Acting,
     auth: web::Data<Auth>,
@@ -52,7 +53,7 @@ pub(crate) async fn create_token(
 
 /// Every token, by name (no secrets, no hashes).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
-    responses((status = 200, body = TokenList)))]
+    responses((status = 200, body = TokenList, description = "every token, without secrets")))]
 pub(crate) async fn list_tokens(auth: web::Data<Auth>) -> HttpResponse {
     HttpResponse::Ok().json(TokenList {
         tokens: auth.tokens().list(),
@@ -62,7 +63,8 @@ pub(crate) async fn list_tokens(auth: web::Data<Auth>) -> HttpResponse {
 /// Revoke a token: refused from its next request on.
 #[utoipa::path(delete, path = "/api/v1/tokens/{name}", tag = "tokens",
     params(("name" = String, Path, description = "token name")),
-    responses((status = 200, body = AccessToken), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AccessToken, description = "the revoked token"),
+              (status = 404, body = ErrorBody, description = "no token of that name (`token_not_found`)")))]
 pub(crate) async fn revoke_token(
     auth: web::Data<Auth>,
     name: web::Path<String>,

@@ -54,6 +54,8 @@ pub enum ErrorCode {
     ContextKeyNotFound,
     /// No such route or resource.
     NotFound,
+    /// The route exists but does not serve this HTTP method (405, with `Allow`).
+    MethodNotAllowed,
     /// No MCP task handle with that id (unknown or expired).
     TaskHandleNotFound,
     /// No access token with that name.
@@ -156,6 +158,7 @@ impl ErrorCode {
             NoSuchSlot => "no_such_slot",
             ContextKeyNotFound => "context_key_not_found",
             NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
             TaskHandleNotFound => "task_handle_not_found",
             TokenNotFound => "token_not_found",
             UnknownServer => "unknown_server",
