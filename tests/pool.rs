@@ -999,7 +999,7 @@ impl Seen {
 /// rename, so `x__y__echo` only ever means `x`'s `y__echo`, and a call by
 /// that name reaches the server the catalog says.
 #[actix_rt::test]
-async fn server_x_adding_y_echo_never_takes_x__y__echo_from_server_x__y() {
+async fn server_x_adding_tool_y_echo_never_takes_the_gateway_name_of_server_x_y_s_echo() {
     let (fx, fxy) = (Fault::new("ok"), Fault::new("ok"));
     let (pool, _) = start(
         json!({ "x": fx.entry(&[]), "x__y": fxy.entry(&[]) }),
