@@ -88,6 +88,32 @@ where
     actix_web::HttpServer::new(factory).tcp_nodelay(true)
 }
 
+/// The pool's [`NameLedger`](crate::pool::NameLedger): gateway names kept in
+/// the store's `g/` key space through its commit path (on PostgreSQL only
+/// the leader runs a runtime, and a deposed leader's store refuses writes).
+struct StoreNames(Store);
+
+impl crate::pool::NameLedger for StoreNames {
+    fn save(
+        &self,
+        change: crate::pool::NameChange,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), crate::pool::NamesNotSaved>> {
+        let store = self.0.clone();
+        Box::pin(async move {
+            let not_saved = |e: crate::store::StoreError| crate::pool::NamesNotSaved(e.to_string());
+            let mut batch = WriteBatch::new();
+            for n in &change.remove {
+                batch.remove_gateway_name(n.kind, &n.name);
+            }
+            for n in &change.put {
+                batch.put_gateway_name(n);
+            }
+            let ticket = store.commit(batch).map_err(not_saved)?;
+            store.wait_durable(ticket).await.map_err(not_saved)
+        })
+    }
+}
+
 fn node_state(s: TaskStatus) -> NodeState {
     match s {
         TaskStatus::Done => NodeState::Done,
@@ -136,7 +162,8 @@ impl Runtime {
         } else {
             settings.server.advertise_url.clone()
         };
-        let mut candidate = crate::store::leader::Candidate::node(&advertise, settings.ha.failover_timeout());
+        let mut candidate =
+            crate::store::leader::Candidate::node(&advertise, settings.ha.failover_timeout());
         candidate.wait = wait;
         let store = tokio::task::spawn_blocking(move || Store::open_as(&storage, &candidate))
             .await
@@ -265,8 +292,14 @@ impl Runtime {
         .with_held_slots(in_held_slot)
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
-        // downstream MCP servers: invalid entries are logged by name, the rest start
-        let pool = crate::pool::McpPool::start_with_clock(servers, clock.clone());
+        // downstream MCP servers: invalid entries are logged by name, the rest start;
+        // the gateway names handed out before keep their meaning (invariant 8)
+        let remembered = crate::pool::RememberedNames {
+            names: store.load_gateway_names()?,
+            ledger: Arc::new(StoreNames(store.clone())),
+        };
+        let pool =
+            crate::pool::McpPool::start_remembering(servers, clock.clone(), Some(remembered));
         let board = Board::new(
             registry,
             resolver,

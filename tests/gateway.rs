@@ -857,3 +857,106 @@ async fn a_cancelled_executor_task_abandons_its_call_and_shutdown_gives_leases_b
     assert_eq!(t.status, TaskStatus::Ready, "{t:?}");
     assert_eq!(t.attempts, 0);
 }
+
+/// `name → tool` of one server's gateway tools, from `/api/v1/servers/{name}/tools`.
+async fn gateway_names(s: &TestServer, server: &str) -> HashMap<String, String> {
+    let (code, v) = s.get(&format!("/servers/{server}/tools")).await;
+    assert_eq!(code, 200, "{v}");
+    v["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            (
+                t["tool"].as_str().unwrap_or("").to_owned(),
+                t["name"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Call `a__add_tool {name: tool}` and wait until `a` lists it; its gateway name.
+async fn add_tool(s: &TestServer, client: &Client, tool: &str) -> String {
+    let r = call(client, "a__add_tool", json!({ "name": tool })).await;
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            gateway_names(s, "a").await.contains_key(tool)
+        })
+        .await,
+        "{tool} never listed"
+    );
+    gateway_names(s, "a").await[tool].clone()
+}
+
+/// Issue 23, item 2, across board restarts: a gateway name once handed out
+/// keeps its meaning for the life of the board. Server `a` adds a tool
+/// whose name is too long (a hashed gateway name), then a tool whose plain
+/// name equals that hash: the newcomer gets a suffixed name. baton restarts
+/// (the downstream server starts afresh, without either tool) and the
+/// newcomer comes back first: it still gets its suffixed name, and the
+/// hashed name still reaches the long tool once it is back — the names are
+/// kept in the store. A restart with `a` gone from the server file forgets
+/// its names there.
+#[actix_web::test]
+async fn gateway_names_keep_their_meaning_across_board_restarts() {
+    let long = "t".repeat(70);
+    let taken = baton::core::names::candidate("a", &long);
+    let mimic = taken["a__".len()..].to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let servers = |names: &[&str]| {
+        let entries: serde_json::Map<String, Value> = names
+            .iter()
+            .map(|n| ((*n).to_owned(), json!({ "command": fault_server() })))
+            .collect();
+        write_servers(dir.path(), json!({ "mcpServers": entries }))
+    };
+    let settings = |file: PathBuf| {
+        let mut st = baton::Settings::for_tests(&data);
+        st.pool.mcp_servers = file;
+        st
+    };
+    let s = TestServer::start_with(settings(servers(&["a"]))).await;
+    wait_ready(&s, &["a"]).await;
+    let client = connect(&s).await;
+    assert_eq!(add_tool(&s, &client, &long).await, taken);
+    let suffixed = add_tool(&s, &client, &mimic).await;
+    assert_ne!(suffixed, taken, "the newcomer does not take the name");
+    let _ = client.cancel().await;
+    s.stop().await;
+
+    let s = TestServer::start_with(settings(servers(&["a"]))).await;
+    wait_ready(&s, &["a"]).await;
+    let client = connect(&s).await;
+    assert_eq!(add_tool(&s, &client, &mimic).await, suffixed);
+    let listed = client.list_all_tools().await.expect("tools/list");
+    assert!(
+        listed.iter().all(|t| t.name != taken.as_str()),
+        "{taken} is not offered while its tool is away"
+    );
+    assert_eq!(add_tool(&s, &client, &long).await, taken);
+    let r = call(&client, &taken, json!({ "text": "still the long one" })).await;
+    assert_eq!(text(&r), "still the long one");
+    let _ = client.cancel().await;
+    s.stop().await;
+
+    // `a` leaves the server file: its names are forgotten, b's are kept
+    let s = TestServer::start_with(settings(servers(&["b"]))).await;
+    wait_ready(&s, &["b"]).await;
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            !gateway_names(&s, "b").await.is_empty()
+        })
+        .await
+    );
+    let (store, _) = s.stop_and_reopen().await;
+    let kept = store.load_gateway_names().expect("gateway names");
+    assert!(kept.iter().all(|n| n.server == "b"), "{kept:?}");
+    assert!(
+        kept.iter()
+            .any(|n| n.name == "b__echo" && n.target == "echo"),
+        "{kept:?}"
+    );
+    store.close().expect("close");
+}

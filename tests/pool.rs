@@ -968,3 +968,234 @@ async fn streamable_http_servers_work_through_the_pool() {
     pool.shutdown().await;
     let _ = child.kill().await;
 }
+
+// ---- gateway names never change meaning (issue 23, item 2) --------------------------------
+
+/// Every gateway name seen so far and the (server, tool) it stood for.
+#[derive(Default)]
+struct Seen(std::collections::BTreeMap<String, (String, String)>);
+
+impl Seen {
+    /// Note every name in the catalog; a name that stood for another pair
+    /// before fails the test.
+    fn look(&mut self, pool: &PoolHandle, when: &str) {
+        for t in pool.tools() {
+            let pair = (t.server.clone(), t.tool.clone());
+            if let Some(before) = self.0.insert(t.name.clone(), pair.clone()) {
+                assert_eq!(
+                    before, pair,
+                    "{when}: gateway name {} changed meaning",
+                    t.name
+                );
+            }
+        }
+    }
+}
+
+/// Issue 23, item 2, as reported: servers `x` and `x__y` configured,
+/// `x__y__echo` reached `x__y`'s `echo`; server `x` adding a tool `y__echo`
+/// at run time took the name (a call to `x__y__echo` reached server `x`),
+/// and restarting `x` gave it back. Now `x__y` is refused at load with a
+/// rename, so `x__y__echo` only ever means `x`'s `y__echo`, and a call by
+/// that name reaches the server the catalog says.
+#[actix_rt::test]
+async fn server_x_adding_tool_y_echo_never_takes_the_gateway_name_of_server_x_y_s_echo() {
+    let (fx, fxy) = (Fault::new("ok"), Fault::new("ok"));
+    let (pool, _) = start(
+        json!({ "x": fx.entry(&[]), "x__y": fxy.entry(&[]) }),
+        &settings(),
+    );
+    wait_state(&pool, "x", ServerState::Ready).await;
+    let mut seen = Seen::default();
+    // x__y, if it runs at all, has listed its tools
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pool.state("x__y") == Some(ServerState::Starting)
+        || (pool.state("x__y") == Some(ServerState::Ready) && pool.server_tools("x__y").is_empty())
+    {
+        assert!(Instant::now() < deadline, "x__y never settled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_for("x's tools", Duration::from_secs(5), || {
+        !pool.server_tools("x").is_empty()
+    })
+    .await;
+    seen.look(&pool, "at start");
+
+    pool.call_tool(
+        "x",
+        "add_tool",
+        args(json!({"name": "y__echo"})),
+        CallOptions::default(),
+    )
+    .await
+    .expect("add_tool");
+    wait_for("x's y__echo", Duration::from_secs(5), || {
+        pool.tools()
+            .iter()
+            .any(|t| t.server == "x" && t.tool == "y__echo")
+    })
+    .await;
+    seen.look(&pool, "after x added y__echo");
+    // a call by the name reaches the server the name stood for: x answers
+    // every call with an injected error now, x__y echoes
+    fx.set_mode("error");
+    let r = pool
+        .call(
+            "x__y__echo",
+            args(json!({"text": "hi"})),
+            CallOptions::default(),
+        )
+        .await
+        .expect("x__y__echo");
+    let reached = if r.is_error == Some(true) {
+        "x"
+    } else {
+        "x__y"
+    };
+    assert_eq!(
+        seen.0.get("x__y__echo").map(|(s, _)| s.as_str()),
+        Some(reached),
+        "x__y__echo reached {reached}: {r:?}"
+    );
+    fx.set_mode("ok");
+
+    pool.restart("x").await.expect("restart x");
+    wait_state(&pool, "x", ServerState::Ready).await;
+    wait_for("x without y__echo", Duration::from_secs(5), || {
+        let x = pool.server_tools("x");
+        !x.is_empty() && x.iter().all(|t| t.tool != "y__echo")
+    })
+    .await;
+    seen.look(&pool, "after x restarted");
+
+    let issues = pool.issues();
+    let refused = issues
+        .iter()
+        .find(|i| i.name == "x__y")
+        .unwrap_or_else(|| panic!("x__y is refused at load: {issues:?}"));
+    let message = refused.to_string();
+    assert!(message.contains("rename the server to 'x-y'"), "{message}");
+    assert_eq!(pool.state("x__y"), None, "not started");
+    pool.shutdown().await;
+}
+
+/// Where a test keeps the names a pool hands out: what the store does for
+/// the runtime (removals first, then the new names, one per catalog and name).
+#[derive(Default)]
+struct Kept(Mutex<Vec<baton::model::GatewayName>>);
+
+impl baton::pool::NameLedger for Kept {
+    fn save(
+        &self,
+        change: baton::pool::NameChange,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), baton::pool::NamesNotSaved>> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|n| {
+            !change
+                .remove
+                .iter()
+                .chain(&change.put)
+                .any(|r| r.kind == n.kind && r.name == n.name)
+        });
+        kept.extend(change.put);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Kept {
+    fn remembered(self: &Arc<Self>) -> baton::pool::RememberedNames {
+        baton::pool::RememberedNames {
+            names: self.0.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            ledger: self.clone(),
+        }
+    }
+}
+
+/// The collision left once server names are unambiguous: a tool name too
+/// long to fit gets a hashed name, and a tool named so that its plain name
+/// equals that hash wants the same name. Whichever came first keeps it —
+/// across a restart of the server (which drops both tools) and a restart
+/// of the pool on the names it kept — and the newcomer gets a suffixed
+/// name; a server that leaves the server file frees its names.
+#[actix_rt::test]
+async fn a_newcomer_whose_gateway_name_is_taken_gets_a_suffix_across_restarts() {
+    let long = "t".repeat(70);
+    let taken = baton::core::names::candidate("a", &long);
+    let mimic = taken["a__".len()..].to_owned();
+    assert_eq!(baton::core::names::candidate("a", &mimic), taken);
+    let add = |pool: PoolHandle, name: String| async move {
+        pool.call_tool(
+            "a",
+            "add_tool",
+            args(json!({ "name": name })),
+            CallOptions::default(),
+        )
+        .await
+        .expect("add_tool");
+        wait_for("the new tool", Duration::from_secs(5), || {
+            pool.tools()
+                .iter()
+                .any(|t| t.server == "a" && t.tool == name)
+        })
+        .await;
+    };
+    let name_of = |pool: &PoolHandle, tool: &str| {
+        pool.tools()
+            .into_iter()
+            .find(|t| t.server == "a" && t.tool == tool)
+            .map(|t| t.name)
+    };
+    let kept = Arc::new(Kept::default());
+    let f = Fault::new("ok");
+    let servers = json!({ "a": f.entry(&[]) });
+    let text = json!({ "mcpServers": servers }).to_string();
+    let set = ServerSet::from_json(Path::new("test.json"), &text, &settings(), |k| {
+        std::env::var(k).ok()
+    })
+    .expect("server file");
+    let pool = McpPool::start_remembering(set.clone(), Clock::system(), Some(kept.remembered()));
+    wait_state(&pool, "a", ServerState::Ready).await;
+
+    add(pool.clone(), long.clone()).await;
+    assert_eq!(name_of(&pool, &long), Some(taken.clone()));
+    add(pool.clone(), mimic.clone()).await;
+    let suffixed = name_of(&pool, &mimic).expect("named");
+    assert_ne!(suffixed, taken, "the newcomer does not take the name");
+    assert_eq!(pool.resolve(&taken), Some(("a".into(), long.clone())));
+
+    // a restart drops both tools; the newcomer comes back alone, still suffixed
+    pool.restart("a").await.expect("restart");
+    wait_state(&pool, "a", ServerState::Ready).await;
+    wait_for("a without added tools", Duration::from_secs(5), || {
+        name_of(&pool, &long).is_none() && !pool.server_tools("a").is_empty()
+    })
+    .await;
+    add(pool.clone(), mimic.clone()).await;
+    assert_eq!(name_of(&pool, &mimic), Some(suffixed.clone()));
+    assert_eq!(pool.resolve(&taken), None, "not offered while away");
+    pool.shutdown().await;
+
+    // a new pool on the names kept: the same
+    let pool = McpPool::start_remembering(set, Clock::system(), Some(kept.remembered()));
+    wait_state(&pool, "a", ServerState::Ready).await;
+    add(pool.clone(), mimic.clone()).await;
+    assert_eq!(name_of(&pool, &mimic), Some(suffixed.clone()));
+    add(pool.clone(), long.clone()).await;
+    assert_eq!(name_of(&pool, &long), Some(taken.clone()));
+    pool.shutdown().await;
+
+    // a server file without `a`: its names are forgotten at start
+    let other = ServerSet::from_json(
+        Path::new("test.json"),
+        r#"{"mcpServers": {}}"#,
+        &settings(),
+        |_| None,
+    )
+    .expect("server file");
+    let pool = McpPool::start_remembering(other, Clock::system(), Some(kept.remembered()));
+    wait_for("a's names forgotten", Duration::from_secs(5), || {
+        kept.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    })
+    .await;
+    pool.shutdown().await;
+}

@@ -4,7 +4,8 @@
 //! `tests/common/postgres.rs`). The store's promises are the same on all
 //! of them: an acknowledged write is there after a reopen, concurrent
 //! writers share commits and get unique event ids, deleted tasks take
-//! everything under them and their event ids are never handed out again, a
+//! everything under them and their event ids are never handed out again,
+//! gateway names handed out are kept until forgotten, a
 //! backup of one engine restores into another, and a storage failure is
 //! never acknowledged: once the engine fails, every waiter and every later
 //! write gets an error.
@@ -36,7 +37,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use baton::config::{StorageBackend, StorageSettings};
-use baton::model::{Event, EventKind, Task, TaskId, TaskStatus};
+use baton::model::{Event, EventKind, GatewayKind, GatewayName, Task, TaskId, TaskStatus};
 use baton::store::backup::{BackupError, RestoreSummary};
 use baton::store::{MemoryBoard, Store, StoreError, WriteBatch};
 use common::postgres::Postgres;
@@ -168,6 +169,15 @@ fn add(id: &str) -> WriteBatch {
     b
 }
 
+fn gateway(kind: GatewayKind, name: &str, server: &str, target: &str) -> GatewayName {
+    GatewayName {
+        kind,
+        name: name.into(),
+        server: server.into(),
+        target: target.into(),
+    }
+}
+
 async fn write(store: &Store, batch: WriteBatch) {
     let ticket = store.commit(batch).expect("queued");
     store.wait_durable(ticket).await.expect("durable");
@@ -286,6 +296,38 @@ async fn a_deleted_task_takes_everything_under_it_and_its_ids_stay_used() {
     .await;
 }
 
+/// Gateway names (issue 23, item 2): kept through a reopen, one per name
+/// and catalog (a second put of a name replaces it; a tool and a prompt may
+/// share one), and gone once forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_names_are_kept_until_forgotten() {
+    on_every_engine(|target, engine| async move {
+        let store = target.open();
+        let mut b = WriteBatch::new();
+        b.put_gateway_name(&gateway(GatewayKind::Tool, "x__y__echo", "x__y", "echo"));
+        b.put_gateway_name(&gateway(GatewayKind::Prompt, "x__y__echo", "x__y", "echo"));
+        b.put_gateway_name(&gateway(GatewayKind::Tool, "gone__t", "gone", "t"));
+        write(&store, b).await;
+        let mut b = WriteBatch::new();
+        b.put_gateway_name(&gateway(GatewayKind::Tool, "x__y__echo", "x__y", "echo"));
+        b.remove_gateway_name(GatewayKind::Tool, "gone__t");
+        write(&store, b).await;
+        store.close().expect("close");
+        drop(store);
+        let store = target.open();
+        assert_eq!(
+            store.load_gateway_names().expect("names"),
+            vec![
+                gateway(GatewayKind::Prompt, "x__y__echo", "x__y", "echo"),
+                gateway(GatewayKind::Tool, "x__y__echo", "x__y", "echo"),
+            ],
+            "{engine}"
+        );
+        store.close().expect("close");
+    })
+    .await;
+}
+
 /// A backup of redb restores into each other engine (memory, PostgreSQL)
 /// as the same board, and a backup of that engine back into redb.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,6 +349,7 @@ async fn a_backup_moves_a_board_between_engines() {
     }
     let mut b = WriteBatch::new();
     b.delete_task(&TaskId::from_trusted("b"));
+    b.put_gateway_name(&gateway(GatewayKind::Tool, "fs__read", "fs", "read"));
     write(&store, b).await;
     let lines = export(&store);
     store.close().expect("close");
@@ -329,6 +372,11 @@ async fn a_backup_moves_a_board_between_engines() {
             "{engine}: the same records"
         );
         assert_eq!(there.events_pruned_through(), 2, "{engine}");
+        assert_eq!(
+            there.load_gateway_names().expect("names"),
+            vec![gateway(GatewayKind::Tool, "fs__read", "fs", "read")],
+            "{engine}"
+        );
         // the other engine → redb
         let back_lines = export(&there);
         there.close().expect("close");

@@ -16,11 +16,13 @@
 //! | `event.rs` | [`Event`], [`EventKind`] (the audit log) |
 //! | `principal.rs` | [`Role`], [`Principal`], [`AccessToken`] |
 //! | `operation.rs` | [`Operation`], [`OperationState`] (MCP task handles) |
+//! | `gateway.rs` | [`GatewayName`], [`GatewayKind`] (gateway names handed out) |
 //!
 //! Every type is used as `crate::model::Name`; the files import one another
 //! directly (`super::id::TaskId`), never through this face.
 
 mod event;
+mod gateway;
 mod history;
 mod id;
 mod lease;
@@ -32,6 +34,7 @@ mod task;
 mod time;
 
 pub use event::{Event, EventKind};
+pub use gateway::{GatewayKind, GatewayName};
 pub use history::{LeaseOutcome, LeaseRecord};
 pub use id::TaskId;
 pub use lease::Lease;

@@ -191,6 +191,17 @@ pub enum SpecError {
     /// The name cannot be used in tool names.
     #[error("invalid server name: {0}")]
     InvalidName(String),
+    /// The name can make two gateway names equal (`__` inside, a `_` at
+    /// either end: see [`super::spec::unambiguous_server_name`]).
+    #[error(
+        "{why}; rename the server to '{rename}' (and its [pool.servers.<name>] options, if any)"
+    )]
+    AmbiguousName {
+        /// Why, with an example of two pairs that would spell one name.
+        why: String,
+        /// A valid, unambiguous name the server file does not use yet.
+        rename: String,
+    },
     /// The entry is not a JSON object.
     #[error("the entry must be a JSON object")]
     NotAnObject,

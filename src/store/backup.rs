@@ -3,18 +3,20 @@
 //!
 //! The format is logical, not a copy of the engine's pages or keys: every
 //! line is one record of the board (a task, an audit event, a slot hold, a
-//! context value, an MCP task handle, an access token or a counter), so a
+//! context value, an MCP task handle, an access token, a gateway name handed
+//! out, or a counter), so a
 //! backup can be read with `jq`, and any store that can hold a board can
 //! restore it. Derived data is left out and rebuilt on restore: the per-task
 //! audit index, the lease index, heartbeat records (a task is written with
 //! its latest lease expiry) and the task count.
 //!
 //! ```text
-//! {"format":"baton-backup","version":1,"created_at":"2026-12-02T03:40:00Z","baton":"0.1.0","last_event_id":42,"events_pruned_through":0}
+//! {"format":"baton-backup","version":2,"created_at":"2026-12-02T03:40:00Z","baton":"0.1.0","last_event_id":42,"events_pruned_through":0}
 //! {"meta":{"name":"lease_ceiling","value":2049}}
 //! {"token":{"name":"alice",...}}
 //! {"slot":{"slot":1,"worker":"w1",...}}
 //! {"operation":{...}}
+//! {"gateway_name":{"kind":"tool","name":"fs__read","server":"fs","target":"read"}}
 //! {"task":{"id":"build","title":"Build",...}}
 //! {"context":{"task":"build","key":"notes","value":{...}}}
 //! {"event":{"id":1,"kind":"task_added",...}}
@@ -32,6 +34,10 @@
 //! [`Store::restore`](super::Store::restore) (this room's `import`;
 //! `baton restore`), which refuses a store that already holds a board.
 //!
+//! Versions: **1** had no `gateway_name` lines; **2** (this baton) adds
+//! them. A version-1 backup still restores (its board simply has no gateway
+//! names yet: they are handed out again as the servers list their tools).
+//!
 //! Every line is serialized through one function, `backup_line`, whose
 //! failure fails the backup with a typed error: a backup never carries an
 //! empty or `null` line in place of a record.
@@ -45,17 +51,19 @@ use super::engine::{Engine, KvRead, TxError};
 use super::error::StoreError;
 use super::keys::{
     decode, encode, key, last_event_in, read_meta, scan_prefix_in, task_event_key, SlotRecord,
-    CONTEXT, EVENT, EVENTS_PRUNED_META, META, OPERATION, SLOT, TASK, TASK_COUNT_META, TOKEN,
+    CONTEXT, EVENT, EVENTS_PRUNED_META, GATEWAY_NAME, META, OPERATION, SLOT, TASK, TASK_COUNT_META,
+    TOKEN,
 };
 use super::leases::{lease_index_entry, with_renewal, LEASE_INDEX_META, LEASE_INDEX_VERSION};
-use crate::model::{AccessToken, Event, EventKind, Operation, Task, TaskId};
+use crate::model::{AccessToken, Event, EventKind, GatewayName, Operation, Task, TaskId};
 
 /// `format` of every backup's header line.
 pub const BACKUP_FORMAT: &str = "baton-backup";
 
-/// The version of the format this baton writes and reads. A reader refuses a
-/// newer version instead of guessing at it.
-pub const BACKUP_VERSION: u32 = 1;
+/// The version of the format this baton writes and reads (and every older
+/// one: see the module docs). A reader refuses a newer version instead of
+/// guessing at it.
+pub const BACKUP_VERSION: u32 = 2;
 
 /// The first line of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +117,8 @@ pub enum BackupRecord {
     Slot(SlotRecord),
     /// An MCP task handle.
     Operation(Operation),
+    /// A gateway name handed out (since version 2).
+    GatewayName(GatewayName),
     /// A task, with its latest lease expiry.
     Task(Box<Task>),
     /// One context value of a task.
@@ -136,7 +146,8 @@ pub struct RestoreSummary {
     pub tasks: u64,
     /// Audit events.
     pub events: u64,
-    /// Every other record (counters, tokens, slots, handles, context values).
+    /// Every other record (counters, tokens, slots, handles, gateway names,
+    /// context values).
     pub other: u64,
 }
 
@@ -288,6 +299,9 @@ pub(super) fn export(
     each!(TOKEN, |k, v| BackupRecord::Token(decode(&k, &v)?));
     each!(SLOT, |k, v| BackupRecord::Slot(decode(&k, &v)?));
     each!(OPERATION, |k, v| BackupRecord::Operation(decode(&k, &v)?));
+    each!(GATEWAY_NAME, |k, v| BackupRecord::GatewayName(decode(
+        &k, &v
+    )?));
     each!(TASK, |k, v| BackupRecord::Task(Box::new(with_renewal(
         snapshot,
         decode(&k, &v)?
@@ -328,7 +342,7 @@ fn backup_line(what: &[u8], value: &impl Serialize) -> Result<String, StoreError
 }
 
 /// Load a backup into the store `db`, which must be empty: no task, event,
-/// slot, context, handle or token ([`BackupError::NotEmpty`] otherwise).
+/// slot, context, handle, token or gateway name ([`BackupError::NotEmpty`] otherwise).
 /// The whole file is checked and written in one write transaction,
 /// committed only after the `end` line checked out, so a refused or failed
 /// restore leaves the store as empty as it was. The derived data (per-task
@@ -344,6 +358,7 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
             (CONTEXT, "context values"),
             (OPERATION, "task handles"),
             (TOKEN, "access tokens"),
+            (GATEWAY_NAME, "gateway names"),
         ] {
             if scan_prefix_in(&snapshot, prefix)?.next().is_some() {
                 return Err(BackupError::NotEmpty(format!("it has {what}")));
@@ -370,6 +385,7 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
                     BackupRecord::Token(tok) => batch.put_token(&tok),
                     BackupRecord::Slot(s) => batch.put_slot(&s),
                     BackupRecord::Operation(op) => batch.put_operation(&op),
+                    BackupRecord::GatewayName(n) => batch.put_gateway_name(&n),
                     BackupRecord::Task(task) => {
                         summary.tasks += 1;
                         put(key(TASK, task.id.as_str().as_bytes()), encode(&task))?;

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use super::keys::{
-    context_key, encode, key, SlotRecord, META, OPERATION, RENEWAL, SLOT, TASK, TOKEN,
+    context_key, encode, gateway_name_key, key, SlotRecord, META, OPERATION, RENEWAL, SLOT, TASK,
+    TOKEN,
 };
-use crate::model::{AccessToken, Event, Millis, Operation, Task, TaskId};
+use crate::model::{AccessToken, Event, GatewayKind, GatewayName, Millis, Operation, Task, TaskId};
 
 /// Proof that a commit was applied; wait on it with
 /// [`Store::wait_durable`](super::Store::wait_durable).
@@ -122,6 +123,17 @@ impl WriteBatch {
     /// Remove an access token record.
     pub fn remove_token(&mut self, name: &str) {
         self.remove(key(TOKEN, name.as_bytes()));
+    }
+
+    /// Keep a gateway name handed out (replacing whatever its catalog had
+    /// under that name).
+    pub fn put_gateway_name(&mut self, name: &GatewayName) {
+        self.insert(gateway_name_key(name.kind, &name.name), encode(name));
+    }
+
+    /// Forget a gateway name (its server left the server file).
+    pub fn remove_gateway_name(&mut self, kind: GatewayKind, name: &str) {
+        self.remove(gateway_name_key(kind, name));
     }
 
     /// Write a counter.

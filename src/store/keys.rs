@@ -18,6 +18,7 @@
 //! | `k/` | token name | [`AccessToken`] (only the secret's SHA-256) |
 //! | `l/` | lease id (u64 BE), `0x00` claim / `0x01` end | event id, event time (u64 BE each): the lease index |
 //! | `h/` | task id | lease id, `expires_at`, renewal time (u64 BE each): the last heartbeat of a running lease |
+//! | `g/` | `t/` or `p/` (tool, prompt), gateway name | [`GatewayName`]: a gateway name handed out, kept until its server leaves the server file |
 //!
 //! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
 //!
@@ -30,8 +31,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use super::engine::{Entries, Entry, KvRead};
 use super::error::StoreError;
 #[cfg(doc)]
-use crate::model::{AccessToken, Event, Operation, Task};
-use crate::model::{Millis, TaskId};
+use crate::model::{AccessToken, Event, GatewayName, Operation, Task};
+use crate::model::{GatewayKind, Millis, TaskId};
 
 /// Version byte in front of every stored value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -46,6 +47,7 @@ pub(super) const OPERATION: &[u8] = b"o/";
 pub(super) const RENEWAL: &[u8] = b"h/";
 pub(super) const TOKEN: &[u8] = b"k/";
 pub(super) const LEASE: &[u8] = b"l/";
+pub(super) const GATEWAY_NAME: &[u8] = b"g/";
 
 /// `m/` counter: the highest event id ever deleted (0: none).
 pub(super) const EVENTS_PRUNED_META: &str = "events_pruned_through";
@@ -85,6 +87,18 @@ pub(super) fn task_event_key(task: &TaskId, event: u64) -> Vec<u8> {
     let mut k = key(TASK_EVENT, task.as_str().as_bytes());
     k.push(0);
     k.extend_from_slice(&event.to_be_bytes());
+    k
+}
+
+/// `g/t/<name>` (a tool) or `g/p/<name>` (a prompt): names are unique per
+/// catalog by their key.
+pub(super) fn gateway_name_key(kind: GatewayKind, name: &str) -> Vec<u8> {
+    let catalog: &[u8] = match kind {
+        GatewayKind::Tool => b"t/",
+        GatewayKind::Prompt => b"p/",
+    };
+    let mut k = key(GATEWAY_NAME, catalog);
+    k.extend_from_slice(name.as_bytes());
     k
 }
 

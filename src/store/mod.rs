@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{AccessToken, Event, Operation, Task, TaskId};
+use crate::model::{AccessToken, Event, GatewayName, Operation, Task, TaskId};
 
 pub mod backup;
 mod batch;
@@ -79,7 +79,10 @@ use engine::memory::MemoryEngine;
 use engine::postgres::PostgresEngine;
 use engine::redb::RedbEngine;
 use engine::{Engine, Snapshot};
-use keys::{last_event_in, read_meta, EVENTS_PRUNED_META, OPERATION, SLOT, TASK_COUNT_META, TOKEN};
+use keys::{
+    last_event_in, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, OPERATION, SLOT, TASK_COUNT_META,
+    TOKEN,
+};
 use leases::index_leases;
 use sled_import::migrate_from_sled;
 
@@ -447,7 +450,7 @@ impl Store {
     /// Load a backup (see [`backup`]) into the store in `dir` (opened
     /// here and closed again; nothing else may use it meanwhile, which its
     /// lock ensures), which must be empty: no task, event, slot, context,
-    /// handle or token ([`BackupError::NotEmpty`] otherwise).
+    /// handle, token or gateway name ([`BackupError::NotEmpty`] otherwise).
     /// The whole file is checked and written in one write transaction,
     /// committed only after the `end` line checked out, so a refused or
     /// failed restore leaves the store as empty as it was. The derived data
@@ -526,6 +529,12 @@ impl Store {
     /// Every access token record.
     pub fn load_tokens(&self) -> Result<Vec<AccessToken>, StoreError> {
         self.scan(TOKEN)
+    }
+
+    /// Every gateway name handed out (tools and prompts), by catalog and
+    /// name.
+    pub fn load_gateway_names(&self) -> Result<Vec<GatewayName>, StoreError> {
+        self.scan(GATEWAY_NAME)
     }
 
     /// Every explicit slot hold.

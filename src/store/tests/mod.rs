@@ -15,7 +15,9 @@ use super::keys::{
 use super::leases::LEASE_INDEX_META;
 use super::sled_import::SLED_MIGRATED_META;
 use super::*;
-use crate::model::{EventKind, LeaseOutcome, LeaseRecord, Millis, TaskStatus};
+use crate::model::{
+    EventKind, GatewayKind, GatewayName, LeaseOutcome, LeaseRecord, Millis, TaskStatus,
+};
 
 mod backup;
 mod committer;
