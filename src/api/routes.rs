@@ -141,6 +141,7 @@ route_table! {
     GET "/stats" => tasks::stats, VIEWER;
     GET "/leases" => leases::list_leases, VIEWER;
     GET "/servers" => servers::list_servers, VIEWER;
+    POST "/servers/reload" => servers::reload_servers, ADMIN;
     GET "/servers/{name}" => servers::get_server, VIEWER;
     GET "/servers/{name}/tools" => servers::server_tools, VIEWER;
     POST "/servers/{name}/restart" => servers::restart_server, ADMIN;
