@@ -88,10 +88,17 @@ impl From<String> for StartError {
 }
 
 /// A spawn failure a retry cannot fix, as a reason; `None` for others.
-fn unfixable_spawn(command: &str, cwd: Option<&std::path::Path>, e: &std::io::Error) -> Option<String> {
+fn unfixable_spawn(
+    command: &str,
+    cwd: Option<&std::path::Path>,
+    e: &std::io::Error,
+) -> Option<String> {
     use std::io::ErrorKind;
     if let Some(dir) = cwd.filter(|d| !d.is_dir()) {
-        return Some(format!("working directory {} does not exist", dir.display()));
+        return Some(format!(
+            "working directory {} does not exist",
+            dir.display()
+        ));
     }
     match e.kind() {
         ErrorKind::NotFound => Some(format!("command not found: {command:?} ({e})")),

@@ -46,11 +46,18 @@ impl Handler<ReloadServers> for McpPool {
     type Result = ResponseActFuture<Self, ReloadReport>;
 
     fn handle(&mut self, msg: ReloadServers, ctx: &mut Context<Self>) -> Self::Result {
-        let ServerSet { servers, issues, .. } = msg.set;
+        let ServerSet {
+            servers, issues, ..
+        } = msg.set;
         let configured: std::collections::BTreeSet<String> = servers
             .iter()
             .map(|s| s.name.clone())
-            .chain(issues.iter().filter(|i| !i.is_unknown_override()).map(|i| i.name.clone()))
+            .chain(
+                issues
+                    .iter()
+                    .filter(|i| !i.is_unknown_override())
+                    .map(|i| i.name.clone()),
+            )
             .collect();
         let next: BTreeMap<String, ServerSpec> =
             servers.into_iter().map(|s| (s.name.clone(), s)).collect();
@@ -87,7 +94,9 @@ impl Handler<ReloadServers> for McpPool {
             if entry.spec != spec {
                 let old_route = self.shared.routes.get(&name).and_then(|r| r.live.clone());
                 let epoch = self.epoch();
-                let old = self.servers.insert(name.clone(), launch(&self.shared, &me, spec, epoch));
+                let old = self
+                    .servers
+                    .insert(name.clone(), launch(&self.shared, &me, spec, epoch));
                 if let Some(run) = old.and_then(|e| e.run) {
                     self.retire(ctx, &name, run, old_route);
                 }

@@ -286,7 +286,8 @@ impl ServerSet {
                 .and_then(|e| parse_entry(name, e, settings, &lookup, taken));
             match parsed {
                 Ok(spec) => {
-                    set.unknown_keys.extend(unknown_keys(entry).map(|k| (name.clone(), k)));
+                    set.unknown_keys
+                        .extend(unknown_keys(entry).map(|k| (name.clone(), k)));
                     set.servers.push(spec);
                 }
                 Err(error) => set.issues.push(ServerIssue {
@@ -313,9 +314,7 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// The keys of an entry that are not in [`KNOWN_KEYS`].
-fn unknown_keys<'a>(
-    entry: &'a Result<&'a Value, SpecError>,
-) -> impl Iterator<Item = String> + 'a {
+fn unknown_keys<'a>(entry: &'a Result<&'a Value, SpecError>) -> impl Iterator<Item = String> + 'a {
     entry
         .as_ref()
         .ok()
@@ -351,7 +350,11 @@ impl ServerSet {
         match crate::core::json::check_unique_keys(text.as_bytes()) {
             Ok(()) => {}
             Err(crate::core::json::JsonError::DuplicateKey(d)) => {
-                let at = if d.at.is_empty() { "the top level" } else { d.at.as_str() };
+                let at = if d.at.is_empty() {
+                    "the top level"
+                } else {
+                    d.at.as_str()
+                };
                 return Err(refused(vec![format!(
                     "the key '{}' appears twice in {at} (a server named twice?); keep one",
                     d.key

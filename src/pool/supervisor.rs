@@ -201,7 +201,12 @@ impl McpPool {
     /// `server`'s list of `kind` changed: name the newcomers, keep their
     /// names (waiting for the ledger, if any), then show the catalog and
     /// announce the change.
-    pub(super) fn name_and_publish(&mut self, ctx: &mut Context<Self>, kind: GatewayKind, server: String) {
+    pub(super) fn name_and_publish(
+        &mut self,
+        ctx: &mut Context<Self>,
+        kind: GatewayKind,
+        server: String,
+    ) {
         let new = self.names.book(kind).plan(self.pairs(kind));
         let ledger = self.names.ledger().filter(|_| !new.is_empty());
         let Some(ledger) = ledger else {
