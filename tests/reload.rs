@@ -148,9 +148,17 @@ async fn session(
     s: &TestServer,
     version: ProtocolVersion,
 ) -> (Client, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    session_at(&format!("http://{}", s.addr), version).await
+}
+
+/// A [`Session`] on `{root}/mcp` (`root` as `http://127.0.0.1:<port>`).
+async fn session_at(
+    root: &str,
+    version: ProtocolVersion,
+) -> (Client, tokio::sync::mpsc::UnboundedReceiver<()>) {
     let (changed, rx) = tokio::sync::mpsc::unbounded_channel();
     let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", s.addr)),
+        StreamableHttpClientTransportConfig::with_uri(format!("{root}/mcp")),
     );
     let client = Session { version, changed }
         .serve(transport)
@@ -553,6 +561,170 @@ async fn sighup_reloads_the_server_file() {
     })
     .await;
     let mut child = child;
+    assert!(child
+        .terminate(Duration::from_secs(20))
+        .is_some_and(|s| s.success()));
+}
+
+/// The server named `name` in a `GET /api/v1/servers` answer (`Null` when absent).
+fn entry<'a>(servers: &'a Value, name: &str) -> &'a Value {
+    servers["servers"]
+        .as_array()
+        .and_then(|all| all.iter().find(|v| v["name"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+/// The names in a `GET /api/v1/servers` answer, sorted.
+fn names(servers: &Value) -> Vec<String> {
+    let mut names: Vec<String> = servers["servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The real `baton serve` binary, its watcher on, its `.mcp.json` edited
+/// while an MCP session stays open: an edit that adds a server and one
+/// whose command does not exist shows in `GET /api/v1/servers` (the new
+/// server ready, the other `misconfigured` with the reason, not retried) and,
+/// after `notifications/tools/list_changed`, in the session's `tools/list`;
+/// an edit that breaks the file keeps every running server and its process
+/// and says why; the next good edit applies and stops the removed server's
+/// process.
+#[actix_web::test]
+async fn the_baton_binary_follows_edits_of_its_server_file_and_keeps_the_old_one_on_a_bad_edit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let file = d.join(".mcp.json");
+    save(&file, &json!({ "a": fault(d, "a", "a", "ok") }));
+    let data = d.join("data");
+    let mut child = common::Child::spawn(
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--mcp-servers",
+            file.to_str().expect("utf-8"),
+        ],
+        &[("BATON_POOL__RELOAD_DEBOUNCE_MS", "50")],
+    );
+    let http = reqwest::Client::new();
+    let get = || async {
+        let r = http
+            .get(format!("{}/api/v1/servers", child.url))
+            .send()
+            .await
+            .expect("GET /api/v1/servers");
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.expect("json")
+    };
+    until("a ready", Duration::from_secs(60), || async {
+        entry(&get().await, "a")["state"] == "ready"
+    })
+    .await;
+    let v = get().await;
+    assert_eq!(v["reload"]["watching"], true, "{v}");
+    let a_pid = entry(&v, "a")["pid"].clone();
+    assert!(a_pid.is_u64(), "{v}");
+    let (client, mut changed) = session_at(&child.url, ProtocolVersion::V_2025_11_25).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.iter().any(|t| t.name == "a__echo"));
+    assert!(!tools.iter().any(|t| t.name.starts_with("b__")));
+    while changed.try_recv().is_ok() {}
+
+    // add b, and ghost, whose command does not exist
+    let missing = d.join("missing-server");
+    save(
+        &file,
+        &json!({
+            "a": fault(d, "a", "a", "ok"),
+            "b": fault(d, "b", "b", "ok"),
+            "ghost": {"command": missing},
+        }),
+    );
+    until(
+        "b ready, ghost misconfigured",
+        Duration::from_secs(60),
+        || async {
+            let v = get().await;
+            v["reload"]["outcome"] == "applied"
+                && entry(&v, "b")["state"] == "ready"
+                && entry(&v, "ghost")["state"] == "misconfigured"
+        },
+    )
+    .await;
+    let v = get().await;
+    assert_eq!(v["reload"]["trigger"], "file", "{v}");
+    let ghost = entry(&v, "ghost");
+    assert!(
+        ghost["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("command not found")),
+        "{ghost}"
+    );
+    assert_eq!(entry(&v, "a")["pid"], a_pid, "a was not touched");
+    tokio::time::timeout(Duration::from_secs(30), changed.recv())
+        .await
+        .expect("notifications/tools/list_changed")
+        .expect("notification");
+    until(
+        "the session lists b__echo",
+        Duration::from_secs(30),
+        || async {
+            let tools = client.list_all_tools().await.expect("tools/list");
+            tools.iter().any(|t| t.name == "b__echo")
+        },
+    )
+    .await;
+    assert_eq!(echo(&client, "b__echo", "hi").await.as_deref(), Ok("b: hi"));
+    let b_pid = starts(d, "b")[0];
+
+    // a broken edit: nothing changes, and the status says why
+    std::fs::write(&file, r#"{"mcpServers": {"a": "#).expect("write");
+    until("the watcher's refusal", Duration::from_secs(30), || async {
+        let r = get().await["reload"].clone();
+        r["outcome"] == "refused" && r["errors"].to_string().contains("not valid JSON")
+    })
+    .await;
+    let v = get().await;
+    assert_eq!(names(&v), ["a", "b", "ghost"], "{v}");
+    assert_eq!(entry(&v, "a")["pid"], a_pid, "{v}");
+    assert_eq!(entry(&v, "b")["pid"], b_pid, "{v}");
+    assert_eq!(entry(&v, "b")["state"], "ready", "{v}");
+    let ghost = entry(&v, "ghost");
+    assert_eq!(ghost["state"], "misconfigured", "{ghost}");
+    assert_eq!(
+        ghost["restarts"], 0,
+        "a misconfigured server is not retried: {ghost}"
+    );
+    assert_eq!(
+        echo(&client, "a__echo", "still").await.as_deref(),
+        Ok("a: still")
+    );
+    assert_eq!(
+        echo(&client, "b__echo", "still").await.as_deref(),
+        Ok("b: still")
+    );
+
+    // the next good edit applies: b and ghost go, b's process with them
+    save(&file, &json!({ "a": fault(d, "a", "a", "ok") }));
+    until("b and ghost removed", Duration::from_secs(30), || async {
+        let v = get().await;
+        v["reload"]["outcome"] == "applied" && names(&v) == ["a"]
+    })
+    .await;
+    until("b's process gone", Duration::from_secs(30), || async {
+        !running(b_pid)
+    })
+    .await;
+    assert_eq!(entry(&get().await, "a")["pid"], a_pid);
+    assert_eq!(starts(d, "a").len(), 1, "a was started once");
+    let _ = client.cancel().await;
     assert!(child
         .terminate(Duration::from_secs(20))
         .is_some_and(|s| s.success()));
