@@ -679,3 +679,52 @@ async fn a_claim_of_a_task_its_worker_holds_answers_the_lease_it_holds() {
     assert!(r.is_err(), "a lapsed lease is not answered again: {r:?}");
     h.close();
 }
+
+/// Issue 23.8 in the slot allocator: a slot claim sent again with the same
+/// `request_id` answers the same slot and holds no other; its record is
+/// stored with the hold and removed in the commit that releases it, after
+/// which the key holds afresh.
+#[actix::test]
+async fn a_keyed_slot_claim_sent_again_answers_the_same_slot_until_the_hold_ends() {
+    use crate::actors::slots::{ClaimSlot, ReleaseSlot};
+    let h = Harness::start(3);
+    let claim = || ClaimSlot {
+        worker: String::new(),
+        owner: None,
+        request_id: Some("r1".into()),
+    };
+    let ask = |m: ClaimSlot| {
+        let slots = h.slots.clone();
+        async move { slots.send(m).await.expect("the allocator runs") }
+    };
+    let (slot, ticket) = ask(claim()).await.unwrap();
+    h.settled(ticket).await;
+    assert_eq!(
+        h.store.load_requests().unwrap().len(),
+        1,
+        "stored with the hold"
+    );
+    let (again, ticket) = ask(claim()).await.unwrap();
+    assert_eq!(
+        (again, ticket),
+        (slot, None),
+        "the same slot, nothing written"
+    );
+    let busy = h.slots.send(ListSlots).await.unwrap();
+    assert_eq!(busy.iter().filter(|s| s.explicit).count(), 1);
+    let t = h
+        .slots
+        .send(ReleaseSlot { slot, worker: None })
+        .await
+        .unwrap()
+        .unwrap();
+    h.durable(t).await;
+    assert!(
+        h.store.load_requests().unwrap().is_empty(),
+        "removed with the hold"
+    );
+    let (fresh, ticket) = ask(claim()).await.unwrap();
+    assert!(ticket.is_some(), "a new hold is written");
+    assert_eq!(fresh, slot, "the lowest free slot again, as a new hold");
+    h.close();
+}
