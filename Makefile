@@ -62,7 +62,7 @@ bench-pg: ## baton on PostgreSQL vs a plain FOR UPDATE SKIP LOCKED loop (pgbench
 bench-board: build ## the 1,000,000-task board: peak RSS while adding, restart-to-ready, RSS after restart (BENCHMARKS.md)
 	python3 scripts/board-1m.py --tasks 1000000 --baton target/release/baton
 
-soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 10 two-node PostgreSQL failover runs, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
+soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 10 runs of agent-coordinate-mcp agents that retry every lost answer (3 kills each), 10 two-node PostgreSQL failover runs, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
 	$(CARGO) build --release --locked --bin baton
 	SOAK_RUNS=10 HA_RUNS=10 SOAK_BATON=target/release/baton $(CARGO) test --locked --test soak -- --nocapture --test-threads=1
 	PROPTEST_CASES=1000 $(CARGO) test --locked --test model -- --nocapture --test-threads=2

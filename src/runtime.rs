@@ -171,6 +171,7 @@ impl Runtime {
 
         // ---- rebuild: tasks, DAG, slots ---------------------------------
         let operations = store.load_operations()?;
+        let requests = store.load_requests()?;
         let mut table = TaskTable::new(store.meta("lease_ceiling")?);
         let mut graph = DependencyGraph::new();
         let expected = usize::try_from(store.task_count()?).unwrap_or(0);
@@ -277,6 +278,8 @@ impl Runtime {
             view.slots_busy_cell(),
             clock.clone(),
         )
+        .with_adopt_within(settings.slots.adopt_within_secs.saturating_mul(1000))
+        .with_requests(requests.clone())
         .start();
         let registry = TaskRegistry::new(
             table,
@@ -290,6 +293,7 @@ impl Runtime {
         )
         .with_operations(operations)
         .with_held_slots(in_held_slot)
+        .with_requests(requests)
         .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start;

@@ -37,7 +37,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use baton::config::{StorageBackend, StorageSettings};
-use baton::model::{Event, EventKind, GatewayKind, GatewayName, Task, TaskId, TaskStatus};
+use baton::model::{
+    Event, EventKind, GatewayKind, GatewayName, RequestAnswer, RequestKey, RequestKind,
+    RequestRecord, Task, TaskId, TaskStatus,
+};
 use baton::store::backup::{BackupError, RestoreSummary};
 use baton::store::{MemoryBoard, Store, StoreError, WriteBatch};
 use common::postgres::Postgres;
@@ -296,6 +299,68 @@ async fn a_deleted_task_takes_everything_under_it_and_its_ids_stay_used() {
     .await;
 }
 
+/// A remembered request (issue 23.8) of worker `w` with `request_id` `id`,
+/// answered with lease 7 of task `a`.
+fn request(id: &str) -> RequestRecord {
+    RequestRecord {
+        key: RequestKey {
+            kind: RequestKind::ClaimNext,
+            owner: None,
+            worker: "w".into(),
+            request_id: id.into(),
+        },
+        at: 1,
+        answer: RequestAnswer::Lease {
+            task_id: TaskId::from_trusted("a"),
+            lease_id: 7,
+        },
+    }
+}
+
+/// Issue 23.8: a remembered request goes through the same commit path as
+/// the claim it answers on every engine: written in one batch with other
+/// records, there after a reopen, gone after its removal (a key with any
+/// bytes in its worker and id stays one record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembered_requests_are_written_reopened_and_removed_on_every_engine() {
+    on_every_engine(|target, engine| async move {
+        let store = target.open();
+        let odd = RequestRecord {
+            key: RequestKey {
+                worker: "w/\"0\"".into(),
+                request_id: "r/[1]".into(),
+                ..request("x").key
+            },
+            ..request("x")
+        };
+        let mut b = add("a");
+        b.put_request(&request("r1"));
+        b.put_request(&odd);
+        write(&store, b).await;
+        store.close().expect("close");
+        drop(store);
+
+        let store = target.open();
+        let mut got = store.load_requests().expect("requests");
+        got.sort_by(|a, b| a.key.request_id.cmp(&b.key.request_id));
+        assert_eq!(got, vec![odd.clone(), request("r1")], "{engine}");
+        let mut b = WriteBatch::new();
+        b.remove_request(&odd.key);
+        write(&store, b).await;
+        store.close().expect("close");
+        drop(store);
+
+        let store = target.open();
+        assert_eq!(
+            store.load_requests().expect("requests"),
+            vec![request("r1")],
+            "{engine}"
+        );
+        store.close().expect("close");
+    })
+    .await;
+}
+
 /// Gateway names (issue 23, item 2): kept through a reopen, one per name
 /// and catalog (a second put of a name replaces it; a tool and a prompt may
 /// share one), and gone once forgotten.
@@ -350,8 +415,13 @@ async fn a_backup_moves_a_board_between_engines() {
     let mut b = WriteBatch::new();
     b.delete_task(&TaskId::from_trusted("b"));
     b.put_gateway_name(&gateway(GatewayKind::Tool, "fs__read", "fs", "read"));
+    b.put_request(&request("r1"));
     write(&store, b).await;
     let lines = export(&store);
+    assert!(
+        lines.iter().any(|l| l.starts_with(r#"{"request":"#)),
+        "remembered requests are backed up"
+    );
     store.close().expect("close");
 
     let pg = Postgres::start_or_skip();

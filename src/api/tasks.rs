@@ -184,9 +184,15 @@ pub struct ClaimNextRequest {
     /// An explicit slot the worker holds (else a free slot is taken).
     #[serde(default)]
     pub slot: Option<u32>,
+    /// Idempotency key (1 to 128 bytes): sending the same request again with
+    /// it — its answer was lost — answers the same task and lease while
+    /// that lease lasts, and claims nothing else (also across a restart).
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Claim the best ready task (priority, then age) with a slot: 200 `{task, lease}`, or 204.
+/// With `request_id`, a retry whose answer was lost gets the same claim.
 #[utoipa::path(post, path = "/api/v1/tasks/claim-next", tag = "tasks", request_body = ClaimNextRequest,
     responses((status = 200, body = Claim, description = "the claimed task and its lease"), (status = 204, description = "nothing is ready"),
               (status = 409, body = ErrorBody, description = "no free slot")))]
@@ -195,7 +201,10 @@ pub(crate) async fn claim_next(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: ClaimNextRequest = json_body(&board, payload, false).await?;
-    match board.claim_next(&req.worker, req.tags, req.slot).await? {
+    let claim = board
+        .claim_next_keyed(&req.worker, req.tags, req.slot, req.request_id.as_deref())
+        .await?;
+    match claim {
         Some(c) => Ok(HttpResponse::Ok().json(c)),
         None => Ok(HttpResponse::NoContent().finish()),
     }
@@ -212,9 +221,10 @@ pub struct ClaimRequest {
     pub slot: Option<u32>,
 }
 
-/// Claim a specific ready task.
+/// Claim a specific ready task. The same worker claiming a task it already
+/// holds (a retry whose answer was lost) gets the lease it holds.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = String, Path)),
-    request_body = ClaimRequest, responses((status = 200, body = Claim, description = "the claimed task and its lease"),
+    request_body = ClaimRequest, responses((status = 200, body = Claim, description = "the claimed task and its lease (the lease it already holds, when the same worker claims it again)"),
               (status = 404, body = ErrorBody, description = "no task with that id"),
               (status = 409, body = ErrorBody, description = "the task is not ready, or no slot is free")))]
 pub(crate) async fn claim_task(
@@ -507,6 +517,11 @@ pub(crate) async fn list_slots(board: Acting) -> Result<HttpResponse, ApiError> 
 pub struct SlotClaimRequest {
     /// Worker name.
     pub worker: String,
+    /// Idempotency key (1 to 128 bytes): sending the same request again with
+    /// it — its answer was lost — answers the same slot while that hold
+    /// lasts, and holds no other (also across a restart).
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Hold a slot explicitly (tasks claimed with `slot` then run in it).
@@ -518,7 +533,9 @@ pub(crate) async fn claim_slot(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: SlotClaimRequest = json_body(&board, payload, false).await?;
-    let slot = board.claim_slot(&req.worker).await?;
+    let slot = board
+        .claim_slot_keyed(&req.worker, req.request_id.as_deref())
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "slot": slot, "worker": req.worker })))
 }
 

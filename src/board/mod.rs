@@ -201,6 +201,12 @@ impl Board {
     }
 }
 
+/// Check a client's idempotency key (`request_id`): 1 to 128 bytes without
+/// control characters; refused as `invalid_argument` on `request_id`.
+pub fn check_request_id(id: &str) -> Result<(), Error> {
+    crate::model::check_request_id(id).map_err(|m| Error::invalid("request_id", m))
+}
+
 /// Check a worker name.
 pub fn check_worker(worker: &str) -> Result<(), Error> {
     if worker.trim().is_empty() || worker.len() > 256 || worker.chars().any(char::is_control) {

@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 pub struct SlotSettings {
     /// Number of worker slots: at most this many tasks run at once.
     pub count: u32,
+    /// Seconds an anonymous slot hold (agent-coordinate-mcp
+    /// `claim-worker-slot` without a `workerId`) stays held before a claim
+    /// adopts it; unadopted by then, it lapses. A hold whose answer was lost
+    /// is known to nobody, so it must not last `leases.compat_ttl_secs`.
+    pub adopt_within_secs: u64,
 }
 
 /// `[leases]`
@@ -61,7 +66,10 @@ pub struct TaskSettings {
 
 impl Default for SlotSettings {
     fn default() -> Self {
-        Self { count: 5 }
+        Self {
+            count: 5,
+            adopt_within_secs: 30,
+        }
     }
 }
 

@@ -109,6 +109,10 @@ fn ranges_are_checked() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("slots.count"), "{e}");
+    let e = Settings::from_toml("[slots]\nadopt_within_secs = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("slots.adopt_within_secs"), "{e}");
 }
 
 #[test]

@@ -23,6 +23,11 @@ impl Settings {
             "must be between 1 and 100000",
         )?;
         check(
+            (1..=86_400).contains(&self.slots.adopt_within_secs),
+            "slots.adopt_within_secs",
+            "must be between 1 and 86400",
+        )?;
+        check(
             self.leases.ttl_secs >= 1,
             "leases.ttl_secs",
             "must be at least 1",

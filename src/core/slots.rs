@@ -4,7 +4,9 @@
 //! task's lease ends) or *explicitly* (`POST /slots/claim`, the
 //! agent-coordinate-mcp way: a worker holds a slot and runs tasks in it one
 //! after another). Explicit holds carry their own expiry so a vanished worker
-//! cannot keep a slot forever; an idle hold whose `expires_at` has passed is
+//! cannot keep a slot forever (an anonymous hold — no worker — gets a short
+//! one, `slots.adopt_within_secs`: until a claim adopts it nobody can find
+//! it); an idle hold whose `expires_at` has passed is
 //! not held any more — [`SlotTable::bind`] and [`SlotTable::release`] refuse
 //! it at once, whether or not [`SlotTable::expire`] has freed it yet.
 //!
@@ -157,7 +159,10 @@ impl SlotTable {
         }
     }
 
-    /// Take the lowest free slot.
+    /// Take the lowest free slot. An explicit hold lapses at
+    /// `now + explicit_ttl_ms` unless a task runs in it by then (the slot
+    /// allocator passes the adoption window for an anonymous hold, the idle
+    /// lifetime for a named one).
     pub fn acquire(
         &mut self,
         worker: &str,

@@ -110,6 +110,9 @@ pub struct ClaimNextArgs {
     /// Only tasks carrying all these tags.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Idempotency key: a retry with it (answer lost) returns the same claim.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Result of a claim.
@@ -228,12 +231,15 @@ impl WaitArgs {
     }
 }
 
-/// Arguments naming a worker.
+/// Arguments of `claim_worker_slot`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerArgs {
     /// Worker name.
     pub worker: String,
+    /// Idempotency key: a retry with it (answer lost) returns the same slot.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// A slot number.

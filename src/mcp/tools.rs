@@ -352,7 +352,7 @@ impl BatonMcp {
     ) -> Result<Json<ClaimOut>, CallToolResult> {
         self.done(
             self.board
-                .claim_next(&a.worker, a.tags, None)
+                .claim_next_keyed(&a.worker, a.tags, None, a.request_id.as_deref())
                 .await
                 .map(|c| ClaimOut {
                     claimed: c.is_some(),
@@ -361,7 +361,7 @@ impl BatonMcp {
         )
     }
 
-    /// Claim a specific ready task.
+    /// Claim a specific ready task (claiming one you already hold returns your lease).
     #[tool(annotations(
         title = "Claim task",
         read_only_hint = false,
@@ -572,7 +572,7 @@ impl BatonMcp {
     ) -> Result<Json<SlotOut>, CallToolResult> {
         self.done(
             self.board
-                .claim_slot(&a.worker)
+                .claim_slot_keyed(&a.worker, a.request_id.as_deref())
                 .await
                 .map(|slot| SlotOut { slot }),
         )

@@ -6,10 +6,13 @@
 use std::sync::Arc;
 
 use super::keys::{
-    context_key, encode, gateway_name_key, key, SlotRecord, META, OPERATION, RENEWAL, SLOT, TASK,
-    TOKEN,
+    context_key, encode, gateway_name_key, key, request_key, SlotRecord, META, OPERATION, RENEWAL,
+    SLOT, TASK, TOKEN,
 };
-use crate::model::{AccessToken, Event, GatewayKind, GatewayName, Millis, Operation, Task, TaskId};
+use crate::model::{
+    AccessToken, Event, GatewayKind, GatewayName, Millis, Operation, RequestKey, RequestRecord,
+    Task, TaskId,
+};
 
 /// Proof that a commit was applied; wait on it with
 /// [`Store::wait_durable`](super::Store::wait_durable).
@@ -98,6 +101,16 @@ impl WriteBatch {
     /// Remove an explicit slot hold.
     pub fn remove_slot(&mut self, slot: u32) {
         self.remove(key(SLOT, &slot.to_be_bytes()));
+    }
+
+    /// Remember the first answer to a request with an idempotency key.
+    pub fn put_request(&mut self, rec: &RequestRecord) {
+        self.insert(request_key(&rec.key), encode(rec));
+    }
+
+    /// Forget a remembered request (what it answered ended).
+    pub fn remove_request(&mut self, k: &RequestKey) {
+        self.remove(request_key(k));
     }
 
     /// Write one context value of a task.

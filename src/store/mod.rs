@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{AccessToken, Event, GatewayName, Operation, Task, TaskId};
+use crate::model::{AccessToken, Event, GatewayName, Operation, RequestRecord, Task, TaskId};
 
 pub mod backup;
 mod batch;
@@ -80,8 +80,8 @@ use engine::postgres::PostgresEngine;
 use engine::redb::RedbEngine;
 use engine::{Engine, Snapshot};
 use keys::{
-    last_event_in, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, OPERATION, SLOT, TASK_COUNT_META,
-    TOKEN,
+    last_event_in, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, OPERATION, REQUEST, SLOT,
+    TASK_COUNT_META, TOKEN,
 };
 use leases::index_leases;
 use sled_import::migrate_from_sled;
@@ -540,6 +540,11 @@ impl Store {
     /// Every explicit slot hold.
     pub fn load_slots(&self) -> Result<Vec<SlotRecord>, StoreError> {
         self.scan(SLOT)
+    }
+
+    /// Every remembered request (idempotency keys; see [`RequestRecord`]).
+    pub fn load_requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
+        self.scan(REQUEST)
     }
 
     /// A counter, 0 when absent.

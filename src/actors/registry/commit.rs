@@ -16,7 +16,7 @@ use crate::actors::resolver::{DependencyResolver, MarkCancelled, MarkDone, MarkF
 use crate::actors::slots::{SlotAllocator, TaskEnded};
 use crate::core::table::Effects;
 use crate::error::Error;
-use crate::model::{EventKind, Millis, Task, TaskId, TaskStatus};
+use crate::model::{EventKind, Millis, RequestAnswer, Task, TaskId, TaskStatus};
 use crate::store::{Ticket, WriteBatch};
 
 /// Results of asking the resolver about finished, failed and cancelled tasks.
@@ -101,6 +101,23 @@ impl TaskRegistry {
                 if live {
                     snapshots.insert(id.clone(), Arc::new(t.clone()));
                 }
+            }
+        }
+        // a remembered claim lives as long as its lease: forgotten in the
+        // commit that ends it
+        for lease in &fx.leases_ended {
+            let answer = RequestAnswer::Lease {
+                task_id: lease.task_id.clone(),
+                lease_id: lease.lease_id,
+            };
+            if let Some(rec) = self.requests.forget_answer(&answer) {
+                self.request_writes.push((rec.key, None));
+            }
+        }
+        for (key, rec) in self.request_writes.drain(..) {
+            match rec {
+                Some(rec) => batch.put_request(&rec),
+                None => batch.remove_request(&key),
             }
         }
         for lease in &fx.leases_renewed {

@@ -30,6 +30,12 @@ pub struct AddTasks {
 
 /// Claim the best ready task (highest priority, then oldest) carrying all
 /// `tags`, together with a slot, in one step. `Ok(None)`: nothing is ready.
+///
+/// With a `request_id`, a claim is remembered while its lease lasts (the
+/// record is written in the claim's commit and removed in the lease end's):
+/// the same request again (same actor name, worker and `request_id`)
+/// answers the task with the lease it already holds, and claims nothing
+/// else. A lease that lapsed is not answered again.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<Claimed>, Error>")]
 pub struct ClaimNext {
@@ -41,6 +47,8 @@ pub struct ClaimNext {
     pub tags: Vec<String>,
     /// Explicit slot the worker holds (otherwise a free one is taken).
     pub slot: Option<u32>,
+    /// The client's idempotency key, already checked.
+    pub request_id: Option<String>,
 }
 
 /// Claim the best ready task that carries an executor whose server is not in
@@ -59,7 +67,10 @@ pub struct ClaimNextExecutor {
     pub exclude: Vec<TaskId>,
 }
 
-/// Claim a specific ready task.
+/// Claim a specific ready task. The same worker (and actor name) claiming
+/// a task it already holds under a live lease of the same kind (`compat`)
+/// and, when `slot` is given, in that slot, gets that lease again — a retry
+/// whose first answer was lost — and nothing changes.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Claimed, Error>")]
 pub struct ClaimTask {
@@ -85,8 +96,10 @@ pub struct Claimed {
     pub task: Task,
     /// Its lease.
     pub lease: Lease,
-    /// Commit to wait on.
-    pub ticket: Ticket,
+    /// Commit to wait on; `None` when the claim repeats an earlier answer
+    /// (nothing was written, but what it repeats may still be on its way
+    /// to disk: wait for a read barrier).
+    pub ticket: Option<Ticket>,
 }
 
 /// Every ready task an agent may claim (no executor tasks), best first,

@@ -14,7 +14,10 @@
 //! lease-fenced message from the instant its `expires_at` passes (the check
 //! is in [`TaskTable::check_lease`]); the sweep only frees what lapsed.
 //! It also keeps the MCP task handles ([`Operation`]s, the `o/` key space):
-//! [`OpenOperation`], [`SettleOperation`], [`CancelOperation`], [`GetOperation`].
+//! [`OpenOperation`], [`SettleOperation`], [`CancelOperation`], [`GetOperation`],
+//! and the remembered answers of [`ClaimNext`] requests sent with a
+//! `request_id` ([`RequestRecord`]s of the `q/` key space, each written in
+//! its claim's commit and removed in the commit that ends that lease).
 //!
 //! Talks to: the [`DependencyResolver`] (validates new edges, tells which
 //! dependents became ready or must cascade) and the [`SlotAllocator`] (a claim
@@ -51,9 +54,12 @@ use crate::actors::slots::SlotAllocator;
 use crate::actors::BoardView;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::core::requests::RequestTable;
 use crate::core::table::{TaskError, TaskTable};
 use crate::error::Error;
-use crate::model::{Lease, Operation, Task, TaskId};
+use crate::model::{
+    Lease, Operation, RequestAnswer, RequestKey, RequestKind, RequestRecord, Task, TaskId,
+};
 use crate::store::{Store, StoreError, Ticket, WriteBatch};
 
 mod add;
@@ -108,6 +114,12 @@ pub struct TaskRegistry {
     /// ends the slot allocator rewrites that hold's record, and the reply
     /// waits for that write too.
     in_held_slot: HashSet<TaskId>,
+    /// First answers of claim-next requests sent with a `request_id`, while
+    /// their lease lasts.
+    requests: RequestTable,
+    /// Changes of remembered requests for the next commit to write:
+    /// a record to put, or (`None`) a key to remove.
+    request_writes: Vec<(RequestKey, Option<RequestRecord>)>,
 }
 
 impl TaskRegistry {
@@ -144,7 +156,46 @@ impl TaskRegistry {
             poisoned: false,
             operations: HashMap::new(),
             in_held_slot: HashSet::new(),
+            requests: RequestTable::new(),
+            request_writes: Vec::new(),
         }
+    }
+
+    /// Builder: the remembered claim-next requests loaded from the store.
+    /// A record whose lease is not the current lease of its task any more
+    /// is dropped, and removed from the store by the next commit.
+    pub fn with_requests(mut self, records: Vec<RequestRecord>) -> Self {
+        for rec in records {
+            if rec.key.kind != RequestKind::ClaimNext {
+                continue;
+            }
+            if self.lease_of(&rec.answer).is_some() {
+                self.requests.remember(rec);
+            } else {
+                self.request_writes.push((rec.key, None));
+            }
+        }
+        self
+    }
+
+    /// The current lease `answer` names, if its task still holds it.
+    fn lease_of(&self, answer: &RequestAnswer) -> Option<&Lease> {
+        match answer {
+            RequestAnswer::Lease { task_id, lease_id } => self
+                .table
+                .get(task_id)
+                .and_then(|t| t.lease.as_deref())
+                .filter(|l| l.lease_id == *lease_id),
+            RequestAnswer::Slot { .. } => None,
+        }
+    }
+
+    /// Remember `rec` (a claim just made) for the next commit to write.
+    fn remember_request(&mut self, rec: RequestRecord) {
+        for old in self.requests.remember(rec.clone()) {
+            self.request_writes.push((old.key, None));
+        }
+        self.request_writes.push((rec.key.clone(), Some(rec)));
     }
 
     /// Builder: the running tasks that run in an explicitly held slot (from recovery).
