@@ -9,7 +9,7 @@ pub mod postgres;
 pub mod wait;
 
 pub use child::{baton_command, spawn_baton, Announces, Child};
-pub use wait::{block_until, eventually, wait_until, wait_until_sync};
+pub use wait::{block_until, eventually, holds, wait_until, wait_until_sync};
 
 use std::net::SocketAddr;
 use std::time::Duration;

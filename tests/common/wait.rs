@@ -56,6 +56,18 @@ impl<T, E: std::fmt::Display> Settled for Result<T, E> {
     }
 }
 
+/// A check that says what it saw: `Ok(())` when `condition` is true, else
+/// `Err(seen)` (shown in the failure message of the wait if it is the last).
+///
+/// `wait_until_sync("2 tasks", t, || { let n = count(); holds(n == 2, format!("{n} tasks")) })`
+pub fn holds<D: std::fmt::Display>(condition: bool, seen: D) -> Result<(), D> {
+    if condition {
+        Ok(())
+    } else {
+        Err(seen)
+    }
+}
+
 /// The failure message of a wait for `what` that did not settle in `within`.
 fn timed_out(what: &str, within: Duration, last: Option<String>) -> String {
     match last {
@@ -115,7 +127,11 @@ pub async fn wait_until_sync<S: Settled>(
 
 /// [`wait_until`] for a plain check on a thread that may block (a
 /// `#[test]` function, `spawn_blocking`): sleeps the thread between looks.
-pub fn block_until<S: Settled>(what: &str, within: Duration, mut check: impl FnMut() -> S) -> S::Value {
+pub fn block_until<S: Settled>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> S,
+) -> S::Value {
     let deadline = Instant::now() + within;
     loop {
         let last = match check().settled() {
