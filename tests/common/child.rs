@@ -14,13 +14,15 @@ pub const BATON_LISTENING: &str = "baton listening on ";
 pub const BATON_START: Duration = Duration::from_secs(60);
 
 /// A command running this build's `baton` binary, with `RUST_LOG=warn`
-/// and without the caller's `BATON_URL` / `BATON_TOKEN` (a test names its
-/// server and token itself). Add arguments, variables and stdio as needed.
+/// and without the caller's `BATON_URL`, `BATON_TOKEN` or `BATON_CONFIG`
+/// (a test names its server, token and config itself). Add arguments,
+/// variables and stdio as needed; for tokio, `tokio::process::Command::from`.
 pub fn baton_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
     cmd.env("RUST_LOG", "warn")
         .env_remove("BATON_URL")
-        .env_remove("BATON_TOKEN");
+        .env_remove("BATON_TOKEN")
+        .env_remove("BATON_CONFIG");
     cmd
 }
 
