@@ -566,7 +566,7 @@ async fn a_graceful_stop_hands_the_leadership_over_at_once() {
 /// named after `0.0.0.0`, they would all pass for one another.
 #[test]
 fn a_node_bound_to_every_interface_needs_an_advertise_url() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+    let out = common::baton_command()
         .args(["serve", "--bind", "0.0.0.0:0"])
         .env("BATON_AUTH__REQUIRED", "true")
         .env("BATON_STORAGE__BACKEND", "postgres")
