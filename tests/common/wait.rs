@@ -71,8 +71,8 @@ pub fn holds<D: std::fmt::Display>(condition: bool, seen: D) -> Result<(), D> {
 /// The failure message of a wait for `what` that did not settle in `within`.
 fn timed_out(what: &str, within: Duration, last: Option<String>) -> String {
     match last {
-        Some(seen) => format!("timed out after {within:?} waiting until {what}; last seen: {seen}"),
-        None => format!("timed out after {within:?} waiting until {what}"),
+        Some(seen) => format!("timed out after {within:?} waiting for: {what}; last seen: {seen}"),
+        None => format!("timed out after {within:?} waiting for: {what}"),
     }
 }
 
@@ -99,7 +99,7 @@ where
 }
 
 /// Wait until the async `check` holds, at most `within`; its value
-/// (`()` for a `bool`). Panics with "timed out after … waiting until
+/// (`()` for a `bool`). Panics with "timed out after … waiting for:
 /// `what`" (and the last `Err` the check returned) when it does not.
 ///
 /// `common::wait_until("B follows A", Duration::from_secs(10), || async { .. }).await`
