@@ -128,24 +128,6 @@ fn http() -> reqwest::Client {
         .expect("client")
 }
 
-/// How many connections to 127.0.0.1:`port` hold bytes their server has not
-/// read yet (a paused server's queued requests): `/proc/net/tcp` rows with
-/// that local address and a non-zero `rx_queue`.
-fn unread_connections(port: u16) -> usize {
-    let local = format!("0100007F:{port:04X}");
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    table
-        .lines()
-        .skip(1)
-        .map(|row| row.split_whitespace().collect::<Vec<_>>())
-        .filter(|f| f.get(1) == Some(&local.as_str()))
-        .filter(|f| {
-            let rx = f.get(4).and_then(|q| q.split(':').nth(1)).unwrap_or("0");
-            u64::from_str_radix(rx, 16).is_ok_and(|n| n > 0)
-        })
-        .count()
-}
-
 async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
     match http.get(url).send().await {
         Ok(res) => common::read(res).await,
@@ -383,17 +365,10 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
             )
         })
         .collect();
-    let a_port = a
-        .url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("A's port");
-    common::wait_until_sync(
-        "the 8 requests wait unread at A",
-        Duration::from_secs(10),
-        || unread_connections(a_port) >= 8,
-    )
+    let what = "the 8 requests wait unread at A";
+    common::wait_until_sync(what, Duration::from_secs(10), || {
+        common::unread_at(&a.url) >= 8
+    })
     .await;
     kill(a_pid, Signal::SIGCONT).expect("SIGCONT");
     // What A processes itself is refused: its writes meet the fence (or its

@@ -125,6 +125,28 @@ impl Child {
     }
 }
 
+/// How many connections to `url` (`http://127.0.0.1:<port>`) hold bytes its
+/// server has not read: what a paused (`SIGSTOP`) child has queued. Linux:
+/// the `/proc/net/tcp` rows of that local address with a non-zero `rx_queue`.
+pub fn unread_at(url: &str) -> usize {
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    let local = format!("0100007F:{port:04X}");
+    let unread = |row: &&str| {
+        let f: Vec<&str> = row.split_whitespace().collect();
+        let rx = f
+            .get(4)
+            .and_then(|q| q.split_once(':'))
+            .map_or("0", |q| q.1);
+        f.get(1) == Some(&local.as_str()) && u64::from_str_radix(rx, 16).is_ok_and(|n| n > 0)
+    };
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table.lines().skip(1).filter(unread).count()
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         if let Ok(None) = self.process.try_wait() {

@@ -8,7 +8,7 @@ pub mod child;
 pub mod postgres;
 pub mod wait;
 
-pub use child::{baton_command, spawn_baton, Announces, Child};
+pub use child::{baton_command, spawn_baton, unread_at, Announces, Child};
 pub use wait::{block_until, eventually, holds, wait_until, wait_until_sync};
 
 use std::net::SocketAddr;
