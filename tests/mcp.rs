@@ -581,8 +581,7 @@ async fn task_handles_are_durable_waits_in_the_registry() {
     let slow = open_wait(&client, "slow", 1).await;
     let within = std::time::Duration::from_secs(10);
     let timed_out = common::wait_until("the 1 s wait to settle", within, || async {
-        let polled = poll(&client, &slow.task_id).await;
-        (polled.status() != McpStatus::Working).then_some(polled)
+        Some(poll(&client, &slow.task_id).await).filter(|t| t.status() != McpStatus::Working)
     })
     .await;
     let TaskPayload::Completed { result } = &timed_out.payload else {

@@ -102,30 +102,21 @@ async fn a_board_worked_for_simulated_days_stays_bounded_in_keys_and_memory() {
         clock.advance(12 * HOUR);
         // what ended more than a day ago goes: the last two steps remain
         let expect = if step == 0 { 100 } else { 200 };
-        wait_until_sync(
-            &format!("step {step} holds {expect} tasks"),
-            Duration::from_secs(20),
-            || {
-                let held = total_tasks(&s);
-                holds(held == expect, format!("{held} tasks held"))
-            },
-        )
+        let what = format!("step {step} holds {expect} tasks");
+        wait_until_sync(&what, Duration::from_secs(20), || {
+            let held = total_tasks(&s);
+            holds(held == expect, format!("{held} tasks held"))
+        })
         .await;
         // Once the first day's deletions have aged out too (step 4), the
         // store holds the same shape at every step: keys must not grow.
         if step > 4 {
             let prev = keys[keys.len() - 1];
-            wait_until_sync(
-                &format!("step {step} stores at most {prev} keys"),
-                Duration::from_secs(20),
-                || {
-                    let now = store.key_count();
-                    holds(
-                        now <= prev,
-                        format!("keys grew from {prev} to {now} ({keys:?})"),
-                    )
-                },
-            )
+            let what = format!("step {step} stores at most {prev} keys");
+            wait_until_sync(&what, Duration::from_secs(20), || {
+                let now = store.key_count();
+                holds(now <= prev, format!("keys grew to {now} ({keys:?})"))
+            })
             .await;
         }
         keys.push(store.key_count());
