@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, TestServer};
+use common::{wait_until, TestServer};
 use serde_json::{json, Value};
 
 async fn ids(server: &TestServer) -> Vec<String> {
@@ -179,12 +179,10 @@ async fn stale_leases_cannot_complete_fail_or_write_context() {
     assert_eq!(st, 200);
 
     // expired: the lease lapses, the task is ready again with attempts counted
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            s.get("/tasks/t").await.1["status"] == "ready"
-        })
-        .await
-    );
+    wait_until("t is ready again", Duration::from_secs(5), || async {
+        s.get("/tasks/t").await.1["status"] == "ready"
+    })
+    .await;
     for (path, body) in [
         ("/tasks/t/complete", json!({"lease_id": l1})),
         ("/tasks/t/fail", json!({"lease_id": l1, "error": "x"})),
@@ -288,12 +286,10 @@ async fn expiry_exhausts_attempts_and_failure_cascades_then_resets() {
     .await;
     let (_, c) = s.post("/tasks/a/claim", json!({"worker": "w"})).await;
     assert_eq!(c["lease"]["task_id"], "a");
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            s.get("/tasks/a").await.1["status"] == "failed"
-        })
-        .await
-    );
+    wait_until("a fails", Duration::from_secs(5), || async {
+        s.get("/tasks/a").await.1["status"] == "failed"
+    })
+    .await;
     let (_, a) = s.get("/tasks/a").await;
     assert_eq!(a["error"], "lease expired (attempt 1 of 1)");
     let (_, c) = s.get("/tasks/c").await;
@@ -624,12 +620,10 @@ async fn an_execution_timeout_fails_the_attempt_even_with_heartbeats() {
         .post("/tasks/slow/heartbeat", json!({"lease_id": lease}))
         .await;
     assert_eq!(st, 200);
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            s.get("/tasks/slow").await.1["status"] == "ready"
-        })
-        .await
-    );
+    wait_until("slow is ready again", Duration::from_secs(5), || async {
+        s.get("/tasks/slow").await.1["status"] == "ready"
+    })
+    .await;
     let (_, t) = s.get("/tasks/slow").await;
     assert_eq!(t["error"], "execution timeout after 1s");
     assert_eq!(t["attempts"], 1);

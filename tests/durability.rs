@@ -6,24 +6,15 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// A `baton serve` child process (killed when dropped) and its `/api/v1` base.
 struct Server {
-    child: Child,
+    child: common::Child,
     base: String,
-}
-
-/// A failed assertion must not leave the server running.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn spawn(dir: &std::path::Path) -> Server {
@@ -31,32 +22,15 @@ fn spawn(dir: &std::path::Path) -> Server {
 }
 
 fn spawn_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("BATON_LEASES__TTL_SECS", "600")
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn baton");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(Ok(line)) = lines.next() {
-            if let Some(url) = line.strip_prefix("baton listening on ") {
-                return Server {
-                    child,
-                    base: format!("{url}/api/v1"),
-                };
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("baton did not report its address");
+    let dir = dir.to_str().expect("utf-8 path");
+    let mut envs = vec![("BATON_LEASES__TTL_SECS", "600")];
+    envs.extend_from_slice(env);
+    let child = common::spawn_baton(
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", dir],
+        &envs,
+    );
+    let base = format!("{}/api/v1", child.url);
+    Server { child, base }
 }
 
 /// GET `url`; its JSON body (panics on no answer or a body that is not JSON).
@@ -145,14 +119,13 @@ async fn acknowledged_writes_survive_kill_9() {
         }));
     }
     // let the load run, then kill -9 while requests are in flight
-    let started = Instant::now();
-    while acked.lock().expect("acked").added.len() < 600
-        && started.elapsed() < Duration::from_secs(60)
-    {
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    server.child.kill().expect("kill -9"); // SIGKILL on Unix
-    server.child.wait().expect("reap");
+    // (after 600 adds, or 60 s: the kill comes mid-load either way)
+    let _ = common::eventually(Duration::from_secs(60), || async {
+        acked.lock().expect("acked").added.len() >= 600
+    })
+    .await;
+    server.child.process.kill().expect("kill -9"); // SIGKILL on Unix
+    server.child.process.wait().expect("reap");
     for h in handles {
         let _ = h.await;
     }
@@ -296,8 +269,8 @@ async fn task_handles_survive_kill_9() {
         other => panic!("expected a task handle, got {other:?}"),
     };
     // acknowledged: kill at once, no graceful shutdown
-    server.child.kill().expect("kill -9");
-    let _ = server.child.wait();
+    server.child.process.kill().expect("kill -9");
+    let _ = server.child.process.wait();
     drop(client);
 
     let server = spawn(dir.path());
@@ -395,8 +368,8 @@ async fn slot_adoption_and_idle_expiry_survive_kill_9() {
         "{before}"
     );
 
-    server.child.kill().expect("kill -9");
-    server.child.wait().expect("reap");
+    server.child.process.kill().expect("kill -9");
+    server.child.process.wait().expect("reap");
     let server = spawn_with(dir.path(), &env);
     let api = compat(&server);
     let after = slot_of(&get_json(&http, format!("{}/slots", server.base)).await);
@@ -473,8 +446,8 @@ async fn a_running_tasks_slot_reads_the_same_after_kill_9() {
     }
     let before = get_json(&http, format!("{}/slots", server.base)).await;
     assert_eq!(before["busy"], 50, "{before}");
-    server.child.kill().expect("kill -9");
-    server.child.wait().expect("reap");
+    server.child.process.kill().expect("kill -9");
+    server.child.process.wait().expect("reap");
     let server = spawn_with(dir.path(), &env);
     let after = get_json(&http, format!("{}/slots", server.base)).await;
     assert_eq!(after, before);
@@ -491,26 +464,10 @@ async fn post_json(http: &reqwest::Client, url: String, body: Value) -> (u16, Va
 
 /// `kill -9` `server` and start another on the same directory.
 fn kill_9_and_restart(mut server: Server, dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    server.child.kill().expect("kill -9");
-    server.child.wait().expect("reap");
+    server.child.process.kill().expect("kill -9");
+    server.child.process.wait().expect("reap");
     drop(server);
     spawn_with(dir, env)
-}
-
-/// Poll `check` every 50 ms until it holds or `within` passes.
-async fn wait_until<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 /// Issue 23.8, first input: an agent-coordinate-mcp `claim-task` whose
@@ -607,15 +564,18 @@ async fn an_anonymous_slot_hold_whose_answer_was_lost_lapses_without_waiting_600
             .map_or(0, |a| a.iter().filter(|w| w["active"] == true).count())
     };
     let url = format!("{}/workers", api(&server));
-    assert!(
-        wait_until(Duration::from_secs(20), || {
+    common::wait_until(
+        "unadopted holds lapse within adopt_within_secs",
+        Duration::from_secs(20),
+        || {
             let (http, url) = (http.clone(), url.clone());
-            async move { active(&get_json(&http, url).await) == 0 }
-        })
-        .await,
-        "unadopted holds lapse within adopt_within_secs: {}",
-        get_json(&http, url.clone()).await
-    );
+            async move {
+                let workers = get_json(&http, url).await;
+                common::holds(active(&workers) == 0, workers)
+            }
+        },
+    )
+    .await;
     // the key is forgotten with its hold: it claims afresh
     let (_, fresh) = post_json(&http, format!("{}/claim-worker-slot", api(&server)), keyed).await;
     assert_eq!(fresh["success"], true, "{fresh}");

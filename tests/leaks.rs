@@ -35,18 +35,6 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Poll until `f` holds (bounded).
-async fn settles(what: &str, bound: Duration, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + bound;
-    while !f() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not settle within {bound:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[actix_web::test]
 #[allow(deprecated)] // resources/subscribe is the (session) mechanism whose forwarder is measured
 async fn sessions_and_leases_leave_nothing_running_behind() {
@@ -87,8 +75,9 @@ async fn sessions_and_leases_leave_nothing_running_behind() {
         peak_forwarders >= 50.min(sessions),
         "the forwarders being counted is part of the test (peak {peak_forwarders})"
     );
-    settles("MCP forwarders", Duration::from_secs(30), || {
-        view.live_forwarders() == 0
+    common::wait_until_sync("MCP forwarders to settle", Duration::from_secs(30), || {
+        let live = view.live_forwarders();
+        common::holds(live == 0, format!("{live} live"))
     })
     .await;
 
@@ -143,8 +132,9 @@ async fn sessions_and_leases_leave_nothing_running_behind() {
     }
     // the sessions' `watched` task is claimable too
     assert_eq!(completed, tasks + 1);
-    settles("task contexts", Duration::from_secs(30), || {
-        view.live_contexts() == 0
+    common::wait_until_sync("task contexts to settle", Duration::from_secs(30), || {
+        let live = view.live_contexts();
+        common::holds(live == 0, format!("{live} live"))
     })
     .await;
     assert!(view.contexts.is_empty());

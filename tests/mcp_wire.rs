@@ -391,13 +391,11 @@ async fn with_everything(dir: &Path) -> common::TestServer {
     )
     .expect("write");
     let s = common::TestServer::start(|st| st.pool.mcp_servers = file).await;
-    assert!(
-        common::eventually(Duration::from_secs(60), || async {
-            s.get("/servers/everything").await.1["state"] == "ready"
-        })
-        .await,
-        "server-everything did not become ready"
-    );
+    let what = "server-everything becomes ready";
+    common::wait_until(what, Duration::from_secs(60), || async {
+        s.get("/servers/everything").await.1["state"] == "ready"
+    })
+    .await;
     s
 }
 
@@ -591,14 +589,11 @@ async fn tool_definitions_and_results_pass_ajv_strict_mode() {
         call(&client, "get_available_tasks", json!({})).await,
     );
     // b becomes ready once the resolver has seen a's completion
-    assert!(
-        common::eventually(Duration::from_secs(10), || async {
-            s.get("/tasks/b").await.1["status"] == "ready"
-        })
-        .await,
-        "{:#}",
-        s.get("/tasks/b").await.1
-    );
+    common::wait_until("b is ready", Duration::from_secs(10), || async {
+        let (_, b) = s.get("/tasks/b").await;
+        common::holds(b["status"] == "ready", format!("{b:#}"))
+    })
+    .await;
     let claim = run(
         "claim_task",
         call(

@@ -29,6 +29,8 @@
 //! `PROPTEST_CASES` sets the number of cases (default 24; `make soak` runs
 //! more). Failures proptest shrinks become named tests at the end of this file.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 
@@ -1032,8 +1034,8 @@ struct Life {
 
 async fn boot(settings: &Settings, clock: &Clock) -> Life {
     // sled's I/O threads may hold the previous life's file lock a moment longer
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    let what = "the runtime to start (the last life's lock released)";
+    common::wait_until(what, std::time::Duration::from_secs(20), || async {
         let arbiter = actix_rt::Arbiter::new();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (s, c) = (settings.clone(), clock.clone());
@@ -1045,15 +1047,16 @@ async fn boot(settings: &Settings, clock: &Clock) -> Life {
         });
         assert!(spawned, "arbiter alive");
         match rx.await.expect("arbiter answered") {
-            Ok(board) => return Life { board, arbiter },
-            Err(e) if e.to_string().contains("lock") && std::time::Instant::now() < deadline => {
+            Ok(board) => Ok(Life { board, arbiter }),
+            Err(e) if e.to_string().contains("lock") => {
                 arbiter.stop();
                 let _ = arbiter.join();
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                Err(e)
             }
             Err(e) => panic!("runtime starts: {e}"),
         }
-    }
+    })
+    .await
 }
 
 /// `kill -9` between two requests: what is queued is lost, actors are gone.

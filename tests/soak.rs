@@ -41,17 +41,16 @@
 //! build of the binary (a release build, or an older commit's).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-#[path = "common/postgres.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod postgres;
+mod common;
+
+use common::postgres;
 
 const MIDS: usize = 30;
 const LEAVES: usize = 6;
@@ -84,14 +83,7 @@ enum Board<'a> {
 
 /// A `baton serve` process, killed when dropped (a failed assertion must
 /// not leave it running).
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+type Node = common::Child;
 
 fn spawn(board: Board<'_>) -> (Node, String) {
     spawn_with_slots(board, SLOTS)
@@ -110,8 +102,7 @@ fn spawn_with_slots(board: Board<'_>, slots: u32) -> (Node, String) {
                 .env("BATON_HA__FAILOVER_TIMEOUT_SECS", FAILOVER_SECS.to_string());
         }
     }
-    let mut child = cmd
-        .env("BATON_SLOTS__COUNT", slots.to_string())
+    cmd.env("BATON_SLOTS__COUNT", slots.to_string())
         .env("BATON_LEASES__TTL_SECS", (TTL_MS / 1000).to_string())
         .env(
             "BATON_LEASES__COMPAT_TTL_SECS",
@@ -119,27 +110,12 @@ fn spawn_with_slots(board: Board<'_>, slots: u32) -> (Node, String) {
         )
         .env("BATON_MCP__ENABLED", "false")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn baton");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("baton listening on ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(url) => (Node(child), url),
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("baton did not report its address");
-        }
-    }
+        .stderr(Stdio::null());
+    let announces = common::Announces::Stdout(common::child::BATON_LISTENING);
+    let node = common::Child::start(cmd, announces, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("baton did not report its address: {e}"));
+    let url = node.url.clone();
+    (node, url)
 }
 
 // ---- the client log ----------------------------------------------------------
@@ -222,6 +198,7 @@ impl Shared {
                             match v["error"]["code"].as_str() {
                                 // a follower with no leader to send it to: not sent
                                 Some("no_leader") => {
+                                    // sleep: a client's pause before retrying
                                     tokio::time::sleep(Duration::from_millis(20)).await;
                                     continue;
                                 }
@@ -234,6 +211,7 @@ impl Shared {
                     }
                 }
                 Err(e) if e.is_connect() => {
+                    // sleep: the server is restarting, a client's pause before retrying
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(_) => return Sent::Lost,
@@ -330,6 +308,7 @@ async fn rest_worker(sh: Arc<Shared>, me: String, explicit: bool) {
                     slot = Some((s, log.holds.len() - 1));
                 }
                 Sent::Answer(409, _) => {
+                    // sleep: every slot held, a worker's pause before asking again
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
@@ -372,6 +351,7 @@ async fn rest_worker(sh: Arc<Shared>, me: String, explicit: bool) {
                 continue;
             }
             Sent::Answer(204, _) | Sent::Answer(409, _) => {
+                // sleep: nothing to claim yet, a worker's pause before asking again
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -474,6 +454,7 @@ async fn compat_worker(sh: Arc<Shared>, me: String, seed: u64) {
                     slot = Some((n, log.holds.len() - 1));
                     done_in_slot = 0;
                 }
+                // sleep: no slot free yet, a worker's pause before asking again
                 Sent::Answer(200, _) => tokio::time::sleep(Duration::from_millis(20)).await,
                 Sent::Answer(st, v) => panic!("claim-worker-slot: {st} {v}"),
                 // an anonymous hold nobody knows about: it lapses when idle
@@ -519,6 +500,7 @@ async fn compat_worker(sh: Arc<Shared>, me: String, seed: u64) {
             _ => continue,
         };
         if avail.is_empty() {
+            // sleep: nothing available yet, a worker's pause before asking again
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         }
@@ -778,10 +760,7 @@ async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
         Topology::Pair { url, via_follower } => {
             nodes.push(spawn(Board::Postgres(url)));
             let a = nodes[0].1.clone();
-            assert!(
-                ready(&a, Duration::from_secs(30)).await,
-                "the first node leads"
-            );
+            ready("the first node leads", &a, Duration::from_secs(30)).await;
             nodes.push(spawn(Board::Postgres(url)));
             let b = nodes[1].1.clone();
             if *via_follower {
@@ -824,10 +803,11 @@ async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
     }
     // one kill -9 at a random point of the run
     let kill_at = Duration::from_millis(200 + (run * 7_919 + 104_729) % 2_300);
+    // sleep: the random kill point is the thing under test (the workers run meanwhile)
     tokio::time::sleep(kill_at).await;
     let (mut victim, _) = nodes.remove(0);
-    victim.0.kill().expect("kill -9"); // SIGKILL
-    victim.0.wait().expect("reap");
+    victim.process.kill().expect("kill -9"); // SIGKILL
+    victim.process.wait().expect("reap");
     let killed_after = started.elapsed();
     let mut failover = None;
     match &topology {
@@ -840,10 +820,8 @@ async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
             let b_url = nodes[0].1.clone();
             let bound = Duration::from_secs(FAILOVER_SECS) + Duration::from_secs(5);
             let t0 = Instant::now();
-            assert!(
-                ready(&b_url, bound).await,
-                "run {run}: the follower did not take over within {bound:?}"
-            );
+            let what = format!("run {run}: the follower takes over");
+            ready(&what, &b_url, bound).await;
             failover = Some(t0.elapsed());
             *sh.base.write().unwrap_or_else(|p| p.into_inner()) = b_url;
             // the killed node comes back, as a follower
@@ -851,20 +829,18 @@ async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
         }
     }
 
-    // until every task is done
-    loop {
-        assert!(
-            started.elapsed() < RUN_LIMIT,
-            "run {run} did not finish in {RUN_LIMIT:?}: {:?}",
-            sh.send("/api/v1/stats", None).await.answer()
-        );
-        if let Sent::Answer(200, s) = sh.send("/api/v1/stats", None).await {
-            if s["tasks"]["done"].as_u64() == Some(TASKS as u64) {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // until every task is done (within RUN_LIMIT of the start)
+    let what = format!("run {run} finishes in {RUN_LIMIT:?}");
+    common::wait_until(
+        &what,
+        RUN_LIMIT.saturating_sub(started.elapsed()),
+        || async {
+            let stats = sh.send("/api/v1/stats", None).await.answer();
+            let done = stats.as_ref().and_then(|s| s["tasks"]["done"].as_u64());
+            common::holds(done == Some(TASKS as u64), format!("{stats:?}"))
+        },
+    )
+    .await;
     sh.stop.store(true, Ordering::SeqCst);
     for h in handles {
         h.await.expect("worker");
@@ -886,22 +862,17 @@ async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
     }
 }
 
-/// Poll `node`'s `/readyz` until 200 (bounded by `within`).
-async fn ready(node: &str, within: Duration) -> bool {
+/// Poll `node`'s `/readyz` until 200 (bounded by `within`; fails naming `what`).
+async fn ready(what: &str, node: &str, within: Duration) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
         .expect("client");
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Ok(res) = http.get(format!("{node}/readyz")).send().await {
-            if res.status() == 200 {
-                return true;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+    common::wait_until(what, within, || async {
+        let res = http.get(format!("{node}/readyz")).send().await;
+        res.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
 }
 
 impl Sent {
@@ -1146,6 +1117,7 @@ async fn retrying_compat_agent(sh: Arc<Shared>, me: String, named: bool, seed: u
                     done_in_slot = 0;
                 }
                 (200, v, _) if v["code"] == "no_free_slot" => {
+                    // an agent's backoff while every slot is held (the load, not a wait to assert on)
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 (st, v, _) => panic!("claim-worker-slot: {st} {v}"),
@@ -1162,6 +1134,7 @@ async fn retrying_compat_agent(sh: Arc<Shared>, me: String, named: bool, seed: u
             (st, v, _) => panic!("available-tasks: {st} {v}"),
         };
         if avail.is_empty() {
+            // an agent's backoff while nothing is available (the load)
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         }
@@ -1257,10 +1230,11 @@ async fn compat_run(run: u64, dir: &std::path::Path) -> RunReport {
     let mut killed_after = Duration::ZERO;
     for k in 0..COMPAT_KILLS {
         let wait = Duration::from_millis(300 + (run * 7_919 + k * 104_729) % 1_500);
+        // the kill point, varied per run and kill: what the test is about
         tokio::time::sleep(wait).await;
         let (mut victim, _) = node;
-        victim.0.kill().expect("kill -9"); // SIGKILL
-        victim.0.wait().expect("reap");
+        victim.process.kill().expect("kill -9"); // SIGKILL
+        victim.process.wait().expect("reap");
         killed_after = started.elapsed();
         node = spawn_with_slots(Board::Redb(dir), COMPAT_SLOTS);
         *sh.base.write().unwrap_or_else(|p| p.into_inner()) = node.1.clone();

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Child;
+use common::{spawn_baton, Child};
 use serde_json::{json, Value};
 
 /// A tmpfs mounted for the test; unmounted (lazily) when dropped.
@@ -69,7 +69,7 @@ const FILL_DEADLINE: Duration = Duration::from_secs(120);
 
 fn serve(data_dir: &Path) -> Child {
     let dir = data_dir.to_str().expect("utf-8 temp path");
-    Child::spawn(
+    spawn_baton(
         &["serve", "--bind", "127.0.0.1:0", "--data-dir", dir],
         &[
             ("BATON_MCP__ENABLED", "false"),

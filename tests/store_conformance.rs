@@ -673,7 +673,7 @@ async fn the_first_admin_token_is_minted_into_postgres() {
         return;
     };
     let url = pg.database();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+    let out = common::baton_command()
         .args([
             "token",
             "create",
@@ -684,8 +684,6 @@ async fn the_first_admin_token_is_minted_into_postgres() {
             "--storage-url",
             &url,
         ])
-        .env("RUST_LOG", "warn")
-        .env_remove("BATON_CONFIG")
         .output()
         .expect("run baton token create");
     assert!(
