@@ -25,6 +25,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,7 @@ async fn slow_body(
     path: &str,
     framing: Framing,
     bound: Duration,
+    connected: Arc<AtomicUsize>,
 ) -> Seen {
     let framing_header = match framing {
         Framing::Length => "Content-Length: 100000",
@@ -93,6 +95,7 @@ async fn slow_body(
     let (mut rd, mut wr) = stream.into_split();
     let _ = wr.write_all(head.as_bytes()).await;
     let _ = wr.write_all(&piece).await;
+    connected.fetch_add(1, Ordering::SeqCst);
     let mut tick = tokio::time::interval(TRICKLE_EVERY);
     tick.tick().await;
     let give_up = tokio::time::sleep(bound);
@@ -142,6 +145,7 @@ impl Limited {
     fn start(nofile: u64, envs: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
+        raise_own_limit();
         assert!(
             Command::new("prlimit")
                 .arg("--version")
@@ -220,22 +224,39 @@ impl Drop for Limited {
     }
 }
 
-/// `n` slow bodies on `POST /api/v1/tasks`, running in the background.
+/// Raise this test process's own soft descriptor limit to its hard one:
+/// the tests here hold hundreds of client sockets at once (a CI runner's
+/// soft limit is often 1,024). The baton children get theirs from `prlimit`.
+fn raise_own_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+/// `n` slow bodies on `POST /api/v1/tasks`, running in the background,
+/// and how many of them have sent their head (connected: accepted, or
+/// waiting in the listen backlog).
 fn hold_slow_bodies(
     addr: SocketAddr,
     n: usize,
     bound: Duration,
-) -> Vec<tokio::task::JoinHandle<Seen>> {
-    (0..n)
+) -> (Vec<tokio::task::JoinHandle<Seen>>, Arc<AtomicUsize>) {
+    let connected = Arc::new(AtomicUsize::new(0));
+    let handles = (0..n)
         .map(|i| {
             let framing = if i % 2 == 0 {
                 Framing::Length
             } else {
                 Framing::Chunked
             };
-            tokio::spawn(slow_body(addr, "POST", "/api/v1/tasks", framing, bound))
+            let c = connected.clone();
+            tokio::spawn(slow_body(addr, "POST", "/api/v1/tasks", framing, bound, c))
         })
-        .collect()
+        .collect();
+    (handles, connected)
 }
 
 /// Assert every slow body got 408 `body_timeout` no earlier than the
@@ -276,7 +297,7 @@ async fn two_hundred_slow_bodies_get_408_at_the_deadline_while_normal_requests_s
         .expect("client");
     let baseline = baton.open_fds();
     let started = Instant::now();
-    let slow = hold_slow_bodies(baton.addr, 200, deadline + Duration::from_secs(15));
+    let (slow, _) = hold_slow_bodies(baton.addr, 200, deadline + Duration::from_secs(15));
     // the server holds all 200 (one descriptor each)
     assert!(
         common::eventually(Duration::from_secs(10), || async {
@@ -330,13 +351,16 @@ async fn slow_bodies_beyond_the_descriptor_limit_wait_for_the_connection_cap_ins
         .build()
         .expect("client");
     // 300 slow bodies: more than 256 descriptors can hold
-    let slow = hold_slow_bodies(baton.addr, 300, 3 * deadline + Duration::from_secs(20));
+    let (slow, connected) =
+        hold_slow_bodies(baton.addr, 300, 3 * deadline + Duration::from_secs(20));
     assert!(
         common::eventually(Duration::from_secs(10), || async {
-            baton.open_fds() >= 200
+            connected.load(Ordering::SeqCst) == 300 && baton.open_fds() >= 200
         })
         .await,
-        "the server did not take slow bodies up to its cap: {} open",
+        "300 slow bodies did not connect ({} did) or the server did not take them up to its \
+         cap ({} descriptors open)",
+        connected.load(Ordering::SeqCst),
         baton.open_fds()
     );
     // an ordinary request waits for a place, which the deadline frees
@@ -376,21 +400,9 @@ async fn readyz_turns_503_naming_descriptors_when_they_run_low_and_recovers() {
         .expect("client");
     let res = http.get(baton.url("/readyz")).send().await.expect("readyz");
     assert_eq!(res.status(), 200, "ready before");
-    let metrics = http
-        .get(baton.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("baton_max_fds 256"),
-        "the soft limit is a gauge:\n{metrics}"
-    );
     // 80 % of 256 is 205: 195 connections and the server's own descriptors pass it,
     // below the derived cap (216), so /readyz itself still gets a connection
-    let slow = hold_slow_bodies(baton.addr, 195, Duration::from_secs(60));
+    let (slow, _) = hold_slow_bodies(baton.addr, 195, Duration::from_secs(60));
     let mut last = Value::Null;
     let until = Instant::now() + Duration::from_secs(15);
     let mut low = false;
@@ -420,6 +432,10 @@ async fn readyz_turns_503_naming_descriptors_when_they_run_low_and_recovers() {
         .text()
         .await
         .expect("text");
+    assert!(
+        metrics.contains("baton_max_fds 256"),
+        "the soft limit is a gauge:\n{metrics}"
+    );
     let open: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("baton_open_fds "))
@@ -449,6 +465,7 @@ async fn readyz_turns_503_naming_descriptors_when_they_run_low_and_recovers() {
 /// the answer is 408 `body_timeout` in the route's shape.
 #[actix_web::test]
 async fn every_route_answers_a_slow_body_in_time_and_closes_the_connection() {
+    raise_own_limit();
     let s = common::TestServer::start(|c| c.server.body_read_timeout_secs = 1).await;
     let deadline = Duration::from_secs(1);
     let mut cases = Vec::new();
@@ -471,7 +488,16 @@ async fn every_route_answers_a_slow_body_in_time_and_closes_the_connection() {
                 prefix,
                 framing,
                 actix_web::rt::spawn(async move {
-                    slow_body(addr, method, &path2, framing, Duration::from_secs(15)).await
+                    let connected = Arc::new(AtomicUsize::new(0));
+                    slow_body(
+                        addr,
+                        method,
+                        &path2,
+                        framing,
+                        Duration::from_secs(15),
+                        connected,
+                    )
+                    .await
                 }),
             ));
         }

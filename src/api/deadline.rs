@@ -1,9 +1,10 @@
 //! The body deadline: a request's whole body must arrive within
 //! `[server] body_read_timeout_secs` of its head, on every route baton
 //! registers (REST, the agent-coordinate-mcp routes, `/mcp`, the 405 and
-//! 404 answers, a follower's proxy).
+//! 404 answers, a follower's proxy, and `baton serve`'s 404 for a path no
+//! route matches).
 //!
-//! [`BodyDeadline`] is one middleware, wrapped around each resource where
+//! `BodyDeadline` is one middleware, wrapped around each resource where
 //! the routes are registered ([`super::routes`], `/mcp` in
 //! [`crate::Runtime::configure`], the follower's routes in
 //! [`crate::serve::proxy`]): it hands the handler the request's body as a
