@@ -554,3 +554,106 @@ async fn every_route_answers_a_slow_body_in_time_and_closes_the_connection() {
     eprintln!("408 body_timeout: {timed_out:?}");
     s.stop().await;
 }
+
+/// With auth required, a slow body without a token is refused before any
+/// of it is read: 401 at once, and the connection closed (not drained).
+#[actix_web::test]
+async fn an_unauthenticated_slow_body_gets_401_at_once_and_its_connection_closed() {
+    raise_own_limit();
+    let s = common::TestServer::start(|c| {
+        c.auth.required = true;
+        c.server.body_read_timeout_secs = 30;
+    })
+    .await;
+    for framing in [Framing::Length, Framing::Chunked] {
+        let connected = Arc::new(AtomicUsize::new(0));
+        let seen = slow_body(
+            s.addr,
+            "POST",
+            "/api/v1/tasks",
+            framing,
+            Duration::from_secs(10),
+            connected,
+        )
+        .await;
+        assert_eq!(seen.status, Some(401), "{framing:?}: {seen:?}");
+        let closed = seen.closed_after.expect("the connection is closed");
+        assert!(
+            closed < Duration::from_secs(5),
+            "{framing:?}: closed only after {closed:?}, long before the 30 s deadline"
+        );
+    }
+    s.stop().await;
+}
+
+/// An embedder's server built with `runtime.http_server(..)` has the cap:
+/// with `[server] max_connections = 2` on one worker, a third connection
+/// waits until one of two slow bodies is answered (408) and closed.
+#[actix_web::test]
+async fn runtime_http_server_gives_an_embedder_the_connection_cap() {
+    use actix_web::App;
+    raise_own_limit();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = baton::Settings::for_tests(dir.path());
+    settings.server.workers = 1;
+    settings.server.max_connections = 2;
+    settings.server.body_read_timeout_secs = 1;
+    let runtime = baton::Runtime::start(settings).await.expect("runtime");
+    let cap = runtime.connection_cap();
+    assert_eq!((cap.total, cap.per_worker, cap.workers), (2, 2, 1));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mount = runtime.configure();
+    let server = runtime
+        .http_server(move || App::new().configure(mount.clone()))
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let connected = Arc::new(AtomicUsize::new(0));
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let c = connected.clone();
+            actix_web::rt::spawn(slow_body(
+                addr,
+                "POST",
+                "/api/v1/tasks",
+                Framing::Length,
+                Duration::from_secs(15),
+                c,
+            ))
+        })
+        .collect();
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            connected.load(Ordering::SeqCst) == 2
+        })
+        .await
+    );
+    let started = Instant::now();
+    let res = reqwest::Client::new()
+        .get(format!("http://{addr}/healthz"))
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await
+        .expect("answered once a place is free");
+    assert_eq!(res.status(), 200);
+    let waited = started.elapsed();
+    let mut first_closed = Duration::MAX;
+    for h in slow {
+        let seen = h.await.expect("slow client");
+        assert_eq!(seen.status, Some(408), "{seen:?}");
+        first_closed = first_closed.min(seen.closed_after.expect("closed"));
+    }
+    // the request could only be accepted once a slow body's connection closed
+    assert!(
+        waited >= Duration::from_millis(500),
+        "the third connection was served after {waited:?}, beside two held ones (cap 2)"
+    );
+    eprintln!("third connection waited {waited:?}; first slow body closed after {first_closed:?}");
+    handle.stop(true).await;
+    runtime.shutdown().await.expect("shutdown");
+}
