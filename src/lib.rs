@@ -19,18 +19,21 @@
 //! | [`mcp`] | the MCP edge: `/mcp` streamable HTTP, one tool per board operation |
 //! | [`pool`] | downstream MCP servers: supervised clients, breakers, restarts, gateway tool names |
 //! | [`config`] | layered settings |
+//! | [`descriptors`] | open file descriptors against `RLIMIT_NOFILE`: the connection cap, `/readyz` |
 //! | [`runtime`] | start, mount, shut down |
 //! | [`serve`] | a whole node as a library function: `serve::run(settings, listener, stop)`, lead or follow, TLS, the follower's proxy |
 //!
 //! ## Embedding
 //!
 //! ```no_run
-//! use actix_web::{web, App, HttpServer};
+//! use actix_web::App;
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let runtime = baton::Runtime::start(baton::Settings::default()).await?;
 //! let mount = runtime.configure();
-//! HttpServer::new(move || App::new().configure(mount.clone()))
-//!     .tcp_nodelay(true) // required for /mcp: see runtime::http_server
+//! // HttpServer::new with TCP_NODELAY (required for /mcp), [server] workers and the
+//! // connection cap derived from RLIMIT_NOFILE: see Runtime::http_server
+//! runtime
+//!     .http_server(move || App::new().configure(mount.clone()))
 //!     .bind(("127.0.0.1", 8080))?
 //!     .run()
 //!     .await?;
@@ -63,6 +66,7 @@ pub mod board;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod descriptors;
 pub mod error;
 pub mod mcp;
 pub mod model;

@@ -2,25 +2,30 @@
 //! and mounts the HTTP surface into any actix-web `App`.
 //!
 //! ```no_run
-//! use actix_web::{web, App, HttpServer};
+//! use actix_web::{web, App};
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let runtime = baton::Runtime::start(baton::Settings::default()).await?;
 //! let mount = runtime.configure();
-//! HttpServer::new(move || {
-//!     App::new()
-//!         .configure(mount.clone())
-//!         .route("/hello", web::get().to(|| async { "embedder's own route" }))
-//! })
-//! .tcp_nodelay(true) // required: see `http_server`
-//! .bind(("127.0.0.1", 8080))?
-//! .run()
-//! .await?;
+//! // TCP_NODELAY, [server] workers and the connection cap: see `Runtime::http_server`
+//! runtime
+//!     .http_server(move || {
+//!         App::new()
+//!             .configure(mount.clone())
+//!             .route("/hello", web::get().to(|| async { "embedder's own route" }))
+//!     })
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await?;
 //! runtime.shutdown().await?;
 //! # Ok(()) }
 //! ```
 //!
 //! [`http_server`] is the same `HttpServer::new` with the socket options
-//! baton needs already set; `baton serve` uses it.
+//! baton needs already set; [`Runtime::http_server`] adds the worker count
+//! and the cap on open connections derived from the process's descriptor
+//! limit ([`ConnectionCap`]), which `baton serve` uses. The body deadline
+//! (`[server] body_read_timeout_secs`: 408 for a body slower than that)
+//! comes with [`Runtime::configure`] on every route it mounts.
 
 use std::sync::Arc;
 
@@ -38,6 +43,7 @@ use crate::config::Settings;
 use crate::core::graph::{DependencyGraph, NodeState, Readiness};
 use crate::core::slots::{Holder, RecoveryIssue, RunningLease, SlotTable};
 use crate::core::table::{Effects, TaskTable};
+use crate::descriptors::{ConnectionCap, Role};
 use crate::error::Error;
 use crate::model::{TaskId, TaskStatus};
 use crate::store::{Store, WriteBatch};
@@ -71,7 +77,10 @@ impl std::fmt::Debug for Runtime {
 ///   millisecond. Plain JSON responses (one write) are not affected, which is
 ///   why REST calls looked fast.
 ///
-/// Everything else (workers, bind, shutdown timeout) is left to the caller.
+/// Everything else (workers, bind, shutdown timeout) is left to the caller;
+/// the cap on open connections (without which slow clients can take every
+/// file descriptor) comes with [`Runtime::http_server`] or
+/// [`capped_http_server`].
 pub fn http_server<F, I, S, B>(factory: F) -> actix_web::HttpServer<F, I, S, B>
 where
     F: Fn() -> I + Send + Clone + 'static,
@@ -112,6 +121,49 @@ impl crate::pool::NameLedger for StoreNames {
             store.wait_durable(ticket).await.map_err(not_saved)
         })
     }
+}
+
+/// [`http_server`]`(factory)` with `cap`'s workers and per-worker
+/// connection cap (`HttpServer::max_connections` counts each worker's
+/// connections apart); logs the cap, and warns when a configured one
+/// exceeds what the descriptor limit leaves room for.
+pub fn capped_http_server<F, I, S, B>(
+    factory: F,
+    cap: &ConnectionCap,
+) -> actix_web::HttpServer<F, I, S, B>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+        + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_web::dev::Response<B>> + 'static,
+    <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+    S::Service: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    if cap.exceeds_limit() {
+        tracing::warn!(
+            max_connections = cap.total,
+            nofile = cap.limit,
+            reserve = cap.reserve,
+            "[server] max_connections leaves fewer descriptors than the reserve: connections \
+             beyond the limit fail with \"Too many open files\"; lower it or raise the limit"
+        );
+    }
+    tracing::info!(
+        max_connections = cap.total,
+        per_worker = cap.per_worker,
+        workers = cap.workers,
+        nofile = cap.limit,
+        reserve = cap.reserve,
+        configured = cap.configured,
+        "connection cap"
+    );
+    http_server(factory)
+        .workers(cap.workers)
+        .max_connections(cap.per_worker)
 }
 
 fn node_state(s: TaskStatus) -> NodeState {
@@ -351,6 +403,37 @@ impl Runtime {
         })
     }
 
+    /// The cap on open HTTP connections for a server of this runtime:
+    /// `[server] max_connections`, or derived from the soft `RLIMIT_NOFILE`
+    /// with room kept for the store, the workers and each configured
+    /// downstream server (see [`ConnectionCap`] for the formula).
+    pub fn connection_cap(&self) -> ConnectionCap {
+        let settings = self.board.settings();
+        let servers = self.board.pool().map_or(0, |p| p.servers().len());
+        ConnectionCap::for_process(&settings.server, &settings.storage, servers, Role::Serving)
+    }
+
+    /// [`http_server`]`(factory)` with this runtime's limits: `[server]
+    /// workers` (0: one per core) and [`Runtime::connection_cap`]'s
+    /// per-worker cap. What an embedder uses to get the same protection as
+    /// `baton serve`; set the worker count through `[server] workers`, not
+    /// on the returned server (the cap is divided among them).
+    pub fn http_server<F, I, S, B>(&self, factory: F) -> actix_web::HttpServer<F, I, S, B>
+    where
+        F: Fn() -> I + Send + Clone + 'static,
+        I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+        S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+            + 'static,
+        S::Error: Into<actix_web::Error> + 'static,
+        S::InitError: std::fmt::Debug,
+        S::Response: Into<actix_web::dev::Response<B>> + 'static,
+        <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+        S::Service: 'static,
+        B: actix_web::body::MessageBody + 'static,
+    {
+        capped_http_server(factory, &self.connection_cap())
+    }
+
     /// The typed in-process API.
     pub fn board(&self) -> &Board {
         &self.board
@@ -377,11 +460,14 @@ impl Runtime {
     /// unmatched path (`/api/users`, `/nope`) reaches the embedder's routes
     /// and default service.
     pub fn configure(&self) -> impl Fn(&mut actix_web::web::ServiceConfig) + Clone + 'static {
+        use crate::api::deadline::BodyDeadline;
         use crate::auth::guard::{authorize_check, edge_check};
         use actix_web::middleware::from_fn;
         let board = self.board.clone();
         let mcp = self.mcp.clone();
         let auth = actix_web::web::Data::from(self.auth.clone());
+        // a body slower than [server] body_read_timeout_secs: 408, on every route
+        let deadline = BodyDeadline::secs(self.board.settings().server.body_read_timeout_secs);
         move |cfg| {
             if let Some(mcp) = &mcp {
                 cfg.service(
@@ -391,11 +477,12 @@ impl Runtime {
                         .wrap(from_fn(|req, next| {
                             authorize_check(crate::auth::Access::Mcp, req, next)
                         }))
-                        .wrap(from_fn(edge_check)),
+                        .wrap(from_fn(edge_check))
+                        .wrap(deadline),
                 );
             }
             // other methods on /mcp: 405 with Allow; paths below /mcp/: 404
-            crate::api::routes::mcp_fallbacks(cfg, mcp.is_some());
+            crate::api::routes::mcp_fallbacks(cfg, mcp.is_some(), deadline);
             crate::api::configure(cfg, board.clone(), auth.clone());
         }
     }

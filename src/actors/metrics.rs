@@ -137,6 +137,8 @@ pub struct Metrics {
     store_flushes: Gauge,
     context_actors: Gauge,
     mcp_forwarders: Gauge,
+    open_fds: Gauge,
+    max_fds: Gauge,
     claimed: AtomicU64,
     completed: AtomicU64,
     added: AtomicU64,
@@ -170,6 +172,18 @@ impl Default for Metrics {
         let store_flushes = Gauge::default();
         let context_actors = Gauge::default();
         let mcp_forwarders = Gauge::default();
+        let open_fds = Gauge::default();
+        let max_fds = Gauge::default();
+        registry.register(
+            "open_fds",
+            "File descriptors this process has open (/readyz answers 503 from 80 % of max_fds)",
+            open_fds.clone(),
+        );
+        registry.register(
+            "max_fds",
+            "The soft RLIMIT_NOFILE (0: unlimited); the connection cap is derived from it",
+            max_fds.clone(),
+        );
         registry.register(
             "mcp_forwarders",
             "MCP notification forwarders running (per session and kind; end with the session)",
@@ -230,6 +244,8 @@ impl Default for Metrics {
             store_flushes,
             context_actors,
             mcp_forwarders,
+            open_fds,
+            max_fds,
             claimed: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             added: AtomicU64::new(0),
@@ -387,6 +403,9 @@ impl Handler<RenderPrometheus> for MetricsCollector {
             .set(i64::try_from(self.view.live_contexts()).unwrap_or(i64::MAX));
         m.mcp_forwarders
             .set(i64::try_from(self.view.live_forwarders()).unwrap_or(i64::MAX));
+        let gauge = |n: Option<u64>| n.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        m.open_fds.set(gauge(crate::descriptors::open_count()));
+        m.max_fds.set(gauge(crate::descriptors::soft_limit()));
         let mut out = String::new();
         let registry = m.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {

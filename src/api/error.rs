@@ -35,6 +35,9 @@ pub enum ApiError {
     DuplicateKey(crate::core::json::DuplicateKey),
     /// The body exceeds `api.max_body_bytes`.
     BodyTooLarge(usize),
+    /// The whole body did not arrive within this many seconds
+    /// (`server.body_read_timeout_secs`; see [`super::deadline`]): 408.
+    BodyTimeout(u64),
     /// A resource other than a task was not found.
     NotFound {
         /// Code.
@@ -88,6 +91,11 @@ impl std::fmt::Display for ApiError {
             | ApiError::NotFound { message, .. } => f.write_str(message),
             ApiError::DuplicateKey(d) => write!(f, "invalid body: {d}"),
             ApiError::BodyTooLarge(n) => write!(f, "request body is larger than {n} bytes"),
+            ApiError::BodyTimeout(secs) => write!(
+                f,
+                "the request body did not arrive within {secs} s of the request head \
+                 ([server] body_read_timeout_secs); the connection is closed"
+            ),
             ApiError::Denied(d) => f.write_str(&d.message),
             ApiError::BadParam { message, .. } => f.write_str(message),
             ApiError::MethodNotAllowed {
@@ -131,6 +139,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy => {
             StatusCode::CONFLICT
         }
+        BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         TooLarge | BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         InvalidField | InvalidBody | MissingDependency | DependencyCycle => {
@@ -157,6 +166,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } | ApiError::NotFound { code, .. } => *code,
             ApiError::Unprocessable { .. } | ApiError::DuplicateKey(_) => ErrorCode::InvalidBody,
             ApiError::BodyTooLarge(_) => ErrorCode::BodyTooLarge,
+            ApiError::BodyTimeout(_) => ErrorCode::BodyTimeout,
             ApiError::Denied(d) => d.code,
             ApiError::BadParam { code, .. } => *code,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,

@@ -16,6 +16,16 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body, from the moment
+    /// its head arrived (1–3600). Past it the request is answered 408
+    /// `body_timeout` and its connection closed, on every route that reads
+    /// a body (`crate::api::deadline`).
+    pub body_read_timeout_secs: u64,
+    /// Open HTTP connections allowed across all workers; 0 (the default)
+    /// derives it from the soft `RLIMIT_NOFILE` (see
+    /// [`crate::descriptors::ConnectionCap`]). Beyond it, new connections
+    /// wait in the listen backlog.
+    pub max_connections: usize,
     /// `Host` header values accepted on every route (DNS-rebinding protection): `host`
     /// matches any port, `host:port` only that port, `"*"` any host. `baton serve` narrows
     /// the loopback defaults to the port it bound.
@@ -53,6 +63,8 @@ impl Default for ServerSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             shutdown_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            max_connections: 0,
             allowed_hosts: Self::LOOPBACK_HOSTS.map(String::from).to_vec(),
             allowed_origins: Vec::new(),
             tls_cert: PathBuf::new(),

@@ -53,6 +53,16 @@ impl Settings {
             "must be between 1 and 3600",
         )?;
         check(
+            (1..=3600).contains(&self.server.body_read_timeout_secs),
+            "server.body_read_timeout_secs",
+            "must be between 1 and 3600",
+        )?;
+        check(
+            self.server.max_connections <= 10_000_000,
+            "server.max_connections",
+            "must be at most 10000000 (0 derives it from RLIMIT_NOFILE)",
+        )?;
+        check(
             self.server.advertise_url.is_empty()
                 || self.server.advertise_url.starts_with("http://")
                 || self.server.advertise_url.starts_with("https://"),

@@ -30,6 +30,9 @@ pub enum ErrorCode {
     TooLarge,
     /// The body exceeds `api.max_body_bytes`.
     BodyTooLarge,
+    /// The whole body did not arrive within `server.body_read_timeout_secs`
+    /// of the request head (the connection is closed).
+    BodyTimeout,
     /// A body was sent with a `Content-Type` other than `application/json`.
     UnsupportedMediaType,
     // ---- who is asking -----------------------------------------------------------
@@ -147,6 +150,7 @@ impl ErrorCode {
             InvalidField => "invalid_field",
             TooLarge => "too_large",
             BodyTooLarge => "body_too_large",
+            BodyTimeout => "body_timeout",
             UnsupportedMediaType => "unsupported_media_type",
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::api::deadline::BodyDeadline;
 use crate::api::error::Denial;
 use crate::api::ApiError;
 use crate::config::Settings;
@@ -85,6 +86,8 @@ pub struct Follower {
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
     max_body: usize,
+    /// `[server] body_read_timeout_secs`.
+    body_read_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Follower {
@@ -97,8 +100,8 @@ impl std::fmt::Debug for Follower {
 
 impl Follower {
     /// A follower with `settings`' edge rules (`[server] allowed_hosts`,
-    /// `allowed_origins`) and body limit (`[api] max_body_bytes`); no
-    /// leader known yet.
+    /// `allowed_origins`) and body limits (`[api] max_body_bytes`,
+    /// `[server] body_read_timeout_secs`); no leader known yet.
     ///
     /// Errors: [`crate::Error::Unavailable`] when the HTTP client cannot
     /// be built (no TLS roots).
@@ -116,6 +119,7 @@ impl Follower {
             allowed_hosts: settings.server.allowed_hosts.clone(),
             allowed_origins: settings.server.allowed_origins.clone(),
             max_body: settings.api.max_body_bytes,
+            body_read_timeout_secs: settings.server.body_read_timeout_secs,
         }))
     }
 
@@ -151,11 +155,13 @@ impl Follower {
     /// proxied) into an actix-web `App`.
     pub fn configure(self: &Arc<Self>) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
         let data = web::Data::from(self.clone());
+        // a body slower than [server] body_read_timeout_secs: 408, as on the leader
+        let deadline = BodyDeadline::secs(self.body_read_timeout_secs);
         move |cfg| {
             cfg.app_data(data.clone())
-                .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz))
-                .default_service(web::to(forward));
+                .route("/healthz", web::get().to(healthz).wrap(deadline))
+                .route("/readyz", web::get().to(readyz).wrap(deadline))
+                .default_service(web::to(forward).wrap(deadline));
         }
     }
 }
