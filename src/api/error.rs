@@ -121,16 +121,18 @@ struct Inner<'a> {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        InvalidJson | InvalidQuery | InvalidPath => StatusCode::BAD_REQUEST,
+        InvalidJson | InvalidQuery | InvalidPath | WorkerMismatch => StatusCode::BAD_REQUEST,
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
-        TaskNotFound | NoSuchSlot | ContextKeyNotFound | NotFound | TaskHandleNotFound
-        | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => StatusCode::NOT_FOUND,
+        TaskNotFound | ReservationNotFound | NoSuchSlot | ContextKeyNotFound | NotFound
+        | TaskHandleNotFound | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => {
+            StatusCode::NOT_FOUND
+        }
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists | HasDependents
-        | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy => {
-            StatusCode::CONFLICT
-        }
+        | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy
+        | ReservationConflict | PathsReserved | ConcurrencyLimit | NotReservationHolder
+        | LeaseRequired | PathsNotReserved => StatusCode::CONFLICT,
         TooLarge | BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         InvalidField | InvalidBody | MissingDependency | DependencyCycle => {

@@ -7,6 +7,7 @@ pub mod graph;
 pub mod json;
 pub mod latency;
 pub mod names;
+pub mod reservations;
 pub mod slots;
 pub mod table;
 pub mod text;

@@ -16,6 +16,7 @@
 //! | `event.rs` | [`Event`], [`EventKind`] (the audit log) |
 //! | `principal.rs` | [`Role`], [`Principal`], [`AccessToken`] |
 //! | `operation.rs` | [`Operation`], [`OperationState`] (MCP task handles) |
+//! | `reservation.rs` | [`Reservation`], [`ReservationMode`] (path reservations) |
 //!
 //! Every type is used as `crate::model::Name`; the files import one another
 //! directly (`super::id::TaskId`), never through this face.
@@ -26,6 +27,7 @@ mod id;
 mod lease;
 mod operation;
 mod principal;
+mod reservation;
 pub mod rfc3339;
 mod slot;
 mod task;
@@ -37,6 +39,7 @@ pub use id::TaskId;
 pub use lease::Lease;
 pub use operation::{Operation, OperationState};
 pub use principal::{AccessToken, Principal, Role};
+pub use reservation::{Reservation, ReservationMode};
 pub use slot::SlotInfo;
 pub use task::{Executor, Task, TaskSpec, TaskStatus};
 pub use time::{now_ms, Millis};
