@@ -252,7 +252,7 @@ impl Runtime {
             clock.clone(),
         )
         .start();
-        let registry = TaskRegistry::new(
+        let mut registry = TaskRegistry::new(
             table,
             store.clone(),
             resolver.clone(),
@@ -263,8 +263,22 @@ impl Runtime {
             clock.clone(),
         )
         .with_operations(operations)
-        .with_held_slots(in_held_slot)
-        .start();
+        .with_held_slots(in_held_slot);
+        // path reservations: a lease-bound one lives only with its lease
+        let dropped = registry.restore_reservations(store.load_reservations()?);
+        if !dropped.is_empty() {
+            tracing::warn!(
+                count = dropped.len(),
+                "dropping stored reservations whose lease is not live"
+            );
+            let mut batch = WriteBatch::new();
+            for id in &dropped {
+                batch.remove_reservation(id);
+            }
+            let ticket = store.commit(batch)?;
+            store.wait_durable(ticket).await?;
+        }
+        let registry = registry.start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start
         let pool = crate::pool::McpPool::start_with_clock(servers, clock.clone());

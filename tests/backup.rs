@@ -198,7 +198,7 @@ async fn a_board_backed_up_online_restores_into_an_empty_directory_and_serves_on
     let first: Value =
         serde_json::from_str(text.lines().next().unwrap_or_default()).expect("header");
     assert_eq!(first["format"], "baton-backup");
-    assert_eq!(first["version"], 1);
+    assert_eq!(first["version"], 2);
     assert!(text
         .lines()
         .last()

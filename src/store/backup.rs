@@ -15,6 +15,7 @@
 //! {"token":{"name":"alice",...}}
 //! {"slot":{"slot":1,"worker":"w1",...}}
 //! {"operation":{...}}
+//! {"reservation":{"id":"res-…","worker":"alice","patterns":["src/api/**"],...}}
 //! {"task":{"id":"build","title":"Build",...}}
 //! {"context":{"task":"build","key":"notes","value":{...}}}
 //! {"event":{"id":1,"kind":"task_added",...}}
@@ -32,6 +33,9 @@
 //! [`Store::restore`](super::Store::restore) (this room's `import`;
 //! `baton restore`), which refuses a store that already holds a board.
 //!
+//! Versions: 1 (no reservations), 2 (adds `reservation` lines). A
+//! version-1 file restores as it always did.
+//!
 //! Every line is serialized through one function, `backup_line`, whose
 //! failure fails the backup with a typed error: a backup never carries an
 //! empty or `null` line in place of a record.
@@ -45,17 +49,18 @@ use super::engine::{Engine, KvRead, TxError};
 use super::error::StoreError;
 use super::keys::{
     decode, encode, key, last_event_in, read_meta, scan_prefix_in, task_event_key, SlotRecord,
-    CONTEXT, EVENT, EVENTS_PRUNED_META, META, OPERATION, SLOT, TASK, TASK_COUNT_META, TOKEN,
+    CONTEXT, EVENT, EVENTS_PRUNED_META, META, OPERATION, RESERVATION, SLOT, TASK, TASK_COUNT_META,
+    TOKEN,
 };
 use super::leases::{lease_index_entry, with_renewal, LEASE_INDEX_META, LEASE_INDEX_VERSION};
-use crate::model::{AccessToken, Event, EventKind, Operation, Task, TaskId};
+use crate::model::{AccessToken, Event, EventKind, Operation, Reservation, Task, TaskId};
 
 /// `format` of every backup's header line.
 pub const BACKUP_FORMAT: &str = "baton-backup";
 
 /// The version of the format this baton writes and reads. A reader refuses a
 /// newer version instead of guessing at it.
-pub const BACKUP_VERSION: u32 = 1;
+pub const BACKUP_VERSION: u32 = 2;
 
 /// The first line of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +114,8 @@ pub enum BackupRecord {
     Slot(SlotRecord),
     /// An MCP task handle.
     Operation(Operation),
+    /// A path reservation (version 2 on).
+    Reservation(Reservation),
     /// A task, with its latest lease expiry.
     Task(Box<Task>),
     /// One context value of a task.
@@ -288,6 +295,9 @@ pub(super) fn export(
     each!(TOKEN, |k, v| BackupRecord::Token(decode(&k, &v)?));
     each!(SLOT, |k, v| BackupRecord::Slot(decode(&k, &v)?));
     each!(OPERATION, |k, v| BackupRecord::Operation(decode(&k, &v)?));
+    each!(RESERVATION, |k, v| BackupRecord::Reservation(decode(
+        &k, &v
+    )?));
     each!(TASK, |k, v| BackupRecord::Task(Box::new(with_renewal(
         snapshot,
         decode(&k, &v)?
@@ -328,7 +338,7 @@ fn backup_line(what: &[u8], value: &impl Serialize) -> Result<String, StoreError
 }
 
 /// Load a backup into the store `db`, which must be empty: no task, event,
-/// slot, context, handle or token ([`BackupError::NotEmpty`] otherwise).
+/// slot, context, handle, reservation or token ([`BackupError::NotEmpty`] otherwise).
 /// The whole file is checked and written in one write transaction,
 /// committed only after the `end` line checked out, so a refused or failed
 /// restore leaves the store as empty as it was. The derived data (per-task
@@ -343,6 +353,7 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
             (SLOT, "slot holds"),
             (CONTEXT, "context values"),
             (OPERATION, "task handles"),
+            (RESERVATION, "reservations"),
             (TOKEN, "access tokens"),
         ] {
             if scan_prefix_in(&snapshot, prefix)?.next().is_some() {
@@ -370,6 +381,7 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
                     BackupRecord::Token(tok) => batch.put_token(&tok),
                     BackupRecord::Slot(s) => batch.put_slot(&s),
                     BackupRecord::Operation(op) => batch.put_operation(&op),
+                    BackupRecord::Reservation(r) => batch.put_reservation(&r),
                     BackupRecord::Task(task) => {
                         summary.tasks += 1;
                         put(key(TASK, task.id.as_str().as_bytes()), encode(&task))?;
@@ -497,6 +509,19 @@ mod tests {
         .unwrap();
         assert_eq!(h.last_event_id, 3);
         assert_eq!(seen.len(), 2);
+    }
+
+    /// A version-1 backup (written before reservations existed) still restores.
+    #[test]
+    fn an_older_version_still_reads() {
+        let mut old = BackupHeader::new(0, 0);
+        old.version = 1;
+        let h = read_backup(
+            file(&[serde_json::to_string(&old).unwrap(), meta(1), end(1)]),
+            |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(h.version, 1);
     }
 
     #[test]

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use super::keys::{
-    context_key, encode, key, SlotRecord, META, OPERATION, RENEWAL, SLOT, TASK, TOKEN,
+    context_key, encode, key, SlotRecord, META, OPERATION, RENEWAL, RESERVATION, SLOT, TASK, TOKEN,
 };
-use crate::model::{AccessToken, Event, Millis, Operation, Task, TaskId};
+use crate::model::{AccessToken, Event, Millis, Operation, Reservation, Task, TaskId};
 
 /// Proof that a commit was applied; wait on it with
 /// [`Store::wait_durable`](super::Store::wait_durable).
@@ -112,6 +112,16 @@ impl WriteBatch {
     /// Remove an MCP task-handle record.
     pub fn remove_operation(&mut self, id: &str) {
         self.remove(key(OPERATION, id.as_bytes()));
+    }
+
+    /// Write a path reservation record.
+    pub fn put_reservation(&mut self, res: &Reservation) {
+        self.insert(key(RESERVATION, res.id.as_bytes()), encode(res));
+    }
+
+    /// Remove a path reservation record.
+    pub fn remove_reservation(&mut self, id: &str) {
+        self.remove(key(RESERVATION, id.as_bytes()));
     }
 
     /// Write an access token record.

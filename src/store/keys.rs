@@ -18,6 +18,7 @@
 //! | `k/` | token name | [`AccessToken`] (only the secret's SHA-256) |
 //! | `l/` | lease id (u64 BE), `0x00` claim / `0x01` end | event id, event time (u64 BE each): the lease index |
 //! | `h/` | task id | lease id, `expires_at`, renewal time (u64 BE each): the last heartbeat of a running lease |
+//! | `r/` | reservation id | [`Reservation`] (path reservations; a lease-bound one is removed in the commit that ends its lease) |
 //!
 //! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
 //!
@@ -30,7 +31,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use super::engine::{Entries, Entry, KvRead};
 use super::error::StoreError;
 #[cfg(doc)]
-use crate::model::{AccessToken, Event, Operation, Task};
+use crate::model::{AccessToken, Event, Operation, Reservation, Task};
 use crate::model::{Millis, TaskId};
 
 /// Version byte in front of every stored value.
@@ -46,6 +47,7 @@ pub(super) const OPERATION: &[u8] = b"o/";
 pub(super) const RENEWAL: &[u8] = b"h/";
 pub(super) const TOKEN: &[u8] = b"k/";
 pub(super) const LEASE: &[u8] = b"l/";
+pub(super) const RESERVATION: &[u8] = b"r/";
 
 /// `m/` counter: the highest event id ever deleted (0: none).
 pub(super) const EVENTS_PRUNED_META: &str = "events_pruned_through";

@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{AccessToken, Event, Operation, Task, TaskId};
+use crate::model::{AccessToken, Event, Operation, Reservation, Task, TaskId};
 
 pub mod backup;
 mod batch;
@@ -79,7 +79,10 @@ use engine::memory::MemoryEngine;
 use engine::postgres::PostgresEngine;
 use engine::redb::RedbEngine;
 use engine::{Engine, Snapshot};
-use keys::{last_event_in, read_meta, EVENTS_PRUNED_META, OPERATION, SLOT, TASK_COUNT_META, TOKEN};
+use keys::{
+    last_event_in, read_meta, EVENTS_PRUNED_META, OPERATION, RESERVATION, SLOT, TASK_COUNT_META,
+    TOKEN,
+};
 use leases::index_leases;
 use sled_import::migrate_from_sled;
 
@@ -521,6 +524,12 @@ impl Store {
     /// Every MCP task-handle record.
     pub fn load_operations(&self) -> Result<Vec<Operation>, StoreError> {
         self.scan(OPERATION)
+    }
+
+    /// Every path reservation record (lease-bound ones included: the
+    /// registry drops any whose lease is not the task's current one).
+    pub fn load_reservations(&self) -> Result<Vec<Reservation>, StoreError> {
+        self.scan(RESERVATION)
     }
 
     /// Every access token record.

@@ -8,10 +8,13 @@ use actix::prelude::*;
 
 use super::commit::Resolutions;
 use super::messages::{ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, ListReady};
+use super::paths::Blocker;
 use super::{done, Fut, Reply, TaskRegistry};
 use crate::actors::slots::{AcquireSlot, BindSlot, TaskEnded};
+use crate::core::reservations::ReservationError;
 use crate::core::table::{Claimant, Effects};
-use crate::model::{Principal, TaskId};
+use crate::error::Error;
+use crate::model::{Principal, Task, TaskId};
 
 impl TaskRegistry {
     fn claim_into_slot(
@@ -57,6 +60,9 @@ impl TaskRegistry {
                     return Err(e.into());
                 }
             };
+            // the task's declared paths are its lease's, in this same commit
+            act.reserve_for_lease(&lease, now);
+            act.lapsed_leases.remove(&lease.worker);
             // a claim ends no lease: nothing else to wait for
             let (ticket, _) = act.commit(fx, Resolutions::default(), now, ctx)?;
             if slot_held {
@@ -71,10 +77,39 @@ impl TaskRegistry {
     }
 }
 
+impl TaskRegistry {
+    /// Refuse a claim of the named task while its paths are reserved by
+    /// another holder (`paths_reserved`) or its concurrency key is at its
+    /// limit (`concurrency_limit`).
+    fn check_startable(&mut self, id: &TaskId, worker: &str) -> Result<(), Error> {
+        let now = self.clock.now();
+        let Some(task) = self.table.get(id).cloned() else {
+            return Ok(());
+        };
+        Err(match self.blocker(&task, worker, now) {
+            None => return Ok(()),
+            Some(Blocker::Paths(c)) => ReservationError::PathsReserved {
+                task: id.clone(),
+                conflict: Box::new(c),
+            },
+            Some(Blocker::Key { key, limit }) => ReservationError::ConcurrencyLimit {
+                task: id.clone(),
+                key,
+                limit,
+            },
+            Some(Blocker::Behind(_)) => return Ok(()),
+        }
+        .into())
+    }
+}
+
 impl Handler<ClaimNext> for TaskRegistry {
     type Result = Reply<Option<Claimed>>;
     fn handle(&mut self, msg: ClaimNext, _: &mut Context<Self>) -> Self::Result {
-        let Some(id) = self.table.peek_ready(&msg.tags).cloned() else {
+        let now = self.clock.now();
+        let tags = msg.tags;
+        let wanted = |t: &Task| t.executor.is_none() && t.has_tags(&tags);
+        let Some(id) = self.pick(wanted, &msg.worker, now) else {
             return done(Ok(None));
         };
         let ttl = self.ttl_ms();
@@ -86,13 +121,14 @@ impl Handler<ClaimNext> for TaskRegistry {
 impl Handler<ClaimNextExecutor> for TaskRegistry {
     type Result = Reply<Option<Claimed>>;
     fn handle(&mut self, msg: ClaimNextExecutor, _: &mut Context<Self>) -> Self::Result {
-        let pick = self.table.peek_ready_where(|t| {
+        let now = self.clock.now();
+        let wanted = |t: &Task| {
             t.executor
                 .as_ref()
                 .is_some_and(|e| !msg.blocked.contains(&e.server))
                 && !msg.exclude.contains(&t.id)
-        });
-        let Some(id) = pick.cloned() else {
+        };
+        let Some(id) = self.pick(wanted, &msg.worker, now) else {
             return done(Ok(None));
         };
         let ttl = self.ttl_ms();
@@ -106,6 +142,9 @@ impl Handler<ClaimTask> for TaskRegistry {
     fn handle(&mut self, msg: ClaimTask, _: &mut Context<Self>) -> Self::Result {
         if let Err(e) = self.table.check_claimable(&msg.id) {
             return done(Err(e.into()));
+        }
+        if let Err(e) = self.check_startable(&msg.id, &msg.worker) {
+            return done(Err(e));
         }
         let ttl = msg.ttl_ms.unwrap_or_else(|| self.ttl_ms());
         AtomicResponse::new(

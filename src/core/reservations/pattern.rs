@@ -76,9 +76,11 @@ fn normalize(raw: &str, pattern: bool) -> Result<String, String> {
     for seg in text.split('/') {
         match seg {
             "" | "." => {}
-            ".." => return Err(format!(
+            ".." => {
+                return Err(format!(
                 "'{raw}' contains a '..' segment; give it relative to the repository's top level"
-            )),
+            ))
+            }
             s => segs.push(s),
         }
     }

@@ -172,6 +172,13 @@ impl ReservationTable {
         }
     }
 
+    /// A renewal moved reservation `id`'s expiry.
+    pub fn set_expiry(&mut self, id: &str, expires_at: Millis) {
+        if let Some(h) = self.held.get_mut(id) {
+            h.res.expires_at = expires_at;
+        }
+    }
+
     /// Ids of the TTL reservations that lapsed by `now` (lease-bound ones end
     /// with their lease, and are not live once it lapsed).
     pub fn lapsed(&self, now: Millis) -> Vec<String> {

@@ -26,6 +26,9 @@ fn new_task(id: &str, priority: i32, status: TaskStatus) -> Task {
         updated_at: 0,
         seq: 0,
         executor: None,
+        paths: Vec::new(),
+        paths_mode: Default::default(),
+        concurrency_key: None,
     }
 }
 

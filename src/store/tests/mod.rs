@@ -46,6 +46,9 @@ fn task(id: &str) -> Task {
         updated_at: 1,
         seq: 1,
         executor: None,
+        paths: Vec::new(),
+        paths_mode: Default::default(),
+        concurrency_key: None,
     }
 }
 
