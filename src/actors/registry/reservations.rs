@@ -367,6 +367,13 @@ impl Handler<ReleasePaths> for TaskRegistry {
     type Result = Result<(Reservation, Ticket), Error>;
     fn handle(&mut self, msg: ReleasePaths, _: &mut Context<Self>) -> Self::Result {
         let r = self.held_by(&msg.id, &msg.worker, &msg.actor)?;
+        if let (true, Some(task)) = (r.from_task, &r.task_id) {
+            return Err(ReservationError::HeldForTask {
+                id: r.id.clone(),
+                task: task.clone(),
+            }
+            .into());
+        }
         let mut batch = WriteBatch::new();
         batch.remove_reservation(&r.id);
         let ticket = self.write(batch)?;

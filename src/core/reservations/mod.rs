@@ -73,6 +73,15 @@ pub enum ReservationError {
         /// Who asked.
         worker: String,
     },
+    /// The reservation holds a running task's declared paths: it ends with
+    /// that task's lease, not by itself.
+    #[error("reservation '{id}' holds the declared paths of running task '{task}'; it ends with the task's lease (complete, fail or release the task)")]
+    HeldForTask {
+        /// The reservation.
+        id: String,
+        /// Its task.
+        task: TaskId,
+    },
     /// The reservation was made by another access token.
     #[error("reservation '{id}' was made by another token ({}); only that token or an admin may change it", owner.as_deref().unwrap_or("a request without a token"))]
     NotOwner {
@@ -160,6 +169,7 @@ impl ServiceError for ReservationError {
             ReservationError::ConcurrencyLimit { .. } => ErrorCode::ConcurrencyLimit,
             ReservationError::NotFound(_) => ErrorCode::ReservationNotFound,
             ReservationError::NotHolder { .. } => ErrorCode::NotReservationHolder,
+            ReservationError::HeldForTask { .. } => ErrorCode::InvalidStatus,
             ReservationError::NotOwner { .. } => ErrorCode::NotLeaseOwner,
             ReservationError::NoLiveLease { .. } | ReservationError::LeaseLapsed { .. } => {
                 ErrorCode::StaleLease
