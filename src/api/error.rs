@@ -114,6 +114,9 @@ struct Inner<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
+    /// The holding in the way of a reservation or a claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holder: Option<serde_json::Value>,
 }
 
 /// HTTP status of an error code. Exhaustive: only [`ErrorCode::Internal`]
@@ -254,6 +257,12 @@ impl ResponseError for ApiError {
                 code: self.code().as_str(),
                 message: self.to_string(),
                 field: self.field(),
+                holder: match self {
+                    ApiError::Board(e) => {
+                        e.holder().map(crate::core::reservations::Conflict::to_json)
+                    }
+                    _ => None,
+                },
             },
         })
     }

@@ -26,7 +26,9 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
-use super::{admin, compat, dashboard, leases, openapi, servers, sse, tasks, tokens, ApiError};
+use super::{
+    admin, compat, dashboard, leases, openapi, reservations, servers, sse, tasks, tokens, ApiError,
+};
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
 use crate::error::ErrorCode;
@@ -140,6 +142,11 @@ route_table! {
     POST "/slots/{slot}/release" => tasks::release_slot, AGENT;
     GET "/stats" => tasks::stats, VIEWER;
     GET "/leases" => leases::list_leases, VIEWER;
+    POST "/reservations" => reservations::reserve, AGENT;
+    GET "/reservations" => reservations::list, VIEWER;
+    POST "/reservations/check" => reservations::check, VIEWER;
+    POST "/reservations/{id}/renew" => reservations::renew, AGENT;
+    DELETE "/reservations/{id}" => reservations::release, AGENT;
     GET "/servers" => servers::list_servers, VIEWER;
     GET "/servers/{name}" => servers::get_server, VIEWER;
     GET "/servers/{name}/tools" => servers::server_tools, VIEWER;

@@ -165,7 +165,7 @@ impl BatonMcp {
 impl BatonMcp {
     /// A board result as a tool result: the value, made to fit the result
     /// budget ([`Fit`]), as structured content — or a tool error.
-    fn done<T: Fit>(&self, r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
+    pub(super) fn done<T: Fit>(&self, r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
         let max = self.board.settings().mcp.max_result_bytes;
         r.map(|mut v| {
             v.fit(max);
@@ -263,6 +263,10 @@ impl BatonMcp {
         &self,
         Parameters(a): Parameters<TaskRef>,
     ) -> Result<Json<TaskOut>, CallToolResult> {
+        let waits = match self.board.why_waiting(&a.task_id).await {
+            Ok(w) => w,
+            Err(e) => return Err(tool_error(&e)),
+        };
         self.done(
             self.board
                 .task_detail(&a.task_id)
@@ -270,6 +274,7 @@ impl BatonMcp {
                 .map(|(task, deps)| TaskOut {
                     task,
                     dependents: deps.into_iter().map(|d| d.to_string()).collect(),
+                    waits,
                     more: None,
                 }),
         )

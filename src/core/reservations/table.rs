@@ -89,6 +89,21 @@ impl std::fmt::Display for Conflict {
 }
 
 impl Conflict {
+    /// As an error body's `holder`: `{reservation, worker, task, mode,
+    /// patterns, expires_at (RFC 3339), wanted, held}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "reservation": self.reservation,
+            "worker": self.worker,
+            "task": self.task,
+            "mode": self.mode,
+            "patterns": self.patterns,
+            "expires_at": crate::model::rfc3339::format(self.expires_at),
+            "wanted": self.wanted,
+            "held": self.held,
+        })
+    }
+
     /// The conflict with `held`, whose pattern `theirs` overlaps `mine`.
     pub fn with(held: &Reservation, mine: &str, theirs: &str) -> Self {
         Self {
