@@ -95,7 +95,7 @@ pub struct CheckResult {
               (status = 400, body = ErrorBody, description = "malformed JSON, or the header and `worker` disagree (`worker_mismatch`)"),
               (status = 409, body = ErrorBody, description = "another holder holds an overlapping reservation (`reservation_conflict`, with `holder`), or `lease_id` is not a live lease of the worker (`stale_lease`)"),
               (status = 422, body = ErrorBody, description = "a bad pattern (empty, absolute, `..`, invalid glob, too many), or `lease_id`/`ttl_secs` both or neither, naming the field")))]
-pub(crate) async fn reserve(
+pub(crate) async fn reserve_paths(
     board: Acting,
     req: HttpRequest,
     payload: web::Payload,
@@ -118,7 +118,7 @@ pub(crate) async fn reserve(
 #[utoipa::path(get, path = "/api/v1/reservations", tag = "reservations", params(ReservationQuery),
     responses((status = 200, body = ReservationList, description = "the live reservations in id order"),
               (status = 400, body = ErrorBody, description = "malformed query string")))]
-pub(crate) async fn list(
+pub(crate) async fn list_reservations(
     board: Acting,
     q: super::params::Query<ReservationQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -136,7 +136,10 @@ pub(crate) async fn list(
 #[utoipa::path(post, path = "/api/v1/reservations/check", tag = "reservations", request_body = CheckRequest,
     responses((status = 200, body = CheckResult, description = "per path, the live reservations that match it"),
               (status = 422, body = ErrorBody, description = "a bad path (empty, absolute, `..`) or too many, naming the field")))]
-pub(crate) async fn check(board: Acting, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn check_paths(
+    board: Acting,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let body: CheckRequest = json_body(&board, payload, false).await?;
     let paths = board.check_paths(body.paths).await?;
     Ok(HttpResponse::Ok().json(CheckResult { paths }))
@@ -149,7 +152,7 @@ pub(crate) async fn check(board: Acting, payload: web::Payload) -> Result<HttpRe
     responses((status = 200, body = Reservation, description = "the reservation, its expiry moved"),
               (status = 404, body = ErrorBody, description = "no live reservation with that id (`reservation_not_found`)"),
               (status = 409, body = ErrorBody, description = "held by another worker (`not_reservation_holder`)")))]
-pub(crate) async fn renew(
+pub(crate) async fn renew_reservation(
     board: Acting,
     req: HttpRequest,
     id: web::Path<String>,
@@ -167,7 +170,7 @@ pub(crate) async fn renew(
     responses((status = 200, body = Reservation, description = "the reservation released"),
               (status = 404, body = ErrorBody, description = "no live reservation with that id (`reservation_not_found`)"),
               (status = 409, body = ErrorBody, description = "held by another worker, or a running task's own")))]
-pub(crate) async fn release(
+pub(crate) async fn release_reservation(
     board: Acting,
     req: HttpRequest,
     id: web::Path<String>,

@@ -142,11 +142,11 @@ route_table! {
     POST "/slots/{slot}/release" => tasks::release_slot, AGENT;
     GET "/stats" => tasks::stats, VIEWER;
     GET "/leases" => leases::list_leases, VIEWER;
-    POST "/reservations" => reservations::reserve, AGENT;
-    GET "/reservations" => reservations::list, VIEWER;
-    POST "/reservations/check" => reservations::check, VIEWER;
-    POST "/reservations/{id}/renew" => reservations::renew, AGENT;
-    DELETE "/reservations/{id}" => reservations::release, AGENT;
+    POST "/reservations" => reservations::reserve_paths, AGENT;
+    GET "/reservations" => reservations::list_reservations, VIEWER;
+    POST "/reservations/check" => reservations::check_paths, VIEWER;
+    POST "/reservations/{id}/renew" => reservations::renew_reservation, AGENT;
+    DELETE "/reservations/{id}" => reservations::release_reservation, AGENT;
     GET "/servers" => servers::list_servers, VIEWER;
     GET "/servers/{name}" => servers::get_server, VIEWER;
     GET "/servers/{name}/tools" => servers::server_tools, VIEWER;

@@ -36,18 +36,18 @@ pub(crate) fn worker_header(context: &RequestContext<RoleServer>) -> Option<Stri
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReserveArgs {
-    /// Repository-relative globset globs (not gitignore rules): `src/api/**`, `Cargo.toml`.
+    /// Repo-relative globset globs (not gitignore): `src/api/**`.
     pub patterns: Vec<String>,
     /// `exclusive` (default) or `shared`.
     #[serde(default)]
     pub mode: Option<ReservationMode>,
-    /// Your live lease: the reservation then ends with it.
+    /// Your live lease: ends with it.
     #[serde(default)]
     pub lease_id: Option<u64>,
-    /// Without lease_id: lifetime in seconds (renew with renew_reservation).
+    /// Without lease_id: lifetime in seconds.
     #[serde(default)]
     pub ttl_secs: Option<u64>,
-    /// Your worker name (else the X-Baton-Worker header).
+    /// Your worker (else the X-Baton-Worker header).
     #[serde(default)]
     pub worker: Option<String>,
 }
@@ -58,7 +58,7 @@ pub(crate) struct ReserveArgs {
 pub(crate) struct ReservationRef {
     /// Reservation id.
     pub id: String,
-    /// Your worker name (else the X-Baton-Worker header).
+    /// Your worker (else the X-Baton-Worker header).
     #[serde(default)]
     pub worker: Option<String>,
 }
@@ -126,8 +126,7 @@ fn one(r: Result<Reservation, Error>) -> Result<ReservationOut, Error> {
 
 #[tool_router(router = reservation_router, vis = "pub(super)")]
 impl BatonMcp {
-    /// Reserve path patterns for your work (exclusive or shared), bound to your lease
-    /// (lease_id) or for ttl_secs. A claimed task's declared paths are reserved already.
+    /// Reserve paths for your lease (lease_id) or ttl_secs. A claimed task's paths are reserved already.
     #[tool(annotations(
         title = "Reserve paths",
         read_only_hint = false,
@@ -148,7 +147,7 @@ impl BatonMcp {
         self.done(one(r))
     }
 
-    /// Renew your TTL reservation by its TTL (a lease-bound one renews with heartbeats).
+    /// Renew your TTL reservation (lease-bound ones renew with heartbeats).
     #[tool(annotations(
         title = "Renew reservation",
         read_only_hint = false,
@@ -201,7 +200,7 @@ impl BatonMcp {
         }))
     }
 
-    /// Who holds each path now (empty holders: free to write).
+    /// Who holds each path now (no holders: free).
     #[tool(annotations(
         title = "Check paths",
         read_only_hint = true,

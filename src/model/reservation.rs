@@ -26,10 +26,10 @@ use super::time::Millis;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum ReservationMode {
-    /// Nobody else may hold an overlapping pattern (the default).
+    /// No other holder may overlap (default).
     #[default]
     Exclusive,
-    /// Others may hold overlapping shared patterns, not exclusive ones.
+    /// Other holders may overlap with shared ones.
     Shared,
 }
 

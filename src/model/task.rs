@@ -284,16 +284,13 @@ pub struct TaskSpec {
     /// Run the task by calling a downstream MCP tool (baton's dispatcher claims it).
     #[serde(default)]
     pub executor: Option<Executor>,
-    /// Repository-relative path patterns the task will touch (`globset`
-    /// globs, not gitignore rules: `src/api/**`, `Cargo.toml`). A claim
-    /// skips (or, for this task by id, refuses) it while they conflict with
-    /// another holder's live reservation, and reserves them for its lease.
+    /// Repo-relative globset globs it will touch (`src/api/**`): claims wait while others hold them.
     #[serde(default)]
     pub paths: Vec<String>,
     /// `exclusive` (default) or `shared`.
     #[serde(default)]
     pub paths_mode: Option<ReservationMode>,
-    /// A concurrency key: at most `[concurrency] limits.<key>` running tasks share it.
+    /// At most `[concurrency] limits.<key>` running tasks share a key.
     #[serde(default)]
     pub concurrency_key: Option<String>,
 }
