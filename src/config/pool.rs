@@ -140,6 +140,12 @@ server_options! {
     /// Tools of this server that tasks may execute (`executor: {server, tool}`); empty = none.
     /// Only admins create executor tasks, and only for these tools.
     executable_tools: Vec<String> = Vec::new(),
+    /// Tools of this server (their own names; `prefix_*` matches a prefix, `*` all) that
+    /// change the world: the gateway refuses a call unless the calling worker holds a live lease.
+    lease_required: Vec<String> = Vec::new(),
+    /// For `lease_required` tools: the argument that holds a path (`{ write_file = "path" }`);
+    /// the caller must also hold a live reservation covering that path.
+    path_arguments: BTreeMap<String, String> = BTreeMap::new(),
 }
 
 impl ServerOptions {
