@@ -31,6 +31,8 @@
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 16).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -489,8 +491,15 @@ fn data_dir() -> tempfile::TempDir {
 }
 
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+    run_on(ops, |_| {})
+}
+
+/// Run `ops` on a board whose storage `storage` chooses (redb in a
+/// temporary directory unless it says otherwise).
+fn run_on(ops: &[Op], storage: impl FnOnce(&mut Settings)) -> Result<(), TestCaseError> {
     let dir = data_dir();
     let mut settings = Settings::for_tests(dir.path());
+    storage(&mut settings);
     settings.slots.count = SLOTS;
     settings.leases.ttl_secs = TTL / 1000;
     settings.leases.sweep_interval_ms = 60_000;
@@ -539,6 +548,37 @@ fn reservations_and_claims_never_collide_across_crashes() {
     };
     let result = proptest::test_runner::TestRunner::new(config)
         .run(&prop::collection::vec(op(), 1..70), |ops| run(&ops));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// Must-show 5: the same invariants, with crashes, on the PostgreSQL engine
+/// (a real server this test starts; skipped with a notice when PostgreSQL
+/// is not installed, unless `BATON_REQUIRE_POSTGRES` is set).
+#[test]
+fn the_same_invariants_hold_on_postgres() {
+    let Some(pg) = common::postgres::Postgres::start_or_skip() else {
+        return;
+    };
+    let config = ProptestConfig {
+        cases: (cases() / 2).max(4),
+        max_shrink_iters: 50,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let result = proptest::test_runner::TestRunner::new(config).run(
+        &prop::collection::vec(op(), 1..50),
+        |ops| {
+            let url = pg.database();
+            run_on(&ops, |st| {
+                st.storage.backend = baton::config::StorageBackend::Postgres;
+                st.storage.url = url;
+                st.storage.pool_size = 2;
+                st.ha.failover_timeout_secs = 1;
+            })
+        },
+    );
     if let Err(e) = result {
         panic!("{e}");
     }
