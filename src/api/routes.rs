@@ -189,6 +189,7 @@ route_table! {
     GET "/graph.js" => dashboard::graph_js, PUBLIC;
     GET "/nav.js" => dashboard::nav_js, PUBLIC;
     GET "/progress.js" => dashboard::progress_js, PUBLIC;
+    GET "/reservations.js" => dashboard::reservations_js, PUBLIC;
     GET "/servers.js" => dashboard::servers_js, PUBLIC;
     GET "/slots.js" => dashboard::slots_js, PUBLIC;
     GET "/sse.js" => dashboard::sse_js, PUBLIC;
