@@ -602,3 +602,174 @@ fn set_exec(p: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
+
+// ---- the MCP tools -------------------------------------------------------------------
+
+async fn tool(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    name: &'static str,
+    args: Value,
+) -> rmcp::model::CallToolResult {
+    client
+        .call_tool(
+            CallToolRequestParams::new(name)
+                .with_arguments(args.as_object().cloned().unwrap_or_default()),
+        )
+        .await
+        .expect("the call reaches baton")
+}
+
+#[actix_web::test]
+async fn the_reservation_tools_over_mcp_take_the_worker_from_the_header() {
+    let s = TestServer::start(|_| {}).await;
+    let w1 = mcp_as(&s, "w1").await;
+    let w2 = mcp_as(&s, "w2").await;
+    let r = tool(
+        &w1,
+        "reserve_paths",
+        json!({"patterns": ["a/**"], "ttl_secs": 60}),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    let held = r.structured_content.clone().expect("structured");
+    assert_eq!(held["reservation"]["worker"], "w1");
+    let r = tool(
+        &w2,
+        "reserve_paths",
+        json!({"patterns": ["a/b.rs"], "ttl_secs": 60}),
+    )
+    .await;
+    let err = common::tool_error(&r)["error"].clone();
+    assert_eq!(err["code"], "reservation_conflict", "{err}");
+    assert_eq!(err["holder"]["worker"], "w1", "{err}");
+    let r = tool(
+        &w1,
+        "reserve_paths",
+        json!({"patterns": ["b"], "ttl_secs": 60, "worker": "w2"}),
+    )
+    .await;
+    assert_eq!(common::tool_error(&r)["error"]["code"], "worker_mismatch");
+    let r = tool(&w2, "check_paths", json!({"paths": ["a/x", "c"]})).await;
+    let v = r.structured_content.clone().expect("structured");
+    assert_eq!(v["paths"][0]["holders"][0]["worker"], "w1", "{v}");
+    assert_eq!(v["paths"][1]["holders"], json!([]));
+    let r = tool(&w2, "list_reservations", json!({})).await;
+    let v = r.structured_content.clone().expect("structured");
+    assert_eq!(v["reservations"].as_array().map(Vec::len), Some(1), "{v}");
+    // a task over the held paths waits, and get_task says why
+    let (code, _) = s
+        .post("/tasks", json!({"id": "t", "title": "t", "paths": ["a/c"]}))
+        .await;
+    assert_eq!(code, 201);
+    let r = tool(&w2, "get_task", json!({"task_id": "t"})).await;
+    let v = r.structured_content.clone().expect("structured");
+    assert!(
+        v["waits"].as_str().unwrap_or_default().contains("w1"),
+        "{v}"
+    );
+    let id = held["reservation"]["id"].as_str().expect("id");
+    let r = tool(&w2, "release_paths", json!({"id": id})).await;
+    assert_eq!(
+        common::tool_error(&r)["error"]["code"],
+        "not_reservation_holder"
+    );
+    let r = tool(&w1, "renew_reservation", json!({"id": id})).await;
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    let r = tool(&w1, "release_paths", json!({"id": id})).await;
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    let r = tool(&w2, "claim_next_task", json!({"worker": "w2"})).await;
+    let v = r.structured_content.clone().expect("structured");
+    assert_eq!(v["claim"]["task"]["id"], "t", "{v}");
+    w1.cancel().await.ok();
+    w2.cancel().await.ok();
+    s.stop().await;
+}
+
+// ---- the CLI ---------------------------------------------------------------------------
+
+/// Run the real binary off the test's thread (the server runs on it).
+async fn baton(args: &[&str], worker: &str) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let worker = worker.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(&args)
+            .env("BATON_WORKER", worker)
+            .env_remove("BATON_TOKEN")
+            .output()
+            .expect("baton runs")
+    })
+    .await
+    .expect("thread")
+}
+
+#[actix_web::test]
+async fn baton_reservations_reserve_list_check_and_release() {
+    let s = TestServer::start(|_| {}).await;
+    let url = format!("http://{}", s.addr);
+    let out = baton(
+        &[
+            "reservations",
+            "--url",
+            &url,
+            "--json",
+            "reserve",
+            "src/api/**",
+            "--ttl",
+            "60",
+        ],
+        "alice",
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(r["worker"], "alice");
+    let id = r["id"].as_str().expect("id").to_owned();
+    let out = baton(
+        &[
+            "reservations",
+            "--url",
+            &url,
+            "reserve",
+            "src/**",
+            "--ttl",
+            "60",
+        ],
+        "bob",
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reservation_conflict"));
+    let out = baton(
+        &[
+            "reservations",
+            "--url",
+            &url,
+            "check",
+            "src/api/x.rs",
+            "README.md",
+        ],
+        "bob",
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && text.contains("alice") && text.contains("free"),
+        "{text}"
+    );
+    let out = baton(&["reservations", "--url", &url, "list"], "bob").await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("src/api/**"));
+    let out = baton(&["reservations", "--url", &url, "release", &id], "alice").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, v) = s.get("/reservations").await;
+    assert_eq!(v["reservations"], json!([]));
+    s.stop().await;
+}

@@ -128,7 +128,9 @@ impl Handler<ClaimNextExecutor> for TaskRegistry {
                 .is_some_and(|e| !msg.blocked.contains(&e.server))
                 && !msg.exclude.contains(&t.id)
         };
-        let Some(id) = self.pick(wanted, &msg.worker, now) else {
+        // every executor task is a holder of its own: the dispatcher's one
+        // worker name must not let two of them run over the same paths
+        let Some(id) = self.pick(wanted, "", now) else {
             return done(Ok(None));
         };
         let ttl = self.ttl_ms();

@@ -16,7 +16,9 @@
 //! limits` names it, has fewer running tasks than the limit, and (2) its
 //! declared `paths` conflict with no live reservation (running tasks'
 //! paths are their leases' reservations) under the conflict rule — the
-//! claiming worker never conflicts with itself.
+//! claiming worker never conflicts with itself. The dispatcher claims as
+//! nobody (`""`, which conflicts with every holder): its executor tasks
+//! share one worker name, yet each is a holder of its own.
 //!
 //! **No starvation.** [`TaskRegistry::pick`] walks the ready queue in claim
 //! order (priority, then age). A task skipped for its paths keeps its
