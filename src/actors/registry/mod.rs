@@ -1,7 +1,10 @@
 //! `TaskRegistry`: the only writer of task state.
 //!
 //! State: a [`TaskTable`] (records, ready queue, lease expiries), the live
-//! [`TaskContext`] of every running task, and the `t/` key space of the store.
+//! [`TaskContext`] of every running task, the live path reservations (the
+//! `r/` key space; `reservations.rs`), and the `t/` key space of the store.
+//! Every claim path checks paths and concurrency keys in one place
+//! (`paths.rs`).
 //! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
 //! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a

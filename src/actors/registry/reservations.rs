@@ -3,7 +3,8 @@
 //! [`ListReservations`], [`CheckPaths`], [`WhyWaiting`], [`CheckFence`])
 //! and how reservations follow leases.
 //!
-//! **Owner.** The live reservations are a [`ReservationTable`] field of the
+//! **Owner.** The live reservations are a
+//! [`ReservationTable`](crate::core::reservations::ReservationTable) field of the
 //! registry, not an actor of their own: a claim must check them and reserve
 //! the claimed task's paths in one step, and a lease's end must end its
 //! reservations in the same commit. Both are the registry's own steps, so
