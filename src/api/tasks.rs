@@ -175,7 +175,13 @@ pub(crate) async fn get_task(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (task, dependents) = board.task_detail(&id).await?;
-    let waits = board.why_waiting(&id).await?;
+    let waits = if task.status == TaskStatus::Ready
+        && (!task.paths.is_empty() || task.concurrency_key.is_some())
+    {
+        board.why_waiting(&id).await?
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(TaskDetail {
         task,
         dependents: dependents.into_iter().map(|d| d.to_string()).collect(),
