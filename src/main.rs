@@ -1,6 +1,6 @@
 //! The `baton` binary: `baton serve` runs a node ([`baton::serve::run`]);
-//! the other subcommands (`task`, `servers`, `token`, `backup`, `restore`,
-//! `mcp-stdio`) live in [`cli`]. Only argument parsing, tracing, signal
+//! the other subcommands (`task`, `servers`, `reservations`, `guard`,
+//! `token`, `backup`, `restore`, `mcp-stdio`) live in [`cli`]. Only argument parsing, tracing, signal
 //! handlers and wiring live here.
 
 mod cli;
@@ -77,6 +77,20 @@ enum Command {
         remote: cli::Remote,
         #[command(subcommand)]
         command: cli::task::TaskCommand,
+    },
+    /// Path reservations on a running server.
+    Reservations {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        command: cli::reservations::ReservationsCommand,
+    },
+    /// The git guard: refuse commits of paths another worker reserved.
+    Guard {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        command: cli::guard::GuardCommand,
     },
     /// Downstream MCP servers of a running server.
     Servers {
@@ -156,6 +170,11 @@ async fn main() -> Result<()> {
         } => serve(config, bind, data_dir, mcp_servers, insecure_no_auth).await,
         Command::Task { remote, command } => cli::task::run(remote, command).await,
         Command::Servers { remote, command } => cli::servers::run(remote, command).await,
+        Command::Reservations { remote, command } => cli::reservations::run(remote, command).await,
+        Command::Guard { remote, command } => {
+            let code = cli::guard::run(remote, command).await?;
+            std::process::exit(code)
+        }
         Command::McpStdio {
             url,
             credentials,

@@ -333,7 +333,7 @@ impl Runtime {
         .with_adopt_within(settings.slots.adopt_within_secs.saturating_mul(1000))
         .with_requests(requests.clone())
         .start();
-        let registry = TaskRegistry::new(
+        let mut registry = TaskRegistry::new(
             table,
             store.clone(),
             resolver.clone(),
@@ -345,8 +345,22 @@ impl Runtime {
         )
         .with_operations(operations)
         .with_held_slots(in_held_slot)
-        .with_requests(requests)
-        .start();
+        .with_requests(requests);
+        // path reservations: a lease-bound one lives only with its lease
+        let dropped = registry.restore_reservations(store.load_reservations()?);
+        if !dropped.is_empty() {
+            tracing::warn!(
+                count = dropped.len(),
+                "dropping stored reservations whose lease is not live"
+            );
+            let mut batch = WriteBatch::new();
+            for id in &dropped {
+                batch.remove_reservation(id);
+            }
+            let ticket = store.commit(batch)?;
+            store.wait_durable(ticket).await?;
+        }
+        let registry = registry.start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start;
         // the gateway names handed out before keep their meaning (invariant 8)

@@ -143,6 +143,8 @@ pub struct Metrics {
     completed: AtomicU64,
     added: AtomicU64,
     latency: LatencyBuckets,
+    skipped_paths: Counter,
+    skipped_concurrency: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -231,7 +233,21 @@ impl Default for Metrics {
             "Group-commit flushes (fsyncs) performed",
             store_flushes.clone(),
         );
+        let skipped_paths = Counter::default();
+        let skipped_concurrency = Counter::default();
+        registry.register(
+            "claim_skips_paths",
+            "Ready tasks a claim passed over because their paths conflicted with a live reservation (or an older waiting task's paths)",
+            skipped_paths.clone(),
+        );
+        registry.register(
+            "claim_skips_concurrency",
+            "Ready tasks a claim passed over because their concurrency key was at its limit",
+            skipped_concurrency.clone(),
+        );
         Self {
+            skipped_paths,
+            skipped_concurrency,
             registry: Mutex::new(registry),
             http_requests,
             http_latency,
@@ -270,6 +286,22 @@ impl Metrics {
             })
             .observe(elapsed.as_secs_f64());
         self.latency.record(elapsed);
+    }
+
+    /// A claim passed over `paths` ready tasks for conflicting paths and
+    /// `keys` for a concurrency key at its limit.
+    pub fn claim_skipped(&self, paths: u64, keys: u64) {
+        if paths > 0 {
+            self.skipped_paths.inc_by(paths);
+        }
+        if keys > 0 {
+            self.skipped_concurrency.inc_by(keys);
+        }
+    }
+
+    /// Ready tasks claims passed over so far: (for paths, for concurrency keys).
+    pub fn claim_skips(&self) -> (u64, u64) {
+        (self.skipped_paths.get(), self.skipped_concurrency.get())
     }
 
     /// Record a lifecycle event.

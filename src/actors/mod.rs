@@ -4,7 +4,7 @@
 //!
 //! | actor | owns |
 //! |---|---|
-//! | [`registry::TaskRegistry`] | task records, lifecycle, leases (the only writer of task state) |
+//! | [`registry::TaskRegistry`] | task records, lifecycle, leases (the only writer of task state), and the path reservations tied to them |
 //! | [`resolver::DependencyResolver`] | the DAG: edges both ways, unmet counts |
 //! | [`slots::SlotAllocator`] | the N worker slots |
 //! | [`context::TaskContext`] | one per claimed task: its context and deadline |

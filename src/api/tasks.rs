@@ -26,6 +26,11 @@ pub struct ErrorDetail {
     pub message: String,
     /// The request field concerned, if any.
     pub field: Option<String>,
+    /// For `reservation_conflict` and `paths_reserved`: the holding in the
+    /// way (`reservation`, `worker`, `task`, `mode`, `patterns`,
+    /// `expires_at`, and the overlapping `wanted`/`held` patterns).
+    #[schema(value_type = Option<Object>)]
+    pub holder: Option<serde_json::Value>,
 }
 
 /// Batch of tasks (atomic: all are added or none).
@@ -155,6 +160,10 @@ pub struct TaskDetail {
     pub task: Task,
     /// Ids of tasks that depend on it.
     pub dependents: Vec<String>,
+    /// For a ready task a claim would pass over now: why it waits
+    /// ("waits for `src/api/**` held by task `api` (worker alice) until …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits: Option<String>,
 }
 
 /// One task, with its dependents.
@@ -166,9 +175,17 @@ pub(crate) async fn get_task(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (task, dependents) = board.task_detail(&id).await?;
+    let waits = if task.status == TaskStatus::Ready
+        && (!task.paths.is_empty() || task.concurrency_key.is_some())
+    {
+        board.why_waiting(&id).await?
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(TaskDetail {
         task,
         dependents: dependents.into_iter().map(|d| d.to_string()).collect(),
+        waits,
     }))
 }
 

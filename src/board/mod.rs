@@ -17,6 +17,7 @@
 //! | `waits.rs` | durable waits (MCP task handles) |
 //! | `reads.rs` | every read, stats, Prometheus text |
 //! | `pages.rs` | the filters and pages of the list reads, [`Stats`] |
+//! | `reservations.rs` | path reservations, who holds a path, why a task waits, the gateway's fence |
 
 use std::sync::Arc;
 
@@ -41,11 +42,13 @@ mod claim;
 mod context;
 mod pages;
 mod reads;
+mod reservations;
 mod slots;
 mod transitions;
 mod waits;
 
 pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
+pub use reservations::{resolve_worker, PathHolders};
 
 /// A task and its lease, as returned by a claim.
 #[derive(

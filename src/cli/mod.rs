@@ -11,9 +11,13 @@
 //! | `token.rs` | `baton token create/list/revoke` (online or offline) |
 //! | `backup.rs` | `baton backup`, `baton restore` |
 //! | `mcp_stdio.rs` | `baton mcp-stdio` (bridge or in-process) |
+//! | `reservations.rs` | `baton reservations list/reserve/renew/release/check` |
+//! | `guard.rs` | `baton guard pre-commit/install`: the git guard |
 
 pub(crate) mod backup;
+pub(crate) mod guard;
 pub(crate) mod mcp_stdio;
+pub(crate) mod reservations;
 pub(crate) mod servers;
 pub(crate) mod task;
 pub(crate) mod token;

@@ -1,6 +1,9 @@
 //! The board's own rules: `[slots]` (how many tasks run at once),
-//! `[leases]` (how long a claim lasts) and `[tasks]` (size bounds and
-//! defaults every task is checked against).
+//! `[leases]` (how long a claim lasts), `[tasks]` (size bounds and
+//! defaults every task is checked against) and `[concurrency]` (how many
+//! running tasks may share a concurrency key).
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +65,17 @@ pub struct TaskSettings {
     pub max_context_value_bytes: usize,
     /// Longest error message kept.
     pub max_error_len: usize,
+    /// Most path patterns per task (`paths`) and per reservation.
+    pub max_paths: usize,
+}
+
+/// `[concurrency]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConcurrencySettings {
+    /// Most running tasks per concurrency key (`concurrency_key` of a task);
+    /// a key without a limit here is unlimited. Every claim path checks it.
+    pub limits: BTreeMap<String, u32>,
 }
 
 impl Default for SlotSettings {
@@ -99,6 +113,7 @@ impl Default for TaskSettings {
             max_timeout_secs: 7 * 24 * 3600,
             max_context_value_bytes: 65_536,
             max_error_len: 8_192,
+            max_paths: 256,
         }
     }
 }

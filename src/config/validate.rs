@@ -28,6 +28,19 @@ impl Settings {
             "must be between 1 and 86400",
         )?;
         check(
+            (1..=100_000).contains(&self.tasks.max_paths),
+            "tasks.max_paths",
+            "must be between 1 and 100000",
+        )?;
+        if let Some((key, _)) = self.concurrency.limits.iter().find(|(_, n)| **n == 0) {
+            return Err(ConfigError::Invalid {
+                key: "concurrency.limits",
+                message: format!(
+                    "the limit of '{key}' is 0, so its tasks could never run; give at least 1, or remove the key (unlimited)"
+                ),
+            });
+        }
+        check(
             self.leases.ttl_secs >= 1,
             "leases.ttl_secs",
             "must be at least 1",

@@ -16,6 +16,7 @@ pub use code::{ErrorCode, ServiceError};
 use crate::auth::tokens::TokenError;
 use crate::config::ConfigError;
 use crate::core::graph::GraphError;
+use crate::core::reservations::ReservationError;
 use crate::core::slots::SlotError;
 use crate::core::table::TaskError;
 use crate::pool::{PoolConfigError, PoolError};
@@ -33,6 +34,9 @@ pub enum Error {
     /// Worker slots.
     #[error(transparent)]
     Slot(#[from] SlotError),
+    /// Path reservations, claims over reserved paths, fenced gateway calls.
+    #[error(transparent)]
+    Reservation(#[from] ReservationError),
     /// Persistence.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -79,6 +83,7 @@ impl Error {
             Error::Task(e) => e.error_code(),
             Error::Graph(e) => e.error_code(),
             Error::Slot(e) => e.error_code(),
+            Error::Reservation(e) => e.error_code(),
             Error::Store(e) => e.error_code(),
             Error::Config(e) => e.error_code(),
             Error::PoolConfig(e) => e.error_code(),
@@ -105,6 +110,17 @@ impl Error {
             Error::Graph(GraphError::Duplicate(_)) => Some("id".into()),
             Error::Token(TokenError::InvalidName(_)) => Some("name".into()),
             Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
+            Error::Reservation(e) => e.field(),
+            _ => None,
+        }
+    }
+
+    /// The holding in the way, for a reservation conflict or a claim of a
+    /// task whose paths are reserved (rendered as `holder` in error bodies).
+    pub fn holder(&self) -> Option<&crate::core::reservations::Conflict> {
+        match self {
+            Error::Reservation(ReservationError::Conflict(c))
+            | Error::Reservation(ReservationError::PathsReserved { conflict: c, .. }) => Some(c),
             _ => None,
         }
     }

@@ -375,6 +375,9 @@ pub struct TaskOut {
     pub task: Task,
     /// Ids of tasks depending on it.
     pub dependents: Vec<String>,
+    /// For a ready task a claim would pass over now: why it waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits: Option<String>,
     /// Present when not all dependents fit in the result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more: Option<String>,

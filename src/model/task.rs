@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::id::TaskId;
 use super::lease::Lease;
+use super::reservation::ReservationMode;
 use super::rfc3339;
 use super::time::Millis;
 
@@ -166,6 +167,23 @@ pub struct Task {
     /// (the dispatcher); agents' `claim_next` never hands it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<Box<Executor>>,
+    /// Repository-relative path patterns (globset globs, normalized) the
+    /// task will touch: no claim starts it while another holder's live
+    /// reservation (or a running task's paths) conflicts, and a claim
+    /// reserves them for its lease.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// How `paths` are held: `exclusive` (default) or `shared`.
+    #[serde(default, skip_serializing_if = "is_exclusive")]
+    pub paths_mode: ReservationMode,
+    /// At most `[concurrency] limits.<key>` running tasks share this key (a
+    /// key without a limit is unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_key: Option<String>,
+}
+
+fn is_exclusive(m: &ReservationMode) -> bool {
+    *m == ReservationMode::Exclusive
 }
 
 /// A downstream MCP tool call that runs a task (see the dispatcher).
@@ -220,6 +238,9 @@ impl Task {
             updated_at: 0,
             seq: 0,
             executor: None,
+            paths: Vec::new(),
+            paths_mode: ReservationMode::Exclusive,
+            concurrency_key: None,
         }
     }
 }
@@ -263,6 +284,15 @@ pub struct TaskSpec {
     /// Run the task by calling a downstream MCP tool (baton's dispatcher claims it).
     #[serde(default)]
     pub executor: Option<Executor>,
+    /// Repo-relative globset globs it will touch (`src/api/**`): claims wait while others hold them.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// `exclusive` (default) or `shared`.
+    #[serde(default)]
+    pub paths_mode: Option<ReservationMode>,
+    /// At most `[concurrency] limits.<key>` running tasks share a key.
+    #[serde(default)]
+    pub concurrency_key: Option<String>,
 }
 
 #[cfg(test)]

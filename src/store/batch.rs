@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use super::keys::{
     context_key, encode, gateway_name_key, key, request_key, SlotRecord, META, OPERATION, RENEWAL,
-    SLOT, TASK, TOKEN,
+    RESERVATION, SLOT, TASK, TOKEN,
 };
 use crate::model::{
     AccessToken, Event, GatewayKind, GatewayName, Millis, Operation, RequestKey, RequestRecord,
-    Task, TaskId,
+    Reservation, Task, TaskId,
 };
 
 /// Proof that a commit was applied; wait on it with
@@ -126,6 +126,16 @@ impl WriteBatch {
     /// Remove an MCP task-handle record.
     pub fn remove_operation(&mut self, id: &str) {
         self.remove(key(OPERATION, id.as_bytes()));
+    }
+
+    /// Write a path reservation record.
+    pub fn put_reservation(&mut self, res: &Reservation) {
+        self.insert(key(RESERVATION, res.id.as_bytes()), encode(res));
+    }
+
+    /// Remove a path reservation record.
+    pub fn remove_reservation(&mut self, id: &str) {
+        self.remove(key(RESERVATION, id.as_bytes()));
     }
 
     /// Write an access token record.

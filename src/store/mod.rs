@@ -50,7 +50,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{AccessToken, Event, GatewayName, Operation, RequestRecord, Task, TaskId};
+use crate::model::{
+    AccessToken, Event, GatewayName, Operation, RequestRecord, Reservation, Task, TaskId,
+};
 
 pub mod backup;
 mod batch;
@@ -80,8 +82,8 @@ use engine::postgres::PostgresEngine;
 use engine::redb::RedbEngine;
 use engine::{Engine, Snapshot};
 use keys::{
-    last_event_in, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, OPERATION, REQUEST, SLOT,
-    TASK_COUNT_META, TOKEN,
+    last_event_in, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, OPERATION, REQUEST, RESERVATION,
+    SLOT, TASK_COUNT_META, TOKEN,
 };
 use leases::index_leases;
 use sled_import::migrate_from_sled;
@@ -524,6 +526,12 @@ impl Store {
     /// Every MCP task-handle record.
     pub fn load_operations(&self) -> Result<Vec<Operation>, StoreError> {
         self.scan(OPERATION)
+    }
+
+    /// Every path reservation record (lease-bound ones included: the
+    /// registry drops any whose lease is not the task's current one).
+    pub fn load_reservations(&self) -> Result<Vec<Reservation>, StoreError> {
+        self.scan(RESERVATION)
     }
 
     /// Every access token record.
