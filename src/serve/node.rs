@@ -17,7 +17,7 @@ use super::proxy::Follower;
 use super::{Listening, ServeError, Stop};
 use crate::config::{Settings, StorageBackend};
 use crate::store::leader::Observer;
-use crate::Runtime;
+use crate::runtime::Runtime;
 
 /// How a leader's time ended.
 enum Ended {
