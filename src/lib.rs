@@ -63,6 +63,7 @@ pub mod board;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod dispatcher;
 pub mod error;
 pub mod mcp;
 pub mod model;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
+use crate::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::actors::metrics::{Metrics, MetricsCollector};
 use crate::actors::registry::TaskRegistry;
 use crate::actors::resolver::DependencyResolver;
