@@ -65,6 +65,7 @@ pub mod config;
 pub mod core;
 pub mod dispatcher;
 pub mod error;
+pub mod error_code;
 pub mod mcp;
 pub mod model;
 pub mod pool;

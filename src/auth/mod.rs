@@ -33,7 +33,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Settings;
-use crate::error::code::ErrorCode;
+use crate::error_code::ErrorCode;
 use crate::model::{Principal, Role};
 use crate::store::{Store, StoreError};
 

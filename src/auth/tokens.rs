@@ -19,7 +19,7 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::{now_ms, AccessToken, Role};
 use crate::store::{Store, StoreError, WriteBatch};
 

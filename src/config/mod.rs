@@ -6,7 +6,7 @@
 //! `BATON_SERVER__BIND=0.0.0.0:9000`, `BATON_SLOTS__COUNT=64`.
 //!
 //! The ground floor: this module imports nothing of baton's but the error
-//! codes (`crate::error::code`), so every other module may read settings.
+//! codes (`crate::error_code`), so every other module may read settings.
 //!
 //! | file | what |
 //! |---|---|
@@ -47,7 +47,7 @@ pub use self::edges::{ApiSettings, DashboardSettings, McpSettings, ToolProfile};
 pub use self::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::server::{HaSettings, LogFormat, LogSettings, ServerSettings};
 pub use self::storage::{RetentionSettings, StorageBackend, StorageSettings};
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]

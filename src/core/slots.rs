@@ -14,7 +14,7 @@
 //! record, rewritten on every change; a task-bound hold is derived from its
 //! task's lease. [`SlotTable::recover`] rebuilds the table from both.
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::{Millis, SlotInfo, TaskId};
 
 /// Why a slot operation was refused.

@@ -28,7 +28,7 @@ use super::server::{Admission, AdmitCall, CallFinished, CallOutcome, McpServer};
 use super::shared::{LiveRoute, PoolShared};
 use super::state::ServerState;
 use crate::core::breaker::Permit;
-use crate::error::code::ServiceError as _;
+use crate::error_code::ServiceError as _;
 
 /// Per-call options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

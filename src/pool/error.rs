@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rmcp::ErrorData;
 
 use crate::core::expand::ExpandError;
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::Millis;
 
 use super::state::ServerState;

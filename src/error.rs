@@ -2,16 +2,17 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | [`code`] | the leaf: [`ErrorCode`] (every code clients see) and [`ServiceError`] (how an error says its code); imports nothing of baton's |
-//! | `mod.rs` | the aggregate [`Error`], which delegates its code to the subsystem's error |
+//! | [`crate::error_code`] | the leaf: [`ErrorCode`] (every code clients see) and [`ServiceError`] (how an error says its code); imports nothing of baton's, so the floors below this aggregate (`config`, `core`, `store`, `pool`, `auth`) import it and not this file |
+//! | `error.rs` | the aggregate [`Error`], which delegates its code to the subsystem's error |
 //!
 //! Each error has a stable [`Error::code`]; `api/error.rs` maps every code to
 //! an HTTP status in one place (an exhaustive `match`, so a new code cannot
 //! fall through to 500), and `mcp` maps them to MCP errors in one place.
 
-pub mod code;
-
-pub use code::{ErrorCode, ServiceError};
+/// The leaf under its older path: callers above the aggregate may keep
+/// naming `crate::error::code`; the floors below it name [`crate::error_code`].
+pub use crate::error_code as code;
+pub use crate::error_code::{ErrorCode, ServiceError};
 
 use crate::auth::tokens::TokenError;
 use crate::config::ConfigError;
