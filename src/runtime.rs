@@ -26,7 +26,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::actors::metrics::{Metrics, MetricsCollector};
 use crate::actors::registry::TaskRegistry;
 use crate::actors::resolver::DependencyResolver;
@@ -38,6 +37,7 @@ use crate::config::Settings;
 use crate::core::graph::{DependencyGraph, NodeState, Readiness};
 use crate::core::slots::{Holder, RecoveryIssue, RunningLease, SlotTable};
 use crate::core::table::{Effects, TaskTable};
+use crate::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::error::Error;
 use crate::model::{TaskId, TaskStatus};
 use crate::store::{Store, WriteBatch};

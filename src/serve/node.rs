@@ -16,8 +16,8 @@ use tokio::sync::watch;
 use super::proxy::Follower;
 use super::{Listening, ServeError, Stop};
 use crate::config::{Settings, StorageBackend};
-use crate::store::leader::Observer;
 use crate::runtime::Runtime;
+use crate::store::leader::Observer;
 
 /// How a leader's time ended.
 enum Ended {
