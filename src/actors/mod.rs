@@ -78,7 +78,8 @@ impl BoardView {
         }
     }
 
-    /// Slots held.
+    /// How many of the `slots_total` worker slots are held right now (task-bound or
+    /// explicit holds), as the slot allocator last published.
     pub fn slots_busy(&self) -> usize {
         self.slots_busy.load(Ordering::Relaxed)
     }
