@@ -26,7 +26,8 @@ pub struct GatewayToolInfo {
     pub name: String,
     /// The server's own name for it.
     pub tool: String,
-    /// Its description.
+    /// The downstream server's description of the tool, as its `tools/list` gave it
+    /// (`None` when it gave none).
     pub description: Option<String>,
     /// Transport failures are retried (the tool is marked idempotent).
     pub idempotent: bool,
@@ -46,7 +47,10 @@ fn pool(board: &Board) -> Result<&PoolHandle, ApiError> {
 }
 
 async fn status_of(pool: &PoolHandle, name: &str) -> Result<ServerStatus, ApiError> {
-    Ok(pool.server_status(name).await.map_err(crate::error::Error::from)?)
+    Ok(pool
+        .server_status(name)
+        .await
+        .map_err(crate::error::Error::from)?)
 }
 
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
@@ -100,7 +104,9 @@ pub(crate) async fn restart_server(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let pool = pool(&board)?;
-    pool.restart(&name).await.map_err(crate::error::Error::from)?;
+    pool.restart(&name)
+        .await
+        .map_err(crate::error::Error::from)?;
     Ok(HttpResponse::Accepted().json(status_of(pool, &name).await?))
 }
 
