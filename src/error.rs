@@ -28,16 +28,18 @@ pub enum Error {
     /// Task lifecycle and validation.
     #[error(transparent)]
     Task(#[from] TaskError),
-    /// Dependency graph.
+    /// The dependency graph refused: a missing dependency, a cycle, a duplicate id, a
+    /// failed or cancelled dependency.
     #[error(transparent)]
     Graph(#[from] GraphError),
-    /// Worker slots.
+    /// Worker slots: none free, no such slot, or held by another worker.
     #[error(transparent)]
     Slot(#[from] SlotError),
-    /// Persistence.
+    /// The store refused or failed: closed, a failed flush (every later write is
+    /// refused), an engine error.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Configuration.
+    /// The settings are unusable: unreadable file, unknown key, a value out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The downstream MCP server configuration is unusable (unreadable file, bad `[pool]`).
@@ -49,7 +51,8 @@ pub enum Error {
     /// No MCP task handle (operation) with this id, or it expired.
     #[error("no task handle '{0}' (unknown or expired)")]
     OperationNotFound(String),
-    /// Access tokens.
+    /// Access tokens: a bad name, one that exists already, or a store failure while
+    /// writing it.
     #[error(transparent)]
     Token(#[from] TokenError),
     /// The caller's role may not do this.

@@ -353,5 +353,6 @@ impl Auth {
     }
 }
 
-/// Shared handle.
+/// The one [`Auth`] a runtime shares between its guard, its edges and the token admin
+/// routes (cloning is a reference count).
 pub type AuthHandle = Arc<Auth>;
