@@ -87,23 +87,25 @@ impl ServiceError for ConfigError {
     }
 }
 
-/// All settings.
+/// Every setting of a node, one field per TOML section: built-in defaults, then the
+/// TOML file, then `BATON_<SECTION>__<KEY>` variables ([`Settings::load`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// HTTP server.
+    /// `[server]`: where and how the node listens (address, TLS, Host/Origin
+    /// allow-lists, shutdown).
     pub server: ServerSettings,
-    /// Persistence.
+    /// `[storage]`: which engine holds the board (redb or PostgreSQL), and where.
     pub storage: StorageSettings,
-    /// Worker slots.
+    /// `[slots]`: how many tasks run at once.
     pub slots: SlotSettings,
-    /// Leases.
+    /// `[leases]`: lease time-to-live and the sweep that frees lapsed ones.
     pub leases: LeaseSettings,
     /// Task validation bounds and defaults.
     pub tasks: TaskSettings,
-    /// REST API.
+    /// `[api]`: REST page sizes, body bound, SSE pacing.
     pub api: ApiSettings,
-    /// Logging.
+    /// `[log]`: log format (`text` or `json`) and filter.
     pub log: LogSettings,
     /// The MCP endpoint.
     pub mcp: McpSettings,
@@ -113,7 +115,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The web dashboard.
     pub dashboard: DashboardSettings,
-    /// `[retention]`
+    /// `[retention]`: how long terminal tasks and their events are kept, and how the
+    /// pruning passes run.
     pub retention: RetentionSettings,
     /// `[ha]`: several nodes on one PostgreSQL database.
     pub ha: HaSettings,
