@@ -21,13 +21,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, OnceCell};
 
 use super::front::duplicate_key_refusal;
-use crate::mcp::BatonMcp;
 use crate::board::Board;
+use crate::mcp::BatonMcp;
 
 /// Why the bridge stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
-    /// stdin/stdout failed.
+    /// Reading stdin or writing stdout failed.
     #[error("stdio: {0}")]
     Io(#[from] std::io::Error),
     /// The server could not be reached or answered with an error status.
