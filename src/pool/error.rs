@@ -267,7 +267,8 @@ pub enum SpecError {
 pub struct ServerIssue {
     /// The entry's name as written.
     pub name: String,
-    /// Why.
+    /// What is wrong with the entry (an unknown key, a missing `command` or `url`,
+    /// ...).
     pub error: SpecError,
 }
 
