@@ -37,10 +37,12 @@ test-browser: ## the dashboard in headless Chromium (skipped with a notice when 
 vendor-dashboard: ## re-vendor the dashboard's layout library (dagre) from npm at the pinned version
 	./scripts/vendor-dashboard.sh
 
-lint: ## clippy (deny warnings) and rustfmt check
+lint: ## rustfmt check, clippy (deny warnings), the house rules (tests/layering.rs: imports point down, no two-word docs, files under 800 lines), rustdoc (deny warnings)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --lib --features conformance-fixtures -- -D warnings
+	$(CARGO) test --locked --test layering
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked
 
 fmt: ## format the code
 	$(CARGO) fmt --all

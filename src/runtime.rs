@@ -31,7 +31,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::actors::metrics::{Metrics, MetricsCollector};
 use crate::actors::registry::TaskRegistry;
 use crate::actors::resolver::DependencyResolver;
@@ -44,6 +43,7 @@ use crate::core::graph::{DependencyGraph, NodeState, Readiness};
 use crate::core::slots::{Holder, RecoveryIssue, RunningLease, SlotTable};
 use crate::core::table::{Effects, TaskTable};
 use crate::descriptors::{ConnectionCap, Role};
+use crate::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::error::Error;
 use crate::model::{TaskId, TaskStatus};
 use crate::store::{Store, WriteBatch};

@@ -9,7 +9,9 @@
 //! | [`slots::SlotAllocator`] | the N worker slots |
 //! | [`context::TaskContext`] | one per claimed task: its context and deadline |
 //! | [`metrics::MetricsCollector`] | per-second series, Prometheus rendering |
-//! | [`dispatcher::Dispatcher`] | runs tasks with an executor through the MCP server pool |
+//!
+//! The executor [`Dispatcher`](crate::dispatcher::Dispatcher) is an actor
+//! too, but a client of the board: it lives above it, in `src/dispatcher.rs`.
 //!
 //! [`BoardView`] is the read side the owning actors publish to after each
 //! commit, so readers never queue behind writers.
@@ -23,7 +25,6 @@ use dashmap::DashMap;
 use crate::model::TaskId;
 
 pub mod context;
-pub mod dispatcher;
 mod live;
 pub mod metrics;
 pub mod registry;
@@ -77,7 +78,8 @@ impl BoardView {
         }
     }
 
-    /// Slots held.
+    /// How many of the `slots_total` worker slots are held right now (task-bound or
+    /// explicit holds), as the slot allocator last published.
     pub fn slots_busy(&self) -> usize {
         self.slots_busy.load(Ordering::Relaxed)
     }

@@ -164,7 +164,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 }
 
 impl ApiError {
-    /// Machine-readable code.
+    /// The stable machine-readable code the reply carries (`{"error": {"code"}}`); its
+    /// HTTP status is [`status_of`]'s one match.
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Board(e) => e.code(),

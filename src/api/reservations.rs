@@ -57,7 +57,7 @@ pub struct WorkerRequest {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
-    /// Repository-relative paths.
+    /// Paths relative to the repository root (globs allowed), at most `[tasks] max_paths`.
     #[serde(default)]
     pub paths: Vec<String>,
 }

@@ -35,7 +35,8 @@ use crate::auth::Access;
 use crate::error::ErrorCode;
 use crate::model::Role;
 
-/// One route.
+/// One row of the route table: method, path and role, from which both the actix mount
+/// and the OpenAPI document are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteSpec {
     /// HTTP method (`GET`, `POST`, `PUT`, `DELETE`).

@@ -177,7 +177,8 @@ impl Board {
         &self.metrics
     }
 
-    /// Lock-free views.
+    /// The lock-free read views (status counts, slots held) the owning actors publish
+    /// after each commit: read without a mailbox hop.
     pub fn view(&self) -> &Arc<BoardView> {
         &self.view
     }

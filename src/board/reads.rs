@@ -31,7 +31,10 @@ impl Board {
         Ok(value)
     }
 
-    /// One task.
+    /// The task with id `id`, read from durable state.
+    ///
+    /// Errors: an invalid id ([`Error::Task`] `Invalid`), `TaskError::NotFound`, or
+    /// `Unavailable` while shutting down.
     pub async fn get_task(&self, id: &str) -> Result<Task, Error> {
         let id = self.id(id)?;
         let key = id.clone();
@@ -185,7 +188,8 @@ impl Board {
         })
     }
 
-    /// Prometheus text.
+    /// Every metric in Prometheus' text exposition format (OpenMetrics, ending in `#
+    /// EOF`), the downstream pool's series included: the body of `GET /metrics`.
     pub async fn prometheus(&self) -> Result<String, Error> {
         let mut text = self.collector.send(RenderPrometheus).await?;
         if let Some(pool) = &self.pool {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// `[slots]`
+/// `[slots]`: how many tasks run at once, and how long an anonymous hold waits to be
+/// adopted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlotSettings {
@@ -20,7 +21,8 @@ pub struct SlotSettings {
     pub adopt_within_secs: u64,
 }
 
-/// `[leases]`
+/// `[leases]`: how long a claim lasts without a heartbeat, and how often lapsed ones
+/// are swept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LeaseSettings {
@@ -35,31 +37,32 @@ pub struct LeaseSettings {
     pub compat_ttl_secs: u64,
 }
 
-/// `[tasks]`
+/// `[tasks]`: the size bounds and defaults every task is checked against when added
+/// (each refusal names the field).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskSettings {
     /// Longest task id.
     pub max_id_len: usize,
-    /// Longest title.
+    /// Longest title, in bytes of UTF-8.
     pub max_title_len: usize,
-    /// Longest description.
+    /// Longest description, in bytes of UTF-8.
     pub max_description_len: usize,
     /// Largest JSON payload (serialized bytes); also bounds `output`.
     pub max_payload_bytes: usize,
     /// Most tags per task.
     pub max_tags: usize,
-    /// Longest tag.
+    /// Longest tag, in bytes of UTF-8.
     pub max_tag_len: usize,
     /// Most dependencies per task.
     pub max_dependencies: usize,
     /// Most tasks in one batch.
     pub max_batch: usize,
-    /// Default `max_attempts`.
+    /// The `max_attempts` a task gets when its spec names none.
     pub default_max_attempts: u32,
     /// Upper bound for `max_attempts`.
     pub max_attempts_limit: u32,
-    /// Largest `timeout_secs`.
+    /// Largest `timeout_secs` a task may ask for, in seconds.
     pub max_timeout_secs: u64,
     /// Largest context value (serialized bytes).
     pub max_context_value_bytes: usize,
@@ -69,7 +72,7 @@ pub struct TaskSettings {
     pub max_paths: usize,
 }
 
-/// `[concurrency]`
+/// The `[concurrency]` section: per-key limits on running tasks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConcurrencySettings {

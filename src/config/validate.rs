@@ -5,7 +5,12 @@ use super::origin::parse_origin;
 use super::{ConfigError, Settings, StorageBackend};
 
 impl Settings {
-    /// Check ranges.
+    /// Check every range and consistency rule (non-zero sizes and intervals, a TLS
+    /// certificate with its key, a URL for `postgres`, parseable origins, complete JWT
+    /// settings).
+    ///
+    /// Errors: [`ConfigError::Invalid`] naming the first offending dotted key
+    /// (`leases.ttl_secs`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         fn check(ok: bool, key: &'static str, message: &str) -> Result<(), ConfigError> {
             if ok {

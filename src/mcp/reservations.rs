@@ -56,7 +56,7 @@ pub(crate) struct ReserveArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReservationRef {
-    /// Reservation id.
+    /// The reservation's id, as `reserve_paths` returned it.
     pub id: String,
     /// Your worker (else the X-Baton-Worker header).
     #[serde(default)]
@@ -79,14 +79,14 @@ pub(crate) struct ListReservationsArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckPathsArgs {
-    /// Repository-relative paths.
+    /// Paths relative to the repository root (globs allowed), at most `[tasks] max_paths`.
     pub paths: Vec<String>,
 }
 
 /// One reservation.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct ReservationOut {
-    /// The reservation.
+    /// The reservation as stored after the call.
     pub reservation: Reservation,
 }
 

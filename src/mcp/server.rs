@@ -5,17 +5,17 @@
 //!
 //! | request | answered in |
 //! |---|---|
-//! | `tools/list`, `tools/call` | [`super::tools`] (`visible_tools`, `dispatch_tool`) |
-//! | downstream tools and prompts | [`super::gateway`] |
-//! | `tasks/get`, `tasks/update`, `tasks/cancel` | [`super::handles`] |
-//! | `resources/*` | [`super::resources`] |
-//! | `prompts/*` | [`super::prompts`] |
-//! | notifications to the client | [`super::notify`] |
+//! | `tools/list`, `tools/call` | `tools.rs` (`visible_tools`, `dispatch_tool`) |
+//! | downstream tools and prompts | `gateway.rs` |
+//! | `tasks/get`, `tasks/update`, `tasks/cancel` | `handles.rs` |
+//! | `resources/*` | `resources.rs` |
+//! | `prompts/*` | `prompts.rs` |
+//! | notifications to the client | `notify.rs` |
 //!
 //! Results carry `structuredContent` (with a text copy) and an
 //! `outputSchema` ([`super::dto`]); bad arguments and refused operations come
 //! back as tool errors (`isError: true`) whose text says what to fix
-//! ([`super::errors`]).
+//! (`errors.rs`).
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;

@@ -32,7 +32,7 @@ use super::time::Millis;
 pub enum TaskStatus {
     /// Waiting for dependencies.
     Blocked,
-    /// Claimable.
+    /// Claimable: every dependency is done.
     Ready,
     /// Held by a worker under a lease.
     Running,
@@ -95,7 +95,8 @@ impl fmt::Display for TaskStatus {
 /// A task record. The [`TaskRegistry`](crate::actors::registry) is its only writer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, schemars::JsonSchema)]
 pub struct Task {
-    /// Unique id.
+    /// The task's id, unique on the board (the caller's, or generated: `t-` and a
+    /// UUIDv7).
     pub id: TaskId,
     /// Short human title.
     pub title: String,
@@ -120,7 +121,7 @@ pub struct Task {
     /// Execution timeout of one attempt, in seconds.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
-    /// Lifecycle state.
+    /// Where the task is in its lifecycle.
     pub status: TaskStatus,
     /// Result reported on completion.
     #[serde(default)]
@@ -150,12 +151,12 @@ pub struct Task {
     #[schema(value_type = Option<String>, format = DateTime)]
     #[schemars(with = "Option<String>")]
     pub finished_at: Option<Millis>,
-    /// Creation time.
+    /// When the task was added (ms since the Unix epoch; RFC 3339 on the wire).
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[schemars(with = "String")]
     pub created_at: Millis,
-    /// Last change.
+    /// When the record last changed (ms since the Unix epoch; RFC 3339 on the wire).
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[schemars(with = "String")]
@@ -266,7 +267,7 @@ pub struct TaskSpec {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
-    /// Labels.
+    /// Labels a claim can filter on.
     #[serde(default)]
     pub tags: Vec<String>,
     /// Higher runs first (default 0).

@@ -81,7 +81,7 @@ pub const BACKUP_VERSION: u32 = 4;
 /// The first line of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupHeader {
-    /// Always [`BACKUP_FORMAT`].
+    /// The format tag, always [`BACKUP_FORMAT`]; restore refuses another.
     pub format: String,
     /// [`BACKUP_VERSION`] of the writer.
     pub version: u32,
@@ -160,9 +160,9 @@ pub enum BackupRecord {
 /// What a restore loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RestoreSummary {
-    /// Task records.
+    /// How many task records were loaded.
     pub tasks: u64,
-    /// Audit events.
+    /// How many audit events were loaded.
     pub events: u64,
     /// Every other record (counters, tokens, slots, handles, gateway names,
     /// context values).

@@ -65,7 +65,7 @@ pub(super) const TASK_COUNT_META: &str = "task_count";
 /// from their task's lease instead).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotRecord {
-    /// Slot number.
+    /// The slot number (`0..slots`) held.
     pub slot: u32,
     /// Holder; empty for an anonymous hold not yet adopted by a worker.
     pub worker: String,

@@ -41,7 +41,7 @@ pub const MAX_RESERVATION_TTL_SECS: u64 = 7 * 24 * 3600;
 pub struct ReservePaths {
     /// Who asks (its token owns the reservation).
     pub actor: Principal,
-    /// The holder.
+    /// The worker that will hold the reservation (its lease's worker when tied to a task).
     pub worker: String,
     /// Patterns as sent (normalized here; field `patterns`).
     pub patterns: Vec<String>,
@@ -57,11 +57,11 @@ pub struct ReservePaths {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Reservation, Option<Ticket>), Error>")]
 pub struct RenewReservation {
-    /// Who asks.
+    /// Who asks: the authenticated principal, checked against the reservation's owner.
     pub actor: Principal,
-    /// The holder.
+    /// The worker that holds the reservation; another worker's call is refused.
     pub worker: String,
-    /// The reservation.
+    /// The reservation's id, as `reserve_paths` returned it.
     pub id: String,
 }
 
@@ -69,11 +69,11 @@ pub struct RenewReservation {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Reservation, Ticket), Error>")]
 pub struct ReleasePaths {
-    /// Who asks.
+    /// Who asks: the authenticated principal, checked against the reservation's owner.
     pub actor: Principal,
-    /// The holder.
+    /// The worker that holds the reservation; another worker's call is refused.
     pub worker: String,
-    /// The reservation.
+    /// The reservation's id, as `reserve_paths` returned it.
     pub id: String,
 }
 
@@ -99,7 +99,7 @@ pub struct CheckPaths {
 #[derive(Debug, Message)]
 #[rtype(result = "Option<String>")]
 pub struct WhyWaiting {
-    /// The task.
+    /// The task whose declared paths are checked.
     pub id: TaskId,
 }
 
@@ -108,7 +108,7 @@ pub struct WhyWaiting {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), Error>")]
 pub struct CheckFence {
-    /// The caller.
+    /// The worker asking; its own reservations never conflict with it.
     pub worker: String,
     /// The gateway tool's name (for the message).
     pub tool: String,

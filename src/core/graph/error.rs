@@ -1,7 +1,7 @@
 //! [`GraphError`]: why the DAG refused a batch or a reset (missing, cancelled
 //! or still-failed dependency, duplicate id, cycle with its path).
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::TaskId;
 
 /// Why a batch of new nodes was refused.

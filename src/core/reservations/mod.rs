@@ -25,7 +25,7 @@ mod tests;
 pub use pattern::{normalize_path, normalize_pattern, PatternSet, MAX_PATTERN_BYTES};
 pub use table::{conflict_between, Conflict, Held, ReservationTable, Side};
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::TaskId;
 
 /// Why a reservation, a claim over reserved paths or a fenced call was refused.

@@ -11,7 +11,7 @@ use crate::model::{Millis, Reservation, ReservationMode, TaskId};
 /// A reservation as the table holds it: the record and its compiled patterns.
 #[derive(Debug, Clone)]
 pub struct Held {
-    /// The record.
+    /// The durable reservation record this entry indexes.
     pub res: Reservation,
     /// Its patterns, compiled.
     pub set: Arc<PatternSet>,
@@ -25,7 +25,7 @@ pub struct Side<'a> {
     pub worker: &'a str,
     /// Exclusive or shared.
     pub mode: ReservationMode,
-    /// Its patterns.
+    /// The compiled patterns of the reservation's paths.
     pub set: &'a PatternSet,
 }
 
@@ -49,11 +49,11 @@ pub fn conflict_between<'a>(a: Side<'a>, b: Side<'a>) -> Option<(&'a str, &'a st
 pub struct Conflict {
     /// The reservation in the way.
     pub reservation: String,
-    /// Its holder.
+    /// The worker that holds the conflicting reservation.
     pub worker: String,
     /// The task it belongs to (a lease-bound reservation).
     pub task: Option<TaskId>,
-    /// Its mode.
+    /// The conflicting reservation's mode (shared or exclusive).
     pub mode: ReservationMode,
     /// All of its patterns.
     pub patterns: Vec<String>,
@@ -144,12 +144,12 @@ impl ReservationTable {
         Ok(())
     }
 
-    /// One reservation.
+    /// The reservation with this id, live or expired, if the table holds it.
     pub fn get(&self, id: &str) -> Option<&Reservation> {
         self.held.get(id).map(|h| &h.res)
     }
 
-    /// Remove one.
+    /// Remove the reservation with this id, returning it if it was held.
     pub fn remove(&mut self, id: &str) -> Option<Reservation> {
         self.held.remove(id).map(|h| h.res)
     }
