@@ -111,7 +111,7 @@ impl State {
                 .last_event_id()
                 .map_err(crate::error::Error::from)?;
             self.store
-                .barrier()
+                .read_barrier()
                 .await
                 .map_err(crate::error::Error::from)?;
             let data = serde_json::json!({
@@ -146,7 +146,7 @@ impl State {
         .map_err(|_| crate::error::Error::Unavailable("the event replay"))?
         .map_err(crate::error::Error::from)?;
         self.store
-            .barrier()
+            .read_barrier()
             .await
             .map_err(crate::error::Error::from)?;
         if self.store.events_pruned_through() > self.last_sent {
@@ -197,7 +197,7 @@ impl State {
                                 .ok()
                                 .and_then(Result::ok)
                                 .flatten();
-                            if self.store.barrier().await.is_err() {
+                            if self.store.read_barrier().await.is_err() {
                                 return None;
                             }
                             return Some(frame(&p.event, task.as_ref()));

@@ -25,6 +25,7 @@ impl Board {
         slot: Option<u32>,
     ) -> Result<Option<Claim>, Error> {
         check_worker(worker)?;
+        self.writable()?;
         let r = self
             .registry
             .send(ClaimNext {
@@ -52,6 +53,7 @@ impl Board {
         blocked: Vec<String>,
         exclude: Vec<TaskId>,
     ) -> Result<Option<Claim>, Error> {
+        self.writable()?;
         let r = self
             .registry
             .send(ClaimNextExecutor {
@@ -103,6 +105,7 @@ impl Board {
     ) -> Result<Claim, Error> {
         check_worker(worker)?;
         let id = self.id(id)?;
+        self.writable()?;
         let c = self
             .registry
             .send(ClaimTask {
