@@ -137,6 +137,7 @@ pub struct Metrics {
     store_flushes: Gauge,
     context_actors: Gauge,
     mcp_forwarders: Gauge,
+    sse_streams: Gauge,
     claimed: AtomicU64,
     completed: AtomicU64,
     added: AtomicU64,
@@ -170,6 +171,12 @@ impl Default for Metrics {
         let store_flushes = Gauge::default();
         let context_actors = Gauge::default();
         let mcp_forwarders = Gauge::default();
+        let sse_streams = Gauge::default();
+        registry.register(
+            "sse_streams",
+            "Event streams (GET /api/v1/events) open now",
+            sse_streams.clone(),
+        );
         registry.register(
             "mcp_forwarders",
             "MCP notification forwarders running (per session and kind; end with the session)",
@@ -230,6 +237,7 @@ impl Default for Metrics {
             store_flushes,
             context_actors,
             mcp_forwarders,
+            sse_streams,
             claimed: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             added: AtomicU64::new(0),
@@ -387,6 +395,8 @@ impl Handler<RenderPrometheus> for MetricsCollector {
             .set(i64::try_from(self.view.live_contexts()).unwrap_or(i64::MAX));
         m.mcp_forwarders
             .set(i64::try_from(self.view.live_forwarders()).unwrap_or(i64::MAX));
+        m.sse_streams
+            .set(i64::try_from(self.view.live_streams()).unwrap_or(i64::MAX));
         let mut out = String::new();
         let registry = m.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {

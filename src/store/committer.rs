@@ -279,11 +279,7 @@ fn apply_group(
                     t.insert(k.as_slice(), v.as_slice())?;
                 }
                 if live {
-                    published.push(Published {
-                        event,
-                        task,
-                        ticket: Ticket(ticket),
-                    });
+                    published.push(Published::new(event, task, Ticket(ticket)));
                 }
             }
         }
