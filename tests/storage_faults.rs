@@ -96,12 +96,12 @@ async fn list_ids(http: &reqwest::Client, base: &str) -> HashSet<String> {
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let res = http.get(url).send().await.unwrap();
+        let res = http.get(url).send().await.expect("list tasks");
         let status = res.status().as_u16();
         let page: Value = res.json().await.unwrap_or(Value::Null);
         assert_eq!(status, 200, "list tasks: {page}");
-        for t in page["tasks"].as_array().unwrap() {
-            ids.insert(t["id"].as_str().unwrap().to_owned());
+        for t in page["tasks"].as_array().expect("a page of tasks") {
+            ids.insert(t["id"].as_str().expect("a task id").to_owned());
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
