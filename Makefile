@@ -50,12 +50,13 @@ fmt: ## format the code
 doc: ## API docs
 	$(CARGO) doc --no-deps --locked
 
-bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch)
+bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch); writes under 1,000 SSE subscribers
 	$(CARGO) bench --locked --bench e2e
 	BENCH_PG=auto $(CARGO) bench --locked --bench e2e
 	$(CARGO) build --release --locked --example fault_server --bin baton
 	$(CARGO) bench --locked --bench gateway
 	$(CARGO) bench --locked --bench mcp
+	$(CARGO) bench --locked --bench sse
 	./scripts/bench-mcp-ts.sh
 
 bench-pg: ## baton on PostgreSQL vs a plain FOR UPDATE SKIP LOCKED loop (pgbench), same server, same run (needs Debian's postgresql)

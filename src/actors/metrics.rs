@@ -139,6 +139,7 @@ pub struct Metrics {
     mcp_forwarders: Gauge,
     open_fds: Gauge,
     max_fds: Gauge,
+    sse_streams: Gauge,
     claimed: AtomicU64,
     completed: AtomicU64,
     added: AtomicU64,
@@ -185,6 +186,12 @@ impl Default for Metrics {
             "max_fds",
             "The soft RLIMIT_NOFILE (0: unlimited); the connection cap is derived from it",
             max_fds.clone(),
+        );
+        let sse_streams = Gauge::default();
+        registry.register(
+            "sse_streams",
+            "Event streams (GET /api/v1/events) open now",
+            sse_streams.clone(),
         );
         registry.register(
             "mcp_forwarders",
@@ -262,6 +269,7 @@ impl Default for Metrics {
             mcp_forwarders,
             open_fds,
             max_fds,
+            sse_streams,
             claimed: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             added: AtomicU64::new(0),
@@ -438,6 +446,8 @@ impl Handler<RenderPrometheus> for MetricsCollector {
         let gauge = |n: Option<u64>| n.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
         m.open_fds.set(gauge(crate::descriptors::open_count()));
         m.max_fds.set(gauge(crate::descriptors::soft_limit()));
+        m.sse_streams
+            .set(i64::try_from(self.view.live_streams()).unwrap_or(i64::MAX));
         let mut out = String::new();
         let registry = m.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {

@@ -15,7 +15,7 @@ use crate::actors::registry::{
     CheckFence, CheckPaths, ListReservations, ReleasePaths, RenewReservation, ReservePaths,
     WhyWaiting,
 };
-use crate::core::reservations::ReservationError;
+use crate::core::reservations::{check_paths, ReservationError};
 use crate::error::Error;
 use crate::model::{Reservation, ReservationMode};
 
@@ -126,21 +126,45 @@ impl Board {
         task: Option<&str>,
     ) -> Result<Vec<Reservation>, Error> {
         let task = task.map(|t| self.id(t)).transpose()?;
-        let list = self
-            .registry
-            .send(ListReservations {
-                worker: worker.map(str::to_owned),
-                task,
-            })
-            .await?;
-        self.store.barrier().await?;
-        Ok(list)
+        let now = self.clock.now();
+        let live = self.registry.send(ListReservations {
+            worker: worker.map(str::to_owned),
+            task: task.clone(),
+        });
+        self.memory_read(async { Ok(live.await?) }, |rebuilt| {
+            rebuilt
+                .reservations
+                .live(now)
+                .map(|h| &h.res)
+                .filter(|r| worker.is_none_or(|w| r.worker == w))
+                .filter(|r| task.is_none() || r.task_id == task)
+                .cloned()
+                .collect()
+        })
+        .await
     }
 
     /// Who holds each of `paths` now.
     pub async fn check_paths(&self, paths: Vec<String>) -> Result<Vec<PathHolders>, Error> {
-        let held = self.registry.send(CheckPaths { paths }).await??;
-        self.store.barrier().await?;
+        let now = self.clock.now();
+        let checked = check_paths("paths", &paths, self.settings.api.max_page_size)?;
+        let live = self.registry.send(CheckPaths { paths });
+        let held = self
+            .memory_read(async { live.await? }, |rebuilt| {
+                checked
+                    .into_iter()
+                    .map(|p| {
+                        let holders = rebuilt
+                            .reservations
+                            .holders(&p, now)
+                            .into_iter()
+                            .map(|(r, _)| r.clone())
+                            .collect();
+                        (p, holders)
+                    })
+                    .collect()
+            })
+            .await?;
         Ok(held
             .into_iter()
             .map(|(path, holders)| PathHolders { path, holders })

@@ -6,7 +6,7 @@
 //!
 //! | file | subcommand |
 //! |---|---|
-//! | `task.rs` | `baton task add/list/show/claim-next/complete/fail` |
+//! | `task.rs` | `baton task add/list/show/claim-next/heartbeat/complete/fail/release/reset/cancel/delete`, `baton task context list/get/set` |
 //! | `servers.rs` | `baton servers list/status/restart/reset` |
 //! | `token.rs` | `baton token create/list/revoke` (online or offline) |
 //! | `backup.rs` | `baton backup`, `baton restore` |

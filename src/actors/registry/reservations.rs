@@ -117,34 +117,11 @@ pub struct CheckFence {
 }
 
 impl TaskRegistry {
-    /// Build the registry's reservations from the stored ones (start-up):
-    /// a lease-bound one is kept only while its lease is its task's current
-    /// lease, with that lease's expiry. Returns the ids dropped (the caller
-    /// removes their records).
-    pub fn restore_reservations(&mut self, stored: Vec<Reservation>) -> Vec<String> {
-        let mut dropped = Vec::new();
-        for mut r in stored {
-            if let Some(lid) = r.lease_id {
-                let lease = r
-                    .task_id
-                    .as_ref()
-                    .and_then(|t| self.table.get(t))
-                    .and_then(|t| t.lease.as_deref())
-                    .filter(|l| l.lease_id == lid);
-                match lease {
-                    Some(l) => r.expires_at = l.expires_at,
-                    None => {
-                        dropped.push(r.id.clone());
-                        continue;
-                    }
-                }
-            }
-            if let Err(reason) = self.reservations.restore(r.clone()) {
-                tracing::warn!(reservation = %r.id, %reason, "dropping a stored reservation whose patterns no longer compile");
-                dropped.push(r.id);
-            }
-        }
-        dropped
+    /// Start with the reservations `table` rebuilt from the store (see
+    /// [`ReservationTable::restore_all`](crate::core::reservations::ReservationTable::restore_all)).
+    pub fn with_reservations(mut self, table: crate::core::reservations::ReservationTable) -> Self {
+        self.reservations = table;
+        self
     }
 
     /// The live lease `lease_id` of `worker`, as `actor` may use it.

@@ -136,6 +136,39 @@ impl ReservationTable {
         self.held.insert(res.id.clone(), Held { res, set });
     }
 
+    /// Rebuild a table from the stored records `stored` (the `r/` key space)
+    /// as a start-up, or a read of a failed store, sees them. A lease-bound
+    /// reservation lives only with its lease: `live_lease(task, lease_id)`
+    /// answers that lease's expiry (ms) when it is the task's current live
+    /// lease, and the reservation takes it; otherwise it is dropped. A record
+    /// whose patterns no longer compile is dropped too (logged).
+    ///
+    /// Returns the table and the ids of the dropped records (a start-up
+    /// removes them from the store; a failed store's read cannot and need not).
+    pub fn restore_all(
+        stored: Vec<Reservation>,
+        live_lease: impl Fn(&crate::model::TaskId, u64) -> Option<Millis>,
+    ) -> (Self, Vec<String>) {
+        let mut table = Self::new();
+        let mut dropped = Vec::new();
+        for mut r in stored {
+            if let Some(lid) = r.lease_id {
+                match r.task_id.as_ref().and_then(|t| live_lease(t, lid)) {
+                    Some(expires_at) => r.expires_at = expires_at,
+                    None => {
+                        dropped.push(r.id.clone());
+                        continue;
+                    }
+                }
+            }
+            if let Err(reason) = table.restore(r.clone()) {
+                tracing::warn!(reservation = %r.id, %reason, "dropping a stored reservation whose patterns no longer compile");
+                dropped.push(r.id);
+            }
+        }
+        (table, dropped)
+    }
+
     /// Add a stored reservation (recovery), compiling its patterns.
     /// `Err` with the message when a stored pattern no longer compiles.
     pub fn restore(&mut self, res: Reservation) -> Result<(), String> {
