@@ -12,20 +12,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use common::Child;
+use common::{baton_command, spawn_baton, Child};
 use serde_json::{json, Value};
 
 fn baton(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("BATON_URL")
-        .env_remove("BATON_TOKEN")
-        .output()
-        .expect("run baton")
+    baton_command().args(args).output().expect("run baton")
 }
 
 fn ok(out: &Output) -> String {
@@ -64,7 +58,7 @@ fn token(dir: &Path, name: &str, role: &str) -> String {
 }
 
 fn serve(dir: &Path) -> Child {
-    Child::spawn(
+    spawn_baton(
         &[
             "serve",
             "--bind",

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::fault_server;
+use common::{fault_server, wait_until, wait_until_sync};
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -183,7 +183,7 @@ fn manual_clock() -> Clock {
 /// clock's time it was (the delay it was armed with, the clock standing
 /// still in between).
 async fn fire_next_timer(clock: &Clock, what: &str) -> u64 {
-    wait_for(what, Duration::from_secs(10), || {
+    wait_until_sync(what, Duration::from_secs(10), || {
         clock.next_timer().is_some()
     })
     .await;
@@ -193,29 +193,14 @@ async fn fire_next_timer(clock: &Clock, what: &str) -> u64 {
     delay
 }
 
-/// Poll `cond` every 20 ms for up to `within`.
-async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn wait_state(pool: &PoolHandle, server: &str, state: ServerState) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("{server} to become {state}");
+    wait_until(&what, Duration::from_secs(10), || async {
         let status = pool.status().await;
         let now = status.iter().find(|s| s.name == server).map(|s| s.state);
-        if now == Some(state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{server} never became {state}: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        common::holds(now == Some(state), format!("{status:?}"))
+    })
+    .await;
 }
 
 fn args(v: Value) -> Option<serde_json::Map<String, Value>> {
@@ -257,7 +242,7 @@ async fn echo_through_the_gateway_and_tool_list_changes() {
     let (pool, _) = start(json!({ "echo": f.entry(&[]) }), &settings());
     let mut changes = pool.subscribe_changes();
     wait_state(&pool, "echo", ServerState::Ready).await;
-    wait_for("tools", Duration::from_secs(5), || pool.tools().len() >= 6).await;
+    wait_until_sync("tools", Duration::from_secs(5), || pool.tools().len() >= 6).await;
     while changes.try_recv().is_ok() {} // the first listing was a change too
 
     let echo = pool.tool("echo__echo").expect("echo__echo");
@@ -334,7 +319,7 @@ async fn echo_through_the_gateway_and_tool_list_changes() {
     assert!(s.calls >= 3 && s.latency.is_some(), "{s:?}");
     assert!(s.pid.is_some());
     let lines = stderr_lines();
-    wait_for(
+    wait_until_sync(
         "the child's stderr in the log",
         Duration::from_secs(5),
         || {
@@ -357,7 +342,7 @@ async fn prompts_through_the_gateway() {
     let (pool, _) = start(json!({ "echo": f.entry(&[]) }), &settings());
     let mut changes = pool.subscribe_prompt_changes();
     wait_state(&pool, "echo", ServerState::Ready).await;
-    wait_for("prompts", Duration::from_secs(5), || {
+    wait_until_sync("prompts", Duration::from_secs(5), || {
         !pool.prompts().is_empty()
     })
     .await;
@@ -431,7 +416,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
         if i > 0 {
             fire_next_timer(&clock, "the restart delay").await;
         }
-        wait_for("the next child", Duration::from_secs(5), || {
+        wait_until_sync("the next child", Duration::from_secs(5), || {
             f.starts().len() == i + 1
         })
         .await;
@@ -442,7 +427,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
             "call {i}: {r:?}"
         );
     }
-    wait_for("the breaker to open", Duration::from_secs(2), || {
+    wait_until_sync("the breaker to open", Duration::from_secs(2), || {
         pool.breaker("flaky").map(|b| b.state) == Some(BreakerState::Open)
     })
     .await;
@@ -454,7 +439,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     // (the restart delay, at most 400 ms, ends before the 600 ms open timeout)
     fire_next_timer(&clock, "the restart delay").await;
     assert!(clock.now() < retry_at);
-    wait_for("the restart", Duration::from_secs(5), || {
+    wait_until_sync("the restart", Duration::from_secs(5), || {
         f.starts().len() == 4
     })
     .await;
@@ -504,7 +489,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     );
     clock.advance_to(retry_at);
     let (probe, second) = tokio::join!(echo(&pool, "flaky", "probe", not_idempotent()), async {
-        wait_for("the probe in flight", Duration::from_secs(2), || {
+        wait_until_sync("the probe in flight", Duration::from_secs(2), || {
             pool.breaker("flaky").map(|b| b.in_flight_probes) == Some(1)
         })
         .await;
@@ -515,7 +500,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
         matches!(second, Err(PoolError::BreakerProbing { .. })),
         "{second:?}"
     );
-    wait_for("one successful probe", Duration::from_secs(2), || {
+    wait_until_sync("one successful probe", Duration::from_secs(2), || {
         pool.breaker("flaky")
             .map(|b| (b.state, b.half_open_successes))
             == Some((BreakerState::HalfOpen, 1))
@@ -527,7 +512,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     echo(&pool, "flaky", "x", not_idempotent())
         .await
         .expect("second probe");
-    wait_for("the breaker to close", Duration::from_secs(2), || {
+    wait_until_sync("the breaker to close", Duration::from_secs(2), || {
         pool.breaker("flaky").map(|b| b.state) == Some(BreakerState::Closed)
     })
     .await;
@@ -573,7 +558,7 @@ async fn hung_and_dropped_calls_are_cancelled_downstream_and_the_next_call_works
         took >= Duration::from_millis(400) && took < Duration::from_millis(1_500),
         "{took:?}"
     );
-    wait_for(
+    wait_until_sync(
         "the server to see the cancellation",
         Duration::from_secs(5),
         || cancelled() >= 1,
@@ -593,7 +578,7 @@ async fn hung_and_dropped_calls_are_cancelled_downstream_and_the_next_call_works
     )
     .await;
     assert!(dropped.is_err(), "still hanging when dropped");
-    wait_for("the second cancellation", Duration::from_secs(5), || {
+    wait_until_sync("the second cancellation", Duration::from_secs(5), || {
         cancelled() >= 2
     })
     .await;
@@ -619,13 +604,13 @@ async fn a_crashing_child_is_restarted_with_growing_delays() {
     // (the clock stands still between a failed start and its restart) and fire it
     let mut gaps: Vec<u64> = Vec::new();
     for i in 0..4 {
-        wait_for("the next start", Duration::from_secs(10), || {
+        wait_until_sync("the next start", Duration::from_secs(10), || {
             f.starts().len() == i + 1
         })
         .await;
         gaps.push(fire_next_timer(&clock, "the restart delay").await);
     }
-    wait_for("five starts", Duration::from_secs(10), || {
+    wait_until_sync("five starts", Duration::from_secs(10), || {
         f.starts().len() >= 5
     })
     .await;
@@ -678,14 +663,13 @@ async fn failed_health_checks_open_the_breaker() {
     let pid = Pid::from_raw(f.starts()[0].0 as i32);
     // a stopped process answers nothing: every ping times out (after 200 ms of real time)
     kill(pid, Signal::SIGSTOP).expect("SIGSTOP our child");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut opened = false;
-    while !opened && Instant::now() < deadline {
+    // (a bool, not a panic: the child is resumed before the assertion)
+    let opened = common::eventually(Duration::from_secs(5), || async {
         // the health-check interval is a timer of the clock: fire the next check
         fire_next_timer(&clock, "the next health check").await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        opened = pool.breaker("pinged").map(|b| b.state) == Some(BreakerState::Open);
-    }
+        pool.breaker("pinged").map(|b| b.state) == Some(BreakerState::Open)
+    })
+    .await;
     kill(pid, Signal::SIGCONT).expect("SIGCONT our child");
     assert!(opened, "failed pings did not open the breaker");
     let status = pool.status().await;
@@ -716,7 +700,7 @@ async fn is_error_results_do_not_trip_the_breaker() {
             .expect("a tool error is a result");
         assert_eq!(r.is_error, Some(true));
     }
-    wait_for("six answered calls", Duration::from_secs(2), || {
+    wait_until_sync("six answered calls", Duration::from_secs(2), || {
         pool.breaker("errs").map(|b| b.successes) == Some(6)
     })
     .await;
@@ -739,7 +723,7 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     // echo is idempotent (its idempotentHint): three attempts, three crashed children
     let r = echo(&pool, "retry", "x", CallOptions::default()).await;
     assert!(matches!(r, Err(PoolError::Transport { .. })), "{r:?}");
-    wait_for("three restarts", Duration::from_secs(5), || {
+    wait_until_sync("three restarts", Duration::from_secs(5), || {
         f.starts().len() == 4
     })
     .await;
@@ -747,7 +731,7 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     // the caller says it is not: one attempt
     let r = echo(&pool, "retry", "x", not_idempotent()).await;
     assert!(matches!(r, Err(PoolError::Transport { .. })), "{r:?}");
-    wait_for("one more restart", Duration::from_secs(5), || {
+    wait_until_sync("one more restart", Duration::from_secs(5), || {
         f.starts().len() == 5
     })
     .await;
@@ -755,7 +739,7 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     // a round trip through the server's mailbox: nothing more was sent to it
     pool.status().await;
     assert_eq!(f.starts().len(), 5, "not retried");
-    wait_for("four failures counted", Duration::from_secs(2), || {
+    wait_until_sync("four failures counted", Duration::from_secs(2), || {
         pool.breaker("retry").map(|b| b.failures) == Some(4)
     })
     .await;
@@ -772,7 +756,7 @@ async fn a_call_over_max_concurrent_calls_is_refused_busy() {
     let (pool, _) = start(json!({ "busy": f.entry(&[]) }), &s);
     wait_state(&pool, "busy", ServerState::Ready).await;
     let (first, second) = tokio::join!(echo(&pool, "busy", "1", CallOptions::default()), async {
-        wait_for(
+        wait_until_sync(
             "the first call to hold the slot",
             Duration::from_secs(2),
             || pool.calls_in_flight("busy") == Some(1),
@@ -811,11 +795,11 @@ async fn crash_and_shutdown_leave_no_process_of_the_groups_behind() {
         .call_tool("ga", "crash", None, CallOptions::default())
         .await;
     assert!(matches!(r, Err(PoolError::Transport { .. })), "{r:?}");
-    wait_for("the old group to be gone", Duration::from_secs(5), || {
+    wait_until_sync("the old group to be gone", Duration::from_secs(5), || {
         !running(pid) && !running(grandchild)
     })
     .await;
-    wait_for("a new child", Duration::from_secs(5), || {
+    wait_until_sync("a new child", Duration::from_secs(5), || {
         a.starts().len() == 2
     })
     .await;
@@ -897,7 +881,7 @@ async fn restart_replaces_the_process_and_reset_closes_the_breaker() {
     wait_state(&pool, "rr", ServerState::Ready).await;
     let r = pool.call_tool("rr", "echo", None, not_idempotent()).await;
     assert!(matches!(r, Err(PoolError::Timeout { .. })), "{r:?}");
-    wait_for("the breaker to open", Duration::from_secs(2), || {
+    wait_until_sync("the breaker to open", Duration::from_secs(2), || {
         pool.breaker("rr").map(|b| b.state) == Some(BreakerState::Open)
     })
     .await;
@@ -1008,14 +992,13 @@ async fn server_x_adding_tool_y_echo_never_takes_the_gateway_name_of_server_x_y_
     wait_state(&pool, "x", ServerState::Ready).await;
     let mut seen = Seen::default();
     // x__y, if it runs at all, has listed its tools
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pool.state("x__y") == Some(ServerState::Starting)
-        || (pool.state("x__y") == Some(ServerState::Ready) && pool.server_tools("x__y").is_empty())
-    {
-        assert!(Instant::now() < deadline, "x__y never settled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    wait_for("x's tools", Duration::from_secs(5), || {
+    wait_until_sync("x__y settled", Duration::from_secs(10), || {
+        !(pool.state("x__y") == Some(ServerState::Starting)
+            || (pool.state("x__y") == Some(ServerState::Ready)
+                && pool.server_tools("x__y").is_empty()))
+    })
+    .await;
+    wait_until_sync("x's tools", Duration::from_secs(5), || {
         !pool.server_tools("x").is_empty()
     })
     .await;
@@ -1029,7 +1012,7 @@ async fn server_x_adding_tool_y_echo_never_takes_the_gateway_name_of_server_x_y_
     )
     .await
     .expect("add_tool");
-    wait_for("x's y__echo", Duration::from_secs(5), || {
+    wait_until_sync("x's y__echo", Duration::from_secs(5), || {
         pool.tools()
             .iter()
             .any(|t| t.server == "x" && t.tool == "y__echo")
@@ -1061,7 +1044,7 @@ async fn server_x_adding_tool_y_echo_never_takes_the_gateway_name_of_server_x_y_
 
     pool.restart("x").await.expect("restart x");
     wait_state(&pool, "x", ServerState::Ready).await;
-    wait_for("x without y__echo", Duration::from_secs(5), || {
+    wait_until_sync("x without y__echo", Duration::from_secs(5), || {
         let x = pool.server_tools("x");
         !x.is_empty() && x.iter().all(|t| t.tool != "y__echo")
     })
@@ -1132,7 +1115,7 @@ async fn a_newcomer_whose_gateway_name_is_taken_gets_a_suffix_across_restarts() 
         )
         .await
         .expect("add_tool");
-        wait_for("the new tool", Duration::from_secs(5), || {
+        wait_until_sync("the new tool", Duration::from_secs(5), || {
             pool.tools()
                 .iter()
                 .any(|t| t.server == "a" && t.tool == name)
@@ -1166,7 +1149,7 @@ async fn a_newcomer_whose_gateway_name_is_taken_gets_a_suffix_across_restarts() 
     // a restart drops both tools; the newcomer comes back alone, still suffixed
     pool.restart("a").await.expect("restart");
     wait_state(&pool, "a", ServerState::Ready).await;
-    wait_for("a without added tools", Duration::from_secs(5), || {
+    wait_until_sync("a without added tools", Duration::from_secs(5), || {
         name_of(&pool, &long).is_none() && !pool.server_tools("a").is_empty()
     })
     .await;
@@ -1193,7 +1176,7 @@ async fn a_newcomer_whose_gateway_name_is_taken_gets_a_suffix_across_restarts() 
     )
     .expect("server file");
     let pool = McpPool::start_remembering(other, Clock::system(), Some(kept.remembered()));
-    wait_for("a's names forgotten", Duration::from_secs(5), || {
+    wait_until_sync("a's names forgotten", Duration::from_secs(5), || {
         kept.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
     })
     .await;

@@ -21,6 +21,7 @@ fn observable(store: &Store) -> serde_json::Value {
         "leases": store.lease_history(&all_leases()).unwrap().leases,
         "slots": store.load_slots().unwrap(),
         "gateway_names": store.load_gateway_names().unwrap(),
+        "requests": store.load_requests().unwrap(),
         "lease_ceiling": store.meta("lease_ceiling").unwrap(),
         "last_event_id": store.last_event_id().unwrap(),
         "pruned_through": store.events_pruned_through(),
@@ -85,6 +86,19 @@ async fn a_backup_restores_into_an_empty_store_as_the_same_board() {
             target: target.into(),
         });
     }
+    b.put_request(&crate::model::RequestRecord {
+        key: crate::model::RequestKey {
+            kind: crate::model::RequestKind::ClaimNext,
+            owner: Some("alice".into()),
+            worker: "w".into(),
+            request_id: "r-1".into(),
+        },
+        at: 2,
+        answer: crate::model::RequestAnswer::Lease {
+            task_id: running.id.clone(),
+            lease_id: 7,
+        },
+    });
     store.wait_durable(store.commit(b).unwrap()).await.unwrap();
     // a heartbeat after the last full write: the backup carries its expiry
     let mut b = WriteBatch::new();
@@ -94,6 +108,7 @@ async fn a_backup_restores_into_an_empty_store_as_the_same_board() {
     let lines = export_lines(&store);
     let before = observable(&store);
     assert_eq!(before["gateway_names"].as_array().map(Vec::len), Some(3));
+    assert_eq!(before["requests"].as_array().map(Vec::len), Some(1));
     assert_eq!(
         before["tasks"][1]["lease"]["expires_at"],
         "1970-01-01T00:00:00.900Z"
@@ -185,4 +200,27 @@ async fn a_version_1_backup_still_restores() {
     drop(store);
     let err = Store::restore(named.path(), 1 << 20, std::io::Cursor::new(v1)).unwrap_err();
     assert!(err.to_string().contains("gateway names"), "{err}");
+}
+
+/// A backup of format version 1 (written before remembered requests
+/// existed, issue 23.8) still restores into this baton, with its slot holds.
+#[tokio::test]
+async fn a_version_1_backup_with_slot_holds_still_restores() {
+    let mut header = crate::store::backup::BackupHeader::new(1, 0);
+    header.version = 1;
+    let lines = [
+        serde_json::to_string(&header).unwrap(),
+        r#"{"meta":{"name":"lease_ceiling","value":1024}}"#.to_owned(),
+        r#"{"slot":{"slot":0,"worker":"w","since":1,"expires_at":50,"task":null}}"#.to_owned(),
+        r#"{"end":{"records":2}}"#.to_owned(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let summary =
+        Store::restore(dir.path(), 1 << 20, std::io::Cursor::new(lines.join("\n"))).unwrap();
+    assert_eq!(summary.other, 2);
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(store.load_slots().unwrap().len(), 1);
+    assert!(store.load_requests().unwrap().is_empty());
+    assert_eq!(store.meta("lease_ceiling").unwrap(), 1024);
+    store.close().unwrap();
 }
