@@ -7,13 +7,14 @@
 //! cargo build --example fault_server
 //! FAULT_MODE=slow:200 target/debug/examples/fault_server          # stdio
 //! target/debug/examples/fault_server --http 127.0.0.1:0           # streamable HTTP at /mcp
+//! target/debug/examples/fault_server --label a                    # echo answers "a: <text>"
 //! ```
 //!
 //! # Tools
 //!
 //! | tool | arguments | result |
 //! |---|---|---|
-//! | `echo` | `{text: string}` | text content equal to `text` |
+//! | `echo` | `{text: string}` | text content equal to `text` (`<label>: <text>` with `--label <label>`, which tells servers, or two starts of one server, apart) |
 //! | `fail` | `{message?: string}` | `isError: true`, text `message` (default `fault_server: fail`) |
 //! | `sleep` | `{ms: integer}` | waits `ms`, then text `slept <ms>` |
 //! | `crash` | `{}` | the process exits with code 3 at once, mid-call |
@@ -111,6 +112,9 @@ const EXIT_CRASH: i32 = 3;
 const EXIT_AT_START: u8 = 2;
 /// Exit code of a bad command line.
 const EXIT_USAGE: u8 = 64;
+
+/// `--label <label>`: echo answers `<label>: <text>`.
+static LABEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 // ---- fault modes -------------------------------------------------------------
 
@@ -292,7 +296,10 @@ impl FaultServer {
     /// Echo `text` back as text content.
     #[tool(annotations(read_only_hint = true, idempotent_hint = true))]
     async fn echo(&self, Parameters(a): Parameters<EchoArgs>) -> CallToolResult {
-        text_result(a.text)
+        match LABEL.get() {
+            Some(label) => text_result(format!("{label}: {}", a.text)),
+            None => text_result(a.text),
+        }
     }
 
     /// Answer with a tool error (`isError: true`) whose text is `message`.
@@ -651,17 +658,22 @@ fn main() -> ExitCode {
         .with_ansi(false)
         .init();
 
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let http = match args.as_slice() {
-        [] => None,
-        [flag, addr] if flag == "--http" => Some(addr.clone()),
-        _ => {
-            eprintln!(
-                "usage: fault_server [--http <addr>]   (see the module docs for FAULT_* env vars)"
-            );
-            return ExitCode::from(EXIT_USAGE);
+    let mut args = std::env::args().skip(1);
+    let mut http = None;
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--http", Some(addr)) => http = Some(addr),
+            ("--label", Some(label)) => {
+                let _ = LABEL.set(label);
+            }
+            _ => {
+                eprintln!(
+                    "usage: fault_server [--http <addr>] [--label <label>]   (see the module docs for FAULT_* env vars)"
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
         }
-    };
+    }
     let modes = Arc::new(ModeSource::from_env());
     if let Err(code) = start(&modes) {
         return code;

@@ -142,7 +142,12 @@ impl Dispatcher {
                 let probing = || self.running.values().any(|r| r.server == *s);
                 let not_serving = matches!(
                     self.pool.state(s),
-                    Some(ServerState::Starting | ServerState::Restarting | ServerState::Failed)
+                    Some(
+                        ServerState::Starting
+                            | ServerState::Restarting
+                            | ServerState::Failed
+                            | ServerState::Misconfigured
+                    )
                 );
                 not_serving
                     || self.cooling.contains_key(s)

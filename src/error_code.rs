@@ -112,6 +112,9 @@ pub enum ErrorCode {
     MissingDependency,
     /// Adding the task would close a dependency cycle.
     DependencyCycle,
+    /// A reload of the downstream server file was refused (it does not
+    /// parse or validate); nothing changed.
+    InvalidServerFile,
     // ---- baton or a downstream server cannot serve now ----------------------------
     /// Shutting down, or an actor is gone.
     Unavailable,
@@ -142,6 +145,9 @@ pub enum ErrorCode {
     ServerNotReady,
     /// A downstream server failed for good.
     ServerFailed,
+    /// A downstream server cannot be started until its configuration is
+    /// fixed and reloaded (command not found, permission denied, malformed URL).
+    ServerMisconfigured,
     /// A downstream call timed out.
     Timeout,
     /// A downstream connection failed.
@@ -205,6 +211,7 @@ impl ErrorCode {
             SlotBusy => "slot_busy",
             MissingDependency => "missing_dependency",
             DependencyCycle => "dependency_cycle",
+            InvalidServerFile => "invalid_server_file",
             Unavailable => "unavailable",
             NoLeader => "no_leader",
             LeaderUnreachable => "leader_unreachable",
@@ -217,6 +224,7 @@ impl ErrorCode {
             ServerBusy => "server_busy",
             ServerNotReady => "server_not_ready",
             ServerFailed => "server_failed",
+            ServerMisconfigured => "server_misconfigured",
             Timeout => "timeout",
             TransportError => "transport_error",
             DownstreamError => "downstream_error",

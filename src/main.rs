@@ -1,7 +1,8 @@
 //! The `baton` binary: `baton serve` runs a node ([`baton::serve::run`]);
 //! the other subcommands (`task`, `servers`, `reservations`, `guard`,
-//! `token`, `backup`, `restore`, `mcp-stdio`) live in [`cli`]. Only argument parsing, tracing, signal
-//! handlers and wiring live here.
+//! `token`, `backup`, `restore`, `mcp-stdio`) live in [`cli`]. Only argument
+//! parsing, tracing, signal handlers (stop: `SIGTERM`, `SIGINT`, `SIGQUIT`;
+//! reload the server file: `SIGHUP`) and wiring live here.
 
 mod cli;
 
@@ -231,13 +232,31 @@ async fn serve(
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let signals = StopSignals::register()?;
+    let reloads = reload_on_sighup()?;
     baton::serve::Node::new(settings, listener)
         .insecure_no_auth(insecure_no_auth)
+        .reload_on(reloads)
         // A stable line on stdout for scripts and tests that bind port 0.
         .on_listening(|l| println!("baton listening on {}", l.url()))
         .run(signals.next())
         .await?;
     Ok(())
+}
+
+/// `SIGHUP`: reload the server file (`[pool] mcp_servers`, `--mcp-servers`),
+/// as `POST /api/v1/servers/reload` does. The returned channel changes on
+/// each one.
+fn reload_on_sighup() -> Result<tokio::sync::watch::Receiver<u64>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    actix_web::rt::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading the MCP server file");
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    Ok(rx)
 }
 
 /// The signals that stop `baton serve`, with actix-web's meanings: `SIGTERM`

@@ -313,6 +313,9 @@ impl Runtime {
         };
         let pool =
             crate::pool::McpPool::start_remembering(servers, clock.clone(), Some(remembered));
+        // reloads (the watcher, SIGHUP, POST /api/v1/servers/reload) read the same file
+        pool.reload_from(&settings.pool, None);
+        pool.watch();
         let board = Board::new(
             registry,
             resolver,
@@ -325,8 +328,10 @@ impl Runtime {
             clock,
         )
         .with_pool(pool.clone());
-        // executor tasks need a server to run on: no servers, no dispatcher
-        let dispatcher = (!pool.servers().is_empty()).then(|| {
+        // executor tasks need a server to run on: no servers (and no file a
+        // reload could bring some from), no dispatcher
+        let reloadable = !settings.pool.mcp_servers.as_os_str().is_empty();
+        let dispatcher = (reloadable || !pool.servers().is_empty()).then(|| {
             Dispatcher::new(
                 board.clone(),
                 pool,

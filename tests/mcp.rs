@@ -106,14 +106,16 @@ async fn an_mcp_client_works_the_board_inside_an_embedding_app() {
             t.name
         );
         assert!(t.output_schema.is_some(), "{} has no outputSchema", t.name);
+        // annotations with a title; hints that say the spec's default are left
+        // out (issue 28: `readOnlyHint: false` is what an absent hint means)
+        let a = t.annotations.as_ref();
         assert!(
-            t.annotations
-                .as_ref()
-                .and_then(|a| a.read_only_hint)
-                .is_some(),
+            a.is_some_and(|a| a.title.is_some()),
             "{} lacks annotations",
             t.name
         );
+        assert_ne!(a.and_then(|a| a.read_only_hint), Some(false), "{}", t.name);
+        assert_ne!(a.and_then(|a| a.idempotent_hint), Some(false), "{}", t.name);
     }
 
     // work a small board through MCP only

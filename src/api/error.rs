@@ -147,12 +147,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         TooLarge | BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        InvalidField | InvalidBody | MissingDependency | DependencyCycle => {
+        InvalidField | InvalidBody | MissingDependency | DependencyCycle | InvalidServerFile => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Unavailable | NoLeader | StorageUnavailable | ServerDisabled | BreakerOpen
-        | BreakerProbing | ServerBusy | ServerNotReady | ServerFailed => {
+        | BreakerProbing | ServerBusy | ServerNotReady | ServerFailed | ServerMisconfigured => {
             StatusCode::SERVICE_UNAVAILABLE
         }
         Timeout => StatusCode::GATEWAY_TIMEOUT,

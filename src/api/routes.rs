@@ -151,6 +151,7 @@ route_table! {
     POST "/reservations/{id}/renew" => reservations::renew_reservation, AGENT;
     DELETE "/reservations/{id}" => reservations::release_reservation, AGENT;
     GET "/servers" => servers::list_servers, VIEWER;
+    POST "/servers/reload" => servers::reload_servers, ADMIN;
     GET "/servers/{name}" => servers::get_server, VIEWER;
     GET "/servers/{name}/tools" => servers::server_tools, VIEWER;
     POST "/servers/{name}/restart" => servers::restart_server, ADMIN;

@@ -1,6 +1,7 @@
 //! `/api/v1/servers`: the downstream MCP servers of the pool — state,
 //! breaker state and counts, last error, tool count, call latency
-//! percentiles — and the `restart` / `reset` admin actions.
+//! percentiles, and how the server file's last reload went — and the
+//! `reload` / `restart` / `reset` admin actions.
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -10,13 +11,16 @@ use crate::api::error::ApiError;
 use crate::api::tasks::ErrorBody;
 use crate::api::Acting;
 use crate::board::Board;
-use crate::pool::{PoolHandle, ServerStatus};
+use crate::pool::{PoolHandle, ReloadReport, ReloadStatus, ReloadTrigger, ServerStatus};
 
 /// Every configured server.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServerList {
     /// In name order; invalid entries of the server file included (state `invalid`).
     pub servers: Vec<ServerStatus>,
+    /// The server file, whether it is watched, and how its last reload went
+    /// (`refused` with the reasons when it did not parse or validate).
+    pub reload: ReloadStatus,
 }
 
 /// One downstream tool as the gateway offers it.
@@ -54,10 +58,32 @@ async fn status_of(pool: &PoolHandle, name: &str) -> Result<ServerStatus, ApiErr
 }
 
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
-    responses((status = 200, body = ServerList, description = "every configured server with its state")))]
+    responses((status = 200, body = ServerList, description = "every configured server with its state, and the last reload of the server file")))]
 pub(crate) async fn list_servers(board: Acting) -> Result<HttpResponse, ApiError> {
-    let servers = pool(&board)?.status().await;
-    Ok(HttpResponse::Ok().json(ServerList { servers }))
+    let pool = pool(&board)?;
+    let servers = pool.status().await;
+    Ok(HttpResponse::Ok().json(ServerList {
+        servers,
+        reload: pool.reload_status(),
+    }))
+}
+
+/// Read the server file again and run it, as `SIGHUP` and the file watcher
+/// do: added servers start, removed ones stop once their calls in flight
+/// finish, changed ones restart, unchanged ones are left alone. A file that
+/// does not parse or validate changes nothing. (A server named `reload` is
+/// still listed and reachable under `/servers/reload/...`, but `GET
+/// /servers/reload` is this route's 405.)
+#[utoipa::path(post, path = "/api/v1/servers/reload", tag = "servers",
+    responses((status = 200, body = ReloadReport, description = "applied: what was added, removed, changed, retried and left alone (new servers are starting)"),
+              (status = 422, body = ErrorBody, description = "the file does not parse or validate (`invalid_server_file`, every reason in the message); nothing changed"),
+              (status = 503, body = ErrorBody, description = "the pool has shut down (`unavailable`)")))]
+pub(crate) async fn reload_servers(board: Acting) -> Result<HttpResponse, ApiError> {
+    let report = pool(&board)?
+        .reload(ReloadTrigger::Api)
+        .await
+        .map_err(crate::error::Error::from)?;
+    Ok(HttpResponse::Ok().json(report))
 }
 
 #[utoipa::path(get, path = "/api/v1/servers/{name}", tag = "servers",

@@ -11,8 +11,8 @@
 //! failure_threshold = 3
 //! ```
 //!
-//! Every key of `[pool]` except `mcp_servers` and `servers` may be
-//! overridden per server. Unknown keys are rejected (figment names them);
+//! Every key of `[pool]` except `mcp_servers`, `watch`,
+//! `reload_debounce_ms` and `servers` may be overridden per server. Unknown keys are rejected (figment names them);
 //! the defaults are checked by [`PoolSettings::validate`], and each server's
 //! resolved options by [`ServerOptions::validate`] when the pool starts, so a
 //! bad override disables only that server.
@@ -42,6 +42,13 @@ macro_rules! server_options {
             /// Downstream servers in the `.mcp.json` format; empty for none.
             /// `baton serve --mcp-servers FILE` takes precedence.
             pub mcp_servers: PathBuf,
+            /// Watch the server file and reload it when it changes (`SIGHUP`
+            /// and `POST /api/v1/servers/reload` reload it either way).
+            pub watch: bool,
+            /// How long the server file must stay unchanged after a change
+            /// before the watcher reloads it (ms): an editor's several
+            /// writes make one reload.
+            pub reload_debounce_ms: u64,
             $( $(#[doc = $doc])+ pub $field: $ty, )+
             /// Per-server overrides of the keys above, by server name.
             pub servers: BTreeMap<String, ServerOverrides>,
@@ -51,6 +58,8 @@ macro_rules! server_options {
             fn default() -> Self {
                 Self {
                     mcp_servers: PathBuf::new(),
+                    watch: true,
+                    reload_debounce_ms: 300,
                     $( $field: $default, )+
                     servers: BTreeMap::new(),
                 }
@@ -286,9 +295,21 @@ impl PoolSettings {
         }
     }
 
-    /// Check the defaults (per-server overrides are checked per server when the pool starts).
+    /// Check the defaults (per-server overrides are checked per server when
+    /// the pool starts) and `reload_debounce_ms`.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(10..=60_000).contains(&self.reload_debounce_ms) {
+            return Err((
+                "reload_debounce_ms",
+                "must be between 10 and 60000".to_owned(),
+            ));
+        }
         self.defaults().validate()
+    }
+
+    /// `reload_debounce_ms` as a duration.
+    pub fn reload_debounce(&self) -> Duration {
+        Duration::from_millis(self.reload_debounce_ms)
     }
 }
 

@@ -178,7 +178,7 @@ fn shipped_keys() -> (Vec<(String, figment::value::Value)>, Vec<String>) {
         .iter()
         .filter_map(|(path, v)| {
             let key = path.strip_prefix("pool.")?;
-            (!key.contains('.') && key != "mcp_servers")
+            (!key.contains('.') && !["mcp_servers", "watch", "reload_debounce_ms"].contains(&key))
                 .then(|| (format!("pool.servers.gen.{key}"), v.clone()))
         })
         .collect();

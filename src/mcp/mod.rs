@@ -17,7 +17,8 @@
 //! argument and result types), `gateway` (downstream tools and prompts),
 //! `handles` (MCP task handles), `reservations` (the path reservation tools), `resources`, `prompts`, `notify`
 //! (notification forwarders), `errors` (baton errors as MCP errors), `schema`
-//! (the one JSON Schema policy for every tool definition), `arguments`
+//! (the one JSON Schema policy for every tool definition), `lean` (what
+//! baton's own definitions leave out, and what that saves), `arguments`
 //! (unknown arguments refused, with the nearest valid name).
 
 pub mod access;
@@ -30,6 +31,7 @@ mod fixtures;
 pub mod front;
 mod gateway;
 mod handles;
+mod lean;
 mod notify;
 mod prompts;
 mod reservations;

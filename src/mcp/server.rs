@@ -73,8 +73,8 @@ impl BatonMcp {
         }
     }
 
-    /// The tool router with the schema policy ([`super::schema`]) applied to
-    /// every tool's schemas (computed once per process; each session gets a
+    /// The tool router with the schema policy ([`super::schema`]) and the
+    /// lean steps ([`super::lean`]) applied to every tool's definition (computed once per process; each session gets a
     /// copy of the definitions, which share their schemas).
     fn router() -> ToolRouter<BatonMcp> {
         static DEFINITIONS: OnceLock<Vec<Tool>> = OnceLock::new();
@@ -84,6 +84,7 @@ impl BatonMcp {
             for tool in &mut tools {
                 super::schema::apply(tool);
                 super::schema::close_arguments(tool);
+                super::lean::lean(tool);
             }
             tools
         });

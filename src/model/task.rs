@@ -133,8 +133,11 @@ pub struct Task {
     /// Number of claims so far that counted as attempts.
     #[serde(default)]
     pub attempts: u32,
-    /// Present while `running`.
+    /// Present while `running`. (In the JSON Schema of MCP tool results it
+    /// is only "an object or null", to keep `tools/list` small: a claim's
+    /// own `lease` is typed in full; see `mcp/lean.rs`.)
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub lease: Option<Box<Lease>>,
     /// Who works on it (while `running`) or finished it (`done`, `failed`
     /// under a lease): the worker of the current or last lease. Cleared when
@@ -166,7 +169,9 @@ pub struct Task {
     pub seq: u64,
     /// When set, baton runs the task itself by calling this downstream tool
     /// (the dispatcher); agents' `claim_next` never hands it out.
+    /// (In the JSON Schema of MCP tool results: "an object or null", as `lease`.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub executor: Option<Box<Executor>>,
     /// Repository-relative path patterns (globset globs, normalized) the
     /// task will touch: no claim starts it while another holder's live

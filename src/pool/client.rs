@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::events::{PromptListChanged, ToolListChanged};
 use super::process::ProcessGroup;
-use super::spec::{ServerSpec, Transport};
+use super::spec::{check_url, ServerSpec, Transport};
 
 /// Longest stderr line forwarded to the log; the rest of the line is dropped.
 const MAX_STDERR_LINE: usize = 8 * 1024;
@@ -69,6 +69,46 @@ impl ClientHandler for GatewayClient {
     }
 }
 
+/// Why a connection attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StartError {
+    /// A retry will not fix it: the command is not found or not executable,
+    /// the working directory does not exist, the URL or a header is
+    /// malformed. The server is `misconfigured` until a reload.
+    Misconfigured(String),
+    /// Anything else (the child exited, no `initialize` answer in time, a
+    /// refused connection …): retried after the restart delay.
+    Failed(String),
+}
+
+impl From<String> for StartError {
+    fn from(reason: String) -> Self {
+        StartError::Failed(reason)
+    }
+}
+
+/// A spawn failure a retry cannot fix, as a reason; `None` for others.
+fn unfixable_spawn(
+    command: &str,
+    cwd: Option<&std::path::Path>,
+    e: &std::io::Error,
+) -> Option<String> {
+    use std::io::ErrorKind;
+    if let Some(dir) = cwd.filter(|d| !d.is_dir()) {
+        return Some(format!(
+            "working directory {} does not exist",
+            dir.display()
+        ));
+    }
+    match e.kind() {
+        ErrorKind::NotFound => Some(format!("command not found: {command:?} ({e})")),
+        ErrorKind::PermissionDenied => Some(format!("permission denied running {command:?} ({e})")),
+        // ENOEXEC: not an executable the kernel can run
+        _ if e.raw_os_error() == Some(8) => Some(format!("{command:?} is not an executable ({e})")),
+        _ => None,
+    }
+}
+
 /// A live, initialised connection.
 pub(crate) struct Connected {
     pub(crate) service: RunningService<RoleClient, GatewayClient>,
@@ -86,12 +126,13 @@ pub(crate) struct Connected {
 /// declared the `prompts` capability) the prompts; all within the
 /// server's `startup_timeout`. `pending` receives the child's group id as
 /// soon as it exists, so a caller that abandons this future can still kill
-/// the group. On failure nothing is left running.
+/// the group. On failure nothing is left running; a failure a retry cannot
+/// fix is [`StartError::Misconfigured`].
 pub(crate) async fn connect(
     spec: &ServerSpec,
     handler: GatewayClient,
     pending: Arc<AtomicI32>,
-) -> Result<Connected, String> {
+) -> Result<Connected, StartError> {
     let deadline = tokio::time::Instant::now() + spec.options.startup_timeout();
     let (service, group, pid) = match &spec.transport {
         Transport::Stdio {
@@ -108,7 +149,10 @@ pub(crate) async fn connect(
             let (transport, stderr) = TokioChildProcess::builder(cmd)
                 .stderr(Stdio::piped())
                 .spawn()
-                .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+                .map_err(|e| match unfixable_spawn(command, cwd.as_deref(), &e) {
+                    Some(reason) => StartError::Misconfigured(reason),
+                    None => StartError::Failed(format!("cannot start {command:?}: {e}")),
+                })?;
             let pid = transport.id();
             let group = pid.and_then(ProcessGroup::of_leader);
             if let Some(g) = group {
@@ -123,18 +167,20 @@ pub(crate) async fn connect(
                 Ok(Ok(service)) => (service, group, pid),
                 Ok(Err(e)) => {
                     kill(group);
-                    return Err(format!("initialize failed: {e}"));
+                    return Err(format!("initialize failed: {e}").into());
                 }
                 Err(_) => {
                     kill(group);
                     return Err(format!(
                         "no initialize response within {} ms",
                         spec.options.startup_timeout_ms
-                    ));
+                    )
+                    .into());
                 }
             }
         }
         Transport::Http { url, headers } => {
+            check_url(url).map_err(|e| StartError::Misconfigured(e.to_string()))?;
             let headers = headers
                 .iter()
                 .map(|(k, v)| {
@@ -145,7 +191,8 @@ pub(crate) async fn connect(
                             .map_err(|e| format!("header {k:?}: {e}"))?,
                     ))
                 })
-                .collect::<Result<HashMap<_, _>, String>>()?;
+                .collect::<Result<HashMap<_, _>, String>>()
+                .map_err(StartError::Misconfigured)?;
             // as many POSTs in flight as the pool lets calls through: no hidden queue
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(headers)
@@ -153,12 +200,13 @@ pub(crate) async fn connect(
             let transport = StreamableHttpClientTransport::from_config(config);
             match tokio::time::timeout_at(deadline, handler.serve(transport)).await {
                 Ok(Ok(service)) => (service, None, None),
-                Ok(Err(e)) => return Err(format!("initialize failed: {e}")),
+                Ok(Err(e)) => return Err(format!("initialize failed: {e}").into()),
                 Err(_) => {
                     return Err(format!(
                         "no initialize response within {} ms",
                         spec.options.startup_timeout_ms
-                    ))
+                    )
+                    .into())
                 }
             }
         }
@@ -172,14 +220,15 @@ pub(crate) async fn connect(
         }
         Ok(Err(e)) => {
             close(service, group).await;
-            return Err(format!("tools/list failed: {e}"));
+            return Err(format!("tools/list failed: {e}").into());
         }
         Err(_) => {
             close(service, group).await;
             return Err(format!(
                 "no tools/list response within {} ms",
                 spec.options.startup_timeout_ms
-            ));
+            )
+            .into());
         }
     };
     let has_prompts = service
@@ -195,14 +244,15 @@ pub(crate) async fn connect(
             }
             Ok(Err(e)) => {
                 close(service, group).await;
-                return Err(format!("prompts/list failed: {e}"));
+                return Err(format!("prompts/list failed: {e}").into());
             }
             Err(_) => {
                 close(service, group).await;
                 return Err(format!(
                     "no prompts/list response within {} ms",
                     spec.options.startup_timeout_ms
-                ));
+                )
+                .into());
             }
         }
     } else {

@@ -79,6 +79,16 @@ pub enum PoolError {
         /// Its last error.
         reason: String,
     },
+    /// The server cannot be started for a reason a retry will not fix
+    /// (command not found, permission denied, malformed URL); it is tried
+    /// again when the server file is reloaded.
+    #[error("MCP server '{server}' is misconfigured and not started: {reason}; fix its entry in the server file and reload")]
+    Misconfigured {
+        /// Server.
+        server: String,
+        /// Why it cannot start.
+        reason: String,
+    },
     /// The call did not complete within the request timeout; the server was sent `notifications/cancelled`.
     #[error("call to '{tool}' on MCP server '{server}' timed out after {after_ms} ms")]
     Timeout {
@@ -138,6 +148,7 @@ impl ServiceError for PoolError {
             PoolError::Busy { .. } => ErrorCode::ServerBusy,
             PoolError::NotReady { .. } => ErrorCode::ServerNotReady,
             PoolError::Failed { .. } => ErrorCode::ServerFailed,
+            PoolError::Misconfigured { .. } => ErrorCode::ServerMisconfigured,
             PoolError::Timeout { .. } => ErrorCode::Timeout,
             PoolError::Transport { .. } => ErrorCode::TransportError,
             PoolError::Downstream { .. } => ErrorCode::DownstreamError,
@@ -158,6 +169,7 @@ impl PoolError {
             | PoolError::Busy { server, .. }
             | PoolError::NotReady { server, .. }
             | PoolError::Failed { server, .. }
+            | PoolError::Misconfigured { server, .. }
             | PoolError::Timeout { server, .. }
             | PoolError::Transport { server, .. }
             | PoolError::Downstream { server, .. }
@@ -272,6 +284,14 @@ pub struct ServerIssue {
     pub error: SpecError,
 }
 
+impl ServerIssue {
+    /// Whether it is only `[pool.servers.<name>]` options for a server the
+    /// file does not name (the server is not in the configuration).
+    pub fn is_unknown_override(&self) -> bool {
+        matches!(self.error, SpecError::UnknownOverride(_))
+    }
+}
+
 /// The server file as a whole is unusable (no server starts).
 #[derive(Debug, thiserror::Error)]
 pub enum PoolConfigError {
@@ -305,11 +325,31 @@ pub enum PoolConfigError {
         /// Why.
         message: String,
     },
+    /// A reload found the server file unusable and changed nothing: it
+    /// cannot be read, is not JSON, repeats a key, or has an entry that is
+    /// invalid or carries an unknown key (a reload is stricter than a start,
+    /// which skips such entries).
+    #[error("MCP server file {path} not reloaded (nothing changed): {}", reasons.join("; "))]
+    Refused {
+        /// Path.
+        path: PathBuf,
+        /// Every reason, one per problem, each naming its server or key.
+        reasons: Vec<String>,
+    },
+    /// A reload came after the pool shut down.
+    #[error("the MCP server pool has shut down; nothing to reload")]
+    PoolStopped,
 }
 
 impl ServiceError for PoolConfigError {
-    /// Always `invalid_config`: the server file or the `[pool]` defaults.
+    /// `invalid_server_file` for a reload's refusal (the operator's file,
+    /// HTTP 422), `unavailable` after the pool stopped; otherwise
+    /// `invalid_config`: the server file or the `[pool]` defaults at start.
     fn error_code(&self) -> ErrorCode {
-        ErrorCode::InvalidConfig
+        match self {
+            PoolConfigError::Refused { .. } => ErrorCode::InvalidServerFile,
+            PoolConfigError::PoolStopped => ErrorCode::Unavailable,
+            _ => ErrorCode::InvalidConfig,
+        }
     }
 }

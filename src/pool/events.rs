@@ -26,22 +26,29 @@ pub(crate) struct PromptListChanged {
     pub(crate) generation: u64,
 }
 
-/// A server's tool list changed (also sent for its first non-empty list).
+/// A server's tool list changed (also sent for each server actor's first
+/// list, even an empty one).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct ToolsRefreshed {
     /// Server.
     pub(crate) server: String,
+    /// Which actor of that server sent it (a reload that changes a server
+    /// starts a new one; the pool ignores the old one's lists).
+    pub(crate) epoch: u64,
     /// Its tools, with their own names.
     pub(crate) tools: Arc<Vec<Tool>>,
 }
 
-/// A server's prompt list changed (also sent for its first non-empty list).
+/// A server's prompt list changed (also sent for each server actor's first
+/// list, even an empty one).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct PromptsRefreshed {
     /// Server.
     pub(crate) server: String,
+    /// Which actor of that server sent it (see [`ToolsRefreshed::epoch`]).
+    pub(crate) epoch: u64,
     /// Its prompts, with their own names.
     pub(crate) prompts: Arc<Vec<Prompt>>,
 }

@@ -1,10 +1,10 @@
 //! [`PoolHandle`]: the pool's public face — start, the read side (servers,
 //! gateway tools and prompts, breakers, states: no mailbox hop), change
-//! announcements, status, the admin operations (restart, reset, shutdown)
-//! and the calls, which `call.rs` carries out.
+//! announcements, status, the admin operations (restart, reset, reload,
+//! shutdown) and the calls, which `call.rs` carries out.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use actix::Addr;
 use rmcp::model::{CallToolResult, GetPromptResult, JsonObject};
@@ -13,11 +13,12 @@ use tokio::sync::broadcast;
 use super::call::{self, CallOptions};
 use super::catalog::{GatewayPrompt, GatewayTool, PromptsChanged, ToolsChanged};
 use super::error::{PoolConfigError, PoolError, ServerIssue};
+use super::reload::ReloadServers;
 use super::settings::PoolSettings;
 use super::shared::PoolShared;
 use super::spec::{ServerSet, TransportKind};
 use super::state::ServerState;
-use super::status::ServerStatus;
+use super::status::{ReloadOutcome, ReloadReport, ReloadStatus, ReloadTrigger, ServerStatus};
 use super::supervisor::{GetPoolStatus, McpPool, ResetServer, RestartServer, ShutdownPool};
 use crate::clock::Clock;
 use crate::core::breaker::BreakerView;
@@ -54,10 +55,9 @@ impl PoolHandle {
         file: Option<&Path>,
         clock: Clock,
     ) -> Result<Self, PoolConfigError> {
-        Ok(McpPool::start_with_clock(
-            ServerSet::load(settings, file)?,
-            clock,
-        ))
+        let pool = McpPool::start_with_clock(ServerSet::load(settings, file)?, clock);
+        pool.reload_from(settings, file);
+        Ok(pool)
     }
 
     /// Every configured server's name (disabled ones included), in order.
@@ -94,7 +94,7 @@ impl PoolHandle {
 
     /// Entries of the server file that were not started, and why.
     pub fn issues(&self) -> Vec<ServerIssue> {
-        self.shared.issues.clone()
+        self.shared.issues()
     }
 
     /// Every gateway tool, in name order. No mailbox hop.
@@ -225,7 +225,9 @@ impl PoolHandle {
             .await?
     }
 
-    /// Close a server's breaker and clear its counts.
+    /// Close a server's breaker, clear its counts and start its restart
+    /// backoff over: a server waiting out a restart delay starts now, so
+    /// the next call does not wait for the old delay.
     pub async fn reset(&self, server: &str) -> Result<(), PoolError> {
         self.pool
             .send(ResetServer {
@@ -234,9 +236,11 @@ impl PoolHandle {
             .await?
     }
 
-    /// Stop every server and the pool. Returns when every child process
-    /// group has been terminated (SIGTERM, grace, SIGKILL).
+    /// Stop every server and the pool (and the file watcher). Returns when
+    /// every child process group has been terminated (SIGTERM, grace,
+    /// SIGKILL), those of servers a reload retired included.
     pub async fn shutdown(self) {
+        drop(self.take_watcher());
         if self.pool.send(ShutdownPool).await.is_err() {
             tracing::debug!("MCP server pool already stopped");
         }
@@ -286,6 +290,126 @@ impl PoolHandle {
                 })?;
         call::get_prompt(&self.shared, &server, &prompt, arguments).await
     }
+}
+
+/// Reloads of the server file (see `reload.rs` for what a reload does to
+/// each server, `watch.rs` for the watcher).
+impl PoolHandle {
+    /// Tell the pool which server file reloads read — `file`, else
+    /// `settings.mcp_servers` — and the `[pool]` settings to read it with
+    /// (those are not re-read: a reload changes servers, not `[pool]`).
+    /// [`PoolHandle::start`] does it; a pool started from a
+    /// [`ServerSet`] (as the runtime does) refuses reloads until told.
+    pub fn reload_from(&self, settings: &PoolSettings, file: Option<&Path>) {
+        let path = file.map_or_else(|| settings.mcp_servers.clone(), Path::to_path_buf);
+        let reload = &self.shared.reload;
+        write(&reload.status).file = path.display().to_string();
+        *write(&reload.source) = Some((settings.clone(), path));
+    }
+
+    /// Watch the server file ([`PoolHandle::reload_from`]) and reload it
+    /// (trigger `file`) once it has been quiet for `reload_debounce_ms`
+    /// after a change; the watch ends with the pool. Nothing without a
+    /// file or with `[pool] watch = false`. Returns whether it watches; a
+    /// watch that cannot be set up is logged (SIGHUP and the reload
+    /// endpoint still work). Needs a running actix system.
+    pub fn watch(&self) -> bool {
+        let source = read(&self.shared.reload.source).clone();
+        let Some((settings, path)) = source.filter(|(s, p)| s.watch && !p.as_os_str().is_empty())
+        else {
+            return false;
+        };
+        let me = self.clone();
+        let watched = super::watch::watch_file(&path, settings.reload_debounce(), move || {
+            let me = me.clone();
+            async move {
+                let _ = me.reload(ReloadTrigger::File).await;
+            }
+        });
+        match watched {
+            Ok(w) => {
+                tracing::info!(file = %path.display(), debounce_ms = settings.reload_debounce_ms, "watching the MCP server file");
+                *lock(&self.shared.reload.watcher) = Some(w);
+                write(&self.shared.reload.status).watching = true;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot watch the MCP server file; reload it with SIGHUP or POST /api/v1/servers/reload");
+                false
+            }
+        }
+    }
+
+    fn take_watcher(&self) -> Option<super::watch::FileWatcher> {
+        write(&self.shared.reload.status).watching = false;
+        lock(&self.shared.reload.watcher).take()
+    }
+
+    /// Read the server file again, strictly, and run it: added servers
+    /// start, removed ones stop once their calls in flight finish, changed
+    /// ones restart, unchanged ones are left alone (`misconfigured` ones are
+    /// tried again); gateway names keep their meaning. One reload runs at a
+    /// time. The outcome is logged and kept for [`PoolHandle::reload_status`].
+    ///
+    /// Errors: [`PoolConfigError::Refused`] when the file does not parse or
+    /// validate (see [`ServerSet::load_strict`]) or none is configured —
+    /// nothing changed; [`PoolConfigError::PoolStopped`] after a shutdown.
+    pub async fn reload(&self, trigger: ReloadTrigger) -> Result<ReloadReport, PoolConfigError> {
+        let reload = &self.shared.reload;
+        let _one_at_a_time = reload.running.lock().await;
+        let source = read(&reload.source).clone();
+        let outcome = match source {
+            None => Err(PoolConfigError::Refused {
+                path: PathBuf::new(),
+                reasons: vec!["this pool was started without a server file to reload".into()],
+            }),
+            Some((settings, path)) => match ServerSet::load_strict(&settings, &path) {
+                Ok(set) => self
+                    .pool
+                    .send(ReloadServers { set })
+                    .await
+                    .map_err(|_| PoolConfigError::PoolStopped),
+                Err(e) => Err(e),
+            },
+        };
+        let mut status = write(&reload.status);
+        status.trigger = Some(trigger);
+        status.at = Some(self.shared.clock.now());
+        match &outcome {
+            Ok(report) => {
+                status.outcome = ReloadOutcome::Applied;
+                status.errors.clear();
+                status.changes = Some(report.clone());
+            }
+            Err(e) => {
+                tracing::error!(trigger = ?trigger, error = %e, "MCP server file not reloaded; the servers run as before");
+                status.outcome = ReloadOutcome::Refused;
+                status.errors = match e {
+                    PoolConfigError::Refused { reasons, .. } => reasons.clone(),
+                    other => vec![other.to_string()],
+                };
+                status.changes = None;
+            }
+        }
+        outcome
+    }
+
+    /// The server file and how its last reload went.
+    pub fn reload_status(&self) -> ReloadStatus {
+        read(&self.shared.reload.status).clone()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl McpPool {

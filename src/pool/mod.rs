@@ -9,6 +9,7 @@
 //! | [`PoolHandle`] | `handle.rs` | the public face: start, read views (no mailbox hop), status, restart/reset/shutdown |
 //! | calls | `call.rs` | [`CallOptions`]; breaker, readiness, concurrency, admission, timeout, retries of one call |
 //! | [`McpPool`] actor | `supervisor.rs` | one `McpServer` per enabled server; routes by name; the gateway tool and prompt catalogs |
+//! | reloads | `reload.rs`, `watch.rs` | a new server file applied to the running servers; the debounced file watcher |
 //! | shared views | `shared.rs` | routes, breaker views, catalogs: written by the actors, read by every handle |
 //! | [`McpServer`] actor | `server/` | the rmcp client, child process group, tool and prompt caches, breaker, health checks, restarts |
 //! | rmcp client handler, connect | `client.rs` | `initialize`, `tools/list`, `prompts/list`, list-changed notifications, stderr → log |
@@ -105,6 +106,7 @@ mod handle;
 pub mod metrics;
 mod names;
 mod process;
+mod reload;
 mod server;
 /// `[pool]` settings live in [`crate::config::pool`] (configuration is the
 /// ground floor); this name keeps the old path `pool::settings` working.
@@ -114,6 +116,7 @@ pub mod spec;
 mod state;
 mod status;
 mod supervisor;
+mod watch;
 
 pub use self::call::CallOptions;
 pub use self::catalog::{GatewayPrompt, GatewayTool, PromptsChanged, ToolsChanged};
@@ -123,7 +126,7 @@ pub use self::names::{NameChange, NameLedger, NamesNotSaved, RememberedNames};
 pub use self::server::McpServer;
 pub use self::spec::{ServerSet, ServerSpec, Transport, TransportKind};
 pub use self::state::ServerState;
-pub use self::status::ServerStatus;
+pub use self::status::{ReloadOutcome, ReloadReport, ReloadStatus, ReloadTrigger, ServerStatus};
 pub use self::supervisor::McpPool;
 pub use crate::config::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use crate::core::breaker::{BreakerState, BreakerView};

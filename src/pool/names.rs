@@ -14,7 +14,10 @@
 //!    no longer in the server file is forgotten (its names are removed from
 //!    the ledger): a server that leaves the configuration frees its names. A
 //!    server whose entry is invalid is still in the file and keeps its names.
-//! 2. **After a list change** the newcomers are named
+//! 2. **On a reload** the same happens for every server the new file no
+//!    longer names (a server that stays, changed or not, keeps its names);
+//!    the removals are saved before the catalogs are shown without them.
+//! 3. **After a list change** the newcomers are named
 //!    ([`NameBook::plan`]) and, when there are any, saved through the ledger
 //!    **before** the catalog shows them (the actor waits: a name a client
 //!    has seen is one the board remembers). A save that fails leaves the
@@ -148,6 +151,19 @@ impl Names {
             GatewayKind::Tool => &mut self.tools,
             GatewayKind::Prompt => &mut self.prompts,
         }
+    }
+
+    /// Forget, in both books, the names of every server for which `keep`
+    /// is false (servers a reload removed from the server file); returns
+    /// them as the ledger keeps them, to remove there too.
+    pub(super) fn forget_servers(&mut self, keep: impl Fn(&str) -> bool) -> Vec<GatewayName> {
+        let tools = self.tools.forget_servers(&keep);
+        let prompts = self.prompts.forget_servers(&keep);
+        tools
+            .into_iter()
+            .map(|n| record(GatewayKind::Tool, n))
+            .chain(prompts.into_iter().map(|n| record(GatewayKind::Prompt, n)))
+            .collect()
     }
 
     /// Where names are kept; `None` when they live as long as the pool.

@@ -1,9 +1,11 @@
 //! The read-side views the pool's actors write and every
 //! [`PoolHandle`](super::PoolHandle) reads without a mailbox hop: the route
 //! table (server → actor, concurrency semaphore, state channel, options),
-//! the breaker views, the gateway catalogs and their change announcements.
+//! the breaker views, the gateway catalogs and their change announcements,
+//! and what reloads need (the server file, the last outcome, the watcher).
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use actix::Addr;
 use dashmap::DashMap;
@@ -12,9 +14,11 @@ use tokio::sync::{broadcast, watch, Semaphore};
 use super::catalog::{Catalog, PromptCatalog, PromptsChanged, ToolsChanged};
 use super::error::ServerIssue;
 use super::server::McpServer;
-use super::settings::ServerOptions;
+use super::settings::{PoolSettings, ServerOptions};
 use super::spec::TransportKind;
 use super::state::ServerState;
+use super::status::ReloadStatus;
+use super::watch::FileWatcher;
 use crate::clock::Clock;
 use crate::core::breaker::BreakerView;
 
@@ -45,7 +49,8 @@ pub(super) struct LiveRoute {
 /// Views shared by the actors (writers) and every
 /// [`PoolHandle`](super::PoolHandle) (readers).
 pub(super) struct PoolShared {
-    /// Every configured server by name (written once, at start).
+    /// Every configured server by name (written by the pool at start and on
+    /// each applied reload).
     pub(super) routes: DashMap<String, Route>,
     /// Each server actor writes only its own entry.
     pub(super) breakers: Arc<DashMap<String, BreakerView>>,
@@ -55,11 +60,29 @@ pub(super) struct PoolShared {
     prompt_catalog: RwLock<Arc<PromptCatalog>>,
     /// Prompt-list change announcements.
     pub(super) prompt_changes: broadcast::Sender<PromptsChanged>,
-    /// Entries of the server file that were not started.
-    pub(super) issues: Vec<ServerIssue>,
+    /// Entries of the server file that were not started (replaced by each
+    /// applied reload).
+    issues: RwLock<Vec<ServerIssue>>,
     /// The runtime's clock: breakers are judged by its `now`, and the
     /// servers' and the retries' policy waits are its timers.
     pub(super) clock: Clock,
+    /// Where reloads read the server file from, and the last reload.
+    pub(super) reload: ReloadState,
+}
+
+/// What reloads need and leave behind: the `[pool]` settings and the path
+/// they read (set when the pool is told its file), the outcome of the last
+/// one, the lock that runs them one at a time, and the file watcher.
+#[derive(Default)]
+pub(super) struct ReloadState {
+    /// `[pool]` settings and the server file (`None`: reloads are refused).
+    pub(super) source: RwLock<Option<(PoolSettings, PathBuf)>>,
+    /// The last reload's outcome.
+    pub(super) status: RwLock<ReloadStatus>,
+    /// Held by the reload in progress.
+    pub(super) running: tokio::sync::Mutex<()>,
+    /// The watcher of the server file, while one runs.
+    pub(super) watcher: Mutex<Option<FileWatcher>>,
 }
 
 impl PoolShared {
@@ -72,9 +95,23 @@ impl PoolShared {
             changes: broadcast::channel(64).0,
             prompt_catalog: RwLock::new(Arc::new(PromptCatalog::default())),
             prompt_changes: broadcast::channel(64).0,
-            issues,
+            issues: RwLock::new(issues),
             clock,
+            reload: ReloadState::default(),
         }
+    }
+
+    /// The entries of the server file that were not started.
+    pub(super) fn issues(&self) -> Vec<ServerIssue> {
+        self.issues
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replace the invalid entries (the pool, on an applied reload).
+    pub(super) fn set_issues(&self, issues: Vec<ServerIssue>) {
+        *self.issues.write().unwrap_or_else(PoisonError::into_inner) = issues;
     }
 
     /// The current tool catalog.

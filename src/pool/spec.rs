@@ -105,6 +105,9 @@ pub struct ServerSet {
     pub servers: Vec<ServerSpec>,
     /// Invalid entries, by name; log them and run the rest.
     pub issues: Vec<ServerIssue>,
+    /// Keys of valid entries that the pool does not know, as (server, key):
+    /// ignored with a warning at start, refused by a reload.
+    pub unknown_keys: Vec<(String, String)>,
 }
 
 /// Whether `name` is a valid server name.
@@ -282,7 +285,11 @@ impl ServerSet {
                 .clone()
                 .and_then(|e| parse_entry(name, e, settings, &lookup, taken));
             match parsed {
-                Ok(spec) => set.servers.push(spec),
+                Ok(spec) => {
+                    set.unknown_keys
+                        .extend(unknown_keys(entry).map(|k| (name.clone(), k)));
+                    set.servers.push(spec);
+                }
                 Err(error) => set.issues.push(ServerIssue {
                     name: name.clone(),
                     error,
@@ -301,6 +308,88 @@ impl ServerSet {
     }
 }
 
+/// The keys a server entry may have.
+const KNOWN_KEYS: &[&str] = &[
+    "type", "command", "args", "env", "cwd", "url", "headers", "disabled",
+];
+
+/// The keys of an entry that are not in [`KNOWN_KEYS`].
+fn unknown_keys<'a>(entry: &'a Result<&'a Value, SpecError>) -> impl Iterator<Item = String> + 'a {
+    entry
+        .as_ref()
+        .ok()
+        .and_then(|e| e.as_object())
+        .into_iter()
+        .flat_map(|o| o.keys())
+        .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+        .cloned()
+}
+
+impl ServerSet {
+    /// Read `path` for a reload, strictly: the set only if the whole file is
+    /// usable, else [`PoolConfigError::Refused`] with every reason — the file
+    /// cannot be read, is not JSON, repeats a key in any object (two entries
+    /// of one name included), has no `mcpServers`/`servers` object, or has
+    /// an entry that is invalid or carries a key the pool does not know. A
+    /// start ([`ServerSet::load`]) runs the valid entries of such a file
+    /// instead. `[pool.servers.<name>]` options for a server the file no
+    /// longer names are not a reason (they wait for it to come back).
+    pub fn load_strict(settings: &PoolSettings, path: &Path) -> Result<Self, PoolConfigError> {
+        let refused = |reasons: Vec<String>| PoolConfigError::Refused {
+            path: path.to_path_buf(),
+            reasons,
+        };
+        if path.as_os_str().is_empty() {
+            return Err(refused(vec![
+                "no server file is configured ([pool] mcp_servers, or baton serve --mcp-servers)"
+                    .into(),
+            ]));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| refused(vec![format!("cannot read it: {e}")]))?;
+        match crate::core::json::check_unique_keys(text.as_bytes()) {
+            Ok(()) => {}
+            Err(crate::core::json::JsonError::DuplicateKey(d)) => {
+                let at = if d.at.is_empty() {
+                    "the top level"
+                } else {
+                    d.at.as_str()
+                };
+                return Err(refused(vec![format!(
+                    "the key '{}' appears twice in {at} (a server named twice?); keep one",
+                    d.key
+                )]));
+            }
+            Err(e) => return Err(refused(vec![format!("not valid JSON: {e}")])),
+        }
+        let set = Self::from_json(path, &text, settings, env_var).map_err(|e| match e {
+            PoolConfigError::Json { source, .. } => {
+                refused(vec![format!("not valid JSON: {source}")])
+            }
+            PoolConfigError::NoServers { .. } => {
+                refused(vec!["no \"mcpServers\" (or \"servers\") object".into()])
+            }
+            other => refused(vec![other.to_string()]),
+        })?;
+        let reasons: Vec<String> = set
+            .issues
+            .iter()
+            .filter(|i| !matches!(i.error, SpecError::UnknownOverride(_)))
+            .map(ToString::to_string)
+            .chain(
+                set.unknown_keys
+                    .iter()
+                    .map(|(server, key)| format!("MCP server '{server}': unknown key '{key}'")),
+            )
+            .collect();
+        if reasons.is_empty() {
+            Ok(set)
+        } else {
+            Err(refused(reasons))
+        }
+    }
+}
+
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
@@ -315,10 +404,7 @@ fn parse_entry(
     valid_server_name(name).map_err(SpecError::InvalidName)?;
     unambiguous_server_name(name, taken)?;
     let obj = entry.as_object().ok_or(SpecError::NotAnObject)?;
-    const KNOWN: &[&str] = &[
-        "type", "command", "args", "env", "cwd", "url", "headers", "disabled",
-    ];
-    for key in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
+    for key in obj.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
         tracing::warn!(server = %name, key = %key, "ignoring unknown key in MCP server entry");
     }
     let ex = |field: &str, s: &str| {
@@ -356,8 +442,8 @@ fn parse_entry(
         }
         (Some("http" | "streamable-http"), _, _) | (None, false, true) => {
             let url = opt_str(obj, "url")?.ok_or(SpecError::NoTransport)?;
+            // a malformed URL is found when the server starts (`misconfigured`)
             let url = ex("url", url)?;
-            check_url(&url)?;
             let headers = str_map(obj, "headers")?
                 .into_iter()
                 .map(|(k, v)| {
@@ -434,7 +520,11 @@ fn str_map<'a>(
     }
 }
 
-fn check_url(url: &str) -> Result<(), SpecError> {
+/// Whether `url` is an absolute http(s) URL with a host; checked when a
+/// server starts, which leaves a server with a malformed one `misconfigured`.
+///
+/// Errors: [`SpecError::InvalidUrl`] saying why.
+pub(crate) fn check_url(url: &str) -> Result<(), SpecError> {
     let invalid = |reason: String| SpecError::InvalidUrl {
         url: url.to_owned(),
         reason,
@@ -547,8 +637,8 @@ mod tests {
             &settings,
         );
         let ok: Vec<_> = set.servers.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(ok, ["off", "vs"]);
-        assert!(!set.servers[0].options.enabled);
+        assert_eq!(ok, ["ftp", "off", "vs"]);
+        assert!(!set.servers[1].options.enabled);
         let issue = |n: &str| {
             set.issues
                 .iter()
@@ -563,7 +653,10 @@ mod tests {
         assert!(issue("args").contains("array of strings"));
         assert!(issue("slow").contains("pool.servers.slow.failure_threshold"));
         assert!(issue("hdr").contains("Accept"));
-        assert!(issue("ftp").contains("scheme"));
+        // a malformed URL is found when the server starts (`misconfigured`)
+        assert!(check_url("ftp://h/mcp").is_err_and(|e| e.to_string().contains("scheme")));
+        assert!(check_url("not a url").is_err());
+        assert!(set.issues.iter().all(|i| i.name != "ftp"));
         assert!(issue("ok").contains("twice"));
         assert!(issue("ghost").contains("not in the server file"));
         assert!(issue("ok").starts_with("MCP server 'ok': "));

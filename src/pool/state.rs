@@ -22,6 +22,11 @@ pub enum ServerState {
     Stopped,
     /// Its entry in the server file is invalid (see `last_error`).
     Invalid,
+    /// It cannot be started for a reason a retry will not fix (command not
+    /// found, permission denied, malformed URL; see `last_error`): tried
+    /// once, then left alone until the server file is reloaded (or the
+    /// server restarted by hand).
+    Misconfigured,
 }
 
 impl ServerState {
@@ -36,6 +41,7 @@ impl ServerState {
             ServerState::Disabled => "disabled",
             ServerState::Stopped => "stopped",
             ServerState::Invalid => "invalid",
+            ServerState::Misconfigured => "misconfigured",
         }
     }
 }

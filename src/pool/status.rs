@@ -1,5 +1,6 @@
 //! [`ServerStatus`]: one downstream server as the admin surface (REST,
-//! MCP `server_status`, the CLI, `/metrics`) shows it.
+//! MCP `server_status`, the CLI, `/metrics`) shows it; [`ReloadStatus`]:
+//! the server file and how its last reload went.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -69,4 +70,65 @@ impl ServerStatus {
             up_since: None,
         }
     }
+}
+
+/// What started a reload of the server file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadTrigger {
+    /// The file watcher saw the file change.
+    File,
+    /// `SIGHUP` to `baton serve`.
+    Signal,
+    /// An admin asked for it with `POST /api/v1/servers/reload`.
+    Api,
+}
+
+/// What an applied reload did, by server name (each list in name order).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReloadReport {
+    /// New in the file: started (or listed as disabled).
+    pub added: Vec<String>,
+    /// Gone from the file: their calls in flight finish, then they stop
+    /// and their gateway names are forgotten.
+    pub removed: Vec<String>,
+    /// Entry or options changed: a new process (or connection) starts, the
+    /// old one finishes its calls in flight and stops.
+    pub changed: Vec<String>,
+    /// Unchanged but `misconfigured`: tried again.
+    pub retried: Vec<String>,
+    /// Unchanged and left alone.
+    pub unchanged: Vec<String>,
+}
+
+/// How the last reload ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadOutcome {
+    /// No reload since the pool started.
+    #[default]
+    None,
+    /// The file was read and the pool now runs it.
+    Applied,
+    /// The file did not parse or validate: nothing changed (`errors` says why).
+    Refused,
+}
+
+/// The server file and the last reload, as `GET /api/v1/servers` shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReloadStatus {
+    /// The server file reloads read (empty when none is configured).
+    pub file: String,
+    /// Whether baton watches the file and reloads when it changes.
+    pub watching: bool,
+    /// How the last reload ended.
+    pub outcome: ReloadOutcome,
+    /// What started it.
+    pub trigger: Option<ReloadTrigger>,
+    /// When it ended (Unix ms).
+    pub at: Option<Millis>,
+    /// Why it was refused, one line per problem (empty unless `refused`).
+    pub errors: Vec<String>,
+    /// What it changed (absent unless `applied`).
+    pub changes: Option<ReloadReport>,
 }

@@ -8,7 +8,7 @@
 //! [`NameLedger`](super::NameLedger), see `names.rs`), and the gateway
 //! catalogs built from them. It writes the read-side views callers use without a
 //! mailbox hop: the route table (server name → actor, concurrency semaphore,
-//! state channel, options) once at start, the tool catalog after each
+//! state channel, options) at start and on each applied reload, the tool catalog after each
 //! tool-list change (announced on the [`ToolsChanged`] broadcast) and the
 //! prompt catalog after each prompt-list change (announced on the
 //! [`PromptsChanged`] broadcast). A list change that brings a tool or prompt
@@ -17,8 +17,10 @@
 //!
 //! Messages: [`ToolsRefreshed`] and [`PromptsRefreshed`] from its servers
 //! (defined in `events.rs`, below both); [`GetPoolStatus`],
-//! [`RestartServer`], [`ResetServer`] and [`ShutdownPool`] from the
-//! [`PoolHandle`](super::PoolHandle), routed by server name.
+//! [`RestartServer`], [`ResetServer`], [`ShutdownPool`] and
+//! `ReloadServers` (`reload.rs`, which also holds how a reload changes the
+//! servers) from the [`PoolHandle`](super::PoolHandle), routed by server
+//! name.
 //!
 //! It hands the runtime's [`Clock`] to every server it starts.
 
@@ -38,7 +40,7 @@ use super::events::{PromptsRefreshed, ToolsRefreshed};
 use super::names::{record, NameChange, Names, RememberedNames};
 use super::server::{GetServerStatus, McpServer, ResetBreaker, Restart, StopServer};
 use super::shared::{LiveRoute, PoolShared, Route};
-use super::spec::{ServerSet, TransportKind};
+use super::spec::{ServerSet, ServerSpec, TransportKind};
 use super::state::ServerState;
 use super::status::ServerStatus;
 use crate::clock::Clock;
@@ -47,18 +49,96 @@ use crate::model::{GatewayKind, GatewayName};
 
 /// The supervisor actor.
 pub struct McpPool {
-    servers: BTreeMap<String, Entry>,
-    tools: BTreeMap<String, Arc<Vec<Tool>>>,
-    prompts: BTreeMap<String, Arc<Vec<Prompt>>>,
-    names: Names,
+    pub(super) servers: BTreeMap<String, Entry>,
+    pub(super) tools: BTreeMap<String, Arc<Vec<Tool>>>,
+    pub(super) prompts: BTreeMap<String, Arc<Vec<Prompt>>>,
+    pub(super) names: Names,
     /// Names to forget in the ledger at start (servers no longer configured).
     forget: Vec<GatewayName>,
-    shared: Arc<PoolShared>,
+    pub(super) shared: Arc<PoolShared>,
+    /// The epoch the next server actor gets (see [`ToolsRefreshed::epoch`]).
+    pub(super) next_epoch: u64,
+    /// Server actors a reload replaced or removed, finishing their calls in
+    /// flight; stopped when done, or with the pool.
+    pub(super) retiring: Vec<Addr<McpServer>>,
 }
 
-enum Entry {
-    Running(Addr<McpServer>),
-    Disabled(TransportKind),
+/// One configured server.
+pub(super) struct Entry {
+    /// Its entry as last read (a reload compares the new one with it).
+    pub(super) spec: ServerSpec,
+    /// Its actor; `None` while disabled.
+    pub(super) run: Option<Running>,
+}
+
+/// A started server's actor.
+pub(super) struct Running {
+    pub(super) addr: Addr<McpServer>,
+    pub(super) epoch: u64,
+}
+
+impl Entry {
+    fn kind(&self) -> TransportKind {
+        self.spec.transport.kind()
+    }
+}
+
+/// Start `spec` (or, disabled, only list it) and publish its route, on
+/// the pool at `me`; returns its entry.
+pub(super) fn launch(
+    shared: &PoolShared,
+    me: &Addr<McpPool>,
+    spec: ServerSpec,
+    epoch: u64,
+) -> Entry {
+    let name = spec.name.clone();
+    let options = Arc::new(spec.options.clone());
+    let kind = spec.transport.kind();
+    if !spec.options.enabled {
+        tracing::info!(server = %name, "MCP server disabled");
+        shared.breakers.remove(&name);
+        shared.routes.insert(
+            name,
+            Route {
+                kind,
+                options,
+                live: None,
+            },
+        );
+        return Entry { spec, run: None };
+    }
+    let (state_tx, state_rx) = watch::channel(ServerState::Starting);
+    let limit = spec.options.max_concurrent_calls;
+    let server = McpServer::new(
+        spec.clone(),
+        me.clone().recipient(),
+        me.clone().recipient(),
+        state_tx,
+        shared.breakers.clone(),
+        shared.clock.clone(),
+        epoch,
+    )
+    .start();
+    shared.routes.insert(
+        name,
+        Route {
+            kind,
+            options,
+            live: Some(LiveRoute {
+                addr: server.clone(),
+                semaphore: Arc::new(Semaphore::new(limit as usize)),
+                limit,
+                state: state_rx,
+            }),
+        },
+    );
+    Entry {
+        spec,
+        run: Some(Running {
+            addr: server,
+            epoch,
+        }),
+    }
 }
 
 impl McpPool {
@@ -83,48 +163,10 @@ impl McpPool {
         let addr = McpPool::create(move |ctx| {
             let me = ctx.address();
             let mut servers = BTreeMap::new();
+            let mut next_epoch = 0;
             for spec in set.servers {
-                let name = spec.name.clone();
-                let options = Arc::new(spec.options.clone());
-                let kind = spec.transport.kind();
-                if !spec.options.enabled {
-                    tracing::info!(server = %name, "MCP server disabled");
-                    view.routes.insert(
-                        name.clone(),
-                        Route {
-                            kind,
-                            options,
-                            live: None,
-                        },
-                    );
-                    servers.insert(name, Entry::Disabled(kind));
-                    continue;
-                }
-                let (state_tx, state_rx) = watch::channel(ServerState::Starting);
-                let limit = spec.options.max_concurrent_calls;
-                let server = McpServer::new(
-                    spec,
-                    me.clone().recipient(),
-                    me.clone().recipient(),
-                    state_tx,
-                    view.breakers.clone(),
-                    view.clock.clone(),
-                )
-                .start();
-                view.routes.insert(
-                    name.clone(),
-                    Route {
-                        kind,
-                        options,
-                        live: Some(LiveRoute {
-                            addr: server.clone(),
-                            semaphore: Arc::new(Semaphore::new(limit as usize)),
-                            limit,
-                            state: state_rx,
-                        }),
-                    },
-                );
-                servers.insert(name, Entry::Running(server));
+                next_epoch += 1;
+                servers.insert(spec.name.clone(), launch(&view, &me, spec, next_epoch));
             }
             McpPool {
                 servers,
@@ -133,6 +175,8 @@ impl McpPool {
                 names,
                 forget,
                 shared: view,
+                next_epoch: next_epoch + 1,
+                retiring: Vec::new(),
             }
         });
         (addr, shared)
@@ -157,7 +201,12 @@ impl McpPool {
     /// `server`'s list of `kind` changed: name the newcomers, keep their
     /// names (waiting for the ledger, if any), then show the catalog and
     /// announce the change.
-    fn name_and_publish(&mut self, ctx: &mut Context<Self>, kind: GatewayKind, server: String) {
+    pub(super) fn name_and_publish(
+        &mut self,
+        ctx: &mut Context<Self>,
+        kind: GatewayKind,
+        server: String,
+    ) {
         let new = self.names.book(kind).plan(self.pairs(kind));
         let ledger = self.names.ledger().filter(|_| !new.is_empty());
         let Some(ledger) = ledger else {
@@ -190,7 +239,7 @@ impl McpPool {
 
     /// Show the `kind` catalog as the book names it now and announce that
     /// `server`'s list changed.
-    fn publish(&mut self, kind: GatewayKind, server: String) {
+    pub(super) fn publish(&mut self, kind: GatewayKind, server: String) {
         // no receiver is not an error: nobody is listening yet
         match kind {
             GatewayKind::Tool => {
@@ -276,7 +325,7 @@ impl Actor for McpPool {
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::info!(
             servers = self.servers.len(),
-            invalid = self.shared.issues.len(),
+            invalid = self.shared.issues().len(),
             gateway_names = self.names.book(GatewayKind::Tool).len()
                 + self.names.book(GatewayKind::Prompt).len(),
             "MCP server pool started"
@@ -301,10 +350,13 @@ impl Handler<ToolsRefreshed> for McpPool {
     type Result = ();
 
     fn handle(&mut self, msg: ToolsRefreshed, ctx: &mut Context<Self>) {
-        if self.tools.get(&msg.server) == Some(&msg.tools) {
+        if !self.is_current(&msg.server, msg.epoch) {
+            return; // an actor a reload replaced or removed
+        }
+        let old = self.tools.insert(msg.server.clone(), msg.tools.clone());
+        if old.as_deref().map_or(&[][..], Vec::as_slice) == msg.tools.as_slice() {
             return;
         }
-        self.tools.insert(msg.server.clone(), msg.tools);
         self.name_and_publish(ctx, GatewayKind::Tool, msg.server);
     }
 }
@@ -313,10 +365,13 @@ impl Handler<PromptsRefreshed> for McpPool {
     type Result = ();
 
     fn handle(&mut self, msg: PromptsRefreshed, ctx: &mut Context<Self>) {
-        if self.prompts.get(&msg.server) == Some(&msg.prompts) {
+        if !self.is_current(&msg.server, msg.epoch) {
             return;
         }
-        self.prompts.insert(msg.server.clone(), msg.prompts);
+        let old = self.prompts.insert(msg.server.clone(), msg.prompts.clone());
+        if old.as_deref().map_or(&[][..], Vec::as_slice) == msg.prompts.as_slice() {
+            return;
+        }
         self.name_and_publish(ctx, GatewayKind::Prompt, msg.server);
     }
 }
@@ -333,7 +388,7 @@ impl Handler<GetPoolStatus> for McpPool {
         let idle = CircuitBreaker::new(Default::default()).view();
         let mut fixed: Vec<ServerStatus> = self
             .shared
-            .issues
+            .issues()
             .iter()
             .map(|i| ServerStatus {
                 last_error: Some(i.error.to_string()),
@@ -342,11 +397,11 @@ impl Handler<GetPoolStatus> for McpPool {
             .collect();
         let mut live = Vec::new();
         for (name, entry) in &self.servers {
-            match entry {
-                Entry::Running(addr) => live.push(addr.send(GetServerStatus)),
-                Entry::Disabled(kind) => fixed.push(ServerStatus::idle(
+            match &entry.run {
+                Some(run) => live.push(run.addr.send(GetServerStatus)),
+                None => fixed.push(ServerStatus::idle(
                     name,
-                    Some(*kind),
+                    Some(entry.kind()),
                     ServerState::Disabled,
                     idle.clone(),
                 )),
@@ -362,14 +417,25 @@ impl Handler<GetPoolStatus> for McpPool {
 }
 
 fn route(pool: &McpPool, name: &str) -> Result<Addr<McpServer>, PoolError> {
-    match pool.servers.get(name) {
-        Some(Entry::Running(addr)) => Ok(addr.clone()),
-        Some(Entry::Disabled(_)) => Err(PoolError::Disabled {
+    match pool.servers.get(name).map(|e| &e.run) {
+        Some(Some(run)) => Ok(run.addr.clone()),
+        Some(None) => Err(PoolError::Disabled {
             server: name.to_owned(),
         }),
         None => Err(PoolError::UnknownServer {
             server: name.to_owned(),
         }),
+    }
+}
+
+impl McpPool {
+    /// Whether `epoch` is the running actor of `server` (lists from others,
+    /// replaced or removed by a reload, are ignored).
+    fn is_current(&self, server: &str, epoch: u64) -> bool {
+        self.servers
+            .get(server)
+            .and_then(|e| e.run.as_ref())
+            .is_some_and(|r| r.epoch == epoch)
     }
 }
 
@@ -391,7 +457,7 @@ impl Handler<RestartServer> for McpPool {
     }
 }
 
-/// Close one server's breaker and clear its counts.
+/// Close one server's breaker, clear its counts and reset its restart backoff.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), PoolError>")]
 pub(crate) struct ResetServer {
@@ -420,10 +486,8 @@ impl Handler<ShutdownPool> for McpPool {
         let stops: Vec<_> = self
             .servers
             .values()
-            .filter_map(|e| match e {
-                Entry::Running(addr) => Some(addr.send(StopServer)),
-                Entry::Disabled(_) => None,
-            })
+            .filter_map(|e| e.run.as_ref().map(|r| r.addr.send(StopServer)))
+            .chain(self.retiring.drain(..).map(|addr| addr.send(StopServer)))
             .collect();
         tracing::info!(servers = stops.len(), "stopping MCP server pool");
         Box::pin(

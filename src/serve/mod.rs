@@ -107,6 +107,7 @@ pub struct Node {
     listener: std::net::TcpListener,
     insecure_no_auth: bool,
     on_listening: Option<node::Announce>,
+    reloads: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -129,7 +130,17 @@ impl Node {
             listener,
             insecure_no_auth: false,
             on_listening: None,
+            reloads: None,
         }
+    }
+
+    /// Reload the server file of the pool this node runs each time `reloads`
+    /// changes (`baton serve` bumps it on `SIGHUP`), as `POST
+    /// /api/v1/servers/reload` does. On PostgreSQL only the leader runs a
+    /// pool: a follower logs the request and reads the file when it leads.
+    pub fn reload_on(mut self, reloads: tokio::sync::watch::Receiver<u64>) -> Self {
+        self.reloads = Some(reloads);
+        self
     }
 
     /// Serve beyond loopback without authentication (`baton serve
@@ -168,6 +179,7 @@ impl Node {
             listener,
             insecure_no_auth,
             on_listening,
+            reloads,
         } = self;
         let local = listener.local_addr().map_err(|source| ServeError::Socket {
             what: "cannot read the bound socket's address",
@@ -237,6 +249,7 @@ impl Node {
             tls,
             stop: stop_rx,
             announce: on_listening,
+            reloads,
         }
         .run()
         .await;

@@ -42,6 +42,20 @@ pub(super) struct Running {
     pub(super) stop: watch::Receiver<Option<Stop>>,
     /// Taken (called, then dropped) when the first server listens.
     pub(super) announce: Option<Announce>,
+    /// Changes when the server file should be reloaded (`SIGHUP`).
+    pub(super) reloads: Option<watch::Receiver<u64>>,
+}
+
+/// The next reload request; never, without a channel (or once its sender is gone).
+async fn reload_asked(reloads: &mut Option<watch::Receiver<u64>>) {
+    let asked = match reloads {
+        Some(rx) => rx.changed().await.is_ok(),
+        None => false,
+    };
+    if !asked {
+        *reloads = None;
+        std::future::pending::<()>().await;
+    }
 }
 
 impl Running {
@@ -170,6 +184,15 @@ impl Running {
                     let _ = running.await;
                     break Ended::Stopped;
                 }
+                () = reload_asked(&mut self.reloads) => {
+                    if let Some(pool) = runtime.board().pool() {
+                        let pool = pool.clone();
+                        // its outcome is logged and shown by GET /api/v1/servers
+                        actix_web::rt::spawn(async move {
+                            let _ = pool.reload(crate::pool::ReloadTrigger::Signal).await;
+                        });
+                    }
+                }
                 _ = check.tick(), if ha => {
                     let store = runtime.board().store();
                     if store.is_deposed() || store.is_failed() {
@@ -245,6 +268,9 @@ impl Running {
                     handle.stop(graceful).await;
                     let _ = running.await;
                     return Ok(None);
+                }
+                () = reload_asked(&mut self.reloads) => {
+                    tracing::info!("reload asked on a follower: it runs no MCP server pool; it reads the server file when it leads");
                 }
                 _ = look.tick() => {
                     let vacant = match observer.current_within(every.max(Duration::from_secs(1))).await {

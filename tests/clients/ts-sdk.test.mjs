@@ -132,9 +132,12 @@ async function call(client, name, args) {
   return r.structuredContent;
 }
 
-/** An ajv in strict mode for the JSON Schema dialect a schema declares (draft-07 when none). */
+/**
+ * An ajv in strict mode for the JSON Schema dialect a schema declares — 2020-12 when none, MCP's
+ * default dialect (2025-11-25); baton's own tools declare none since issue 28 (leaner tools/list).
+ */
 function strictAjv(schema) {
-  const dialect = schema.$schema ?? "";
+  const dialect = schema.$schema ?? "https://json-schema.org/draft/2020-12/schema";
   const Class = dialect.includes("2020-12") ? Ajv2020 : dialect.includes("2019-09") ? Ajv2019 : Ajv;
   const ajv = new Class({ strict: true, allErrors: true });
   addFormats(ajv);

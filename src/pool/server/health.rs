@@ -38,7 +38,9 @@ impl McpServer {
                 }
             }
         }
-        self.breakers.insert(self.spec.name.clone(), view);
+        if !self.retired {
+            self.breakers.insert(self.spec.name.clone(), view);
+        }
     }
 
     /// A health check every `every` of the clock's time, from now on (the
@@ -137,6 +139,16 @@ impl Handler<AdmitCall> for McpServer {
                     reason: self.last_error.clone().unwrap_or_default(),
                 })
             }
+            (ServerState::Misconfigured, _) => {
+                let reason = self.last_error.clone().unwrap_or_default();
+                return Err(PoolError::Misconfigured {
+                    server,
+                    reason: reason
+                        .strip_prefix("misconfigured: ")
+                        .unwrap_or(&reason)
+                        .to_owned(),
+                });
+            }
             (ServerState::Stopped, _) => return Err(PoolError::ShuttingDown),
             (state, _) => {
                 return Err(PoolError::NotReady {
@@ -206,7 +218,9 @@ impl Handler<CallFinished> for McpServer {
     }
 }
 
-/// Close the breaker and clear its counts.
+/// An operator's reset: close the breaker, clear its counts and start the
+/// restart backoff over — a server waiting out a restart delay is started
+/// now, so the next call does not wait for the old delay.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct ResetBreaker;
@@ -214,10 +228,37 @@ pub(crate) struct ResetBreaker;
 impl Handler<ResetBreaker> for McpServer {
     type Result = ();
 
-    fn handle(&mut self, _: ResetBreaker, _: &mut Context<Self>) {
+    fn handle(&mut self, _: ResetBreaker, ctx: &mut Context<Self>) {
         let before = self.breaker.state();
         self.breaker.reset();
         self.breaker_changed(before);
-        tracing::info!(server = %self.spec.name, "circuit breaker reset");
+        self.reset_backoff();
+        let waiting = self.restart_timer.take();
+        if let Some(timer) = waiting {
+            ctx.cancel_future(timer);
+            self.connect(ctx, ServerState::Restarting);
+        }
+        tracing::info!(
+            server = %self.spec.name,
+            restarted_now = waiting.is_some(),
+            "circuit breaker and restart backoff reset"
+        );
+    }
+}
+
+/// A reload replaced or removed this server: it finishes the calls it was
+/// given and stops writing the pool-wide breaker view (a successor of the
+/// same name may own it now). The pool sends [`super::StopServer`] once
+/// those calls are done.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Retire;
+
+impl Handler<Retire> for McpServer {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, _: &mut Context<Self>) {
+        self.retired = true;
+        tracing::info!(server = %self.spec.name, epoch = self.epoch, "MCP server retired by a reload; finishing its calls in flight");
     }
 }

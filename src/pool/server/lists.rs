@@ -38,26 +38,33 @@ impl Refresh {
 }
 
 impl McpServer {
-    /// Keep `tools` as the server's tool list; tell the pool if it changed.
+    /// Keep `tools` as the server's tool list; tell the pool if it changed
+    /// (or is this actor's first: a server that replaced another on a
+    /// reload reports even an empty list, so the old one's goes).
     pub(super) fn set_tools(&mut self, tools: Vec<Tool>) {
-        if *self.tools == tools {
+        if *self.tools == tools && self.tools_reported {
             return;
         }
+        self.tools_reported = true;
         self.tools = Arc::new(tools);
         self.pool.do_send(ToolsRefreshed {
             server: self.spec.name.clone(),
+            epoch: self.epoch,
             tools: self.tools.clone(),
         });
     }
 
-    /// Keep `prompts` as the server's prompt list; tell the pool if it changed.
+    /// Keep `prompts` as the server's prompt list; tell the pool if it
+    /// changed (or is this actor's first, as for tools).
     pub(super) fn set_prompts(&mut self, prompts: Vec<Prompt>) {
-        if *self.prompts == prompts {
+        if *self.prompts == prompts && self.prompts_reported {
             return;
         }
+        self.prompts_reported = true;
         self.prompts = Arc::new(prompts);
         self.prompts_pool.do_send(PromptsRefreshed {
             server: self.spec.name.clone(),
+            epoch: self.epoch,
             prompts: self.prompts.clone(),
         });
     }

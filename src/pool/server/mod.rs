@@ -58,7 +58,7 @@ use tokio::task::JoinHandle;
 use self::connection::{terminate, Connection};
 use self::lists::Refresh;
 use super::backoff::backoff;
-use super::client::{self, GatewayClient};
+use super::client::{self, GatewayClient, StartError};
 use super::error::PoolError;
 use super::events::{PromptsRefreshed, ToolsRefreshed};
 use super::process::ProcessGroup;
@@ -71,7 +71,9 @@ use crate::core::breaker::{BreakerConfig, BreakerView, CircuitBreaker};
 use crate::core::latency::LatencyWindow;
 use crate::model::Millis;
 
-pub(crate) use self::health::{Admission, AdmitCall, CallFinished, CallOutcome, ResetBreaker};
+pub(crate) use self::health::{
+    Admission, AdmitCall, CallFinished, CallOutcome, ResetBreaker, Retire,
+};
 
 /// The server actor.
 pub struct McpServer {
@@ -106,6 +108,15 @@ pub struct McpServer {
     stopping: bool,
     /// The runtime's clock (see the module docs).
     clock: Clock,
+    /// Which actor of this server name this is (the pool's count; a reload
+    /// that changes a server starts a new actor with a new epoch).
+    epoch: u64,
+    /// The first tool and prompt lists were sent to the pool.
+    tools_reported: bool,
+    prompts_reported: bool,
+    /// Replaced by a reload: finishing its calls in flight, no longer
+    /// writing the pool-wide breaker view (its successor does).
+    retired: bool,
 }
 
 impl McpServer {
@@ -113,7 +124,8 @@ impl McpServer {
     /// `prompts_pool` receive its tool and prompt lists when they change;
     /// `state_tx` publishes its state; `breakers` is the pool-wide read-side
     /// map, in which this actor writes only its own entry; `clock` is the
-    /// runtime's.
+    /// runtime's; `epoch` tells its lists from those of an actor that had
+    /// the same name before a reload.
     pub(crate) fn new(
         spec: ServerSpec,
         pool: Recipient<ToolsRefreshed>,
@@ -121,6 +133,7 @@ impl McpServer {
         state_tx: watch::Sender<ServerState>,
         breakers: Arc<DashMap<String, BreakerView>>,
         clock: Clock,
+        epoch: u64,
     ) -> Self {
         let o = &spec.options;
         Self {
@@ -152,6 +165,10 @@ impl McpServer {
             cleanups: Vec::new(),
             stopping: false,
             clock,
+            epoch,
+            tools_reported: false,
+            prompts_reported: false,
+            retired: false,
         }
     }
 
@@ -196,7 +213,7 @@ impl McpServer {
     fn connected(
         &mut self,
         generation: u64,
-        result: Result<client::Connected, String>,
+        result: Result<client::Connected, StartError>,
         ctx: &mut Context<Self>,
     ) {
         if generation != self.generation || self.stopping {
@@ -258,7 +275,17 @@ impl McpServer {
                 self.set_prompts(prompts);
                 self.set_state(ServerState::Ready);
             }
-            Err(e) => {
+            Err(StartError::Misconfigured(reason)) => {
+                // a retry would fail the same way: wait for a reload (or a restart by hand)
+                tracing::error!(
+                    server = %self.spec.name,
+                    reason = %reason,
+                    "MCP server is misconfigured; not retried until the server file is reloaded"
+                );
+                self.record_error(format!("misconfigured: {reason}"));
+                self.set_state(ServerState::Misconfigured);
+            }
+            Err(StartError::Failed(e)) => {
                 tracing::warn!(server = %self.spec.name, error = %e, "MCP server failed to start");
                 self.record_error(format!("start failed: {e}"));
                 self.schedule_restart(ctx);
@@ -419,7 +446,7 @@ impl Handler<ConnectionClosed> for McpServer {
         if uptime >= Duration::from_millis(self.spec.options.restart_reset_after_ms) {
             self.reset_backoff();
         }
-        if !self.stopping {
+        if !self.stopping && !self.retired {
             self.schedule_restart(ctx);
         }
     }
