@@ -35,11 +35,11 @@ use crate::actors::BoardView;
 use crate::board::Board;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::core::graph::{DependencyGraph, NodeState, Readiness};
+use crate::core::graph::{DependencyGraph, NodeState, Readiness, TreeRules};
 use crate::core::slots::{Holder, RecoveryIssue, RunningLease, SlotTable};
 use crate::core::table::{Effects, TaskTable};
 use crate::error::Error;
-use crate::model::{TaskId, TaskStatus};
+use crate::model::{EventKind, TaskId, TaskStatus};
 use crate::store::{Store, WriteBatch};
 
 /// A running baton: actors, store and the typed in-process API ([`Board`]).
@@ -173,12 +173,18 @@ impl Runtime {
         let operations = store.load_operations()?;
         let requests = store.load_requests()?;
         let mut table = TaskTable::new(store.meta("lease_ceiling")?);
-        let mut graph = DependencyGraph::new();
+        let mut graph = DependencyGraph::new().with_rules(TreeRules {
+            max_depth: settings.subtasks.max_depth,
+            cancel_siblings: settings.subtasks.cancel_siblings_on_failure,
+        });
         let expected = usize::try_from(store.task_count()?).unwrap_or(0);
         table.reserve(expected);
         graph.reserve(expected);
         store.for_each_task(|t| {
             graph.restore(t.id.clone(), t.dependencies.clone(), node_state(t.status));
+            if let Some(p) = &t.parent {
+                graph.restore_parent(t.id.clone(), p.clone());
+            }
             table.restore(t);
         })?;
         store.fix_task_count(table.len() as u64).await?;
@@ -191,13 +197,22 @@ impl Runtime {
             })
             .map(|t| t.id.clone())
             .collect();
-        if !unblocked.is_empty() {
+        // blocked tasks whose dependencies are done: ready now, or (put off
+        // until their run_after) back in the delayed index the sweep wakes
+        let mut fx = Effects::default();
+        table.make_ready(&unblocked, now, &mut fx);
+        let made_ready = fx
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::TaskReady)
+            .count();
+        if made_ready > 0 {
             tracing::warn!(
-                count = unblocked.len(),
+                count = made_ready,
                 "recovered blocked tasks whose dependencies are done"
             );
-            let mut fx = Effects::default();
-            table.make_ready(&unblocked, now, &mut fx);
+        }
+        if !fx.changed.is_empty() {
             let mut batch = WriteBatch::new();
             for id in &fx.changed {
                 if let Some(t) = table.get(id) {

@@ -42,7 +42,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use self::auth::{AuthSettings, JwtSettings};
-pub use self::board::{LeaseSettings, SlotSettings, TaskSettings};
+pub use self::board::{LeaseSettings, SlotSettings, SubtaskSettings, TaskSettings};
 pub use self::edges::{ApiSettings, DashboardSettings, McpSettings, ToolProfile};
 pub use self::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::server::{HaSettings, LogFormat, LogSettings, ServerSettings};
@@ -101,6 +101,8 @@ pub struct Settings {
     pub leases: LeaseSettings,
     /// Task validation bounds and defaults.
     pub tasks: TaskSettings,
+    /// `[subtasks]`: trees of tasks.
+    pub subtasks: SubtaskSettings,
     /// REST API.
     pub api: ApiSettings,
     /// Logging.

@@ -362,7 +362,7 @@ mod tests {
                 description: Some(description.clone()),
                 ..TaskSpec::default()
             };
-            let mut t = crate::core::validate::validate_spec(spec, &TaskSettings::default(), "")
+            let mut t = crate::core::validate::validate_spec(spec, &TaskSettings::default(), "", 0)
                 .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
             t.output = Some(Box::new(output.clone().into()));
             t.error = Some(error.clone());

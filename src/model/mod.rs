@@ -9,7 +9,7 @@
 //! | `time.rs` | [`Millis`], [`now_ms`] |
 //! | `rfc3339.rs` | [`rfc3339`]: how a `Millis` looks on the wire |
 //! | `id.rs` | [`TaskId`] |
-//! | `task.rs` | [`Task`], [`TaskStatus`], [`TaskSpec`], [`Executor`] |
+//! | `task.rs` | [`Task`], [`TaskStatus`], [`TaskSpec`], [`Executor`], [`Subtasks`] |
 //! | `lease.rs` | [`Lease`] |
 //! | `history.rs` | [`LeaseRecord`], [`LeaseOutcome`] (the lease history) |
 //! | `slot.rs` | [`SlotInfo`] |
@@ -46,5 +46,5 @@ pub use request::{
     check_request_id, RequestAnswer, RequestKey, RequestKind, RequestRecord, MAX_REQUEST_ID_LEN,
 };
 pub use slot::SlotInfo;
-pub use task::{Executor, Task, TaskSpec, TaskStatus};
+pub use task::{Executor, Subtasks, Task, TaskSpec, TaskStatus};
 pub use time::{now_ms, Millis};

@@ -2,10 +2,11 @@
 //!
 //! State: a [`TaskTable`] (records, ready queue, lease expiries), the live
 //! [`TaskContext`] of every running task, and the `t/` key space of the store.
-//! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
+//! Messages: [`AddTasks`], [`AddSubtasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
 //! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a
-//! timer of its own sweeps lapsed leases (every `leases.sweep_interval_ms`),
+//! timer of its own sweeps lapsed leases and wakes delayed tasks whose
+//! `run_after` has come (every `leases.sweep_interval_ms`),
 //! another runs retention (every `retention.interval_ms`: old terminal tasks
 //! and old audit events are deleted in bounded batches; [`DeleteTask`]
 //! deletes one terminal task now).
@@ -34,10 +35,10 @@
 //! | `mod.rs` | the actor: its state, start-up, writes and poisoning, task contexts |
 //! | `messages.rs` | every message it handles, with its result |
 //! | `commit.rs` | one change → resolver answers, one batch, slots, contexts, views |
-//! | `add.rs` | [`AddTasks`] |
+//! | `add.rs` | [`AddTasks`], [`AddSubtasks`] (trees: a split of a held task) |
 //! | `claim.rs` | [`ClaimNext`], [`ClaimNextExecutor`], [`ClaimTask`], [`ListReady`] |
 //! | `transitions.rs` | [`Heartbeat`], [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`] |
-//! | `expiry.rs` | the lease sweep, [`SweepLeases`], [`DeadlineExceeded`] |
+//! | `expiry.rs` | the sweep (lapsed leases, delayed tasks due), [`SweepLeases`], [`DeadlineExceeded`] |
 //! | `retention.rs` | the retention timer, [`DeleteTask`] |
 //! | `operations.rs` | the MCP task handles |
 
@@ -75,9 +76,9 @@ mod transitions;
 
 pub use crate::actors::context::DeadlineExceeded;
 pub use messages::{
-    AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
-    DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset,
-    SettleOperation, SweepLeases,
+    AddSubtasks, AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask,
+    Claimed, Complete, DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation,
+    Release, Reset, SettleOperation, SweepLeases,
 };
 
 type Reply<T> = AtomicResponse<TaskRegistry, Result<T, Error>>;

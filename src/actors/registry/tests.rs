@@ -439,6 +439,7 @@ async fn failing_for_good_cascades_to_pending_dependents_and_reset_brings_them_b
             lease: LeaseRef::Id(c.lease.lease_id),
             error: "boom".to_owned(),
             retry: false,
+            retry_after_secs: None,
         })
         .await
         .unwrap();
