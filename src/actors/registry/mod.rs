@@ -73,6 +73,8 @@ mod retention;
 #[cfg(test)]
 mod tests;
 mod transitions;
+#[cfg(test)]
+mod tree_tests;
 
 pub use crate::actors::context::DeadlineExceeded;
 pub use messages::{

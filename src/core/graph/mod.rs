@@ -44,7 +44,7 @@ pub use insert::NewNode;
 pub use outcome::{Cause, Ended, Fallout};
 
 /// Where a node stands, as far as its dependents care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NodeState {
     /// Not finished (blocked, ready or running).
     Pending,
