@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`error`] | errors → statuses and JSON bodies, in one place |
 //! | [`tasks`] | `/api/v1` handlers and their DTOs |
+//! | [`subtasks`] | `/api/v1/tasks/{id}/subtasks`: subtasks under a task, a split of a held one |
 //! | [`leases`] | `/api/v1/leases`: the lease history (claim → end, outcome) |
 //! | [`sse`] | `/api/v1/events` (Server-Sent Events with `Last-Event-ID` resume) |
 //! | [`servers`] | `/api/v1/servers`: downstream MCP servers, restart, reset |
@@ -40,6 +41,7 @@ pub mod params;
 pub mod routes;
 pub mod servers;
 pub mod sse;
+pub mod subtasks;
 pub mod tasks;
 pub mod tokens;
 

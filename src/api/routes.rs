@@ -26,7 +26,9 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
-use super::{admin, compat, dashboard, leases, openapi, servers, sse, tasks, tokens, ApiError};
+use super::{
+    admin, compat, dashboard, leases, openapi, servers, sse, subtasks, tasks, tokens, ApiError,
+};
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
 use crate::error::ErrorCode;
@@ -131,6 +133,7 @@ route_table! {
     POST "/tasks/{id}/release" => tasks::release, AGENT;
     POST "/tasks/{id}/cancel" => tasks::cancel, ADMIN;
     POST "/tasks/{id}/reset" => tasks::reset, AGENT;
+    POST "/tasks/{id}/subtasks" => subtasks::add_subtasks, AGENT;
     GET "/tasks/{id}/events" => tasks::task_events, VIEWER;
     GET "/tasks/{id}/context" => tasks::context_list, VIEWER;
     GET "/tasks/{id}/context/{key}" => tasks::context_get, VIEWER;

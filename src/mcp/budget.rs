@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::dto::{
     AvailableOut, ClaimOut, ContextOut, ContextValue, ResetOut, ResultOut, ServerOut, ServersOut,
-    SlotOut, TaskOut, TasksOut, WorkersOut,
+    SlotOut, SubtasksOut, TaskOut, TasksOut, WorkersOut,
 };
 use crate::board::{Claim, TaskPage};
 use crate::model::Task;
@@ -165,6 +165,19 @@ impl Fit for TasksOut {
         if fit_tasks(&mut self.tasks, max) {
             self.more = Some(format!(
                 "{} more tasks not shown (result size budget): read them with get_task or list_tasks",
+                before - self.tasks.len()
+            ));
+        }
+    }
+}
+
+impl Fit for SubtasksOut {
+    fn fit(&mut self, max: usize) {
+        self.parent.fit(max);
+        let before = self.tasks.len();
+        if fit_tasks(&mut self.tasks, max.saturating_sub(cost(&self.parent))) {
+            self.more = Some(format!(
+                "{} more subtasks not shown (result size budget): read them with list_tasks",
                 before - self.tasks.len()
             ));
         }

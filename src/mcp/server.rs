@@ -78,9 +78,9 @@ impl BatonMcp {
     /// copy of the definitions, which share their schemas).
     fn router() -> ToolRouter<BatonMcp> {
         static DEFINITIONS: OnceLock<Vec<Tool>> = OnceLock::new();
-        let mut router = Self::tool_router();
+        let mut router = Self::tool_router() + Self::subtask_router();
         let definitions = DEFINITIONS.get_or_init(|| {
-            let mut tools = Self::tool_router().list_all();
+            let mut tools = (Self::tool_router() + Self::subtask_router()).list_all();
             for tool in &mut tools {
                 super::schema::apply(tool);
                 super::schema::close_arguments(tool);

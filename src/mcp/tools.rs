@@ -165,7 +165,7 @@ impl BatonMcp {
 impl BatonMcp {
     /// A board result as a tool result: the value, made to fit the result
     /// budget ([`Fit`]), as structured content — or a tool error.
-    fn done<T: Fit>(&self, r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
+    pub(super) fn done<T: Fit>(&self, r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
         let max = self.board.settings().mcp.max_result_bytes;
         r.map(|mut v| {
             v.fit(max);
@@ -425,11 +425,12 @@ impl BatonMcp {
     ) -> Result<Json<Task>, CallToolResult> {
         self.done(
             self.board
-                .fail(
+                .fail_later(
                     &a.task_id,
                     LeaseRef::Id(a.lease_id),
                     a.error,
                     a.retry.unwrap_or(true),
+                    a.retry_after_secs,
                 )
                 .await,
         )
@@ -444,11 +445,11 @@ impl BatonMcp {
     ))]
     async fn release_task(
         &self,
-        Parameters(a): Parameters<LeaseArgs>,
+        Parameters(a): Parameters<ReleaseArgs>,
     ) -> Result<Json<Task>, CallToolResult> {
         self.done(
             self.board
-                .release(&a.task_id, LeaseRef::Id(a.lease_id))
+                .release_later(&a.task_id, LeaseRef::Id(a.lease_id), a.retry_after_secs)
                 .await,
         )
     }
