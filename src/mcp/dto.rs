@@ -198,7 +198,7 @@ pub struct FailArgs {
     /// Retry while attempts remain (default true).
     #[serde(default)]
     pub retry: Option<bool>,
-    /// Retry not before this many seconds from now ("try again in 10 minutes").
+    /// Retry not before this many seconds from now.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
 }

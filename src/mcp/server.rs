@@ -84,6 +84,7 @@ impl BatonMcp {
             for tool in &mut tools {
                 super::schema::apply(tool);
                 super::schema::close_arguments(tool);
+                super::subtasks::terse(tool);
             }
             tools
         });

@@ -9,7 +9,8 @@
 #![allow(clippy::result_large_err)]
 
 use rmcp::handler::server::wrapper::{Json, Parameters};
-use rmcp::model::CallToolResult;
+use rmcp::model::{CallToolResult, Tool};
+use serde_json::Value;
 use rmcp::{tool, tool_router};
 
 use super::dto::{SubtasksArgs, SubtasksOut};
@@ -18,8 +19,8 @@ use crate::core::table::LeaseRef;
 
 #[tool_router(router = subtask_router, vis = "pub(super)")]
 impl BatonMcp {
-    /// Split a task into subtasks (one atomic batch). The parent is never claimed and is done
-    /// when they are. To split a task you hold, pass its lease_id: your lease ends; claim a subtask.
+    /// Split a task into subtasks (one atomic batch; each task as in add_tasks). The parent is never
+    /// claimed and is done when they are. To split a task you hold, pass its lease_id: your lease ends; claim a subtask.
     #[tool(annotations(
         title = "Add subtasks",
         read_only_hint = false,
@@ -40,5 +41,35 @@ impl BatonMcp {
                     more: None,
                 }),
         )
+    }
+}
+
+/// Shorten `add_subtasks`' definition for the model's context: its task
+/// specs are `add_tasks`' (whose definition describes every field), so the
+/// descriptions inside its `$defs` are dropped — names, types and bounds
+/// stay, and the tool's description points to `add_tasks`. Applied once,
+/// with the schema policy, when the router is built.
+pub(super) fn terse(tool: &mut Tool) {
+    if tool.name != "add_subtasks" {
+        return;
+    }
+    let schema = std::sync::Arc::make_mut(&mut tool.input_schema);
+    if let Some(defs) = schema.get_mut("$defs") {
+        drop_descriptions(defs);
+    }
+}
+
+/// Remove every `description` keyword under `v` (schemas only: `$defs`
+/// hold no `default`/`enum` data with such a key in baton's specs).
+fn drop_descriptions(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if matches!(map.get("description"), Some(Value::String(_))) {
+                map.remove("description");
+            }
+            map.values_mut().for_each(drop_descriptions);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_descriptions),
+        _ => {}
     }
 }

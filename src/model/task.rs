@@ -331,15 +331,18 @@ pub struct TaskSpec {
     /// Run the task by calling a downstream MCP tool (baton's dispatcher claims it).
     #[serde(default)]
     pub executor: Option<Executor>,
-    /// Make this task a subtask of that one: an unfinished task, or one
-    /// earlier or later in the same batch. The parent then waits for it (and
-    /// is never claimed itself); this task waits for the parent's dependencies.
+    /// Make this a subtask of that task (unfinished, or in this batch).
+    // The parent then waits for it and is never claimed itself; this task
+    // waits for the parent's dependencies (kept out of the schema: the MCP
+    // tool definitions have a byte budget).
     #[serde(default)]
     pub parent: Option<String>,
-    /// Not before this time (RFC 3339, at most `[tasks] max_delay_secs` ahead).
+    /// Not before this time (RFC 3339).
+    // At most `[tasks] max_delay_secs` ahead; refused (422) beyond.
     #[serde(default)]
     pub run_after: Option<String>,
-    /// Not before this many seconds from now (instead of `run_after`).
+    /// Not before this many seconds from now.
+    // Instead of `run_after`, not with it.
     #[serde(default)]
     pub delay_secs: Option<u64>,
 }
