@@ -191,6 +191,12 @@ async fn prepare(
             }
             (p(rest), Some(body), 200)
         }
+        ("POST", "/tasks/{id}/subtasks") => {
+            // the caller splits the task it holds
+            let (id, lease) = add_claimed(s, team, token).await;
+            let body = json!({ "lease_id": lease, "tasks": [{ "id": unique("sub"), "title": "s" }] });
+            (p(format!("/tasks/{id}/subtasks")), Some(body), 201)
+        }
         ("POST", "/tasks/{id}/cancel") => {
             let id = add(s, team, json!({})).await;
             (p(format!("/tasks/{id}/cancel")), None, 200)
