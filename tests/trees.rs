@@ -80,8 +80,8 @@ async fn add(s: &TestServer, tasks: Value) -> Value {
 /// last is done the parent is done, its output listing the children's ids
 /// and outcomes (not their outputs).
 #[actix_web::test]
-async fn an_agent_splits_its_task_into_three_and_the_parent_is_done_when_three_workers_finish_them(
-) {
+async fn an_agent_splits_its_task_into_three_and_the_parent_is_done_when_three_workers_finish_them()
+{
     let s = TestServer::start(|s| s.slots.count = 8).await;
     add(&s, json!([{ "id": "epic", "title": "ship the feature" }])).await;
     let agent = mcp_client(&s, None).await;
@@ -107,7 +107,9 @@ async fn an_agent_splits_its_task_into_three_and_the_parent_is_done_when_three_w
     )
     .await;
     assert_ne!(split.is_error, Some(true), "{split:?}");
-    let split = split.structured_content.expect("the parent and its subtasks");
+    let split = split
+        .structured_content
+        .expect("the parent and its subtasks");
     assert_eq!(split["parent"]["status"], "blocked", "{split}");
     assert_eq!(
         split["parent"]["blocked_reason"], "waits for 3 of 3 children",
@@ -144,9 +146,7 @@ async fn an_agent_splits_its_task_into_three_and_the_parent_is_done_when_three_w
     assert_eq!(outcomes, ["split"], "{leases}");
 
     // a parent is never claimed, by id or as the next task
-    let (st, v) = s
-        .post("/tasks/epic/claim", json!({ "worker": "w9" }))
-        .await;
+    let (st, v) = s.post("/tasks/epic/claim", json!({ "worker": "w9" })).await;
     assert_eq!(st, 409, "a parent is not claimable: {v}");
 
     // the agent may claim one of the pieces of its own task
@@ -445,7 +445,9 @@ async fn a_parent_rolls_up_failure_reset_and_cancel_and_a_dependency_on_it_waits
     .await;
     let lq = claim(&s, "q.1", "w1").await;
     complete(&s, "q.1", lq).await;
-    let (st, v) = s.post("/tasks/q/cancel", json!({ "reason": "dropped" })).await;
+    let (st, v) = s
+        .post("/tasks/q/cancel", json!({ "reason": "dropped" }))
+        .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(task(&s, "q").await["status"], "cancelled");
     assert_eq!(task(&s, "q.1").await["status"], "done");
@@ -489,11 +491,7 @@ async fn rest_add_subtasks_builds_a_tree_in_one_batch_and_a_running_task_needs_i
         .await;
     assert_eq!(st, 409, "a running task is split only by its holder: {v}");
     assert_eq!(code(&v), "invalid_status", "{v}");
-    assert_eq!(
-        s.get("/tasks/held.1").await.0,
-        404,
-        "nothing written"
-    );
+    assert_eq!(s.get("/tasks/held.1").await.0, 404, "nothing written");
     let (st, v) = s
         .post(
             "/tasks/held/subtasks",
@@ -532,16 +530,31 @@ async fn bad_parents_depths_cycles_and_times_are_refused_with_422_naming_the_fie
     let count = s.all_tasks().await.len();
 
     let cases = [
-        (json!({ "id": "n", "title": "n", "parent": "nope" }), "parent"),
-        (json!({ "id": "n", "title": "n", "parent": "fin" }), "parent"),
-        (json!({ "id": "n", "title": "n", "parent": "mid" }), "parent"),
+        (
+            json!({ "id": "n", "title": "n", "parent": "nope" }),
+            "parent",
+        ),
+        (
+            json!({ "id": "n", "title": "n", "parent": "fin" }),
+            "parent",
+        ),
+        (
+            json!({ "id": "n", "title": "n", "parent": "mid" }),
+            "parent",
+        ),
         (json!({ "id": "n", "title": "n", "parent": "n" }), "parent"),
-        (json!({ "id": "n", "title": "n", "run_after": "tomorrow" }), "run_after"),
+        (
+            json!({ "id": "n", "title": "n", "run_after": "tomorrow" }),
+            "run_after",
+        ),
         (
             json!({ "id": "n", "title": "n", "run_after": "2999-01-01T00:00:00Z" }),
             "run_after",
         ),
-        (json!({ "id": "n", "title": "n", "delay_secs": 3601 }), "delay_secs"),
+        (
+            json!({ "id": "n", "title": "n", "delay_secs": 3601 }),
+            "delay_secs",
+        ),
     ];
     for (spec, want) in cases {
         let (st, v) = s.post("/tasks", spec.clone()).await;
@@ -610,6 +623,10 @@ async fn bad_parents_depths_cycles_and_times_are_refused_with_422_naming_the_fie
 
     assert_eq!(s.all_tasks().await.len(), count + 1, "only f was added");
     assert_eq!(s.get("/tasks/n").await.0, 404);
-    assert_eq!(task(&s, "mid").await["subtasks"], Value::Null, "still a leaf");
+    assert_eq!(
+        task(&s, "mid").await["subtasks"],
+        Value::Null,
+        "still a leaf"
+    );
     s.stop().await;
 }

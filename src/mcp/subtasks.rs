@@ -10,8 +10,8 @@
 
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{CallToolResult, Tool};
-use serde_json::Value;
 use rmcp::{tool, tool_router};
+use serde_json::Value;
 
 use super::dto::{SubtasksArgs, SubtasksOut};
 use super::BatonMcp;
