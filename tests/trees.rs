@@ -262,7 +262,8 @@ async fn a_task_failed_with_retry_after_two_seconds_is_not_claimable_for_two_sec
 
 /// `release_task` and `fail_task` over MCP take `retry_after_secs` too;
 /// a released task is put off without counting an attempt; a delay over
-/// `[tasks] max_delay_secs` is a tool error naming `retry_after_secs`.
+/// `[tasks] max_delay_secs` is a tool error naming `retry_after_secs`; the
+/// `data://tasks/statuses` resource states the tree and delay rules.
 #[actix_web::test]
 async fn release_and_fail_over_mcp_put_the_task_off_by_retry_after_secs() {
     let s = TestServer::start(|s| s.tasks.max_delay_secs = 3600).await;
@@ -308,6 +309,22 @@ async fn release_and_fail_over_mcp_put_the_task_off_by_retry_after_secs() {
     let t = failed.structured_content.expect("the task");
     assert_eq!(t["status"], "blocked", "{t}");
     assert_eq!(claim_next(&s, "w2").await, None, "both put off");
+
+    // the statuses resource says how trees and time bend the statuses
+    let statuses = agent
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "data://tasks/statuses",
+        ))
+        .await
+        .expect("read statuses");
+    let text = match &statuses.contents[0] {
+        rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("unexpected {other:?}"),
+    };
+    let statuses: Value = serde_json::from_str(&text).expect("JSON");
+    for rule in ["subtasks", "split", "delays"] {
+        assert!(statuses["rules"][rule].is_string(), "{rule}: {statuses}");
+    }
     agent.cancel().await.ok();
     s.stop().await;
 }
@@ -628,5 +645,125 @@ async fn bad_parents_depths_cycles_and_times_are_refused_with_422_naming_the_fie
         Value::Null,
         "still a leaf"
     );
+    s.stop().await;
+}
+
+/// `[subtasks] cancel_siblings_on_failure = true`: a subtask that fails for
+/// good fails its parent and cancels its unfinished siblings (a running one
+/// loses its lease); a finished sibling stays as it ended.
+#[actix_web::test]
+async fn with_cancel_siblings_on_failure_a_failed_subtask_cancels_its_unfinished_siblings() {
+    let s = TestServer::start(|s| {
+        s.slots.count = 8;
+        s.subtasks.cancel_siblings_on_failure = true;
+    })
+    .await;
+    add(
+        &s,
+        json!([
+            { "id": "p", "title": "plan" },
+            { "id": "p.bad", "title": "bad", "parent": "p", "max_attempts": 1 },
+            { "id": "p.run", "title": "running", "parent": "p" },
+            { "id": "p.wait", "title": "waiting", "parent": "p" },
+            { "id": "p.done", "title": "done", "parent": "p" },
+        ]),
+    )
+    .await;
+    let done = claim(&s, "p.done", "w0").await;
+    complete(&s, "p.done", done).await;
+    let running = claim(&s, "p.run", "w1").await;
+    let bad = claim(&s, "p.bad", "w2").await;
+    let (st, v) = s
+        .post(
+            "/tasks/p.bad/fail",
+            json!({ "lease_id": bad, "error": "broke", "retry": false }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(task(&s, "p").await["status"], "failed");
+    assert_eq!(task(&s, "p.run").await["status"], "cancelled");
+    assert_eq!(task(&s, "p.wait").await["status"], "cancelled");
+    assert_eq!(task(&s, "p.done").await["status"], "done");
+    let (st, v) = s
+        .post(
+            "/tasks/p.run/complete",
+            json!({ "lease_id": running, "output": "late" }),
+        )
+        .await;
+    assert_eq!(st, 409, "the cancelled sibling's lease is over: {v}");
+    s.stop().await;
+}
+
+/// A tree and a delayed task survive `baton backup` and `baton restore`
+/// (the real binary): parent links, counts, reasons and `run_after` are the
+/// same on the restored board, and the delayed task is still not claimable.
+#[actix_web::test]
+async fn trees_and_delays_survive_a_backup_and_restore() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let s = TestServer::start(|_| {}).await;
+    add(
+        &s,
+        json!([
+            { "id": "p", "title": "plan" },
+            { "id": "p.1", "title": "one", "parent": "p" },
+            { "id": "p.2", "title": "two", "parent": "p", "delay_secs": 3600 },
+        ]),
+    )
+    .await;
+    let lease = claim(&s, "p.1", "w").await;
+    complete(&s, "p.1", lease).await;
+    let before: Vec<Value> = [
+        task(&s, "p").await,
+        task(&s, "p.1").await,
+        task(&s, "p.2").await,
+    ]
+    .into();
+    assert_eq!(before[0]["blocked_reason"], "waits for 1 of 2 children");
+
+    let file = work.path().join("board.jsonl");
+    let target = work.path().join("restored");
+    let (url, file_arg, target_arg) = (
+        format!("http://{}", s.addr),
+        file.to_str().expect("utf-8").to_owned(),
+        target.to_str().expect("utf-8").to_owned(),
+    );
+    let backup = {
+        let (url, file_arg) = (url.clone(), file_arg.clone());
+        tokio::task::spawn_blocking(move || {
+            common::baton_command()
+                .args(["backup", "--url", &url, "--out", &file_arg])
+                .output()
+                .expect("run baton backup")
+        })
+        .await
+        .expect("join")
+    };
+    assert!(backup.status.success(), "{backup:?}");
+    s.stop().await;
+    let restore = tokio::task::spawn_blocking(move || {
+        common::baton_command()
+            .args(["restore", "--in", &file_arg, "--data-dir", &target_arg])
+            .output()
+            .expect("run baton restore")
+    })
+    .await
+    .expect("join");
+    assert!(restore.status.success(), "{restore:?}");
+
+    let s = TestServer::start_with(baton::Settings::for_tests(&target)).await;
+    for want in &before {
+        let id = want["id"].as_str().expect("id");
+        let got = task(&s, id).await;
+        for key in [
+            "status",
+            "parent",
+            "run_after",
+            "subtasks",
+            "blocked_reason",
+        ] {
+            assert_eq!(got[key], want[key], "{id}.{key} after the restore: {got}");
+        }
+    }
+    assert_eq!(claim_next(&s, "w").await, None, "p.2 waits for its time");
     s.stop().await;
 }
