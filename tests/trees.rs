@@ -767,3 +767,65 @@ async fn trees_and_delays_survive_a_backup_and_restore() {
     assert_eq!(claim_next(&s, "w").await, None, "p.2 waits for its time");
     s.stop().await;
 }
+
+/// A board of trees mid-way — a split task, a parent failed by a subtask, a
+/// deeper tree, a dependency on a parent, a delayed subtask — reads the
+/// same after a stop and a start on the same data directory (every task,
+/// all fields), and keeps working: the rest of the split plan finishes and
+/// rolls up.
+#[actix_web::test]
+async fn a_board_of_trees_reads_the_same_after_a_restart_and_keeps_rolling_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = baton::Settings::for_tests(dir.path());
+    settings.slots.count = 8;
+    let s = TestServer::start_with(settings.clone()).await;
+    add(
+        &s,
+        json!([
+            { "id": "held", "title": "held" },
+            { "id": "f", "title": "will fail" },
+            { "id": "f.1", "title": "f one", "parent": "f", "max_attempts": 1 },
+            { "id": "f.2", "title": "f two", "parent": "f" },
+            { "id": "deep", "title": "deep" },
+            { "id": "deep.a", "title": "a", "parent": "deep" },
+            { "id": "deep.a.x", "title": "x", "parent": "deep.a", "delay_secs": 3600 },
+            { "id": "after", "title": "after", "dependencies": ["deep"] },
+        ]),
+    )
+    .await;
+    let lease = claim(&s, "held", "agent").await;
+    let (st, v) = s
+        .post(
+            "/tasks/held/subtasks",
+            json!({ "lease_id": lease, "tasks": [
+                { "id": "held.1", "title": "one" },
+                { "id": "held.2", "title": "two" },
+            ]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let l = claim(&s, "held.1", "agent").await;
+    complete(&s, "held.1", l).await;
+    let l = claim(&s, "f.1", "w").await;
+    let (st, v) = s
+        .post(
+            "/tasks/f.1/fail",
+            json!({ "lease_id": l, "error": "no", "retry": false }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(task(&s, "f").await["status"], "failed");
+    let before = s.all_tasks().await;
+    s.stop().await;
+
+    let s = TestServer::start_with(settings).await;
+    let after = s.all_tasks().await;
+    assert_eq!(after, before, "the same board after the restart");
+    let l = claim(&s, "held.2", "w").await;
+    complete(&s, "held.2", l).await;
+    let held = task(&s, "held").await;
+    assert_eq!(held["status"], "done", "{held}");
+    assert_eq!(held["output"]["total"], 2, "{held}");
+    assert_eq!(task(&s, "after").await["status"], "blocked");
+    s.stop().await;
+}
