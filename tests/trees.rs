@@ -829,3 +829,88 @@ async fn a_board_of_trees_reads_the_same_after_a_restart_and_keeps_rolling_up() 
     assert_eq!(task(&s, "after").await["status"], "blocked");
     s.stop().await;
 }
+
+/// The real binary, killed with SIGKILL right after acknowledged tree
+/// writes (a split under a lease, a subtask done, a delayed subtask), reads
+/// the same board after it starts again on the same data directory.
+#[actix_web::test]
+async fn a_split_and_a_delayed_subtask_read_the_same_after_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path").to_owned();
+    let spawn = || {
+        common::spawn_baton(
+            &["serve", "--bind", "127.0.0.1:0", "--data-dir", &data],
+            &[("BATON_LEASES__TTL_SECS", "600")],
+        )
+    };
+    let http = reqwest::Client::new();
+    let call = |base: String, path: &str, body: Option<Value>| {
+        let req = match body {
+            Some(b) => http.post(format!("{base}{path}")).json(&b),
+            None => http.get(format!("{base}{path}")),
+        };
+        async move { common::read(req.send().await.expect("request")).await }
+    };
+    let child = spawn();
+    let base = format!("{}/api/v1", child.url);
+    let (st, v) = call(
+        base.clone(),
+        "/tasks",
+        Some(json!({ "tasks": [{ "id": "big", "title": "big" }] })),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = call(
+        base.clone(),
+        "/tasks/big/claim",
+        Some(json!({ "worker": "agent" })),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let lease = v["lease"]["lease_id"].as_u64().expect("lease_id");
+    let (st, v) = call(
+        base.clone(),
+        "/tasks/big/subtasks",
+        Some(json!({ "lease_id": lease, "tasks": [
+            { "id": "big.1", "title": "one" },
+            { "id": "big.2", "title": "two", "delay_secs": 3600 },
+        ]})),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = call(
+        base.clone(),
+        "/tasks/big.1/claim",
+        Some(json!({ "worker": "agent" })),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let lease = v["lease"]["lease_id"].as_u64().expect("lease_id");
+    let (st, v) = call(
+        base.clone(),
+        "/tasks/big.1/complete",
+        Some(json!({ "lease_id": lease })),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, before) = call(base.clone(), "/tasks?limit=1000", None).await;
+    assert_eq!(st, 200, "{before}");
+    assert_eq!(
+        before["tasks"].as_array().map(Vec::len),
+        Some(3),
+        "{before}"
+    );
+    drop(child); // SIGKILL
+
+    let child = spawn();
+    let base = format!("{}/api/v1", child.url);
+    let (st, after) = call(base.clone(), "/tasks?limit=1000", None).await;
+    assert_eq!(st, 200, "{after}");
+    assert_eq!(
+        after["tasks"], before["tasks"],
+        "the same board after kill -9"
+    );
+    let (st, v) = call(base, "/tasks/big", None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["blocked_reason"], "waits for 1 of 2 children", "{v}");
+}
