@@ -4,8 +4,10 @@
 //! (must-show 2), a parent is never claimed and rolls up its children
 //! (done, failed, cancelled, reset), a dependency on a parent waits for all
 //! of it, a task failed or released with `retry_after_secs` is not handed
-//! out early, a delayed task keeps its time across a restart, and bad trees
-//! and times are refused with a 422 naming the field, nothing written.
+//! out early, a delayed task keeps its time across a restart, trees and
+//! delays survive a restart, `baton backup`/`restore` and a `kill -9` of the
+//! real binary, and bad trees and times are refused with a 422 naming the
+//! field, nothing written.
 
 mod common;
 
