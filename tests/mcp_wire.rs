@@ -828,17 +828,30 @@ async fn tool_definitions_stay_small_in_the_models_context() {
     // claim_worker_slot (an idempotency key for retries whose answer was lost) and a
     // clause to claim_task's description: +118 B core, +286 B full; measured after it:
     // core 5,623 / 22,439 B, full 13,615 / 48,634 B — still under, so the budgets stay.
-    // Issue 26 added the add_subtasks tool (full profile), parent / run_after /
-    // delay_secs on a task spec, retry_after_secs on fail_task and release_task, and
-    // parent / run_after / subtasks / blocked_reason on every Task in the output
-    // schemas (no prose below their roots). add_subtasks repeats add_tasks' task spec,
-    // its field descriptions dropped (src/mcp/subtasks.rs, `terse`). Measured after it:
-    // core 6,020 / 26,686 B, full 16,020 / 61,190 B. The core model-context budget
-    // holds; the full one rises to 16 KiB (the new tool: ~1.9 KB), and the tools/list
-    // budgets to 28 / 64 KiB (the output fields on every Task).
+    // Issue 25 added `paths`, `paths_mode` and `concurrency_key` to tasks (add_task's input and
+    // every task in an output schema) and five reservation tools in the full profile only (a
+    // claimed task's paths are reserved without a call, so agents need them only now and then):
+    // measured after it, core 6,183 / 24,763 B, full 17,252 / 60,699 B. The core budgets move
+    // by 1 KB / 3 KB, the full ones by 4 KB / 12 KB (five tools at ~800 B of model context each).
+    // Issue 24 gave every public item a doc of more than two words, and argument docs are
+    // schema descriptions (`task_id`: "Task id." became "The task you hold."): +100 B core,
+    // +290 B full; measured after it: core 5,723 / 22,539 B, full 13,905 / 48,924 B — still
+    // under, so the budgets stay.
+    // Issue 26 (on its own branch) added add_subtasks (full profile; it repeats add_tasks'
+    // task spec with the field descriptions dropped, src/mcp/subtasks.rs `terse`), parent /
+    // run_after / delay_secs on a task spec, retry_after_secs on fail_task and release_task,
+    // and parent / run_after / subtasks / blocked_reason on every Task in the output schemas:
+    // measured then, core 6,020 / 26,686 B, full 16,020 / 61,190 B.
+    // Issues 25 and 26 merged (add_subtasks and the five reservation tools in the full
+    // profile; parent / run_after / delay_secs and paths / paths_mode / concurrency_key on a
+    // task spec, retry_after_secs on fail_task and release_task; parent / run_after /
+    // subtasks / blocked_reason and paths / paths_mode / concurrency_key on every Task in the
+    // output schemas): measured after the merge, core 6,798 / 29,228 B, full 20,617 /
+    // 74,462 B. The core model-context budget holds; its tools/list budget rises to 30 KiB,
+    // the full ones to 21 / 76 KiB (the sum of both issues' growth).
     for (profile, count, model_budget, wire_budget) in [
-        ("core", 8, 6 * 1024, 28 * 1024),
-        ("full", 24, 16 * 1024, 64 * 1024),
+        ("core", 8, 7 * 1024, 30 * 1024),
+        ("full", 29, 21 * 1024, 76 * 1024),
     ] {
         let url = format!("http://{}/mcp?profile={profile}", s.addr);
         let client = ()

@@ -39,7 +39,9 @@ impl Actor for DependencyResolver {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Vec<Readiness>, GraphError>")]
 pub struct AddNodes {
-    /// The batch.
+    /// The new tasks (id, dependencies, parent), in the order they were
+    /// added; a dependency or parent may name a task earlier in the batch or
+    /// already in the graph.
     pub nodes: Vec<NewNode>,
 }
 
@@ -55,7 +57,7 @@ impl Handler<AddNodes> for DependencyResolver {
 #[derive(Debug, Message)]
 #[rtype(result = "Fallout")]
 pub struct Finish {
-    /// The task.
+    /// The task that ended.
     pub id: TaskId,
     /// How it ended.
     pub state: NodeState,
@@ -74,7 +76,7 @@ impl Handler<Finish> for DependencyResolver {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Vec<TaskId>, (TaskId, Vec<TaskId>)>")]
 pub struct RemoveTree {
-    /// The task.
+    /// The finished task whose tree goes.
     pub id: TaskId,
 }
 
@@ -184,7 +186,7 @@ impl Handler<ResetNode> for DependencyResolver {
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<TaskId>")]
 pub struct GetDependents {
-    /// The task.
+    /// The task whose direct dependents to list (unknown: none).
     pub id: TaskId,
 }
 

@@ -41,6 +41,7 @@ impl Board {
         ttl_ms: Option<u64>,
     ) -> Result<Task, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Heartbeat {
@@ -61,6 +62,7 @@ impl Board {
         output: Option<serde_json::Value>,
     ) -> Result<Task, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Complete {
@@ -97,6 +99,7 @@ impl Board {
         retry_after_secs: Option<u64>,
     ) -> Result<Task, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Fail {
@@ -126,6 +129,7 @@ impl Board {
         retry_after_secs: Option<u64>,
     ) -> Result<Task, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Release {
@@ -143,6 +147,7 @@ impl Board {
     pub async fn cancel(&self, id: &str, reason: Option<String>) -> Result<Task, Error> {
         self.require(Role::Admin, "cancel tasks")?;
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Cancel {
@@ -161,6 +166,7 @@ impl Board {
     pub async fn delete_task(&self, id: &str) -> Result<(), Error> {
         self.require(Role::Admin, "delete tasks")?;
         let id = self.id(id)?;
+        self.writable()?;
         let ticket = self
             .registry
             .send(DeleteTask {
@@ -176,6 +182,7 @@ impl Board {
     /// dependents, a parent's failed subtasks, a subtask's failed parent).
     pub async fn reset(&self, id: &str) -> Result<Vec<Task>, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Reset {

@@ -16,7 +16,7 @@
 //! `tools` (`tools/list` and `tools/call`, baton's tools), `subtasks` (the
 //! `add_subtasks` tool, its own router), [`dto`] (their
 //! argument and result types), `gateway` (downstream tools and prompts),
-//! `handles` (MCP task handles), `resources`, `prompts`, `notify`
+//! `handles` (MCP task handles), `reservations` (the path reservation tools), `resources`, `prompts`, `notify`
 //! (notification forwarders), `errors` (baton errors as MCP errors), `schema`
 //! (the one JSON Schema policy for every tool definition), `arguments`
 //! (unknown arguments refused, with the nearest valid name).
@@ -33,6 +33,7 @@ mod gateway;
 mod handles;
 mod notify;
 mod prompts;
+mod reservations;
 mod resources;
 mod schema;
 pub mod server;

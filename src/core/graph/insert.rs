@@ -14,11 +14,11 @@ use crate::model::TaskId;
 /// existing pending node or another node of the batch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewNode {
-    /// The task.
+    /// The new task's id.
     pub id: TaskId,
     /// Its own dependencies (a child also inherits its ancestors').
     pub deps: Vec<TaskId>,
-    /// Its parent.
+    /// Its parent's id (absent for a top-level task).
     pub parent: Option<TaskId>,
 }
 

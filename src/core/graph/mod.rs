@@ -48,11 +48,11 @@ pub use outcome::{Cause, Ended, Fallout};
 pub enum NodeState {
     /// Not finished (blocked, ready or running).
     Pending,
-    /// Finished successfully.
+    /// Finished successfully: counts as met for its dependents.
     Done,
     /// Failed (itself or by cascade).
     Failed,
-    /// Cancelled.
+    /// Cancelled: its pending dependents are cancelled with it.
     Cancelled,
 }
 

@@ -50,11 +50,11 @@ impl Cause {
 /// A node that ended because of another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended {
-    /// The node.
+    /// The node that ended.
     pub id: TaskId,
     /// Its end: done (a roll-up), failed or cancelled.
     pub state: NodeState,
-    /// Why.
+    /// Why it ended (which node's end caused it).
     pub cause: Cause,
 }
 
