@@ -112,6 +112,13 @@ impl Error {
             | Error::Graph(GraphError::DependencyCancelled { .. })
             | Error::Graph(GraphError::DependencyFailed { .. }) => Some("dependencies".into()),
             Error::Graph(GraphError::Duplicate(_)) => Some("id".into()),
+            Error::Graph(
+                GraphError::MissingParent { .. }
+                | GraphError::ParentFinished { .. }
+                | GraphError::TooDeep { .. }
+                | GraphError::ParentCycle { .. },
+            ) => Some("parent".into()),
+            Error::Graph(GraphError::SubtaskWouldFail { .. }) => Some("dependencies".into()),
             Error::Token(TokenError::InvalidName(_)) => Some("name".into()),
             Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
             Error::Reservation(e) => e.field(),

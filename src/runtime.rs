@@ -231,6 +231,8 @@ impl Runtime {
                 count = unblocked_count,
                 "recovered blocked tasks whose dependencies are done"
             );
+        }
+        if !unblocked.changed.is_empty() {
             let mut batch = WriteBatch::new();
             for id in &unblocked.changed {
                 if let Some(t) = table.get(id) {

@@ -191,6 +191,12 @@ async fn prepare(
             }
             (p(rest), Some(body), 200)
         }
+        ("POST", "/tasks/{id}/subtasks") => {
+            // the caller splits the task it holds
+            let (id, lease) = add_claimed(s, team, token).await;
+            let body = json!({ "lease_id": lease, "tasks": [{ "id": unique("sub"), "title": "s" }] });
+            (p(format!("/tasks/{id}/subtasks")), Some(body), 201)
+        }
         ("POST", "/tasks/{id}/cancel") => {
             let id = add(s, team, json!({})).await;
             (p(format!("/tasks/{id}/cancel")), None, 200)
@@ -293,6 +299,8 @@ async fn prepare(
         }
         ("POST", "/servers/{name}/restart") => (p("/servers/fault/restart".into()), None, 202),
         ("POST", "/servers/{name}/reset") => (p("/servers/fault/reset".into()), None, 200),
+        // the server file is unchanged: a reload applies nothing and says so
+        ("POST", "/servers/reload") => (p("/servers/reload".into()), None, 200),
         ("POST", "/tokens") => (
             p("/tokens".into()),
             Some(json!({ "name": unique("tok"), "role": "viewer" })),

@@ -330,8 +330,9 @@ async fn a_body_repeating_a_key_is_refused_not_read_as_its_last_value() {
 }
 
 /// Routes of the route table that read no body at all.
-const NO_BODY: [(&str, &str); 4] = [
+const NO_BODY: [(&str, &str); 5] = [
     ("POST", "/api/v1/tasks/{id}/reset"),
+    ("POST", "/api/v1/servers/reload"),
     ("POST", "/api/v1/servers/{name}/restart"),
     ("POST", "/api/v1/servers/{name}/reset"),
     ("POST", "/api/v1/events/ticket"),

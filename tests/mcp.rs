@@ -73,6 +73,7 @@ async fn an_mcp_client_works_the_board_inside_an_embedding_app() {
         "complete_task",
         "fail_task",
         "release_task",
+        "add_subtasks",
         "cancel_task",
         "reset_failed_task",
         "get_task_result",

@@ -1,17 +1,20 @@
 //! `DependencyResolver`: owns the task DAG.
 //!
 //! State: a [`DependencyGraph`] (edges both ways, unmet-dependency counts,
-//! node states). Messages: [`AddNodes`] (validate + insert a batch: missing
-//! dependencies, cycles), [`MarkDone`] (returns newly ready dependents),
-//! [`MarkFailed`] / [`MarkCancelled`] (return the cascade), [`ResetNode`]
-//! (returns what was reset and its readiness) and [`GetDependents`].
+//! node states, parent links). Messages: [`AddNodes`] (validate + insert a
+//! batch: missing dependencies or parents, depth, cycles), [`Finish`] (what
+//! a task's end did: ready dependents, cascades, roll-ups of parents),
+//! [`MarkDone`] (returns newly ready dependents), [`MarkFailed`] /
+//! [`MarkCancelled`] (return the cascade), [`ResetNode`] (returns what was
+//! reset and its readiness), [`Prune`] and [`RemoveTree`] (retention and
+//! deletion) and [`GetDependents`].
 //! Talks to: nobody; the [`TaskRegistry`](super::registry::TaskRegistry)
 //! asks it and waits for the answer before committing, so a completion and
 //! the readiness it causes land in one atomic write.
 
 use actix::prelude::*;
 
-use crate::core::graph::{DependencyGraph, GraphError, Readiness};
+use crate::core::graph::{DependencyGraph, Fallout, GraphError, NewNode, NodeState, Readiness};
 use crate::model::TaskId;
 
 /// The resolver actor.
@@ -31,19 +34,56 @@ impl Actor for DependencyResolver {
     type Context = Context<Self>;
 }
 
-/// Validate and insert new nodes `(id, dependencies)`; readiness in batch order.
+/// Validate and insert new nodes (id, own dependencies, parent); readiness
+/// in batch order (a parent's is [`Readiness::Children`]).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Vec<Readiness>, GraphError>")]
 pub struct AddNodes {
-    /// The new tasks as `(id, dependencies)`, in the order they were added; a
-    /// dependency may name a task earlier in the batch or already in the graph.
-    pub nodes: Vec<(TaskId, Vec<TaskId>)>,
+    /// The new tasks (id, dependencies, parent), in the order they were
+    /// added; a dependency or parent may name a task earlier in the batch or
+    /// already in the graph.
+    pub nodes: Vec<NewNode>,
 }
 
 impl Handler<AddNodes> for DependencyResolver {
     type Result = Result<Vec<Readiness>, GraphError>;
     fn handle(&mut self, msg: AddNodes, _: &mut Context<Self>) -> Self::Result {
-        self.graph.insert(&msg.nodes)
+        self.graph.insert_nodes(&msg.nodes)
+    }
+}
+
+/// A task ended (`state`: done, failed for good, cancelled): returns
+/// everything that follows (see [`DependencyGraph::finish`]).
+#[derive(Debug, Message)]
+#[rtype(result = "Fallout")]
+pub struct Finish {
+    /// The task that ended.
+    pub id: TaskId,
+    /// How it ended.
+    pub state: NodeState,
+}
+
+impl Handler<Finish> for DependencyResolver {
+    type Result = MessageResult<Finish>;
+    fn handle(&mut self, msg: Finish, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.graph.finish(&msg.id, msg.state))
+    }
+}
+
+/// A deletion: remove a finished task and its subtasks from the DAG, all
+/// or nothing; `Err((task, dependents))` when a task outside that tree
+/// depends on one of them (see [`DependencyGraph::remove_tree`]).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Vec<TaskId>, (TaskId, Vec<TaskId>)>")]
+pub struct RemoveTree {
+    /// The finished task whose tree goes.
+    pub id: TaskId,
+}
+
+impl Handler<RemoveTree> for DependencyResolver {
+    type Result = Result<Vec<TaskId>, (TaskId, Vec<TaskId>)>;
+    fn handle(&mut self, msg: RemoveTree, _: &mut Context<Self>) -> Self::Result {
+        self.graph.remove_tree(&msg.id)
     }
 }
 

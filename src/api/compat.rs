@@ -8,7 +8,11 @@
 //! finished), `output`, `error`; baton adds `workerSlot`, `leaseId`,
 //! `createdAt` and `updatedAt`. Status mapping: ready/blocked → `available`,
 //! running → `working`, done → `done`, failed → `failed`, cancelled →
-//! `cancelled`.
+//! `cancelled`. That API has no trees and no time: it sees leaves only (a
+//! parent — a task with subtasks — is not listed; its subtasks are, as
+//! ordinary tasks), and a task put off until its `run_after` is `available`
+//! like one waiting for its dependencies (`available-tasks`, the ready
+//! queue, lists it only once its time has come).
 //!
 //! Retrying a request whose answer was lost (a dropped connection, a
 //! restart of baton) is safe: `claim-task` sent again by the same worker
@@ -233,9 +237,13 @@ pub(crate) async fn available_tasks(board: Acting) -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/api/all-tasks", tag = "compat",
-    responses((status = 200, body = CompatTaskList, description = "`{success: true, tasks}`: every task; a refusal by the board is also 200, as `{success: false, error, code}`")))]
+    responses((status = 200, body = CompatTaskList, description = "`{success: true, tasks}`: every task but parents (tasks with subtasks: this API sees leaves only); a refusal by the board is also 200, as `{success: false, error, code}`")))]
 pub(crate) async fn all_tasks(board: Acting) -> HttpResponse {
-    task_list(board.all_tasks().await)
+    let leaves = board.all_tasks().await.map(|mut tasks| {
+        tasks.retain(|t| t.subtasks.is_none());
+        tasks
+    });
+    task_list(leaves)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -7,6 +7,7 @@
 //! | [`error`] | errors → statuses and JSON bodies, in one place |
 //! | [`deadline`] | the body deadline: 408 when a body is slower than `[server] body_read_timeout_secs` |
 //! | [`tasks`] | `/api/v1` handlers and their DTOs |
+//! | [`subtasks`] | `/api/v1/tasks/{id}/subtasks`: subtasks under a task, a split of a held one |
 //! | [`leases`] | `/api/v1/leases`: the lease history (claim → end, outcome) |
 //! | [`reservations`] | `/api/v1/reservations`: path reservations, who holds a path |
 //! | [`sse`] | `/api/v1/events` (Server-Sent Events with `Last-Event-ID` resume) |
@@ -44,6 +45,7 @@ pub mod reservations;
 pub mod routes;
 pub mod servers;
 pub mod sse;
+pub mod subtasks;
 pub mod tasks;
 pub mod tokens;
 

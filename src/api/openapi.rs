@@ -19,7 +19,7 @@ use crate::auth::Access;
 /// the route table, see [`with_roles`]).
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "baton", description = "A durable, shared task board for AI agents: tasks with dependencies, atomic claims under fenced leases, worker slots."),
+    info(title = "baton", description = "A durable, shared task board for AI agents: tasks with dependencies, subtasks that roll up and tasks that wait for their time, atomic claims under fenced leases, worker slots."),
     tags((name = "tasks"), (name = "leases"), (name = "context"), (name = "slots"), (name = "system"),
          (name = "events", description = "Server-Sent Events of every durable change"),
          (name = "servers", description = "downstream MCP servers (the pool)"),

@@ -28,7 +28,8 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
 use super::deadline::BodyDeadline;
 use super::{
-    admin, compat, dashboard, leases, openapi, reservations, servers, sse, tasks, tokens, ApiError,
+    admin, compat, dashboard, leases, openapi, reservations, servers, sse, subtasks, tasks, tokens,
+    ApiError,
 };
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
@@ -136,6 +137,7 @@ route_table! {
     POST "/tasks/{id}/release" => tasks::release, AGENT;
     POST "/tasks/{id}/cancel" => tasks::cancel, ADMIN;
     POST "/tasks/{id}/reset" => tasks::reset, AGENT;
+    POST "/tasks/{id}/subtasks" => subtasks::add_subtasks, AGENT;
     GET "/tasks/{id}/events" => tasks::task_events, VIEWER;
     GET "/tasks/{id}/context" => tasks::context_list, VIEWER;
     GET "/tasks/{id}/context/{key}" => tasks::context_get, VIEWER;

@@ -70,7 +70,7 @@ fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T,
     responses((status = 201, body = Task, description = "added (a batch returns {tasks: [...]})"),
               (status = 409, body = ErrorBody, description = "a task with that id exists, or a dependency failed or was cancelled"),
               (status = 413, body = ErrorBody, description = "a field is over its size bound"),
-              (status = 422, body = ErrorBody, description = "an invalid field, a missing dependency or a cycle")))]
+              (status = 422, body = ErrorBody, description = "an invalid field (an unparsable or too distant `run_after`), a missing dependency, a missing or finished `parent`, a tree deeper than `[subtasks] max_depth`, or a cycle (through dependencies or parents)")))]
 pub(crate) async fn add_tasks(
     board: Acting,
     payload: web::Payload,
@@ -317,6 +317,10 @@ pub struct FailRequest {
     /// Retry while attempts remain (default true); false fails for good.
     #[serde(default = "yes")]
     pub retry: bool,
+    /// A retry is not handed out before this many seconds from now (it
+    /// waits `blocked`, "not before …"; at most `[tasks] max_delay_secs`).
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -329,14 +333,16 @@ impl Default for FailRequest {
             lease_id: 0,
             error: String::new(),
             retry: true,
+            retry_after_secs: None,
         }
     }
 }
 
 /// Fail the current attempt.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/fail", tag = "leases", params(("id" = String, Path)),
-    request_body = FailRequest, responses((status = 200, body = Task, description = "the task, ready again while attempts remain, else failed"),
-              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it")))]
+    request_body = FailRequest, responses((status = 200, body = Task, description = "the task, ready again while attempts remain (blocked until `retry_after_secs` have passed, when sent), else failed"),
+              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it"),
+              (status = 422, body = ErrorBody, description = "`retry_after_secs` is over `[tasks] max_delay_secs`")))]
 pub(crate) async fn fail(
     board: Acting,
     id: web::Path<String>,
@@ -350,22 +356,45 @@ pub(crate) async fn fail(
     };
     Ok(HttpResponse::Ok().json(
         board
-            .fail(&id, LeaseRef::Id(req.lease_id), error, req.retry)
+            .fail_later(
+                &id,
+                LeaseRef::Id(req.lease_id),
+                error,
+                req.retry,
+                req.retry_after_secs,
+            )
             .await?,
     ))
 }
 
+/// Body of `release`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// The lease id from the claim.
+    pub lease_id: u64,
+    /// Not handed out again before this many seconds from now (it waits
+    /// `blocked`; at most `[tasks] max_delay_secs`).
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
+}
+
 /// Give a task back (ready again, attempt not counted).
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/release", tag = "leases", params(("id" = String, Path)),
-    request_body = LeaseRequest, responses((status = 200, body = Task, description = "the task, ready again"),
-              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it")))]
+    request_body = ReleaseRequest, responses((status = 200, body = Task, description = "the task, ready again (blocked until `retry_after_secs` have passed, when sent)"),
+              (status = 409, body = ErrorBody, description = "a stale or lapsed lease, or a status that does not allow it"),
+              (status = 422, body = ErrorBody, description = "`retry_after_secs` is over `[tasks] max_delay_secs`")))]
 pub(crate) async fn release(
     board: Acting,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let req: LeaseRequest = json_body(&board, payload, false).await?;
-    Ok(HttpResponse::Ok().json(board.release(&id, LeaseRef::Id(req.lease_id)).await?))
+    let req: ReleaseRequest = json_body(&board, payload, false).await?;
+    Ok(HttpResponse::Ok().json(
+        board
+            .release_later(&id, LeaseRef::Id(req.lease_id), req.retry_after_secs)
+            .await?,
+    ))
 }
 
 /// Delete a finished task (done, failed or cancelled) now, with its audit log
@@ -394,7 +423,8 @@ pub struct CancelRequest {
     pub reason: Option<String>,
 }
 
-/// Cancel a task that has not finished; its pending dependents are cancelled too.
+/// Cancel a task that has not finished; its pending dependents (and a
+/// parent's unfinished subtasks) are cancelled too.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path)),
     request_body = CancelRequest, responses((status = 200, body = Task, description = "the task, cancelled"),
               (status = 409, body = ErrorBody, description = "the task has finished")))]
@@ -414,7 +444,8 @@ pub struct ResetReply {
     pub reset: Vec<Task>,
 }
 
-/// Reset a failed task and its failed dependents.
+/// Reset a failed task and the failed tasks that fell with it (failed
+/// dependents, a parent's failed subtasks, a subtask's failed parent).
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/reset", tag = "tasks", params(("id" = String, Path)),
     responses((status = 200, body = ResetReply, description = "every task reset"),
               (status = 409, body = ErrorBody, description = "the task has not failed, or a dependency of it is still failed")))]

@@ -3,7 +3,8 @@
 //! its `executable_tools`.
 
 use super::Board;
-use crate::actors::registry::AddTasks;
+use crate::actors::registry::{AddSubtasks, AddTasks};
+use crate::core::table::LeaseRef;
 use crate::error::Error;
 use crate::model::{Role, Task, TaskSpec};
 use crate::pool::PoolHandle;
@@ -27,6 +28,42 @@ impl Board {
             })
             .await??;
         self.durable(r).await
+    }
+
+    /// Add subtasks under `parent` as one atomic batch (a spec's `parent`
+    /// may be left out, or name another task of the batch for a deeper
+    /// tree). `parent` becomes a container: never claimed, done when its
+    /// subtasks are. A running parent may be split only by its holder,
+    /// under its lease (`lease`): that lease ends as `split`, and the holder
+    /// may claim one of the subtasks. Answers the parent after the add and
+    /// the new subtasks.
+    ///
+    /// Errors (nothing is written): a parent that does not exist or has
+    /// finished, a subtask deeper than `[subtasks]
+    /// max_depth`, a cycle through parents: 422 `invalid_field` /
+    /// `dependency_cycle` naming `parent`; a running parent without its
+    /// lease: 409 `invalid_status`; a stale lease: 409 `stale_lease`; and
+    /// every error of [`Board::add_tasks`] (fields named `tasks[i].…`).
+    pub async fn add_subtasks(
+        &self,
+        parent: &str,
+        specs: Vec<TaskSpec>,
+        lease: Option<LeaseRef>,
+    ) -> Result<(Task, Vec<Task>), Error> {
+        let parent = crate::model::TaskId::parse(parent, self.settings.tasks.max_id_len)
+            .map_err(|m| Error::invalid("parent", m))?;
+        self.check_executors(&specs)?;
+        let (parent, tasks, ticket) = self
+            .registry
+            .send(AddSubtasks {
+                parent,
+                specs,
+                lease,
+                actor: self.actor.clone(),
+            })
+            .await??;
+        self.store.wait_durable(ticket).await?;
+        Ok((parent, tasks))
     }
 
     /// Only admins create executor tasks; an executor must name a configured

@@ -16,24 +16,26 @@
 use std::collections::HashSet;
 
 use crate::config::Settings;
-use crate::core::graph::{DependencyGraph, NodeState, Readiness};
+use crate::core::graph::{DependencyGraph, NodeState, Readiness, TreeRules};
 use crate::core::reservations::ReservationTable;
 use crate::core::slots::{Holder, RecoveryIssue, RunningLease, SlotTable};
 use crate::core::table::{Effects, TaskTable};
-use crate::model::{Millis, TaskId, TaskStatus};
+use crate::model::{EventKind, Millis, TaskId, TaskStatus};
 use crate::store::{Store, StoreError};
 
 /// The board rebuilt from the store's records (see the module docs).
 pub(crate) struct Rebuilt {
     /// Every task, blocked tasks whose dependencies are all done made ready.
     pub(crate) table: TaskTable,
-    /// The dependency graph, unmet counts recounted.
+    /// The dependency graph with its parent links and `[subtasks]` rules,
+    /// unmet counts recounted.
     pub(crate) graph: DependencyGraph,
-    /// What making those blocked tasks ready changed and recorded (a
+    /// What making those blocked tasks ready (or delayed, until their
+    /// `run_after`) changed and recorded (a
     /// start-up writes it; the failed store's rebuild cannot and need not:
     /// the next start-up finds the same tasks again).
     pub(crate) unblocked: Effects,
-    /// How many blocked tasks were made ready.
+    /// How many blocked tasks were made ready now (delayed ones aside).
     pub(crate) unblocked_count: usize,
     /// The slots: stored explicit holds and the running tasks' leases.
     pub(crate) slots: SlotTable,
@@ -71,12 +73,18 @@ impl Rebuilt {
         now: Millis,
     ) -> Result<Self, StoreError> {
         let mut table = TaskTable::new(store.meta("lease_ceiling")?);
-        let mut graph = DependencyGraph::new();
+        let mut graph = DependencyGraph::new().with_rules(TreeRules {
+            max_depth: settings.subtasks.max_depth,
+            cancel_siblings: settings.subtasks.cancel_siblings_on_failure,
+        });
         let expected = usize::try_from(store.task_count()?).unwrap_or(0);
         table.reserve(expected);
         graph.reserve(expected);
         store.for_each_task(|t| {
             graph.restore(t.id.clone(), t.dependencies.clone(), node_state(t.status));
+            if let Some(p) = &t.parent {
+                graph.restore_parent(t.id.clone(), p.clone());
+            }
             table.restore(t);
         })?;
         graph.recount();
@@ -87,10 +95,17 @@ impl Rebuilt {
             })
             .map(|t| t.id.clone())
             .collect();
+        // blocked tasks whose dependencies are done: ready now, or (put off
+        // until their run_after) back in the delayed index the sweep wakes
         let mut unblocked = Effects::default();
         if !unblocked_ids.is_empty() {
             table.make_ready(&unblocked_ids, now, &mut unblocked);
         }
+        let unblocked_count = unblocked
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::TaskReady)
+            .count();
 
         let compat_ttl_ms = settings.leases.compat_ttl_secs.saturating_mul(1000);
         let holds: Vec<(u32, Holder)> = store
@@ -142,7 +157,7 @@ impl Rebuilt {
             table,
             graph,
             unblocked,
-            unblocked_count: unblocked_ids.len(),
+            unblocked_count,
             slots,
             slot_issues,
             in_held_slot,

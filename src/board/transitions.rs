@@ -83,6 +83,21 @@ impl Board {
         error: String,
         retry: bool,
     ) -> Result<Task, Error> {
+        self.fail_later(id, lease, error, retry, None).await
+    }
+
+    /// [`Board::fail`], and a retried task is not handed out again before
+    /// `retry_after_secs` from now (it waits `blocked`, "not before …").
+    /// Errors as `fail`, and `invalid_field` (`retry_after_secs`) above
+    /// `[tasks] max_delay_secs`.
+    pub async fn fail_later(
+        &self,
+        id: &str,
+        lease: LeaseRef,
+        error: String,
+        retry: bool,
+        retry_after_secs: Option<u64>,
+    ) -> Result<Task, Error> {
         let id = self.id(id)?;
         self.writable()?;
         let r = self
@@ -92,6 +107,7 @@ impl Board {
                 lease,
                 error,
                 retry,
+                retry_after_secs,
                 actor: self.actor.clone(),
             })
             .await??;
@@ -100,6 +116,18 @@ impl Board {
 
     /// Give a task back.
     pub async fn release(&self, id: &str, lease: LeaseRef) -> Result<Task, Error> {
+        self.release_later(id, lease, None).await
+    }
+
+    /// [`Board::release`], and the task is not handed out again before
+    /// `retry_after_secs` from now (it waits `blocked`). Errors as
+    /// `release`, and `invalid_field` above `[tasks] max_delay_secs`.
+    pub async fn release_later(
+        &self,
+        id: &str,
+        lease: LeaseRef,
+        retry_after_secs: Option<u64>,
+    ) -> Result<Task, Error> {
         let id = self.id(id)?;
         self.writable()?;
         let r = self
@@ -107,13 +135,15 @@ impl Board {
             .send(Release {
                 id,
                 lease,
+                retry_after_secs,
                 actor: self.actor.clone(),
             })
             .await??;
         self.durable(r).await
     }
 
-    /// Cancel a task (and its pending dependents). Admins only.
+    /// Cancel a task (and its pending dependents; a parent's unfinished
+    /// subtasks too). Admins only.
     pub async fn cancel(&self, id: &str, reason: Option<String>) -> Result<Task, Error> {
         self.require(Role::Admin, "cancel tasks")?;
         let id = self.id(id)?;
@@ -148,7 +178,8 @@ impl Board {
         Ok(())
     }
 
-    /// Reset a failed task and its failed dependents.
+    /// Reset a failed task and the failed tasks that fell with it (failed
+    /// dependents, a parent's failed subtasks, a subtask's failed parent).
     pub async fn reset(&self, id: &str) -> Result<Vec<Task>, Error> {
         let id = self.id(id)?;
         self.writable()?;

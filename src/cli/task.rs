@@ -36,6 +36,28 @@ pub(crate) enum TaskCommand {
         /// JSON payload.
         #[arg(long)]
         payload: Option<String>,
+        /// Make it a subtask of this task (which then waits for it).
+        #[arg(long)]
+        parent: Option<String>,
+        /// Not before this time (RFC 3339, e.g. 2030-01-01T02:00:00Z).
+        #[arg(long, conflicts_with = "delay_secs")]
+        run_after: Option<String>,
+        /// Not before this many seconds from now.
+        #[arg(long)]
+        delay_secs: Option<u64>,
+    },
+    /// Split a task into subtasks (one atomic batch): the task waits for
+    /// them and is done when they are. To split a task you hold, pass its
+    /// lease: the lease ends and you may claim a subtask.
+    Subtasks {
+        /// The parent task's id.
+        id: String,
+        /// One title per subtask (ids are generated).
+        #[arg(required = true)]
+        titles: Vec<String>,
+        /// Your lease id, when you hold the task.
+        #[arg(long)]
+        lease: Option<u64>,
     },
     /// List tasks, a page at a time.
     List {
@@ -101,6 +123,9 @@ pub(crate) enum TaskCommand {
         /// Fail for good instead of retrying.
         #[arg(long)]
         no_retry: bool,
+        /// Retry not before this many seconds from now.
+        #[arg(long)]
+        retry_after_secs: Option<u64>,
     },
     /// Give a claimed task back: ready again, the attempt not counted.
     Release {
@@ -217,6 +242,9 @@ fn call(cmd: &TaskCommand) -> Result<Call> {
             tags,
             priority,
             payload,
+            parent,
+            run_after,
+            delay_secs,
         } => {
             let payload: Option<Value> = match payload {
                 Some(p) => Some(serde_json::from_str(p).context("--payload must be JSON")?),
@@ -224,7 +252,13 @@ fn call(cmd: &TaskCommand) -> Result<Call> {
             };
             Call::new(M::POST, &["tasks"]).body(json!({"title": title, "id": id,
                 "description": description, "dependencies": deps, "tags": tags,
-                "priority": priority, "payload": payload}))
+                "priority": priority, "payload": payload, "parent": parent,
+                "run_after": run_after, "delay_secs": delay_secs}))
+        }
+        TaskCommand::Subtasks { id, titles, lease } => {
+            let tasks: Vec<Value> = titles.iter().map(|t| json!({ "title": t })).collect();
+            Call::new(M::POST, &["tasks", id, "subtasks"])
+                .body(json!({ "tasks": tasks, "lease_id": lease }))
         }
         TaskCommand::List {
             status,
@@ -264,8 +298,9 @@ fn call(cmd: &TaskCommand) -> Result<Call> {
             lease: l,
             error,
             no_retry,
-        } => Call::new(M::POST, &["tasks", id, "fail"])
-            .body(json!({"lease_id": l, "error": error, "retry": !no_retry})),
+            retry_after_secs,
+        } => Call::new(M::POST, &["tasks", id, "fail"]).body(json!({"lease_id": l, "error": error,
+            "retry": !no_retry, "retry_after_secs": retry_after_secs})),
         TaskCommand::Release { id, lease: l } => {
             Call::new(M::POST, &["tasks", id, "release"]).body(lease(l))
         }
@@ -326,6 +361,10 @@ pub(crate) async fn run(remote: Remote, cmd: TaskCommand) -> Result<()> {
             let events = Call::new(Method::GET, &["tasks", &id, "events"]);
             let events = reply(http.get(events.url(&base)?).send().await?, false).await?;
             print_events(&events);
+        }
+        TaskCommand::Subtasks { .. } => {
+            print_tasks(std::slice::from_ref(&v["parent"]));
+            print_tasks(v["tasks"].as_array().map(Vec::as_slice).unwrap_or_default());
         }
         TaskCommand::ClaimNext { .. } => {
             print_tasks(std::slice::from_ref(&v["task"]));
@@ -407,16 +446,22 @@ fn print_events(events: &Value) {
 fn print_tasks(tasks: &[Value]) {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header([
-        "id", "status", "prio", "title", "deps", "worker", "attempts", "updated",
+        "id", "parent", "status", "prio", "title", "deps", "worker", "attempts", "updated",
     ]);
     for task in tasks {
         let deps = task["dependencies"]
             .as_array()
             .map(|d| d.iter().map(s).collect::<Vec<_>>().join(","))
             .unwrap_or_default();
+        // a parent waiting for its subtasks, a task waiting for its time: say so
+        let status = match task["blocked_reason"].as_str() {
+            Some(why) => format!("{} ({why})", s(&task["status"])),
+            None => s(&task["status"]),
+        };
         t.add_row([
             s(&task["id"]),
-            s(&task["status"]),
+            s(&task["parent"]),
+            status,
             s(&task["priority"]),
             s(&task["title"]),
             deps,

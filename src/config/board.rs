@@ -1,7 +1,8 @@
 //! The board's own rules: `[slots]` (how many tasks run at once),
 //! `[leases]` (how long a claim lasts), `[tasks]` (size bounds and
-//! defaults every task is checked against) and `[concurrency]` (how many
-//! running tasks may share a concurrency key).
+//! defaults every task is checked against), `[subtasks]` (how deep a
+//! plan's tree may grow, and what a failed subtask does to its siblings) and
+//! `[concurrency]` (how many running tasks may share a concurrency key).
 
 use std::collections::BTreeMap;
 
@@ -68,8 +69,33 @@ pub struct TaskSettings {
     pub max_context_value_bytes: usize,
     /// Longest error message kept.
     pub max_error_len: usize,
+    /// Furthest a task may be put off, in seconds: a `run_after` or
+    /// `delay_secs` on add, a `retry_after_secs` on release or fail.
+    pub max_delay_secs: u64,
     /// Most path patterns per task (`paths`) and per reservation.
     pub max_paths: usize,
+}
+
+/// `[subtasks]`: plans as trees (a parent waits for its children).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubtaskSettings {
+    /// Most levels of a tree: a top-level task is level 1, its subtasks
+    /// level 2, and so on; a subtask deeper than this is refused.
+    pub max_depth: u32,
+    /// When a subtask fails for good its parent fails; with this on, the
+    /// parent's other unfinished subtasks are cancelled too (running ones
+    /// lose their lease). Off: they keep running.
+    pub cancel_siblings_on_failure: bool,
+}
+
+impl Default for SubtaskSettings {
+    fn default() -> Self {
+        Self {
+            max_depth: 8,
+            cancel_siblings_on_failure: false,
+        }
+    }
 }
 
 /// The `[concurrency]` section: per-key limits on running tasks.
@@ -116,6 +142,7 @@ impl Default for TaskSettings {
             max_timeout_secs: 7 * 24 * 3600,
             max_context_value_bytes: 65_536,
             max_error_len: 8_192,
+            max_delay_secs: 30 * 24 * 3600,
             max_paths: 256,
         }
     }

@@ -13,7 +13,7 @@
 //! | `mod.rs` | [`Settings`], [`ConfigError`], loading and layering |
 //! | [`server`] | `[server]`, `[ha]`, `[log]`: where and how baton listens |
 //! | [`storage`] | `[storage]`, `[retention]`: where the board lives, how long finished work stays |
-//! | [`board`] | `[slots]`, `[leases]`, `[tasks]`, `[concurrency]`: the board's own rules and bounds |
+//! | [`board`] | `[slots]`, `[leases]`, `[tasks]`, `[subtasks]`, `[concurrency]`: the board's own rules and bounds |
 //! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`: the surfaces clients use |
 //! | [`auth`] | `[auth]`, `[auth.jwt]`: tokens, JWTs, rate limits |
 //! | [`pool`] | `[pool]`, `[pool.servers.<name>]`: downstream MCP servers |
@@ -42,7 +42,9 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use self::auth::{AuthSettings, JwtSettings};
-pub use self::board::{ConcurrencySettings, LeaseSettings, SlotSettings, TaskSettings};
+pub use self::board::{
+    ConcurrencySettings, LeaseSettings, SlotSettings, SubtaskSettings, TaskSettings,
+};
 pub use self::edges::{ApiSettings, DashboardSettings, McpSettings, ToolProfile};
 pub use self::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::server::{HaSettings, LogFormat, LogSettings, ServerSettings};
@@ -103,6 +105,8 @@ pub struct Settings {
     pub leases: LeaseSettings,
     /// Task validation bounds and defaults.
     pub tasks: TaskSettings,
+    /// `[subtasks]`: how deep a tree may grow, what a failed subtask does.
+    pub subtasks: SubtaskSettings,
     /// `[api]`: REST page sizes, body bound, SSE pacing.
     pub api: ApiSettings,
     /// `[log]`: log format (`text` or `json`) and filter.

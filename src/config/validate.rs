@@ -109,6 +109,16 @@ impl Settings {
             "must be between 1 and tasks.max_attempts_limit",
         )?;
         check(
+            (1..=10 * 365 * 24 * 3600).contains(&self.tasks.max_delay_secs),
+            "tasks.max_delay_secs",
+            "must be between 1 and 315360000 (ten years)",
+        )?;
+        check(
+            (1..=64).contains(&self.subtasks.max_depth),
+            "subtasks.max_depth",
+            "must be between 1 and 64",
+        )?;
+        check(
             self.api.default_page_size >= 1 && self.api.default_page_size <= self.api.max_page_size,
             "api.default_page_size",
             "must be between 1 and api.max_page_size",

@@ -12,7 +12,7 @@ use crate::config::TaskSettings;
 use crate::core::reservations::{check_patterns, ReservationError};
 use crate::core::table::TaskError;
 use crate::core::text::truncate_to_bytes;
-use crate::model::{Task, TaskId, TaskSpec, TaskStatus};
+use crate::model::{rfc3339, Millis, Task, TaskId, TaskSpec, TaskStatus};
 
 pub use crate::core::text::clip;
 
@@ -69,12 +69,71 @@ fn check_text(s: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Validate one spec; `prefix` is prepended to field names (`tasks[3].`).
-/// The returned task is `blocked` until the resolver decides.
+/// When a task asked to be put off (`run_after` or `delay_secs`) may run:
+/// `None` for no delay. `now` is the registry's clock (ms). Refused, naming
+/// the field: both sent, a `run_after` that is not RFC 3339, a time more
+/// than `max_delay_secs` ahead.
+pub fn run_after_of(
+    run_after: Option<&str>,
+    delay_secs: Option<u64>,
+    now: Millis,
+    max_delay_secs: u64,
+    prefix: &str,
+) -> Result<Option<Millis>, TaskError> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let latest = now.saturating_add(max_delay_secs.saturating_mul(1000));
+    match (run_after, delay_secs) {
+        (Some(_), Some(_)) => Err(invalid(
+            f("delay_secs"),
+            "send run_after or delay_secs, not both",
+        )),
+        (Some(s), None) => {
+            let at = rfc3339::parse(s).ok_or_else(|| {
+                invalid(
+                    f("run_after"),
+                    format!("'{s}' is not an RFC 3339 time (like 2030-01-01T12:00:00Z)"),
+                )
+            })?;
+            if at > latest {
+                return Err(invalid(
+                    f("run_after"),
+                    format!(
+                        "must be at most tasks.max_delay_secs ({max_delay_secs} s) from now; {s} is later"
+                    ),
+                ));
+            }
+            Ok((at > now).then_some(at))
+        }
+        (None, Some(secs)) => check_delay(&f("delay_secs"), secs, now, max_delay_secs),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A delay in seconds from `now` (`retry_after_secs`, `delay_secs`) as the
+/// time it ends: `None` for 0; refused (naming `field`) above `max_delay_secs`.
+pub fn check_delay(
+    field: &str,
+    secs: u64,
+    now: Millis,
+    max_delay_secs: u64,
+) -> Result<Option<Millis>, TaskError> {
+    if secs > max_delay_secs {
+        return Err(invalid(
+            field.to_owned(),
+            format!("must be at most tasks.max_delay_secs ({max_delay_secs})"),
+        ));
+    }
+    Ok((secs > 0).then(|| now.saturating_add(secs.saturating_mul(1000))))
+}
+
+/// Validate one spec; `prefix` is prepended to field names (`tasks[3].`);
+/// `now` (ms, the registry's clock) turns a delay into a time. The returned
+/// task is `blocked` until the resolver decides.
 pub fn validate_spec(
     spec: TaskSpec,
     limits: &TaskSettings,
     prefix: &str,
+    now: Millis,
 ) -> Result<Task, TaskError> {
     let f = |name: &str| format!("{prefix}{name}");
     let id = match &spec.id {
@@ -197,6 +256,23 @@ pub fn validate_spec(
             }
         }
     }
+    let parent = match &spec.parent {
+        None => None,
+        Some(p) => {
+            let p = TaskId::parse(p, limits.max_id_len).map_err(|m| invalid(f("parent"), m))?;
+            if p == id {
+                return Err(invalid(f("parent"), "a task cannot be its own parent"));
+            }
+            Some(p)
+        }
+    };
+    let run_after = run_after_of(
+        spec.run_after.as_deref(),
+        spec.delay_secs,
+        now,
+        limits.max_delay_secs,
+        prefix,
+    )?;
     let paths = if spec.paths.is_empty() {
         Vec::new()
     } else {
@@ -236,14 +312,35 @@ pub fn validate_spec(
         updated_at: 0,
         seq: 0,
         executor: spec.executor.map(Box::new),
+        parent,
+        run_after,
+        subtasks: None,
+        blocked_reason: None,
         paths,
         paths_mode: spec.paths_mode.unwrap_or_default(),
         concurrency_key,
     })
 }
 
-/// Validate a batch (non-empty, bounded); field names carry the index.
-pub fn validate_batch(specs: Vec<TaskSpec>, limits: &TaskSettings) -> Result<Vec<Task>, TaskError> {
+/// Validate a batch (non-empty, bounded); field names carry the index
+/// (`tasks[2].title`) unless the batch is one task. `now` as in [`validate_spec`].
+pub fn validate_batch(
+    specs: Vec<TaskSpec>,
+    limits: &TaskSettings,
+    now: Millis,
+) -> Result<Vec<Task>, TaskError> {
+    let indexed = specs.len() > 1;
+    validate_list(specs, limits, now, indexed)
+}
+
+/// [`validate_batch`] whose field names carry the index when `indexed` is
+/// true, even for one task (the `tasks` of `add_subtasks`).
+pub fn validate_list(
+    specs: Vec<TaskSpec>,
+    limits: &TaskSettings,
+    now: Millis,
+    indexed: bool,
+) -> Result<Vec<Task>, TaskError> {
     if specs.is_empty() {
         return Err(invalid("tasks".into(), "must contain at least one task"));
     }
@@ -253,17 +350,16 @@ pub fn validate_batch(specs: Vec<TaskSpec>, limits: &TaskSettings) -> Result<Vec
             format!("at most {} tasks per batch", limits.max_batch),
         ));
     }
-    let single = specs.len() == 1;
     specs
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
-            let prefix = if single {
-                String::new()
-            } else {
+            let prefix = if indexed {
                 format!("tasks[{i}].")
+            } else {
+                String::new()
             };
-            validate_spec(s, limits, &prefix)
+            validate_spec(s, limits, &prefix, now)
         })
         .collect()
 }
@@ -297,7 +393,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let e = validate_batch(specs, &limits).unwrap_err();
+        let e = validate_batch(specs, &limits, 0).unwrap_err();
         assert!(
             matches!(e, TaskError::Invalid { ref field, .. } if field == "tasks[1].dependencies[0]"),
             "{e:?}"
@@ -316,7 +412,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            validate_spec(spec, &limits, ""),
+            validate_spec(spec, &limits, "", 0),
             Err(TaskError::TooLarge { .. })
         ));
     }
@@ -328,20 +424,20 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            validate_spec(spec, &TaskSettings::default(), "")
+            validate_spec(spec, &TaskSettings::default(), "", 0)
                 .unwrap()
                 .title,
             "Build it"
         );
         let empty = TaskSpec::default();
-        assert!(validate_spec(empty, &TaskSettings::default(), "").is_err());
+        assert!(validate_spec(empty, &TaskSettings::default(), "", 0).is_err());
         // a description whose first line is blank still gives a title
         let spec = TaskSpec {
             description: Some("\n  \n  Build it  \nthen".into()),
             ..Default::default()
         };
         assert_eq!(
-            validate_spec(spec, &TaskSettings::default(), "")
+            validate_spec(spec, &TaskSettings::default(), "", 0)
                 .unwrap()
                 .title,
             "Build it"
@@ -359,7 +455,7 @@ mod tests {
             description: Some(description.clone()),
             ..Default::default()
         };
-        let task = validate_spec(spec, &limits, "").expect("accepted");
+        let task = validate_spec(spec, &limits, "", 0).expect("accepted");
         assert_eq!(task.title.len(), 510, "170 whole characters of 3 bytes");
         assert!(description.starts_with(&task.title));
     }
@@ -374,7 +470,7 @@ mod tests {
             tags: vec!["🚀".repeat(17)],
             ..Default::default()
         };
-        match validate_spec(spec, &TaskSettings::default(), "") {
+        match validate_spec(spec, &TaskSettings::default(), "", 0) {
             Err(TaskError::Invalid { field, message }) => {
                 assert_eq!(field, "tags[0]");
                 assert!(
@@ -404,7 +500,7 @@ mod tests {
             let limits = TaskSettings { max_title_len, ..TaskSettings::default() };
             let line = description.lines().map(str::trim).find(|l| !l.is_empty());
             let spec = TaskSpec { description: Some(description.clone()), ..Default::default() };
-            match validate_spec(spec, &limits, "") {
+            match validate_spec(spec, &limits, "", 0) {
                 Ok(task) => {
                     proptest::prop_assert!(task.title.len() <= max_title_len);
                     proptest::prop_assert!(!task.title.is_empty());

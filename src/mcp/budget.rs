@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::dto::{
     AvailableOut, ClaimOut, ContextOut, ContextValue, ResetOut, ResultOut, ServerOut, ServersOut,
-    SlotOut, TaskOut, TasksOut, WorkersOut,
+    SlotOut, SubtasksOut, TaskOut, TasksOut, WorkersOut,
 };
 use crate::board::{Claim, TaskPage};
 use crate::model::Task;
@@ -165,6 +165,19 @@ impl Fit for TasksOut {
         if fit_tasks(&mut self.tasks, max) {
             self.more = Some(format!(
                 "{} more tasks not shown (result size budget): read them with get_task or list_tasks",
+                before - self.tasks.len()
+            ));
+        }
+    }
+}
+
+impl Fit for SubtasksOut {
+    fn fit(&mut self, max: usize) {
+        self.parent.fit(max);
+        let before = self.tasks.len();
+        if fit_tasks(&mut self.tasks, max.saturating_sub(cost(&self.parent))) {
+            self.more = Some(format!(
+                "{} more subtasks not shown (result size budget): read them with list_tasks",
                 before - self.tasks.len()
             ));
         }
@@ -390,7 +403,7 @@ mod tests {
                 description: Some(description.clone()),
                 ..TaskSpec::default()
             };
-            let mut t = crate::core::validate::validate_spec(spec, &TaskSettings::default(), "")
+            let mut t = crate::core::validate::validate_spec(spec, &TaskSettings::default(), "", 0)
                 .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
             t.output = Some(Box::new(output.clone().into()));
             t.error = Some(error.clone());

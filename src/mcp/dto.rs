@@ -30,6 +30,31 @@ pub struct AddTasksArgs {
     pub tasks: Vec<TaskSpec>,
 }
 
+/// Arguments of `add_subtasks`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubtasksArgs {
+    /// The parent task's id.
+    pub parent: String,
+    /// Subtasks; `parent` may be left out, `dependencies` may name each other.
+    pub tasks: Vec<TaskSpec>,
+    /// Your `lease_id` when you hold the parent: you split your own task.
+    #[serde(default)]
+    pub lease_id: Option<u64>,
+}
+
+/// The parent and its new subtasks.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SubtasksOut {
+    /// The parent, now waiting for its subtasks.
+    pub parent: Task,
+    /// The subtasks added.
+    pub tasks: Vec<Task>,
+    /// Present when not all fit in the result: how many more, and how to read them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<String>,
+}
+
 /// Result of `add_tasks`: the tasks added, in request order.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TasksOut {
@@ -174,6 +199,22 @@ pub struct FailArgs {
     /// Retry while attempts remain (default true).
     #[serde(default)]
     pub retry: Option<bool>,
+    /// Retry not before this many seconds from now.
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
+}
+
+/// Arguments of `release_task`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseArgs {
+    /// The task you hold.
+    pub task_id: String,
+    /// `lease_id` from your claim.
+    pub lease_id: u64,
+    /// Not handed out again before this many seconds from now.
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
 }
 
 /// Arguments of `cancel_task`.

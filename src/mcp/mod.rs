@@ -13,7 +13,8 @@
 //!
 //! Where things are: [`front`] (the HTTP front: batches, parse errors, session
 //! ends), [`server`] (the session state and the request router),
-//! `tools` (`tools/list` and `tools/call`, baton's tools), [`dto`] (their
+//! `tools` (`tools/list` and `tools/call`, baton's tools), `subtasks` (the
+//! `add_subtasks` tool, its own router), [`dto`] (their
 //! argument and result types), `gateway` (downstream tools and prompts),
 //! `handles` (MCP task handles), `reservations` (the path reservation tools), `resources`, `prompts`, `notify`
 //! (notification forwarders), `errors` (baton errors as MCP errors), `schema`
@@ -39,6 +40,7 @@ mod resources;
 mod schema;
 pub mod server;
 pub mod stdio;
+mod subtasks;
 mod tools;
 
 pub use front::McpService;

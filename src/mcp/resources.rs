@@ -68,7 +68,14 @@ impl BatonMcp {
                     .iter()
                     .map(|(s, d)| serde_json::json!({ "status": s, "meaning": d }))
                     .collect();
-                Ok(json_contents(uri, &serde_json::json!({ "statuses": list })))
+                let rules: serde_json::Map<String, serde_json::Value> = RULES
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+                    .collect();
+                Ok(json_contents(
+                    uri,
+                    &serde_json::json!({ "statuses": list, "rules": rules }),
+                ))
             }
             "data://system/stats" => {
                 let stats = self
@@ -145,20 +152,42 @@ impl BatonMcp {
 }
 
 const STATUSES: &[(&str, &str)] = &[
-    ("blocked", "waiting for dependencies to be done"),
+    (
+        "blocked",
+        "waiting: for its dependencies (a subtask also for its parent's), for its subtasks (a parent, never claimed: blocked_reason \"waits for 3 of 5 children\"), or for its time (run_after: blocked_reason \"not before ...\")",
+    ),
     ("ready", "claimable now"),
     (
         "running",
         "claimed under a lease; heartbeat it, then complete or fail it",
     ),
-    ("done", "finished successfully (terminal)"),
+    (
+        "done",
+        "finished successfully (terminal); a parent is done when its last unfinished subtask ends and some are done, its output listing them",
+    ),
     (
         "failed",
-        "failed for good, itself or because a dependency failed (reset_failed_task brings it back)",
+        "failed for good, itself or because a dependency or a subtask failed (reset_failed_task brings it back with the failed tasks that fell with it)",
     ),
     (
         "cancelled",
-        "cancelled; its pending dependents are cancelled too (terminal)",
+        "cancelled; its pending dependents, and a parent's unfinished subtasks, are cancelled too (terminal)",
+    ),
+];
+
+/// How trees and time bend the statuses (`data://tasks/statuses`).
+const RULES: &[(&str, &str)] = &[
+    (
+        "subtasks",
+        "a task with subtasks (add_subtasks, or parent on add) is a parent: never claimed, blocked while subtasks are unfinished, done when they are (cancelled ones aside), failed when one fails for good (its siblings keep running unless [subtasks] cancel_siblings_on_failure); a dependency on a parent waits for all of it",
+    ),
+    (
+        "split",
+        "the worker holding a task may split it: add_subtasks with its lease_id ends the lease as split, and it may claim a subtask",
+    ),
+    (
+        "delays",
+        "run_after or delay_secs on add, retry_after_secs on fail or release: the task stays blocked until then and no claim hands it out early",
     ),
 ];
 

@@ -78,13 +78,15 @@ impl BatonMcp {
     /// copy of the definitions, which share their schemas).
     fn router() -> ToolRouter<BatonMcp> {
         static DEFINITIONS: OnceLock<Vec<Tool>> = OnceLock::new();
-        let mut router = Self::tool_router() + Self::reservation_router();
+        let all = || Self::tool_router() + Self::subtask_router() + Self::reservation_router();
+        let mut router = all();
         let definitions = DEFINITIONS.get_or_init(|| {
-            let mut tools = (Self::tool_router() + Self::reservation_router()).list_all();
+            let mut tools = all().list_all();
             for tool in &mut tools {
                 super::schema::apply(tool);
                 super::schema::close_arguments(tool);
                 super::lean::lean(tool);
+                super::subtasks::terse(tool);
             }
             tools
         });

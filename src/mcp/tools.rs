@@ -433,11 +433,12 @@ impl BatonMcp {
     ) -> Result<Json<Task>, CallToolResult> {
         self.done(
             self.board
-                .fail(
+                .fail_later(
                     &a.task_id,
                     LeaseRef::Id(a.lease_id),
                     a.error,
                     a.retry.unwrap_or(true),
+                    a.retry_after_secs,
                 )
                 .await,
         )
@@ -452,11 +453,11 @@ impl BatonMcp {
     ))]
     async fn release_task(
         &self,
-        Parameters(a): Parameters<LeaseArgs>,
+        Parameters(a): Parameters<ReleaseArgs>,
     ) -> Result<Json<Task>, CallToolResult> {
         self.done(
             self.board
-                .release(&a.task_id, LeaseRef::Id(a.lease_id))
+                .release_later(&a.task_id, LeaseRef::Id(a.lease_id), a.retry_after_secs)
                 .await,
         )
     }

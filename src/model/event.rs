@@ -39,6 +39,9 @@ pub enum EventKind {
     TaskExpired,
     /// Task cancelled (by a caller, or with a cancelled dependency).
     TaskCancelled,
+    /// The worker holding the task split it into subtasks: its lease ended
+    /// and it waits (`blocked`) for them as their parent.
+    TaskSplit,
     /// Failed task reset.
     TaskReset,
     /// Explicit slot claim.
@@ -68,6 +71,7 @@ impl EventKind {
             EventKind::TaskReleased => "task_released",
             EventKind::TaskExpired => "task_expired",
             EventKind::TaskCancelled => "task_cancelled",
+            EventKind::TaskSplit => "task_split",
             EventKind::TaskReset => "task_reset",
             EventKind::SlotClaimed => "slot_claimed",
             EventKind::SlotReleased => "slot_released",
@@ -119,6 +123,7 @@ mod tests {
         for k in [
             EventKind::TaskAdded,
             EventKind::TaskExpired,
+            EventKind::TaskSplit,
             EventKind::SlotReleased,
             EventKind::ContextSet,
         ] {

@@ -28,6 +28,9 @@ pub enum LeaseOutcome {
     Released,
     /// The task was cancelled while running (`task_cancelled`).
     Cancelled,
+    /// The worker split the task into subtasks (`task_split`): it waits
+    /// for them as their parent.
+    Split,
 }
 
 impl LeaseOutcome {
@@ -39,6 +42,7 @@ impl LeaseOutcome {
             EventKind::TaskExpired => Some(LeaseOutcome::Expired),
             EventKind::TaskReleased => Some(LeaseOutcome::Released),
             EventKind::TaskCancelled => Some(LeaseOutcome::Cancelled),
+            EventKind::TaskSplit => Some(LeaseOutcome::Split),
             _ => None,
         }
     }

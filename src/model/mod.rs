@@ -9,7 +9,7 @@
 //! | `time.rs` | [`Millis`], [`now_ms`] |
 //! | `rfc3339.rs` | [`rfc3339`]: how a `Millis` looks on the wire |
 //! | `id.rs` | [`TaskId`] |
-//! | `task.rs` | [`Task`], [`TaskStatus`], [`TaskSpec`], [`Executor`] |
+//! | `task.rs` | [`Task`], [`TaskStatus`], [`TaskSpec`], [`Executor`], [`Subtasks`] |
 //! | `lease.rs` | [`Lease`] |
 //! | `history.rs` | [`LeaseRecord`], [`LeaseOutcome`] (the lease history) |
 //! | `slot.rs` | [`SlotInfo`] |
@@ -49,5 +49,5 @@ pub use request::{
 };
 pub use reservation::{Reservation, ReservationMode};
 pub use slot::SlotInfo;
-pub use task::{Executor, Task, TaskSpec, TaskStatus};
+pub use task::{Executor, Subtasks, Task, TaskSpec, TaskStatus};
 pub use time::{now_ms, Millis};

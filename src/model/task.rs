@@ -173,6 +173,34 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub executor: Option<Box<Executor>>,
+    /// The task this one is a subtask of (absent for a top-level task). The
+    /// parent waits for its children and rolls up their outcome; a subtask
+    /// also waits for its parent's dependencies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<TaskId>,
+    /// Not handed out before this time (RFC 3339): until then the task stays
+    /// `blocked` with `blocked_reason` "not before …". Set on add (`run_after`
+    /// or `delay_secs`) and by a release or fail with `retry_after_secs`.
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schemars(with = "Option<String>")]
+    pub run_after: Option<Millis>,
+    /// Present on a parent (a task with subtasks): how many children it has
+    /// and how they ended. A parent is never claimed; it is `blocked` while
+    /// children are unfinished, `done` when every child is done (cancelled
+    /// ones aside), `failed` when one fails for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtasks: Option<Subtasks>,
+    /// Why a `blocked` task waits, when it waits for children ("waits for 3
+    /// of 5 children") or for its time ("not before 2030-01-01T12:04:31.000Z");
+    /// absent otherwise (a task blocked only by its dependencies lists them
+    /// in `dependencies`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_reason: Option<String>,
     /// Repository-relative path patterns (globset globs, normalized) the
     /// task will touch: no claim starts it while another holder's live
     /// reservation (or a running task's paths) conflicts, and a claim
@@ -190,6 +218,42 @@ pub struct Task {
 
 fn is_exclusive(m: &ReservationMode) -> bool {
     *m == ReservationMode::Exclusive
+}
+
+/// A parent's children by outcome (`Task::subtasks`). Counts every child
+/// still on the board; the unfinished ones are
+/// `total - done - failed - cancelled`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    schemars::JsonSchema,
+)]
+pub struct Subtasks {
+    /// Children it has, finished or not.
+    pub total: u32,
+    /// Children that are done.
+    pub done: u32,
+    /// Children failed for good.
+    pub failed: u32,
+    /// Children that were cancelled.
+    pub cancelled: u32,
+}
+
+impl Subtasks {
+    /// Children not finished yet (blocked, ready or running).
+    pub fn open(&self) -> u32 {
+        self.total
+            .saturating_sub(self.done)
+            .saturating_sub(self.failed)
+            .saturating_sub(self.cancelled)
+    }
 }
 
 /// A downstream MCP tool call that runs a task (see the dispatcher).
@@ -216,8 +280,8 @@ impl Task {
 impl Task {
     /// A fixture for tests: a `ready` task named `id` (not validated) with
     /// every other field at its default — title `id`, empty description, no
-    /// payload, tags, dependencies, output, error, lease, worker or
-    /// executor; priority 0; `max_attempts` 3; 0 attempts; `created_at`,
+    /// payload, tags, dependencies, output, error, lease, worker, executor,
+    /// parent, `run_after`, subtasks or blocked reason; priority 0; `max_attempts` 3; 0 attempts; `created_at`,
     /// `updated_at` and `seq` 0; no start or finish time. Change what a test
     /// needs with struct update syntax:
     /// `Task { status: TaskStatus::Failed, ..Task::for_test("a") }`.
@@ -244,6 +308,10 @@ impl Task {
             updated_at: 0,
             seq: 0,
             executor: None,
+            parent: None,
+            run_after: None,
+            subtasks: None,
+            blocked_reason: None,
             paths: Vec::new(),
             paths_mode: ReservationMode::Exclusive,
             concurrency_key: None,
@@ -290,6 +358,20 @@ pub struct TaskSpec {
     /// Run the task by calling a downstream MCP tool (baton's dispatcher claims it).
     #[serde(default)]
     pub executor: Option<Executor>,
+    /// Make this a subtask of that task (unfinished, or in this batch).
+    // The parent then waits for it and is never claimed itself; this task
+    // waits for the parent's dependencies (kept out of the schema: the MCP
+    // tool definitions have a byte budget).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Not before this time (RFC 3339).
+    // At most `[tasks] max_delay_secs` ahead; refused (422) beyond.
+    #[serde(default)]
+    pub run_after: Option<String>,
+    /// Not before this many seconds from now.
+    // Instead of `run_after`, not with it.
+    #[serde(default)]
+    pub delay_secs: Option<u64>,
     /// Repo-relative globset globs it will touch (`src/api/**`): claims wait while others hold them.
     #[serde(default)]
     pub paths: Vec<String>,

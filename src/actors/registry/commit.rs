@@ -1,5 +1,6 @@
 //! How every change of the registry is made durable: ask the resolver what
-//! the change did to dependents ([`resolve`]), apply that to the table, write
+//! the change did to dependents, parents and children ([`resolve`]), apply
+//! that to the table, bring parents' counts and blocked reasons up to date, write
 //! records, audit events and the lease ceiling as one [`WriteBatch`], then
 //! free slots, stop and renew task contexts, update the view and the metrics;
 //! the reply waits for the commit's [`Ticket`] and for the slot writes the
@@ -12,19 +13,19 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::{ready, Fut, Reply, TaskRegistry};
-use crate::actors::resolver::{DependencyResolver, MarkCancelled, MarkDone, MarkFailed};
+use crate::actors::resolver::{DependencyResolver, Finish};
 use crate::actors::slots::{SlotAllocator, TaskEnded};
+use crate::core::graph::{Fallout, NodeState};
 use crate::core::table::Effects;
 use crate::error::Error;
-use crate::model::{EventKind, Millis, RequestAnswer, Task, TaskId, TaskStatus};
+use crate::model::{EventKind, Millis, RequestAnswer, Task, TaskId};
 use crate::store::{Ticket, WriteBatch};
 
-/// Results of asking the resolver about finished, failed and cancelled tasks.
+/// What the resolver said the finished, failed and cancelled tasks did to
+/// others (dependents ready or cascading, parents rolling up), in order.
 #[derive(Default)]
 pub(super) struct Resolutions {
-    ready: Vec<TaskId>,
-    failed: Vec<(TaskId, Vec<TaskId>)>,
-    cancelled: Vec<(TaskId, Vec<TaskId>)>,
+    fallout: Vec<Fallout>,
 }
 
 async fn resolve(
@@ -34,16 +35,13 @@ async fn resolve(
     cancelled: Vec<TaskId>,
 ) -> Result<Resolutions, Error> {
     let mut r = Resolutions::default();
-    for id in done {
-        r.ready.extend(resolver.send(MarkDone { id }).await?);
-    }
-    for id in failed {
-        let cascade = resolver.send(MarkFailed { id: id.clone() }).await?;
-        r.failed.push((id, cascade));
-    }
-    for id in cancelled {
-        let cascade = resolver.send(MarkCancelled { id: id.clone() }).await?;
-        r.cancelled.push((id, cascade));
+    let ends = done
+        .into_iter()
+        .map(|id| (id, NodeState::Done))
+        .chain(failed.into_iter().map(|id| (id, NodeState::Failed)))
+        .chain(cancelled.into_iter().map(|id| (id, NodeState::Cancelled)));
+    for (id, state) in ends {
+        r.fallout.push(resolver.send(Finish { id, state }).await?);
     }
     Ok(r)
 }
@@ -52,7 +50,7 @@ async fn resolve(
 type SlotWait = Request<SlotAllocator, TaskEnded>;
 
 /// Wait for the slot writes behind `waits`; the later of them and `ticket`.
-async fn settle(ticket: Ticket, waits: Vec<SlotWait>) -> Result<Ticket, Error> {
+pub(super) async fn settle(ticket: Ticket, waits: Vec<SlotWait>) -> Result<Ticket, Error> {
     let mut last = ticket;
     for w in waits {
         if let Some(t) = w.await?? {
@@ -77,17 +75,10 @@ impl TaskRegistry {
         ctx: &mut Context<Self>,
     ) -> Result<(Ticket, Vec<SlotWait>), Error> {
         self.refuse_if_poisoned()?;
-        self.table.make_ready(&res.ready, now, &mut fx);
-        for (cause, ids) in &res.failed {
-            let reason = format!("dependency '{cause}' failed");
-            self.table
-                .cascade(ids, TaskStatus::Failed, &reason, now, &mut fx);
+        for fallout in &res.fallout {
+            self.table.apply(fallout, now, &mut fx);
         }
-        for (cause, ids) in &res.cancelled {
-            let reason = format!("dependency '{cause}' was cancelled");
-            self.table
-                .cascade(ids, TaskStatus::Cancelled, &reason, now, &mut fx);
-        }
+        self.table.settle(now, &mut fx);
         let live = self.store.has_subscribers();
         let mut batch = WriteBatch::new();
         let mut seen = HashSet::with_capacity(fx.changed.len());

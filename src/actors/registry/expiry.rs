@@ -3,6 +3,8 @@
 //! ([`SweepLeases`]); a task context whose execution deadline passed sends
 //! [`DeadlineExceeded`]. Either way the attempt fails and the task is retried
 //! while attempts remain, or fails for good (and its dependents with it).
+//! The same sweep makes ready every delayed task whose `run_after` has come
+//! (on the leader: after a failover the new leader's sweep does it).
 
 use actix::prelude::*;
 
@@ -14,13 +16,18 @@ use crate::model::Millis;
 use crate::store::Ticket;
 
 impl TaskRegistry {
-    /// Expire the leases that lapsed by `now`; `None` if there are none.
+    /// Expire the leases that lapsed by `now` and wake the delayed tasks
+    /// that are due; `None` if there are none.
     fn expire_lapsed(&mut self, now: Millis) -> Option<Effects> {
         let expired = self.table.expired(now);
-        if expired.is_empty() {
+        let due = self.table.next_wake().is_some_and(|at| at <= now);
+        if expired.is_empty() && !due {
             return None;
         }
         let mut fx = Effects::default();
+        if due && self.table.wake(now, &mut fx) == 0 && expired.is_empty() {
+            return None; // only entries of tasks that had moved on
+        }
         for (id, lease_id) in expired {
             tracing::info!(task = %id, lease_id, "lease expired");
             if let Some(l) = self.table.get(&id).and_then(|t| t.lease.as_deref()) {

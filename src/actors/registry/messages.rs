@@ -28,6 +28,24 @@ pub struct AddTasks {
     pub specs: Vec<TaskSpec>,
 }
 
+/// Add subtasks under `parent` as one atomic batch: each spec's `parent`
+/// is `parent` (or another task of the batch, for a deeper tree). A parent
+/// that is running may be split only by its holder, under its `lease`: the
+/// lease then ends as `split` and the parent waits for its children.
+/// Answers the parent as it is after the add, and the new tasks.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Task, Vec<Task>, Ticket), Error>")]
+pub struct AddSubtasks {
+    /// Who asks (stamped on the audit events; checked against lease owners).
+    pub actor: Principal,
+    /// The task the subtasks go under (unfinished; it becomes their parent).
+    pub parent: TaskId,
+    /// The subtasks, in order.
+    pub specs: Vec<TaskSpec>,
+    /// The caller's lease on `parent` (a split of the task it holds).
+    pub lease: Option<LeaseRef>,
+}
+
 /// Claim the best ready task (highest priority, then oldest) carrying all
 /// `tags`, together with a slot, in one step. `Ok(None)`: nothing is ready.
 ///
@@ -158,6 +176,9 @@ pub struct Fail {
     pub error: String,
     /// Whether another attempt may be made.
     pub retry: bool,
+    /// Not before this many seconds from now (a retried task waits
+    /// `blocked` until then; at most `[tasks] max_delay_secs`).
+    pub retry_after_secs: Option<u64>,
 }
 
 /// Give a task back (ready again; the attempt does not count).
@@ -171,9 +192,13 @@ pub struct Release {
     /// The lease the caller holds (its id, or the worker's name for a compat lease); a
     /// stale one is refused.
     pub lease: LeaseRef,
+    /// Not handed out again before this many seconds from now (it waits
+    /// `blocked`; at most `[tasks] max_delay_secs`).
+    pub retry_after_secs: Option<u64>,
 }
 
-/// Cancel a task that has not finished (its pending dependents are cancelled too).
+/// Cancel a task that has not finished (its pending dependents, and a
+/// parent's unfinished subtasks, are cancelled too).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Task, Ticket), Error>")]
 pub struct Cancel {
@@ -186,7 +211,8 @@ pub struct Cancel {
     pub reason: Option<String>,
 }
 
-/// Reset a failed task and its failed dependents.
+/// Reset a failed task and the failed tasks that fell with it (its failed
+/// dependents, a parent's failed subtasks, a subtask's failed parent).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Vec<Task>, Ticket), Error>")]
 pub struct Reset {
@@ -196,9 +222,10 @@ pub struct Reset {
     pub id: TaskId,
 }
 
-/// Expire every lease that lapsed by the clock's now — what the sweep timer
-/// does every `leases.sweep_interval_ms` — and answer with the commit to
-/// wait on (`None`: nothing had lapsed).
+/// Expire every lease that lapsed by the clock's now, and make ready every
+/// delayed task whose `run_after` has come — what the sweep timer does every
+/// `leases.sweep_interval_ms` — and answer with the commit to wait on
+/// (`None`: nothing was due).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<Ticket>, Error>")]
 pub struct SweepLeases;
@@ -209,7 +236,8 @@ pub struct SweepLeases;
 /// [`TaskError::WrongStatus`](crate::core::table::TaskError::WrongStatus) when it is not
 /// done, failed or cancelled;
 /// [`TaskError::HasDependents`](crate::core::table::TaskError::HasDependents) while other tasks
-/// depend on it.
+/// depend on it (or on one of its subtasks). A parent is deleted with its
+/// subtasks (every one finished); a subtask only once its parent finished.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Ticket, Error>")]
 pub struct DeleteTask {

@@ -5,10 +5,11 @@
 //! `r/` key space; `reservations.rs`), and the `t/` key space of the store.
 //! Every claim path checks paths and concurrency keys in one place
 //! (`paths.rs`).
-//! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
+//! Messages: [`AddTasks`], [`AddSubtasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
 //! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a
-//! timer of its own sweeps lapsed leases (every `leases.sweep_interval_ms`),
+//! timer of its own sweeps lapsed leases and wakes delayed tasks whose
+//! `run_after` has come (every `leases.sweep_interval_ms`),
 //! another runs retention (every `retention.interval_ms`: old terminal tasks
 //! and old audit events are deleted in bounded batches; [`DeleteTask`]
 //! deletes one terminal task now).
@@ -37,10 +38,10 @@
 //! | `mod.rs` | the actor: its state, start-up, writes and poisoning, task contexts |
 //! | `messages.rs` | every message it handles, with its result |
 //! | `commit.rs` | one change → resolver answers, one batch, slots, contexts, views |
-//! | `add.rs` | [`AddTasks`] |
+//! | `add.rs` | [`AddTasks`], [`AddSubtasks`] (trees: a split of a held task) |
 //! | `claim.rs` | [`ClaimNext`], [`ClaimNextExecutor`], [`ClaimTask`], [`ListReady`] |
 //! | `transitions.rs` | [`Heartbeat`], [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`] |
-//! | `expiry.rs` | the lease sweep, [`SweepLeases`], [`DeadlineExceeded`] |
+//! | `expiry.rs` | the sweep (lapsed leases, delayed tasks due), [`SweepLeases`], [`DeadlineExceeded`] |
 //! | `retention.rs` | the retention timer, [`DeleteTask`] |
 //! | `operations.rs` | the MCP task handles |
 //! | `paths.rs` | the one claim check: paths and concurrency keys, no starvation |
@@ -81,12 +82,14 @@ mod retention;
 #[cfg(test)]
 mod tests;
 mod transitions;
+#[cfg(test)]
+mod tree_tests;
 
 pub use crate::actors::context::DeadlineExceeded;
 pub use messages::{
-    AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
-    DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset,
-    SettleOperation, SweepLeases,
+    AddSubtasks, AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask,
+    Claimed, Complete, DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation,
+    Release, Reset, SettleOperation, SweepLeases,
 };
 pub use reservations::{
     CheckFence, CheckPaths, ListReservations, ReleasePaths, RenewReservation, ReservePaths,

@@ -1,14 +1,16 @@
 //! Deleting finished tasks: the retention timer (every
 //! `retention.interval_ms`) deletes terminal tasks older than
-//! `retention.keep_terminal_secs` that nothing pending depends on, and prunes
-//! old audit events, in bounded batches; [`DeleteTask`] deletes one terminal
-//! task now. Each deletion leaves a `task_deleted` audit event.
+//! `retention.keep_terminal_secs` that nothing pending depends on (a tree
+//! goes as a whole, its subtasks before their parent), and prunes old audit
+//! events, in bounded batches; [`DeleteTask`] deletes one terminal task (a
+//! parent with its subtasks) now. Each deletion leaves a `task_deleted`
+//! audit event.
 
 use actix::prelude::*;
 
 use super::messages::DeleteTask;
 use super::{ready, Reply, TaskRegistry};
-use crate::actors::resolver::{GetDependents, Prune};
+use crate::actors::resolver::{Prune, RemoveTree};
 use crate::core::table::TaskError;
 use crate::error::Error;
 use crate::model::{Event, EventKind, Millis, Principal, TaskId};
@@ -120,50 +122,64 @@ impl TaskRegistry {
     }
 }
 
+impl TaskRegistry {
+    /// Whether `id` may be deleted now: it and every subtask under it have
+    /// finished, and so has its parent (a tree's outcome never loses a
+    /// child while the tree is live).
+    fn check_deletable(&self, id: &crate::model::TaskId) -> Result<(), Error> {
+        self.refuse_if_poisoned()?;
+        let t = self.task(id)?;
+        if !t.status.is_terminal() {
+            return Err(TaskError::WrongStatus {
+                task: t.id,
+                status: t.status,
+                action: "delete it (only done, failed and cancelled tasks can be deleted)",
+            }
+            .into());
+        }
+        if let Some(p) = t.parent.as_ref().and_then(|p| self.table.get(p)) {
+            if !p.status.is_terminal() {
+                return Err(TaskError::WrongStatus {
+                    task: t.id,
+                    status: t.status,
+                    action: "delete it while its parent has not finished (delete the parent when it has: its subtasks go with it)",
+                }
+                .into());
+            }
+        }
+        let mut stack = self.table.children_of(id);
+        while let Some(c) = stack.pop() {
+            let child = self.task(&c)?;
+            if !child.status.is_terminal() {
+                return Err(TaskError::WrongStatus {
+                    task: child.id,
+                    status: child.status,
+                    action: "delete its parent (every subtask must have finished)",
+                }
+                .into());
+            }
+            stack.extend(self.table.children_of(&c));
+        }
+        Ok(())
+    }
+}
+
 impl Handler<DeleteTask> for TaskRegistry {
     type Result = Reply<Ticket>;
     fn handle(&mut self, msg: DeleteTask, _: &mut Context<Self>) -> Self::Result {
-        let checked = self.refuse_if_poisoned().and_then(|()| {
-            let t = self.task(&msg.id)?;
-            if t.status.is_terminal() {
-                Ok(())
-            } else {
-                Err(TaskError::WrongStatus {
-                    task: t.id,
-                    status: t.status,
-                    action: "delete it (only done, failed and cancelled tasks can be deleted)",
-                }
-                .into())
-            }
-        });
-        if let Err(e) = checked {
+        if let Err(e) = self.check_deletable(&msg.id) {
             return AtomicResponse::new(Box::pin(ready(Err(e))));
         }
         let resolver = self.resolver.clone();
         let id = msg.id.clone();
-        let ask = async move {
-            let removed = resolver
-                .send(Prune {
-                    ids: vec![id.clone()],
-                    limit: 1,
-                })
-                .await?;
-            let dependents = if removed.is_empty() {
-                resolver.send(GetDependents { id }).await?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, Error>((removed, dependents))
-        };
+        let ask = async move { resolver.send(RemoveTree { id }).await };
         AtomicResponse::new(Box::pin(ask.into_actor(self).map(move |r, act, _| {
-            let (removed, dependents) = r?;
-            if !dependents.is_empty() {
-                return Err(TaskError::HasDependents {
-                    task: msg.id,
-                    dependents,
+            let removed = match r? {
+                Ok(removed) => removed,
+                Err((task, dependents)) => {
+                    return Err(TaskError::HasDependents { task, dependents }.into())
                 }
-                .into());
-            }
+            };
             let now = act.clock.now();
             let mut batch = WriteBatch::new();
             act.forget(&removed, &msg.actor, now, &mut batch);

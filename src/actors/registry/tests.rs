@@ -32,11 +32,11 @@ const START: u64 = 1_700_000_000_000;
 const HOUR_MS: u64 = 3_600_000;
 
 /// A registry over an empty board, with its collaborators.
-struct Harness {
+pub(super) struct Harness {
     registry: Addr<TaskRegistry>,
     slots: Addr<SlotAllocator>,
-    store: Store,
-    clock: Clock,
+    pub(super) store: Store,
+    pub(super) clock: Clock,
     view: Arc<BoardView>,
     _dir: tempfile::TempDir,
 }
@@ -44,7 +44,7 @@ struct Harness {
 impl Harness {
     /// Start a registry with `slots` worker slots on a fresh store (inside
     /// the test's actix system).
-    fn start(slots: u32) -> Self {
+    pub(super) fn start(slots: u32) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = Store::open(dir.path(), 1 << 20).expect("a redb store");
         let mut settings = Settings::default();
@@ -87,7 +87,7 @@ impl Harness {
     }
 
     /// Send `msg` and wait until the registry has handled it.
-    async fn ask<M>(&self, msg: M) -> M::Result
+    pub(super) async fn ask<M>(&self, msg: M) -> M::Result
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -99,7 +99,7 @@ impl Harness {
             .expect("the registry is running")
     }
 
-    async fn durable(&self, ticket: Ticket) {
+    pub(super) async fn durable(&self, ticket: Ticket) {
         self.store
             .wait_durable(ticket)
             .await
@@ -107,7 +107,7 @@ impl Harness {
     }
 
     /// Add `specs` as one batch and wait until it is durable.
-    async fn add(&self, specs: Vec<TaskSpec>) -> Vec<Task> {
+    pub(super) async fn add(&self, specs: Vec<TaskSpec>) -> Vec<Task> {
         let (tasks, ticket) = self
             .ask(AddTasks {
                 actor: Principal::local(),
@@ -120,12 +120,12 @@ impl Harness {
     }
 
     /// `worker` claims the best ready task; waits until the claim is durable.
-    async fn claim_next(&self, worker: &str) -> Result<Option<Claimed>, Error> {
+    pub(super) async fn claim_next(&self, worker: &str) -> Result<Option<Claimed>, Error> {
         self.claim_next_keyed(worker, None).await
     }
 
     /// [`Harness::claim_next`] with an idempotency key.
-    async fn claim_next_keyed(
+    pub(super) async fn claim_next_keyed(
         &self,
         worker: &str,
         request_id: Option<&str>,
@@ -146,7 +146,7 @@ impl Harness {
     }
 
     /// Wait for a claim's commit, or (a repeated answer) for a barrier.
-    async fn settled(&self, ticket: Option<Ticket>) {
+    pub(super) async fn settled(&self, ticket: Option<Ticket>) {
         match ticket {
             Some(t) => self.durable(t).await,
             None => self.store.barrier().await.expect("a barrier"),
@@ -154,7 +154,7 @@ impl Harness {
     }
 
     /// `worker` claims task `id`; waits until the claim is durable.
-    async fn claim(&self, id: &str, worker: &str) -> Claimed {
+    pub(super) async fn claim(&self, id: &str, worker: &str) -> Claimed {
         let c = self
             .ask(ClaimTask {
                 actor: Principal::local(),
@@ -171,7 +171,7 @@ impl Harness {
     }
 
     /// Task `id` as a client reads it back: from the store.
-    fn stored(&self, id: &str) -> Task {
+    pub(super) fn stored(&self, id: &str) -> Task {
         self.store
             .get_task(&tid(id))
             .expect("a store read")
@@ -179,7 +179,7 @@ impl Harness {
     }
 
     /// Task `id`'s audit log, oldest first.
-    fn kinds(&self, id: &str) -> Vec<EventKind> {
+    pub(super) fn kinds(&self, id: &str) -> Vec<EventKind> {
         self.store
             .task_events(&tid(id))
             .expect("an audit log read")
@@ -189,7 +189,7 @@ impl Harness {
     }
 
     /// Ids of the ready tasks agents may claim, best first (the in-memory queue).
-    async fn ready(&self) -> Vec<String> {
+    pub(super) async fn ready(&self) -> Vec<String> {
         self.ask(ListReady)
             .await
             .into_iter()
@@ -198,7 +198,7 @@ impl Harness {
     }
 
     /// The slots that run a task now, as `(slot, task)`.
-    async fn busy_slots(&self) -> Vec<(u32, String)> {
+    pub(super) async fn busy_slots(&self) -> Vec<(u32, String)> {
         self.slots
             .send(ListSlots)
             .await
@@ -208,16 +208,16 @@ impl Harness {
             .collect()
     }
 
-    fn close(self) {
+    pub(super) fn close(self) {
         self.store.close().expect("the store closes");
     }
 }
 
-fn tid(id: &str) -> TaskId {
+pub(super) fn tid(id: &str) -> TaskId {
     TaskId::from_trusted(id)
 }
 
-fn spec(id: &str, deps: &[&str]) -> TaskSpec {
+pub(super) fn spec(id: &str, deps: &[&str]) -> TaskSpec {
     TaskSpec {
         id: Some(id.to_owned()),
         title: Some(id.to_owned()),
@@ -439,6 +439,7 @@ async fn failing_for_good_cascades_to_pending_dependents_and_reset_brings_them_b
             lease: LeaseRef::Id(c.lease.lease_id),
             error: "boom".to_owned(),
             retry: false,
+            retry_after_secs: None,
         })
         .await
         .unwrap();

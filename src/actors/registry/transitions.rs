@@ -1,8 +1,9 @@
 //! A task's transitions after its claim: under its lease ([`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], each checked against the lease's id
-//! or compat worker, its owner and its time) and outside it ([`Cancel`],
-//! which carries pending dependents along, and [`Reset`] of a failed task and
-//! its failed dependents).
+//! or compat worker, its owner and its time; a fail or release may put the
+//! task off with `retry_after_secs`) and outside it ([`Cancel`], which
+//! carries pending dependents and a parent's unfinished subtasks along, and
+//! [`Reset`] of a failed task and the failed tasks that fell with it).
 
 use actix::prelude::*;
 
@@ -12,10 +13,26 @@ use super::{done, Reply, TaskRegistry};
 use crate::actors::resolver::ResetNode;
 use crate::core::graph::Readiness;
 use crate::core::table::Effects;
-use crate::core::validate::{check_value_size, clip};
+use crate::core::validate::{check_delay, check_value_size, clip};
 use crate::error::Error;
 use crate::model::{Task, TaskId};
 use crate::store::Ticket;
+
+impl TaskRegistry {
+    /// `retry_after_secs` as the time a task may run again (`None`: now);
+    /// refused above `[tasks] max_delay_secs`.
+    fn later(&self, secs: Option<u64>, now: crate::model::Millis) -> Result<Option<u64>, Error> {
+        match secs {
+            None => Ok(None),
+            Some(s) => Ok(check_delay(
+                "retry_after_secs",
+                s,
+                now,
+                self.settings.tasks.max_delay_secs,
+            )?),
+        }
+    }
+}
 
 impl Handler<Heartbeat> for TaskRegistry {
     type Result = Reply<(Task, Ticket)>;
@@ -56,9 +73,13 @@ impl Handler<Fail> for TaskRegistry {
         let now = self.clock.now();
         let mut fx = Effects::by(msg.actor);
         let error = clip(msg.error, self.settings.tasks.max_error_len);
+        let later = match self.later(msg.retry_after_secs, now) {
+            Ok(l) => l,
+            Err(e) => return done(Err(e)),
+        };
         if let Err(e) = self
             .table
-            .fail(&msg.id, &msg.lease, error, msg.retry, now, &mut fx)
+            .fail_until(&msg.id, &msg.lease, error, msg.retry, later, now, &mut fx)
         {
             return done(Err(e.into()));
         }
@@ -71,7 +92,14 @@ impl Handler<Release> for TaskRegistry {
     fn handle(&mut self, msg: Release, _: &mut Context<Self>) -> Self::Result {
         let now = self.clock.now();
         let mut fx = Effects::by(msg.actor);
-        if let Err(e) = self.table.release(&msg.id, &msg.lease, now, &mut fx) {
+        let later = match self.later(msg.retry_after_secs, now) {
+            Ok(l) => l,
+            Err(e) => return done(Err(e)),
+        };
+        if let Err(e) = self
+            .table
+            .release_until(&msg.id, &msg.lease, later, now, &mut fx)
+        {
             return done(Err(e.into()));
         }
         self.lease_reply(msg.id, fx, now)

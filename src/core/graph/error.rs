@@ -1,6 +1,9 @@
 //! [`GraphError`]: why the DAG refused a batch or a reset (missing, cancelled
-//! or still-failed dependency, duplicate id, cycle with its path).
+//! or still-failed dependency, duplicate id, cycle with its path; a missing
+//! or finished parent, a tree too deep, a cycle through parent links, a
+//! subtask that would fail at once).
 
+use super::NodeState;
 use crate::core::text::clip;
 use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::TaskId;
@@ -40,6 +43,22 @@ fn cycle_message(path: &[TaskId]) -> String {
     )
 }
 
+fn ended(state: &NodeState) -> &'static str {
+    match state {
+        NodeState::Pending => "unfinished",
+        NodeState::Done => "done",
+        NodeState::Failed => "failed",
+        NodeState::Cancelled => "cancelled",
+    }
+}
+
+fn show_path(p: &[TaskId]) -> String {
+    p.iter()
+        .map(TaskId::as_str)
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
 /// Why a batch of new nodes was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
@@ -70,6 +89,51 @@ pub enum GraphError {
         /// The cancelled dependency.
         dependency: TaskId,
     },
+    /// The parent named does not exist (nor is it in the batch).
+    #[error("task '{task}' names parent '{parent}', which does not exist")]
+    MissingParent {
+        /// The would-be child.
+        task: TaskId,
+        /// The unknown parent.
+        parent: TaskId,
+    },
+    /// The parent has finished: it can take no more subtasks.
+    #[error("task '{task}' names parent '{parent}', which is {}; only an unfinished task can take subtasks", ended(state))]
+    ParentFinished {
+        /// The would-be child.
+        task: TaskId,
+        /// The parent.
+        parent: TaskId,
+        /// How it ended.
+        state: NodeState,
+    },
+    /// The subtask would be deeper than `[subtasks] max_depth` levels.
+    #[error("task '{task}' would be at level {depth} of its tree; [subtasks] max_depth is {max}")]
+    TooDeep {
+        /// The would-be child.
+        task: TaskId,
+        /// Its level (a top-level task is level 1).
+        depth: u32,
+        /// The bound.
+        max: u32,
+    },
+    /// The batch would close a cycle that runs through a parent link (a
+    /// parent waits for its children, and a child for its parent's
+    /// dependencies); the path is listed, first == last.
+    #[error("cycle through a parent link: {} (a parent waits for its subtasks, and a subtask for its parent's dependencies)", show_path(path))]
+    ParentCycle {
+        /// The cycle.
+        path: Vec<TaskId>,
+    },
+    /// A new subtask's dependency (its own or its parent's) has failed: it
+    /// would fail at once and fail its parent with it.
+    #[error("subtask '{task}' would fail at once: its dependency '{dependency}' failed (reset '{dependency}' first)")]
+    SubtaskWouldFail {
+        /// The would-be child.
+        task: TaskId,
+        /// The failed dependency.
+        dependency: TaskId,
+    },
     /// A reset would change nothing: a dependency of the task is still failed.
     #[error("task '{task}' cannot be reset while its dependency '{dependency}' is failed; reset '{dependency}' (its failed dependents are reset with it)")]
     DependencyFailed {
@@ -87,7 +151,13 @@ impl ServiceError for GraphError {
             GraphError::Cycle { .. } => ErrorCode::DependencyCycle,
             GraphError::Duplicate(_) => ErrorCode::TaskExists,
             GraphError::DependencyCancelled { .. } => ErrorCode::DependencyCancelled,
-            GraphError::DependencyFailed { .. } => ErrorCode::DependencyFailed,
+            GraphError::DependencyFailed { .. } | GraphError::SubtaskWouldFail { .. } => {
+                ErrorCode::DependencyFailed
+            }
+            GraphError::MissingParent { .. }
+            | GraphError::ParentFinished { .. }
+            | GraphError::TooDeep { .. } => ErrorCode::InvalidField,
+            GraphError::ParentCycle { .. } => ErrorCode::DependencyCycle,
         }
     }
 }

@@ -200,16 +200,37 @@ impl TaskTable {
         now: Millis,
         fx: &mut Effects,
     ) -> Result<FailOutcome, TaskError> {
-        self.check_lease(id, by, now, &fx.actor)?;
-        Ok(self.fail_attempt(id, error, retry, EventKind::TaskFailed, now, fx))
+        self.fail_until(id, by, error, retry, None, now, fx)
     }
 
+    /// [`TaskTable::fail`], and a retried task is not handed out before
+    /// `run_after` (ms; "try again in 10 minutes"): until then it waits
+    /// `blocked`. A task that fails for good ignores it.
+    // one fail's parts, each named by the edges' request
+    #[allow(clippy::too_many_arguments)]
+    pub fn fail_until(
+        &mut self,
+        id: &TaskId,
+        by: &LeaseRef,
+        error: String,
+        retry: bool,
+        run_after: Option<Millis>,
+        now: Millis,
+        fx: &mut Effects,
+    ) -> Result<FailOutcome, TaskError> {
+        self.check_lease(id, by, now, &fx.actor)?;
+        Ok(self.fail_attempt(id, error, retry, EventKind::TaskFailed, run_after, now, fx))
+    }
+
+    // the attempt's end, as each caller names it
+    #[allow(clippy::too_many_arguments)]
     fn fail_attempt(
         &mut self,
         id: &TaskId,
         error: String,
         retry: bool,
         kind: EventKind,
+        run_after: Option<Millis>,
         now: Millis,
         fx: &mut Effects,
     ) -> FailOutcome {
@@ -223,9 +244,21 @@ impl TaskTable {
             } else {
                 EventKind::TaskRetried
             };
-            self.end_lease(id, TaskStatus::Ready, kind, now, fx, |t| {
-                t.error = Some(error)
+            let later = run_after.filter(|at| *at > now);
+            let to = if later.is_some() {
+                TaskStatus::Blocked
+            } else {
+                TaskStatus::Ready
+            };
+            self.end_lease(id, to, kind, now, fx, |t| {
+                t.error = Some(error);
+                if later.is_some() {
+                    t.run_after = later;
+                }
             });
+            if let Some(at) = later {
+                self.wait_until(id, at, now, fx);
+            }
             FailOutcome::Retried
         } else {
             let error = if retry && kind == EventKind::TaskExpired {
@@ -252,17 +285,35 @@ impl TaskTable {
         now: Millis,
         fx: &mut Effects,
     ) -> Result<(), TaskError> {
+        self.release_until(id, by, None, now, fx)
+    }
+
+    /// [`TaskTable::release`], and the task is not handed out again before
+    /// `run_after` (ms): until then it waits `blocked`.
+    pub fn release_until(
+        &mut self,
+        id: &TaskId,
+        by: &LeaseRef,
+        run_after: Option<Millis>,
+        now: Millis,
+        fx: &mut Effects,
+    ) -> Result<(), TaskError> {
         self.check_lease(id, by, now, &fx.actor)?;
-        self.end_lease(
-            id,
-            TaskStatus::Ready,
-            EventKind::TaskReleased,
-            now,
-            fx,
-            |t| {
-                t.attempts = t.attempts.saturating_sub(1);
-            },
-        );
+        let later = run_after.filter(|at| *at > now);
+        let to = if later.is_some() {
+            TaskStatus::Blocked
+        } else {
+            TaskStatus::Ready
+        };
+        self.end_lease(id, to, EventKind::TaskReleased, now, fx, |t| {
+            t.attempts = t.attempts.saturating_sub(1);
+            if later.is_some() {
+                t.run_after = later;
+            }
+        });
+        if let Some(at) = later {
+            self.wait_until(id, at, now, fx);
+        }
         Ok(())
     }
 
@@ -304,6 +355,6 @@ impl TaskTable {
         fx: &mut Effects,
     ) -> Option<FailOutcome> {
         self.current_lease(id, &LeaseRef::Id(lease_id)).ok()?;
-        Some(self.fail_attempt(id, reason, true, EventKind::TaskExpired, now, fx))
+        Some(self.fail_attempt(id, reason, true, EventKind::TaskExpired, None, now, fx))
     }
 }

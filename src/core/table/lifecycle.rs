@@ -63,34 +63,64 @@ impl TaskTable {
         now: Millis,
         fx: &mut Effects,
     ) {
+        for id in ids {
+            self.follow(id, to, reason, now, fx);
+        }
+    }
+
+    /// One task follows another's end (`to` is `failed` or `cancelled`,
+    /// `reason` says whose): a blocked or ready task ends so; a running
+    /// one only when cancelled (its parent was, or a sibling failed), its
+    /// lease ending with it. Anything else is left as it is.
+    pub(super) fn follow(
+        &mut self,
+        id: &TaskId,
+        to: TaskStatus,
+        reason: &str,
+        now: Millis,
+        fx: &mut Effects,
+    ) {
         let kind = if to == TaskStatus::Cancelled {
             EventKind::TaskCancelled
         } else {
             EventKind::TaskFailed
         };
-        for id in ids {
-            let Some(from) = self.tasks.get(id).map(|t| t.status) else {
-                continue;
-            };
-            if !matches!(from, TaskStatus::Blocked | TaskStatus::Ready) {
-                continue;
-            }
-            self.update(id, now, |t| {
-                t.status = to;
+        let Some(from) = self.tasks.get(id).map(|t| t.status) else {
+            return;
+        };
+        if from == TaskStatus::Running && to == TaskStatus::Cancelled {
+            self.end_lease(id, to, kind, now, fx, |t| {
                 t.error = Some(reason.to_owned());
-                t.finished_at = Some(now);
             });
-            if let Some(t) = self.tasks.get(id) {
-                let ev = fx.event(kind, t, Some(from), now);
-                ev.reason = Some(reason.to_owned());
-            }
+            return;
+        }
+        if !matches!(from, TaskStatus::Blocked | TaskStatus::Ready) {
+            return;
+        }
+        self.update(id, now, |t| {
+            t.status = to;
+            t.error = Some(reason.to_owned());
+            t.finished_at = Some(now);
+        });
+        if let Some(t) = self.tasks.get(id) {
+            let ev = fx.event(kind, t, Some(from), now);
+            ev.reason = Some(reason.to_owned());
         }
     }
 
-    /// Blocked tasks whose dependencies are now done become ready.
+    /// Blocked tasks whose dependencies are now done become ready — unless
+    /// they are parents (they wait for their subtasks) or their `run_after`
+    /// is still ahead (they wait for it in the delayed index).
     pub fn make_ready(&mut self, ids: &[TaskId], now: Millis, fx: &mut Effects) {
         for id in ids {
-            if self.tasks.get(id).map(|t| t.status) != Some(TaskStatus::Blocked) {
+            let Some(t) = self.tasks.get(id) else {
+                continue;
+            };
+            if t.status != TaskStatus::Blocked || self.children.contains_key(id) {
+                continue;
+            }
+            if let Some(at) = t.run_after.filter(|at| *at > now) {
+                self.wait_until(id, at, now, fx);
                 continue;
             }
             self.update(id, now, |t| t.status = TaskStatus::Ready);
@@ -116,14 +146,19 @@ impl TaskTable {
         Ok(())
     }
 
-    /// Reset failed tasks to `ready` (`true`) or `blocked` (`false`), clearing
-    /// attempts and error.
+    /// Reset failed tasks to `ready` (`true`: their dependencies are done)
+    /// or `blocked` (`false`), clearing attempts and error. A parent, or a
+    /// task whose `run_after` is still ahead, is reset to `blocked`.
     pub fn reset(&mut self, ids: &[(TaskId, bool)], now: Millis, fx: &mut Effects) {
         for (id, ready) in ids {
-            if self.tasks.get(id).map(|t| t.status) != Some(TaskStatus::Failed) {
+            let Some(t) = self.tasks.get(id) else {
+                continue;
+            };
+            if t.status != TaskStatus::Failed {
                 continue;
             }
-            let to = if *ready {
+            let delay = t.run_after.filter(|at| *at > now);
+            let to = if *ready && delay.is_none() && !self.children.contains_key(id) {
                 TaskStatus::Ready
             } else {
                 TaskStatus::Blocked
@@ -139,6 +174,9 @@ impl TaskTable {
             });
             if let Some(t) = self.tasks.get(id) {
                 fx.event(EventKind::TaskReset, t, Some(TaskStatus::Failed), now);
+            }
+            if let (true, Some(at)) = (*ready, delay) {
+                self.wait_until(id, at, now, fx);
             }
         }
     }

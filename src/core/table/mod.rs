@@ -1,6 +1,12 @@
 //! `TaskTable`: task records, the ready queue and the lease state machine,
 //! pure and synchronous (time is passed in).
 //!
+//! A task is `ready` only when its dependencies (and its ancestors') are
+//! done — the graph says so — it is not a parent (a parent with subtasks is
+//! never claimed: it waits for them) and its `run_after` has passed; a task
+//! the graph released before its time waits `blocked` in the delayed index
+//! until [`TaskTable::wake`] (the registry's sweep) reaches it.
+//!
 //! Every mutating method either returns an error and changes nothing, or
 //! applies the change and records it in an [`Effects`] accumulator: which
 //! records to persist, which audit events to append, which leases began or
@@ -11,6 +17,7 @@
 //! | `mod.rs` | [`TaskTable`]: records, the ready queue and the status, expiry and end indexes; load, insert, reads |
 //! | `lease.rs` | claim, lease checks, heartbeat, complete, fail, release, expiry |
 //! | `lifecycle.rs` | cancel, cascade, make ready, reset |
+//! | `tree.rs` | parents and delays: split a held task, roll a parent up, apply the graph's [`Fallout`](crate::core::graph::Fallout), wake delayed tasks, a parent's counts and every blocked task's reason |
 //! | `effects.rs` | [`Effects`], what a mutation did |
 //! | `error.rs` | [`TaskError`] |
 
@@ -25,9 +32,13 @@ mod lease;
 mod lifecycle;
 #[cfg(test)]
 mod tests;
+mod tree;
+#[cfg(test)]
+mod tree_tests;
 
 pub use effects::Effects;
 pub use error::TaskError;
+pub use tree::MAX_LISTED_SUBTASKS;
 
 /// How an update names the lease it acts under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +89,13 @@ pub struct TaskTable {
     expiries: BTreeSet<(Millis, TaskId)>,
     /// Terminal tasks by the time they ended (retention picks the oldest).
     ended: BTreeSet<(Millis, TaskId)>,
+    /// Blocked tasks whose dependencies are done, by the `run_after` they
+    /// wait for (entries of tasks that moved on meanwhile are skipped when due).
+    delayed: BTreeSet<(Millis, TaskId)>,
+    /// Each parent's children (a parent is a task with subtasks).
+    children: HashMap<TaskId, Vec<TaskId>>,
+    /// Each parent's children by status, indexed like [`TaskStatus::ALL`].
+    child_counts: HashMap<TaskId, [u32; 6]>,
     counts: [usize; 6],
     next_seq: u64,
     next_lease_id: u64,
@@ -139,6 +157,9 @@ impl TaskTable {
 
     fn index(&mut self, task: &Task) {
         self.counts[task.status.index()] += 1;
+        if let Some(p) = &task.parent {
+            self.child_counts.entry(p.clone()).or_default()[task.status.index()] += 1;
+        }
         match task.status {
             TaskStatus::Ready => {
                 self.ready
@@ -158,6 +179,13 @@ impl TaskTable {
 
     fn unindex(&mut self, task: &Task) {
         self.counts[task.status.index()] -= 1;
+        if let Some(c) = task
+            .parent
+            .as_ref()
+            .and_then(|p| self.child_counts.get_mut(p))
+        {
+            c[task.status.index()] = c[task.status.index()].saturating_sub(1);
+        }
         match task.status {
             TaskStatus::Ready => {
                 self.ready
@@ -194,6 +222,21 @@ impl TaskTable {
         }
         let task = self.tasks.remove(id)?;
         self.unindex(&task);
+        if let Some(p) = &task.parent {
+            if let Some(kids) = self.children.get_mut(p) {
+                kids.retain(|c| c != id);
+                if kids.is_empty() {
+                    self.children.remove(p);
+                }
+            }
+            if self
+                .child_counts
+                .get(p)
+                .is_some_and(|c| c.iter().all(|n| *n == 0))
+            {
+                self.child_counts.remove(p);
+            }
+        }
         Some(*task)
     }
 
@@ -203,6 +246,9 @@ impl TaskTable {
         self.unindex(&task);
         let r = f(&mut task);
         task.updated_at = now;
+        if task.status != TaskStatus::Blocked {
+            task.blocked_reason = None;
+        }
         self.index(&task);
         self.tasks.insert(id.clone(), task);
         Some(r)
@@ -224,6 +270,12 @@ impl TaskTable {
         }
         self.index(&task);
         let id = task.id.clone();
+        if let Some(p) = &task.parent {
+            let kids = self.children.entry(p.clone()).or_default();
+            if !kids.contains(&id) {
+                kids.push(id.clone());
+            }
+        }
         if let Some(old) = self.tasks.insert(id.clone(), Box::new(task)) {
             // only if the store held two records for one id: the old one's
             // index entries go, and the new one's are put back (they may
@@ -237,7 +289,9 @@ impl TaskTable {
     }
 
     /// Insert new, validated tasks (ids unique, graph already checked). Each
-    /// task's status must already be `blocked`, `ready` or `failed`.
+    /// task's status must already be `blocked`, `ready` (its dependencies
+    /// are done: it stays `blocked` in the delayed index when its
+    /// `run_after` is still ahead) or `failed`.
     pub fn insert(&mut self, mut tasks: Vec<Task>, now: Millis, fx: &mut Effects) {
         for task in tasks.iter_mut() {
             task.seq = self.next_seq;
@@ -247,11 +301,24 @@ impl TaskTable {
             if task.status.is_terminal() {
                 task.finished_at = Some(now);
             }
+            if task.status == TaskStatus::Ready {
+                if let Some(at) = task.run_after.filter(|at| *at > now) {
+                    task.status = TaskStatus::Blocked;
+                    task.blocked_reason = Some(tree::not_before(at));
+                    self.delayed.insert((at, task.id.clone()));
+                }
+            }
             let ev = fx.event(EventKind::TaskAdded, task, None, now);
             ev.reason = task.error.clone();
         }
         for task in tasks {
             self.index(&task);
+            if let Some(p) = &task.parent {
+                self.children
+                    .entry(p.clone())
+                    .or_default()
+                    .push(task.id.clone());
+            }
             self.tasks.insert(task.id.clone(), Box::new(task));
         }
     }
