@@ -136,7 +136,8 @@ impl Runtime {
         } else {
             settings.server.advertise_url.clone()
         };
-        let mut candidate = crate::store::leader::Candidate::node(&advertise, settings.ha.failover_timeout());
+        let mut candidate =
+            crate::store::leader::Candidate::node(&advertise, settings.ha.failover_timeout());
         candidate.wait = wait;
         let store = tokio::task::spawn_blocking(move || Store::open_as(&storage, &candidate))
             .await
