@@ -117,7 +117,9 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
     }
 }
 
-/// One run on `engine`: fill, refuse, stop, grow, restart, compare.
+/// One run on `engine`: fill, refuse, stop, grow, restart, compare (the
+/// body of the test above, whose `unwrap`s clippy allows in tests only).
+#[allow(clippy::unwrap_used)]
 async fn full_disk_run(engine: &str) {
     let root = tempfile::tempdir().unwrap();
     let mnt = root.path().join("mnt");

@@ -110,7 +110,7 @@ impl Versions {
 
     /// The keys of `interval` that groups after `generation` changed, with
     /// their values at `generation`.
-    fn changed_in(&self, generation: u64, interval: (Bound<&[u8]>, Bound<&[u8]>)) -> Undo {
+    fn changed_in(&self, generation: u64, interval: Interval<'_>) -> Undo {
         let mut out = Undo::new();
         for undo in self.undo.range(generation + 1..).map(|(_, u)| u) {
             for (k, v) in undo.range::<[u8], _>(interval) {
@@ -283,9 +283,12 @@ impl SledEngine {
     }
 }
 
+/// The bounds of an interval of keys.
+type Interval<'k> = (Bound<&'k [u8]>, Bound<&'k [u8]>);
+
 /// `[start, end)` as bounds; `None` when it is empty (sled, like
 /// `BTreeMap`, must not be asked for an inverted range).
-fn bounds<'k>(start: &'k [u8], end: &'k [u8]) -> Option<(Bound<&'k [u8]>, Bound<&'k [u8]>)> {
+fn bounds<'k>(start: &'k [u8], end: &'k [u8]) -> Option<Interval<'k>> {
     (start < end).then_some((Bound::Included(start), Bound::Excluded(end)))
 }
 
@@ -379,20 +382,30 @@ impl<'s> Scan<'s> {
         let full = read.len() == self.chunk;
         self.chunk = (self.chunk * 4).min(CHUNK);
         // the interval this chunk covers, and where the next one starts
-        let (from, to, next): (Bound<&[u8]>, Bound<&[u8]>, Option<Vec<u8>>) = match read.last() {
+        let (interval, next): (Interval<'_>, Option<Vec<u8>>) = match read.last() {
             Some((k, _)) if full && !self.backwards => (
-                Bound::Included(&self.lo),
-                Bound::Included(k),
+                (
+                    Bound::Included(self.lo.as_slice()),
+                    Bound::Included(k.as_slice()),
+                ),
                 Some(successor(k)),
             ),
             Some((k, _)) if full => (
-                Bound::Included(k),
-                Bound::Excluded(&self.hi),
+                (
+                    Bound::Included(k.as_slice()),
+                    Bound::Excluded(self.hi.as_slice()),
+                ),
                 Some(k.clone()),
             ),
-            _ => (Bound::Included(&self.lo), Bound::Excluded(&self.hi), None),
+            _ => (
+                (
+                    Bound::Included(self.lo.as_slice()),
+                    Bound::Excluded(self.hi.as_slice()),
+                ),
+                None,
+            ),
         };
-        let changed = lock(&self.snap.versions).changed_in(self.snap.generation, (from, to));
+        let changed = lock(&self.snap.versions).changed_in(self.snap.generation, interval);
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = read
             .into_iter()
             .filter(|(k, _)| !changed.contains_key(k))
