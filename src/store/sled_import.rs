@@ -10,9 +10,13 @@
 
 use std::path::Path;
 
-use super::engine::{Engine, TxError};
+use super::engine::Engine;
+#[cfg(feature = "sled")]
+use super::engine::TxError;
 use super::error::StoreError;
-use super::keys::{key, read_meta, META};
+use super::keys::read_meta;
+#[cfg(feature = "sled")]
+use super::keys::{key, META};
 
 /// Whether `dir` holds the files of a sled store (baton before redb).
 fn has_sled_files(dir: &Path) -> bool {
@@ -23,6 +27,7 @@ fn has_sled_files(dir: &Path) -> bool {
 pub(super) const SLED_MIGRATED_META: &str = "migrated_from_sled";
 
 /// Keys copied per write transaction while migrating.
+#[cfg(feature = "sled")]
 const MIGRATION_CHUNK: usize = 50_000;
 
 /// Copy the sled store a baton before redb left in `dir` into `db`, once:
