@@ -37,10 +37,12 @@ test-browser: ## the dashboard in headless Chromium (skipped with a notice when 
 vendor-dashboard: ## re-vendor the dashboard's layout library (dagre) from npm at the pinned version
 	./scripts/vendor-dashboard.sh
 
-lint: ## clippy (deny warnings) and rustfmt check
+lint: ## rustfmt check, clippy (deny warnings), the house rules (tests/layering.rs: imports point down, no two-word docs, files under 800 lines), rustdoc (deny warnings)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --lib --features conformance-fixtures -- -D warnings
+	$(CARGO) test --locked --test layering
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked
 
 fmt: ## format the code
 	$(CARGO) fmt --all
@@ -48,12 +50,13 @@ fmt: ## format the code
 doc: ## API docs
 	$(CARGO) doc --no-deps --locked
 
-bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; every engine beside a plain SKIP LOCKED loop; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch)
+bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; every engine beside a plain SKIP LOCKED loop; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch); writes under 1,000 SSE subscribers
 	$(CARGO) bench --locked --bench e2e
 	BENCH_PG=auto $(CARGO) bench --locked --bench e2e
 	$(CARGO) build --release --locked --example fault_server --bin baton
 	$(CARGO) bench --locked --bench gateway
 	$(CARGO) bench --locked --bench mcp
+	$(CARGO) bench --locked --bench sse
 	./scripts/bench-mcp-ts.sh
 
 bench-pg: ## every engine (redb, fjall, sled, PostgreSQL) vs a plain FOR UPDATE SKIP LOCKED loop (pgbench), alternating, same run, with the floor of a cycle (needs Debian's postgresql)
@@ -63,7 +66,7 @@ BOARD_ENGINES ?= redb fjall sled
 bench-board: build ## the 1,000,000-task board per embedded engine (BOARD_ENGINES): peak RSS while adding, restart-to-ready, RSS after restart (BENCHMARKS.md)
 	for e in $(BOARD_ENGINES); do python3 scripts/board-1m.py --tasks 1000000 --engine $$e --baton target/release/baton; done
 
-soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 10 two-node PostgreSQL failover runs, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
+soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 10 runs of agent-coordinate-mcp agents that retry every lost answer (3 kills each), 10 two-node PostgreSQL failover runs, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
 	$(CARGO) build --release --locked --bin baton
 	SOAK_RUNS=10 HA_RUNS=10 SOAK_BATON=target/release/baton $(CARGO) test --locked --test soak -- --nocapture --test-threads=1
 	PROPTEST_CASES=1000 $(CARGO) test --locked --test model -- --nocapture --test-threads=2

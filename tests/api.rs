@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, TestServer};
+use common::{wait_until, TestServer};
 use serde_json::{json, Value};
 
 async fn ids(server: &TestServer) -> Vec<String> {
@@ -179,12 +179,10 @@ async fn stale_leases_cannot_complete_fail_or_write_context() {
     assert_eq!(st, 200);
 
     // expired: the lease lapses, the task is ready again with attempts counted
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            s.get("/tasks/t").await.1["status"] == "ready"
-        })
-        .await
-    );
+    wait_until("t is ready again", Duration::from_secs(5), || async {
+        s.get("/tasks/t").await.1["status"] == "ready"
+    })
+    .await;
     for (path, body) in [
         ("/tasks/t/complete", json!({"lease_id": l1})),
         ("/tasks/t/fail", json!({"lease_id": l1, "error": "x"})),
@@ -288,12 +286,10 @@ async fn expiry_exhausts_attempts_and_failure_cascades_then_resets() {
     .await;
     let (_, c) = s.post("/tasks/a/claim", json!({"worker": "w"})).await;
     assert_eq!(c["lease"]["task_id"], "a");
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            s.get("/tasks/a").await.1["status"] == "failed"
-        })
-        .await
-    );
+    wait_until("a fails", Duration::from_secs(5), || async {
+        s.get("/tasks/a").await.1["status"] == "failed"
+    })
+    .await;
     let (_, a) = s.get("/tasks/a").await;
     assert_eq!(a["error"], "lease expired (attempt 1 of 1)");
     let (_, c) = s.get("/tasks/c").await;
@@ -624,12 +620,10 @@ async fn an_execution_timeout_fails_the_attempt_even_with_heartbeats() {
         .post("/tasks/slow/heartbeat", json!({"lease_id": lease}))
         .await;
     assert_eq!(st, 200);
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            s.get("/tasks/slow").await.1["status"] == "ready"
-        })
-        .await
-    );
+    wait_until("slow is ready again", Duration::from_secs(5), || async {
+        s.get("/tasks/slow").await.1["status"] == "ready"
+    })
+    .await;
     let (_, t) = s.get("/tasks/slow").await;
     assert_eq!(t["error"], "execution timeout after 1s");
     assert_eq!(t["attempts"], 1);
@@ -639,5 +633,135 @@ async fn an_execution_timeout_fails_the_attempt_even_with_heartbeats() {
     assert_eq!((st, code(&v)), (409, "stale_lease"));
     let (_, slots) = s.get("/slots").await;
     assert_eq!(slots["busy"], 0, "the slot was freed: {slots}");
+    s.stop().await;
+}
+
+/// How many tasks are ready.
+async fn ready(s: &TestServer) -> usize {
+    s.get("/tasks?status=ready").await.1["tasks"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+/// How many slots are held.
+async fn busy(s: &TestServer) -> u64 {
+    s.get("/slots").await.1["busy"].as_u64().unwrap_or(0)
+}
+
+/// Issue 23.8, on every edge: a request sent again because its answer was
+/// lost gets the first answer. REST `claim-next` and `slots/claim` with the
+/// same `request_id`, a second `tasks/{id}/claim` by the same worker, the
+/// compat `claim-worker-slot` with the same `requestId` (or `request_id`)
+/// and `claim-task` by the same worker, and the MCP `claim_next_task`,
+/// `claim_worker_slot` (with `request_id`) and `claim_task` each answer the
+/// same lease or slot and take nothing more. A malformed key is refused
+/// naming `request_id`.
+#[actix_web::test]
+async fn a_request_sent_again_gets_the_first_answer_on_every_edge() {
+    let s = TestServer::start(|st| st.slots.count = 12).await;
+    let tasks: Vec<Value> = (0..6)
+        .map(|i| json!({"id": format!("t{i}"), "title": "t"}))
+        .collect();
+    let (st, _) = s.post("/tasks", json!({ "tasks": tasks })).await;
+    assert_eq!(st, 201);
+
+    // REST
+    let next = json!({"worker": "w1", "request_id": "w1-1"});
+    let (_, a) = s.post("/tasks/claim-next", next.clone()).await;
+    let (st, b) = s.post("/tasks/claim-next", next).await;
+    assert_eq!((st, &b["lease"]), (200, &a["lease"]), "{b}");
+    let (_, a) = s.post("/tasks/t5/claim", json!({"worker": "w2"})).await;
+    let (st, b) = s.post("/tasks/t5/claim", json!({"worker": "w2"})).await;
+    assert_eq!((st, &b["lease"]), (200, &a["lease"]), "{b}");
+    let (st, v) = s.post("/tasks/t5/claim", json!({"worker": "w3"})).await;
+    assert_eq!(
+        (st, code(&v)),
+        (409, "invalid_status"),
+        "another worker: {v}"
+    );
+    let hold = json!({"worker": "w4", "request_id": "w4-slot"});
+    let (_, a) = s.post("/slots/claim", hold.clone()).await;
+    let (st, b) = s.post("/slots/claim", hold).await;
+    assert_eq!((st, &b["slot"]), (200, &a["slot"]), "{b}");
+    assert_eq!((ready(&s).await, busy(&s).await), (4, 3));
+    let long = "k".repeat(129);
+    for bad in ["", long.as_str(), "a\nb"] {
+        for (path, body) in [
+            (
+                "/tasks/claim-next",
+                json!({"worker": "w9", "request_id": bad}),
+            ),
+            ("/slots/claim", json!({"worker": "w9", "request_id": bad})),
+        ] {
+            let (st, v) = s.post(path, body).await;
+            assert_eq!(
+                (st, code(&v), v["error"]["field"].as_str()),
+                (422, "invalid_field", Some("request_id")),
+                "{path} {bad:?}: {v}"
+            );
+        }
+    }
+
+    // agent-coordinate-mcp
+    let (_, a) = s
+        .compat_post("/claim-worker-slot", json!({"requestId": "c-1"}))
+        .await;
+    let (_, b) = s
+        .compat_post("/claim-worker-slot", json!({"request_id": "c-1"}))
+        .await;
+    assert_eq!(
+        (&b["success"], &b["slot"]),
+        (&json!(true), &a["slot"]),
+        "{b}"
+    );
+    let claim = json!({"taskId": "t4", "workerId": "c1", "workerSlot": a["slot"]});
+    let (_, first) = s.compat_post("/claim-task", claim.clone()).await;
+    let (_, again) = s.compat_post("/claim-task", claim).await;
+    assert_eq!(
+        (&again["success"], &again["leaseId"], &again["expiresAt"]),
+        (&json!(true), &first["leaseId"], &first["expiresAt"]),
+        "{again}"
+    );
+    let (_, v) = s
+        .compat_post("/claim-worker-slot", json!({"requestId": ""}))
+        .await;
+    assert_eq!(
+        (&v["success"], &v["code"]),
+        (&json!(false), &json!("invalid_field")),
+        "{v}"
+    );
+    assert_eq!((ready(&s).await, busy(&s).await), (3, 4));
+
+    // MCP
+    let client = common::mcp_client(&s, None).await;
+    let args = json!({"worker": "m1", "request_id": "m1-1"});
+    let a = common::mcp_call(&client, "claim_next_task", args.clone()).await;
+    let b = common::mcp_call(&client, "claim_next_task", args).await;
+    let lease = |r: &rmcp::model::CallToolResult| {
+        r.structured_content.as_ref().expect("a result")["claim"]["lease"].clone()
+    };
+    assert!(lease(&a).is_object(), "{a:?}");
+    assert_eq!(lease(&b), lease(&a));
+    let args = json!({"worker": "m2", "request_id": "m2-slot"});
+    let a = common::mcp_call(&client, "claim_worker_slot", args.clone()).await;
+    let b = common::mcp_call(&client, "claim_worker_slot", args).await;
+    assert_eq!(b.structured_content, a.structured_content);
+    let args = json!({"task_id": "t3", "worker": "m3"});
+    let a = common::mcp_call(&client, "claim_task", args.clone()).await;
+    let b = common::mcp_call(&client, "claim_task", args).await;
+    let held = |r: &rmcp::model::CallToolResult| {
+        r.structured_content.as_ref().expect("a result")["lease"].clone()
+    };
+    assert!(held(&a).is_object(), "{a:?}");
+    assert_eq!(held(&b), held(&a));
+    let r = common::mcp_call(
+        &client,
+        "claim_next_task",
+        json!({"worker": "m1", "request_id": ""}),
+    )
+    .await;
+    assert_eq!(common::tool_error(&r)["error"]["field"], "request_id");
+    assert_eq!((ready(&s).await, busy(&s).await), (1, 7));
+    client.cancel().await.ok();
     s.stop().await;
 }

@@ -78,7 +78,7 @@ async fn sixty_four_workers_complete_every_task_exactly_once() {
                         let id = v["task"]["id"].as_str().expect("id").to_owned();
                         let lease = v["lease"]["lease_id"].as_u64().expect("lease");
                         let slot = v["lease"]["slot"].as_u64().expect("slot");
-                        // "work" on the task for a moment so runs overlap
+                        // sleep: "work" on the task for a moment so runs overlap (the load)
                         actix_web::rt::time::sleep(Duration::from_millis(3)).await;
                         let sent = Instant::now();
                         let (st, body) = server
@@ -99,12 +99,14 @@ async fn sixty_four_workers_complete_every_task_exactly_once() {
                             return;
                         }
                         idle_rounds += 1;
+                        // sleep: an idle worker's backoff before asking again
                         actix_web::rt::time::sleep(Duration::from_millis(
                             2 * u64::from(idle_rounds.min(10)),
                         ))
                         .await;
                     }
                     409 if v["error"]["code"] == "no_free_slot" => {
+                        // sleep: every slot is held, a worker's pause before asking again
                         actix_web::rt::time::sleep(Duration::from_millis(1)).await;
                     }
                     other => panic!("unexpected claim reply {other}: {v}"),

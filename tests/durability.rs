@@ -6,24 +6,15 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// A `baton serve` child process (killed when dropped) and its `/api/v1` base.
 struct Server {
-    child: Child,
+    child: common::Child,
     base: String,
-}
-
-/// A failed assertion must not leave the server running.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn spawn(dir: &std::path::Path) -> Server {
@@ -51,32 +42,15 @@ fn embedded_engines() -> Vec<&'static str> {
 }
 
 fn spawn_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("BATON_LEASES__TTL_SECS", "600")
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn baton");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(Ok(line)) = lines.next() {
-            if let Some(url) = line.strip_prefix("baton listening on ") {
-                return Server {
-                    child,
-                    base: format!("{url}/api/v1"),
-                };
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("baton did not report its address");
+    let dir = dir.to_str().expect("utf-8 path");
+    let mut envs = vec![("BATON_LEASES__TTL_SECS", "600")];
+    envs.extend_from_slice(env);
+    let child = common::spawn_baton(
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", dir],
+        &envs,
+    );
+    let base = format!("{}/api/v1", child.url);
+    Server { child, base }
 }
 
 /// GET `url`; its JSON body (panics on no answer or a body that is not JSON).
@@ -174,14 +148,13 @@ async fn kill_9_run(engine: &'static str) {
         }));
     }
     // let the load run, then kill -9 while requests are in flight
-    let started = Instant::now();
-    while acked.lock().expect("acked").added.len() < 600
-        && started.elapsed() < Duration::from_secs(60)
-    {
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    server.child.kill().expect("kill -9"); // SIGKILL on Unix
-    server.child.wait().expect("reap");
+    // (after 600 adds, or 60 s: the kill comes mid-load either way)
+    let _ = common::eventually(Duration::from_secs(60), || async {
+        acked.lock().expect("acked").added.len() >= 600
+    })
+    .await;
+    server.child.process.kill().expect("kill -9"); // SIGKILL on Unix
+    server.child.process.wait().expect("reap");
     for h in handles {
         let _ = h.await;
     }
@@ -335,8 +308,8 @@ async fn task_handles_survive_kill_9() {
         other => panic!("expected a task handle, got {other:?}"),
     };
     // acknowledged: kill at once, no graceful shutdown
-    server.child.kill().expect("kill -9");
-    let _ = server.child.wait();
+    server.child.process.kill().expect("kill -9");
+    let _ = server.child.process.wait();
     drop(client);
 
     let server = spawn(dir.path());
@@ -434,8 +407,8 @@ async fn slot_adoption_and_idle_expiry_survive_kill_9() {
         "{before}"
     );
 
-    server.child.kill().expect("kill -9");
-    server.child.wait().expect("reap");
+    server.child.process.kill().expect("kill -9");
+    server.child.process.wait().expect("reap");
     let server = spawn_with(dir.path(), &env);
     let api = compat(&server);
     let after = slot_of(&get_json(&http, format!("{}/slots", server.base)).await);
@@ -512,9 +485,201 @@ async fn a_running_tasks_slot_reads_the_same_after_kill_9() {
     }
     let before = get_json(&http, format!("{}/slots", server.base)).await;
     assert_eq!(before["busy"], 50, "{before}");
-    server.child.kill().expect("kill -9");
-    server.child.wait().expect("reap");
+    server.child.process.kill().expect("kill -9");
+    server.child.process.wait().expect("reap");
     let server = spawn_with(dir.path(), &env);
     let after = get_json(&http, format!("{}/slots", server.base)).await;
     assert_eq!(after, before);
+}
+
+// ---- issue 23.8: a request whose answer was lost, sent again -----------------
+
+/// POST `body` to `url`: (status, JSON body).
+async fn post_json(http: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let res = http.post(url).json(&body).send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// `kill -9` `server` and start another on the same directory.
+fn kill_9_and_restart(mut server: Server, dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    server.child.process.kill().expect("kill -9");
+    server.child.process.wait().expect("reap");
+    drop(server);
+    spawn_with(dir, env)
+}
+
+/// Issue 23.8, first input: an agent-coordinate-mcp `claim-task` whose
+/// answer a `kill -9` swallowed left the task `working` under a 600 s
+/// lease with its slot, and the agent's retry was refused ("not ready").
+/// Now the same worker's retry, after the restart, answers the lease it
+/// already holds (same `leaseId`, same `expiresAt`); the agent finishes the
+/// task and every slot is free.
+#[actix_web::test]
+async fn a_compat_claim_task_whose_answer_was_lost_is_answered_again_after_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let env = [("BATON_SLOTS__COUNT", "2")];
+    let server = spawn_with(dir.path(), &env);
+    let api = |s: &Server| s.base.trim_end_matches("/v1").to_owned();
+    let (_, v) = post_json(
+        &http,
+        format!("{}/add-task", api(&server)),
+        json!({"id": "t1", "description": "one"}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
+    let claim = json!({"taskId": "t1", "workerId": "w1"});
+    // the answer is lost: the client never reads it
+    let (_, first) = post_json(&http, format!("{}/claim-task", api(&server)), claim.clone()).await;
+    let server = kill_9_and_restart(server, dir.path(), &env);
+    let (_, again) = post_json(&http, format!("{}/claim-task", api(&server)), claim).await;
+    assert_eq!(again["success"], true, "the retry is answered: {again}");
+    assert_eq!(
+        (&again["leaseId"], &again["expiresAt"]),
+        (&first["leaseId"], &first["expiresAt"]),
+        "the lease it already holds, not a new one"
+    );
+    let (_, v) = post_json(
+        &http,
+        format!("{}/update-task", api(&server)),
+        json!({"taskId": "t1", "status": "done", "workerId": "w1"}),
+    )
+    .await;
+    assert_eq!(v["success"], true, "{v}");
+    let workers = get_json(&http, format!("{}/workers", api(&server))).await;
+    let active: Vec<&Value> = workers["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter(|w| w["active"] == true)
+        .collect();
+    assert!(active.is_empty(), "every slot free: {workers}");
+}
+
+/// Issue 23.8, second input: a `claim-worker-slot` whose answer was lost
+/// left an anonymous hold nobody could find or release for 600 s. Now a
+/// retry with the same `requestId` gets that slot back across a `kill -9`,
+/// and a hold nobody adopts lapses after `slots.adopt_within_secs` (here
+/// 2 s), also when baton was killed meanwhile — far sooner than
+/// `leases.compat_ttl_secs` (600 s).
+#[actix_web::test]
+async fn an_anonymous_slot_hold_whose_answer_was_lost_lapses_without_waiting_600_s() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let env = [
+        ("BATON_SLOTS__COUNT", "2"),
+        ("BATON_SLOTS__ADOPT_WITHIN_SECS", "2"),
+    ];
+    let server = spawn_with(dir.path(), &env);
+    let api = |s: &Server| s.base.trim_end_matches("/v1").to_owned();
+    let keyed = json!({"requestId": "agent-7-slot-1"});
+    let (status, first) = post_json(
+        &http,
+        format!("{}/claim-worker-slot", api(&server)),
+        keyed.clone(),
+    )
+    .await;
+    assert_eq!((status, &first["success"]), (200, &json!(true)), "{first}");
+    // a second hold whose answer is lost, without a key: nobody knows it
+    let (_, orphan) = post_json(
+        &http,
+        format!("{}/claim-worker-slot", api(&server)),
+        json!({}),
+    )
+    .await;
+    assert_eq!(orphan["success"], true, "{orphan}");
+    let server = kill_9_and_restart(server, dir.path(), &env);
+    let (_, again) = post_json(
+        &http,
+        format!("{}/claim-worker-slot", api(&server)),
+        keyed.clone(),
+    )
+    .await;
+    assert_eq!(again["slot"], first["slot"], "the same slot: {again}");
+    let active = |workers: &Value| {
+        workers["workers"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|w| w["active"] == true).count())
+    };
+    let url = format!("{}/workers", api(&server));
+    common::wait_until(
+        "unadopted holds lapse within adopt_within_secs",
+        Duration::from_secs(20),
+        || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let workers = get_json(&http, url).await;
+                common::holds(active(&workers) == 0, workers)
+            }
+        },
+    )
+    .await;
+    // the key is forgotten with its hold: it claims afresh
+    let (_, fresh) = post_json(&http, format!("{}/claim-worker-slot", api(&server)), keyed).await;
+    assert_eq!(fresh["success"], true, "{fresh}");
+}
+
+/// Issue 23.8 on `/api/v1`: `claim-next` and `slots/claim` sent again with
+/// the same `request_id`, and `tasks/{id}/claim` sent again by the same
+/// worker, after a `kill -9` swallowed their answers, answer the same
+/// lease and slot; nothing else is claimed or held.
+#[actix_web::test]
+async fn rest_claims_whose_answers_were_lost_are_answered_again_after_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let env = [("BATON_SLOTS__COUNT", "4")];
+    let server = spawn_with(dir.path(), &env);
+    let (status, _) = post_json(
+        &http,
+        format!("{}/tasks", server.base),
+        json!({"tasks": [{"id": "a", "title": "a"}, {"id": "b", "title": "b"}, {"id": "c", "title": "c"}]}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let next = json!({"worker": "w1", "request_id": "w1-claim-1"});
+    let hold = json!({"worker": "w2", "request_id": "w2-slot-1"});
+    let (s1, first_next) = post_json(
+        &http,
+        format!("{}/tasks/claim-next", server.base),
+        next.clone(),
+    )
+    .await;
+    let (s2, first_hold) =
+        post_json(&http, format!("{}/slots/claim", server.base), hold.clone()).await;
+    let (s3, first_claim) = post_json(
+        &http,
+        format!("{}/tasks/c/claim", server.base),
+        json!({"worker": "w3"}),
+    )
+    .await;
+    assert_eq!(
+        (s1, s2, s3),
+        (200, 200, 200),
+        "{first_next} {first_hold} {first_claim}"
+    );
+    let server = kill_9_and_restart(server, dir.path(), &env);
+    let (_, again_next) = post_json(&http, format!("{}/tasks/claim-next", server.base), next).await;
+    let (_, again_hold) = post_json(&http, format!("{}/slots/claim", server.base), hold).await;
+    let (_, again_claim) = post_json(
+        &http,
+        format!("{}/tasks/c/claim", server.base),
+        json!({"worker": "w3"}),
+    )
+    .await;
+    assert_eq!(again_next["lease"], first_next["lease"], "{again_next}");
+    assert_eq!(again_next["task"]["id"], first_next["task"]["id"]);
+    assert_eq!(again_hold["slot"], first_hold["slot"], "{again_hold}");
+    assert_eq!(again_claim["lease"], first_claim["lease"], "{again_claim}");
+    let slots = get_json(&http, format!("{}/slots", server.base)).await;
+    assert_eq!(
+        slots["busy"], 3,
+        "two leases and one hold, no more: {slots}"
+    );
+    let tasks = get_json(&http, format!("{}/tasks?status=ready", server.base)).await;
+    assert_eq!(
+        tasks["tasks"].as_array().map(Vec::len),
+        Some(1),
+        "one task still ready: {tasks}"
+    );
 }

@@ -9,10 +9,9 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use baton::model::TaskStatus;
 use common::{fault_server, TestServer};
@@ -41,50 +40,20 @@ fn everything() -> PathBuf {
     p
 }
 
-/// server-everything over streamable HTTP on a loopback port; killed on drop.
-struct HttpEverything {
-    child: Child,
-    url: String,
-}
-
-impl HttpEverything {
-    fn spawn() -> Self {
-        let mut child = Command::new("node")
-            .arg("--import")
-            .arg(downstream_dir().join("loopback.mjs"))
-            .arg(everything())
-            .arg("streamableHttp")
-            .env("PORT", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn node");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => Self { child, url },
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("server-everything (HTTP) did not start");
-            }
-        }
-    }
-}
-
-impl Drop for HttpEverything {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// server-everything over streamable HTTP on a loopback port (it says
+/// where on stderr); killed on drop.
+fn http_everything() -> common::Child {
+    let mut cmd = Command::new("node");
+    cmd.arg("--import")
+        .arg(downstream_dir().join("loopback.mjs"))
+        .arg(everything())
+        .arg("streamableHttp")
+        .env("PORT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let announces = common::Announces::Stderr("listening on ");
+    common::Child::start(cmd, announces, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("server-everything (HTTP) did not start: {e}"))
 }
 
 fn write_servers(dir: &Path, servers: Value) -> PathBuf {
@@ -126,21 +95,15 @@ async fn server(s: &TestServer, name: &str) -> Value {
 }
 
 async fn wait_ready(s: &TestServer, names: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let what = format!("servers {names:?} are ready");
+    common::wait_until(&what, Duration::from_secs(60), || async {
         let mut all = true;
         for n in names {
             all &= server(s, n).await["state"] == "ready";
         }
-        if all {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "servers {names:?} not ready in time"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        all
+    })
+    .await;
 }
 
 fn alive(pid: u64) -> bool {
@@ -152,7 +115,7 @@ fn alive(pid: u64) -> bool {
 
 #[actix_web::test]
 async fn server_everything_over_stdio_and_http_through_baton() {
-    let web = HttpEverything::spawn();
+    let web = http_everything();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write_servers(
         dir.path(),
@@ -319,14 +282,11 @@ async fn server_everything_over_stdio_and_http_through_baton() {
         )
         .await;
     assert_eq!(code, 201);
-    assert!(
-        common::eventually(Duration::from_secs(20), || async {
-            s.get("/tasks/big").await.1["status"] == "failed"
-        })
-        .await,
-        "{}",
-        s.get("/tasks/big").await.1
-    );
+    common::wait_until("big fails", Duration::from_secs(20), || async {
+        let (_, big) = s.get("/tasks/big").await;
+        common::holds(big["status"] == "failed", big)
+    })
+    .await;
     let (_, big) = s.get("/tasks/big").await;
     assert_eq!(big["attempts"], 1, "{big}");
     assert!(
@@ -433,7 +393,7 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
     let cli = |args: &'static [&'static str]| {
         let url = format!("http://{}", s.addr);
         async move {
-            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            let out = tokio::process::Command::from(common::baton_command())
                 .arg("servers")
                 .args(["--url", &url])
                 .args(args)
@@ -468,13 +428,11 @@ async fn an_open_breaker_is_a_clear_tool_error_and_executor_tasks_wait() {
         (code, st["breaker"]["state"].as_str()),
         (200, Some("closed"))
     );
-    assert!(
-        common::eventually(Duration::from_secs(20), || async {
-            s.get("/tasks/job").await.1["status"] == "done"
-        })
-        .await,
-        "the task ran once the breaker closed"
-    );
+    let what = "the task runs once the breaker closed";
+    common::wait_until(what, Duration::from_secs(20), || async {
+        s.get("/tasks/job").await.1["status"] == "done"
+    })
+    .await;
     let (_, t) = s.get("/tasks/job").await;
     assert_eq!(t["attempts"], 1);
     assert_eq!(t["lease"], Value::Null);
@@ -519,13 +477,11 @@ async fn executor_tasks_hold_no_slot_while_their_server_restarts() {
         st.pool.executable_tools = vec!["echo".into()];
     })
     .await;
-    assert!(
-        common::eventually(Duration::from_secs(20), || async {
-            server(&s, "fault").await["state"] == "restarting"
-        })
-        .await,
-        "the server's start failed and it waits to restart"
-    );
+    let what = "the server's start failed and it waits to restart";
+    common::wait_until(what, Duration::from_secs(20), || async {
+        server(&s, "fault").await["state"] == "restarting"
+    })
+    .await;
     let (code, t) = s
         .post(
             "/tasks",
@@ -574,13 +530,11 @@ async fn executor_tasks_hold_no_slot_while_their_server_restarts() {
     std::fs::write(&control, "ok").expect("write");
     let (code, v) = s.post("/servers/fault/restart", json!({})).await;
     assert_eq!(code, 202, "{v}");
-    assert!(
-        common::eventually(Duration::from_secs(30), || async {
-            s.get("/tasks/job").await.1["status"] == "done"
-        })
-        .await,
-        "the task ran once its server was ready"
-    );
+    let what = "the task runs once its server is ready";
+    common::wait_until(what, Duration::from_secs(30), || async {
+        s.get("/tasks/job").await.1["status"] == "done"
+    })
+    .await;
     let (_, t) = s.get("/tasks/job").await;
     assert_eq!(t["attempts"], 1, "{t}");
     s.stop().await;
@@ -651,11 +605,10 @@ async fn run_dag(kill: bool) {
     let pid = server(&s, "everything").await["pid"].as_u64().expect("pid");
     if kill {
         // midway, kill the child the hard way
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while done_count().await < 30 {
-            assert!(Instant::now() < deadline, "the DAG did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        common::wait_until("the DAG starts", Duration::from_secs(60), || async {
+            done_count().await >= 30
+        })
+        .await;
         let killed = Command::new("kill")
             .args(["-9", &pid.to_string()])
             .status()
@@ -663,15 +616,12 @@ async fn run_dag(kill: bool) {
         assert!(killed.success());
     }
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while done_count().await < N as u64 {
-        assert!(
-            Instant::now() < deadline,
-            "the DAG did not finish: {}",
-            s.get("/stats").await.1
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_until("the DAG finishes", Duration::from_secs(120), || async {
+        let (_, stats) = s.get("/stats").await;
+        let done = stats["tasks"]["done"].as_u64().unwrap_or(0);
+        common::holds(done >= N as u64, stats)
+    })
+    .await;
     let st = server(&s, "everything").await;
     if kill {
         assert!(st["restarts"].as_u64().unwrap_or(0) >= 1, "{st}");
@@ -828,26 +778,24 @@ async fn a_cancelled_executor_task_abandons_its_call_and_shutdown_gives_leases_b
 
     // a hanging call holds the server's only call slot...
     assert_eq!(s.post("/tasks", hang("stuck")).await.0, 201);
-    assert!(common::eventually(Duration::from_secs(10), running("stuck")).await);
+    common::wait_until("stuck runs", Duration::from_secs(10), running("stuck")).await;
     let r = call(&client, "fault__echo", json!({ "text": "x" })).await;
     assert_eq!(common::tool_error(&r)["error"]["code"], "server_busy");
     // ...until the task is cancelled: the dispatcher drops the call (cancelled downstream)
     let (code, _) = s.post("/tasks/stuck/cancel", json!({})).await;
     assert_eq!(code, 200);
-    assert!(
-        common::eventually(Duration::from_secs(10), || async {
-            call(&client, "fault__echo", json!({ "text": "free" }))
-                .await
-                .is_error
-                != Some(true)
-        })
-        .await,
-        "the abandoned call gave its slot back"
-    );
+    let what = "the abandoned call gives its slot back";
+    common::wait_until(what, Duration::from_secs(10), || async {
+        call(&client, "fault__echo", json!({ "text": "free" }))
+            .await
+            .is_error
+            != Some(true)
+    })
+    .await;
 
     // shutdown gives the lease of a call in flight back: ready again, no attempt spent
     assert_eq!(s.post("/tasks", hang("held")).await.0, 201);
-    assert!(common::eventually(Duration::from_secs(10), running("held")).await);
+    common::wait_until("held runs", Duration::from_secs(10), running("held")).await;
     let _ = client.cancel().await;
     let (store, _dir) = s.stop_and_reopen().await;
     let t = store
@@ -856,4 +804,107 @@ async fn a_cancelled_executor_task_abandons_its_call_and_shutdown_gives_leases_b
         .expect("task");
     assert_eq!(t.status, TaskStatus::Ready, "{t:?}");
     assert_eq!(t.attempts, 0);
+}
+
+/// `name → tool` of one server's gateway tools, from `/api/v1/servers/{name}/tools`.
+async fn gateway_names(s: &TestServer, server: &str) -> HashMap<String, String> {
+    let (code, v) = s.get(&format!("/servers/{server}/tools")).await;
+    assert_eq!(code, 200, "{v}");
+    v["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            (
+                t["tool"].as_str().unwrap_or("").to_owned(),
+                t["name"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Call `a__add_tool {name: tool}` and wait until `a` lists it; its gateway name.
+async fn add_tool(s: &TestServer, client: &Client, tool: &str) -> String {
+    let r = call(client, "a__add_tool", json!({ "name": tool })).await;
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            gateway_names(s, "a").await.contains_key(tool)
+        })
+        .await,
+        "{tool} never listed"
+    );
+    gateway_names(s, "a").await[tool].clone()
+}
+
+/// Issue 23, item 2, across board restarts: a gateway name once handed out
+/// keeps its meaning for the life of the board. Server `a` adds a tool
+/// whose name is too long (a hashed gateway name), then a tool whose plain
+/// name equals that hash: the newcomer gets a suffixed name. baton restarts
+/// (the downstream server starts afresh, without either tool) and the
+/// newcomer comes back first: it still gets its suffixed name, and the
+/// hashed name still reaches the long tool once it is back — the names are
+/// kept in the store. A restart with `a` gone from the server file forgets
+/// its names there.
+#[actix_web::test]
+async fn gateway_names_keep_their_meaning_across_board_restarts() {
+    let long = "t".repeat(70);
+    let taken = baton::core::names::candidate("a", &long);
+    let mimic = taken["a__".len()..].to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let servers = |names: &[&str]| {
+        let entries: serde_json::Map<String, Value> = names
+            .iter()
+            .map(|n| ((*n).to_owned(), json!({ "command": fault_server() })))
+            .collect();
+        write_servers(dir.path(), json!({ "mcpServers": entries }))
+    };
+    let settings = |file: PathBuf| {
+        let mut st = baton::Settings::for_tests(&data);
+        st.pool.mcp_servers = file;
+        st
+    };
+    let s = TestServer::start_with(settings(servers(&["a"]))).await;
+    wait_ready(&s, &["a"]).await;
+    let client = connect(&s).await;
+    assert_eq!(add_tool(&s, &client, &long).await, taken);
+    let suffixed = add_tool(&s, &client, &mimic).await;
+    assert_ne!(suffixed, taken, "the newcomer does not take the name");
+    let _ = client.cancel().await;
+    s.stop().await;
+
+    let s = TestServer::start_with(settings(servers(&["a"]))).await;
+    wait_ready(&s, &["a"]).await;
+    let client = connect(&s).await;
+    assert_eq!(add_tool(&s, &client, &mimic).await, suffixed);
+    let listed = client.list_all_tools().await.expect("tools/list");
+    assert!(
+        listed.iter().all(|t| t.name != taken.as_str()),
+        "{taken} is not offered while its tool is away"
+    );
+    assert_eq!(add_tool(&s, &client, &long).await, taken);
+    let r = call(&client, &taken, json!({ "text": "still the long one" })).await;
+    assert_eq!(text(&r), "still the long one");
+    let _ = client.cancel().await;
+    s.stop().await;
+
+    // `a` leaves the server file: its names are forgotten, b's are kept
+    let s = TestServer::start_with(settings(servers(&["b"]))).await;
+    wait_ready(&s, &["b"]).await;
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            !gateway_names(&s, "b").await.is_empty()
+        })
+        .await
+    );
+    let (store, _) = s.stop_and_reopen().await;
+    let kept = store.load_gateway_names().expect("gateway names");
+    assert!(kept.iter().all(|n| n.server == "b"), "{kept:?}");
+    assert!(
+        kept.iter()
+            .any(|n| n.name == "b__echo" && n.target == "echo"),
+        "{kept:?}"
+    );
+    store.close().expect("close");
 }

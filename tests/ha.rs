@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use baton::serve::Stop;
 use common::postgres::Postgres;
-use common::Child;
+use common::{spawn_baton, Child};
 use serde_json::{json, Value};
 
 /// The failover timeout the tests run with (`[ha] failover_timeout_secs`).
@@ -24,7 +24,7 @@ const FAILOVER_SECS: u64 = 2;
 /// A `baton serve` child process on `url` with
 /// `[ha] failover_timeout_secs = failover_secs` (for a node the test pauses).
 fn spawned_node(url: &str, failover_secs: u64) -> Child {
-    Child::spawn(
+    spawn_baton(
         &["serve", "--bind", "127.0.0.1:0"],
         &[
             ("BATON_STORAGE__BACKEND", "postgres"),
@@ -142,12 +142,12 @@ async fn post(http: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
     }
 }
 
-/// Poll until `node`'s `/readyz` answers `status` (bounded).
-async fn wait_ready(http: &reqwest::Client, node: &str, status: u16, within: Duration) -> bool {
-    common::eventually(within, || async {
+/// Poll until `node`'s `/readyz` answers `status` (bounded; fails naming `what`).
+async fn wait_ready(what: &str, http: &reqwest::Client, node: &str, status: u16, within: Duration) {
+    common::wait_until(what, within, || async {
         get(http, &format!("{node}/readyz")).await.0 == status
     })
-    .await
+    .await;
 }
 
 /// Node A on `db`, once it leads (its `/readyz` answers 200), then node B,
@@ -156,10 +156,7 @@ async fn wait_ready(http: &reqwest::Client, node: &str, status: u16, within: Dur
 async fn leader_and_follower(http: &reqwest::Client, db: &str, failover_secs: u64) -> (Node, Node) {
     logs();
     let a = Node::start(db, failover_secs);
-    assert!(
-        wait_ready(http, &a.url, 200, Duration::from_secs(30)).await,
-        "A leads"
-    );
+    wait_ready("A leads", http, &a.url, 200, Duration::from_secs(30)).await;
     (a, Node::start(db, failover_secs))
 }
 
@@ -172,21 +169,18 @@ async fn spawned_leader_and_follower(
 ) -> (Child, Node) {
     logs();
     let a = spawned_node(db, failover_secs);
-    assert!(
-        wait_ready(http, &a.url, 200, Duration::from_secs(30)).await,
-        "A leads"
-    );
+    wait_ready("A leads", http, &a.url, 200, Duration::from_secs(30)).await;
     (a, Node::start(db, failover_secs))
 }
 
 /// Poll until `node` has stepped down to follower (`/readyz` 503, role
-/// `follower`), bounded by 10 s.
-async fn stepped_down(http: &reqwest::Client, node: &str) -> bool {
-    common::eventually(Duration::from_secs(10), || async {
+/// `follower`), bounded by 10 s; fails naming `what`.
+async fn stepped_down(what: &str, http: &reqwest::Client, node: &str) {
+    common::wait_until(what, Duration::from_secs(10), || async {
         let (st, r) = get(http, &format!("{node}/readyz")).await;
         st == 503 && r["role"] == "follower"
     })
-    .await
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,14 +198,11 @@ async fn a_follower_proxies_rest_and_mcp_to_the_leader() {
         (200, Some("follower")),
         "{health}"
     );
-    assert!(
-        common::eventually(Duration::from_secs(10), || async {
-            let (st, r) = get(&http, &format!("{}/readyz", b.url)).await;
-            st == 503 && r["leader"] == a.url.as_str()
-        })
-        .await,
-        "B follows A"
-    );
+    common::wait_until("B follows A", Duration::from_secs(10), || async {
+        let (st, r) = get(&http, &format!("{}/readyz", b.url)).await;
+        st == 503 && r["leader"] == a.url.as_str()
+    })
+    .await;
     let (st, r) = get(&http, &format!("{}/readyz", a.url)).await;
     assert_eq!(st, 200, "{r}");
 
@@ -331,11 +322,8 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
     let a_pid = Pid::from_raw(a.process.id() as i32);
     kill(a_pid, Signal::SIGSTOP).expect("SIGSTOP");
     let paused = Instant::now();
-    let took_over = wait_ready(&http, &b.url, 200, Duration::from_secs(4 * FAILOVER_SECS)).await;
-    if !took_over {
-        let _ = kill(a_pid, Signal::SIGCONT);
-    }
-    assert!(took_over, "B took over within {} s", 4 * FAILOVER_SECS);
+    let bound = Duration::from_secs(4 * FAILOVER_SECS);
+    wait_ready("B takes over", &http, &b.url, 200, bound).await;
     let failover = paused.elapsed();
     eprintln!("failover after SIGSTOP of the leader: {failover:?}");
     assert!(
@@ -377,7 +365,11 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
             )
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await; // let them reach A's backlog
+    let what = "the 8 requests wait unread at A";
+    common::wait_until_sync(what, Duration::from_secs(10), || {
+        common::unread_at(&a.url) >= 8
+    })
+    .await;
     kill(a_pid, Signal::SIGCONT).expect("SIGCONT");
     // What A processes itself is refused: its writes meet the fence (or its
     // server stops under them). Requests still unread in the socket's
@@ -403,7 +395,7 @@ async fn a_paused_leader_is_fenced_and_steps_down() {
             acked_claims.push(v["task"]["id"].as_str().expect("id").to_owned());
         }
     }
-    assert!(stepped_down(&http, &a.url).await, "A stepped down");
+    stepped_down("A steps down", &http, &a.url).await;
     let (st, list) = get(&http, &format!("{}/api/v1/tasks?status=running", b.url)).await;
     assert_eq!(st, 200, "{list}");
     let running: Vec<&str> = list["tasks"]
@@ -468,13 +460,10 @@ async fn a_leader_paused_inside_a_transaction_does_not_block_the_takeover() {
             })
         })
         .collect();
-    assert!(
-        common::eventually(Duration::from_secs(10), || async {
-            acked.lock().expect("log").len() >= 100
-        })
-        .await,
-        "the load runs"
-    );
+    common::wait_until("the load runs", Duration::from_secs(10), || async {
+        acked.lock().expect("log").len() >= 100
+    })
+    .await;
 
     // pause A until it is caught with a transaction open
     let a_pid = Pid::from_raw(a.process.id() as i32);
@@ -499,16 +488,17 @@ async fn a_leader_paused_inside_a_transaction_does_not_block_the_takeover() {
             break;
         }
         kill(a_pid, Signal::SIGCONT).expect("SIGCONT");
+        // sleep: a varying gap before the next try to catch A mid-transaction
         tokio::time::sleep(Duration::from_millis(3 + attempt % 7)).await;
     }
     let Some(paused) = caught else {
         panic!("A was never caught inside a transaction in 50 pauses");
     };
-    let took_over = wait_ready(&http, &b.url, 200, Duration::from_secs(4 * FAILOVER_SECS)).await;
+    let bound = Duration::from_secs(4 * FAILOVER_SECS);
+    wait_ready("B takes over", &http, &b.url, 200, bound).await;
     let failover = paused.elapsed();
     stop.store(true, Ordering::SeqCst);
     kill(a_pid, Signal::SIGCONT).expect("SIGCONT");
-    assert!(took_over, "B took over within {} s", 4 * FAILOVER_SECS);
     eprintln!("failover after pausing the leader inside a transaction: {failover:?}");
     assert!(
         failover < Duration::from_secs(FAILOVER_SECS) + Duration::from_secs(2),
@@ -517,7 +507,7 @@ async fn a_leader_paused_inside_a_transaction_does_not_block_the_takeover() {
     for h in load {
         h.await.expect("writer");
     }
-    assert!(stepped_down(&http, &a.url).await, "A stepped down");
+    stepped_down("A steps down", &http, &a.url).await;
     let acked = acked.lock().expect("log").clone();
     for id in &acked {
         let (st, v) = get(&http, &format!("{}/api/v1/tasks/{id}", b.url)).await;
@@ -541,10 +531,8 @@ async fn a_graceful_stop_hands_the_leadership_over_at_once() {
     let stopped = Instant::now();
     let status = a.terminate(Duration::from_secs(10)).expect("A exits");
     assert!(status.success(), "{status:?}");
-    assert!(
-        wait_ready(&http, &b.url, 200, Duration::from_secs(8)).await,
-        "B took over well before A's 10 s lease would have expired"
-    );
+    let what = "B takes over well before A's 10 s lease would have expired";
+    wait_ready(what, &http, &b.url, 200, Duration::from_secs(8)).await;
     let took = stopped.elapsed();
     assert!(took < Duration::from_secs(8), "{took:?}");
 }
@@ -553,7 +541,7 @@ async fn a_graceful_stop_hands_the_leadership_over_at_once() {
 /// named after `0.0.0.0`, they would all pass for one another.
 #[test]
 fn a_node_bound_to_every_interface_needs_an_advertise_url() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+    let out = common::baton_command()
         .args(["serve", "--bind", "0.0.0.0:0"])
         .env("BATON_AUTH__REQUIRED", "true")
         .env("BATON_STORAGE__BACKEND", "postgres")

@@ -203,13 +203,11 @@ async fn gateway_tools_keep_their_downstream_schema() {
     let servers = json!({"mcpServers": {"fault": {"command": common::fault_server()}}});
     std::fs::write(&file, servers.to_string()).expect("write");
     let s = TestServer::start(|st| st.pool.mcp_servers = file).await;
-    assert!(
-        common::eventually(Duration::from_secs(60), || async {
-            s.get("/servers/fault").await.1["state"] == "ready"
-        })
-        .await,
-        "the downstream server did not become ready"
-    );
+    let what = "the downstream server becomes ready";
+    common::wait_until(what, Duration::from_secs(60), || async {
+        s.get("/servers/fault").await.1["state"] == "ready"
+    })
+    .await;
     let client = mcp_client(&s, None).await;
     let tools = client.list_all_tools().await.expect("tools/list");
     let echo = tools
@@ -528,10 +526,9 @@ struct StdioPeer {
 
 impl StdioPeer {
     async fn start(args: &[&str]) -> Self {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        let mut child = tokio::process::Command::from(common::baton_command())
             .arg("mcp-stdio")
             .args(args)
-            .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)

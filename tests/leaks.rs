@@ -35,18 +35,6 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Poll until `f` holds (bounded).
-async fn settles(what: &str, bound: Duration, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + bound;
-    while !f() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not settle within {bound:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[actix_web::test]
 #[allow(deprecated)] // resources/subscribe is the (session) mechanism whose forwarder is measured
 async fn sessions_and_leases_leave_nothing_running_behind() {
@@ -87,8 +75,9 @@ async fn sessions_and_leases_leave_nothing_running_behind() {
         peak_forwarders >= 50.min(sessions),
         "the forwarders being counted is part of the test (peak {peak_forwarders})"
     );
-    settles("MCP forwarders", Duration::from_secs(30), || {
-        view.live_forwarders() == 0
+    common::wait_until_sync("MCP forwarders to settle", Duration::from_secs(30), || {
+        let live = view.live_forwarders();
+        common::holds(live == 0, format!("{live} live"))
     })
     .await;
 
@@ -143,8 +132,9 @@ async fn sessions_and_leases_leave_nothing_running_behind() {
     }
     // the sessions' `watched` task is claimable too
     assert_eq!(completed, tasks + 1);
-    settles("task contexts", Duration::from_secs(30), || {
-        view.live_contexts() == 0
+    common::wait_until_sync("task contexts to settle", Duration::from_secs(30), || {
+        let live = view.live_contexts();
+        common::holds(live == 0, format!("{live} live"))
     })
     .await;
     assert!(view.contexts.is_empty());
@@ -159,5 +149,51 @@ async fn sessions_and_leases_leave_nothing_running_behind() {
         rss_before / 1024,
         rss_kib() / 1024
     );
+    s.stop().await;
+}
+
+/// `baton_sse_streams` on `/metrics`, read as a number.
+async fn sse_gauge(s: &common::TestServer) -> Option<u64> {
+    s.metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("baton_sse_streams "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[actix_web::test]
+async fn the_sse_gauge_counts_streams_while_open_and_not_after() {
+    // a keep-alive every second: a stream whose client left notices at once
+    let s = common::TestServer::start(|st| st.api.sse_keepalive_secs = 1).await;
+    assert_eq!(sse_gauge(&s).await, Some(0), "no stream yet");
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let res = s
+            .http
+            .get(format!("{}/events", s.base))
+            .send()
+            .await
+            .expect("open the event stream");
+        assert_eq!(res.status(), 200);
+        streams.push(res);
+    }
+    let bound = Duration::from_secs(10);
+    let deadline = Instant::now() + bound;
+    for want in [3, 1, 0] {
+        while streams.len() > want {
+            drop(streams.pop());
+        }
+        loop {
+            let now = sse_gauge(&s).await;
+            if now == Some(want as u64) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baton_sse_streams is {now:?}, not {want}, {bound:?} after the change"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     s.stop().await;
 }

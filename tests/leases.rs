@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{eventually, TestServer};
+use common::{wait_until, TestServer};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
@@ -112,13 +112,11 @@ async fn every_lease_is_listed_with_how_it_ended_and_running_ones_have_no_end() 
     claim(&s, "dropped", "worker-a").await;
     assert_eq!(s.post("/tasks/dropped/cancel", json!({})).await.0, 200);
     let long = claim(&s, "long", "worker-c").await;
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            s.get("/tasks/slow").await.1["status"] == "ready"
-        })
-        .await,
-        "the execution timeout expires the lease"
-    );
+    let what = "the execution timeout expires the lease";
+    wait_until(what, Duration::from_secs(10), || async {
+        s.get("/tasks/slow").await.1["status"] == "ready"
+    })
+    .await;
 
     let leases = all_leases(&s, "").await;
     let own = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());

@@ -579,8 +579,11 @@ async fn task_handles_are_durable_waits_in_the_registry() {
 
     // a wait whose timeout passes settles as completed with finished: false
     let slow = open_wait(&client, "slow", 1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let timed_out = poll(&client, &slow.task_id).await;
+    let within = std::time::Duration::from_secs(10);
+    let timed_out = common::wait_until("the 1 s wait to settle", within, || async {
+        Some(poll(&client, &slow.task_id).await).filter(|t| t.status() != McpStatus::Working)
+    })
+    .await;
     let TaskPayload::Completed { result } = &timed_out.payload else {
         panic!("timed-out handle: {timed_out:?}");
     };

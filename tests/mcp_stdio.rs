@@ -10,8 +10,8 @@ use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
 fn child(args: &[&str]) -> TokioChildProcess {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.arg("mcp-stdio").args(args).env("RUST_LOG", "warn");
+    let mut cmd = tokio::process::Command::from(common::baton_command());
+    cmd.arg("mcp-stdio").args(args);
     TokioChildProcess::new(cmd).expect("spawn baton mcp-stdio")
 }
 
@@ -81,18 +81,14 @@ async fn the_in_process_stdio_server_persists() {
     let client = ().serve(child(&["--data-dir", d])).await.expect("initialize");
     call(&client, "add_task", json!({"id": "kept", "title": "kept"})).await;
     client.cancel().await.expect("close");
-    // the child has exited and flushed; a new one on the same directory sees the task
-    let mut seen = None;
-    for _ in 0..50 {
-        if let Ok(c) = ().serve(child(&["--data-dir", d])).await {
-            seen = Some(call(&c, "get_task", json!({"task_id": "kept"})).await);
-            c.cancel().await.expect("close");
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await; // sled's lock is still held
-    }
-    assert_eq!(
-        seen.expect("second child started")["task"]["status"],
-        "ready"
-    );
+    // the child has exited and flushed; a new one on the same directory sees
+    // the task (it starts once the first one's lock on the store is released)
+    let what = "a second child starts on the directory";
+    let c = common::wait_until(what, std::time::Duration::from_secs(10), || async {
+        ().serve(child(&["--data-dir", d])).await.ok()
+    })
+    .await;
+    let seen = call(&c, "get_task", json!({"task_id": "kept"})).await;
+    c.cancel().await.expect("close");
+    assert_eq!(seen["task"]["status"], "ready");
 }

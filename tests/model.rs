@@ -14,7 +14,13 @@
 //! one), the agent-coordinate-mcp claim and updates by worker name,
 //! heartbeat / complete / fail / release / context writes under the current
 //! or a stale lease, cancel, reset, explicit slot claim (named and
-//! anonymous) and release, the clock stepped past lease and slot expiries
+//! anonymous) and release, claim-next and slot claims sent with an
+//! idempotency key (`request_id`), a request whose answer is lost (sent,
+//! then a crash before its answer, then sent again after the restart: the
+//! retry must answer what the model answers as if the first had never been
+//! sent, and leave exactly one claim or hold — issue 23 item 8), the clock
+//! stepped past lease and slot expiries (an anonymous hold not adopted
+//! within `slots.adopt_within_secs` lapses)
 //! (a manual [`Clock`]; the sweep timers are set to a minute so they never
 //! fire during a case), an explicit sweep, and a crash: the store drops
 //! whatever is still queued, the runtime's arbiter is stopped, and a new
@@ -22,6 +28,8 @@
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 24; `make soak` runs
 //! more). Failures proptest shrinks become named tests at the end of this file.
+
+mod common;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -34,6 +42,10 @@ use proptest::prelude::*;
 const T0: u64 = 1_750_000_000_000;
 const TTL: u64 = 10_000;
 const COMPAT_TTL: u64 = 20_000;
+/// `slots.adopt_within_secs` in ms: an anonymous hold not adopted by then lapses.
+const ADOPT: u64 = 5_000;
+/// Idempotency keys a worker picks from.
+const KEYS: u8 = 2;
 const SLOTS: u32 = 3;
 const IDS: u8 = 12;
 const WORKERS: u8 = 3;
@@ -93,6 +105,15 @@ enum Op {
     Cancel(Sel),
     Reset(Sel),
     SlotClaim(Option<u8>),
+    /// Claim-next with `request_id` `r{key}`.
+    ClaimNextKeyed(u8, Option<u8>, u8),
+    /// A slot claim (named, or anonymous) with `request_id` `r{key}`.
+    SlotClaimKeyed(Option<u8>, u8),
+    /// The request is sent, baton crashes before its answer (after a short
+    /// while: it may or may not have been applied), restarts, and the same
+    /// request is sent again: only requests whose retry is safe (keyed
+    /// claims, claims of a named task).
+    Lost(Box<Op>, u8),
     SlotRelease(u8, Who),
     Advance(u64),
     Sweep,
@@ -148,6 +169,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => t.prop_map(Op::Cancel),
         2 => t.prop_map(Op::Reset),
         2 => prop::option::of(w.clone()).prop_map(Op::SlotClaim),
+        3 => (w.clone(), slot_choice(), 0..KEYS).prop_map(|(w, s, k)| Op::ClaimNextKeyed(w, s, k)),
+        2 => (prop::option::of(w.clone()), 0..KEYS).prop_map(|(w, k)| Op::SlotClaimKeyed(w, k)),
+        2 => (retried(), 0..8u8).prop_map(|(op, wait)| Op::Lost(Box::new(op), wait)),
         2 => (
             0..SLOTS as u8 + 1,
             prop_oneof![
@@ -162,11 +186,24 @@ fn op() -> impl Strategy<Value = Op> {
             1..3_000u64,
             3_000..12_000u64,
             Just(TTL),
-            Just(COMPAT_TTL)
+            Just(COMPAT_TTL),
+            Just(ADOPT)
         ]
         .prop_map(Op::Advance),
         1 => Just(Op::Sweep),
         1 => Just(Op::Crash),
+    ]
+}
+
+/// The requests whose retry is safe, for [`Op::Lost`].
+fn retried() -> impl Strategy<Value = Op> {
+    let t = any::<Sel>();
+    let w = 0..WORKERS;
+    prop_oneof![
+        (w.clone(), slot_choice(), 0..KEYS).prop_map(|(w, s, k)| Op::ClaimNextKeyed(w, s, k)),
+        (prop::option::of(w.clone()), 0..KEYS).prop_map(|(w, k)| Op::SlotClaimKeyed(w, k)),
+        (t, w.clone(), slot_choice()).prop_map(|(t, w, s)| Op::Claim(t, w, s)),
+        (t, w, slot_choice()).prop_map(|(t, w, s)| Op::CompatClaim(t, w, s)),
     ]
 }
 
@@ -276,6 +313,17 @@ struct Model {
     /// Every lease id handed out per task, in order.
     issued: HashMap<String, Vec<u64>>,
     max_lease: u64,
+    /// Remembered keyed requests: (is a slot claim, worker, key) -> answer.
+    requests: HashMap<(bool, String, u8), Remembered>,
+}
+
+/// The first answer to a keyed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Remembered {
+    /// Task and lease id.
+    Lease(String, u64),
+    /// Slot (the record lives as long as that hold; see [`Model::hold_ended`]).
+    Slot(u32),
 }
 
 impl Model {
@@ -288,6 +336,7 @@ impl Model {
             slots: vec![None; SLOTS as usize],
             issued: HashMap::new(),
             max_lease: 0,
+            requests: HashMap::new(),
         }
     }
 
@@ -401,11 +450,42 @@ impl Model {
 
     fn catch_up(&mut self) {
         let now = self.now;
-        for s in &mut self.slots {
+        let mut ended = Vec::new();
+        for (i, s) in self.slots.iter_mut().enumerate() {
             if s.as_ref().is_some_and(|h| h.lapsed(now)) {
                 *s = None;
+                ended.push(i as u32);
             }
         }
+        for slot in ended {
+            self.hold_ended(slot);
+        }
+    }
+
+    /// The explicit hold of `slot` ended: the keyed request it answered is forgotten.
+    fn hold_ended(&mut self, slot: u32) {
+        self.requests.retain(|_, r| *r != Remembered::Slot(slot));
+    }
+
+    /// The live lease a keyed claim-next answered, as (task, slot).
+    fn remembered_lease(&self, worker: &str, key: u8) -> Option<(String, u32)> {
+        let Some(Remembered::Lease(id, lid)) = self.requests.get(&(false, worker.into(), key))
+        else {
+            return None;
+        };
+        let l = self.tasks.get(id)?.lease.as_ref()?;
+        (l.lease_id == *lid && l.expires_at > self.now).then(|| (id.clone(), l.slot))
+    }
+
+    /// The slot a worker's earlier claim of `id` holds it in, when the same
+    /// claim again is a retry (same worker and kind, live, in `slot` if given).
+    fn held(&self, id: &str, worker: &str, slot: Option<u32>, compat: bool) -> Option<u32> {
+        let l = self.tasks.get(id)?.lease.as_ref()?;
+        (l.worker == worker
+            && l.compat == compat
+            && slot.is_none_or(|s| s == l.slot)
+            && l.expires_at > self.now)
+            .then_some(l.slot)
     }
 
     fn acquire(&mut self, worker: &str, task: Option<&str>, explicit: bool) -> Result<u32, String> {
@@ -418,7 +498,9 @@ impl Model {
             task: task.map(str::to_owned),
             explicit,
             since: now,
-            expires_at: explicit.then_some(now + COMPAT_TTL),
+            // an anonymous hold must be adopted within ADOPT
+            expires_at: explicit
+                .then_some(now + if worker.is_empty() { ADOPT } else { COMPAT_TTL }),
         });
         Ok(i as u32)
     }
@@ -886,6 +968,7 @@ impl Model {
             Some(h) if h.task.is_some() => Out::Err("slot_busy".into()),
             Some(_) => {
                 *entry = None;
+                self.hold_ended(slot);
                 Out::Done
             }
         }
@@ -951,8 +1034,8 @@ struct Life {
 
 async fn boot(settings: &Settings, clock: &Clock) -> Life {
     // sled's I/O threads may hold the previous life's file lock a moment longer
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    let what = "the runtime to start (the last life's lock released)";
+    common::wait_until(what, std::time::Duration::from_secs(20), || async {
         let arbiter = actix_rt::Arbiter::new();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (s, c) = (settings.clone(), clock.clone());
@@ -964,15 +1047,16 @@ async fn boot(settings: &Settings, clock: &Clock) -> Life {
         });
         assert!(spawned, "arbiter alive");
         match rx.await.expect("arbiter answered") {
-            Ok(board) => return Life { board, arbiter },
-            Err(e) if e.to_string().contains("lock") && std::time::Instant::now() < deadline => {
+            Ok(board) => Ok(Life { board, arbiter }),
+            Err(e) if e.to_string().contains("lock") => {
                 arbiter.stop();
                 let _ = arbiter.join();
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                Err(e)
             }
             Err(e) => panic!("runtime starts: {e}"),
         }
-    }
+    })
+    .await
 }
 
 /// `kill -9` between two requests: what is queued is lost, actors are gone.
@@ -1072,6 +1156,34 @@ async fn step(
     clock: &Clock,
     strict: bool,
 ) -> Result<(), TestCaseError> {
+    let lost;
+    let op = match op {
+        Op::Lost(inner, wait) => {
+            // the first request: sent, then a crash before its answer
+            let board = life.as_ref().expect("alive").board.clone();
+            actix_rt::spawn(send_and_forget(inner, m, board));
+            if *wait > 0 {
+                tokio::time::sleep(std::time::Duration::from_micros(300 * u64::from(*wait))).await;
+            }
+            if let Some(l) = life.take() {
+                crash(l);
+            }
+            *life = Some(boot(settings, clock).await);
+            if std::env::var_os("MODEL_STATS").is_some() {
+                let seen = observe(&life.as_ref().expect("alive").board).await;
+                let applied = if seen == m.view() {
+                    "not applied"
+                } else {
+                    "applied"
+                };
+                note(format!("{:>12} first try {applied}", "Lost"));
+            }
+            // the retry below must answer as if the first had never been sent
+            lost = inner.as_ref().clone();
+            &lost
+        }
+        other => other,
+    };
     let board = life.as_ref().expect("alive").board.clone();
     let (real, model) = match op.clone() {
         Op::Add(i, d) => {
@@ -1109,6 +1221,72 @@ async fn step(
             };
             (real, model)
         }
+        Op::ClaimNextKeyed(w, s, k) => {
+            let slot = s.map(u32::from);
+            let key = format!("r{k}");
+            let r = board
+                .claim_next_keyed(&wid(w), vec![], slot, Some(&key))
+                .await;
+            let lease = r
+                .as_ref()
+                .ok()
+                .and_then(|c| c.as_ref())
+                .map(|c| c.lease.lease_id);
+            let real = match &r {
+                Ok(Some(c)) => Out::Claimed(c.task.id.to_string(), c.lease.slot),
+                Ok(None) => Out::Nothing,
+                Err(e) => code(e),
+            };
+            let model = match m.remembered_lease(&wid(w), k) {
+                Some((id, slot)) => {
+                    note(format!("{:>12} repeated", "ClaimNextKeyed"));
+                    // the same lease, not a new one
+                    let first = m.requests.get(&(false, wid(w), k)).cloned();
+                    prop_assert_eq!(
+                        first,
+                        lease.map(|l| Remembered::Lease(id.clone(), l)),
+                        "a repeated claim answers the lease it handed out"
+                    );
+                    Out::Claimed(id, slot)
+                }
+                None => match m.peek_ready() {
+                    None => Out::Nothing,
+                    Some(id) => {
+                        let out = m.claim(&id, &wid(w), slot, false, lease);
+                        if let (Out::Claimed(..), Some(l)) = (&out, lease) {
+                            m.requests
+                                .insert((false, wid(w), k), Remembered::Lease(id, l));
+                        }
+                        out
+                    }
+                },
+            };
+            (real, model)
+        }
+        Op::SlotClaimKeyed(w, k) => {
+            let worker = w.map(wid).unwrap_or_default();
+            let key = format!("r{k}");
+            let r = board.claim_slot_keyed_as(&worker, Some(&key)).await;
+            m.catch_up();
+            let model = match m.requests.get(&(true, worker.clone(), k)) {
+                Some(Remembered::Slot(s)) => {
+                    note(format!("{:>12} repeated", "SlotClaimKeyed"));
+                    Out::Claimed(String::new(), *s)
+                }
+                _ => match m.acquire(&worker, None, true) {
+                    Ok(s) => {
+                        m.requests.insert((true, worker, k), Remembered::Slot(s));
+                        Out::Claimed(String::new(), s)
+                    }
+                    Err(e) => Out::Err(e),
+                },
+            };
+            (
+                r.map_or_else(|e| code(&e), |s| Out::Claimed(String::new(), s)),
+                model,
+            )
+        }
+        Op::Lost(..) => unreachable!("a lost request is resolved above"),
         Op::Claim(t, w, s) | Op::CompatClaim(t, w, s) => {
             let compat = matches!(op, Op::CompatClaim(..));
             let slot = s.map(u32::from);
@@ -1123,9 +1301,14 @@ async fn step(
                 |e| code(&e),
                 |c| Out::Claimed(c.task.id.to_string(), c.lease.slot),
             );
-            let model = match m.claimable(&id) {
-                Err(e) => Out::Err(e),
-                Ok(()) => m.claim(&id, &wid(w), slot, compat, lease),
+            let model = match (m.held(&id, &wid(w), slot, compat), m.claimable(&id)) {
+                // a retry: the lease it already holds
+                (Some(held), _) => {
+                    note(format!("{:>12} repeated", "Claim"));
+                    Out::Claimed(id.clone(), held)
+                }
+                (None, Err(e)) => Out::Err(e),
+                (None, Ok(())) => m.claim(&id, &wid(w), slot, compat, lease),
             };
             (real, model)
         }
@@ -1298,6 +1481,38 @@ async fn step(
     Ok(())
 }
 
+/// Send the request `op` stands for and drop its answer (the first try of
+/// an [`Op::Lost`]): operands are resolved as [`step`] resolves them for
+/// the retry, against the same model state.
+fn send_and_forget(op: &Op, m: &Model, board: Board) -> impl std::future::Future<Output = ()> {
+    let op = op.clone();
+    let target = match &op {
+        Op::Claim(t, ..) | Op::CompatClaim(t, ..) => m.target(*t, Pref::Ready),
+        _ => String::new(),
+    };
+    async move {
+        let _ = match op {
+            Op::ClaimNextKeyed(w, s, k) => board
+                .claim_next_keyed(&wid(w), vec![], s.map(u32::from), Some(&format!("r{k}")))
+                .await
+                .map(|_| ()),
+            Op::SlotClaimKeyed(w, k) => board
+                .claim_slot_keyed_as(&w.map(wid).unwrap_or_default(), Some(&format!("r{k}")))
+                .await
+                .map(|_| ()),
+            Op::Claim(_, w, s) => board
+                .claim_task(&target, &wid(w), s.map(u32::from))
+                .await
+                .map(|_| ()),
+            Op::CompatClaim(_, w, s) => board
+                .compat_claim_task(&target, &wid(w), s.map(u32::from))
+                .await
+                .map(|_| ()),
+            _ => Ok(()),
+        };
+    }
+}
+
 /// With `MODEL_STATS=1`, count (operation, answer) pairs and print them at
 /// the end: a check that the generator reaches the interesting paths.
 static STATS: std::sync::Mutex<BTreeMap<String, usize>> = std::sync::Mutex::new(BTreeMap::new());
@@ -1316,6 +1531,17 @@ fn tally(op: &Op, out: &Out) {
     };
     let mut s = STATS.lock().unwrap_or_else(|p| p.into_inner());
     *s.entry(format!("{kind:>12} {out}")).or_default() += 1;
+}
+
+/// With `MODEL_STATS=1`, count one occurrence of `label`.
+fn note(label: String) {
+    if std::env::var_os("MODEL_STATS").is_some() {
+        *STATS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(label)
+            .or_default() += 1;
+    }
 }
 
 fn print_tally() {
@@ -1350,6 +1576,7 @@ fn run_on(ops: &[Op], clock: &Clock, strict: bool) -> Result<(), TestCaseError> 
     settings.slots.count = SLOTS;
     settings.leases.ttl_secs = TTL / 1000;
     settings.leases.compat_ttl_secs = COMPAT_TTL / 1000;
+    settings.slots.adopt_within_secs = ADOPT / 1000;
     settings.leases.sweep_interval_ms = 60_000;
     settings.tasks.default_max_attempts = MAX_ATTEMPTS;
     settings.storage.cache_mb = 4;
@@ -1495,6 +1722,33 @@ fn updates_by_name_reach_only_the_compat_lease_of_that_name() {
         Op::Claim(0, 0, None),
         Op::UpdateByName(0, None, Named::Done),
         Op::Complete(0, Pick::Current),
+    ])
+    .unwrap();
+}
+
+/// Issue 23.8 as a sequence: a keyed claim-next, a keyed anonymous slot
+/// claim and an agent-coordinate-mcp claim-task, each sent again after a
+/// crash (as a client whose answer was lost does), get the first answer —
+/// the same lease, the same slot — and take nothing more; the anonymous
+/// hold, never adopted, lapses after `adopt_within_secs`, and its key then
+/// claims afresh.
+#[test]
+fn claims_sent_again_after_a_crash_get_the_first_answer_and_unadopted_holds_lapse() {
+    run(&[
+        Op::Add(0, vec![]),
+        Op::Add(1, vec![]),
+        Op::ClaimNextKeyed(0, None, 0),
+        Op::SlotClaimKeyed(None, 1),
+        // the ready task is t1 now
+        Op::CompatClaim(0, 1, None),
+        Op::Crash,
+        Op::ClaimNextKeyed(0, None, 0),
+        Op::SlotClaimKeyed(None, 1),
+        Op::CompatClaim(1, 1, None),
+        Op::Advance(ADOPT),
+        Op::Sweep,
+        Op::SlotClaimKeyed(None, 1),
+        Op::Lost(Box::new(Op::SlotClaimKeyed(Some(2), 0)), 0),
     ])
     .unwrap();
 }

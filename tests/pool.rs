@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::fault_server;
+use common::{fault_server, wait_until, wait_until_sync};
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -183,7 +183,7 @@ fn manual_clock() -> Clock {
 /// clock's time it was (the delay it was armed with, the clock standing
 /// still in between).
 async fn fire_next_timer(clock: &Clock, what: &str) -> u64 {
-    wait_for(what, Duration::from_secs(10), || {
+    wait_until_sync(what, Duration::from_secs(10), || {
         clock.next_timer().is_some()
     })
     .await;
@@ -193,29 +193,14 @@ async fn fire_next_timer(clock: &Clock, what: &str) -> u64 {
     delay
 }
 
-/// Poll `cond` every 20 ms for up to `within`.
-async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn wait_state(pool: &PoolHandle, server: &str, state: ServerState) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("{server} to become {state}");
+    wait_until(&what, Duration::from_secs(10), || async {
         let status = pool.status().await;
         let now = status.iter().find(|s| s.name == server).map(|s| s.state);
-        if now == Some(state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{server} never became {state}: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        common::holds(now == Some(state), format!("{status:?}"))
+    })
+    .await;
 }
 
 fn args(v: Value) -> Option<serde_json::Map<String, Value>> {
@@ -257,7 +242,7 @@ async fn echo_through_the_gateway_and_tool_list_changes() {
     let (pool, _) = start(json!({ "echo": f.entry(&[]) }), &settings());
     let mut changes = pool.subscribe_changes();
     wait_state(&pool, "echo", ServerState::Ready).await;
-    wait_for("tools", Duration::from_secs(5), || pool.tools().len() >= 6).await;
+    wait_until_sync("tools", Duration::from_secs(5), || pool.tools().len() >= 6).await;
     while changes.try_recv().is_ok() {} // the first listing was a change too
 
     let echo = pool.tool("echo__echo").expect("echo__echo");
@@ -334,7 +319,7 @@ async fn echo_through_the_gateway_and_tool_list_changes() {
     assert!(s.calls >= 3 && s.latency.is_some(), "{s:?}");
     assert!(s.pid.is_some());
     let lines = stderr_lines();
-    wait_for(
+    wait_until_sync(
         "the child's stderr in the log",
         Duration::from_secs(5),
         || {
@@ -357,7 +342,7 @@ async fn prompts_through_the_gateway() {
     let (pool, _) = start(json!({ "echo": f.entry(&[]) }), &settings());
     let mut changes = pool.subscribe_prompt_changes();
     wait_state(&pool, "echo", ServerState::Ready).await;
-    wait_for("prompts", Duration::from_secs(5), || {
+    wait_until_sync("prompts", Duration::from_secs(5), || {
         !pool.prompts().is_empty()
     })
     .await;
@@ -431,7 +416,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
         if i > 0 {
             fire_next_timer(&clock, "the restart delay").await;
         }
-        wait_for("the next child", Duration::from_secs(5), || {
+        wait_until_sync("the next child", Duration::from_secs(5), || {
             f.starts().len() == i + 1
         })
         .await;
@@ -442,7 +427,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
             "call {i}: {r:?}"
         );
     }
-    wait_for("the breaker to open", Duration::from_secs(2), || {
+    wait_until_sync("the breaker to open", Duration::from_secs(2), || {
         pool.breaker("flaky").map(|b| b.state) == Some(BreakerState::Open)
     })
     .await;
@@ -454,7 +439,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     // (the restart delay, at most 400 ms, ends before the 600 ms open timeout)
     fire_next_timer(&clock, "the restart delay").await;
     assert!(clock.now() < retry_at);
-    wait_for("the restart", Duration::from_secs(5), || {
+    wait_until_sync("the restart", Duration::from_secs(5), || {
         f.starts().len() == 4
     })
     .await;
@@ -504,7 +489,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     );
     clock.advance_to(retry_at);
     let (probe, second) = tokio::join!(echo(&pool, "flaky", "probe", not_idempotent()), async {
-        wait_for("the probe in flight", Duration::from_secs(2), || {
+        wait_until_sync("the probe in flight", Duration::from_secs(2), || {
             pool.breaker("flaky").map(|b| b.in_flight_probes) == Some(1)
         })
         .await;
@@ -515,7 +500,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
         matches!(second, Err(PoolError::BreakerProbing { .. })),
         "{second:?}"
     );
-    wait_for("one successful probe", Duration::from_secs(2), || {
+    wait_until_sync("one successful probe", Duration::from_secs(2), || {
         pool.breaker("flaky")
             .map(|b| (b.state, b.half_open_successes))
             == Some((BreakerState::HalfOpen, 1))
@@ -527,7 +512,7 @@ async fn breaker_opens_on_crashes_fails_fast_half_opens_and_closes() {
     echo(&pool, "flaky", "x", not_idempotent())
         .await
         .expect("second probe");
-    wait_for("the breaker to close", Duration::from_secs(2), || {
+    wait_until_sync("the breaker to close", Duration::from_secs(2), || {
         pool.breaker("flaky").map(|b| b.state) == Some(BreakerState::Closed)
     })
     .await;
@@ -573,7 +558,7 @@ async fn hung_and_dropped_calls_are_cancelled_downstream_and_the_next_call_works
         took >= Duration::from_millis(400) && took < Duration::from_millis(1_500),
         "{took:?}"
     );
-    wait_for(
+    wait_until_sync(
         "the server to see the cancellation",
         Duration::from_secs(5),
         || cancelled() >= 1,
@@ -593,7 +578,7 @@ async fn hung_and_dropped_calls_are_cancelled_downstream_and_the_next_call_works
     )
     .await;
     assert!(dropped.is_err(), "still hanging when dropped");
-    wait_for("the second cancellation", Duration::from_secs(5), || {
+    wait_until_sync("the second cancellation", Duration::from_secs(5), || {
         cancelled() >= 2
     })
     .await;
@@ -619,13 +604,13 @@ async fn a_crashing_child_is_restarted_with_growing_delays() {
     // (the clock stands still between a failed start and its restart) and fire it
     let mut gaps: Vec<u64> = Vec::new();
     for i in 0..4 {
-        wait_for("the next start", Duration::from_secs(10), || {
+        wait_until_sync("the next start", Duration::from_secs(10), || {
             f.starts().len() == i + 1
         })
         .await;
         gaps.push(fire_next_timer(&clock, "the restart delay").await);
     }
-    wait_for("five starts", Duration::from_secs(10), || {
+    wait_until_sync("five starts", Duration::from_secs(10), || {
         f.starts().len() >= 5
     })
     .await;
@@ -678,14 +663,13 @@ async fn failed_health_checks_open_the_breaker() {
     let pid = Pid::from_raw(f.starts()[0].0 as i32);
     // a stopped process answers nothing: every ping times out (after 200 ms of real time)
     kill(pid, Signal::SIGSTOP).expect("SIGSTOP our child");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut opened = false;
-    while !opened && Instant::now() < deadline {
+    // (a bool, not a panic: the child is resumed before the assertion)
+    let opened = common::eventually(Duration::from_secs(5), || async {
         // the health-check interval is a timer of the clock: fire the next check
         fire_next_timer(&clock, "the next health check").await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        opened = pool.breaker("pinged").map(|b| b.state) == Some(BreakerState::Open);
-    }
+        pool.breaker("pinged").map(|b| b.state) == Some(BreakerState::Open)
+    })
+    .await;
     kill(pid, Signal::SIGCONT).expect("SIGCONT our child");
     assert!(opened, "failed pings did not open the breaker");
     let status = pool.status().await;
@@ -716,7 +700,7 @@ async fn is_error_results_do_not_trip_the_breaker() {
             .expect("a tool error is a result");
         assert_eq!(r.is_error, Some(true));
     }
-    wait_for("six answered calls", Duration::from_secs(2), || {
+    wait_until_sync("six answered calls", Duration::from_secs(2), || {
         pool.breaker("errs").map(|b| b.successes) == Some(6)
     })
     .await;
@@ -739,7 +723,7 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     // echo is idempotent (its idempotentHint): three attempts, three crashed children
     let r = echo(&pool, "retry", "x", CallOptions::default()).await;
     assert!(matches!(r, Err(PoolError::Transport { .. })), "{r:?}");
-    wait_for("three restarts", Duration::from_secs(5), || {
+    wait_until_sync("three restarts", Duration::from_secs(5), || {
         f.starts().len() == 4
     })
     .await;
@@ -747,7 +731,7 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     // the caller says it is not: one attempt
     let r = echo(&pool, "retry", "x", not_idempotent()).await;
     assert!(matches!(r, Err(PoolError::Transport { .. })), "{r:?}");
-    wait_for("one more restart", Duration::from_secs(5), || {
+    wait_until_sync("one more restart", Duration::from_secs(5), || {
         f.starts().len() == 5
     })
     .await;
@@ -755,7 +739,7 @@ async fn idempotent_calls_are_retried_after_transport_failures_and_others_are_no
     // a round trip through the server's mailbox: nothing more was sent to it
     pool.status().await;
     assert_eq!(f.starts().len(), 5, "not retried");
-    wait_for("four failures counted", Duration::from_secs(2), || {
+    wait_until_sync("four failures counted", Duration::from_secs(2), || {
         pool.breaker("retry").map(|b| b.failures) == Some(4)
     })
     .await;
@@ -772,7 +756,7 @@ async fn a_call_over_max_concurrent_calls_is_refused_busy() {
     let (pool, _) = start(json!({ "busy": f.entry(&[]) }), &s);
     wait_state(&pool, "busy", ServerState::Ready).await;
     let (first, second) = tokio::join!(echo(&pool, "busy", "1", CallOptions::default()), async {
-        wait_for(
+        wait_until_sync(
             "the first call to hold the slot",
             Duration::from_secs(2),
             || pool.calls_in_flight("busy") == Some(1),
@@ -811,11 +795,11 @@ async fn crash_and_shutdown_leave_no_process_of_the_groups_behind() {
         .call_tool("ga", "crash", None, CallOptions::default())
         .await;
     assert!(matches!(r, Err(PoolError::Transport { .. })), "{r:?}");
-    wait_for("the old group to be gone", Duration::from_secs(5), || {
+    wait_until_sync("the old group to be gone", Duration::from_secs(5), || {
         !running(pid) && !running(grandchild)
     })
     .await;
-    wait_for("a new child", Duration::from_secs(5), || {
+    wait_until_sync("a new child", Duration::from_secs(5), || {
         a.starts().len() == 2
     })
     .await;
@@ -897,7 +881,7 @@ async fn restart_replaces_the_process_and_reset_closes_the_breaker() {
     wait_state(&pool, "rr", ServerState::Ready).await;
     let r = pool.call_tool("rr", "echo", None, not_idempotent()).await;
     assert!(matches!(r, Err(PoolError::Timeout { .. })), "{r:?}");
-    wait_for("the breaker to open", Duration::from_secs(2), || {
+    wait_until_sync("the breaker to open", Duration::from_secs(2), || {
         pool.breaker("rr").map(|b| b.state) == Some(BreakerState::Open)
     })
     .await;
@@ -967,4 +951,234 @@ async fn streamable_http_servers_work_through_the_pool() {
     assert_eq!(pool.transport("web"), Some(TransportKind::Http));
     pool.shutdown().await;
     let _ = child.kill().await;
+}
+
+// ---- gateway names never change meaning (issue 23, item 2) --------------------------------
+
+/// Every gateway name seen so far and the (server, tool) it stood for.
+#[derive(Default)]
+struct Seen(std::collections::BTreeMap<String, (String, String)>);
+
+impl Seen {
+    /// Note every name in the catalog; a name that stood for another pair
+    /// before fails the test.
+    fn look(&mut self, pool: &PoolHandle, when: &str) {
+        for t in pool.tools() {
+            let pair = (t.server.clone(), t.tool.clone());
+            if let Some(before) = self.0.insert(t.name.clone(), pair.clone()) {
+                assert_eq!(
+                    before, pair,
+                    "{when}: gateway name {} changed meaning",
+                    t.name
+                );
+            }
+        }
+    }
+}
+
+/// Issue 23, item 2, as reported: servers `x` and `x__y` configured,
+/// `x__y__echo` reached `x__y`'s `echo`; server `x` adding a tool `y__echo`
+/// at run time took the name (a call to `x__y__echo` reached server `x`),
+/// and restarting `x` gave it back. Now `x__y` is refused at load with a
+/// rename, so `x__y__echo` only ever means `x`'s `y__echo`, and a call by
+/// that name reaches the server the catalog says.
+#[actix_rt::test]
+async fn server_x_adding_tool_y_echo_never_takes_the_gateway_name_of_server_x_y_s_echo() {
+    let (fx, fxy) = (Fault::new("ok"), Fault::new("ok"));
+    let (pool, _) = start(
+        json!({ "x": fx.entry(&[]), "x__y": fxy.entry(&[]) }),
+        &settings(),
+    );
+    wait_state(&pool, "x", ServerState::Ready).await;
+    let mut seen = Seen::default();
+    // x__y, if it runs at all, has listed its tools
+    wait_until_sync("x__y settled", Duration::from_secs(10), || {
+        !(pool.state("x__y") == Some(ServerState::Starting)
+            || (pool.state("x__y") == Some(ServerState::Ready)
+                && pool.server_tools("x__y").is_empty()))
+    })
+    .await;
+    wait_until_sync("x's tools", Duration::from_secs(5), || {
+        !pool.server_tools("x").is_empty()
+    })
+    .await;
+    seen.look(&pool, "at start");
+
+    pool.call_tool(
+        "x",
+        "add_tool",
+        args(json!({"name": "y__echo"})),
+        CallOptions::default(),
+    )
+    .await
+    .expect("add_tool");
+    wait_until_sync("x's y__echo", Duration::from_secs(5), || {
+        pool.tools()
+            .iter()
+            .any(|t| t.server == "x" && t.tool == "y__echo")
+    })
+    .await;
+    seen.look(&pool, "after x added y__echo");
+    // a call by the name reaches the server the name stood for: x answers
+    // every call with an injected error now, x__y echoes
+    fx.set_mode("error");
+    let r = pool
+        .call(
+            "x__y__echo",
+            args(json!({"text": "hi"})),
+            CallOptions::default(),
+        )
+        .await
+        .expect("x__y__echo");
+    let reached = if r.is_error == Some(true) {
+        "x"
+    } else {
+        "x__y"
+    };
+    assert_eq!(
+        seen.0.get("x__y__echo").map(|(s, _)| s.as_str()),
+        Some(reached),
+        "x__y__echo reached {reached}: {r:?}"
+    );
+    fx.set_mode("ok");
+
+    pool.restart("x").await.expect("restart x");
+    wait_state(&pool, "x", ServerState::Ready).await;
+    wait_until_sync("x without y__echo", Duration::from_secs(5), || {
+        let x = pool.server_tools("x");
+        !x.is_empty() && x.iter().all(|t| t.tool != "y__echo")
+    })
+    .await;
+    seen.look(&pool, "after x restarted");
+
+    let issues = pool.issues();
+    let refused = issues
+        .iter()
+        .find(|i| i.name == "x__y")
+        .unwrap_or_else(|| panic!("x__y is refused at load: {issues:?}"));
+    let message = refused.to_string();
+    assert!(message.contains("rename the server to 'x-y'"), "{message}");
+    assert_eq!(pool.state("x__y"), None, "not started");
+    pool.shutdown().await;
+}
+
+/// Where a test keeps the names a pool hands out: what the store does for
+/// the runtime (removals first, then the new names, one per catalog and name).
+#[derive(Default)]
+struct Kept(Mutex<Vec<baton::model::GatewayName>>);
+
+impl baton::pool::NameLedger for Kept {
+    fn save(
+        &self,
+        change: baton::pool::NameChange,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), baton::pool::NamesNotSaved>> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|n| {
+            !change
+                .remove
+                .iter()
+                .chain(&change.put)
+                .any(|r| r.kind == n.kind && r.name == n.name)
+        });
+        kept.extend(change.put);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Kept {
+    fn remembered(self: &Arc<Self>) -> baton::pool::RememberedNames {
+        baton::pool::RememberedNames {
+            names: self.0.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            ledger: self.clone(),
+        }
+    }
+}
+
+/// The collision left once server names are unambiguous: a tool name too
+/// long to fit gets a hashed name, and a tool named so that its plain name
+/// equals that hash wants the same name. Whichever came first keeps it —
+/// across a restart of the server (which drops both tools) and a restart
+/// of the pool on the names it kept — and the newcomer gets a suffixed
+/// name; a server that leaves the server file frees its names.
+#[actix_rt::test]
+async fn a_newcomer_whose_gateway_name_is_taken_gets_a_suffix_across_restarts() {
+    let long = "t".repeat(70);
+    let taken = baton::core::names::candidate("a", &long);
+    let mimic = taken["a__".len()..].to_owned();
+    assert_eq!(baton::core::names::candidate("a", &mimic), taken);
+    let add = |pool: PoolHandle, name: String| async move {
+        pool.call_tool(
+            "a",
+            "add_tool",
+            args(json!({ "name": name })),
+            CallOptions::default(),
+        )
+        .await
+        .expect("add_tool");
+        wait_until_sync("the new tool", Duration::from_secs(5), || {
+            pool.tools()
+                .iter()
+                .any(|t| t.server == "a" && t.tool == name)
+        })
+        .await;
+    };
+    let name_of = |pool: &PoolHandle, tool: &str| {
+        pool.tools()
+            .into_iter()
+            .find(|t| t.server == "a" && t.tool == tool)
+            .map(|t| t.name)
+    };
+    let kept = Arc::new(Kept::default());
+    let f = Fault::new("ok");
+    let servers = json!({ "a": f.entry(&[]) });
+    let text = json!({ "mcpServers": servers }).to_string();
+    let set = ServerSet::from_json(Path::new("test.json"), &text, &settings(), |k| {
+        std::env::var(k).ok()
+    })
+    .expect("server file");
+    let pool = McpPool::start_remembering(set.clone(), Clock::system(), Some(kept.remembered()));
+    wait_state(&pool, "a", ServerState::Ready).await;
+
+    add(pool.clone(), long.clone()).await;
+    assert_eq!(name_of(&pool, &long), Some(taken.clone()));
+    add(pool.clone(), mimic.clone()).await;
+    let suffixed = name_of(&pool, &mimic).expect("named");
+    assert_ne!(suffixed, taken, "the newcomer does not take the name");
+    assert_eq!(pool.resolve(&taken), Some(("a".into(), long.clone())));
+
+    // a restart drops both tools; the newcomer comes back alone, still suffixed
+    pool.restart("a").await.expect("restart");
+    wait_state(&pool, "a", ServerState::Ready).await;
+    wait_until_sync("a without added tools", Duration::from_secs(5), || {
+        name_of(&pool, &long).is_none() && !pool.server_tools("a").is_empty()
+    })
+    .await;
+    add(pool.clone(), mimic.clone()).await;
+    assert_eq!(name_of(&pool, &mimic), Some(suffixed.clone()));
+    assert_eq!(pool.resolve(&taken), None, "not offered while away");
+    pool.shutdown().await;
+
+    // a new pool on the names kept: the same
+    let pool = McpPool::start_remembering(set, Clock::system(), Some(kept.remembered()));
+    wait_state(&pool, "a", ServerState::Ready).await;
+    add(pool.clone(), mimic.clone()).await;
+    assert_eq!(name_of(&pool, &mimic), Some(suffixed.clone()));
+    add(pool.clone(), long.clone()).await;
+    assert_eq!(name_of(&pool, &long), Some(taken.clone()));
+    pool.shutdown().await;
+
+    // a server file without `a`: its names are forgotten at start
+    let other = ServerSet::from_json(
+        Path::new("test.json"),
+        r#"{"mcpServers": {}}"#,
+        &settings(),
+        |_| None,
+    )
+    .expect("server file");
+    let pool = McpPool::start_remembering(other, Clock::system(), Some(kept.remembered()));
+    wait_until_sync("a's names forgotten", Duration::from_secs(5), || {
+        kept.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    })
+    .await;
+    pool.shutdown().await;
 }

@@ -168,6 +168,7 @@ async fn a_lapsed_lease_is_refused_with_the_system_clock_too() {
     let expires =
         baton::model::rfc3339::parse(v["lease"]["expires_at"].as_str().expect("expires_at"))
             .expect("rfc3339");
+    // sleep: the wall clock passing expires_at (before a sweep) is what is tested
     while baton::model::now_ms() < expires + 700 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

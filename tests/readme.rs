@@ -4,9 +4,10 @@
 //! variables, a token made on the running server, the `claude mcp add`
 //! header), and every JSON snippet parses as a `.mcp.json`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn readme() -> String {
@@ -29,42 +30,10 @@ fn block_after(text: &str, heading: &str, lang: &str) -> String {
     text[open..close].to_owned()
 }
 
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill(); // only our child
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &Path, env: &[(&str, &str)]) -> Served {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(u) = line.strip_prefix("baton listening on ") {
-                let _ = tx.send(u.to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("baton starts");
-    Served { child, url }
+/// `baton serve` on `data` (port 0), killed when dropped.
+fn serve(data: &Path, env: &[(&str, &str)]) -> common::Child {
+    let data = data.to_str().expect("utf-8 path");
+    common::spawn_baton(&["serve", "--bind", "127.0.0.1:0", "--data-dir", data], env)
 }
 
 /// Run `script` with bash: `set -euo pipefail`, `baton` on the PATH, the
@@ -128,6 +97,13 @@ fn the_rest_and_cli_blocks_run_as_written() {
     assert!(
         out.contains("task_retried") || out.contains("tests failed"),
         "{out}"
+    );
+    assert!(out.contains("lease 3 expires"), "the heartbeat: {out}");
+    assert!(out.contains("compiling"), "the context list: {out}");
+    assert!(out.contains("deleted build"), "{out}");
+    assert!(
+        out.contains("(more: add --cursor build"),
+        "the list's hint: {out}"
     );
 }
 
@@ -230,21 +206,17 @@ fn the_team_block_runs_with_auth_required() {
 
 /// Poll `url` with curl until it answers 200 (bounded).
 fn wait_for_200(url: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
-            .output()
-            .expect("curl");
-        if out.stdout == b"200" {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{url} never answered 200"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::block_until(
+        &format!("{url} answers 200"),
+        Duration::from_secs(60),
+        || {
+            let out = Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+                .output()
+                .expect("curl");
+            out.stdout == b"200"
+        },
+    );
 }
 
 /// "Running several nodes": the block's `export` line, its two `baton
@@ -252,10 +224,7 @@ fn wait_for_200(url: &str) {
 /// starts) and its curl lines, as written.
 #[test]
 fn the_several_nodes_block_runs_two_nodes_on_one_database() {
-    #[allow(dead_code, unreachable_pub)]
-    #[path = "common/postgres.rs"]
-    mod postgres;
-    let Some(pg) = postgres::Postgres::start_or_skip() else {
+    let Some(pg) = common::postgres::Postgres::start_or_skip() else {
         return;
     };
     let block = block_after(&readme(), "### Running several nodes", "sh");
@@ -293,14 +262,14 @@ fn the_several_nodes_block_runs_two_nodes_on_one_database() {
             }
         } else if let Some(args) = line.strip_prefix("baton ") {
             let args = ports(args.trim_end_matches('&'));
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+            // on the block's own ports: no listening line to read
+            let mut cmd = common::baton_command();
             cmd.args(args.split_whitespace())
                 .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            nodes.push(Served {
-                child: cmd.spawn().expect("spawn"),
+            nodes.push(common::Child {
+                process: cmd.spawn().expect("spawn"),
                 url: String::new(),
             });
         } else if line.starts_with("until curl") {
@@ -320,21 +289,13 @@ fn the_several_nodes_block_runs_two_nodes_on_one_database() {
     assert_eq!(nodes.len(), 2, "two nodes in the block");
     // the follower knows the leader before its readyz is shown
     let follower = format!("http://127.0.0.1:{p2}/readyz");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    common::block_until("the second node follows", Duration::from_secs(30), || {
         let out = Command::new("curl")
             .args(["-s", &follower])
             .output()
             .expect("curl");
-        if String::from_utf8_lossy(&out.stdout).contains(&format!("127.0.0.1:{p1}")) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the second node never followed"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        String::from_utf8_lossy(&out.stdout).contains(&format!("127.0.0.1:{p1}"))
+    });
     let out = Command::new("sh")
         .args(["-c", &curls])
         .output()

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use baton::Clock;
-use common::{eventually, TestServer};
+use common::{holds, wait_until, wait_until_sync, TestServer};
 use serde_json::{json, Value};
 
 const T0: u64 = 1_750_000_000_000;
@@ -102,27 +102,22 @@ async fn a_board_worked_for_simulated_days_stays_bounded_in_keys_and_memory() {
         clock.advance(12 * HOUR);
         // what ended more than a day ago goes: the last two steps remain
         let expect = if step == 0 { 100 } else { 200 };
-        assert!(
-            eventually(Duration::from_secs(20), || async {
-                total_tasks(&s) == expect
-            })
-            .await,
-            "step {step}: {} tasks held, expected {expect}",
-            total_tasks(&s)
-        );
+        let what = format!("step {step} holds {expect} tasks");
+        wait_until_sync(&what, Duration::from_secs(20), || {
+            let held = total_tasks(&s);
+            holds(held == expect, format!("{held} tasks held"))
+        })
+        .await;
         // Once the first day's deletions have aged out too (step 4), the
         // store holds the same shape at every step: keys must not grow.
         if step > 4 {
             let prev = keys[keys.len() - 1];
-            let settled = eventually(Duration::from_secs(20), || async {
-                store.key_count() <= prev
+            let what = format!("step {step} stores at most {prev} keys");
+            wait_until_sync(&what, Duration::from_secs(20), || {
+                let now = store.key_count();
+                holds(now <= prev, format!("keys grew to {now} ({keys:?})"))
             })
             .await;
-            assert!(
-                settled,
-                "step {step}: stored keys grew from {prev} to {} ({keys:?})",
-                store.key_count()
-            );
         }
         keys.push(store.key_count());
     }
@@ -177,22 +172,20 @@ async fn a_chain_is_deleted_from_its_last_task_and_a_live_dependent_keeps_its_de
     finish(&s, "b").await;
     clock.advance(48 * HOUR);
     // b goes; a stays while `live` (ready, never finished) depends on it
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            s.get("/tasks/b").await.0 == 404
-        })
-        .await
-    );
+    wait_until("b is deleted", Duration::from_secs(20), || async {
+        s.get("/tasks/b").await.0 == 404
+    })
+    .await;
     let (st, v) = s.get("/tasks/a").await;
     assert_eq!(st, 200, "a was deleted under a live dependent: {v}");
     assert_eq!(s.get("/tasks/live").await.1["status"], "ready");
     finish(&s, "live").await;
     clock.advance(48 * HOUR);
-    assert!(
-        eventually(Duration::from_secs(20), || async { total_tasks(&s) == 0 }).await,
-        "{} tasks left",
-        total_tasks(&s)
-    );
+    wait_until_sync("every task is deleted", Duration::from_secs(20), || {
+        let left = total_tasks(&s);
+        holds(left == 0, format!("{left} tasks left"))
+    })
+    .await;
     s.stop().await;
 }
 
@@ -278,7 +271,7 @@ async fn a_deletion_survives_kill_9() {
     let data = dir.path().to_str().expect("utf-8 path");
     let http = reqwest::Client::new();
     let serve = || {
-        common::Child::spawn(
+        common::spawn_baton(
             &["serve", "--bind", "127.0.0.1:0", "--data-dir", data],
             &[("BATON_MCP__ENABLED", "false")],
         )

@@ -6,27 +6,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::{baton_command, spawn_baton};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
-fn baton() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
-    c.env("RUST_LOG", "warn")
-        .env_remove("BATON_URL")
-        .env_remove("BATON_TOKEN");
-    c
-}
-
 /// `baton token create` into a data directory: the secret is the last line of stdout.
 fn create_token(data: &Path, name: &str, role: &str) -> String {
-    let out = baton()
+    let out = baton_command()
         .args([
             "token",
             "create",
@@ -51,48 +42,6 @@ fn create_token(data: &Path, name: &str, role: &str) -> String {
         "{stdout}"
     );
     secret
-}
-
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill(); // only the child we started
-        let _ = self.child.wait();
-    }
-}
-
-/// Start `baton serve` with `args`/`env`; returns once it prints its URL.
-fn serve(args: &[&str], env: &[(&str, &str)]) -> Result<Served, String> {
-    let mut cmd = baton();
-    cmd.arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn baton serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("baton listening on ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(url) => Ok(Served { child, url }),
-        Err(_) => {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("wait");
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
 }
 
 /// A CA, and a certificate for localhost / 127.0.0.1 it signed; PEM files in `dir`.
@@ -127,7 +76,7 @@ async fn https_end_to_end_with_tokens_made_before_start() {
     let admin = create_token(&data, "admin", "admin");
     let agent = create_token(&data, "agent-1", "agent");
     // listing offline shows names and roles, never secrets
-    let out = baton()
+    let out = baton_command()
         .args(["token", "list", "--json", "--data-dir"])
         .arg(&data)
         .output()
@@ -142,15 +91,14 @@ async fn https_end_to_end_with_tokens_made_before_start() {
 
     let (ca, cert, key) = test_pki(dir.path());
     let data_s = data.to_string_lossy().into_owned();
-    let served = serve(
-        &["--bind", "127.0.0.1:0", "--data-dir", &data_s],
+    let served = spawn_baton(
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", &data_s],
         &[
             ("BATON_AUTH__REQUIRED", "true"),
             ("BATON_SERVER__TLS_CERT", &cert.to_string_lossy()),
             ("BATON_SERVER__TLS_KEY", &key.to_string_lossy()),
         ],
-    )
-    .expect("serve");
+    );
     assert!(
         served.url.starts_with("https://127.0.0.1:"),
         "{}",
@@ -221,7 +169,7 @@ async fn https_end_to_end_with_tokens_made_before_start() {
     client.cancel().await.ok();
 
     // the CLI with --ca-cert and BATON_TOKEN
-    let out = baton()
+    let out = baton_command()
         .args(["task", "list", "--json", "--url", &base, "--ca-cert"])
         .arg(&ca)
         .env("BATON_TOKEN", &agent)
@@ -234,7 +182,7 @@ async fn https_end_to_end_with_tokens_made_before_start() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("over-tls"));
     // a token made on the running server by the admin, over the CLI
-    let out = baton()
+    let out = baton_command()
         .args([
             "token",
             "create",
@@ -268,7 +216,7 @@ async fn https_end_to_end_with_tokens_made_before_start() {
         .expect("https");
     assert_eq!(res.status(), 200);
     // an agent cannot
-    let out = baton()
+    let out = baton_command()
         .args([
             "token",
             "create",
@@ -292,7 +240,7 @@ async fn https_end_to_end_with_tokens_made_before_start() {
     );
     // an empty BATON_TOKEN is no token (not an empty bearer, which the
     // server would call a malformed Authorization header)
-    let out = baton()
+    let out = baton_command()
         .args(["task", "list", "--url", &base, "--ca-cert"])
         .arg(&ca)
         .env("BATON_TOKEN", "")
@@ -305,11 +253,10 @@ async fn https_end_to_end_with_tokens_made_before_start() {
         "{said}"
     );
     // the stdio bridge with a token and the CA
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+    let mut cmd = tokio::process::Command::from(baton_command());
     cmd.args(["mcp-stdio", "--url", &format!("{base}/mcp"), "--ca-cert"])
         .arg(&ca)
-        .env("BATON_TOKEN", &agent)
-        .env("RUST_LOG", "warn");
+        .env("BATON_TOKEN", &agent);
     let client =
         ().serve(rmcp::transport::TokioChildProcess::new(cmd).expect("spawn bridge"))
             .await
@@ -318,7 +265,7 @@ async fn https_end_to_end_with_tokens_made_before_start() {
     assert!(tools.iter().any(|t| t.name == "claim_next_task"));
     client.cancel().await.ok();
     // the offline token command refuses a data dir the server holds
-    let out = baton()
+    let out = baton_command()
         .args(["token", "list", "--data-dir"])
         .arg(&data)
         .output()
@@ -335,7 +282,7 @@ async fn https_end_to_end_with_tokens_made_before_start() {
 async fn serving_beyond_loopback_without_auth_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data").to_string_lossy().into_owned();
-    let out = baton()
+    let out = baton_command()
         .args(["serve", "--bind", "0.0.0.0:0", "--data-dir", &data])
         .output()
         .expect("run");
@@ -348,8 +295,9 @@ async fn serving_beyond_loopback_without_auth_is_refused() {
         "{err}"
     );
     // with the override it starts (bound on every interface; the test talks only to loopback)
-    let served = serve(
+    let served = spawn_baton(
         &[
+            "serve",
             "--bind",
             "0.0.0.0:0",
             "--data-dir",
@@ -357,16 +305,14 @@ async fn serving_beyond_loopback_without_auth_is_refused() {
             "--insecure-no-auth",
         ],
         &[],
-    )
-    .expect("serve");
+    );
     assert!(served.url.starts_with("http://0.0.0.0:"), "{}", served.url);
     drop(served);
     // with auth required (the environment variable form) it starts too
-    let served = serve(
-        &["--bind", "0.0.0.0:0", "--data-dir", &data],
+    let served = spawn_baton(
+        &["serve", "--bind", "0.0.0.0:0", "--data-dir", &data],
         &[("BATON_AUTH__REQUIRED", "true")],
-    )
-    .expect("serve");
+    );
     let port = served.url.rsplit(':').next().unwrap_or_default().to_owned();
     let res = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/tasks"))
         .await

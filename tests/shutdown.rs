@@ -45,7 +45,7 @@ async fn sigterm_ends_open_streams_and_sessions_instead_of_waiting_out_the_timeo
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let timeout_secs = 30;
-    let mut baton = common::Child::spawn(
+    let mut baton = common::spawn_baton(
         &[
             "serve",
             "--bind",
@@ -123,7 +123,7 @@ async fn sigterm_ends_open_streams_and_sessions_instead_of_waiting_out_the_timeo
     eprintln!("SIGTERM → exit in {took:?} with two open streams and an abandoned session");
 
     // the acknowledged write is on disk
-    let baton = common::Child::spawn(
+    let baton = common::spawn_baton(
         &[
             "serve",
             "--bind",

@@ -4,7 +4,8 @@
 //! `tests/common/postgres.rs`). The store's promises are the same on all
 //! of them: an acknowledged write is there after a reopen, concurrent
 //! writers share commits and get unique event ids, deleted tasks take
-//! everything under them and their event ids are never handed out again, a
+//! everything under them and their event ids are never handed out again,
+//! gateway names handed out are kept until forgotten, a
 //! backup of one engine restores into another, and a storage failure is
 //! never acknowledged: once the engine fails, every waiter and every later
 //! write gets an error.
@@ -36,7 +37,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use baton::config::{StorageBackend, StorageSettings};
-use baton::model::{Event, EventKind, Task, TaskId, TaskStatus};
+use baton::model::{
+    Event, EventKind, GatewayKind, GatewayName, RequestAnswer, RequestKey, RequestKind,
+    RequestRecord, Reservation, ReservationMode, Task, TaskId, TaskStatus,
+};
 use baton::store::backup::{BackupError, RestoreSummary};
 use baton::store::{MemoryBoard, Store, StoreError, WriteBatch};
 use common::postgres::Postgres;
@@ -189,6 +193,31 @@ fn add(id: &str) -> WriteBatch {
     b
 }
 
+fn gateway(kind: GatewayKind, name: &str, server: &str, target: &str) -> GatewayName {
+    GatewayName {
+        kind,
+        name: name.into(),
+        server: server.into(),
+        target: target.into(),
+    }
+}
+
+fn reservation(id: &str) -> Reservation {
+    Reservation {
+        id: id.into(),
+        worker: "alice".into(),
+        patterns: vec!["src/api/**".into(), "Cargo.toml".into()],
+        mode: ReservationMode::Exclusive,
+        task_id: Some(TaskId::from_trusted("a")),
+        lease_id: Some(7),
+        ttl_ms: None,
+        expires_at: 1_700_000_000_000,
+        created_at: 1_699_999_000_000,
+        owner: None,
+        from_task: true,
+    }
+}
+
 async fn write(store: &Store, batch: WriteBatch) {
     let ticket = store.commit(batch).expect("queued");
     store.wait_durable(ticket).await.expect("durable");
@@ -205,8 +234,14 @@ async fn acknowledged_writes_are_there_after_a_reopen() {
             &serde_json::json!({"v": 1}),
         );
         b.put_meta("lease_ceiling", 1024);
+        b.put_reservation(&reservation("res-1"));
+        b.put_reservation(&reservation("res-2"));
         write(&store, b).await;
         write(&store, add("b")).await;
+        // a reservation removed in a later commit stays removed
+        let mut b = WriteBatch::new();
+        b.remove_reservation("res-2");
+        write(&store, b).await;
         store.close().expect("close");
         drop(store);
 
@@ -220,6 +255,11 @@ async fn acknowledged_writes_are_there_after_a_reopen() {
         assert_eq!(ids, ["a", "b"], "{engine}");
         assert_eq!(store.task_count().expect("count"), 2, "{engine}");
         assert_eq!(store.meta("lease_ceiling").expect("meta"), 1024, "{engine}");
+        assert_eq!(
+            store.load_reservations().expect("reservations"),
+            vec![reservation("res-1")],
+            "{engine}"
+        );
         let a = TaskId::from_trusted("a");
         assert_eq!(
             store.context_list(&a).expect("context")["k"]["v"],
@@ -307,6 +347,100 @@ async fn a_deleted_task_takes_everything_under_it_and_its_ids_stay_used() {
     .await;
 }
 
+/// A remembered request (issue 23.8) of worker `w` with `request_id` `id`,
+/// answered with lease 7 of task `a`.
+fn request(id: &str) -> RequestRecord {
+    RequestRecord {
+        key: RequestKey {
+            kind: RequestKind::ClaimNext,
+            owner: None,
+            worker: "w".into(),
+            request_id: id.into(),
+        },
+        at: 1,
+        answer: RequestAnswer::Lease {
+            task_id: TaskId::from_trusted("a"),
+            lease_id: 7,
+        },
+    }
+}
+
+/// Issue 23.8: a remembered request goes through the same commit path as
+/// the claim it answers on every engine: written in one batch with other
+/// records, there after a reopen, gone after its removal (a key with any
+/// bytes in its worker and id stays one record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembered_requests_are_written_reopened_and_removed_on_every_engine() {
+    on_every_engine(|target, engine| async move {
+        let store = target.open();
+        let odd = RequestRecord {
+            key: RequestKey {
+                worker: "w/\"0\"".into(),
+                request_id: "r/[1]".into(),
+                ..request("x").key
+            },
+            ..request("x")
+        };
+        let mut b = add("a");
+        b.put_request(&request("r1"));
+        b.put_request(&odd);
+        write(&store, b).await;
+        store.close().expect("close");
+        drop(store);
+
+        let store = target.open();
+        let mut got = store.load_requests().expect("requests");
+        got.sort_by(|a, b| a.key.request_id.cmp(&b.key.request_id));
+        assert_eq!(got, vec![odd.clone(), request("r1")], "{engine}");
+        let mut b = WriteBatch::new();
+        b.remove_request(&odd.key);
+        write(&store, b).await;
+        store.close().expect("close");
+        drop(store);
+
+        let store = target.open();
+        assert_eq!(
+            store.load_requests().expect("requests"),
+            vec![request("r1")],
+            "{engine}"
+        );
+        store.close().expect("close");
+    })
+    .await;
+}
+
+/// Gateway names (issue 23, item 2): kept through a reopen, one per name
+/// and catalog (a second put of a name replaces it; a tool and a prompt may
+/// share one), and gone once forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_names_are_kept_until_forgotten() {
+    on_every_engine(|target, engine| async move {
+        let store = target.open();
+        let mut b = WriteBatch::new();
+        b.put_gateway_name(&gateway(GatewayKind::Tool, "x__y__echo", "x__y", "echo"));
+        b.put_gateway_name(&gateway(GatewayKind::Prompt, "x__y__echo", "x__y", "echo"));
+        b.put_gateway_name(&gateway(GatewayKind::Tool, "gone__t", "gone", "t"));
+        write(&store, b).await;
+        let mut b = WriteBatch::new();
+        b.put_gateway_name(&gateway(GatewayKind::Tool, "x__y__echo", "x__y", "echo"));
+        b.remove_gateway_name(GatewayKind::Tool, "gone__t");
+        write(&store, b).await;
+        store.close().expect("close");
+        drop(store);
+        let store = target.open();
+        assert_eq!(
+            store.load_gateway_names().expect("names"),
+            vec![
+                gateway(GatewayKind::Prompt, "x__y__echo", "x__y", "echo"),
+                gateway(GatewayKind::Tool, "x__y__echo", "x__y", "echo"),
+            ],
+            "{engine}"
+        );
+        store.close().expect("close");
+    })
+    .await;
+}
+
 /// A backup of redb restores into each other engine (memory, fjall, sled,
 /// PostgreSQL) as the same board, and a backup of that engine back into
 /// redb.
@@ -328,9 +462,22 @@ async fn a_backup_moves_a_board_between_engines() {
         write(&store, add(id)).await;
     }
     let mut b = WriteBatch::new();
+    b.put_reservation(&reservation("res-1"));
+    write(&store, b).await;
+    let mut b = WriteBatch::new();
     b.delete_task(&TaskId::from_trusted("b"));
+    b.put_gateway_name(&gateway(GatewayKind::Tool, "fs__read", "fs", "read"));
+    b.put_request(&request("r1"));
     write(&store, b).await;
     let lines = export(&store);
+    assert!(
+        lines.iter().any(|l| l.starts_with(r#"{"request":"#)),
+        "remembered requests are backed up"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(r#"{"reservation":"#)),
+        "a reservation is in the backup"
+    );
     store.close().expect("close");
 
     let pg = Postgres::start_or_skip();
@@ -354,6 +501,11 @@ async fn a_backup_moves_a_board_between_engines() {
             "{engine}: the same records"
         );
         assert_eq!(there.events_pruned_through(), 2, "{engine}");
+        assert_eq!(
+            there.load_gateway_names().expect("names"),
+            vec![gateway(GatewayKind::Tool, "fs__read", "fs", "read")],
+            "{engine}"
+        );
         // the other engine → redb
         let back_lines = export(&there);
         there.close().expect("close");
@@ -580,7 +732,7 @@ async fn the_first_admin_token_is_minted_into_postgres() {
         return;
     };
     let url = pg.database();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+    let out = common::baton_command()
         .args([
             "token",
             "create",
@@ -591,8 +743,6 @@ async fn the_first_admin_token_is_minted_into_postgres() {
             "--storage-url",
             &url,
         ])
-        .env("RUST_LOG", "warn")
-        .env_remove("BATON_CONFIG")
         .output()
         .expect("run baton token create");
     assert!(

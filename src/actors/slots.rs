@@ -12,6 +12,15 @@
 //! Time: every message first frees the idle explicit holds that lapsed by
 //! the clock's `now` (written in the same batch), so a lapsed hold is never
 //! used, released or counted as held, whenever the sweep timer last ran.
+//! An anonymous hold lapses `slots.adopt_within_secs` after it was taken
+//! unless a claim adopted it; a named or adopted idle hold lapses
+//! `leases.compat_ttl_secs` after it went idle.
+//!
+//! Retries: a [`ClaimSlot`] with a `request_id` is remembered (the `q/` key
+//! space, a [`RequestRecord`] written in the hold's own commit) for as long
+//! as that hold lasts, so the same request sent again — its answer was lost
+//! — gets the same slot instead of a second hold nobody knows about. The
+//! record is removed in the commit that ends the hold.
 //!
 //! Messages: [`AcquireSlot`], [`BindSlot`], [`TaskEnded`] from the registry;
 //! [`ClaimSlot`], [`ReleaseSlot`], [`ListSlots`], [`SweepSlots`] from the
@@ -24,9 +33,13 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::clock::Clock;
+use crate::core::requests::RequestTable;
 use crate::core::slots::SlotTable;
 use crate::error::Error;
-use crate::model::{Event, EventKind, Millis, SlotInfo, TaskId};
+use crate::model::{
+    Event, EventKind, Millis, RequestAnswer, RequestKey, RequestKind, RequestRecord, SlotInfo,
+    TaskId,
+};
 use crate::store::{SlotRecord, Store, StoreError, Ticket, WriteBatch};
 
 /// The allocator actor.
@@ -34,6 +47,12 @@ pub struct SlotAllocator {
     table: SlotTable,
     store: Store,
     explicit_ttl_ms: u64,
+    /// How long an anonymous hold waits to be adopted (ms).
+    adopt_ms: u64,
+    /// First answers of slot claims sent with a `request_id`, while their hold lasts.
+    requests: RequestTable,
+    /// Stored records found without their hold at start-up, removed by the next write.
+    stale_requests: Vec<RequestKey>,
     sweep_every: Duration,
     busy: Arc<AtomicUsize>,
     clock: Clock,
@@ -80,10 +99,60 @@ impl SlotAllocator {
             table,
             store,
             explicit_ttl_ms,
+            adopt_ms: explicit_ttl_ms,
+            requests: RequestTable::new(),
+            stale_requests: Vec::new(),
             sweep_every,
             busy,
             clock,
             poisoned: false,
+        }
+    }
+
+    /// Builder: an anonymous hold lapses `adopt_ms` after it was taken
+    /// unless a claim adopts it (default: the idle lifetime of any hold).
+    pub fn with_adopt_within(mut self, adopt_ms: u64) -> Self {
+        self.adopt_ms = adopt_ms;
+        self
+    }
+
+    /// Builder: the remembered slot claims loaded from the store. A record
+    /// whose hold is gone (not the same explicit hold of that slot) is
+    /// dropped, and removed from the store by the next write.
+    pub fn with_requests(mut self, records: Vec<RequestRecord>) -> Self {
+        for rec in records {
+            if rec.key.kind != RequestKind::ClaimSlot {
+                continue;
+            }
+            if self.hold_of(&rec.answer).is_some() {
+                self.requests.remember(rec);
+            } else {
+                self.stale_requests.push(rec.key);
+            }
+        }
+        self
+    }
+
+    /// The explicit hold `answer` names, if it is still held (same slot,
+    /// same `since`).
+    fn hold_of(&self, answer: &RequestAnswer) -> Option<u32> {
+        match answer {
+            RequestAnswer::Slot { slot, since } => self
+                .table
+                .holder(*slot)
+                .is_some_and(|h| h.explicit && h.since == *since)
+                .then_some(*slot),
+            RequestAnswer::Lease { .. } => None,
+        }
+    }
+
+    /// The hold of `slot` that began at `since` ended: forget the request it answered.
+    fn forget_hold(&mut self, slot: u32, since: Millis, batch: &mut WriteBatch) {
+        if let Some(rec) = self
+            .requests
+            .forget_answer(&RequestAnswer::Slot { slot, since })
+        {
+            batch.remove_request(&rec.key);
         }
     }
 
@@ -107,8 +176,17 @@ impl SlotAllocator {
 
     /// Free the idle explicit holds that lapsed by `now` into `batch`.
     fn catch_up(&mut self, now: Millis, batch: &mut WriteBatch) {
+        for key in self.stale_requests.drain(..) {
+            batch.remove_request(&key);
+        }
         for (slot, h) in self.table.expire(now) {
-            tracing::info!(slot, worker = %h.worker, "explicit slot claim lapsed");
+            let why = if h.worker.is_empty() {
+                "anonymous claim not adopted in time"
+            } else {
+                "idle claim lapsed"
+            };
+            tracing::info!(slot, worker = %h.worker, why, "explicit slot claim lapsed");
+            self.forget_hold(slot, h.since, batch);
             batch.remove_slot(slot);
             batch.put_event(
                 slot_event(
@@ -116,7 +194,7 @@ impl SlotAllocator {
                     now,
                     slot,
                     &h.worker,
-                    Some("idle claim lapsed".into()),
+                    Some(why.into()),
                 ),
                 None,
             );
@@ -189,7 +267,7 @@ impl Actor for SlotAllocator {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(u32, Millis), Error>")]
 pub struct AcquireSlot {
-    /// Claiming worker.
+    /// The claiming worker's name, recorded as the slot's holder.
     pub worker: String,
     /// Task to run.
     pub task: TaskId,
@@ -221,7 +299,7 @@ impl Handler<AcquireSlot> for SlotAllocator {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Millis, Error>")]
 pub struct BindSlot {
-    /// Slot.
+    /// The slot number (`0..slots`) the worker holds explicitly.
     pub slot: u32,
     /// Worker that must hold it.
     pub worker: String,
@@ -249,9 +327,9 @@ impl Handler<BindSlot> for SlotAllocator {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<Ticket>, Error>")]
 pub struct TaskEnded {
-    /// Slot.
+    /// The slot number (`0..slots`) the task ran in.
     pub slot: u32,
-    /// Task.
+    /// The task that ended; the slot is changed only if it still runs this task.
     pub task: TaskId,
 }
 
@@ -283,23 +361,51 @@ impl Handler<TaskEnded> for SlotAllocator {
 }
 
 /// Hold a slot explicitly (agent-coordinate-mcp style); an empty `worker`
-/// is an anonymous hold, adopted by the first worker to run a task in it.
+/// is an anonymous hold, adopted by the first worker to run a task in it
+/// (and lapsing after `slots.adopt_within_secs` unless one does).
+///
+/// With a `request_id`, the answer is remembered while the hold lasts: the
+/// same request again (same `owner`, `worker` and `request_id`) answers the
+/// same slot and takes no other. Answers the slot and the commit to wait on
+/// (`None` for a repeated answer: nothing was written, but what it repeats
+/// may still be on its way to disk, so wait for a read barrier).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(u32, Ticket), Error>")]
+#[rtype(result = "Result<(u32, Option<Ticket>), Error>")]
 pub struct ClaimSlot {
     /// Worker (may be empty).
     pub worker: String,
+    /// The access token (or JWT subject) asking; `None` without auth.
+    pub owner: Option<String>,
+    /// The client's idempotency key, already checked.
+    pub request_id: Option<String>,
 }
 
 impl Handler<ClaimSlot> for SlotAllocator {
-    type Result = Result<(u32, Ticket), Error>;
+    type Result = Result<(u32, Option<Ticket>), Error>;
     fn handle(&mut self, msg: ClaimSlot, _: &mut Context<Self>) -> Self::Result {
         let now = self.clock.now();
         let mut batch = self.begin(now)?;
-        let slot = match self
-            .table
-            .acquire(&msg.worker, None, true, now, self.explicit_ttl_ms)
-        {
+        let key = msg.request_id.map(|request_id| RequestKey {
+            kind: RequestKind::ClaimSlot,
+            owner: msg.owner,
+            worker: msg.worker.clone(),
+            request_id,
+        });
+        // a record lives as long as its hold, so a remembered slot is still that hold
+        let repeated = key
+            .as_ref()
+            .and_then(|k| self.requests.get(k))
+            .and_then(|rec| self.hold_of(&rec.answer));
+        if let Some(slot) = repeated {
+            let ticket = self.write(batch)?;
+            return Ok((slot, ticket));
+        }
+        let ttl = if msg.worker.is_empty() {
+            self.adopt_ms
+        } else {
+            self.explicit_ttl_ms
+        };
+        let slot = match self.table.acquire(&msg.worker, None, true, now, ttl) {
             Ok(s) => s,
             Err(e) => {
                 self.write(batch)?;
@@ -307,13 +413,24 @@ impl Handler<ClaimSlot> for SlotAllocator {
             }
         };
         self.put(slot, &mut batch);
+        if let Some(key) = key {
+            let rec = RequestRecord {
+                key,
+                at: now,
+                answer: RequestAnswer::Slot { slot, since: now },
+            };
+            for old in self.requests.remember(rec.clone()) {
+                batch.remove_request(&old.key);
+            }
+            batch.put_request(&rec);
+        }
         batch.put_event(
             slot_event(EventKind::SlotClaimed, now, slot, &msg.worker, None),
             None,
         );
         let ticket = self.write(batch)?;
         ticket
-            .map(|t| (slot, t))
+            .map(|t| (slot, Some(t)))
             .ok_or(Error::Unavailable("the slot store"))
     }
 }
@@ -322,9 +439,10 @@ impl Handler<ClaimSlot> for SlotAllocator {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Ticket, Error>")]
 pub struct ReleaseSlot {
-    /// Slot.
+    /// The slot number (`0..slots`) to give back.
     pub slot: u32,
-    /// Holder.
+    /// The worker that must hold the slot (`None`: whoever holds it, an admin's
+    /// release).
     pub worker: Option<String>,
 }
 
@@ -340,6 +458,7 @@ impl Handler<ReleaseSlot> for SlotAllocator {
                 return Err(e.into());
             }
         };
+        self.forget_hold(msg.slot, holder.since, &mut batch);
         batch.remove_slot(msg.slot);
         batch.put_event(
             slot_event(EventKind::SlotReleased, now, msg.slot, &holder.worker, None),

@@ -10,6 +10,14 @@
 //! running → `working`, done → `done`, failed → `failed`, cancelled →
 //! `cancelled`.
 //!
+//! Retrying a request whose answer was lost (a dropped connection, a
+//! restart of baton) is safe: `claim-task` sent again by the same worker
+//! answers the lease it already holds (same `leaseId`), `claim-worker-slot`
+//! with a `requestId` (a baton extension) answers the same slot while that
+//! hold lasts, and an anonymous hold that no `claim-task` adopts within
+//! `slots.adopt_within_secs` (30 s) lapses, so a hold whose answer was lost
+//! does not keep its slot for `leases.compat_ttl_secs`.
+//!
 //! Differences from the original, all on the side of safety: claims are
 //! backed by baton leases with a default TTL (`leases.compat_ttl_secs`, as
 //! that API has no heartbeat; `update-task` with `working` extends it), and a
@@ -163,10 +171,15 @@ fn to_slot(n: u32) -> Result<u32, Error> {
 #[schema(as = CompatSlotClaim)]
 struct SlotClaim {
     worker_id: Option<String>,
+    /// baton extension: an idempotency key (1 to 128 bytes). Sending the
+    /// same claim again with it — its answer was lost — answers the same
+    /// slot while that hold lasts, and holds no other.
+    #[serde(alias = "request_id")]
+    request_id: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/claim-worker-slot", tag = "compat", request_body = SlotClaim,
-    responses((status = 200, body = CompatReply, description = "`{success: true, slot}` (slots are numbered from 1); a refusal by the board is also 200, as `{success: false, error, code}`"),
+    responses((status = 200, body = CompatReply, description = "`{success: true, slot}` (slots are numbered from 1; the same slot again for a repeated `requestId`); a refusal by the board is also 200, as `{success: false, error, code}`"),
               (status = 400, body = CompatReply, description = "the body is not JSON or has a wrong type: `{success: false, error, code: \"invalid_json\"}`")))]
 pub(crate) async fn claim_worker_slot(board: Acting, p: web::Payload) -> HttpResponse {
     let req: SlotClaim = match body(&board, p).await {
@@ -176,7 +189,9 @@ pub(crate) async fn claim_worker_slot(board: Acting, p: web::Payload) -> HttpRes
     // The original API claims a slot anonymously; the worker adopts it on claim-task.
     let worker = req.worker_id.unwrap_or_default();
     let r = async {
-        let slot = board.claim_slot_as(&worker).await?;
+        let slot = board
+            .claim_slot_keyed_as(&worker, req.request_id.as_deref())
+            .await?;
         Ok(json!({ "slot": slot + 1 }))
     }
     .await;
@@ -233,7 +248,7 @@ struct ClaimTask {
 }
 
 #[utoipa::path(post, path = "/api/claim-task", tag = "compat", request_body = ClaimTask,
-    responses((status = 200, body = CompatReply, description = "`{success: true, leaseId, expiresAt}`; a refusal by the board is also 200, as `{success: false, error, code}`"),
+    responses((status = 200, body = CompatReply, description = "`{success: true, leaseId, expiresAt}` (the lease it already holds when the same worker claims the task again); a refusal by the board is also 200, as `{success: false, error, code}`"),
               (status = 400, body = CompatReply, description = "the body is not JSON or has a wrong type: `{success: false, error, code: \"invalid_json\"}`")))]
 pub(crate) async fn claim_task(board: Acting, p: web::Payload) -> HttpResponse {
     let req: ClaimTask = match body(&board, p).await {

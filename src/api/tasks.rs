@@ -10,14 +10,14 @@ use crate::board::{Claim, TaskFilter};
 use crate::core::table::LeaseRef;
 use crate::model::{Task, TaskSpec, TaskStatus};
 
-/// Error body.
+/// Every `/api/v1` error reply: `{"error": {code, message, field?}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
-    /// The error.
+    /// What went wrong: the stable code, a message and the field concerned.
     pub error: ErrorDetail,
 }
 
-/// Error detail.
+/// The inside of an [`ErrorBody`]: which code, what message, which request field.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable snake_case code (`stale_lease`, `dependency_cycle`, …).
@@ -26,6 +26,11 @@ pub struct ErrorDetail {
     pub message: String,
     /// The request field concerned, if any.
     pub field: Option<String>,
+    /// For `reservation_conflict` and `paths_reserved`: the holding in the
+    /// way (`reservation`, `worker`, `task`, `mode`, `patterns`,
+    /// `expires_at`, and the overlapping `wanted`/`held` patterns).
+    #[schema(value_type = Option<Object>)]
+    pub holder: Option<serde_json::Value>,
 }
 
 /// Batch of tasks (atomic: all are added or none).
@@ -36,10 +41,11 @@ pub struct TaskBatch {
     pub tasks: Vec<TaskSpec>,
 }
 
-/// Added tasks.
+/// Reply of `POST /api/v1/tasks`: `{"tasks": [...]}`, every task added, in request
+/// order.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskList {
-    /// The tasks.
+    /// The tasks as stored after the add (each with its status), in request order.
     pub tasks: Vec<Task>,
 }
 
@@ -47,7 +53,7 @@ pub struct TaskList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum AddBody {
-    /// A batch.
+    /// `{"tasks": [...]}`: several tasks added atomically.
     Batch(TaskBatch),
     /// A single task.
     One(Box<TaskSpec>),
@@ -150,11 +156,15 @@ pub(crate) async fn list_tasks(
 /// A task with its dependents.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskDetail {
-    /// The task.
+    /// The task itself, its fields flattened into this object.
     #[serde(flatten)]
     pub task: Task,
     /// Ids of tasks that depend on it.
     pub dependents: Vec<String>,
+    /// For a ready task a claim would pass over now: why it waits
+    /// ("waits for `src/api/**` held by task `api` (worker alice) until …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits: Option<String>,
 }
 
 /// One task, with its dependents.
@@ -166,9 +176,17 @@ pub(crate) async fn get_task(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (task, dependents) = board.task_detail(&id).await?;
+    let waits = if task.status == TaskStatus::Ready
+        && (!task.paths.is_empty() || task.concurrency_key.is_some())
+    {
+        board.why_waiting(&id).await?
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(TaskDetail {
         task,
         dependents: dependents.into_iter().map(|d| d.to_string()).collect(),
+        waits,
     }))
 }
 
@@ -176,7 +194,7 @@ pub(crate) async fn get_task(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimNextRequest {
-    /// Worker name.
+    /// The claiming worker's name (free text, recorded in the lease and the audit log).
     pub worker: String,
     /// Only tasks carrying all these tags.
     #[serde(default)]
@@ -184,9 +202,15 @@ pub struct ClaimNextRequest {
     /// An explicit slot the worker holds (else a free slot is taken).
     #[serde(default)]
     pub slot: Option<u32>,
+    /// Idempotency key (1 to 128 bytes): sending the same request again with
+    /// it — its answer was lost — answers the same task and lease while
+    /// that lease lasts, and claims nothing else (also across a restart).
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Claim the best ready task (priority, then age) with a slot: 200 `{task, lease}`, or 204.
+/// With `request_id`, a retry whose answer was lost gets the same claim.
 #[utoipa::path(post, path = "/api/v1/tasks/claim-next", tag = "tasks", request_body = ClaimNextRequest,
     responses((status = 200, body = Claim, description = "the claimed task and its lease"), (status = 204, description = "nothing is ready"),
               (status = 409, body = ErrorBody, description = "no free slot")))]
@@ -195,7 +219,10 @@ pub(crate) async fn claim_next(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: ClaimNextRequest = json_body(&board, payload, false).await?;
-    match board.claim_next(&req.worker, req.tags, req.slot).await? {
+    let claim = board
+        .claim_next_keyed(&req.worker, req.tags, req.slot, req.request_id.as_deref())
+        .await?;
+    match claim {
         Some(c) => Ok(HttpResponse::Ok().json(c)),
         None => Ok(HttpResponse::NoContent().finish()),
     }
@@ -205,16 +232,17 @@ pub(crate) async fn claim_next(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
-    /// Worker name.
+    /// The claiming worker's name (free text, recorded in the lease and the audit log).
     pub worker: String,
     /// An explicit slot the worker holds.
     #[serde(default)]
     pub slot: Option<u32>,
 }
 
-/// Claim a specific ready task.
+/// Claim a specific ready task. The same worker claiming a task it already
+/// holds (a retry whose answer was lost) gets the lease it holds.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = String, Path)),
-    request_body = ClaimRequest, responses((status = 200, body = Claim, description = "the claimed task and its lease"),
+    request_body = ClaimRequest, responses((status = 200, body = Claim, description = "the claimed task and its lease (the lease it already holds, when the same worker claims it again)"),
               (status = 404, body = ErrorBody, description = "no task with that id"),
               (status = 409, body = ErrorBody, description = "the task is not ready, or no slot is free")))]
 pub(crate) async fn claim_task(
@@ -360,7 +388,8 @@ pub(crate) async fn delete_task(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
-    /// Why.
+    /// Why the task is cancelled, recorded on its `task_cancelled` event (and on its
+    /// dependents').
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -378,7 +407,7 @@ pub(crate) async fn cancel(
     Ok(HttpResponse::Ok().json(board.cancel(&id, req.reason).await?))
 }
 
-/// Reset tasks.
+/// Reply of `POST /api/v1/tasks/{id}/reset`: `{"reset": [...]}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResetReply {
     /// Every task reset: the failed one and its failed dependents.
@@ -398,7 +427,7 @@ pub(crate) async fn reset(board: Acting, id: web::Path<String>) -> Result<HttpRe
 /// A task's audit log.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventList {
-    /// Oldest first.
+    /// The task's audit events, oldest first.
     pub events: Vec<crate::model::Event>,
 }
 
@@ -478,11 +507,11 @@ pub(crate) async fn context_put(
 /// The slot table.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SlotTable {
-    /// Slots configured.
+    /// The number of worker slots configured (`slots.count`).
     pub total: u32,
-    /// Slots held.
+    /// How many slots are held now: by a running task or by an explicit hold.
     pub busy: usize,
-    /// Every slot.
+    /// Every slot, by number, with its holder (if any).
     pub slots: Vec<crate::model::SlotInfo>,
 }
 
@@ -505,8 +534,13 @@ pub(crate) async fn list_slots(board: Acting) -> Result<HttpResponse, ApiError> 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotClaimRequest {
-    /// Worker name.
+    /// The worker's name that holds the slot (free text).
     pub worker: String,
+    /// Idempotency key (1 to 128 bytes): sending the same request again with
+    /// it — its answer was lost — answers the same slot while that hold
+    /// lasts, and holds no other (also across a restart).
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Hold a slot explicitly (tasks claimed with `slot` then run in it).
@@ -518,7 +552,9 @@ pub(crate) async fn claim_slot(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: SlotClaimRequest = json_body(&board, payload, false).await?;
-    let slot = board.claim_slot(&req.worker).await?;
+    let slot = board
+        .claim_slot_keyed(&req.worker, req.request_id.as_deref())
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "slot": slot, "worker": req.worker })))
 }
 

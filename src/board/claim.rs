@@ -2,15 +2,24 @@
 //! the dispatcher) or a named one, each with a slot, under a fenced lease;
 //! the agent-coordinate-mcp `claim-task` with its by-name lease. A returned
 //! [`Claim`] is durable.
+//!
+//! Retrying a claim whose answer was lost is safe: a claim of a named task
+//! that the same worker (and token) already holds answers that lease again,
+//! and [`Board::claim_next_keyed`] answers a claim made with the same
+//! `request_id` again while its lease lasts.
 
-use super::{check_worker, Board, Claim};
+use super::{check_request_id, check_worker, Board, Claim};
 use crate::actors::registry::{ClaimNext, ClaimNextExecutor, ClaimTask, Claimed};
 use crate::error::Error;
 use crate::model::TaskId;
 
 impl Board {
     async fn claimed(&self, c: Claimed) -> Result<Claim, Error> {
-        self.store.wait_durable(c.ticket).await?;
+        match c.ticket {
+            Some(t) => self.store.wait_durable(t).await?,
+            // a repeated answer: what it repeats may still be on its way to disk
+            None => self.store.barrier().await?,
+        }
         Ok(Claim {
             task: c.task,
             lease: c.lease,
@@ -24,7 +33,28 @@ impl Board {
         tags: Vec<String>,
         slot: Option<u32>,
     ) -> Result<Option<Claim>, Error> {
+        self.claim_next_keyed(worker, tags, slot, None).await
+    }
+
+    /// [`Board::claim_next`] with an idempotency key: while the lease it
+    /// handed out lasts (until it ends or lapses), the same `request_id`
+    /// from the same worker and token answers that task and lease again —
+    /// also after a restart — and claims nothing else; `tags` and `slot` of
+    /// the repeat are not looked at. Nothing-ready answers are not
+    /// remembered. Errors: `invalid_argument` on `request_id` (1 to 128
+    /// bytes, no control characters), and those of [`Board::claim_next`].
+    pub async fn claim_next_keyed(
+        &self,
+        worker: &str,
+        tags: Vec<String>,
+        slot: Option<u32>,
+        request_id: Option<&str>,
+    ) -> Result<Option<Claim>, Error> {
         check_worker(worker)?;
+        self.writable()?;
+        if let Some(id) = request_id {
+            check_request_id(id)?;
+        }
         let r = self
             .registry
             .send(ClaimNext {
@@ -32,6 +62,7 @@ impl Board {
                 tags,
                 slot,
                 actor: self.actor.clone(),
+                request_id: request_id.map(str::to_owned),
             })
             .await??;
         match r {
@@ -52,6 +83,7 @@ impl Board {
         blocked: Vec<String>,
         exclude: Vec<TaskId>,
     ) -> Result<Option<Claim>, Error> {
+        self.writable()?;
         let r = self
             .registry
             .send(ClaimNextExecutor {
@@ -67,7 +99,9 @@ impl Board {
         }
     }
 
-    /// Claim a specific ready task.
+    /// Claim a specific ready task. Claiming a task this worker (and
+    /// token) already holds under a live lease — in `slot`, when given —
+    /// answers that lease again: a retry whose first answer was lost.
     pub async fn claim_task(
         &self,
         id: &str,
@@ -80,7 +114,7 @@ impl Board {
     /// The agent-coordinate-mcp `claim-task`: the lease lasts
     /// `leases.compat_ttl_secs` and, unlike every other lease, accepts
     /// updates by `worker`'s name ([`LeaseRef::Worker`]) as that API has no
-    /// lease ids.
+    /// lease ids. A retry by the same worker answers its compat lease again.
     ///
     /// [`LeaseRef::Worker`]: crate::core::table::LeaseRef::Worker
     pub async fn compat_claim_task(
@@ -103,6 +137,7 @@ impl Board {
     ) -> Result<Claim, Error> {
         check_worker(worker)?;
         let id = self.id(id)?;
+        self.writable()?;
         let c = self
             .registry
             .send(ClaimTask {

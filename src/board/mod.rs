@@ -17,6 +17,15 @@
 //! | `waits.rs` | durable waits (MCP task handles) |
 //! | `reads.rs` | every read, stats, Prometheus text |
 //! | `pages.rs` | the filters and pages of the list reads, [`Stats`] |
+//! | `reservations.rs` | path reservations, who holds a path, why a task waits, the gateway's fence |
+//! | `rebuild.rs` | the board as a start-up rebuilds it from the store (also what reads show once the store failed) |
+//!
+//! **Once the store has failed** every write is refused (503), and every
+//! read keeps answering from the last durable state, what a restart would
+//! show: store reads see only what was committed before the failure, and
+//! reads of actor memory (counts, ready queue, slots, dependents), which may
+//! hold changes that never became durable, are served from one rebuild of
+//! the board from the store instead (see `rebuild.rs`).
 
 use std::sync::Arc;
 
@@ -41,11 +50,15 @@ mod claim;
 mod context;
 mod pages;
 mod reads;
+mod rebuild;
+mod reservations;
 mod slots;
 mod transitions;
 mod waits;
 
 pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
+pub(crate) use rebuild::Rebuilt;
+pub use reservations::{resolve_worker, PathHolders};
 
 /// A task and its lease, as returned by a claim.
 #[derive(
@@ -81,6 +94,9 @@ pub struct Board {
     /// their streams) ends, so a graceful HTTP stop is not held open by
     /// them until its timeout.
     closing: tokio_util::sync::CancellationToken,
+    /// Once the store has failed: the board rebuilt from it, what reads of
+    /// actor memory show from then on (built by the first such read).
+    durable: Arc<tokio::sync::OnceCell<Arc<Rebuilt>>>,
 }
 
 impl std::fmt::Debug for Board {
@@ -120,6 +136,7 @@ impl Board {
             settings,
             pool: None,
             closing: tokio_util::sync::CancellationToken::new(),
+            durable: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -174,7 +191,8 @@ impl Board {
         &self.metrics
     }
 
-    /// Lock-free views.
+    /// The lock-free read views (status counts, slots held) the owning actors publish
+    /// after each commit: read without a mailbox hop.
     pub fn view(&self) -> &Arc<BoardView> {
         &self.view
     }
@@ -195,10 +213,28 @@ impl Board {
         }
     }
 
+    /// Refuse a write at once once the store has failed (503
+    /// `storage_unavailable`, with the store's failure): it could not become
+    /// durable, and the actors' memory it would be checked against may hold
+    /// changes that never did (a lease that looks ended, a task that looks
+    /// claimed), so any other answer could be wrong.
+    fn writable(&self) -> Result<(), Error> {
+        match self.store.failure() {
+            Some(f) => Err(crate::store::StoreError::FlushFailed(f.to_owned()).into()),
+            None => Ok(()),
+        }
+    }
+
     async fn durable<T>(&self, r: (T, Ticket)) -> Result<T, Error> {
         self.store.wait_durable(r.1).await?;
         Ok(r.0)
     }
+}
+
+/// Check a client's idempotency key (`request_id`): 1 to 128 bytes without
+/// control characters; refused as `invalid_argument` on `request_id`.
+pub fn check_request_id(id: &str) -> Result<(), Error> {
+    crate::model::check_request_id(id).map_err(|m| Error::invalid("request_id", m))
 }
 
 /// Check a worker name.

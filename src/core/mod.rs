@@ -7,6 +7,8 @@ pub mod graph;
 pub mod json;
 pub mod latency;
 pub mod names;
+pub mod requests;
+pub mod reservations;
 pub mod slots;
 pub mod table;
 pub mod text;

@@ -4,7 +4,9 @@
 //! task's lease ends) or *explicitly* (`POST /slots/claim`, the
 //! agent-coordinate-mcp way: a worker holds a slot and runs tasks in it one
 //! after another). Explicit holds carry their own expiry so a vanished worker
-//! cannot keep a slot forever; an idle hold whose `expires_at` has passed is
+//! cannot keep a slot forever (an anonymous hold — no worker — gets a short
+//! one, `slots.adopt_within_secs`: until a claim adopts it nobody can find
+//! it); an idle hold whose `expires_at` has passed is
 //! not held any more — [`SlotTable::bind`] and [`SlotTable::release`] refuse
 //! it at once, whether or not [`SlotTable::expire`] has freed it yet.
 //!
@@ -12,7 +14,7 @@
 //! record, rewritten on every change; a task-bound hold is derived from its
 //! task's lease. [`SlotTable::recover`] rebuilds the table from both.
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::{Millis, SlotInfo, TaskId};
 
 /// Why a slot operation was refused.
@@ -64,13 +66,14 @@ impl ServiceError for SlotError {
 /// Who holds a slot.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
-    /// Worker name.
+    /// The holding worker's name (free text, as it claimed).
     pub worker: String,
     /// Task running in the slot.
     pub task: Option<TaskId>,
     /// Held explicitly (survives its task).
     pub explicit: bool,
-    /// Taken at.
+    /// When the slot was taken (ms since the Unix epoch, the claim's or hold's own
+    /// time).
     pub since: Millis,
     /// Explicit holds lapse at this time when idle.
     pub expires_at: Option<Millis>,
@@ -86,9 +89,9 @@ impl Holder {
 /// A running task's lease, as [`SlotTable::recover`] needs it.
 #[derive(Debug, Clone)]
 pub struct RunningLease {
-    /// The task.
+    /// The running task the lease is for.
     pub task: TaskId,
-    /// Its holder.
+    /// The worker named in the lease, the slot's holder.
     pub worker: String,
     /// The slot it runs in.
     pub slot: u32,
@@ -157,7 +160,10 @@ impl SlotTable {
         }
     }
 
-    /// Take the lowest free slot.
+    /// Take the lowest free slot. An explicit hold lapses at
+    /// `now + explicit_ttl_ms` unless a task runs in it by then (the slot
+    /// allocator passes the adoption window for an anonymous hold, the idle
+    /// lifetime for a named one).
     pub fn acquire(
         &mut self,
         worker: &str,

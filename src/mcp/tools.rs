@@ -165,7 +165,7 @@ impl BatonMcp {
 impl BatonMcp {
     /// A board result as a tool result: the value, made to fit the result
     /// budget ([`Fit`]), as structured content — or a tool error.
-    fn done<T: Fit>(&self, r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
+    pub(super) fn done<T: Fit>(&self, r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
         let max = self.board.settings().mcp.max_result_bytes;
         r.map(|mut v| {
             v.fit(max);
@@ -263,16 +263,24 @@ impl BatonMcp {
         &self,
         Parameters(a): Parameters<TaskRef>,
     ) -> Result<Json<TaskOut>, CallToolResult> {
-        self.done(
-            self.board
-                .task_detail(&a.task_id)
-                .await
-                .map(|(task, deps)| TaskOut {
-                    task,
-                    dependents: deps.into_iter().map(|d| d.to_string()).collect(),
-                    more: None,
-                }),
-        )
+        let (task, deps) = match self.board.task_detail(&a.task_id).await {
+            Ok(d) => d,
+            Err(e) => return Err(tool_error(&e)),
+        };
+        // only a ready task with paths or a key can be held back: ask the registry then only
+        let waits = if task.status == TaskStatus::Ready
+            && (!task.paths.is_empty() || task.concurrency_key.is_some())
+        {
+            self.board.why_waiting(&a.task_id).await
+        } else {
+            Ok(None)
+        };
+        self.done(waits.map(|waits| TaskOut {
+            task,
+            dependents: deps.into_iter().map(|d| d.to_string()).collect(),
+            waits,
+            more: None,
+        }))
     }
 
     /// List tasks by status, tag or worker, a page at a time (follow `next_cursor`).
@@ -352,7 +360,7 @@ impl BatonMcp {
     ) -> Result<Json<ClaimOut>, CallToolResult> {
         self.done(
             self.board
-                .claim_next(&a.worker, a.tags, None)
+                .claim_next_keyed(&a.worker, a.tags, None, a.request_id.as_deref())
                 .await
                 .map(|c| ClaimOut {
                     claimed: c.is_some(),
@@ -361,7 +369,7 @@ impl BatonMcp {
         )
     }
 
-    /// Claim a specific ready task.
+    /// Claim a specific ready task (claiming one you already hold returns your lease).
     #[tool(annotations(
         title = "Claim task",
         read_only_hint = false,
@@ -572,7 +580,7 @@ impl BatonMcp {
     ) -> Result<Json<SlotOut>, CallToolResult> {
         self.done(
             self.board
-                .claim_slot(&a.worker)
+                .claim_slot_keyed(&a.worker, a.request_id.as_deref())
                 .await
                 .map(|slot| SlotOut { slot }),
         )

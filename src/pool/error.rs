@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rmcp::ErrorData;
 
 use crate::core::expand::ExpandError;
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::Millis;
 
 use super::state::ServerState;
@@ -191,6 +191,17 @@ pub enum SpecError {
     /// The name cannot be used in tool names.
     #[error("invalid server name: {0}")]
     InvalidName(String),
+    /// The name can make two gateway names equal (`__` inside, a `_` at
+    /// either end: see [`super::spec::unambiguous_server_name`]).
+    #[error(
+        "{why}; rename the server to '{rename}' (and its [pool.servers.<name>] options, if any)"
+    )]
+    AmbiguousName {
+        /// Why, with an example of two pairs that would spell one name.
+        why: String,
+        /// A valid, unambiguous name the server file does not use yet.
+        rename: String,
+    },
     /// The entry is not a JSON object.
     #[error("the entry must be a JSON object")]
     NotAnObject,
@@ -256,7 +267,8 @@ pub enum SpecError {
 pub struct ServerIssue {
     /// The entry's name as written.
     pub name: String,
-    /// Why.
+    /// What is wrong with the entry (an unknown key, a missing `command` or `url`,
+    /// ...).
     pub error: SpecError,
 }
 

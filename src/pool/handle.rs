@@ -77,6 +77,21 @@ impl PoolHandle {
             .unwrap_or_default()
     }
 
+    /// The fencing of `server`'s tools: its `lease_required` tool patterns
+    /// and its `path_arguments` (tool → argument); empty for an unknown server.
+    pub fn fence(&self, server: &str) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
+        self.shared
+            .routes
+            .get(server)
+            .map(|r| {
+                (
+                    r.options.lease_required.clone(),
+                    r.options.path_arguments.clone(),
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// Entries of the server file that were not started, and why.
     pub fn issues(&self) -> Vec<ServerIssue> {
         self.shared.issues.clone()
@@ -282,8 +297,26 @@ impl McpPool {
     }
 
     /// [`McpPool::start`] on `clock` (see [`PoolHandle::start_with_clock`]).
+    /// Its gateway names keep their meaning for the life of this pool only;
+    /// [`McpPool::start_remembering`] keeps them longer.
     pub fn start_with_clock(set: ServerSet, clock: Clock) -> PoolHandle {
-        let (pool, shared) = McpPool::spawn(set, clock);
+        Self::start_remembering(set, clock, None)
+    }
+
+    /// [`McpPool::start_with_clock`] with the gateway names kept so far and
+    /// the [`NameLedger`](super::NameLedger) to keep new ones with (the
+    /// runtime hands it the store's): a name once handed out keeps reaching
+    /// the same (server, tool) across restarts of the server, the pool and
+    /// baton, until its server leaves the server file (its names are then
+    /// forgotten, at this start). A newcomer whose name is taken gets a
+    /// suffixed one (see [`crate::core::names`]). `None`: names live as long
+    /// as the pool.
+    pub fn start_remembering(
+        set: ServerSet,
+        clock: Clock,
+        remembered: Option<super::RememberedNames>,
+    ) -> PoolHandle {
+        let (pool, shared) = McpPool::spawn(set, clock, remembered);
         PoolHandle { pool, shared }
     }
 }

@@ -14,6 +14,7 @@
 //! | rmcp client handler, connect | `client.rs` | `initialize`, `tools/list`, `prompts/list`, list-changed notifications, stderr → log |
 //! | events | `events.rs` | what the client handler tells its server and a server tells the pool (below both) |
 //! | gateway catalogs | `catalog.rs` | [`GatewayTool`], [`GatewayPrompt`] and their change announcements |
+//! | gateway names | `names.rs` | the books of every name handed out, kept through a [`NameLedger`] so a name never changes meaning |
 //! | state, status | `state.rs`, `status.rs` | [`ServerState`], [`ServerStatus`] |
 //! | backoff | `backoff.rs` | exponential, jittered, capped delays (restarts, retries) |
 //! | process groups | `process.rs` | SIGTERM → grace → SIGKILL to a child's whole group |
@@ -24,7 +25,9 @@
 //!
 //! Imports point down: `handle` → `call` and `supervisor` → `shared` →
 //! `server/` → `client` → `events`, with the leaves (`status`, `spec`,
-//! `error`, `state`, `catalog`, `backoff`, `process`, `settings`) under them.
+//! `error`, `state`, `catalog`, `names`, `backoff`, `process`, `settings`)
+//! under them. The pool does not import the store: the names it keeps go
+//! through the [`NameLedger`] it is handed.
 //!
 //! ## Time
 //!
@@ -100,6 +103,7 @@ pub mod error;
 mod events;
 mod handle;
 pub mod metrics;
+mod names;
 mod process;
 mod server;
 /// `[pool]` settings live in [`crate::config::pool`] (configuration is the
@@ -115,6 +119,7 @@ pub use self::call::CallOptions;
 pub use self::catalog::{GatewayPrompt, GatewayTool, PromptsChanged, ToolsChanged};
 pub use self::error::{PoolConfigError, PoolError, ServerIssue, SpecError};
 pub use self::handle::PoolHandle;
+pub use self::names::{NameChange, NameLedger, NamesNotSaved, RememberedNames};
 pub use self::server::McpServer;
 pub use self::spec::{ServerSet, ServerSpec, Transport, TransportKind};
 pub use self::state::ServerState;

@@ -19,6 +19,13 @@
 //!
 //! Each entry is checked on its own: a bad entry becomes a [`ServerIssue`]
 //! naming it, and the others run.
+//!
+//! Server names are `[A-Za-z0-9_-]{1,32}` without `__` inside and without a
+//! `_` at either end ([`unambiguous_server_name`]): a server's tools are
+//! offered as `<server>__<tool>`, and such a name would let two (server,
+//! tool) pairs spell the same gateway name (`x__y` + `echo` and `x` +
+//! `y__echo` are both `x__y__echo`; `x_` + `y` and `x` + `_y` are both
+//! `x___y`). The refusal names a rename.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +58,7 @@ pub enum Transport {
         /// Working directory (baton's when absent).
         cwd: Option<PathBuf>,
     },
-    /// Streamable HTTP.
+    /// Streamable HTTP at `url` (`type: "http"` in the server file).
     Http {
         /// Endpoint URL.
         url: String,
@@ -64,14 +71,14 @@ pub enum Transport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransportKind {
-    /// Child process.
+    /// A child process spoken to over stdin/stdout.
     Stdio,
-    /// Streamable HTTP.
+    /// Streamable HTTP at a URL.
     Http,
 }
 
 impl Transport {
-    /// Its kind.
+    /// Which kind of transport this is (`stdio` or `http`), for the status views.
     pub fn kind(&self) -> TransportKind {
         match self {
             Transport::Stdio { .. } => TransportKind::Stdio,
@@ -83,7 +90,7 @@ impl Transport {
 /// One valid server entry with its resolved options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSpec {
-    /// Name (`[A-Za-z0-9_-]{1,32}`).
+    /// Name (`[A-Za-z0-9_-]{1,32}`, no `__` inside, no `_` at either end).
     pub name: String,
     /// How to reach it.
     pub transport: Transport,
@@ -119,8 +126,90 @@ pub fn valid_server_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Whether `name` (already a valid server name) can make two gateway names
+/// equal: `__` inside, or a `_` at either end. `taken` says which names the
+/// server file already uses, so the rename suggested is free.
+///
+/// Errors: [`SpecError::AmbiguousName`] with why and a rename.
+pub fn unambiguous_server_name(name: &str, taken: impl Fn(&str) -> bool) -> Result<(), SpecError> {
+    let why = if let Some(i) = name.find("__").filter(|i| *i > 0) {
+        let (server, rest) = (&name[..i], &name[i + 2..]);
+        format!(
+            "'__' inside a server name makes two gateway names equal: server '{name}' with tool \
+             'echo' and server '{server}' with tool '{rest}__echo' are both '{name}__echo'"
+        )
+    } else if name.contains("__") {
+        "'__' inside a server name makes two gateway names equal (it separates a server from its tools)".to_owned()
+    } else if let Some(server) = name.strip_suffix('_') {
+        format!(
+            "a '_' at the end of a server name makes two gateway names equal: server '{name}' \
+             with tool 'echo' and server '{server}' with tool '_echo' are both '{name}__echo'"
+        )
+    } else if name.starts_with('_') {
+        "a '_' at either end of a server name runs into the '__' between a server and its tools; \
+         server names must not start or end with '_'"
+            .to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(SpecError::AmbiguousName {
+        why,
+        rename: rename_suggestion(name, taken),
+    })
+}
+
+/// `name` without the `_`s at its ends and with every run of `_`s longer
+/// than one replaced by `-` (`server` when nothing is left), made free with
+/// `-2`, `-3`, ... when `taken` says the file uses it already.
+fn rename_suggestion(name: &str, taken: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut run = 0usize;
+    for c in name.trim_matches('_').chars().chain(std::iter::once('\0')) {
+        if c == '_' {
+            run += 1;
+            continue;
+        }
+        match run {
+            0 => {}
+            1 => out.push('_'),
+            _ => out.push('-'),
+        }
+        run = 0;
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    let base = if out.is_empty() { "server" } else { &out };
+    let mut candidate = base.to_owned();
+    let mut n = 2u32;
+    while taken(&candidate) {
+        let suffix = format!("-{n}");
+        let keep = base.len().min(MAX_SERVER_NAME_LEN - suffix.len());
+        candidate = format!("{}{suffix}", base[..keep].trim_end_matches('_'));
+        n += 1;
+    }
+    candidate
+}
+
 impl ServerSet {
-    /// No servers.
+    /// Every server name the server file holds: the valid entries (disabled
+    /// ones too) and the invalid ones, but not a `[pool.servers.<name>]`
+    /// without an entry. A server's gateway names are kept while its name is
+    /// here (see [`crate::core::names`]).
+    pub fn configured_names(&self) -> std::collections::BTreeSet<String> {
+        self.servers
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(
+                self.issues
+                    .iter()
+                    .filter(|i| !matches!(i.error, SpecError::UnknownOverride(_)))
+                    .map(|i| i.name.clone()),
+            )
+            .collect()
+    }
+
+    /// A server file with no servers (the pool starts none).
     pub fn empty() -> Self {
         Self::default()
     }
@@ -188,9 +277,10 @@ impl ServerSet {
         }
         let mut set = ServerSet::default();
         for (name, entry) in &entries {
+            let taken = |n: &str| entries.contains_key(n);
             let parsed = entry
                 .clone()
-                .and_then(|e| parse_entry(name, e, settings, &lookup));
+                .and_then(|e| parse_entry(name, e, settings, &lookup, taken));
             match parsed {
                 Ok(spec) => set.servers.push(spec),
                 Err(error) => set.issues.push(ServerIssue {
@@ -220,8 +310,10 @@ fn parse_entry(
     entry: &Value,
     settings: &PoolSettings,
     lookup: &impl Fn(&str) -> Option<String>,
+    taken: impl Fn(&str) -> bool,
 ) -> Result<ServerSpec, SpecError> {
     valid_server_name(name).map_err(SpecError::InvalidName)?;
+    unambiguous_server_name(name, taken)?;
     let obj = entry.as_object().ok_or(SpecError::NotAnObject)?;
     const KNOWN: &[&str] = &[
         "type", "command", "args", "env", "cwd", "url", "headers", "disabled",
@@ -499,5 +591,57 @@ mod tests {
         assert!(valid_server_name("").is_err());
         assert!(valid_server_name("a.b").is_err());
         assert!(valid_server_name(&"a".repeat(33)).is_err());
+    }
+
+    /// Issue 23, item 2: a server name that can make two gateway names
+    /// equal is refused at load with why and a free rename; the other
+    /// entries run, and a refused entry still counts as configured (its
+    /// kept names stay until it leaves the file).
+    #[test]
+    fn server_names_that_can_make_two_gateway_names_equal_are_refused_with_a_rename() {
+        let free = |_: &str| false;
+        assert!(unambiguous_server_name("github-2_x", free).is_ok());
+        let refused = |name: &str| match unambiguous_server_name(name, free) {
+            Err(SpecError::AmbiguousName { why, rename }) => (why, rename),
+            other => panic!("{name}: {other:?}"),
+        };
+        let (why, rename) = refused("x__y");
+        assert_eq!(rename, "x-y");
+        assert!(
+            why.contains("'x' with tool 'y__echo'") && why.contains("'x__y__echo'"),
+            "{why}"
+        );
+        let (why, rename) = refused("x_");
+        assert_eq!(rename, "x");
+        assert!(why.contains("'x___echo'"), "{why}");
+        assert_eq!(refused("_y").1, "y");
+        assert_eq!(refused("__").1, "server");
+        assert_eq!(refused("a___b__c_").1, "a-b-c");
+        assert_eq!(
+            unambiguous_server_name("x__y", |n| n == "x-y" || n == "x-y-2"),
+            Err(SpecError::AmbiguousName {
+                why: refused("x__y").0,
+                rename: "x-y-3".into()
+            })
+        );
+        let long = format!("{}_", "a".repeat(31));
+        let (_, rename) = match unambiguous_server_name(&long, |n| n == "a".repeat(31)) {
+            Err(SpecError::AmbiguousName { why, rename }) => (why, rename),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(rename, format!("{}-2", "a".repeat(30)));
+
+        let text = r#"{"mcpServers": {"x": {"command": "a"}, "x__y": {"command": "b"}, "x-y": {"command": "c"}}}"#;
+        let set =
+            ServerSet::from_json(Path::new("f"), text, &PoolSettings::default(), env).unwrap();
+        let names: Vec<&str> = set.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["x", "x-y"]);
+        let issue = set.issues[0].to_string();
+        assert!(issue.starts_with("MCP server 'x__y': "), "{issue}");
+        assert!(issue.contains("rename the server to 'x-y-2'"), "{issue}");
+        assert_eq!(
+            set.configured_names().into_iter().collect::<Vec<_>>(),
+            ["x", "x-y", "x__y"]
+        );
     }
 }

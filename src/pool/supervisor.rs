@@ -2,14 +2,18 @@
 //!
 //! State it owns: one [`McpServer`] actor per enabled server (disabled ones
 //! are only listed), the invalid entries, every server's last tool and
-//! prompt lists, and the gateway catalogs built from them (one [`NameTable`]
-//! for tools, another for prompts, so a prompt and a tool may share a
-//! gateway name). It writes the read-side views callers use without a
+//! prompt lists, the books of every gateway name handed out (one
+//! [`NameBook`](crate::core::names::NameBook) for tools, another for
+//! prompts, so a prompt and a tool may share a gateway name; kept through a
+//! [`NameLedger`](super::NameLedger), see `names.rs`), and the gateway
+//! catalogs built from them. It writes the read-side views callers use without a
 //! mailbox hop: the route table (server name → actor, concurrency semaphore,
 //! state channel, options) once at start, the tool catalog after each
 //! tool-list change (announced on the [`ToolsChanged`] broadcast) and the
 //! prompt catalog after each prompt-list change (announced on the
-//! [`PromptsChanged`] broadcast).
+//! [`PromptsChanged`] broadcast). A list change that brings a tool or prompt
+//! without a name yet is shown only once its new name is kept: the actor
+//! waits for the ledger meanwhile (no other message is handled).
 //!
 //! Messages: [`ToolsRefreshed`] and [`PromptsRefreshed`] from its servers
 //! (defined in `events.rs`, below both); [`GetPoolStatus`],
@@ -31,6 +35,7 @@ use super::catalog::{
 };
 use super::error::PoolError;
 use super::events::{PromptsRefreshed, ToolsRefreshed};
+use super::names::{record, NameChange, Names, RememberedNames};
 use super::server::{GetServerStatus, McpServer, ResetBreaker, Restart, StopServer};
 use super::shared::{LiveRoute, PoolShared, Route};
 use super::spec::{ServerSet, TransportKind};
@@ -38,13 +43,16 @@ use super::state::ServerState;
 use super::status::ServerStatus;
 use crate::clock::Clock;
 use crate::core::breaker::CircuitBreaker;
-use crate::core::names::NameTable;
+use crate::model::{GatewayKind, GatewayName};
 
 /// The supervisor actor.
 pub struct McpPool {
     servers: BTreeMap<String, Entry>,
     tools: BTreeMap<String, Arc<Vec<Tool>>>,
     prompts: BTreeMap<String, Arc<Vec<Prompt>>>,
+    names: Names,
+    /// Names to forget in the ledger at start (servers no longer configured).
+    forget: Vec<GatewayName>,
     shared: Arc<PoolShared>,
 }
 
@@ -56,12 +64,20 @@ enum Entry {
 impl McpPool {
     /// Start the pool and one [`McpServer`] per enabled server of `set`, on
     /// the current actix arbiter, every server on `clock`; invalid entries
-    /// are logged by name. Returns the pool and the views it writes (the
-    /// public way in is [`McpPool::start`]). Needs a running actix system.
-    pub(super) fn spawn(set: ServerSet, clock: Clock) -> (Addr<McpPool>, Arc<PoolShared>) {
+    /// are logged by name. Its gateway names start from `remembered` (see
+    /// `names.rs`), with the names of servers `set` no longer names
+    /// forgotten. Returns the pool and the views it writes (the public way
+    /// in is [`McpPool::start`]). Needs a running actix system.
+    pub(super) fn spawn(
+        set: ServerSet,
+        clock: Clock,
+        remembered: Option<RememberedNames>,
+    ) -> (Addr<McpPool>, Arc<PoolShared>) {
         for issue in &set.issues {
             tracing::error!(server = %issue.name, error = %issue.error, "invalid MCP server entry; not started");
         }
+        let configured = set.configured_names();
+        let (names, forget) = Names::start(remembered, |s| configured.contains(s));
         let shared = Arc::new(PoolShared::new(set.issues, clock));
         let view = shared.clone();
         let addr = McpPool::create(move |ctx| {
@@ -114,18 +130,85 @@ impl McpPool {
                 servers,
                 tools: BTreeMap::new(),
                 prompts: BTreeMap::new(),
+                names,
+                forget,
                 shared: view,
             }
         });
         (addr, shared)
     }
 
-    fn rebuild_catalog(&mut self) {
-        let table = NameTable::build(
-            self.tools
+    /// Every (server, tool) or (server, prompt) pair listed now.
+    fn pairs(&self, kind: GatewayKind) -> Vec<(String, String)> {
+        match kind {
+            GatewayKind::Tool => self
+                .tools
                 .iter()
-                .flat_map(|(s, ts)| ts.iter().map(move |t| (s.clone(), t.name.to_string()))),
-        );
+                .flat_map(|(s, ts)| ts.iter().map(move |t| (s.clone(), t.name.to_string())))
+                .collect(),
+            GatewayKind::Prompt => self
+                .prompts
+                .iter()
+                .flat_map(|(s, ps)| ps.iter().map(move |p| (s.clone(), p.name.clone())))
+                .collect(),
+        }
+    }
+
+    /// `server`'s list of `kind` changed: name the newcomers, keep their
+    /// names (waiting for the ledger, if any), then show the catalog and
+    /// announce the change.
+    fn name_and_publish(&mut self, ctx: &mut Context<Self>, kind: GatewayKind, server: String) {
+        let new = self.names.book(kind).plan(self.pairs(kind));
+        let ledger = self.names.ledger().filter(|_| !new.is_empty());
+        let Some(ledger) = ledger else {
+            self.names.book_mut(kind).record(new);
+            self.publish(kind, server);
+            return;
+        };
+        let change = NameChange {
+            put: new.iter().cloned().map(|n| record(kind, n)).collect(),
+            remove: Vec::new(),
+        };
+        let save = ledger.save(change).into_actor(self).map(move |saved, act, _| {
+            match saved {
+                Ok(()) => {
+                    tracing::debug!(server = %server, kind = kind.as_str(), names = new.len(), "new gateway names kept");
+                    act.names.book_mut(kind).record(new);
+                }
+                Err(e) => tracing::error!(
+                    server = %server,
+                    kind = kind.as_str(),
+                    names = new.len(),
+                    error = %e,
+                    "new gateway names not kept; they are not offered until a later list change keeps them"
+                ),
+            }
+            act.publish(kind, server);
+        });
+        ctx.wait(save);
+    }
+
+    /// Show the `kind` catalog as the book names it now and announce that
+    /// `server`'s list changed.
+    fn publish(&mut self, kind: GatewayKind, server: String) {
+        // no receiver is not an error: nobody is listening yet
+        match kind {
+            GatewayKind::Tool => {
+                self.rebuild_catalog();
+                let _ = self.shared.changes.send(ToolsChanged { server });
+            }
+            GatewayKind::Prompt => {
+                self.rebuild_prompt_catalog();
+                let _ = self.shared.prompt_changes.send(PromptsChanged { server });
+            }
+        }
+    }
+
+    fn rebuild_catalog(&mut self) {
+        let table = self
+            .names
+            .book(GatewayKind::Tool)
+            .table(self.pairs(GatewayKind::Tool));
         let mut tools = BTreeMap::new();
         for (name, server, tool) in table.iter() {
             let Some(def) = self
@@ -157,11 +240,10 @@ impl McpPool {
     }
 
     fn rebuild_prompt_catalog(&mut self) {
-        let table = NameTable::build(
-            self.prompts
-                .iter()
-                .flat_map(|(s, ps)| ps.iter().map(move |p| (s.clone(), p.name.clone()))),
-        );
+        let table = self
+            .names
+            .book(GatewayKind::Prompt)
+            .table(self.pairs(GatewayKind::Prompt));
         let mut prompts = BTreeMap::new();
         for (name, server, prompt) in table.iter() {
             let Some(def) = self
@@ -191,46 +273,51 @@ impl McpPool {
 impl Actor for McpPool {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::info!(
             servers = self.servers.len(),
             invalid = self.shared.issues.len(),
+            gateway_names = self.names.book(GatewayKind::Tool).len()
+                + self.names.book(GatewayKind::Prompt).len(),
             "MCP server pool started"
         );
+        let remove = std::mem::take(&mut self.forget);
+        if let (Some(ledger), false) = (self.names.ledger(), remove.is_empty()) {
+            let count = remove.len();
+            let change = NameChange {
+                put: Vec::new(),
+                remove,
+            };
+            // before any list is named: a forgotten name may go to a newcomer
+            ctx.wait(ledger.save(change).into_actor(self).map(move |saved, _, _| match saved {
+                Ok(()) => tracing::info!(names = count, "forgot the gateway names of servers no longer in the server file"),
+                Err(e) => tracing::error!(names = count, error = %e, "could not forget the gateway names of servers no longer in the server file"),
+            }));
+        }
     }
 }
 
 impl Handler<ToolsRefreshed> for McpPool {
     type Result = ();
 
-    fn handle(&mut self, msg: ToolsRefreshed, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: ToolsRefreshed, ctx: &mut Context<Self>) {
         if self.tools.get(&msg.server) == Some(&msg.tools) {
             return;
         }
         self.tools.insert(msg.server.clone(), msg.tools);
-        self.rebuild_catalog();
-        // no receiver is not an error: nobody is listening yet
-        let _ = self
-            .shared
-            .changes
-            .send(ToolsChanged { server: msg.server });
+        self.name_and_publish(ctx, GatewayKind::Tool, msg.server);
     }
 }
 
 impl Handler<PromptsRefreshed> for McpPool {
     type Result = ();
 
-    fn handle(&mut self, msg: PromptsRefreshed, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: PromptsRefreshed, ctx: &mut Context<Self>) {
         if self.prompts.get(&msg.server) == Some(&msg.prompts) {
             return;
         }
         self.prompts.insert(msg.server.clone(), msg.prompts);
-        self.rebuild_prompt_catalog();
-        // no receiver is not an error: nobody is listening yet
-        let _ = self
-            .shared
-            .prompt_changes
-            .send(PromptsChanged { server: msg.server });
+        self.name_and_publish(ctx, GatewayKind::Prompt, msg.server);
     }
 }
 

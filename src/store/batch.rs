@@ -3,12 +3,18 @@
 //! returns for it, and the [`Published`] event live subscribers get once
 //! its commit is durable.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use super::keys::{
-    context_key, encode, key, SlotRecord, META, OPERATION, RENEWAL, SLOT, TASK, TOKEN,
+    context_key, encode, gateway_name_key, key, request_key, SlotRecord, META, OPERATION, RENEWAL,
+    RESERVATION, SLOT, TASK, TOKEN,
 };
-use crate::model::{AccessToken, Event, Millis, Operation, Task, TaskId};
+use crate::model::{
+    AccessToken, Event, GatewayKind, GatewayName, Millis, Operation, RequestKey, RequestRecord,
+    Reservation, Task, TaskId,
+};
 
 /// Proof that a commit was applied; wait on it with
 /// [`Store::wait_durable`](super::Store::wait_durable).
@@ -18,6 +24,8 @@ pub struct Ticket(pub u64);
 
 /// An event as published to live subscribers (SSE): the audit event, the
 /// task's state right after it, and the commit to wait on before showing it.
+/// One `Arc<Published>` goes to every subscriber; its wire form is encoded
+/// once and shared ([`Published::encoded_with`]).
 #[derive(Debug, Clone)]
 pub struct Published {
     /// The audit event, with its id.
@@ -26,6 +34,29 @@ pub struct Published {
     pub task: Option<Arc<Task>>,
     /// Commit that made it; send only once durable.
     pub ticket: Ticket,
+    /// The event as the event stream sends it, encoded by the first
+    /// subscriber that needed it.
+    encoded: OnceLock<Bytes>,
+}
+
+impl Published {
+    /// An event to publish, not encoded yet.
+    pub(super) fn new(event: Event, task: Option<Arc<Task>>, ticket: Ticket) -> Self {
+        Self {
+            event,
+            task,
+            ticket,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The event's wire form: `encode(self)` the first time, the same bytes
+    /// (a reference-counted clone, never a copy) on every later call. With
+    /// 1,000 subscribers an event is serialized once, not 1,000 times. Every
+    /// caller must pass the same encoding (there is one: the SSE frame).
+    pub fn encoded_with(&self, encode: impl FnOnce(&Published) -> Bytes) -> Bytes {
+        self.encoded.get_or_init(|| encode(self)).clone()
+    }
 }
 
 /// A set of writes applied atomically by [`Store::commit`](super::Store::commit).
@@ -99,6 +130,16 @@ impl WriteBatch {
         self.remove(key(SLOT, &slot.to_be_bytes()));
     }
 
+    /// Remember the first answer to a request with an idempotency key.
+    pub fn put_request(&mut self, rec: &RequestRecord) {
+        self.insert(request_key(&rec.key), encode(rec));
+    }
+
+    /// Forget a remembered request (what it answered ended).
+    pub fn remove_request(&mut self, k: &RequestKey) {
+        self.remove(request_key(k));
+    }
+
     /// Write one context value of a task.
     pub fn put_context(&mut self, task: &TaskId, ctx_key: &str, value: &serde_json::Value) {
         self.insert(context_key(task, ctx_key), encode(value));
@@ -114,6 +155,16 @@ impl WriteBatch {
         self.remove(key(OPERATION, id.as_bytes()));
     }
 
+    /// Write a path reservation record.
+    pub fn put_reservation(&mut self, res: &Reservation) {
+        self.insert(key(RESERVATION, res.id.as_bytes()), encode(res));
+    }
+
+    /// Remove a path reservation record.
+    pub fn remove_reservation(&mut self, id: &str) {
+        self.remove(key(RESERVATION, id.as_bytes()));
+    }
+
     /// Write an access token record.
     pub fn put_token(&mut self, token: &AccessToken) {
         self.insert(key(TOKEN, token.name.as_bytes()), encode(token));
@@ -122,6 +173,17 @@ impl WriteBatch {
     /// Remove an access token record.
     pub fn remove_token(&mut self, name: &str) {
         self.remove(key(TOKEN, name.as_bytes()));
+    }
+
+    /// Keep a gateway name handed out (replacing whatever its catalog had
+    /// under that name).
+    pub fn put_gateway_name(&mut self, name: &GatewayName) {
+        self.insert(gateway_name_key(name.kind, &name.name), encode(name));
+    }
+
+    /// Forget a gateway name (its server left the server file).
+    pub fn remove_gateway_name(&mut self, kind: GatewayKind, name: &str) {
+        self.remove(gateway_name_key(kind, name));
     }
 
     /// Write a counter.

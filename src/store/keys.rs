@@ -18,6 +18,9 @@
 //! | `k/` | token name | [`AccessToken`] (only the secret's SHA-256) |
 //! | `l/` | lease id (u64 BE), `0x00` claim / `0x01` end | event id, event time (u64 BE each): the lease index |
 //! | `h/` | task id | lease id, `expires_at`, renewal time (u64 BE each): the last heartbeat of a running lease |
+//! | `g/` | `t/` or `p/` (tool, prompt), gateway name | [`GatewayName`]: a gateway name handed out, kept until its server leaves the server file |
+//! | `q/` | request kind, `/`, JSON `[owner, worker, request_id]` | [`RequestRecord`] (the first answer to a request with an idempotency key, kept while its lease or slot hold lasts) |
+//! | `r/` | reservation id | [`Reservation`] (path reservations; a lease-bound one is removed in the commit that ends its lease) |
 //!
 //! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
 //!
@@ -30,8 +33,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use super::engine::{Entries, Entry, KvRead};
 use super::error::StoreError;
 #[cfg(doc)]
-use crate::model::{AccessToken, Event, Operation, Task};
-use crate::model::{Millis, TaskId};
+use crate::model::{AccessToken, Event, GatewayName, Operation, RequestRecord, Reservation, Task};
+use crate::model::{GatewayKind, Millis, RequestKey, TaskId};
 
 /// Version byte in front of every stored value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -46,6 +49,9 @@ pub(super) const OPERATION: &[u8] = b"o/";
 pub(super) const RENEWAL: &[u8] = b"h/";
 pub(super) const TOKEN: &[u8] = b"k/";
 pub(super) const LEASE: &[u8] = b"l/";
+pub(super) const GATEWAY_NAME: &[u8] = b"g/";
+pub(super) const REQUEST: &[u8] = b"q/";
+pub(super) const RESERVATION: &[u8] = b"r/";
 
 /// `m/` counter: the highest event id ever deleted (0: none).
 pub(super) const EVENTS_PRUNED_META: &str = "events_pruned_through";
@@ -59,7 +65,7 @@ pub(super) const TASK_COUNT_META: &str = "task_count";
 /// from their task's lease instead).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotRecord {
-    /// Slot number.
+    /// The slot number (`0..slots`) held.
     pub slot: u32,
     /// Holder; empty for an anonymous hold not yet adopted by a worker.
     pub worker: String,
@@ -88,6 +94,18 @@ pub(super) fn task_event_key(task: &TaskId, event: u64) -> Vec<u8> {
     k
 }
 
+/// `g/t/<name>` (a tool) or `g/p/<name>` (a prompt): names are unique per
+/// catalog by their key.
+pub(super) fn gateway_name_key(kind: GatewayKind, name: &str) -> Vec<u8> {
+    let catalog: &[u8] = match kind {
+        GatewayKind::Tool => b"t/",
+        GatewayKind::Prompt => b"p/",
+    };
+    let mut k = key(GATEWAY_NAME, catalog);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
 pub(super) fn context_prefix(task: &TaskId) -> Vec<u8> {
     let mut k = key(CONTEXT, task.as_str().as_bytes());
     k.push(0);
@@ -98,6 +116,18 @@ pub(super) fn context_key(task: &TaskId, ctx_key: &str) -> Vec<u8> {
     let mut k = context_prefix(task);
     k.extend_from_slice(ctx_key.as_bytes());
     k
+}
+
+/// The `q/` key of a remembered request: its kind, then its owner, worker
+/// and `request_id` as a JSON array (unambiguous whatever they contain).
+pub(super) fn request_key(k: &RequestKey) -> Vec<u8> {
+    let mut out = key(REQUEST, k.kind.as_str().as_bytes());
+    out.push(b'/');
+    // a tuple of strings always serializes
+    if serde_json::to_writer(&mut out, &(&k.owner, &k.worker, &k.request_id)).is_err() {
+        out.extend_from_slice(k.request_id.as_bytes());
+    }
+    out
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -53,7 +53,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{AccessToken, Event, Operation, Task, TaskId};
+use crate::model::{
+    AccessToken, Event, GatewayName, Operation, RequestRecord, Reservation, Task, TaskId,
+};
 
 pub mod backup;
 mod batch;
@@ -82,7 +84,10 @@ use engine::leader::Candidate;
 use engine::memory::MemoryEngine;
 use engine::postgres::PostgresEngine;
 use engine::{Engine, Snapshot};
-use keys::{last_event_in, read_meta, EVENTS_PRUNED_META, OPERATION, SLOT, TASK_COUNT_META, TOKEN};
+use keys::{
+    last_event_in, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, OPERATION, REQUEST, RESERVATION,
+    SLOT, TASK_COUNT_META, TOKEN,
+};
 use leases::index_leases;
 use sled_import::migrate_from_sled;
 
@@ -347,6 +352,25 @@ impl Store {
         self.wait_durable(t).await
     }
 
+    /// The barrier a read of the store passes before it is shown:
+    /// [`Store::barrier`] while the store works. Once it has failed, this
+    /// resolves at once: nothing becomes durable any more, and a snapshot
+    /// shows only transactions the engine committed before the failure (the
+    /// group whose flush failed, and everything refused after it, are never
+    /// in one), which is what a restart shows. So reads of the store keep
+    /// answering after a failure; only writes are refused.
+    ///
+    /// Not for reads of memory the actors keep beside the store: that may
+    /// hold changes that never became durable (see [`Store::is_failed`]).
+    ///
+    /// Errors: as [`Store::barrier`], never once the store has failed.
+    pub async fn read_barrier(&self) -> Result<(), StoreError> {
+        match self.barrier().await {
+            Err(_) if self.is_failed() => Ok(()),
+            done => done,
+        }
+    }
+
     /// Number of flushes performed (for metrics).
     pub fn flush_count(&self) -> u64 {
         self.gc.flushes.load(Ordering::Relaxed)
@@ -383,6 +407,17 @@ impl Store {
         self.gc.durable_tx.send_replace(u64::MAX);
         // as after a crash, the directory can be opened again at once
         self.db.release();
+    }
+
+    /// Fault injection for tests (the in-process equivalent of a disk that
+    /// fills up): the next commit group is applied and then its commit
+    /// fails as `ENOSPC` would, so its writers are told the outcome is
+    /// unknown and the store fails (refusing every later write). The engine
+    /// drops the group's transaction: it is not stored. Never call it
+    /// outside a test.
+    #[doc(hidden)]
+    pub fn fail_next_flush(&self) {
+        self.gc.faults.fail_flush.store(true, Ordering::SeqCst);
     }
 
     /// Stop taking commits, let the committer apply and commit everything
@@ -469,7 +504,7 @@ impl Store {
     /// Load a backup (see [`backup`]) into the store in `dir` (opened
     /// here and closed again; nothing else may use it meanwhile, which its
     /// lock ensures), which must be empty: no task, event, slot, context,
-    /// handle or token ([`BackupError::NotEmpty`] otherwise).
+    /// handle, token or gateway name ([`BackupError::NotEmpty`] otherwise).
     /// The whole file is checked and written in one write transaction,
     /// committed only after the `end` line checked out, so a refused or
     /// failed restore leaves the store as empty as it was. The derived data
@@ -545,14 +580,31 @@ impl Store {
         self.scan(OPERATION)
     }
 
+    /// Every path reservation record (lease-bound ones included: the
+    /// registry drops any whose lease is not the task's current one).
+    pub fn load_reservations(&self) -> Result<Vec<Reservation>, StoreError> {
+        self.scan(RESERVATION)
+    }
+
     /// Every access token record.
     pub fn load_tokens(&self) -> Result<Vec<AccessToken>, StoreError> {
         self.scan(TOKEN)
     }
 
+    /// Every gateway name handed out (tools and prompts), by catalog and
+    /// name.
+    pub fn load_gateway_names(&self) -> Result<Vec<GatewayName>, StoreError> {
+        self.scan(GATEWAY_NAME)
+    }
+
     /// Every explicit slot hold.
     pub fn load_slots(&self) -> Result<Vec<SlotRecord>, StoreError> {
         self.scan(SLOT)
+    }
+
+    /// Every remembered request (idempotency keys; see [`RequestRecord`]).
+    pub fn load_requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
+        self.scan(REQUEST)
     }
 
     /// A counter, 0 when absent.

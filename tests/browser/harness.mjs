@@ -23,6 +23,8 @@ export const T_UI = 30_000;
 export const T_BIG = 120_000;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Resolves once `cond()` (sync or async) is truthy; rejects naming `what` after `ms`. */
+export { waitUntil } from '../common/wait.mjs';
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 

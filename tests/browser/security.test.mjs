@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, BATON_BIN, launch, rest as restAt, SKIP as NO_BATON, startServer } from './harness.mjs';
+import { ARTIFACTS, BATON_BIN, launch, rest as restAt, SKIP as NO_BATON, startServer, waitUntil } from './harness.mjs';
 
 const FAULT_SERVER = path.join(path.dirname(BATON_BIN), 'examples', 'fault_server');
 const SKIP = NO_BATON || (!existsSync(FAULT_SERVER) ? `no ${FAULT_SERVER}: cargo build --examples` : false);
@@ -78,11 +78,8 @@ test('a page of another origin cannot change the board or run downstream tools',
     const c = await rest(baton.url, 'POST', 'tasks/broken/claim', { worker: 'me' });
     assert.equal(c.status, 200);
     assert.equal((await rest(baton.url, 'POST', 'tasks/broken/fail', { lease_id: c.body.lease.lease_id, error: 'x', retry: false })).status, 200);
-    for (let i = 0; i < 300; i++) {
-      const s = await rest(baton.url, 'GET', 'servers/f');
-      if (s.body?.state === 'ready') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil('the downstream server is ready', async () =>
+      (await rest(baton.url, 'GET', 'servers/f')).body?.state === 'ready', 30_000);
     const serverBefore = (await rest(baton.url, 'GET', 'servers/f')).body;
     assert.equal(serverBefore.state, 'ready', JSON.stringify(serverBefore));
 

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import {
-  ARTIFACTS, SKIP, T_BIG, T_START, T_UI, launch, rest, sleep, startServer, watchPage, withDiagnostics,
+  ARTIFACTS, SKIP, T_BIG, T_START, T_UI, launch, rest, sleep, startServer, waitUntil, watchPage, withDiagnostics,
 } from './harness.mjs';
 
 const node = (id) => `[data-testid="graph-node"][data-task-id="${id}"]`;
@@ -165,13 +165,11 @@ test('timeline: one bar per lease for three workers, an expired lease, hover, li
     await claimAndFinish(server.url, 'job-3', 'worker-b', 'fail', { error: 'flaky network' });
     await claimAndFinish(server.url, 'job-4', 'worker-b', 'release');
     await claimAndFinish(server.url, 'job-5', 'worker-c', null); // never heartbeats: the 1 s lease expires
-    const deadline = Date.now() + T_UI;
     let leases = [];
-    while (Date.now() < deadline) {
+    await waitUntil('a lease expires', async () => {
       leases = await allLeases(server.url);
-      if (leases.some((l) => l.outcome === 'expired')) break;
-      await sleep(100);
-    }
+      return leases.some((l) => l.outcome === 'expired');
+    }, T_UI);
     assert.ok(leases.some((l) => l.task_id === 'job-5' && l.outcome === 'expired'), JSON.stringify(leases));
     await claimAndFinish(server.url, 'job-3', 'worker-c');
 

@@ -41,15 +41,7 @@ export const CLAUDE = join(here, "node_modules/.bin/claude");
 export const ALLOWED_TOOLS = ["mcp__baton", "Bash", "Edit", "Write"];
 
 /** Resolves once `cond()` (sync or async) is truthy; rejects naming `what` after `ms`. */
-export async function waitUntil(what, cond, ms = 30_000, every = 100) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
+export { waitUntil } from "../common/wait.mjs";
 
 /** The process environment without the developer's Claude, Anthropic and proxy settings. */
 function cleanEnv() {

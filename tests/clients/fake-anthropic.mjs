@@ -264,13 +264,13 @@ function isTurn(body) {
 /**
  * Starts the fake on 127.0.0.1:0 with `scripts` (`{ [agent]: steps }`) and `vars` every
  * script sees. Returns
- * `{ origin, baseUrl(agent), requests, turns(agent), toolResults(agent), players, close() }`:
+ * `{ origin, baseUrl(agent), requests, turns(agent), toolResults(agent), players, waiting(barrier), close() }`:
  * `requests` is every request in arrival order as `{ n, at, agent, kind, method, path,
  * headers, body, answer }` (`kind`: turn, side, count_tokens or unknown).
  */
 export async function startFakeAnthropic(scripts, { vars = {} } = {}) {
   const requests = [];
-  const barriers = new Map(); // name -> { arrived: Set, open: Promise, release }
+  const barriers = new Map(); // name -> { arrived: Set, open: Promise, released, release() }
   const left = new Set(); // agents whose process has ended: no barrier waits for them
   const check = (b) => {
     if ([...players.keys()].every((a) => b.arrived.has(a) || left.has(a))) b.release();
@@ -281,7 +281,11 @@ export async function startFakeAnthropic(scripts, { vars = {} } = {}) {
       if (!b) {
         let release;
         const open = new Promise((r) => (release = r));
-        b = { arrived: new Set(), open, release };
+        b = { arrived: new Set(), open, released: false };
+        b.release = () => {
+          b.released = true;
+          release();
+        };
         barriers.set(name, b);
       }
       b.arrived.add(agent);
@@ -394,6 +398,11 @@ export async function startFakeAnthropic(scripts, { vars = {} } = {}) {
     leave(agent) {
       left.add(agent);
       for (const b of barriers.values()) check(b);
+    },
+    /** The agents held at barrier `name` now (arrived, not yet let through). */
+    waiting: (name) => {
+      const b = barriers.get(name);
+      return b && !b.released ? [...b.arrived] : [];
     },
     /** Script errors the fake hit (a bad template, an unknown label), with the request. */
     errors: () => requests.filter((r) => r.error).map((r) => `${r.agent}: ${r.error}`),

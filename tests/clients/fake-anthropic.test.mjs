@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startFakeAnthropic, fill } from "./fake-anthropic.mjs";
+import { waitUntil } from "../common/wait.mjs";
 
 /** A turn request as Claude Code sends one: tools offered, the conversation so far. */
 function turn(messages, stream = false) {
@@ -107,7 +108,8 @@ test("a barrier holds each agent's turn until every agent reached it or left", a
     oneDone = true;
     return r;
   });
-  await new Promise((r) => setTimeout(r, 200));
+  // held, not merely late: the fake says one waits at b (no fixed sleep before looking)
+  await waitUntil("one waits at the barrier", () => fake.waiting("b").includes("one"), 10_000, 10);
   assert.equal(oneDone, false, "passed the barrier alone");
   fake.leave("three"); // an agent that ended does not hold the others
   const two = await post(fake, "two", turn(start));

@@ -17,6 +17,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { serve } from "./baton.mjs";
+import { waitUntil } from "../common/wait.mjs";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
@@ -46,8 +47,6 @@ async function within(ms, what, promise) {
   }
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 100));
-
 let baton; // { child, base, dir }
 
 before(async () => {
@@ -62,13 +61,10 @@ before(async () => {
   const conn = await connect();
   const { client } = conn;
   try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
+    await waitUntil("the everything__* tools", async () => {
       const { tools } = await within(STEP, "tools/list", client.listTools());
-      if (tools.some((t) => t.name === "everything__echo")) break;
-      assert.ok(Date.now() < deadline, `no everything__* tools within 60 s: ${tools.map((t) => t.name)}`);
-      await tick();
-    }
+      return tools.some((t) => t.name === "everything__echo");
+    }, 60_000);
   } finally {
     await disconnect(conn);
   }

@@ -1,11 +1,18 @@
-//! Shared test harness: a real baton server on 127.0.0.1:0 over a real sled
-//! directory, and a small REST client.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+//! Shared test harness: a real baton server on 127.0.0.1:0 over a real data
+//! directory, and a small REST client; child processes (`spawn_baton`,
+//! [`child`]), polled waits (`wait_until`, [`wait`]) and a PostgreSQL
+//! server ([`postgres`]).
+#![allow(dead_code, unreachable_pub, missing_docs, unused_imports)]
 
+pub mod child;
 pub mod postgres;
+pub mod wait;
+
+pub use child::{baton_command, spawn_baton, unread_at, Announces, Child};
+pub use wait::{block_until, eventually, holds, wait_until, wait_until_sync};
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::App;
 use baton::{Runtime, Settings};
@@ -220,22 +227,6 @@ pub async fn read(res: reqwest::Response) -> (u16, Value) {
     (st, v)
 }
 
-/// Poll `f` until it returns true or `timeout` passes.
-pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 /// `target/<profile>/examples/fault_server` (examples/fault_server.rs),
 /// built on demand when missing (`make test` builds it first).
 pub fn fault_server() -> std::path::PathBuf {
@@ -357,70 +348,18 @@ pub async fn mcp_session(http: &reqwest::Client, root: &str, protocol: &str) -> 
     id
 }
 
-/// A `baton` child process started by a test; killed (by its own pid) when
-/// dropped, unless it already exited.
-pub struct Child {
-    pub process: std::process::Child,
-    /// `http://127.0.0.1:<port>` from the "baton listening on" line.
-    pub url: String,
-}
-
-impl Child {
-    /// Start this build's `baton` binary with `args` and `envs` (port 0;
-    /// stdout is read for the listening line, stderr goes to the test's).
-    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Self {
-        use std::io::{BufRead, BufReader};
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baton"));
-        cmd.args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let mut process = cmd.spawn().expect("spawn baton");
-        let stdout = process.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("baton listening on ") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => Self { process, url },
-            Err(_) => {
-                let _ = process.kill();
-                let _ = process.wait();
-                panic!("baton did not report its address");
-            }
-        }
-    }
-
-    /// Send SIGTERM and wait up to `bound` for the exit; `None` if it did
-    /// not exit in time (it is then killed).
-    pub fn terminate(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
-        let pid = nix::unistd::Pid::from_raw(self.process.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + bound;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.process.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-        None
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if let Ok(None) = self.process.try_wait() {
-            let _ = self.process.kill();
-            let _ = self.process.wait();
-        }
+impl TestServer {
+    /// Stop a server whose store has failed (its shutdown then reports that
+    /// failure, which such a test expects) and hand back the guard of its
+    /// temporary data directory, so another server can start on the same
+    /// directory as a restart would.
+    pub async fn stop_failed(self) -> Option<tempfile::TempDir> {
+        self.handle.stop(true).await;
+        let closed = self.runtime.shutdown().await;
+        assert!(
+            closed.is_err(),
+            "the store had failed, so its close says so"
+        );
+        self._dir
     }
 }

@@ -58,7 +58,7 @@ async def agent(url, mode, name, completions, stop_at):
         while time.monotonic() < stop_at:
             r = await c.call_tool("claim_next_task", {"worker": name})
             if is_error(r):
-                # no free slot right now: back off briefly
+                # no free slot right now: back off briefly (the load, nothing asserted)
                 await asyncio.sleep(0.005)
                 continue
             claim = structured(r)
@@ -66,6 +66,7 @@ async def agent(url, mode, name, completions, stop_at):
                 if sum(completions.values()) >= TASKS:
                     return
                 idle += 1
+                # nothing claimable yet: an idle agent's backoff (the load, nothing asserted)
                 await asyncio.sleep(min(0.002 * idle, 0.05))
                 continue
             idle = 0

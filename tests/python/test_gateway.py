@@ -46,7 +46,7 @@ async def gateway_tools(c, deadline):
         names = {t.name for t in (await c.list_tools()).tools}
         if "everything__echo" in names or time.monotonic() > deadline:
             return names
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # a bounded poll: the caller asserts on what it returns
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

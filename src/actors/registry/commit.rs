@@ -16,7 +16,7 @@ use crate::actors::resolver::{DependencyResolver, MarkCancelled, MarkDone, MarkF
 use crate::actors::slots::{SlotAllocator, TaskEnded};
 use crate::core::table::Effects;
 use crate::error::Error;
-use crate::model::{EventKind, Millis, Task, TaskId, TaskStatus};
+use crate::model::{EventKind, Millis, RequestAnswer, Task, TaskId, TaskStatus};
 use crate::store::{Ticket, WriteBatch};
 
 /// Results of asking the resolver about finished, failed and cancelled tasks.
@@ -103,6 +103,23 @@ impl TaskRegistry {
                 }
             }
         }
+        // a remembered claim lives as long as its lease: forgotten in the
+        // commit that ends it
+        for lease in &fx.leases_ended {
+            let answer = RequestAnswer::Lease {
+                task_id: lease.task_id.clone(),
+                lease_id: lease.lease_id,
+            };
+            if let Some(rec) = self.requests.forget_answer(&answer) {
+                self.request_writes.push((rec.key, None));
+            }
+        }
+        for (key, rec) in self.request_writes.drain(..) {
+            match rec {
+                Some(rec) => batch.put_request(&rec),
+                None => batch.remove_request(&key),
+            }
+        }
         for lease in &fx.leases_renewed {
             if !seen.contains(&lease.task_id) {
                 batch.put_renewal(&lease.task_id, lease.lease_id, lease.expires_at, now);
@@ -118,6 +135,8 @@ impl TaskRegistry {
                 .and_then(|id| snapshots.get(id).cloned());
             batch.put_event(ev, snap);
         }
+        // a lease's reservations end in the commit that ends the lease
+        self.reservations_into(&mut batch, &fx.leases_ended, &fx.leases_renewed);
         let next_lease = self.table.next_lease_id();
         let new_ceiling = (next_lease > self.lease_ceiling).then(|| next_lease + LEASE_BLOCK);
         if let Some(c) = new_ceiling {
@@ -128,7 +147,11 @@ impl TaskRegistry {
             self.lease_ceiling = c;
         }
         let mut waits = Vec::new();
+        for lease in &fx.leases_started {
+            self.count_key(&lease.task_id, true);
+        }
         for lease in &fx.leases_ended {
+            self.count_key(&lease.task_id, false);
             let ended = TaskEnded {
                 slot: lease.slot,
                 task: lease.task_id.clone(),

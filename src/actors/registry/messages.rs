@@ -30,17 +30,27 @@ pub struct AddTasks {
 
 /// Claim the best ready task (highest priority, then oldest) carrying all
 /// `tags`, together with a slot, in one step. `Ok(None)`: nothing is ready.
+///
+/// With a `request_id`, a claim is remembered while its lease lasts (the
+/// record is written in the claim's commit and removed in the lease end's):
+/// the same request again (same actor name, worker and `request_id`)
+/// answers the task with the lease it already holds, and claims nothing
+/// else. A lease that lapsed is not answered again.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<Claimed>, Error>")]
 pub struct ClaimNext {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Claiming worker.
+    /// The claiming worker's name (free text; the `X-Baton-Worker` header or the tool
+    /// argument), recorded in the lease.
     pub worker: String,
-    /// Required tags.
+    /// Tags the task must all carry (empty: any task); compared exactly,
+    /// case-sensitive.
     pub tags: Vec<String>,
     /// Explicit slot the worker holds (otherwise a free one is taken).
     pub slot: Option<u32>,
+    /// The client's idempotency key, already checked.
+    pub request_id: Option<String>,
 }
 
 /// Claim the best ready task that carries an executor whose server is not in
@@ -59,15 +69,19 @@ pub struct ClaimNextExecutor {
     pub exclude: Vec<TaskId>,
 }
 
-/// Claim a specific ready task.
+/// Claim a specific ready task. The same worker (and actor name) claiming
+/// a task it already holds under a live lease of the same kind (`compat`)
+/// and, when `slot` is given, in that slot, gets that lease again — a retry
+/// whose first answer was lost — and nothing changes.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Claimed, Error>")]
 pub struct ClaimTask {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The task to claim; it must be `ready` (or already held by this worker, see
+    /// above).
     pub id: TaskId,
-    /// Claiming worker.
+    /// The claiming worker's name, recorded in the lease.
     pub worker: String,
     /// Explicit slot the worker holds (otherwise a free one is taken).
     pub slot: Option<u32>,
@@ -83,10 +97,13 @@ pub struct ClaimTask {
 pub struct Claimed {
     /// The task, now running.
     pub task: Task,
-    /// Its lease.
+    /// The lease the claim made (or, on a repeated request, the one it already held):
+    /// its `lease_id` fences every later update.
     pub lease: Lease,
-    /// Commit to wait on.
-    pub ticket: Ticket,
+    /// Commit to wait on; `None` when the claim repeats an earlier answer
+    /// (nothing was written, but what it repeats may still be on its way
+    /// to disk: wait for a read barrier).
+    pub ticket: Option<Ticket>,
 }
 
 /// Every ready task an agent may claim (no executor tasks), best first,
@@ -101,9 +118,10 @@ pub struct ListReady;
 pub struct Heartbeat {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The running task whose lease to extend.
     pub id: TaskId,
-    /// Lease held.
+    /// The lease the caller holds (its id, or the worker's name for a compat lease); a
+    /// stale one is refused.
     pub lease: LeaseRef,
     /// TTL override in milliseconds (compat routes).
     pub ttl_ms: Option<u64>,
@@ -115,11 +133,13 @@ pub struct Heartbeat {
 pub struct Complete {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The running task to complete.
     pub id: TaskId,
-    /// Lease held.
+    /// The lease the caller holds (its id, or the worker's name for a compat lease); a
+    /// stale one is refused.
     pub lease: LeaseRef,
-    /// Result.
+    /// The task's result as JSON, stored as its `output` (bounded by
+    /// `tasks.max_payload_bytes` serialized); `None` stores none.
     pub output: Option<serde_json::Value>,
 }
 
@@ -129,9 +149,10 @@ pub struct Complete {
 pub struct Fail {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The running task whose attempt failed.
     pub id: TaskId,
-    /// Lease held.
+    /// The lease the caller holds (its id, or the worker's name for a compat lease); a
+    /// stale one is refused.
     pub lease: LeaseRef,
     /// What went wrong.
     pub error: String,
@@ -145,9 +166,10 @@ pub struct Fail {
 pub struct Release {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The running task to give back.
     pub id: TaskId,
-    /// Lease held.
+    /// The lease the caller holds (its id, or the worker's name for a compat lease); a
+    /// stale one is refused.
     pub lease: LeaseRef,
 }
 
@@ -157,9 +179,10 @@ pub struct Release {
 pub struct Cancel {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The task to cancel; a task already done, failed or cancelled is refused.
     pub id: TaskId,
-    /// Why.
+    /// Why, as the caller says it: recorded on the `task_cancelled` event and on
+    /// dependents cancelled with it.
     pub reason: Option<String>,
 }
 
@@ -190,7 +213,7 @@ pub struct SweepLeases;
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Ticket, Error>")]
 pub struct DeleteTask {
-    /// Task.
+    /// The terminal task to delete.
     pub id: TaskId,
     /// Who asked (stamped on the `task_deleted` event).
     pub actor: Principal,
@@ -210,7 +233,7 @@ pub struct OpenOperation {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Operation, Error>")]
 pub struct GetOperation {
-    /// Handle id.
+    /// The handle's id (`op-<uuid>`, as [`OpenOperation`] recorded it).
     pub id: String,
 }
 
@@ -218,7 +241,7 @@ pub struct GetOperation {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Operation, Option<Ticket>), Error>")]
 pub struct SettleOperation {
-    /// Handle id.
+    /// The handle's id (`op-<uuid>`, as [`OpenOperation`] recorded it).
     pub id: String,
     /// The task as it was seen.
     pub task: Task,
@@ -230,6 +253,6 @@ pub struct SettleOperation {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Operation, Option<Ticket>), Error>")]
 pub struct CancelOperation {
-    /// Handle id.
+    /// The handle's id (`op-<uuid>`, as [`OpenOperation`] recorded it).
     pub id: String,
 }

@@ -1,7 +1,10 @@
 //! `TaskRegistry`: the only writer of task state.
 //!
 //! State: a [`TaskTable`] (records, ready queue, lease expiries), the live
-//! [`TaskContext`] of every running task, and the `t/` key space of the store.
+//! [`TaskContext`] of every running task, the live path reservations (the
+//! `r/` key space; `reservations.rs`), and the `t/` key space of the store.
+//! Every claim path checks paths and concurrency keys in one place
+//! (`paths.rs`).
 //! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
 //! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a
@@ -14,7 +17,10 @@
 //! lease-fenced message from the instant its `expires_at` passes (the check
 //! is in [`TaskTable::check_lease`]); the sweep only frees what lapsed.
 //! It also keeps the MCP task handles ([`Operation`]s, the `o/` key space):
-//! [`OpenOperation`], [`SettleOperation`], [`CancelOperation`], [`GetOperation`].
+//! [`OpenOperation`], [`SettleOperation`], [`CancelOperation`], [`GetOperation`],
+//! and the remembered answers of [`ClaimNext`] requests sent with a
+//! `request_id` ([`RequestRecord`]s of the `q/` key space, each written in
+//! its claim's commit and removed in the commit that ends that lease).
 //!
 //! Talks to: the [`DependencyResolver`] (validates new edges, tells which
 //! dependents became ready or must cascade) and the [`SlotAllocator`] (a claim
@@ -37,8 +43,12 @@
 //! | `expiry.rs` | the lease sweep, [`SweepLeases`], [`DeadlineExceeded`] |
 //! | `retention.rs` | the retention timer, [`DeleteTask`] |
 //! | `operations.rs` | the MCP task handles |
+//! | `paths.rs` | the one claim check: paths and concurrency keys, no starvation |
+//! | `reservations.rs` | path reservations: messages, lease ties, the gateway's fence |
 
 use std::collections::{HashMap, HashSet};
+
+use crate::core::reservations::ReservationTable;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,9 +61,12 @@ use crate::actors::slots::SlotAllocator;
 use crate::actors::BoardView;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::core::requests::RequestTable;
 use crate::core::table::{TaskError, TaskTable};
 use crate::error::Error;
-use crate::model::{Lease, Operation, Task, TaskId};
+use crate::model::{
+    Lease, Operation, RequestAnswer, RequestKey, RequestKind, RequestRecord, Task, TaskId,
+};
 use crate::store::{Store, StoreError, Ticket, WriteBatch};
 
 mod add;
@@ -62,6 +75,8 @@ mod commit;
 mod expiry;
 mod messages;
 mod operations;
+mod paths;
+mod reservations;
 mod retention;
 #[cfg(test)]
 mod tests;
@@ -72,6 +87,10 @@ pub use messages::{
     AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
     DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset,
     SettleOperation, SweepLeases,
+};
+pub use reservations::{
+    CheckFence, CheckPaths, ListReservations, ReleasePaths, RenewReservation, ReservePaths,
+    WhyWaiting, MAX_RESERVATION_TTL_SECS,
 };
 
 type Reply<T> = AtomicResponse<TaskRegistry, Result<T, Error>>;
@@ -108,6 +127,23 @@ pub struct TaskRegistry {
     /// ends the slot allocator rewrites that hold's record, and the reply
     /// waits for that write too.
     in_held_slot: HashSet<TaskId>,
+    /// First answers of claim-next requests sent with a `request_id`, while
+    /// their lease lasts.
+    requests: RequestTable,
+    /// Changes of remembered requests for the next commit to write:
+    /// a record to put, or (`None`) a key to remove.
+    request_writes: Vec<(RequestKey, Option<RequestRecord>)>,
+    /// The live path reservations (the `r/` key space; see `reservations.rs`).
+    reservations: ReservationTable,
+    /// Reservations claims made, written by the next commit.
+    pending_reservations: Vec<crate::model::Reservation>,
+    /// Compiled `paths` of tasks.
+    path_cache: paths::PathCache,
+    /// Running tasks per concurrency key.
+    running_keys: HashMap<String, u32>,
+    /// The last lease of each worker that lapsed (task, when), until its
+    /// next claim: the gateway's fence says `stale_lease` for it.
+    lapsed_leases: HashMap<String, (TaskId, crate::model::Millis)>,
 }
 
 impl TaskRegistry {
@@ -144,7 +180,51 @@ impl TaskRegistry {
             poisoned: false,
             operations: HashMap::new(),
             in_held_slot: HashSet::new(),
+            requests: RequestTable::new(),
+            request_writes: Vec::new(),
+            reservations: ReservationTable::new(),
+            pending_reservations: Vec::new(),
+            path_cache: paths::PathCache::default(),
+            running_keys: HashMap::new(),
+            lapsed_leases: HashMap::new(),
         }
+    }
+
+    /// Builder: the remembered claim-next requests loaded from the store.
+    /// A record whose lease is not the current lease of its task any more
+    /// is dropped, and removed from the store by the next commit.
+    pub fn with_requests(mut self, records: Vec<RequestRecord>) -> Self {
+        for rec in records {
+            if rec.key.kind != RequestKind::ClaimNext {
+                continue;
+            }
+            if self.lease_of(&rec.answer).is_some() {
+                self.requests.remember(rec);
+            } else {
+                self.request_writes.push((rec.key, None));
+            }
+        }
+        self
+    }
+
+    /// The current lease `answer` names, if its task still holds it.
+    fn lease_of(&self, answer: &RequestAnswer) -> Option<&Lease> {
+        match answer {
+            RequestAnswer::Lease { task_id, lease_id } => self
+                .table
+                .get(task_id)
+                .and_then(|t| t.lease.as_deref())
+                .filter(|l| l.lease_id == *lease_id),
+            RequestAnswer::Slot { .. } => None,
+        }
+    }
+
+    /// Remember `rec` (a claim just made) for the next commit to write.
+    fn remember_request(&mut self, rec: RequestRecord) {
+        for old in self.requests.remember(rec.clone()) {
+            self.request_writes.push((old.key, None));
+        }
+        self.request_writes.push((rec.key.clone(), Some(rec)));
     }
 
     /// Builder: the running tasks that run in an explicitly held slot (from recovery).
@@ -238,6 +318,7 @@ impl Actor for TaskRegistry {
             .collect();
         for lease in &running {
             self.spawn_context(lease, ctx);
+            self.count_key(&lease.task_id, true);
         }
         self.view.set_counts(self.table.counts());
         let every = Duration::from_millis(self.settings.leases.sweep_interval_ms);

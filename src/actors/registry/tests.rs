@@ -121,18 +121,36 @@ impl Harness {
 
     /// `worker` claims the best ready task; waits until the claim is durable.
     async fn claim_next(&self, worker: &str) -> Result<Option<Claimed>, Error> {
+        self.claim_next_keyed(worker, None).await
+    }
+
+    /// [`Harness::claim_next`] with an idempotency key.
+    async fn claim_next_keyed(
+        &self,
+        worker: &str,
+        request_id: Option<&str>,
+    ) -> Result<Option<Claimed>, Error> {
         let claimed = self
             .ask(ClaimNext {
                 actor: Principal::local(),
                 worker: worker.to_owned(),
                 tags: vec![],
                 slot: None,
+                request_id: request_id.map(str::to_owned),
             })
             .await?;
         if let Some(c) = &claimed {
-            self.durable(c.ticket).await;
+            self.settled(c.ticket).await;
         }
         Ok(claimed)
+    }
+
+    /// Wait for a claim's commit, or (a repeated answer) for a barrier.
+    async fn settled(&self, ticket: Option<Ticket>) {
+        match ticket {
+            Some(t) => self.durable(t).await,
+            None => self.store.barrier().await.expect("a barrier"),
+        }
     }
 
     /// `worker` claims task `id`; waits until the claim is durable.
@@ -148,7 +166,7 @@ impl Harness {
             })
             .await
             .expect("the task is claimable");
-        self.durable(c.ticket).await;
+        self.settled(c.ticket).await;
         c
     }
 
@@ -528,5 +546,185 @@ async fn a_passed_deadline_expires_the_lease_it_was_set_for_and_no_other() {
     assert_eq!(h.kinds("a").last(), Some(&EventKind::TaskExpired));
     assert_eq!(h.busy_slots().await, vec![]);
     assert_eq!(h.ready().await, vec!["a"]);
+    h.close();
+}
+
+/// Issue 23.8: a claim-next sent again with the same `request_id` (its
+/// answer was lost) answers the same task and lease and claims nothing
+/// else; the record is stored with the claim and removed with the lease's
+/// end, after which the key claims afresh. Another worker's identical key
+/// is another request.
+#[actix::test]
+async fn a_keyed_claim_next_sent_again_answers_the_same_lease_until_it_ends() {
+    let h = Harness::start(3);
+    h.add(vec![spec("a", &[]), spec("b", &[]), spec("c", &[])])
+        .await;
+    let first = h
+        .claim_next_keyed("w", Some("r1"))
+        .await
+        .unwrap()
+        .expect("a ready task");
+    assert!(first.ticket.is_some(), "a claim is written");
+    assert_eq!(
+        h.store.load_requests().unwrap().len(),
+        1,
+        "remembered on disk"
+    );
+    let again = h
+        .claim_next_keyed("w", Some("r1"))
+        .await
+        .unwrap()
+        .expect("the same answer");
+    assert_eq!(
+        (again.task.id.clone(), again.lease.clone()),
+        (first.task.id.clone(), first.lease.clone())
+    );
+    assert!(again.ticket.is_none(), "a repeat writes nothing");
+    assert_eq!(h.ready().await.len(), 2, "nothing else was claimed");
+    let other = h
+        .claim_next_keyed("v", Some("r1"))
+        .await
+        .unwrap()
+        .expect("another worker's request");
+    assert_ne!(other.task.id, first.task.id);
+
+    let (_, ticket) = h.ask(complete(&first, first.lease.lease_id)).await.unwrap();
+    h.durable(ticket).await;
+    let kept: Vec<String> = h
+        .store
+        .load_requests()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key.worker)
+        .collect();
+    assert_eq!(
+        kept,
+        vec!["v"],
+        "forgotten in the commit that ended the lease"
+    );
+    let fresh = h
+        .claim_next_keyed("w", Some("r1"))
+        .await
+        .unwrap()
+        .expect("a fresh claim");
+    assert!(fresh.lease.lease_id > other.lease.lease_id);
+    h.close();
+}
+
+/// Issue 23.8: a lapsed lease is not answered again: the keyed retry claims
+/// afresh, and the sweep that expires the lease forgets its record.
+#[actix::test]
+async fn a_keyed_claim_whose_lease_lapsed_is_not_answered_again() {
+    let h = Harness::start(2);
+    h.add(vec![spec("a", &[]), spec("b", &[])]).await;
+    let first = h
+        .claim_next_keyed("w", Some("r1"))
+        .await
+        .unwrap()
+        .expect("a");
+    h.clock.advance(TTL_MS);
+    let fresh = h
+        .claim_next_keyed("w", Some("r1"))
+        .await
+        .unwrap()
+        .expect("b");
+    assert_ne!(fresh.task.id, first.task.id);
+    let ticket = h.ask(SweepLeases).await.unwrap().expect("a lapsed lease");
+    h.durable(ticket).await;
+    let kept = h.store.load_requests().unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        kept[0].answer,
+        crate::model::RequestAnswer::Lease {
+            task_id: fresh.task.id.clone(),
+            lease_id: fresh.lease.lease_id
+        }
+    );
+    h.close();
+}
+
+/// Issue 23.8: claiming a named task the same worker already holds answers
+/// its lease again (a retry whose answer was lost); another worker, or the
+/// same worker on the other kind of lease or another slot, is refused.
+#[actix::test]
+async fn a_claim_of_a_task_its_worker_holds_answers_the_lease_it_holds() {
+    let h = Harness::start(2);
+    h.add(vec![spec("a", &[])]).await;
+    let first = h.claim("a", "w").await;
+    let again = h.claim("a", "w").await;
+    assert_eq!(again.lease, first.lease);
+    assert!(again.ticket.is_none(), "a repeat writes nothing");
+    assert_eq!(h.kinds("a").len(), 2, "added, claimed once");
+    let by = |worker: &str, slot: Option<u32>, compat: bool| ClaimTask {
+        actor: Principal::local(),
+        id: tid("a"),
+        worker: worker.to_owned(),
+        slot,
+        ttl_ms: None,
+        compat,
+    };
+    for refused in [
+        by("v", None, false),
+        by("w", None, true),
+        by("w", Some(first.lease.slot + 1), false),
+    ] {
+        let r = h.ask(refused).await;
+        assert!(
+            matches!(r, Err(Error::Task(TaskError::WrongStatus { .. }))),
+            "{r:?}"
+        );
+    }
+    h.clock.advance(TTL_MS);
+    let r = h.ask(by("w", None, false)).await;
+    assert!(r.is_err(), "a lapsed lease is not answered again: {r:?}");
+    h.close();
+}
+
+/// Issue 23.8 in the slot allocator: a slot claim sent again with the same
+/// `request_id` answers the same slot and holds no other; its record is
+/// stored with the hold and removed in the commit that releases it, after
+/// which the key holds afresh.
+#[actix::test]
+async fn a_keyed_slot_claim_sent_again_answers_the_same_slot_until_the_hold_ends() {
+    use crate::actors::slots::{ClaimSlot, ReleaseSlot};
+    let h = Harness::start(3);
+    let claim = || ClaimSlot {
+        worker: String::new(),
+        owner: None,
+        request_id: Some("r1".into()),
+    };
+    let ask = |m: ClaimSlot| {
+        let slots = h.slots.clone();
+        async move { slots.send(m).await.expect("the allocator runs") }
+    };
+    let (slot, ticket) = ask(claim()).await.unwrap();
+    h.settled(ticket).await;
+    assert_eq!(
+        h.store.load_requests().unwrap().len(),
+        1,
+        "stored with the hold"
+    );
+    let (again, ticket) = ask(claim()).await.unwrap();
+    assert_eq!(
+        (again, ticket),
+        (slot, None),
+        "the same slot, nothing written"
+    );
+    let busy = h.slots.send(ListSlots).await.unwrap();
+    assert_eq!(busy.iter().filter(|s| s.explicit).count(), 1);
+    let t = h
+        .slots
+        .send(ReleaseSlot { slot, worker: None })
+        .await
+        .unwrap()
+        .unwrap();
+    h.durable(t).await;
+    assert!(
+        h.store.load_requests().unwrap().is_empty(),
+        "removed with the hold"
+    );
+    let (fresh, ticket) = ask(claim()).await.unwrap();
+    assert!(ticket.is_some(), "a new hold is written");
+    assert_eq!(fresh, slot, "the lowest free slot again, as a new hold");
     h.close();
 }

@@ -5,27 +5,10 @@ use proptest::prelude::*;
 
 fn new_task(id: &str, priority: i32, status: TaskStatus) -> Task {
     Task {
-        id: TaskId::from_trusted(id),
-        title: id.into(),
-        description: String::new(),
-        payload: None,
-        tags: vec![],
         priority,
-        dependencies: vec![],
         max_attempts: 2,
-        timeout_secs: None,
         status,
-        output: None,
-        error: None,
-        attempts: 0,
-        lease: None,
-        worker: None,
-        started_at: None,
-        finished_at: None,
-        created_at: 0,
-        updated_at: 0,
-        seq: 0,
-        executor: None,
+        ..Task::for_test(id)
     }
 }
 

@@ -16,6 +16,11 @@
 //!   sees every batch committed before it and nothing later).
 //! - **The write transaction** reads its own writes (fjall merges its
 //!   memtable into reads); dropped uncommitted it writes nothing.
+//! - **Reads after a failed commit.** fjall writes a batch to its journal
+//!   and syncs it before it puts the batch into its memtables and makes
+//!   its sequence number visible; a commit whose journal write or sync
+//!   fails returns first (and fjall refuses later writes), so snapshots
+//!   keep answering with the last durable commit, as a restart shows it.
 //! - **Memory** is fjall's block cache (`[storage] cache_mb`) plus the
 //!   memtables not yet flushed to disk (bounded by fjall's write buffer).
 //!   fjall flushes and compacts on background threads of its own.
@@ -32,6 +37,10 @@ pub(crate) const FJALL_DIR: &str = "baton.fjall";
 
 /// The keyspace everything lives in.
 const BOARD: &str = "board";
+
+/// Table files fjall keeps open at most (its default is 900); the
+/// descriptor budget (`crate::descriptors`) reserves this many for it.
+const FJALL_CACHED_FILES: usize = 128;
 
 /// A fjall error as a [`StoreError`]: I/O failures (and fjall's refusal
 /// of every write after one, `Poisoned`) are the disk's.
@@ -68,6 +77,7 @@ impl FjallEngine {
         };
         let db = fjall::SingleWriterTxDatabase::builder(dir.join(FJALL_DIR))
             .cache_size(cache_bytes)
+            .max_cached_files(Some(FJALL_CACHED_FILES))
             .open()
             .map_err(open_error)?;
         let board = db

@@ -29,6 +29,12 @@
 //! - **The write transaction** collects its writes in an overlay over the
 //!   tree (reads through it see them); they reach sled only after
 //!   `before_commit` succeeded. One transaction at a time.
+//! - **Reads after a failed flush.** A group whose apply, flush or sync
+//!   failed may be in sled's memory (and on disk or not after a restart).
+//!   Every group records its keys' earlier values first; on a failure
+//!   those become a permanent undo entry and every later snapshot is
+//!   taken at the generation before the group: the last durable state,
+//!   which is what a restart shows of everything acknowledged.
 //! - **Memory grows with the keys written**: sled 0.34 keeps materialised
 //!   copies of the nodes it wrote, beyond `cache_capacity` (BENCHMARKS.md
 //!   measures it on the 1,000,000-task board). redb and fjall are bounded
@@ -84,9 +90,26 @@ struct Versions {
     /// For each generation an older live snapshot predates: its keys'
     /// values before it.
     undo: BTreeMap<u64, Undo>,
+    /// Once a commit group failed after it reached sled: the generation
+    /// before it, the last one known durable. Every later snapshot is
+    /// taken at it (a permanent reader keeps the failed group's undo
+    /// entry), so reads show what a restart shows at least, never the
+    /// group whose outcome is unknown.
+    durable: Option<u64>,
 }
 
 impl Versions {
+    /// Generation `failed` did not become durable: from now on snapshots
+    /// are taken at the generation before it, whose values `undo` holds
+    /// for the keys `failed` changed (a snapshot taken in between, at
+    /// `failed`, may still show it).
+    fn pin_before(&mut self, failed: u64, undo: Undo) {
+        let durable = failed - 1;
+        self.undo.entry(failed).or_insert(undo);
+        *self.readers.entry(durable).or_default() += 1;
+        self.durable = Some(durable);
+    }
+
     /// Drop the undo entries no live snapshot needs: generation `h` is
     /// needed while a snapshot of a generation below `h` lives.
     fn prune(&mut self) {
@@ -175,7 +198,7 @@ impl SledEngine {
     /// A snapshot of everything applied so far.
     fn read(&self) -> SledRead {
         let mut v = self.versions();
-        let generation = v.current;
+        let generation = v.durable.unwrap_or(v.current);
         *v.readers.entry(generation).or_default() += 1;
         SledRead {
             tree: self.tree.clone(),
@@ -220,7 +243,9 @@ impl Engine for SledEngine {
         before_commit: &mut dyn FnMut() -> Result<(), StoreError>,
     ) -> Result<(), TxError> {
         let outcome = self.transact_once(apply, before_commit);
-        if outcome.is_err() {
+        // only a group that reached sled leaves it unable to flush on
+        // drop; one refused before (`TxError::Apply`) wrote nothing
+        if matches!(outcome, Err(TxError::Commit(_))) {
             self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         outcome
@@ -253,33 +278,46 @@ impl SledEngine {
                 None => batch.remove(k.as_slice()),
             }
         }
-        {
+        // the keys' values before this group: the undo entry of a snapshot
+        // taken before it, and what reads show if its flush fails
+        let mut undo = Undo::new();
+        for k in writes.keys() {
+            let old = self
+                .tree
+                .get(k)
+                .map_err(|e| TxError::Apply(sled_error(e)))?;
+            undo.insert(k.clone(), old.map(|o| o.to_vec()));
+        }
+        let next = {
             // held until the generation moved on: a snapshot is taken
             // either before (and gets the undo entry) or after this group
             let mut v = self.versions();
+            let next = v.current + 1;
             if !v.readers.is_empty() {
-                let mut undo = Undo::new();
-                for k in writes.keys() {
-                    let old = self
-                        .tree
-                        .get(k)
-                        .map_err(|e| TxError::Apply(sled_error(e)))?;
-                    undo.insert(k.clone(), old.map(|o| o.to_vec()));
-                }
-                let next = v.current + 1;
-                v.undo.insert(next, undo);
+                v.undo.insert(next, undo.clone());
             }
             // from here on the outcome is unknown until the sync returned
             let applied = self.tree.apply_batch(batch);
-            v.current += 1;
-            applied.map_err(|e| TxError::Commit(sled_error(e)))?;
-        }
-        self.tree
+            v.current = next;
+            if let Err(e) = applied {
+                v.pin_before(next, undo);
+                return Err(TxError::Commit(sled_error(e)));
+            }
+            next
+        };
+        let synced = self
+            .tree
             .flush()
-            .map_err(|e| TxError::Commit(sled_error(e)))?;
-        self.log
-            .sync_data()
-            .map_err(|e| TxError::Commit(io_error(e)))
+            .map_err(|e| TxError::Commit(sled_error(e)))
+            .and_then(|_| {
+                self.log
+                    .sync_data()
+                    .map_err(|e| TxError::Commit(io_error(e)))
+            });
+        if synced.is_err() {
+            self.versions().pin_before(next, undo);
+        }
+        synced
     }
 }
 

@@ -18,7 +18,9 @@ use super::leases::LEASE_INDEX_META;
 #[cfg(feature = "sled")]
 use super::sled_import::SLED_MIGRATED_META;
 use super::*;
-use crate::model::{EventKind, LeaseOutcome, LeaseRecord, Millis, TaskStatus};
+use crate::model::{
+    EventKind, GatewayKind, GatewayName, LeaseOutcome, LeaseRecord, Millis, TaskStatus,
+};
 
 mod backup;
 mod committer;
@@ -28,27 +30,10 @@ mod upgrades;
 
 fn task(id: &str) -> Task {
     Task {
-        id: TaskId::from_trusted(id),
-        title: id.into(),
-        description: String::new(),
-        payload: None,
-        tags: vec![],
-        priority: 0,
-        dependencies: vec![],
-        max_attempts: 3,
-        timeout_secs: None,
-        status: TaskStatus::Ready,
-        output: None,
-        error: None,
-        attempts: 0,
-        lease: None,
-        worker: None,
-        started_at: None,
-        finished_at: None,
         created_at: 1,
         updated_at: 1,
         seq: 1,
-        executor: None,
+        ..Task::for_test(id)
     }
 }
 
