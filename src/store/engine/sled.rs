@@ -35,6 +35,11 @@
 //!   those become a permanent undo entry and every later snapshot is
 //!   taken at the generation before the group: the last durable state,
 //!   which is what a restart shows of everything acknowledged.
+//!   That covers a failure before sled saw the group and one that left sled
+//!   working. After a real I/O error (a full disk) sled 0.34 latches it,
+//!   and a read may write (it consolidates the pages it reads), so reads
+//!   can fail with that error until a restart; redb and fjall keep
+//!   answering.
 //! - **Memory grows with the keys written**: sled 0.34 keeps materialised
 //!   copies of the nodes it wrote, beyond `cache_capacity` (BENCHMARKS.md
 //!   measures it on the 1,000,000-task board). redb and fjall are bounded
@@ -242,10 +247,19 @@ impl Engine for SledEngine {
         apply: &mut dyn FnMut(&mut dyn KvWrite) -> Result<(), StoreError>,
         before_commit: &mut dyn FnMut() -> Result<(), StoreError>,
     ) -> Result<(), TxError> {
-        let outcome = self.transact_once(apply, before_commit);
-        // only a group that reached sled leaves it unable to flush on
-        // drop; one refused before (`TxError::Apply`) wrote nothing
-        if matches!(outcome, Err(TxError::Commit(_))) {
+        // a group refused by `before_commit` (an injected failed flush)
+        // never touched sled, which can still flush on drop; any other
+        // error may be sled's latched I/O error (see `Drop`)
+        let mut refused = false;
+        let outcome = {
+            let mut guarded = || {
+                let done = before_commit();
+                refused = done.is_err();
+                done
+            };
+            self.transact_once(apply, &mut guarded)
+        };
+        if outcome.is_err() && !refused {
             self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         outcome
