@@ -50,7 +50,7 @@ fmt: ## format the code
 doc: ## API docs
 	$(CARGO) doc --no-deps --locked
 
-bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch); writes under 1,000 SSE subscribers
+bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; every engine beside a plain SKIP LOCKED loop; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch); writes under 1,000 SSE subscribers
 	$(CARGO) bench --locked --bench e2e
 	BENCH_PG=auto $(CARGO) bench --locked --bench e2e
 	$(CARGO) build --release --locked --example fault_server --bin baton
@@ -59,11 +59,12 @@ bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; gatewa
 	$(CARGO) bench --locked --bench sse
 	./scripts/bench-mcp-ts.sh
 
-bench-pg: ## baton on PostgreSQL vs a plain FOR UPDATE SKIP LOCKED loop (pgbench), same server, same run (needs Debian's postgresql)
+bench-pg: ## every engine (redb, fjall, sled, PostgreSQL) vs a plain FOR UPDATE SKIP LOCKED loop (pgbench), alternating, same run, with the floor of a cycle (needs Debian's postgresql)
 	BENCH_PG=auto $(CARGO) bench --locked --bench e2e
 
-bench-board: build ## the 1,000,000-task board: peak RSS while adding, restart-to-ready, RSS after restart (BENCHMARKS.md)
-	python3 scripts/board-1m.py --tasks 1000000 --baton target/release/baton
+BOARD_ENGINES ?= redb fjall sled
+bench-board: build ## the 1,000,000-task board per embedded engine (BOARD_ENGINES): peak RSS while adding, restart-to-ready, RSS after restart (BENCHMARKS.md)
+	for e in $(BOARD_ENGINES); do python3 scripts/board-1m.py --tasks 1000000 --engine $$e --baton target/release/baton; done
 
 soak: ## long fault runs (see RELIABILITY.md): 10 kill -9 runs of the release binary under 20 workers, 10 runs of agent-coordinate-mcp agents that retry every lost answer (3 kills each), 10 two-node PostgreSQL failover runs, 1000 model-test cases, 10,000 MCP sessions + 100,000 leases leak check
 	$(CARGO) build --release --locked --bin baton

@@ -11,18 +11,25 @@
 //!   registry's in-memory ready queue, next to a scan of every stored task
 //!   (`GET /api/v1/tasks?status=ready`), which is what it used to do.
 //!
-//! With `BENCH_PG=postgres://user@host:port/postgres` (a superuser's URL)
-//! each server gets a fresh PostgreSQL database instead of a redb data dir
-//! (`[storage] backend = "postgres"`), for the two engines side by side.
+//! `BENCH_ENGINE=redb|fjall|sled|postgres` picks the engine of every server
+//! (default redb). With `BENCH_PG=postgres://user@host:port/postgres` (a
+//! superuser's URL) each PostgreSQL server gets a fresh database of that
+//! cluster (and `BENCH_ENGINE` defaults to postgres).
 //!
 //! `BENCH_PG=auto` (`make bench-pg`, part of `make bench`) starts a
 //! PostgreSQL cluster of its own (Debian's `postgresql`, as the tests do,
-//! `fsync` and `synchronous_commit` on) and measures, in the same run and
-//! against the same server, baton's claim→complete cycles on the
-//! PostgreSQL backend at 1, 8 and 64 workers next to the way
+//! `fsync` and `synchronous_commit` on) and measures, in the same run,
+//! baton's claim→complete cycles on every engine (`BENCH_ENGINES`, default
+//! `redb,fjall,sled,postgres`) at 1, 8 and 64 workers next to the way
 //! PostgreSQL-backed queues claim: a plain `SELECT … FOR UPDATE SKIP
 //! LOCKED` claim transaction and a completing `UPDATE` per cycle, driven by
-//! `pgbench` with as many clients.
+//! `pgbench` with as many clients, on the same PostgreSQL server. The
+//! engines and the loop alternate, `BENCH_ROUNDS` rounds (default 3); each
+//! round also measures the floor of a cycle on this machine: a 4 KiB
+//! append + `fdatasync` in the data directory's file system, and a loopback
+//! HTTP round trip to an actix-web handler that does nothing (the same
+//! client, the same 2 server workers). The summary gives ranges over the
+//! rounds and each engine's ratio to the loop of its own round.
 //!
 //! Every acknowledged write here is durable (flushed) before its reply.
 //! Loops are bounded by count and by a 120 s deadline per run.
@@ -51,6 +58,55 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TASKS: usize = 10_000;
 const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Where a bench server keeps its board.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Engine {
+    Redb,
+    Fjall,
+    Sled,
+    Postgres,
+}
+
+impl Engine {
+    fn parse(name: &str) -> Engine {
+        match name.trim() {
+            "redb" => Engine::Redb,
+            "fjall" => Engine::Fjall,
+            "sled" => Engine::Sled,
+            "postgres" => Engine::Postgres,
+            other => panic!("unknown engine {other:?} (redb, fjall, sled, postgres)"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Redb => "redb",
+            Engine::Fjall => "fjall",
+            Engine::Sled => "sled",
+            Engine::Postgres => "postgres",
+        }
+    }
+
+    fn backend(self) -> baton::config::StorageBackend {
+        use baton::config::StorageBackend as B;
+        match self {
+            Engine::Redb => B::Redb,
+            Engine::Fjall => B::Fjall,
+            Engine::Sled => B::Sled,
+            Engine::Postgres => B::Postgres,
+        }
+    }
+
+    /// `BENCH_ENGINE`, else postgres when `BENCH_PG` names a server, else redb.
+    fn from_env() -> Engine {
+        match std::env::var("BENCH_ENGINE") {
+            Ok(e) => Engine::parse(&e),
+            Err(_) if PG_ADMIN.get().is_some() => Engine::Postgres,
+            Err(_) => Engine::Redb,
+        }
+    }
+}
 
 struct Server {
     addr: std::net::SocketAddr,
@@ -85,25 +141,31 @@ async fn fresh_database(admin: &str) -> String {
 }
 
 fn start_server(slots: u32) -> Server {
-    start_server_with(slots, false)
+    start_server_with(slots, false, Engine::from_env())
 }
 
-/// A server with `slots` worker slots; with `auth`, `[auth] required = true`
-/// and an agent token (`Server::token`) every request must present.
-fn start_server_with(slots: u32, auth: bool) -> Server {
+/// A server with `slots` worker slots on `engine`; with `auth`, `[auth]
+/// required = true` and an agent token (`Server::token`) every request must
+/// present.
+fn start_server_with(slots: u32, auth: bool, engine: Engine) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = Settings::for_tests(dir.path());
     settings.auth.required = auth;
     settings.slots.count = slots;
     settings.leases.ttl_secs = 600;
     settings.tasks.max_batch = 10_000;
-    let pg = PG_ADMIN.get().cloned();
+    settings.storage.backend = engine.backend();
+    let pg = (engine == Engine::Postgres).then(|| {
+        PG_ADMIN
+            .get()
+            .cloned()
+            .expect("the postgres engine needs BENCH_PG")
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let sys = actix_rt::System::new();
         sys.block_on(async move {
             if let Some(admin) = pg {
-                settings.storage.backend = baton::config::StorageBackend::Postgres;
                 settings.storage.url = fresh_database(&admin).await;
             }
             let runtime = Runtime::start(settings).await.expect("runtime");
@@ -256,9 +318,15 @@ async fn add_all(http: &reqwest::Client, base: &str, n: usize, token: Option<&st
 }
 
 async fn cycles(workers: usize, auth: bool) -> (f64, f64, f64) {
-    let server = start_server_with(64, auth);
+    cycles_on(workers, auth, Engine::from_env(), TASKS).await
+}
+
+/// claim→complete of `tasks` tasks by `workers` workers on a fresh server
+/// on `engine`: cycles/s, p50 and p99 cycle (ms).
+async fn cycles_on(workers: usize, auth: bool, engine: Engine, tasks: usize) -> (f64, f64, f64) {
+    let server = start_server_with(64, auth, engine);
     let http = client();
-    add_all(&http, &server.base, TASKS, server.token.as_deref()).await;
+    add_all(&http, &server.base, tasks, server.token.as_deref()).await;
     let done = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut handles = Vec::new();
@@ -296,12 +364,12 @@ async fn cycles(workers: usize, auth: bool) -> (f64, f64, f64) {
     let elapsed = start.elapsed();
     assert_eq!(
         done.load(Ordering::Relaxed),
-        TASKS,
+        tasks,
         "all tasks cycled before the deadline"
     );
     lat.sort();
     let r = (
-        TASKS as f64 / elapsed.as_secs_f64(),
+        tasks as f64 / elapsed.as_secs_f64(),
         pct(&lat, 0.5),
         pct(&lat, 0.99),
     );
@@ -309,8 +377,10 @@ async fn cycles(workers: usize, auth: bool) -> (f64, f64, f64) {
     if let Ok(res) = http.get(format!("{}/stats", server.base)).send().await {
         if let Ok(v) = res.json::<Value>().await {
             eprintln!(
-                "  [{workers} workers] {} commits in {} flushes",
-                v["store"]["commits"], v["store"]["flushes"]
+                "  [{} {workers} workers] {} commits in {} flushes",
+                engine.name(),
+                v["store"]["commits"],
+                v["store"]["flushes"]
             );
         }
     }
@@ -563,18 +633,173 @@ fn skip_locked(pg: &postgres::Postgres, clients: usize, secs: u64) -> f64 {
         .unwrap_or_else(|| panic!("no tps in pgbench's output: {text}"))
 }
 
-/// baton on PostgreSQL next to a plain `SKIP LOCKED` loop, same server,
-/// same run.
-async fn postgres_side_by_side(pg: &postgres::Postgres) {
-    println!("## claim→complete on PostgreSQL: baton vs a plain SKIP LOCKED loop (pgbench)\n");
-    println!("| workers | baton cycles/s | baton p50 / p99 (ms) | SKIP LOCKED cycles/s | baton ÷ SKIP LOCKED |");
-    println!("|---:|---:|---:|---:|---:|");
-    for w in [1, 8, 64] {
-        let (rate, p50, p99) = cycles(w, false).await;
-        let plain = tokio::task::block_in_place(|| skip_locked(pg, w, 10));
-        println!(
-            "| {w} | {rate:.0} | {p50:.2} / {p99:.2} | {plain:.0} | {:.2} |",
-            rate / plain
-        );
+/// Tasks per claim→complete run at `workers` workers in the engine
+/// comparison: fewer at 1 worker, where a run takes longest.
+fn tasks_for(workers: usize) -> usize {
+    std::env::var("BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if workers == 1 { 3_000 } else { TASKS })
+}
+
+/// p50 (ms) of a 4 KiB append followed by `fdatasync`, in a fresh file in
+/// the file system the bench servers' data directories live in (the
+/// temporary directory): what one durable commit cannot go below.
+fn fdatasync_p50() -> f64 {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut f = std::fs::File::create(dir.path().join("probe")).expect("probe file");
+    let block = vec![7u8; 4096];
+    let mut lat = Vec::with_capacity(500);
+    for _ in 0..500 {
+        let t0 = Instant::now();
+        f.write_all(&block).expect("write");
+        f.sync_data().expect("fdatasync");
+        lat.push(t0.elapsed());
     }
+    lat.sort();
+    pct(&lat, 0.5)
+}
+
+/// p50 (ms) of one loopback HTTP/1.1 round trip (the cycles' client,
+/// keep-alive) to an actix-web handler that only answers `{}`, on 2
+/// workers as the bench servers: what a request costs without baton.
+async fn http_round_trip_p50() -> f64 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let sys = actix_rt::System::new();
+        sys.block_on(async move {
+            let server = actix_web::HttpServer::new(|| {
+                App::new().route(
+                    "/echo",
+                    actix_web::web::post().to(|_body: actix_web::web::Bytes| async {
+                        actix_web::HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body("{}")
+                    }),
+                )
+            })
+            .workers(2)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .listen(listener)
+            .expect("listen")
+            .run();
+            tx.send(server.handle()).expect("send handle");
+            let _ = server.await;
+        });
+    });
+    let handle = rx.recv().expect("echo server");
+    let mut conn = Conn::open(addr, None).await;
+    let mut lat = Vec::with_capacity(2000);
+    for i in 0..2200 {
+        let t0 = Instant::now();
+        let (status, _) = conn.post("/echo", "{\"worker\":\"w0\"}").await;
+        assert_eq!(status, 200);
+        if i >= 200 {
+            lat.push(t0.elapsed());
+        }
+    }
+    handle.stop(true).await;
+    let _ = thread.join();
+    lat.sort();
+    pct(&lat, 0.5)
+}
+
+/// `lo – hi` of `xs` with `digits` decimals.
+fn range(xs: &[f64], digits: usize) -> String {
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if xs.len() == 1 || (hi - lo).abs() < f64::EPSILON {
+        format!("{lo:.digits$}")
+    } else {
+        format!("{lo:.digits$} – {hi:.digits$}")
+    }
+}
+
+/// Every engine (`BENCH_ENGINES`) next to a plain `SKIP LOCKED` loop on
+/// `pg`, alternating, `BENCH_ROUNDS` rounds, with the floor of a cycle
+/// measured in each round.
+async fn postgres_side_by_side(pg: &postgres::Postgres) {
+    let engines: Vec<Engine> = std::env::var("BENCH_ENGINES")
+        .unwrap_or_else(|_| "redb,fjall,sled,postgres".into())
+        .split(',')
+        .map(Engine::parse)
+        .collect();
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let workers: Vec<usize> = std::env::var("BENCH_WORKER_COUNTS")
+        .unwrap_or_else(|_| "1,8,64".into())
+        .split(',')
+        .map(|w| w.trim().parse().expect("a worker count"))
+        .collect();
+    // (workers, engine) -> per round: (cycles/s, p50, p99, ratio to the loop)
+    type Runs = Vec<(f64, f64, f64, f64)>;
+    let mut results: std::collections::BTreeMap<(usize, usize), Runs> = Default::default();
+    let mut loops: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
+    let mut syncs = Vec::new();
+    let mut trips = Vec::new();
+    println!(
+        "## claim→complete, every engine beside a plain SKIP LOCKED loop (pgbench), alternating\n"
+    );
+    println!("| round | workers | engine | cycles/s | p50 / p99 cycle (ms) | SKIP LOCKED cycles/s | ÷ loop |");
+    println!("|---:|---:|---|---:|---:|---:|---:|");
+    for round in 1..=rounds {
+        let sync = tokio::task::block_in_place(fdatasync_p50);
+        let trip = http_round_trip_p50().await;
+        eprintln!("round {round}: fdatasync p50 {sync:.3} ms, loopback HTTP p50 {trip:.3} ms");
+        syncs.push(sync);
+        trips.push(trip);
+        for &w in &workers {
+            let plain = tokio::task::block_in_place(|| skip_locked(pg, w, 5));
+            loops.entry(w).or_default().push(plain);
+            for (e, &engine) in engines.iter().enumerate() {
+                let (rate, p50, p99) = cycles_on(w, false, engine, tasks_for(w)).await;
+                println!(
+                    "| {round} | {w} | {} | {rate:.0} | {p50:.2} / {p99:.2} | {plain:.0} | {:.2} |",
+                    engine.name(),
+                    rate / plain
+                );
+                results
+                    .entry((w, e))
+                    .or_default()
+                    .push((rate, p50, p99, rate / plain));
+            }
+        }
+    }
+    println!("\n## summary over {rounds} rounds (ranges)\n");
+    println!("| workers | engine | cycles/s | p50 cycle (ms) | p99 cycle (ms) | ÷ SKIP LOCKED (same round) |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for &w in &workers {
+        let plain = &loops[&w];
+        println!("| {w} | SKIP LOCKED loop | {} | | | 1 |", range(plain, 0));
+        for (e, engine) in engines.iter().enumerate() {
+            let r = &results[&(w, e)];
+            let col = |f: fn(&(f64, f64, f64, f64)) -> f64| r.iter().map(f).collect::<Vec<_>>();
+            println!(
+                "| {w} | {} | {} | {} | {} | {} |",
+                engine.name(),
+                range(&col(|x| x.0), 0),
+                range(&col(|x| x.1), 2),
+                range(&col(|x| x.2), 2),
+                range(&col(|x| x.3), 2)
+            );
+        }
+    }
+    let floors: Vec<f64> = syncs
+        .iter()
+        .zip(&trips)
+        .map(|(s, t)| 2.0 * s + 2.0 * t)
+        .collect();
+    println!(
+        "\nfloor of a cycle: fdatasync (4 KiB append) p50 {} ms, loopback HTTP round trip p50 {} ms; \
+         two of each: {} ms",
+        range(&syncs, 3),
+        range(&trips, 3),
+        range(&floors, 3)
+    );
 }

@@ -13,7 +13,10 @@ start-up at scale, measured on the release binary (`make bench-board`).
 
 Standard library only; prints one JSON object (and a human summary on stderr).
 Usage: scripts/board-1m.py [--tasks N] [--restarts N] [--keep | --reuse DIR]
-       [--baton target/release/baton] [--wrap heaptrack]
+       [--baton target/release/baton] [--wrap heaptrack] [--engine redb|fjall|sled]
+
+`--engine` sets `BATON_STORAGE__BACKEND` for a new data dir (a reused one
+keeps the engine it records).
 """
 import argparse
 import json
@@ -38,10 +41,13 @@ def rss_kib(pid, field="VmRSS"):
 
 
 WRAP = []
+ENGINE = []
 
 
 def start(baton, data):
     env = dict(os.environ)
+    if ENGINE:
+        env["BATON_STORAGE__BACKEND"] = ENGINE[0]
     env.update({
         "RUST_LOG": "warn",
         "BATON_MCP__ENABLED": "false",
@@ -90,10 +96,13 @@ def main():
     ap.add_argument("--skip-list", action="store_true", help="do not request /api/available-tasks (profiling a restart)")
     ap.add_argument("--keep", action="store_true", help="keep the data dir and print its path")
     ap.add_argument("--wrap", default="", help="run baton under this command (e.g. heaptrack); RSS figures are then the wrapper's")
+    ap.add_argument("--engine", default="", help="the embedded engine of a new data dir: redb, fjall or sled")
     args = ap.parse_args()
     WRAP.extend(args.wrap.split())
+    if args.engine:
+        ENGINE.append(args.engine)
     data = args.reuse or tempfile.mkdtemp(prefix="baton-1m-")
-    out = {"tasks": args.tasks, "batch": args.batch}
+    out = {"tasks": args.tasks, "batch": args.batch, "engine": args.engine or "default"}
     try:
         if not args.reuse:
             add(args, data, out)

@@ -90,7 +90,8 @@ pub fn open_count() -> Option<u64> {
 /// The formula (all counts are descriptors):
 ///
 /// ```text
-/// reserve    = max(32 + 4 × workers + 8 × downstream servers (+ pool_size + 2 on PostgreSQL),
+/// reserve    = max(32 + 4 × workers + 8 × downstream servers (+ pool_size + 2 on PostgreSQL,
+///                  + 136 on fjall, + 8 on sled),
 ///                  limit / 8)
 /// connections = limit − reserve          (halved on a follower, which opens one to the
 ///                                         leader for each request it proxies)
@@ -161,6 +162,12 @@ impl ConnectionCap {
         let database = match storage.backend {
             StorageBackend::Postgres => u64::from(storage.pool_size) + 2,
             StorageBackend::Redb => 0,
+            // fjall's cache of open table files (`FJALL_CACHED_FILES` in
+            // store/engine/fjall.rs) plus its journals, version file and
+            // locks
+            StorageBackend::Fjall => 128 + 8,
+            // sled's log, its config file, blob files while written
+            StorageBackend::Sled => 8,
         };
         let needed = 32 + 4 * w + 8 * servers as u64 + database;
         let reserve = limit.map_or(needed, |l| needed.max(l / 8));

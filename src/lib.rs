@@ -19,7 +19,7 @@
 //! | 1 | [`clock`] | the one injected time source: the system clock, or a manual one tests step |
 //! | 1 | [`config`] | layered settings: defaults < TOML < `BATON_*`, validated; the downstream server file |
 //! | 2 | [`core`] | pure cores of the actors: DAG, slot table, task table/lease machine, breaker, gateway names, validation (no I/O, time passed in) |
-//! | 3 | [`store`] | persistence: key layout, versioned values, group commit, reads, backups; engines (memory, redb, PostgreSQL with its leader fence) under the facade |
+//! | 3 | [`store`] | persistence: key layout, versioned values, group commit, reads, backups; engines (memory, redb, fjall, sled, PostgreSQL with its leader fence) under the facade |
 //! | 3 | [`pool`] | downstream MCP servers: supervised clients, breakers, restarts, gateway tool names |
 //! | 4 | [`auth`] | the guard in front of every route: Host/Origin, JSON bodies, tokens, JWT, roles, rate limits |
 //! | 5 | [`error`] | the aggregate [`Error`] over the subsystems' errors, each saying its own code |

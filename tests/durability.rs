@@ -1,7 +1,7 @@
 //! Must-show 4: start the real `baton` binary, run a bounded write load,
 //! `kill -9` it mid-load, restart on the same data dir: every acknowledged
 //! add/claim/complete is there, nothing acknowledged is lost, and no task is
-//! claimed twice.
+//! claimed twice — on every embedded engine (redb, fjall, sled).
 
 mod common;
 
@@ -19,6 +19,26 @@ struct Server {
 
 fn spawn(dir: &std::path::Path) -> Server {
     spawn_with(dir, &[("BATON_SLOTS__COUNT", "100000")])
+}
+
+/// [`spawn`] on the embedded engine `engine` (`redb`, `fjall`, `sled`).
+fn spawn_on(dir: &std::path::Path, engine: &str) -> Server {
+    spawn_with(
+        dir,
+        &[
+            ("BATON_SLOTS__COUNT", "100000"),
+            ("BATON_STORAGE__BACKEND", engine),
+        ],
+    )
+}
+
+/// The embedded engines of this build.
+fn embedded_engines() -> Vec<&'static str> {
+    let mut engines = vec!["redb", "fjall"];
+    if cfg!(feature = "sled") {
+        engines.push("sled");
+    }
+    engines
 }
 
 fn spawn_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
@@ -49,8 +69,17 @@ struct Acked {
 
 #[actix_web::test]
 async fn acknowledged_writes_survive_kill_9() {
+    for engine in embedded_engines() {
+        let started = Instant::now();
+        kill_9_run(engine).await;
+        eprintln!("kill -9 on {engine}: {} ms", started.elapsed().as_millis());
+    }
+}
+
+/// One kill -9 run on `engine`.
+async fn kill_9_run(engine: &'static str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut server = spawn(dir.path());
+    let mut server = spawn_on(dir.path(), engine);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -134,11 +163,15 @@ async fn acknowledged_writes_survive_kill_9() {
         .expect("sole owner")
         .into_inner()
         .expect("acked");
-    assert!(acked.added.len() >= 600, "load ran: {}", acked.added.len());
+    assert!(
+        acked.added.len() >= 600,
+        "{engine}: load ran: {}",
+        acked.added.len()
+    );
     assert!(!acked.completed.is_empty() && acked.claimed.len() > acked.completed.len());
 
     // restart on the same directory
-    let server2 = spawn(dir.path());
+    let server2 = spawn_on(dir.path(), engine);
     let mut tasks: HashMap<String, Value> = HashMap::new();
     let mut cursor = String::new();
     loop {
@@ -168,12 +201,15 @@ async fn acknowledged_writes_survive_kill_9() {
         }
     }
     for id in &acked.added {
-        assert!(tasks.contains_key(id), "acknowledged add of {id} was lost");
+        assert!(
+            tasks.contains_key(id),
+            "{engine}: acknowledged add of {id} was lost"
+        );
     }
     for id in &acked.completed {
         assert_eq!(
             tasks[id]["status"], "done",
-            "acknowledged completion of {id} was lost"
+            "{engine}: acknowledged completion of {id} was lost"
         );
     }
     for (id, lease) in &acked.claimed {
@@ -188,7 +224,7 @@ async fn acknowledged_writes_survive_kill_9() {
                 assert_eq!(t["lease"]["lease_id"].as_u64(), Some(*lease), "{id}: {t}")
             }
             Some("done") => {}
-            other => panic!("acknowledged claim of {id} lost: {other:?} {t}"),
+            other => panic!("{engine}: acknowledged claim of {id} lost: {other:?} {t}"),
         }
     }
 
@@ -209,9 +245,12 @@ async fn acknowledged_writes_survive_kill_9() {
         let id = v["task"]["id"].as_str().expect("id").to_owned();
         assert!(
             !acked.claimed.contains_key(&id),
-            "{id} was claimed before the crash and handed out again"
+            "{engine}: {id} was claimed before the crash and handed out again"
         );
-        assert!(handed_out.insert(id.clone()), "{id} handed out twice");
+        assert!(
+            handed_out.insert(id.clone()),
+            "{engine}: {id} handed out twice"
+        );
         let lease = v["lease"]["lease_id"].as_u64().expect("lease");
         let res = http
             .post(format!("{}/tasks/{id}/complete", server2.base))

@@ -326,3 +326,52 @@ fn every_json_snippet_is_valid_and_mcp_json_ones_name_baton() {
     }
     assert!(n >= 4, "{n} JSON snippets");
 }
+
+/// "Storage engines": the block's `BATON_STORAGE__BACKEND=sled baton serve`
+/// line serves the REST block end to end on sled, and the board is there
+/// after a restart that names no engine (the directory records it).
+#[test]
+fn the_sled_line_serves_the_board_end_to_end() {
+    if !cfg!(feature = "sled") {
+        return;
+    }
+    let text = readme();
+    let block = block_after(&text, "### Storage engines", "sh");
+    let line = block
+        .lines()
+        .find(|l| l.contains("baton serve") && l.contains("=sled"))
+        .expect("a `baton serve` line on sled");
+    // the line's `VAR=value` words before `baton` become the environment
+    let env: Vec<(String, String)> = line
+        .split_whitespace()
+        .take_while(|w| *w != "baton")
+        .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    assert_eq!(
+        env,
+        [("BATON_STORAGE__BACKEND".to_owned(), "sled".to_owned())]
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data-sled");
+    let served = serve(&data, &env);
+    let out = run(
+        &block_after(&text, "## Using it over REST", "sh"),
+        &served.url,
+        &[],
+    );
+    assert!(out.contains("\"status\":\"done\""), "{out}");
+    drop(served);
+    assert!(data.join("baton.sled").is_dir(), "sled's files");
+    assert!(!data.join("baton.redb").exists(), "no redb file");
+    let recorded = std::fs::read_to_string(data.join("baton.engine")).expect("record");
+    assert_eq!(recorded.trim(), "sled");
+    // restarted without naming the engine: the directory's record decides
+    let served = serve(&data, &[]);
+    let out = run(
+        "curl -s http://127.0.0.1:8080/api/v1/tasks/setup",
+        &served.url,
+        &[],
+    );
+    assert!(out.contains("\"status\":\"done\""), "{out}");
+}

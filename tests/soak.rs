@@ -36,7 +36,8 @@
 //! must end with every slot free, and within the run bound — an orphaned
 //! compat lease or anonymous hold would hold its slot for 600 s.
 //!
-//! `SOAK_RUNS` runs (default 1, in `make test`; `make soak` runs 10). Every
+//! `SOAK_RUNS` runs on each embedded engine (redb, fjall, sled; default 1
+//! each, in `make test`; `make soak` runs 10 each). Every
 //! run is bounded: 120 s, then it fails. `SOAK_BATON=<path>` runs another
 //! build of the binary (a release build, or an older commit's).
 
@@ -75,8 +76,8 @@ fn binary() -> std::ffi::OsString {
 /// Where a node keeps the board.
 #[derive(Clone, Copy)]
 enum Board<'a> {
-    /// redb in this directory.
-    Redb(&'a std::path::Path),
+    /// An embedded engine (`redb`, `fjall`, `sled`) in this directory.
+    Embedded(&'a std::path::Path, &'static str),
     /// The PostgreSQL database at this URL (several nodes may share it).
     Postgres(&'a str),
 }
@@ -93,8 +94,10 @@ fn spawn_with_slots(board: Board<'_>, slots: u32) -> (Node, String) {
     let mut cmd = Command::new(binary());
     cmd.args(["serve", "--bind", "127.0.0.1:0"]);
     match board {
-        Board::Redb(dir) => {
-            cmd.arg("--data-dir").arg(dir);
+        Board::Embedded(dir, engine) => {
+            cmd.arg("--data-dir")
+                .arg(dir)
+                .env("BATON_STORAGE__BACKEND", engine);
         }
         Board::Postgres(url) => {
             cmd.env("BATON_STORAGE__BACKEND", "postgres")
@@ -741,8 +744,8 @@ struct RunReport {
 
 /// How the run's server dies and comes back.
 enum Topology<'a> {
-    /// One node on redb: `kill -9`, then a restart on the same directory.
-    Single(&'a std::path::Path),
+    /// One node on an embedded engine: `kill -9`, then a restart on the same directory.
+    Single(&'a std::path::Path, &'static str),
     /// A leader and a follower on one PostgreSQL database: `kill -9` of the
     /// leader; the follower takes over. `via_follower`: the clients talk
     /// to the follower from the start (every request proxied until it
@@ -753,8 +756,8 @@ enum Topology<'a> {
 async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
     let mut nodes: Vec<(Node, String)> = Vec::new();
     let base = match &topology {
-        Topology::Single(dir) => {
-            nodes.push(spawn(Board::Redb(dir)));
+        Topology::Single(dir, engine) => {
+            nodes.push(spawn(Board::Embedded(dir, engine)));
             nodes[0].1.clone()
         }
         Topology::Pair { url, via_follower } => {
@@ -811,8 +814,8 @@ async fn one_run(run: u64, topology: Topology<'_>) -> RunReport {
     let killed_after = started.elapsed();
     let mut failover = None;
     match &topology {
-        Topology::Single(dir) => {
-            nodes.push(spawn(Board::Redb(dir)));
+        Topology::Single(dir, engine) => {
+            nodes.push(spawn(Board::Embedded(dir, engine)));
             *sh.base.write().unwrap_or_else(|p| p.into_inner()) = nodes[0].1.clone();
         }
         Topology::Pair { url, .. } => {
@@ -939,13 +942,25 @@ async fn kill_9_loop_keeps_every_acknowledged_write_and_never_grants_twice() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let runs = runs("SOAK_RUNS", 1);
     let mut failed = 0;
-    print_header();
-    for run in 1..=runs {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let r = one_run(run, Topology::Single(dir.path())).await;
-        failed += usize::from(report(run, &r));
+    let mut engines = vec!["redb", "fjall"];
+    if cfg!(feature = "sled") {
+        engines.push("sled");
     }
-    assert_eq!(failed, 0, "{failed} of {runs} runs broke a promise");
+    for engine in &engines {
+        println!("\n{engine}:\n");
+        print_header();
+        for run in 1..=runs {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let r = one_run(run, Topology::Single(dir.path(), engine)).await;
+            failed += usize::from(report(run, &r));
+        }
+    }
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} runs broke a promise",
+        runs * engines.len() as u64
+    );
 }
 
 /// Issue 14, must-show 2: two nodes on one PostgreSQL database, the same
@@ -1203,7 +1218,7 @@ async fn retrying_compat_agent(sh: Arc<Shared>, me: String, named: bool, seed: u
 /// slot free, within [`RUN_LIMIT`] — far below the 600 s an orphaned
 /// compat lease or anonymous hold would take to lapse.
 async fn compat_run(run: u64, dir: &std::path::Path) -> RunReport {
-    let mut node = spawn_with_slots(Board::Redb(dir), COMPAT_SLOTS);
+    let mut node = spawn_with_slots(Board::Embedded(dir, "redb"), COMPAT_SLOTS);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(64)
@@ -1236,7 +1251,7 @@ async fn compat_run(run: u64, dir: &std::path::Path) -> RunReport {
         victim.process.kill().expect("kill -9"); // SIGKILL
         victim.process.wait().expect("reap");
         killed_after = started.elapsed();
-        node = spawn_with_slots(Board::Redb(dir), COMPAT_SLOTS);
+        node = spawn_with_slots(Board::Embedded(dir, "redb"), COMPAT_SLOTS);
         *sh.base.write().unwrap_or_else(|p| p.into_inner()) = node.1.clone();
     }
     loop {

@@ -1,7 +1,8 @@
 //! Storage fault injection with a real disk that fills up: the data
 //! directory lives on a small `tmpfs` that concurrent writers fill while the
 //! real `baton` binary serves them. Afterwards the tmpfs is grown and baton
-//! restarted over the same directory.
+//! restarted over the same directory. Once per embedded engine (redb,
+//! fjall, sled), each on a tmpfs of its own.
 //!
 //! What must hold (issue "Storage faults never become false
 //! acknowledgements"): every write acknowledged before the disk filled is on
@@ -17,7 +18,8 @@
 //!
 //! While the store is failed, reads answer 200 from the last durable state:
 //! the listing and the stats show exactly the acknowledged adds (item 9 of
-//! issue 23).
+//! issue 23) — on redb and fjall; sled latches the I/O error for reads too
+//! (see the check below).
 //!
 //! Mounting needs root. Where it is not permitted the test says so and
 //! passes; `.ci/run` runs as root, and `BATON_REQUIRE_TMPFS=1` turns the skip
@@ -71,11 +73,12 @@ const WRITERS: usize = 8;
 const MAX_ADDS_PER_WRITER: usize = 400;
 const FILL_DEADLINE: Duration = Duration::from_secs(120);
 
-fn serve(data_dir: &Path) -> Child {
+fn serve(data_dir: &Path, engine: &str) -> Child {
     let dir = data_dir.to_str().expect("utf-8 temp path");
     spawn_baton(
         &["serve", "--bind", "127.0.0.1:0", "--data-dir", dir],
         &[
+            ("BATON_STORAGE__BACKEND", engine),
             ("BATON_MCP__ENABLED", "false"),
             (
                 "BATON_SERVER__SHUTDOWN_TIMEOUT_SECS",
@@ -84,6 +87,19 @@ fn serve(data_dir: &Path) -> Child {
             ("BATON_STORAGE__CACHE_MB", "8"),
         ],
     )
+}
+
+/// `len` hex digits that no compressor shrinks much (xorshift).
+fn noise(len: usize) -> String {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap_or('0')
+        })
+        .collect()
 }
 
 /// Every task id `GET /api/v1/tasks` lists (following its cursor); each
@@ -120,6 +136,20 @@ enum Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
+    let mut engines = vec!["redb", "fjall"];
+    if cfg!(feature = "sled") {
+        engines.push("sled");
+    }
+    for engine in engines {
+        eprintln!("-- {engine}");
+        full_disk_run(engine).await;
+    }
+}
+
+/// One run on `engine`: fill, refuse, stop, grow, restart, compare (the
+/// body of the test above, whose `unwrap`s clippy allows in tests only).
+#[allow(clippy::unwrap_used)]
+async fn full_disk_run(engine: &str) {
     let root = tempfile::tempdir().unwrap();
     let mnt = root.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
@@ -137,13 +167,15 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
         }
     };
     let data = mnt.join("data");
-    let mut server = serve(&data);
+    let mut server = serve(&data, engine);
     let base = server.url.clone();
     let http = reqwest::Client::new();
 
     // ---- fill the disk from concurrent writers ---------------------------
     let started = Instant::now();
-    let payload = "x".repeat(16 * 1024);
+    // incompressible (fjall compresses its blocks: a run of one letter
+    // would never fill the disk)
+    let payload = noise(16 * 1024);
     let mut writers = Vec::new();
     for w in 0..WRITERS {
         let http = http.clone();
@@ -203,11 +235,11 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
     }
     assert!(
         !acked.is_empty(),
-        "nothing was acknowledged before the disk filled"
+        "{engine}: nothing was acknowledged before the disk filled"
     );
     assert!(
         !refused.is_empty(),
-        "the disk never filled ({} adds acknowledged)",
+        "{engine}: the disk never filled ({} adds acknowledged)",
         acked.len()
     );
 
@@ -225,30 +257,36 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
     assert_eq!(health.status().as_u16(), 200, "the process itself is alive");
     // reads answer 200 from the last durable state: every acknowledged add,
     // no refused one, and none whose outcome is unknown (the commit that
-    // failed is not in any snapshot; after the restart it may or may not be)
-    let listed = list_ids(&http, &base).await;
-    let expected: HashSet<String> = acked.iter().cloned().collect();
-    assert_eq!(
-        listed.len(),
-        expected.len(),
-        "listed while failed: {} tasks, acknowledged {}",
-        listed.len(),
-        expected.len()
-    );
-    assert_eq!(listed, expected, "listed while failed vs acknowledged");
-    let res = http
-        .get(format!("{base}/api/v1/stats"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let stats: Value = res.json().await.unwrap();
-    assert_eq!(
-        stats["tasks"]["total"].as_u64(),
-        Some(acked.len() as u64),
-        "stats count only durable adds: {stats}"
-    );
-    assert_eq!(stats["tasks"]["ready"], stats["tasks"]["total"], "{stats}");
+    // failed is not in any snapshot; after the restart it may or may not be).
+    // Not on sled: sled 0.34 latches its first I/O error and a read may
+    // write (it consolidates a page it reads), so reads after a full disk
+    // fail with that error until a restart (issue 23 item 9 is not met
+    // there; the README's storage engines section says so).
+    if engine != "sled" {
+        let listed = list_ids(&http, &base).await;
+        let expected: HashSet<String> = acked.iter().cloned().collect();
+        assert_eq!(
+            listed.len(),
+            expected.len(),
+            "listed while failed: {} tasks, acknowledged {}",
+            listed.len(),
+            expected.len()
+        );
+        assert_eq!(listed, expected, "listed while failed vs acknowledged");
+        let res = http
+            .get(format!("{base}/api/v1/stats"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let stats: Value = res.json().await.unwrap();
+        assert_eq!(
+            stats["tasks"]["total"].as_u64(),
+            Some(acked.len() as u64),
+            "stats count only durable adds: {stats}"
+        );
+        assert_eq!(stats["tasks"]["ready"], stats["tasks"]["total"], "{stats}");
+    }
     // every other write is refused the same way (a bodiless one too)
     let res = http
         .post(format!("{base}/api/v1/tasks/{}/cancel", acked[0]))
@@ -273,12 +311,15 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
 
     // ---- more room, restart: exactly the acknowledged writes --------------
     tmpfs.resize("64m");
-    let server = serve(&data);
+    let server = serve(&data, engine);
     let on_disk = list_ids(&http, &server.url).await;
     let lost: Vec<_> = acked.iter().filter(|id| !on_disk.contains(*id)).collect();
     let kept: Vec<_> = refused.iter().filter(|id| on_disk.contains(*id)).collect();
-    assert!(lost.is_empty(), "acknowledged but not on disk: {lost:?}");
-    assert!(kept.is_empty(), "refused but on disk: {kept:?}");
+    assert!(
+        lost.is_empty(),
+        "{engine}: acknowledged but not on disk: {lost:?}"
+    );
+    assert!(kept.is_empty(), "{engine}: refused but on disk: {kept:?}");
     let unknown_on_disk = unknown.iter().filter(|id| on_disk.contains(*id)).count();
     assert_eq!(
         on_disk.len(),
@@ -286,7 +327,7 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
         "nothing on disk that was not added"
     );
     eprintln!(
-        "{} acknowledged, {} refused, {} of unknown outcome ({} of them on disk), all as answered after the restart",
+        "{engine}: {} acknowledged, {} refused, {} of unknown outcome ({} of them on disk), all as answered after the restart",
         acked.len(),
         refused.len(),
         unknown.len(),
@@ -308,6 +349,7 @@ async fn a_full_disk_never_acknowledges_a_lost_write_nor_keeps_a_refused_one() {
 
 use std::collections::BTreeMap;
 
+use baton::config::StorageBackend;
 use common::{mcp_client, TestServer};
 
 /// The context key set on the tasks below.
@@ -589,9 +631,24 @@ async fn populate(s: &TestServer) -> u64 {
     d_lease
 }
 
+/// On each embedded engine (redb, fjall, sled): the failed flush is
+/// injected between the group's apply and its commit, so every engine
+/// drops the group and must go on reading its last durable state.
 #[actix_web::test]
 async fn after_a_failed_flush_every_read_answers_what_a_restart_shows_and_writes_get_503() {
-    let s = TestServer::start(|_| {}).await;
+    let mut engines = vec![StorageBackend::Redb, StorageBackend::Fjall];
+    if cfg!(feature = "sled") {
+        engines.push(StorageBackend::Sled);
+    }
+    for engine in engines {
+        eprintln!("-- {engine:?}");
+        failed_flush_run(engine).await;
+    }
+}
+
+/// One run of the test above on `engine`.
+async fn failed_flush_run(engine: StorageBackend) {
+    let s = TestServer::start(|s| s.storage.backend = engine).await;
     let settings = s.runtime.settings().clone();
     let d_lease = populate(&s).await;
     let (_, before) = s.get("/stats").await;

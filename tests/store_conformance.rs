@@ -1,6 +1,6 @@
-//! One store suite, three engines: every test here that applies runs
-//! against memory (a board in this process), the embedded engine (redb in a
-//! temporary directory) and PostgreSQL (a real server this test starts:
+//! One store suite, every engine: every test here that applies runs
+//! against memory (a board in this process), the embedded engines (redb,
+//! fjall and sled, each in a temporary directory) and PostgreSQL (a real server this test starts:
 //! `tests/common/postgres.rs`). The store's promises are the same on all
 //! of them: an acknowledged write is there after a reopen, concurrent
 //! writers share commits and get unique event ids, deleted tasks take
@@ -92,16 +92,31 @@ fn memory() -> Target {
 }
 
 fn redb() -> Target {
+    embedded(StorageBackend::Redb)
+}
+
+/// A new data directory of `engine` (redb, fjall, sled).
+fn embedded(engine: StorageBackend) -> Target {
     let dir = tempfile::tempdir().expect("tempdir");
     Target {
         place: Place::Configured(StorageSettings {
-            backend: StorageBackend::Redb,
+            backend: engine,
             data_dir: dir.path().to_path_buf(),
             cache_mb: 16,
             ..StorageSettings::default()
         }),
         _dir: Some(dir),
     }
+}
+
+/// The embedded engines other than redb, by name (sled with the `sled`
+/// feature, on by default).
+fn other_embedded() -> Vec<(StorageBackend, &'static str)> {
+    let mut engines = vec![(StorageBackend::Fjall, "fjall")];
+    if cfg!(feature = "sled") {
+        engines.push((StorageBackend::Sled, "sled"));
+    }
+    engines
 }
 
 fn postgres(pg: &Postgres) -> Target {
@@ -116,8 +131,9 @@ fn postgres(pg: &Postgres) -> Target {
     }
 }
 
-/// Run `check` on memory, on redb, then on PostgreSQL when it is installed,
-/// printing how long each engine took (`--nocapture` shows it).
+/// Run `check` on memory, on redb, fjall and sled, then on PostgreSQL when
+/// it is installed, printing how long each engine took (`--nocapture`
+/// shows it).
 async fn on_every_engine<F, Fut>(check: F)
 where
     F: Fn(Target, &'static str) -> Fut,
@@ -134,6 +150,11 @@ where
     let started = Instant::now();
     check(redb(), "redb").await;
     timed("redb", started);
+    for (engine, name) in other_embedded() {
+        let started = Instant::now();
+        check(embedded(engine), name).await;
+        timed(name, started);
+    }
     if let Some(pg) = Postgres::start_or_skip() {
         let started = Instant::now();
         check(postgres(&pg), "postgres").await;
@@ -420,8 +441,9 @@ async fn gateway_names_are_kept_until_forgotten() {
     .await;
 }
 
-/// A backup of redb restores into each other engine (memory, PostgreSQL)
-/// as the same board, and a backup of that engine back into redb.
+/// A backup of redb restores into each other engine (memory, fjall, sled,
+/// PostgreSQL) as the same board, and a backup of that engine back into
+/// redb.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_moves_a_board_between_engines() {
     let export = |store: &Store| {
@@ -460,6 +482,9 @@ async fn a_backup_moves_a_board_between_engines() {
 
     let pg = Postgres::start_or_skip();
     let mut others = vec![(memory(), "memory")];
+    for (engine, name) in other_embedded() {
+        others.push((embedded(engine), name));
+    }
     if let Some(pg) = &pg {
         others.push((postgres(pg), "postgres"));
     }

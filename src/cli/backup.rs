@@ -83,7 +83,11 @@ pub(crate) fn restore(
             "the PostgreSQL database".to_owned()
         }
         (Some(dir), None) => {
-            settings.storage.backend = baton::config::StorageBackend::Redb;
+            // the configured embedded engine for a new directory (one that
+            // holds a board keeps its own); redb when postgres is configured
+            if !settings.storage.backend.is_embedded() {
+                settings.storage.backend = baton::config::StorageBackend::Redb;
+            }
             let shown = dir.display().to_string();
             settings.storage.data_dir = dir;
             shown

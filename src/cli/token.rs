@@ -99,7 +99,11 @@ async fn token_offline(cmd: &TokenCommand, target: &TokenTarget) -> Result<()> {
             "the PostgreSQL database".to_owned()
         }
         (None, Some(dir)) => {
-            settings.storage.backend = baton::config::StorageBackend::Redb;
+            // the configured embedded engine for a new directory (one that
+            // holds a board keeps its own); redb when postgres is configured
+            if !settings.storage.backend.is_embedded() {
+                settings.storage.backend = baton::config::StorageBackend::Redb;
+            }
             settings.storage.data_dir = dir.clone();
             dir.display().to_string()
         }

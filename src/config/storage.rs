@@ -10,12 +10,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
-    /// Which engine holds the board: `redb` (embedded, in `data_dir`; the
-    /// default) or `postgres` (the database at `url`).
+    /// Which engine holds the board: embedded in `data_dir` (`redb`, the
+    /// default; `fjall`; `sled`) or `postgres` (the database at `url`). A
+    /// data directory that already holds a board keeps the engine it
+    /// records (`baton.engine`); this chooses the engine of a new one.
     pub backend: StorageBackend,
-    /// Data directory (the redb store is `baton.redb` in it; created if missing).
+    /// Data directory (created if missing): `baton.engine` records its
+    /// engine; redb's store is `baton.redb`, sled's `baton.sled/`,
+    /// fjall's `baton.fjall/`.
     pub data_dir: PathBuf,
-    /// The redb store's page cache, in MiB (bounds the engine's memory).
+    /// The embedded engine's cache, in MiB: redb's page cache, fjall's block
+    /// cache, sled's `cache_capacity` (which does not bound sled's memory).
     pub cache_mb: u64,
     /// With `backend = "postgres"`: the database,
     /// `postgres://user:password@host:port/database` (also
@@ -31,11 +36,25 @@ pub struct StorageSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageBackend {
-    /// redb in `data_dir`: one file, nothing else to run.
+    /// redb in `data_dir`: a copy-on-write B-tree in one file, memory
+    /// bounded by its page cache.
     #[default]
     Redb,
+    /// fjall in `data_dir`: a log-structured tree, one journal sync per
+    /// commit, memory bounded by its block cache and write buffer.
+    Fjall,
+    /// sled 0.34 in `data_dir` (the design card's engine; the `sled` cargo
+    /// feature, on by default): its memory grows with every key written.
+    Sled,
     /// PostgreSQL at `url`.
     Postgres,
+}
+
+impl StorageBackend {
+    /// Whether the board lives in `data_dir` (redb, fjall, sled).
+    pub fn is_embedded(self) -> bool {
+        self != StorageBackend::Postgres
+    }
 }
 
 impl Default for StorageSettings {

@@ -19,6 +19,18 @@ pub enum StoreError {
     /// The storage engine (redb) reported an I/O or corruption error.
     #[error("storage error: {0}")]
     Engine(#[from] redb::Error),
+    /// An embedded engine other than redb (sled, fjall) reported an error.
+    #[error("storage error ({engine}): {source}")]
+    Embedded {
+        /// The engine: `sled` or `fjall`.
+        engine: &'static str,
+        /// Whether the disk failed (an I/O error, or an engine that refuses
+        /// writes after one), as opposed to corruption or an engine bug.
+        io: bool,
+        /// What the engine said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Copying a data directory of an older baton (sled) into the current
     /// store failed. Nothing was lost: the sled files are untouched, and the
     /// copy starts over on the next start.
@@ -86,8 +98,8 @@ pub enum StoreError {
     Open {
         /// Directory.
         path: PathBuf,
-        /// Cause.
-        source: redb::Error,
+        /// Cause: the engine's error (redb, sled, fjall) or the file system's.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -109,6 +121,7 @@ impl crate::error_code::ServiceError for StoreError {
             | StoreError::Led { .. }
             | StoreError::Locked { .. }
             | StoreError::Engine(redb::Error::Io(_))
+            | StoreError::Embedded { io: true, .. }
             | StoreError::Migration { .. } => ErrorCode::StorageUnavailable,
             _ => ErrorCode::StorageError,
         }

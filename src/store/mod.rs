@@ -1,8 +1,10 @@
 //! Persistence: the board as one ordered key space of versioned values
-//! behind a group committer, over an engine: [redb](https://docs.rs/redb)
-//! embedded (a copy-on-write B-tree in one file, `<data dir>/baton.redb`,
-//! whose memory is bounded by its page cache), PostgreSQL (several nodes,
-//! one leader), or memory (tests, embedders; never durable).
+//! behind a group committer, over an engine: embedded in a data directory
+//! ([redb](https://docs.rs/redb), the default: a copy-on-write B-tree in one
+//! file whose memory is bounded by its page cache; [fjall](https://docs.rs/fjall),
+//! log-structured; [sled](https://docs.rs/sled) 0.34, the design card's),
+//! PostgreSQL (several nodes, one leader), or memory (tests, embedders;
+//! never durable).
 //!
 //! This file is the facade: [`Store`] opens and closes a store, takes
 //! commits, waits for them and hands out reads. Each concern has a room of
@@ -16,9 +18,10 @@
 //! | `leases.rs` | the `l/` lease index, [`Store::lease_history`], heartbeat records |
 //! | [`backup`] | the backup format, [`Store::export`] and the restore's import |
 //! | `sled_import.rs` | the one-time copy of an older baton's sled data directory |
+//! | [`datadir`] | which embedded engine a data directory holds (its record), its lock |
 //! | `batch.rs` | [`WriteBatch`], [`Ticket`], [`Published`] |
 //! | `keys.rs` | the key layout, value encoding, small reads over a snapshot |
-//! | `engine/` | the seam (ordered key space, snapshots, one transaction per group) and its engines: redb, PostgreSQL (with its [`leader`] fence), memory ([`MemoryBoard`]) |
+//! | `engine/` | the seam (ordered key space, snapshots, one transaction per group) and its engines: redb, fjall, sled, PostgreSQL (with its [`leader`] fence), memory ([`MemoryBoard`]) |
 //! | `error.rs` | [`StoreError`] |
 //!
 //! **Group commit.** [`Store::commit`] queues a batch and returns a
@@ -57,6 +60,7 @@ use crate::model::{
 pub mod backup;
 mod batch;
 mod committer;
+pub mod datadir;
 mod engine;
 mod error;
 mod keys;
@@ -79,7 +83,6 @@ use committer::{GroupCommit, Pending};
 use engine::leader::Candidate;
 use engine::memory::MemoryEngine;
 use engine::postgres::PostgresEngine;
-use engine::redb::RedbEngine;
 use engine::{Engine, Snapshot};
 use keys::{
     last_event_in, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, OPERATION, REQUEST, RESERVATION,
@@ -134,13 +137,30 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Open (or create) the store in `dir`, with a page cache of `cache_bytes`,
-    /// and start the flusher thread.
+    /// Open (or create) the store in `dir`, with a cache of `cache_bytes`,
+    /// and start the committer thread: the engine the directory records
+    /// (see [`datadir`]), redb for a new one.
     ///
     /// Errors: [`StoreError::Locked`] when the directory's lock stays held
     /// for [`LOCK_WAIT`]; [`StoreError::Open`] for any other failure to open.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        let db: Arc<dyn Engine> = Arc::new(RedbEngine::open(dir, cache_bytes, LOCK_WAIT)?);
+        Self::open_embedded(dir, cache_bytes, crate::config::StorageBackend::default())
+    }
+
+    /// [`Store::open`] with `engine` for a new directory (`redb`, `fjall`,
+    /// `sled`); a directory that holds a board keeps the engine it records.
+    /// An older baton's sled files at the top of `dir` are copied in once
+    /// (see `sled_import.rs`).
+    ///
+    /// Errors: as [`Store::open`]; [`StoreError::Open`] also for
+    /// `postgres`, and for `sled` in a build without the `sled` feature.
+    pub fn open_embedded(
+        dir: &Path,
+        cache_bytes: u64,
+        engine: crate::config::StorageBackend,
+    ) -> Result<Self, StoreError> {
+        let (db, opened) = datadir::open(dir, cache_bytes, engine, LOCK_WAIT)?;
+        tracing::debug!(dir = %dir.display(), engine = ?opened, "store opened");
         migrate_from_sled(dir, &*db)?;
         Self::start(db)
     }
@@ -201,7 +221,8 @@ impl Store {
     }
 
     /// Open the store `settings` name: PostgreSQL when `backend` is
-    /// `postgres`, else redb in `data_dir`.
+    /// `postgres`, else the embedded engine in `data_dir` (see
+    /// [`Store::open_embedded`]).
     pub fn open_with(settings: &crate::config::StorageSettings) -> Result<Self, StoreError> {
         Self::open_as(settings, &Candidate::offline("store"))
     }
@@ -213,13 +234,14 @@ impl Store {
         candidate: &Candidate,
     ) -> Result<Self, StoreError> {
         match settings.backend {
-            crate::config::StorageBackend::Redb => Self::open(
-                &settings.data_dir,
-                settings.cache_mb.saturating_mul(1024 * 1024),
-            ),
             crate::config::StorageBackend::Postgres => {
                 Self::open_postgres_as(&settings.url, settings.pool_size, candidate)
             }
+            embedded => Self::open_embedded(
+                &settings.data_dir,
+                settings.cache_mb.saturating_mul(1024 * 1024),
+                embedded,
+            ),
         }
     }
 
@@ -495,8 +517,8 @@ impl Store {
         Self::open(dir, cache_bytes)?.import_and_close(input)
     }
 
-    /// [`Store::restore`] into the store `settings` name (a redb data
-    /// directory or a PostgreSQL database): how a board moves between
+    /// [`Store::restore`] into the store `settings` name (an embedded data
+    /// directory, of `backend`'s engine when new, or a PostgreSQL database): how a board moves between
     /// engines (`baton backup` from one, `baton restore` into the other).
     pub fn restore_with(
         settings: &crate::config::StorageSettings,

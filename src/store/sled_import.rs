@@ -1,16 +1,22 @@
 //! The one-time import of an older baton's data directory.
 //!
-//! **Data directories of older versions** (sled 0.34, whose working set grew
-//! with every key written: 9 GiB for a 1,000,000-task board) are copied into
-//! `baton.redb` once by [`Store::open`](super::Store::open); the sled files are left as they
-//! were (see [`migrate_from_sled`]).
+//! **Data directories of older versions** (sled 0.34 at the top of the data
+//! directory, before redb became the default) are copied once by
+//! [`Store::open`](super::Store::open) into the board of the engine the
+//! directory now holds (redb unless another was chosen); the sled files are
+//! left as they were (see [`migrate_from_sled`]). The `sled` engine of
+//! today keeps its files in `baton.sled/` instead, which this never reads.
+//! A build without the `sled` feature refuses such a directory.
 
 use std::path::Path;
 
-use super::engine::redb::DB_FILE;
-use super::engine::{Engine, TxError};
+use super::engine::Engine;
+#[cfg(feature = "sled")]
+use super::engine::TxError;
 use super::error::StoreError;
-use super::keys::{key, read_meta, META};
+use super::keys::read_meta;
+#[cfg(feature = "sled")]
+use super::keys::{key, META};
 
 /// Whether `dir` holds the files of a sled store (baton before redb).
 fn has_sled_files(dir: &Path) -> bool {
@@ -21,6 +27,7 @@ fn has_sled_files(dir: &Path) -> bool {
 pub(super) const SLED_MIGRATED_META: &str = "migrated_from_sled";
 
 /// Keys copied per write transaction while migrating.
+#[cfg(feature = "sled")]
 const MIGRATION_CHUNK: usize = 50_000;
 
 /// Copy the sled store a baton before redb left in `dir` into `db`, once:
@@ -38,7 +45,27 @@ pub(super) fn migrate_from_sled(dir: &Path, db: &dyn Engine) -> Result<(), Store
         path: dir.to_path_buf(),
         reason,
     };
-    tracing::info!(dir = %dir.display(), "copying the sled store of an older baton into {DB_FILE}");
+    copy(dir, db, failed)
+}
+
+#[cfg(not(feature = "sled"))]
+fn copy(
+    _dir: &Path,
+    _db: &dyn Engine,
+    failed: impl Fn(String) -> StoreError,
+) -> Result<(), StoreError> {
+    Err(failed(
+        "it holds an older baton's sled files, and this baton was built without the `sled` feature that reads them".into(),
+    ))
+}
+
+#[cfg(feature = "sled")]
+fn copy(
+    dir: &Path,
+    db: &dyn Engine,
+    failed: impl Fn(String) -> StoreError,
+) -> Result<(), StoreError> {
+    tracing::info!(dir = %dir.display(), "copying the sled store of an older baton into this directory's board");
     let sled_db = sled::Config::new()
         .path(dir)
         .open()
@@ -77,7 +104,7 @@ pub(super) fn migrate_from_sled(dir: &Path, db: &dyn Engine) -> Result<(), Store
     tracing::info!(
         keys = copied,
         dir = %dir.display(),
-        "copied the sled store into {DB_FILE}; sled's files (conf, db, blobs/, snap.*) are no longer used and can be deleted"
+        "copied the sled store; sled's files at the top of the directory (conf, db, blobs/, snap.*) are no longer used and can be deleted"
     );
     Ok(())
 }

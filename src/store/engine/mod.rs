@@ -11,15 +11,23 @@
 //! | engine | where the board lives | durable once |
 //! |---|---|---|
 //! | [`redb`] | `<data dir>/baton.redb`, embedded | redb's commit returned (fsync) |
+//! | `sled` | `<data dir>/baton.sled/`, embedded (cargo feature `sled`) | the batch applied, sled's log flushed and `fdatasync`ed |
+//! | [`fjall`] | `<data dir>/baton.fjall/`, embedded | the transaction's journal batch `fdatasync`ed |
 //! | [`postgres`] | one table of a PostgreSQL database, shared by the nodes of [`leader`] | `COMMIT` returned (WAL flushed) |
 //! | [`memory`] | a `BTreeMap` in this process (tests, embedders) | never: gone with the process |
+//!
+//! Which embedded engine a data directory holds is recorded in it (see
+//! `store/datadir.rs`).
 
 use super::error::StoreError;
 
+pub(crate) mod fjall;
 pub mod leader;
 pub(crate) mod memory;
 pub(crate) mod postgres;
 pub(crate) mod redb;
+#[cfg(feature = "sled")]
+pub(crate) mod sled;
 
 /// A stored key and its value.
 pub(crate) type Entry = (Vec<u8>, Vec<u8>);

@@ -74,7 +74,7 @@ impl RedbEngine {
     ) -> Result<Self, StoreError> {
         let open_error = |source: redb::Error| StoreError::Open {
             path: dir.to_path_buf(),
-            source,
+            source: Box::new(source),
         };
         std::fs::create_dir_all(dir).map_err(|e| open_error(redb::Error::Io(e)))?;
         let cache = usize::try_from(cache_bytes).unwrap_or(usize::MAX);

@@ -9,10 +9,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::engine::redb::RedbEngine;
+// some of these serve only the test of the sled import (the `sled` feature)
+#[cfg_attr(not(feature = "sled"), allow(unused_imports))]
 use super::keys::{
     decode, encode, key, scan_prefix_in, task_event_key, EVENT, LEASE, META, TASK, TASK_COUNT_META,
 };
 use super::leases::LEASE_INDEX_META;
+#[cfg(feature = "sled")]
 use super::sled_import::SLED_MIGRATED_META;
 use super::*;
 use crate::model::{

@@ -59,6 +59,7 @@ async fn a_data_dir_without_the_lease_index_is_indexed_on_open() {
 /// start copies it into `baton.redb` (events, their ids and the audit
 /// index included); later starts never copy again, so what changed since
 /// (here: the old task deleted) stays changed; sled's files stay put.
+#[cfg(feature = "sled")]
 #[tokio::test]
 async fn a_sled_data_directory_of_an_older_baton_is_copied_once() {
     let dir = tempfile::tempdir().unwrap();
