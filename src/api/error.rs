@@ -121,7 +121,7 @@ struct Inner<'a> {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        InvalidJson | InvalidQuery | InvalidPath => StatusCode::BAD_REQUEST,
+        InvalidJson | InvalidQuery | InvalidPath | WorkerMismatch => StatusCode::BAD_REQUEST,
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
         TaskNotFound | NoSuchSlot | ContextKeyNotFound | NotFound | TaskHandleNotFound

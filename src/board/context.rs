@@ -35,6 +35,7 @@ impl Board {
             Ok(r) => {
                 let ticket = r?;
                 self.store.wait_durable(ticket).await?;
+                self.mark_explicit(id, lease_id);
                 Ok(())
             }
             // the context stopped between lookup and send: its lease ended

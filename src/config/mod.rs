@@ -14,7 +14,7 @@
 //! | [`server`] | `[server]`, `[ha]`, `[log]`: where and how baton listens |
 //! | [`storage`] | `[storage]`, `[retention]`: where the board lives, how long finished work stays |
 //! | [`board`] | `[slots]`, `[leases]`, `[tasks]`: the board's own rules and bounds |
-//! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`: the surfaces clients use |
+//! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`, `[hooks]`: the surfaces clients use |
 //! | [`auth`] | `[auth]`, `[auth.jwt]`: tokens, JWTs, rate limits |
 //! | [`pool`] | `[pool]`, `[pool.servers.<name>]`: downstream MCP servers |
 //! | [`env`](mod@env) | `BATON_<SECTION>__<KEY>` variables: every key of every section, typed by its default |
@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::auth::{AuthSettings, JwtSettings};
 pub use self::board::{LeaseSettings, SlotSettings, TaskSettings};
-pub use self::edges::{ApiSettings, DashboardSettings, McpSettings, ToolProfile};
+pub use self::edges::{ApiSettings, DashboardSettings, HookSettings, McpSettings, ToolProfile};
 pub use self::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::server::{HaSettings, LogFormat, LogSettings, ServerSettings};
 pub use self::storage::{RetentionSettings, StorageBackend, StorageSettings};
@@ -117,6 +117,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// `[ha]`: several nodes on one PostgreSQL database.
     pub ha: HaSettings,
+    /// `[hooks]`: Claude Code's lifecycle hooks.
+    pub hooks: HookSettings,
 }
 
 impl Settings {

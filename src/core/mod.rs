@@ -12,3 +12,4 @@ pub mod slots;
 pub mod table;
 pub mod text;
 pub mod validate;
+pub mod worker;

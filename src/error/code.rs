@@ -30,6 +30,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The body exceeds `api.max_body_bytes`.
     BodyTooLarge,
+    /// The `X-Baton-Worker` header and the `worker` argument disagree.
+    WorkerMismatch,
     /// A body was sent with a `Content-Type` other than `application/json`.
     UnsupportedMediaType,
     // ---- who is asking -----------------------------------------------------------
@@ -147,6 +149,7 @@ impl ErrorCode {
             InvalidField => "invalid_field",
             TooLarge => "too_large",
             BodyTooLarge => "body_too_large",
+            WorkerMismatch => "worker_mismatch",
             UnsupportedMediaType => "unsupported_media_type",
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",

@@ -18,6 +18,7 @@ use crate::config::ConfigError;
 use crate::core::graph::GraphError;
 use crate::core::slots::SlotError;
 use crate::core::table::TaskError;
+use crate::core::worker::WorkerError;
 use crate::pool::{PoolConfigError, PoolError};
 use crate::store::StoreError;
 
@@ -51,6 +52,9 @@ pub enum Error {
     /// Access tokens.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// No worker could be decided (header and argument disagree, or neither names one).
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
     /// The caller's role may not do this.
     #[error("forbidden: to {action} the '{required}' role is required")]
     Forbidden {
@@ -84,6 +88,7 @@ impl Error {
             Error::PoolConfig(e) => e.error_code(),
             Error::Downstream(e) => e.error_code(),
             Error::Token(e) => e.error_code(),
+            Error::Worker(e) => e.error_code(),
             Error::OperationNotFound(_) => ErrorCode::TaskHandleNotFound,
             Error::Forbidden { .. } => ErrorCode::Forbidden,
             Error::Unavailable(_) => ErrorCode::Unavailable,
@@ -105,6 +110,7 @@ impl Error {
             Error::Graph(GraphError::Duplicate(_)) => Some("id".into()),
             Error::Token(TokenError::InvalidName(_)) => Some("name".into()),
             Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
+            Error::Worker(e) => Some(e.field().into()),
             _ => None,
         }
     }

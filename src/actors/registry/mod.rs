@@ -4,8 +4,8 @@
 //! [`TaskContext`] of every running task, and the `t/` key space of the store.
 //! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
-//! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a
-//! timer of its own sweeps lapsed leases (every `leases.sweep_interval_ms`),
+//! [`SweepLeases`], [`RenewOnActivity`], [`MarkExplicit`], [`ListHeld`] from the edges;
+//! [`DeadlineExceeded`] from task contexts; a timer of its own sweeps lapsed leases (every `leases.sweep_interval_ms`),
 //! another runs retention (every `retention.interval_ms`: old terminal tasks
 //! and old audit events are deleted in bounded batches; [`DeleteTask`]
 //! deletes one terminal task now).
@@ -40,6 +40,7 @@
 //! | `expiry.rs` | the lease sweep, [`SweepLeases`], [`DeadlineExceeded`] |
 //! | `retention.rs` | the retention timer, [`DeleteTask`] |
 //! | `operations.rs` | the MCP task handles |
+//! | `activity.rs` | [`RenewOnActivity`], [`MarkExplicit`]: implicit renewal; [`ListHeld`] |
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -62,6 +63,7 @@ use crate::model::{
 };
 use crate::store::{Store, StoreError, Ticket, WriteBatch};
 
+mod activity;
 mod add;
 mod claim;
 mod commit;
@@ -76,8 +78,8 @@ mod transitions;
 pub use crate::actors::context::DeadlineExceeded;
 pub use messages::{
     AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
-    DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset,
-    SettleOperation, SweepLeases,
+    DeleteTask, Fail, GetOperation, Heartbeat, ListHeld, ListReady, MarkExplicit, OpenOperation,
+    Release, RenewOnActivity, Reset, SettleOperation, SweepLeases,
 };
 
 type Reply<T> = AtomicResponse<TaskRegistry, Result<T, Error>>;

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `mod.rs` | [`TaskTable`]: records, the ready queue and the status, expiry and end indexes; load, insert, reads |
 //! | `lease.rs` | claim, lease checks, heartbeat, complete, fail, release, expiry |
+//! | `activity.rs` | implicit renewal on a worker's activity, bounded by its last explicit sign of life |
 //! | `lifecycle.rs` | cancel, cascade, make ready, reset |
 //! | `effects.rs` | [`Effects`], what a mutation did |
 //! | `error.rs` | [`TaskError`] |
@@ -19,6 +20,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::model::{EventKind, Millis, Task, TaskId, TaskStatus};
 
+mod activity;
 mod effects;
 mod error;
 mod lease;
@@ -26,6 +28,7 @@ mod lifecycle;
 #[cfg(test)]
 mod tests;
 
+pub use activity::ImplicitRenewal;
 pub use effects::Effects;
 pub use error::TaskError;
 
@@ -81,6 +84,11 @@ pub struct TaskTable {
     counts: [usize; 6],
     next_seq: u64,
     next_lease_id: u64,
+    /// The last explicit sign of life of a running task's lease (a
+    /// heartbeat or a context write; the claim counts as one), by task:
+    /// `(lease_id, at)`. In memory only: after a restart the budget of
+    /// implicit renewal counts from the claim again (the safe side).
+    explicit: HashMap<TaskId, (u64, Millis)>,
 }
 
 /// Result of a failed attempt.
