@@ -26,7 +26,9 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
-use super::{admin, compat, dashboard, leases, openapi, servers, sse, tasks, tokens, ApiError};
+use super::{
+    admin, compat, dashboard, hooks, leases, openapi, servers, sse, tasks, tokens, ApiError,
+};
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
 use crate::error::ErrorCode;
@@ -152,6 +154,7 @@ route_table! {
     GET "/events" => sse::events, Access::Stream;
     POST "/events/ticket" => sse::ticket, VIEWER;
     GET "/openapi.json" => openapi::document, VIEWER;
+    POST "/hooks/claude-code" => hooks::claude_code, AGENT;
 }
 
 route_table! {

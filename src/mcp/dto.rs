@@ -105,8 +105,9 @@ pub struct ListArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimNextArgs {
-    /// Your worker name (stable across calls).
-    pub worker: String,
+    /// Your worker name (default: the connection's X-Baton-Worker header).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// Only tasks carrying all these tags.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -130,8 +131,9 @@ pub struct ClaimOut {
 pub struct ClaimArgs {
     /// Task id.
     pub task_id: String,
-    /// Your worker name.
-    pub worker: String,
+    /// Your worker name (default: the connection's X-Baton-Worker header).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// An explicit slot you hold (from `claim_worker_slot`).
     #[serde(default)]
     pub slot: Option<u32>,
@@ -235,8 +237,9 @@ impl WaitArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerArgs {
-    /// Worker name.
-    pub worker: String,
+    /// Worker name (default: the connection's X-Baton-Worker header).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// Idempotency key: a retry with it (answer lost) returns the same slot.
     #[serde(default)]
     pub request_id: Option<String>,
@@ -255,8 +258,9 @@ pub struct SlotOut {
 pub struct ReleaseSlotArgs {
     /// The slot.
     pub slot: u32,
-    /// The holder.
-    pub worker: String,
+    /// The holder (default: the connection's X-Baton-Worker header).
+    #[serde(default)]
+    pub worker: Option<String>,
 }
 
 /// The slot table.
