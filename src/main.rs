@@ -1,6 +1,6 @@
 //! The `baton` binary: `baton serve` runs a node ([`baton::serve::run`]);
 //! the other subcommands (`task`, `servers`, `token`, `backup`, `restore`,
-//! `mcp-stdio`) live in [`cli`]. Only argument parsing, tracing, signal
+//! `mcp-stdio`, `hooks`) live in [`cli`]. Only argument parsing, tracing, signal
 //! handlers and wiring live here.
 
 mod cli;
@@ -85,6 +85,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::servers::ServersCommand,
     },
+    /// Claude Code's hooks and MCP entry: install into a project's (or your
+    /// user's) settings, uninstall exactly what was installed, or forward one
+    /// hook event from stdin (`run`).
+    Hooks {
+        #[command(subcommand)]
+        command: cli::hooks::HooksCommand,
+    },
     /// Access tokens: in a data directory (server stopped; how the first admin
     /// token is made) or on a running server (`--url`, with an admin token).
     Token {
@@ -167,6 +174,7 @@ async fn main() -> Result<()> {
             cli::mcp_stdio::run(settings, url, &credentials, data_dir).await
         }
         Command::Token { command } => cli::token::run(command).await,
+        Command::Hooks { command } => cli::hooks::run(command).await,
         Command::Backup {
             url,
             out,

@@ -340,9 +340,7 @@ impl Handler<AppendProgress> for TaskContext {
         }
         let mut value = serde_json::Value::Array(lines.iter().cloned().collect());
         // the context value bound holds here too: drop the oldest lines
-        while check_value_size("value", &value, self.max_value_bytes).is_err()
-            && lines.len() > 1
-        {
+        while check_value_size("value", &value, self.max_value_bytes).is_err() && lines.len() > 1 {
             lines.pop_front();
             value = serde_json::Value::Array(lines.iter().cloned().collect());
         }

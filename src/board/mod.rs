@@ -49,10 +49,10 @@ mod transitions;
 mod waits;
 mod worker;
 
-pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
 pub use crate::core::worker::{
     resolve_worker, worker_from_header, WorkerError, HOW_TO_NAME_A_WORKER, WORKER_HEADER,
 };
+pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
 
 /// A task and its lease, as returned by a claim.
 #[derive(

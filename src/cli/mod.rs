@@ -11,8 +11,12 @@
 //! | `token.rs` | `baton token create/list/revoke` (online or offline) |
 //! | `backup.rs` | `baton backup`, `baton restore` |
 //! | `mcp_stdio.rs` | `baton mcp-stdio` (bridge or in-process) |
+//! | `hooks.rs` | `baton hooks install/uninstall/run` (Claude Code's hooks and MCP entry) |
+//! | `hooks_merge.rs` | the JSON edits of `hooks install` and their undoing |
 
 pub(crate) mod backup;
+pub(crate) mod hooks;
+mod hooks_merge;
 pub(crate) mod mcp_stdio;
 pub(crate) mod servers;
 pub(crate) mod task;

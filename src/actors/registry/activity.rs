@@ -30,9 +30,9 @@ impl Handler<RenewOnActivity> for TaskRegistry {
         }
         let now = self.clock.now();
         let mut fx = Effects::by(msg.actor);
-        let renewed = self
-            .table
-            .renew_on_activity(&msg.worker, now, self.implicit_bounds(), &mut fx);
+        let renewed =
+            self.table
+                .renew_on_activity(&msg.worker, now, self.implicit_bounds(), &mut fx);
         if renewed.is_empty() {
             return done(Ok((Vec::new(), None)));
         }

@@ -168,7 +168,11 @@ pub(crate) async fn claude_code(
 }
 
 /// What baton does for `event` and answers (see the module doc).
-async fn answer(board: &Board, event: &HookEvent, holders: &dyn PathHolders) -> Result<Value, Error> {
+async fn answer(
+    board: &Board,
+    event: &HookEvent,
+    holders: &dyn PathHolders,
+) -> Result<Value, Error> {
     let name = event.hook_event_name.as_str();
     let Some(worker) = board.connection_worker().map(str::to_owned) else {
         return Ok(match name {
@@ -319,13 +323,23 @@ fn denial(path: &str, h: &PathHolder) -> String {
 }
 
 /// `PostToolUse`: a progress line for each held task.
-async fn progress(board: &Board, event: &HookEvent, worker: &str, failed: bool) -> Result<(), Error> {
+async fn progress(
+    board: &Board,
+    event: &HookEvent,
+    worker: &str,
+    failed: bool,
+) -> Result<(), Error> {
     let tool = event.tool_name.as_deref().unwrap_or_default();
     // baton's own tool calls are in the audit log already
     if tool.is_empty() || tool.starts_with("mcp__baton__") {
         return Ok(());
     }
-    let line = progress_line(tool, event.tool_input.as_ref(), event.cwd.as_deref(), failed);
+    let line = progress_line(
+        tool,
+        event.tool_input.as_ref(),
+        event.cwd.as_deref(),
+        failed,
+    );
     for task in held(board, worker).await? {
         let Some(lease) = task.lease.as_ref() else {
             continue;
@@ -408,9 +422,15 @@ mod tests {
     #[test]
     fn a_progress_line_names_the_tool_and_its_file_or_command() {
         let edit = input(json!({"file_path": "/p/src/a.rs", "old_string": "x", "new_string": "y"}));
-        assert_eq!(progress_line("Edit", Some(&edit), Some("/p"), false), "Edit src/a.rs");
+        assert_eq!(
+            progress_line("Edit", Some(&edit), Some("/p"), false),
+            "Edit src/a.rs"
+        );
         let bash = input(json!({"command": "cargo test\necho more", "description": "d"}));
-        assert_eq!(progress_line("Bash", Some(&bash), Some("/p"), true), "Bash: cargo test (failed)");
+        assert_eq!(
+            progress_line("Bash", Some(&bash), Some("/p"), true),
+            "Bash: cargo test (failed)"
+        );
         assert_eq!(progress_line("WebSearch", None, None, false), "WebSearch");
         let long = input(json!({"command": "x".repeat(1000)}));
         assert!(progress_line("Bash", Some(&long), None, false).len() <= MAX_LINE_BYTES);

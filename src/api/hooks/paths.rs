@@ -89,7 +89,10 @@ impl PathHolders for BoardReservations {
 
 /// `path` relative to `cwd` when it lies under it (`/` separators), else as given.
 pub fn relative_to(path: &str, cwd: Option<&str>) -> String {
-    let Some(cwd) = cwd.map(|c| c.trim_end_matches('/')).filter(|c| !c.is_empty()) else {
+    let Some(cwd) = cwd
+        .map(|c| c.trim_end_matches('/'))
+        .filter(|c| !c.is_empty())
+    else {
         return path.to_owned();
     };
     match path.strip_prefix(cwd) {

@@ -195,8 +195,14 @@ mod tests {
         // an explicit heartbeat opens the budget again
         let id = TaskId::from_trusted("a");
         let lease_id = t.get(&id).unwrap().lease.as_ref().unwrap().lease_id;
-        t.heartbeat(&id, &LeaseRef::Id(lease_id), now, TTL, &mut Effects::default())
-            .unwrap();
+        t.heartbeat(
+            &id,
+            &LeaseRef::Id(lease_id),
+            now,
+            TTL,
+            &mut Effects::default(),
+        )
+        .unwrap();
         assert_eq!(renew(&mut t, "w1", Principal::local(), now + 6_000), ["a"]);
     }
 

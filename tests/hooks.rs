@@ -1,0 +1,715 @@
+//! Issue 29 over a real server: one worker name everywhere (the
+//! `X-Baton-Worker` header on REST and MCP, `worker_mismatch`), implicit
+//! renewal on activity (half the TTL, the `max_implicit_secs` budget, the
+//! token's ownership), and the Claude Code hooks endpoint answering the
+//! bodies the pinned CLI was recorded sending
+//! (`tests/clients/fixtures/hooks/*.json`), with a double for who holds a
+//! path (the reservations integration point of `api::hooks::paths`).
+//! The real `claude -p` runs are in `tests/clients/hooks-*.test.mjs`.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App};
+use baton::api::hooks::paths::{PathHolder, PathHolders};
+use baton::model::{Role, Task};
+use baton::{Board, Clock, Error, Runtime, Settings};
+use common::{mcp_call, read, tool_error, wait_until, TestServer};
+use futures_util::future::BoxFuture;
+use serde_json::{json, Value};
+
+const T0: u64 = 1_750_000_000_000;
+const HOOKS: &str = "/hooks/claude-code";
+
+/// The first recorded body of `event` (the `main` run), as the CLI sent it.
+fn recorded(event: &str) -> Value {
+    let path = format!(
+        "{}/tests/clients/fixtures/hooks/{event}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let calls: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("fixture is JSON");
+    calls
+        .into_iter()
+        .find(|c| c["run"] == "main")
+        .map(|c| c["body"].clone())
+        .expect("a main-run call")
+}
+
+/// The recorded `PostToolUse` (or `PreToolUse`) body of `tool`.
+fn recorded_tool(event: &str, tool: &str) -> Value {
+    let path = format!(
+        "{}/tests/clients/fixtures/hooks/{event}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let calls: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+    calls
+        .into_iter()
+        .map(|c| c["body"].clone())
+        .find(|b| b["tool_name"] == tool)
+        .expect("a recorded call of the tool")
+}
+
+/// POST `body` to `path` under `/api/v1` as `worker` (header) with `token`.
+async fn post_as(
+    s: &TestServer,
+    path: &str,
+    worker: Option<&str>,
+    token: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    let mut req = s.http.post(format!("{}{path}", s.base)).json(body);
+    if let Some(w) = worker {
+        req = req.header("X-Baton-Worker", w);
+    }
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    read(req.send().await.expect("request")).await
+}
+
+async fn hook(s: &TestServer, worker: Option<&str>, body: &Value) -> Value {
+    let (st, v) = post_as(s, HOOKS, worker, None, body).await;
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+async fn add(s: &TestServer, id: &str) {
+    let (st, v) = s
+        .post(
+            "/tasks",
+            json!({"id": id, "title": format!("the {id} task")}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+}
+
+async fn task(s: &TestServer, id: &str) -> Value {
+    let (st, v) = s.get(&format!("/tasks/{id}")).await;
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+fn expiry(t: &Value) -> String {
+    t["lease"]["expires_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn context_of<'a>(v: &'a Value) -> &'a Value {
+    &v["hookSpecificOutput"]["additionalContext"]
+}
+
+#[actix_rt::test]
+async fn a_connection_names_its_worker_once_on_rest_and_mcp_and_a_disagreeing_argument_is_refused()
+{
+    let s = TestServer::start(|_| {}).await;
+    for id in ["a", "b", "c"] {
+        add(&s, id).await;
+    }
+    // REST: the header alone names the claimer
+    let (st, v) = post_as(&s, "/tasks/claim-next", Some("alice"), None, &json!({})).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["lease"]["worker"], "alice");
+    // the same name in both is fine; a different one is refused, naming both
+    let (st, v) = post_as(
+        &s,
+        "/tasks/b/claim",
+        Some("alice"),
+        None,
+        &json!({"worker": "bob"}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("worker_mismatch")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("'bob'"),
+        "{v}"
+    );
+    // neither: refused with how to set BATON_WORKER
+    let (st, v) = post_as(&s, "/tasks/claim-next", None, None, &json!({})).await;
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (422, Some("worker")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("BATON_WORKER"),
+        "{v}"
+    );
+    // a header that cannot be a worker name is refused, naming the header
+    let (st, v) = post_as(
+        &s,
+        "/tasks/claim-next",
+        Some(&"x".repeat(300)),
+        None,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (422, Some("X-Baton-Worker")),
+        "{v}"
+    );
+
+    // MCP: the header of the connection names the claimer of every call
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::ServiceExt;
+    let mut config =
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", s.addr));
+    config.custom_headers.insert(
+        http::HeaderName::from_static("x-baton-worker"),
+        http::HeaderValue::from_static("carol"),
+    );
+    let client = ()
+        .serve(rmcp::transport::StreamableHttpClientTransport::from_config(
+            config,
+        ))
+        .await
+        .expect("MCP initialize");
+    let r = mcp_call(&client, "claim_next_task", json!({})).await;
+    let out = r.structured_content.clone().expect("a claim");
+    assert_eq!(out["claim"]["lease"]["worker"], "carol", "{out}");
+    let r = mcp_call(
+        &client,
+        "claim_task",
+        json!({"task_id": "c", "worker": "dave"}),
+    )
+    .await;
+    assert_eq!(tool_error(&r)["error"]["code"], "worker_mismatch");
+    client.cancel().await.ok();
+    s.stop().await;
+}
+
+#[actix_rt::test]
+async fn activity_renews_a_workers_lease_past_half_its_ttl_within_the_implicit_budget() {
+    let clock = Clock::manual(T0);
+    let s = TestServer::start_clocked(clock.clone(), |st| {
+        st.leases.ttl_secs = 10;
+        st.leases.max_implicit_secs = 20;
+        st.leases.sweep_interval_ms = 60_000;
+    })
+    .await;
+    add(&s, "a").await;
+    let (_, claim) = post_as(&s, "/tasks/claim-next", Some("w1"), None, &json!({})).await;
+    let lease_id = claim["lease"]["lease_id"].as_u64().expect("lease");
+    let first = expiry(&task(&s, "a").await);
+
+    // 4 s in, more than half the TTL is left: a call renews nothing
+    clock.advance(4_000);
+    post_as(&s, "/tasks/claim-next", Some("w1"), None, &json!({})).await;
+    s.runtime.board().sweep_expired().await.expect("barrier");
+    assert_eq!(
+        expiry(&task(&s, "a").await),
+        first,
+        "renewed while more than half was left"
+    );
+
+    // 6 s in: any call of w1 — here a read — renews it (in the background)
+    clock.advance(2_000);
+    let (st, _) = s
+        .http
+        .get(format!("{}/stats", s.base))
+        .header("X-Baton-Worker", "w1")
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .expect("get");
+    assert_eq!(st, 200);
+    let renewed = wait_until(
+        "the lease renewed by a read of w1",
+        Duration::from_secs(10),
+        || async {
+            let e = expiry(&task(&s, "a").await);
+            if e != first {
+                Ok(e)
+            } else {
+                Err(e)
+            }
+        },
+    )
+    .await;
+    // another worker's activity does not renew w1's lease
+    clock.advance(6_000);
+    post_as(&s, "/tasks/claim-next", Some("w2"), None, &json!({})).await;
+    s.runtime.board().sweep_expired().await.expect("barrier");
+    assert_eq!(expiry(&task(&s, "a").await), renewed);
+
+    // the budget: 20 s after the claim without an explicit sign, activity stops renewing
+    clock.advance(3_000); // 15 s after the claim, 1 s left
+    let hb = hook(&s, Some("w1"), &recorded_tool("PostToolUse", "Bash")).await;
+    assert_eq!(hb, json!({}));
+    let at_15 = expiry(&task(&s, "a").await);
+    assert_ne!(
+        at_15, renewed,
+        "a PostToolUse hook renews (and waits for it)"
+    );
+    clock.advance(6_000); // 21 s after the claim
+    hook(&s, Some("w1"), &recorded_tool("PostToolUse", "Bash")).await;
+    assert_eq!(
+        expiry(&task(&s, "a").await),
+        at_15,
+        "renewed past the implicit budget"
+    );
+    // an explicit heartbeat opens it again
+    let (st, v) = s
+        .post("/tasks/a/heartbeat", json!({"lease_id": lease_id}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let beat = expiry(&v);
+    clock.advance(6_000);
+    hook(&s, Some("w1"), &recorded_tool("PostToolUse", "Bash")).await;
+    assert_ne!(
+        expiry(&task(&s, "a").await),
+        beat,
+        "not renewed after a heartbeat"
+    );
+    s.stop().await;
+}
+
+#[actix_rt::test]
+async fn the_hooks_answer_the_recorded_events_in_claude_codes_format() {
+    let s = TestServer::start(|st| st.hooks.progress_interval_ms = 0).await;
+    add(&s, "api").await;
+    // without a worker: how to set BATON_WORKER, and nothing else
+    let v = hook(&s, None, &recorded("SessionStart")).await;
+    assert_eq!(v["hookSpecificOutput"]["hookEventName"], "SessionStart");
+    assert!(
+        context_of(&v).as_str().unwrap().contains("BATON_WORKER"),
+        "{v}"
+    );
+    assert_eq!(hook(&s, None, &recorded("Stop")).await, json!({}));
+    // with one, holding nothing: how to claim
+    let v = hook(&s, Some("w1"), &recorded("UserPromptSubmit")).await;
+    assert_eq!(v["hookSpecificOutput"]["hookEventName"], "UserPromptSubmit");
+    assert!(
+        context_of(&v).as_str().unwrap().contains("claim_next_task"),
+        "{v}"
+    );
+    assert_eq!(hook(&s, Some("w1"), &recorded("Stop")).await, json!({}));
+
+    let (_, claim) = post_as(&s, "/tasks/claim-next", Some("w1"), None, &json!({})).await;
+    let lease_id = claim["lease"]["lease_id"].as_u64().expect("lease");
+    let v = hook(&s, Some("w1"), &recorded("SessionStart")).await;
+    let text = context_of(&v).as_str().unwrap();
+    assert!(
+        text.contains("`api`") && text.contains("the api task"),
+        "{v}"
+    );
+    assert!(text.contains(&format!("lease_id {lease_id}")), "{v}");
+
+    // PostToolUse of a Write (the whole file in its body) and of a Bash: progress lines
+    let mut write = recorded_tool("PostToolUse", "Write");
+    write["tool_input"]["content"] = json!("x".repeat(2 << 20));
+    write["tool_response"]["content"] = json!("x".repeat(2 << 20));
+    assert_eq!(hook(&s, Some("w1"), &write).await, json!({}));
+    assert_eq!(
+        hook(&s, Some("w1"), &recorded_tool("PostToolUse", "Bash")).await,
+        json!({})
+    );
+    // baton's own tools are in the audit log already: no line for them
+    hook(
+        &s,
+        Some("w1"),
+        &recorded_tool("PostToolUse", "mcp__baton__claim_next_task"),
+    )
+    .await;
+    let (_, ctx) = s.get("/tasks/api/context/progress").await;
+    let lines: Vec<&str> = ctx["value"]
+        .as_array()
+        .expect("progress lines")
+        .iter()
+        .map(|l| l["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        ["Write draft.txt", "Bash: echo working on t1"],
+        "{ctx}"
+    );
+    let (_, evs) = s.get("/tasks/api/events").await;
+    let progress: Vec<&Value> = evs["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "task_progress")
+        .collect();
+    assert_eq!(progress.len(), 2, "{evs}");
+    assert_eq!(progress[0]["reason"], "Write draft.txt");
+    assert_eq!(progress[0]["worker"], "w1");
+
+    // Stop: blocked once, naming the task; the second stop goes through
+    let v = hook(&s, Some("w1"), &recorded("Stop")).await;
+    assert_eq!(v["decision"], "block", "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("task `api`"), "{v}");
+    let mut again = recorded("Stop");
+    again["stop_hook_active"] = json!(true);
+    assert_eq!(hook(&s, Some("w1"), &again).await, json!({}));
+
+    // StopFailure ends a turn, not the work: the lease stays
+    let failing = recorded_failing("StopFailure");
+    assert_eq!(hook(&s, Some("w1"), &failing).await, json!({}));
+    assert_eq!(task(&s, "api").await["status"], "running");
+    // SessionEnd releases it at once
+    assert_eq!(
+        hook(&s, Some("w1"), &recorded("SessionEnd")).await,
+        json!({})
+    );
+    let t = task(&s, "api").await;
+    assert_eq!(
+        (t["status"].as_str(), t["attempts"].as_u64()),
+        (Some("ready"), Some(0)),
+        "{t}"
+    );
+    s.stop().await;
+}
+
+fn recorded_failing(event: &str) -> Value {
+    let path = format!(
+        "{}/tests/clients/fixtures/hooks/{event}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let calls: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+    calls[0]["body"].clone()
+}
+
+#[actix_rt::test]
+async fn progress_lines_are_rate_limited_and_bounded() {
+    let clock = Clock::manual(T0);
+    let s = TestServer::start_clocked(clock.clone(), |st| {
+        st.hooks.progress_interval_ms = 5_000;
+        st.hooks.progress_lines = 3;
+        st.leases.ttl_secs = 3600;
+    })
+    .await;
+    add(&s, "a").await;
+    post_as(&s, "/tasks/claim-next", Some("w"), None, &json!({})).await;
+    let bash = |cmd: &str| {
+        let mut b = recorded_tool("PostToolUse", "Bash");
+        b["tool_input"]["command"] = json!(cmd);
+        b
+    };
+    for i in 0..10 {
+        hook(&s, Some("w"), &bash(&format!("step {i}"))).await;
+        clock.advance(1_000);
+    }
+    // one line per 5 s: steps 0, 5 (which says 4 were left out)
+    let (_, ctx) = s.get("/tasks/a/context/progress").await;
+    let lines: Vec<&str> = ctx["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        ["Bash: step 0", "Bash: step 5 (+4 more since the last line)"]
+    );
+    for i in 10..30 {
+        hook(&s, Some("w"), &bash(&format!("step {i}"))).await;
+        clock.advance(5_000);
+    }
+    let (_, ctx) = s.get("/tasks/a/context/progress").await;
+    let lines: Vec<&str> = ctx["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        ["Bash: step 27", "Bash: step 28", "Bash: step 29"],
+        "the oldest go"
+    );
+    s.stop().await;
+}
+
+/// A stand-in for path reservations: `held` maps a path to its holder; every
+/// `reserve` call is noted.
+#[derive(Default)]
+struct Double {
+    held: Mutex<Vec<(String, String)>>,
+    reserved: Mutex<Vec<(String, String, String)>>,
+}
+
+impl PathHolders for Double {
+    fn holders<'a>(
+        &'a self,
+        _: &'a Board,
+        path: &'a str,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<PathHolder>, Error>> {
+        let held = self.held.lock().unwrap().clone();
+        Box::pin(async move {
+            Ok(held
+                .into_iter()
+                .filter(|(p, w)| p == path && w != worker)
+                .map(|(_, w)| PathHolder {
+                    worker: w,
+                    task_id: Some("api".into()),
+                    expires_at: None,
+                })
+                .collect())
+        })
+    }
+
+    fn reserve<'a>(
+        &'a self,
+        _: &'a Board,
+        path: &'a str,
+        worker: &'a str,
+        task: &'a Task,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        self.reserved
+            .lock()
+            .unwrap()
+            .push((path.into(), worker.into(), task.id.to_string()));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[actix_rt::test]
+async fn pre_tool_use_denies_a_write_to_a_path_another_worker_holds_naming_the_holder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = Settings::for_tests(dir.path());
+    settings.hooks.auto_reserve = true;
+    let runtime = Runtime::start(settings).await.expect("runtime");
+    let double = Arc::new(Double::default());
+    double
+        .held
+        .lock()
+        .unwrap()
+        .push(("notes.txt".into(), "agent-1".into()));
+    let holders: Arc<dyn PathHolders> = double.clone();
+    let holders = web::Data::from(holders);
+    let mount = runtime.configure();
+    let (addr, handle) = common::serve(move || {
+        App::new()
+            .configure(mount.clone())
+            .app_data(holders.clone())
+    });
+    let base = format!("http://{addr}/api/v1");
+    let http = reqwest::Client::new();
+    let pre = |tool: &str, file: &str| {
+        let mut b = recorded_tool("PreToolUse", tool);
+        let root = b["cwd"].as_str().unwrap().to_owned();
+        b["tool_input"]["file_path"] = json!(format!("{root}/{file}"));
+        b
+    };
+    let send = |worker: &'static str, body: Value| {
+        let (http, url) = (http.clone(), format!("{base}{HOOKS}"));
+        async move {
+            let res = http
+                .post(url)
+                .header("X-Baton-Worker", worker)
+                .json(&body)
+                .send()
+                .await
+                .expect("hook");
+            read(res).await
+        }
+    };
+    // agent-2's Write and Edit of agent-1's file: denied, the reason names the holder
+    for tool in ["Write", "Edit"] {
+        let (st, v) = send("agent-2", pre(tool, "notes.txt")).await;
+        assert_eq!(st, 200, "{v}");
+        let out = &v["hookSpecificOutput"];
+        assert_eq!(
+            (
+                out["hookEventName"].as_str(),
+                out["permissionDecision"].as_str()
+            ),
+            (Some("PreToolUse"), Some("deny")),
+            "{v}"
+        );
+        let reason = out["permissionDecisionReason"].as_str().unwrap();
+        assert!(
+            reason.contains("notes.txt")
+                && reason.contains("`agent-1`")
+                && reason.contains("`api`"),
+            "{reason}"
+        );
+    }
+    // the holder itself, another file, and a tool that writes nothing: allowed
+    assert_eq!(
+        send("agent-1", pre("Write", "notes.txt")).await.1,
+        json!({})
+    );
+    assert_eq!(
+        send("agent-2", pre("Write", "other.txt")).await.1,
+        json!({})
+    );
+    assert_eq!(
+        send("agent-2", recorded_tool("PreToolUse", "Bash")).await.1,
+        json!({})
+    );
+    assert!(
+        double.reserved.lock().unwrap().is_empty(),
+        "nothing held: nothing to reserve for"
+    );
+    // auto_reserve: a free path written by a worker holding one task is reserved for it
+    let (st, _) = read(
+        http.post(format!("{base}/tasks"))
+            .json(&json!({"id": "t", "title": "t"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _) = read(
+        http.post(format!("{base}/tasks/claim-next"))
+            .header("X-Baton-Worker", "agent-2")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        send("agent-2", pre("Edit", "src/lib.rs")).await.1,
+        json!({})
+    );
+    assert_eq!(
+        *double.reserved.lock().unwrap(),
+        [(
+            "src/lib.rs".to_owned(),
+            "agent-2".to_owned(),
+            "t".to_owned()
+        )]
+    );
+    handle.stop(true).await;
+    runtime.shutdown().await.expect("shutdown");
+}
+
+#[actix_rt::test]
+async fn a_hook_body_over_the_limit_is_refused_and_claude_code_goes_on() {
+    let s = TestServer::start(|st| st.hooks.max_body_bytes = 65_536).await;
+    let mut big = recorded_tool("PostToolUse", "Write");
+    big["tool_response"]["content"] = json!("x".repeat(100_000));
+    let (st, v) = post_as(&s, HOOKS, Some("w"), None, &big).await;
+    // not 2xx: a non-blocking hook error for Claude Code (fail-open)
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (413, Some("body_too_large")),
+        "{v}"
+    );
+    let (st, _) = post_as(
+        &s,
+        HOOKS,
+        Some("w"),
+        None,
+        &recorded_tool("PostToolUse", "Bash"),
+    )
+    .await;
+    assert_eq!(st, 200);
+    s.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_hook_with_another_agents_token_cannot_renew_block_or_release_its_lease() {
+    let clock = Clock::manual(T0);
+    let s = TestServer::start_clocked(clock.clone(), |st| {
+        st.auth.required = true;
+        st.leases.ttl_secs = 10;
+        st.hooks.progress_interval_ms = 1;
+    })
+    .await;
+    let tokens = s.runtime.auth().tokens();
+    let alice = tokens
+        .create("alice", Role::Agent, None)
+        .await
+        .unwrap()
+        .secret;
+    let bob = tokens
+        .create("bob", Role::Agent, None)
+        .await
+        .unwrap()
+        .secret;
+    let (st, _) = post_as(
+        &s,
+        "/tasks",
+        None,
+        Some(&alice),
+        &json!({"id": "a", "title": "a"}),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _) = post_as(
+        &s,
+        "/tasks/claim-next",
+        Some("w1"),
+        Some(&alice),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let get = |token: String| {
+        let (http, url) = (s.http.clone(), format!("{}/tasks/a", s.base));
+        async move {
+            read(http.get(url).bearer_auth(token).send().await.unwrap())
+                .await
+                .1
+        }
+    };
+    let first = expiry(&get(alice.clone()).await);
+    clock.advance(6_000);
+    // bob, claiming to be w1: no renewal, no progress line, no block, no release
+    let (st, v) = post_as(
+        &s,
+        HOOKS,
+        Some("w1"),
+        Some(&bob),
+        &recorded_tool("PostToolUse", "Bash"),
+    )
+    .await;
+    assert_eq!((st, v), (200, json!({})));
+    let (_, v) = post_as(&s, HOOKS, Some("w1"), Some(&bob), &recorded("Stop")).await;
+    assert_eq!(v, json!({}), "bob is not stopped for alice's lease");
+    let (_, v) = post_as(&s, HOOKS, Some("w1"), Some(&bob), &recorded("SessionEnd")).await;
+    assert_eq!(v, json!({}));
+    let t = get(alice.clone()).await;
+    assert_eq!(
+        (t["status"].as_str(), expiry(&t)),
+        (Some("running"), first.clone()),
+        "{t}"
+    );
+    let (st, _) = read(
+        s.http
+            .get(format!("{}/tasks/a/context/progress", s.base))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 404, "no progress line by bob");
+    // a hook without a token: 401, which Claude Code treats as a non-blocking error
+    let (st, _) = post_as(&s, HOOKS, Some("w1"), None, &recorded("SessionEnd")).await;
+    assert_eq!(st, 401);
+    // alice's own hooks: renewed, then released
+    let (_, v) = post_as(
+        &s,
+        HOOKS,
+        Some("w1"),
+        Some(&alice),
+        &recorded_tool("PostToolUse", "Bash"),
+    )
+    .await;
+    assert_eq!(v, json!({}));
+    assert_ne!(expiry(&get(alice.clone()).await), first);
+    post_as(&s, HOOKS, Some("w1"), Some(&alice), &recorded("SessionEnd")).await;
+    assert_eq!(get(alice).await["status"], "ready");
+    s.stop().await;
+}
