@@ -1,0 +1,148 @@
+// A real Claude Code agent keeps its lease through baton's hooks (issue 29, "Must show" 2): the
+// pinned `claude -p` CLI, its real tools and its real `http` hooks, installed by `baton hooks
+// install` into a project, against the real binary with a lease TTL of 5 s. The model is
+// scripted (fake-anthropic.mjs).
+//
+// The agent claims a task, then works for three TTLs in Bash (`sleep 1`) and Edit steps —
+// never calling baton — and completes the task with the lease it claimed. With the hooks,
+// every PreToolUse/PostToolUse is activity that renews the lease, and the PostToolUse hooks
+// leave progress lines in the task's `progress` context key: the completion succeeds. The
+// control runs the same script in a project without the hooks: the lease lapses during the
+// work and the completion is refused.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startWorld, describeRuns, BATON } from "./agents.mjs";
+
+/** The lease TTL the server runs with, in seconds. */
+const TTL_SECS = 5;
+/** How long the agent works between claim and completion without calling baton (3 TTLs). */
+const WORK_MS = 3 * TTL_SECS * 1000;
+
+/**
+ * The agent's script. `times` gets, per agent, when its claim came back and when its work
+ * ended (the fake's clock: the model saw the claim's result at the first, and asks to complete
+ * right after the second).
+ */
+function script(times) {
+  return [
+    { tool: "mcp__baton__claim_next_task", input: {}, as: "claim" },
+    (v) => {
+      times.set(v.agent, { claimed: Date.now() });
+    },
+    {
+      tool: "Write",
+      input: { file_path: "{{project}}/notes.md", content: "# notes\nend\n" },
+      as: "write",
+    },
+    {
+      label: "work",
+      tool: "Bash",
+      input: { command: "sleep 1 && echo step {{turn}} >> out.log", description: "work a while" },
+      as: "bash",
+    },
+    {
+      tool: "Edit",
+      input: { file_path: "{{project}}/notes.md", old_string: "\nend\n", new_string: "\nstep {{turn}}\nend\n" },
+      as: "edit",
+    },
+    (v) => (Date.now() - times.get(v.agent).claimed < WORK_MS ? { goto: "work" } : undefined),
+    (v) => {
+      times.get(v.agent).worked = Date.now();
+    },
+    {
+      tool: "mcp__baton__complete_task",
+      input: { task_id: "{{claim.claim.task.id}}", lease_id: "{{claim.claim.lease.lease_id}}", output: { by: "{{agent}}" } },
+      as: "done",
+    },
+    { text: "Finished." },
+  ];
+}
+
+/** A world on TTL_SECS leases with one task `api`; `hooks` runs `baton hooks install` in its project. */
+async function world(t, { hooks }) {
+  const times = new Map();
+  const w = await startWorld({
+    scripts: { worker: script(times) },
+    batonEnv: { BATON_LEASES__TTL_SECS: String(TTL_SECS), BATON_HOOKS__PROGRESS_INTERVAL_MS: "1000" },
+  });
+  t.after(() => w.close());
+  if (hooks) {
+    // what the README tells a user to run, into the project agents.mjs wrote (its .mcp.json and
+    // permissions are kept: one MCP entry, the allow-list intact)
+    execFileSync(BATON, ["hooks", "install", "--dir", w.project, "--url", w.base], { stdio: "pipe" });
+  }
+  const added = await w.rest("POST", "/api/v1/tasks", { id: "api", title: "the api task" });
+  assert.equal(added.status, 201, JSON.stringify(added.json));
+  return { w, times };
+}
+
+/** The lease history of task `api`. */
+async function leasesOf(w) {
+  const { json } = await w.rest("GET", "/api/v1/leases?limit=100");
+  return json.leases.filter((l) => l.task_id === "api");
+}
+
+test("a Claude Code agent that works three lease TTLs without calling baton keeps its lease through the PostToolUse hook", { timeout: 120_000 }, async (t) => {
+  const { w, times } = await world(t, { hooks: true });
+  const settings = JSON.parse(readFileSync(join(w.project, ".claude/settings.json"), "utf8"));
+  assert.deepEqual(settings.permissions?.allow, ["mcp__baton", "Bash", "Edit", "Write"], "install kept the project's allow-list");
+  assert.ok(settings.hooks?.PostToolUse, JSON.stringify(settings));
+
+  const [run] = await w.run([{ name: "worker" }], { timeoutMs: 90_000 });
+  const report = () => `${describeRuns([run])}\nfake errors: ${w.fake.errors().join("\n")}`;
+  assert.deepEqual(w.fake.errors(), [], report());
+  assert.equal(run.timedOut, false, report());
+  assert.equal(run.code, 0, report());
+  assert.equal(run.result?.result, "Finished.", report());
+
+  const { claimed, worked } = times.get("worker");
+  assert.ok(worked - claimed >= WORK_MS, `worked ${worked - claimed} ms, not three TTLs`);
+  // every tool ran, and the completion with the lease claimed 15 s earlier was accepted
+  const results = w.fake.toolResults("worker");
+  assert.deepEqual(results.filter((r) => r.isError).map((r) => `${r.name}: ${r.text}`), [], report());
+  const done = results.find((r) => r.name === "mcp__baton__complete_task");
+  assert.ok(done, report());
+  assert.deepEqual([JSON.parse(done.text).status, JSON.parse(done.text).output], ["done", { by: "worker" }]);
+  const steps = results.filter((r) => r.name === "Bash").length;
+  assert.ok(steps >= 3, `only ${steps} Bash steps`);
+
+  // one lease, never lapsed, renewed past its first expiry, and it completed the task
+  const leases = await leasesOf(w);
+  assert.equal(leases.length, 1, JSON.stringify(leases));
+  assert.equal(leases[0].outcome, "done", JSON.stringify(leases));
+  assert.equal(leases[0].worker, "worker", JSON.stringify(leases));
+
+  // the PostToolUse hooks' progress lines are in the task's context: tool and file
+  const { status, json: progress } = await w.rest("GET", "/api/v1/tasks/api/context/progress");
+  assert.equal(status, 200, JSON.stringify(progress));
+  // (one line a second at most, [hooks] progress_interval_ms = 1000 here: an Edit right after
+  // a Bash is counted in the next line's "+N more" rather than written)
+  const lines = progress.value.map((l) => l.line);
+  assert.equal(lines[0], "Write notes.md", JSON.stringify(lines));
+  assert.ok(lines.filter((l) => l.startsWith("Bash: sleep 1 && echo step")).length >= 3, JSON.stringify(lines));
+});
+
+test("the control: the same agent without the hooks loses its lease while it works, and its completion is refused", { timeout: 120_000 }, async (t) => {
+  const { w, times } = await world(t, { hooks: false });
+  const [run] = await w.run([{ name: "worker" }], { timeoutMs: 90_000 });
+  const report = () => `${describeRuns([run])}\nfake errors: ${w.fake.errors().join("\n")}`;
+  assert.deepEqual(w.fake.errors(), [], report());
+  assert.equal(run.code, 0, report());
+  const { claimed, worked } = times.get("worker");
+  assert.ok(worked - claimed >= WORK_MS, `worked ${worked - claimed} ms`);
+
+  const done = w.fake.toolResults("worker").find((r) => r.name === "mcp__baton__complete_task");
+  assert.ok(done, report());
+  assert.equal(done.isError, true, `the completion went through without hooks: ${done.text}`);
+  const leases = await leasesOf(w);
+  assert.equal(leases.length, 1, JSON.stringify(leases));
+  assert.notEqual(leases[0].outcome, "done", JSON.stringify(leases));
+  const { json: task } = await w.rest("GET", "/api/v1/tasks/api");
+  assert.notEqual(task.status, "done", JSON.stringify(task));
+  // and no hook wrote progress
+  const { status } = await w.rest("GET", "/api/v1/tasks/api/context/progress");
+  assert.equal(status, 404);
+});
