@@ -713,3 +713,113 @@ async fn a_hook_with_another_agents_token_cannot_renew_block_or_release_its_leas
     assert_eq!(get(alice).await["status"], "ready");
     s.stop().await;
 }
+
+/// POST raw `body` bytes to the hooks endpoint as `worker`.
+async fn hook_raw(s: &TestServer, worker: Option<&[u8]>, body: Vec<u8>) -> (u16, Value) {
+    let mut req = s
+        .http
+        .post(format!("{}{HOOKS}", s.base))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(w) = worker {
+        let value = reqwest::header::HeaderValue::from_bytes(w).expect("a header value");
+        req = req.header("X-Baton-Worker", value);
+    }
+    read(req.send().await.expect("request")).await
+}
+
+#[actix_rt::test]
+async fn bad_hook_bodies_and_worker_names_get_a_4xx_json_error_never_a_500() {
+    let s = TestServer::start(|_| {}).await;
+    add(&s, "a").await;
+    post_as(&s, "/tasks/claim-next", Some("w"), None, &json!({})).await;
+    let before = expiry(&task(&s, "a").await);
+
+    let deep = format!(
+        r#"{{"hook_event_name":"PostToolUse","tool_response":{}{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let bodies: Vec<(&str, Vec<u8>, u16)> =
+        vec![
+        ("empty", b"".to_vec(), 400),
+        ("not JSON", b"PostToolUse".to_vec(), 400),
+        ("truncated", br#"{"hook_event_name": "Stop""#.to_vec(), 400),
+        ("not UTF-8", b"{\"hook_event_name\": \"\xff\xfe\"}".to_vec(), 400),
+        ("nested past the recursion limit", deep.into_bytes(), 400),
+        ("an array", b"[]".to_vec(), 422),
+        ("a number", b"42".to_vec(), 422),
+        ("null", b"null".to_vec(), 422),
+        ("event name a number", br#"{"hook_event_name": 5}"#.to_vec(), 422),
+        (
+            "tool_input a string",
+            br#"{"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":"x"}"#.to_vec(),
+            422,
+        ),
+        (
+            "file_path a number",
+            br#"{"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"file_path":3}}"#
+                .to_vec(),
+            422,
+        ),
+        (
+            "stop_hook_active a string",
+            br#"{"hook_event_name":"Stop","stop_hook_active":"yes"}"#.to_vec(),
+            422,
+        ),
+        (
+            "a repeated key",
+            br#"{"hook_event_name":"Stop","hook_event_name":"SessionEnd"}"#.to_vec(),
+            422,
+        ),
+    ];
+    for (what, body, want) in bodies {
+        let (st, v) = hook_raw(&s, Some(b"w"), body).await;
+        assert_eq!(st, want, "{what}: {v}");
+        assert!(
+            v["error"]["code"].as_str().is_some_and(|c| !c.is_empty())
+                && v["error"]["message"].is_string(),
+            "{what}: not a JSON error: {v}"
+        );
+    }
+
+    // a worker name the resolver refuses, on a well-formed event
+    let end = recorded("SessionEnd");
+    let long = "w".repeat(1000);
+    for bad in [long.as_bytes(), b"tab\tname", b"\xff\xfe"] {
+        let (st, v) = hook_raw(&s, Some(bad), serde_json::to_vec(&end).expect("JSON")).await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (422, Some("invalid_field")),
+            "worker {bad:?}: {v}"
+        );
+    }
+    // an empty one (an unset $BATON_WORKER, expanded by Claude Code) names nobody: nothing done
+    let (st, v) = hook_raw(&s, Some(b""), serde_json::to_vec(&end).expect("JSON")).await;
+    assert_eq!((st, v), (200, json!({})));
+    // the wrong method is a JSON 405
+    let res = s
+        .http
+        .get(format!("{}{HOOKS}", s.base))
+        .send()
+        .await
+        .expect("request");
+    let (st, v) = read(res).await;
+    assert_eq!((st, v["error"]["code"].is_string()), (405, true), "{v}");
+
+    // none of it acted: the lease is as claimed and still held (no SessionEnd got through),
+    // and the endpoint still answers a good event
+    let t = task(&s, "a").await;
+    assert_eq!(
+        (t["status"].as_str(), expiry(&t)),
+        (Some("running"), before)
+    );
+    let v = hook(&s, Some("w"), &end).await;
+    assert_eq!(v, json!({}));
+    assert_eq!(
+        task(&s, "a").await["status"],
+        "ready",
+        "SessionEnd released it"
+    );
+    s.stop().await;
+}

@@ -141,7 +141,7 @@ fn nothing() -> Value {
     responses((status = 200, body = Object, description = "Claude Code's hook output: `{}`, `hookSpecificOutput` (`additionalContext`, or a PreToolUse `permissionDecision: deny` with its reason) or a Stop's `{decision: \"block\", reason}`"),
               (status = 400, body = super::tasks::ErrorBody, description = "the body is not JSON (Claude Code goes on: fail-open)"),
               (status = 413, body = super::tasks::ErrorBody, description = "the body is larger than `[hooks] max_body_bytes` (Claude Code goes on: fail-open)"),
-              (status = 422, body = super::tasks::ErrorBody, description = "a field has the wrong type, or `X-Baton-Worker` is not a valid worker name")))]
+              (status = 422, body = super::tasks::ErrorBody, description = "the body is not a JSON object, a field has the wrong type, or `X-Baton-Worker` is not a valid worker name")))]
 pub(crate) async fn claude_code(
     board: Acting,
     req: HttpRequest,
@@ -159,6 +159,13 @@ pub(crate) async fn claude_code(
         Err(_) => return Err(ApiError::BodyTooLarge(limit)),
     };
     let event: HookEvent = parse_json(&bytes)?;
+    // serde's derived struct also takes a JSON array (fields by position):
+    // a hook event is an object
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Unprocessable {
+            message: "invalid body: a hook event is a JSON object".to_owned(),
+        });
+    }
     let holders: Arc<dyn PathHolders> = match req.app_data::<web::Data<dyn PathHolders>>() {
         Some(h) => h.clone().into_inner(),
         None => Arc::new(BoardReservations),
