@@ -1,4 +1,4 @@
-// A real Claude Code agent keeps its lease through baton's hooks (issue 29, "Must show" 2): the
+// A real Claude Code agent keeps its lease through baton's hooks (issue 29, "Must show" 2 and 4): the
 // pinned `claude -p` CLI, its real tools and its real `http` hooks, installed by `baton hooks
 // install` into a project, against the real binary with a lease TTL of 5 s. The model is
 // scripted (fake-anthropic.mjs).
@@ -8,13 +8,14 @@
 // every PreToolUse/PostToolUse is activity that renews the lease, and the PostToolUse hooks
 // leave progress lines in the task's `progress` context key: the completion succeeds. The
 // control runs the same script in a project without the hooks: the lease lapses during the
-// work and the completion is refused.
+// work and the completion is refused. ("Must show" 4:) an agent that tries to stop while it
+// holds a lease is blocked once and told why, and its SessionEnd frees the lease at once.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startWorld, describeRuns, BATON } from "./agents.mjs";
+import { startWorld, describeRuns, waitUntil, BATON } from "./agents.mjs";
 
 /** The lease TTL the server runs with, in seconds. */
 const TTL_SECS = 5;
@@ -61,12 +62,15 @@ function script(times) {
   ];
 }
 
-/** A world on TTL_SECS leases with one task `api`; `hooks` runs `baton hooks install` in its project. */
-async function world(t, { hooks }) {
+/**
+ * A world on `ttl` s leases with one task `api`, agent `worker` playing `scripts.worker` (by
+ * default {@link script}); `hooks` runs `baton hooks install` in its project.
+ */
+async function world(t, { hooks, ttl = TTL_SECS, scripts }) {
   const times = new Map();
   const w = await startWorld({
-    scripts: { worker: script(times) },
-    batonEnv: { BATON_LEASES__TTL_SECS: String(TTL_SECS), BATON_HOOKS__PROGRESS_INTERVAL_MS: "1000" },
+    scripts: scripts ?? { worker: script(times) },
+    batonEnv: { BATON_LEASES__TTL_SECS: String(ttl), BATON_HOOKS__PROGRESS_INTERVAL_MS: "1000" },
   });
   t.after(() => w.close());
   if (hooks) {
@@ -145,4 +149,44 @@ test("the control: the same agent without the hooks loses its lease while it wor
   // and no hook wrote progress
   const { status } = await w.rest("GET", "/api/v1/tasks/api/context/progress");
   assert.equal(status, 404);
+});
+
+test("Stop while holding a lease is blocked once with the reason, and SessionEnd frees the lease at once", { timeout: 120_000 }, async (t) => {
+  // claimed with a 300 s TTL; the model tries to stop holding it, is told why not, stops anyway
+  const scripts = {
+    worker: [
+      { tool: "mcp__baton__claim_next_task", input: {}, as: "claim" },
+      { text: "I stop here." },
+      { text: "Stopping anyway." },
+    ],
+  };
+  const { w } = await world(t, { hooks: true, ttl: 300, scripts });
+  const [run] = await w.run([{ name: "worker" }], { timeoutMs: 90_000 });
+  const ended = Date.now();
+  const report = () => `${describeRuns([run])}\nfake errors: ${w.fake.errors().join("\n")}`;
+  assert.deepEqual(w.fake.errors(), [], report());
+  assert.equal(run.code, 0, report());
+  // the second stop ended the run: the first was blocked once, not twice
+  assert.equal(run.result?.result, "Stopping anyway.", report());
+  const turns = w.fake.turns("worker");
+  assert.equal(turns.length, 3, report());
+  const toldLast = JSON.stringify(turns.at(-1).body.messages);
+  assert.ok(
+    toldLast.includes("Stop hook blocking error") && toldLast.includes("you hold task `api` (lease_id 1): complete_task, fail_task or release_task first"),
+    `the model was not told why it may not stop: ${toldLast.slice(-1500)}`,
+  );
+
+  // SessionEnd released the lease: another worker claims the task now, not after 300 s
+  await waitUntil("api ready again", async () => (await w.rest("GET", "/api/v1/tasks/api")).json?.status === "ready", 5_000);
+  const leases = await leasesOf(w);
+  assert.deepEqual(leases.map((l) => [l.worker, l.outcome]), [["worker", "released"]], JSON.stringify(leases));
+  const res = await fetch(`${w.base}/api/v1/tasks/claim-next`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-baton-worker": "second" },
+    body: "{}",
+  });
+  const claim = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(claim));
+  assert.equal(claim.task.id, "api");
+  assert.ok(Date.now() - ended < 10_000, "claimed well before the 300 s TTL");
 });
