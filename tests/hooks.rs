@@ -823,3 +823,106 @@ async fn bad_hook_bodies_and_worker_names_get_a_4xx_json_error_never_a_500() {
     );
     s.stop().await;
 }
+
+/// `baton hooks ARGS` (the real binary); panics with its output when it fails.
+fn baton_hooks(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("hooks")
+        .args(args)
+        .env_remove("BATON_URL")
+        .output()
+        .expect("run baton");
+    assert!(
+        out.status.success(),
+        "baton hooks {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json_file(path: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("JSON")
+}
+
+#[test]
+fn hooks_install_twice_merges_once_beside_the_users_own_and_uninstall_restores_each_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path();
+    let settings_path = project.join(".claude/settings.json");
+    let mcp_path = project.join(".mcp.json");
+    std::fs::create_dir(project.join(".claude")).expect("mkdir");
+    let mine = json!({"type": "command", "command": "./lint.sh"});
+    let settings = json!({
+        "model": "opus",
+        "permissions": {"allow": ["Bash"]},
+        "hooks": {
+            "PostToolUse": [{"matcher": "Edit", "hooks": [mine]}],
+            "Notification": [{"hooks": [{"type": "command", "command": "notify-send hi"}]}]
+        },
+        "enabledMcpjsonServers": ["other"]
+    });
+    let mcp = json!({"mcpServers": {"other": {"type": "http", "url": "http://example.test/mcp"}}});
+    std::fs::write(&settings_path, settings.to_string()).expect("write");
+    std::fs::write(&mcp_path, mcp.to_string()).expect("write");
+    let dir_arg = project.to_str().expect("utf-8");
+    let url = "http://127.0.0.1:9999";
+
+    baton_hooks(&["install", "--dir", dir_arg, "--url", url]);
+    let once = (json_file(&settings_path), json_file(&mcp_path));
+    baton_hooks(&["install", "--dir", dir_arg, "--url", url]);
+    let twice = (json_file(&settings_path), json_file(&mcp_path));
+    assert_eq!(once, twice, "a second install changes nothing");
+
+    let (s, m) = twice;
+    // the user's own hooks and keys are intact, baton's added beside them, once
+    assert_eq!(s["model"], "opus");
+    assert_eq!(s["permissions"], json!({"allow": ["Bash"]}));
+    assert_eq!(
+        s["hooks"]["Notification"],
+        settings["hooks"]["Notification"]
+    );
+    let post = s["hooks"]["PostToolUse"].as_array().expect("a list");
+    assert_eq!(post.len(), 2, "{post:?}");
+    assert_eq!(post[0], json!({"matcher": "Edit", "hooks": [mine]}));
+    assert_eq!(
+        post[1]["hooks"][0]["url"],
+        format!("{url}/api/v1/hooks/claude-code")
+    );
+    for event in [
+        "SessionStart",
+        "PreToolUse",
+        "PostToolUseFailure",
+        "UserPromptSubmit",
+        "Stop",
+        "SessionEnd",
+    ] {
+        assert_eq!(
+            s["hooks"][event].as_array().map(Vec::len),
+            Some(1),
+            "{event}"
+        );
+    }
+    assert_eq!(s["enabledMcpjsonServers"], json!(["other", "baton"]));
+    assert_eq!(m["mcpServers"]["other"], mcp["mcpServers"]["other"]);
+    assert_eq!(m["mcpServers"]["baton"]["url"], format!("{url}/mcp"));
+
+    baton_hooks(&["uninstall", "--dir", dir_arg]);
+    assert_eq!(json_file(&settings_path), settings);
+    assert_eq!(json_file(&mcp_path), mcp);
+    assert!(
+        !project.join(".claude/baton-hooks.json").exists(),
+        "the record is gone"
+    );
+
+    // on an empty project: uninstall removes what install created
+    let empty = tempfile::tempdir().expect("tempdir");
+    let empty_arg = empty.path().to_str().expect("utf-8");
+    baton_hooks(&["install", "--dir", empty_arg, "--url", url]);
+    assert!(empty.path().join(".claude/settings.json").exists());
+    baton_hooks(&["uninstall", "--dir", empty_arg]);
+    let left: Vec<_> = std::fs::read_dir(empty.path())
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
