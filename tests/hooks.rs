@@ -5,7 +5,8 @@
 //! bodies the pinned CLI was recorded sending
 //! (`tests/clients/fixtures/hooks/*.json`), with a double for who holds a
 //! path (the reservations integration point of `api::hooks::paths`).
-//! The real `claude -p` runs are in `tests/clients/hooks-*.test.mjs`.
+//! The real `claude -p` runs against baton are in
+//! `tests/clients/agents-hooks.test.mjs`.
 
 mod common;
 
@@ -100,7 +101,7 @@ fn expiry(t: &Value) -> String {
         .to_owned()
 }
 
-fn context_of<'a>(v: &'a Value) -> &'a Value {
+fn context_of(v: &Value) -> &Value {
     &v["hookSpecificOutput"]["additionalContext"]
 }
 
@@ -449,7 +450,7 @@ impl PathHolders for Double {
         path: &'a str,
         worker: &'a str,
     ) -> BoxFuture<'a, Result<Vec<PathHolder>, Error>> {
-        let held = self.held.lock().unwrap().clone();
+        let held = self.held.lock().expect("lock").clone();
         Box::pin(async move {
             Ok(held
                 .into_iter()
@@ -472,7 +473,7 @@ impl PathHolders for Double {
     ) -> BoxFuture<'a, Result<(), Error>> {
         self.reserved
             .lock()
-            .unwrap()
+            .expect("lock")
             .push((path.into(), worker.into(), task.id.to_string()));
         Box::pin(async { Ok(()) })
     }
