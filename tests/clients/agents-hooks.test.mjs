@@ -1,4 +1,4 @@
-// A real Claude Code agent keeps its lease through baton's hooks (issue 29, "Must show" 2 and 4): the
+// A real Claude Code agent keeps its lease through baton's hooks (issue 29, "Must show" 2, 4, 6): the
 // pinned `claude -p` CLI, its real tools and its real `http` hooks, installed by `baton hooks
 // install` into a project, against the real binary with a lease TTL of 5 s. The model is
 // scripted (fake-anthropic.mjs).
@@ -10,6 +10,7 @@
 // control runs the same script in a project without the hooks: the lease lapses during the
 // work and the completion is refused. ("Must show" 4:) an agent that tries to stop while it
 // holds a lease is blocked once and told why, and its SessionEnd frees the lease at once.
+// ("Must show" 6:) with auth required, the hooks send the agent's own token.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -66,26 +67,38 @@ function script(times) {
  * A world on `ttl` s leases with one task `api`, agent `worker` playing `scripts.worker` (by
  * default {@link script}); `hooks` runs `baton hooks install` in its project.
  */
-async function world(t, { hooks, ttl = TTL_SECS, scripts }) {
+async function world(t, { hooks, ttl = TTL_SECS, scripts, auth }) {
   const times = new Map();
+  let admin;
   const w = await startWorld({
     scripts: scripts ?? { worker: script(times) },
-    batonEnv: { BATON_LEASES__TTL_SECS: String(ttl), BATON_HOOKS__PROGRESS_INTERVAL_MS: "1000" },
+    batonEnv: {
+      BATON_LEASES__TTL_SECS: String(ttl),
+      BATON_HOOKS__PROGRESS_INTERVAL_MS: "1000",
+      ...(auth ? { BATON_AUTH__REQUIRED: "true" } : {}),
+    },
+    beforeServe: (data) => {
+      if (!auth) return;
+      const out = execFileSync(BATON, ["token", "create", "--name", "admin", "--role", "admin", "--data-dir", data], { encoding: "utf8" });
+      admin = out.trim().split("\n").at(-1);
+    },
   });
   t.after(() => w.close());
+  w.admin = admin;
   if (hooks) {
     // what the README tells a user to run, into the project agents.mjs wrote (its .mcp.json and
     // permissions are kept: one MCP entry, the allow-list intact)
-    execFileSync(BATON, ["hooks", "install", "--dir", w.project, "--url", w.base], { stdio: "pipe" });
+    const args = ["hooks", "install", "--dir", w.project, "--url", w.base, ...(auth ? ["--auth"] : [])];
+    execFileSync(BATON, args, { stdio: "pipe" });
   }
-  const added = await w.rest("POST", "/api/v1/tasks", { id: "api", title: "the api task" });
+  const added = await w.rest("POST", "/api/v1/tasks", { id: "api", title: "the api task" }, admin);
   assert.equal(added.status, 201, JSON.stringify(added.json));
   return { w, times };
 }
 
 /** The lease history of task `api`. */
 async function leasesOf(w) {
-  const { json } = await w.rest("GET", "/api/v1/leases?limit=100");
+  const { json } = await w.rest("GET", "/api/v1/leases?limit=100", undefined, w.admin);
   return json.leases.filter((l) => l.task_id === "api");
 }
 
@@ -189,4 +202,51 @@ test("Stop while holding a lease is blocked once with the reason, and SessionEnd
   assert.equal(res.status, 200, JSON.stringify(claim));
   assert.equal(claim.task.id, "api");
   assert.ok(Date.now() - ended < 10_000, "claimed well before the 300 s TTL");
+});
+
+test("with auth on, the hooks carry the agent's own token from its environment, and another agent's token cannot release its lease", { timeout: 120_000 }, async (t) => {
+  const { w, times } = await world(t, { hooks: true, auth: true });
+  const token = async (name) => {
+    const r = await w.rest("POST", "/api/v1/tokens", { name, role: "agent" }, w.admin);
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    return r.json.secret;
+  };
+  const alice = await token("alice");
+  const mallory = await token("mallory");
+  const settings = readFileSync(join(w.project, ".claude/settings.json"), "utf8");
+  assert.ok(settings.includes('"Authorization": "Bearer $BATON_TOKEN"'), settings);
+
+  // three TTLs of work: only hooks that authenticate as alice can renew her lease (a hook
+  // without a token is refused 401, one with another token renews nothing)
+  const [run] = await w.run([{ name: "worker", env: { BATON_TOKEN: alice } }], { timeoutMs: 90_000 });
+  const report = () => `${describeRuns([run])}\nfake errors: ${w.fake.errors().join("\n")}`;
+  assert.deepEqual(w.fake.errors(), [], report());
+  assert.equal(run.code, 0, report());
+  const { claimed, worked } = times.get("worker");
+  assert.ok(worked - claimed >= WORK_MS, `worked ${worked - claimed} ms`);
+  const done = w.fake.toolResults("worker").find((r) => r.name === "mcp__baton__complete_task");
+  assert.equal(done?.isError, false, report());
+  const leases = await leasesOf(w);
+  assert.deepEqual(leases.map((l) => [l.worker, l.owner, l.outcome]), [["worker", "alice", "done"]], JSON.stringify(leases));
+
+  // alice holds another task; mallory's hooks under the same worker name end nothing of hers
+  assert.equal((await w.rest("POST", "/api/v1/tasks", { id: "b", title: "b" }, w.admin)).status, 201);
+  const hook = (secret, body) =>
+    fetch(`${w.base}/api/v1/hooks/claude-code`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-baton-worker": "worker", authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ session_id: "s", cwd: w.project, ...body }),
+    });
+  const claim = await fetch(`${w.base}/api/v1/tasks/claim-next`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-baton-worker": "worker", authorization: `Bearer ${alice}` },
+    body: "{}",
+  });
+  assert.equal(claim.status, 200);
+  assert.equal((await hook(mallory, { hook_event_name: "SessionEnd", reason: "other" })).status, 200);
+  const { json: b } = await w.rest("GET", "/api/v1/tasks/b", undefined, w.admin);
+  assert.equal(b.status, "running", JSON.stringify(b));
+  assert.equal((await hook(alice, { hook_event_name: "SessionEnd", reason: "other" })).status, 200);
+  const { json: after } = await w.rest("GET", "/api/v1/tasks/b", undefined, w.admin);
+  assert.equal(after.status, "ready", JSON.stringify(after));
 });
