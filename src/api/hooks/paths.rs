@@ -65,10 +65,15 @@ impl PathHolders for BoardReservations {
         _path: &'a str,
         _worker: &'a str,
     ) -> BoxFuture<'a, Result<Vec<PathHolder>, Error>> {
-        // INTEGRATION POINT (reservations): answer from
-        // `board.check_paths(vec![path.to_owned()])`: every live reservation
-        // of the first (only) entry whose `worker != worker`, as
-        // `PathHolder { worker, task_id, expires_at }`.
+        // INTEGRATION POINT (reservations, issue 25; as on main):
+        // `board.check_paths(vec![path.to_owned()]).await?` gives one
+        // `crate::board::PathHolders { path, holders: Vec<Reservation> }`
+        // (a struct that shares this trait's name: import it qualified);
+        // answer every `r` of its `holders` with `r.worker != worker` as
+        // `PathHolder { worker: r.worker, task_id: r.task_id.map(|t|
+        // t.to_string()), expires_at: Some(r.expires_at) }`. A path
+        // reservations refuse (absolute, outside the session's directory)
+        // has no holder here: answer empty, not an error (fail-open).
         Box::pin(async { Ok(Vec::new()) })
     }
 
@@ -79,10 +84,12 @@ impl PathHolders for BoardReservations {
         _worker: &'a str,
         _task: &'a Task,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        // INTEGRATION POINT (reservations): `board.reserve_paths(worker,
-        // vec![path.to_owned()], ReservationMode::Exclusive,
-        // Some(lease_id of task), None)`; a conflict (someone reserved it in
-        // between) is not an error here: the next PreToolUse sees the holder.
+        // INTEGRATION POINT (reservations, issue 25; as on main):
+        // `board.reserve_paths(worker, vec![path.to_owned()],
+        // ReservationMode::Exclusive, task.lease.as_ref().map(|l|
+        // l.lease_id), None)`; a `reservation_conflict` (someone reserved
+        // it in between) is not an error here: the next PreToolUse sees
+        // the holder.
         Box::pin(async { Ok(()) })
     }
 }
