@@ -5,7 +5,7 @@
 //! cargo run --example embed            # then: curl localhost:8090/baton/api/v1/tasks
 //! ```
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 use baton::model::TaskSpec;
 use baton::{Runtime, Settings};
 
@@ -30,19 +30,20 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let mount = runtime.configure();
-    HttpServer::new(move || {
-        App::new()
-            .route(
-                "/",
-                web::get().to(|| async { HttpResponse::Ok().body("the embedder's own page") }),
-            )
-            .service(web::scope("/baton").configure(mount.clone()))
-    })
-    // streamed /mcp answers need TCP_NODELAY (see baton::runtime::http_server, which sets it)
-    .tcp_nodelay(true)
-    .bind(("127.0.0.1", 8090))?
-    .run()
-    .await?;
+    // HttpServer::new with what baton serve sets: TCP_NODELAY (streamed /mcp answers need it),
+    // [server] workers and the cap on open connections derived from RLIMIT_NOFILE
+    runtime
+        .http_server(move || {
+            App::new()
+                .route(
+                    "/",
+                    web::get().to(|| async { HttpResponse::Ok().body("the embedder's own page") }),
+                )
+                .service(web::scope("/baton").configure(mount.clone()))
+        })
+        .bind(("127.0.0.1", 8090))?
+        .run()
+        .await?;
     runtime.shutdown().await?;
     Ok(())
 }

@@ -2,44 +2,48 @@
 //! and mounts the HTTP surface into any actix-web `App`.
 //!
 //! ```no_run
-//! use actix_web::{web, App, HttpServer};
+//! use actix_web::{web, App};
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let runtime = baton::Runtime::start(baton::Settings::default()).await?;
 //! let mount = runtime.configure();
-//! HttpServer::new(move || {
-//!     App::new()
-//!         .configure(mount.clone())
-//!         .route("/hello", web::get().to(|| async { "embedder's own route" }))
-//! })
-//! .tcp_nodelay(true) // required: see `http_server`
-//! .bind(("127.0.0.1", 8080))?
-//! .run()
-//! .await?;
+//! // TCP_NODELAY, [server] workers and the connection cap: see `Runtime::http_server`
+//! runtime
+//!     .http_server(move || {
+//!         App::new()
+//!             .configure(mount.clone())
+//!             .route("/hello", web::get().to(|| async { "embedder's own route" }))
+//!     })
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await?;
 //! runtime.shutdown().await?;
 //! # Ok(()) }
 //! ```
 //!
 //! [`http_server`] is the same `HttpServer::new` with the socket options
-//! baton needs already set; `baton serve` uses it.
+//! baton needs already set; [`Runtime::http_server`] adds the worker count
+//! and the cap on open connections derived from the process's descriptor
+//! limit ([`ConnectionCap`]), which `baton serve` uses. The body deadline
+//! (`[server] body_read_timeout_secs`: 408 for a body slower than that)
+//! comes with [`Runtime::configure`] on every route it mounts.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::actors::metrics::{Metrics, MetricsCollector};
 use crate::actors::registry::TaskRegistry;
 use crate::actors::resolver::DependencyResolver;
 use crate::actors::slots::SlotAllocator;
 use crate::actors::BoardView;
-use crate::board::Board;
+use crate::board::{Board, Rebuilt};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::core::graph::{DependencyGraph, NodeState, Readiness};
-use crate::core::slots::{Holder, RecoveryIssue, RunningLease, SlotTable};
-use crate::core::table::{Effects, TaskTable};
+use crate::core::slots::RecoveryIssue;
+use crate::descriptors::{ConnectionCap, Role};
+use crate::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::error::Error;
-use crate::model::{TaskId, TaskStatus};
+use crate::model::TaskStatus;
 use crate::store::{Store, WriteBatch};
 
 /// A running baton: actors, store and the typed in-process API ([`Board`]).
@@ -71,7 +75,10 @@ impl std::fmt::Debug for Runtime {
 ///   millisecond. Plain JSON responses (one write) are not affected, which is
 ///   why REST calls looked fast.
 ///
-/// Everything else (workers, bind, shutdown timeout) is left to the caller.
+/// Everything else (workers, bind, shutdown timeout) is left to the caller;
+/// the cap on open connections (without which slow clients can take every
+/// file descriptor) comes with [`Runtime::http_server`] or
+/// [`capped_http_server`].
 pub fn http_server<F, I, S, B>(factory: F) -> actix_web::HttpServer<F, I, S, B>
 where
     F: Fn() -> I + Send + Clone + 'static,
@@ -114,13 +121,47 @@ impl crate::pool::NameLedger for StoreNames {
     }
 }
 
-fn node_state(s: TaskStatus) -> NodeState {
-    match s {
-        TaskStatus::Done => NodeState::Done,
-        TaskStatus::Failed => NodeState::Failed,
-        TaskStatus::Cancelled => NodeState::Cancelled,
-        _ => NodeState::Pending,
+/// [`http_server`]`(factory)` with `cap`'s workers and per-worker
+/// connection cap (`HttpServer::max_connections` counts each worker's
+/// connections apart); logs the cap, and warns when a configured one
+/// exceeds what the descriptor limit leaves room for.
+pub fn capped_http_server<F, I, S, B>(
+    factory: F,
+    cap: &ConnectionCap,
+) -> actix_web::HttpServer<F, I, S, B>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+        + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_web::dev::Response<B>> + 'static,
+    <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+    S::Service: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    if cap.exceeds_limit() {
+        tracing::warn!(
+            max_connections = cap.total,
+            nofile = cap.limit,
+            reserve = cap.reserve,
+            "[server] max_connections leaves fewer descriptors than the reserve: connections \
+             beyond the limit fail with \"Too many open files\"; lower it or raise the limit"
+        );
     }
+    tracing::info!(
+        max_connections = cap.total,
+        per_worker = cap.per_worker,
+        workers = cap.workers,
+        nofile = cap.limit,
+        reserve = cap.reserve,
+        configured = cap.configured,
+        "connection cap"
+    );
+    http_server(factory)
+        .workers(cap.workers)
+        .max_connections(cap.per_worker)
 }
 
 impl Runtime {
@@ -172,75 +213,37 @@ impl Runtime {
         // ---- rebuild: tasks, DAG, slots ---------------------------------
         let operations = store.load_operations()?;
         let requests = store.load_requests()?;
-        let mut table = TaskTable::new(store.meta("lease_ceiling")?);
-        let mut graph = DependencyGraph::new();
-        let expected = usize::try_from(store.task_count()?).unwrap_or(0);
-        table.reserve(expected);
-        graph.reserve(expected);
-        store.for_each_task(|t| {
-            graph.restore(t.id.clone(), t.dependencies.clone(), node_state(t.status));
-            table.restore(t);
-        })?;
-        store.fix_task_count(table.len() as u64).await?;
-        graph.recount();
         let now = clock.now();
-        let unblocked: Vec<TaskId> = table
-            .iter()
-            .filter(|t| {
-                t.status == TaskStatus::Blocked && graph.readiness(&t.id) == Readiness::Ready
-            })
-            .map(|t| t.id.clone())
-            .collect();
-        if !unblocked.is_empty() {
+        let Rebuilt {
+            table,
+            graph,
+            unblocked,
+            unblocked_count,
+            slots,
+            slot_issues,
+            in_held_slot,
+            reservations,
+            dropped_reservations: dropped,
+        } = Rebuilt::from_store(&store, &settings, now)?;
+        store.fix_task_count(table.len() as u64).await?;
+        if unblocked_count > 0 {
             tracing::warn!(
-                count = unblocked.len(),
+                count = unblocked_count,
                 "recovered blocked tasks whose dependencies are done"
             );
-            let mut fx = Effects::default();
-            table.make_ready(&unblocked, now, &mut fx);
             let mut batch = WriteBatch::new();
-            for id in &fx.changed {
+            for id in &unblocked.changed {
                 if let Some(t) = table.get(id) {
                     batch.put_task(t);
                 }
             }
-            for ev in fx.events {
+            for ev in unblocked.events {
                 batch.put_event(ev, None);
             }
             let ticket = store.commit(batch)?;
             store.wait_durable(ticket).await?;
         }
-
-        let compat_ttl_ms = settings.leases.compat_ttl_secs.saturating_mul(1000);
-        let holds: Vec<(u32, Holder)> = store
-            .load_slots()?
-            .into_iter()
-            .map(|rec| {
-                (
-                    rec.slot,
-                    Holder {
-                        worker: rec.worker,
-                        task: rec.task,
-                        explicit: true,
-                        since: rec.since,
-                        expires_at: rec.expires_at,
-                    },
-                )
-            })
-            .collect();
-        let running: Vec<RunningLease> = table
-            .running()
-            .filter_map(|t| t.lease.as_ref())
-            .map(|l| RunningLease {
-                task: l.task_id.clone(),
-                worker: l.worker.clone(),
-                slot: l.slot,
-                claimed_at: l.claimed_at,
-            })
-            .collect();
-        let (slots, issues) =
-            SlotTable::recover(settings.slots.count, holds, &running, now, compat_ttl_ms);
-        for issue in issues {
+        for issue in slot_issues {
             match issue {
                 RecoveryIssue::HoldOutOfRange { slot, worker } => {
                     tracing::warn!(slot, worker = %worker, "dropping explicit slot claim outside the configured slots")
@@ -250,15 +253,7 @@ impl Runtime {
                 }
             }
         }
-        let in_held_slot: std::collections::HashSet<TaskId> = running
-            .iter()
-            .filter(|l| {
-                slots
-                    .holder(l.slot)
-                    .is_some_and(|h| h.explicit && h.task.as_ref() == Some(&l.task))
-            })
-            .map(|l| l.task.clone())
-            .collect();
+        let compat_ttl_ms = settings.leases.compat_ttl_secs.saturating_mul(1000);
         tracing::info!(
             tasks = table.len(),
             running = table.counts()[TaskStatus::Running.index()],
@@ -294,7 +289,21 @@ impl Runtime {
         .with_operations(operations)
         .with_held_slots(in_held_slot)
         .with_requests(requests)
-        .start();
+        .with_reservations(reservations);
+        // path reservations: a lease-bound one lives only with its lease
+        if !dropped.is_empty() {
+            tracing::warn!(
+                count = dropped.len(),
+                "dropping stored reservations whose lease is not live"
+            );
+            let mut batch = WriteBatch::new();
+            for id in &dropped {
+                batch.remove_reservation(id);
+            }
+            let ticket = store.commit(batch)?;
+            store.wait_durable(ticket).await?;
+        }
+        let registry = registry.start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start;
         // the gateway names handed out before keep their meaning (invariant 8)
@@ -351,6 +360,37 @@ impl Runtime {
         })
     }
 
+    /// The cap on open HTTP connections for a server of this runtime:
+    /// `[server] max_connections`, or derived from the soft `RLIMIT_NOFILE`
+    /// with room kept for the store, the workers and each configured
+    /// downstream server (see [`ConnectionCap`] for the formula).
+    pub fn connection_cap(&self) -> ConnectionCap {
+        let settings = self.board.settings();
+        let servers = self.board.pool().map_or(0, |p| p.servers().len());
+        ConnectionCap::for_process(&settings.server, &settings.storage, servers, Role::Serving)
+    }
+
+    /// [`http_server`]`(factory)` with this runtime's limits: `[server]
+    /// workers` (0: one per core) and [`Runtime::connection_cap`]'s
+    /// per-worker cap. What an embedder uses to get the same protection as
+    /// `baton serve`; set the worker count through `[server] workers`, not
+    /// on the returned server (the cap is divided among them).
+    pub fn http_server<F, I, S, B>(&self, factory: F) -> actix_web::HttpServer<F, I, S, B>
+    where
+        F: Fn() -> I + Send + Clone + 'static,
+        I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+        S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+            + 'static,
+        S::Error: Into<actix_web::Error> + 'static,
+        S::InitError: std::fmt::Debug,
+        S::Response: Into<actix_web::dev::Response<B>> + 'static,
+        <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+        S::Service: 'static,
+        B: actix_web::body::MessageBody + 'static,
+    {
+        capped_http_server(factory, &self.connection_cap())
+    }
+
     /// The typed in-process API.
     pub fn board(&self) -> &Board {
         &self.board
@@ -377,11 +417,14 @@ impl Runtime {
     /// unmatched path (`/api/users`, `/nope`) reaches the embedder's routes
     /// and default service.
     pub fn configure(&self) -> impl Fn(&mut actix_web::web::ServiceConfig) + Clone + 'static {
+        use crate::api::deadline::BodyDeadline;
         use crate::auth::guard::{authorize_check, edge_check};
         use actix_web::middleware::from_fn;
         let board = self.board.clone();
         let mcp = self.mcp.clone();
         let auth = actix_web::web::Data::from(self.auth.clone());
+        // a body slower than [server] body_read_timeout_secs: 408, on every route
+        let deadline = BodyDeadline::secs(self.board.settings().server.body_read_timeout_secs);
         move |cfg| {
             if let Some(mcp) = &mcp {
                 cfg.service(
@@ -391,11 +434,12 @@ impl Runtime {
                         .wrap(from_fn(|req, next| {
                             authorize_check(crate::auth::Access::Mcp, req, next)
                         }))
-                        .wrap(from_fn(edge_check)),
+                        .wrap(from_fn(edge_check))
+                        .wrap(deadline),
                 );
             }
             // other methods on /mcp: 405 with Allow; paths below /mcp/: 404
-            crate::api::routes::mcp_fallbacks(cfg, mcp.is_some());
+            crate::api::routes::mcp_fallbacks(cfg, mcp.is_some(), deadline);
             crate::api::configure(cfg, board.clone(), auth.clone());
         }
     }

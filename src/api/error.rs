@@ -35,6 +35,9 @@ pub enum ApiError {
     DuplicateKey(crate::core::json::DuplicateKey),
     /// The body exceeds `api.max_body_bytes`.
     BodyTooLarge(usize),
+    /// The whole body did not arrive within this many seconds
+    /// (`server.body_read_timeout_secs`; see [`super::deadline`]): 408.
+    BodyTimeout(u64),
     /// A resource other than a task was not found.
     NotFound {
         /// Code.
@@ -88,6 +91,11 @@ impl std::fmt::Display for ApiError {
             | ApiError::NotFound { message, .. } => f.write_str(message),
             ApiError::DuplicateKey(d) => write!(f, "invalid body: {d}"),
             ApiError::BodyTooLarge(n) => write!(f, "request body is larger than {n} bytes"),
+            ApiError::BodyTimeout(secs) => write!(
+                f,
+                "the request body did not arrive within {secs} s of the request head \
+                 ([server] body_read_timeout_secs); the connection is closed"
+            ),
             ApiError::Denied(d) => f.write_str(&d.message),
             ApiError::BadParam { message, .. } => f.write_str(message),
             ApiError::MethodNotAllowed {
@@ -114,6 +122,9 @@ struct Inner<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
+    /// The holding in the way of a reservation or a claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holder: Option<serde_json::Value>,
 }
 
 /// HTTP status of an error code. Exhaustive: only [`ErrorCode::Internal`]
@@ -124,13 +135,16 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         InvalidJson | InvalidQuery | InvalidPath | WorkerMismatch => StatusCode::BAD_REQUEST,
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
-        TaskNotFound | NoSuchSlot | ContextKeyNotFound | NotFound | TaskHandleNotFound
-        | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => StatusCode::NOT_FOUND,
+        TaskNotFound | ReservationNotFound | NoSuchSlot | ContextKeyNotFound | NotFound
+        | TaskHandleNotFound | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => {
+            StatusCode::NOT_FOUND
+        }
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists | HasDependents
-        | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy => {
-            StatusCode::CONFLICT
-        }
+        | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy
+        | ReservationConflict | PathsReserved | ConcurrencyLimit | NotReservationHolder
+        | LeaseRequired | PathsNotReserved => StatusCode::CONFLICT,
+        BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         TooLarge | BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         InvalidField | InvalidBody | MissingDependency | DependencyCycle => {
@@ -150,13 +164,15 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 }
 
 impl ApiError {
-    /// Machine-readable code.
+    /// The stable machine-readable code the reply carries (`{"error": {"code"}}`); its
+    /// HTTP status is [`status_of`]'s one match.
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Board(e) => e.code(),
             ApiError::BadRequest { code, .. } | ApiError::NotFound { code, .. } => *code,
             ApiError::Unprocessable { .. } | ApiError::DuplicateKey(_) => ErrorCode::InvalidBody,
             ApiError::BodyTooLarge(_) => ErrorCode::BodyTooLarge,
+            ApiError::BodyTimeout(_) => ErrorCode::BodyTimeout,
             ApiError::Denied(d) => d.code,
             ApiError::BadParam { code, .. } => *code,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -252,6 +268,12 @@ impl ResponseError for ApiError {
                 code: self.code().as_str(),
                 message: self.to_string(),
                 field: self.field(),
+                holder: match self {
+                    ApiError::Board(e) => {
+                        e.holder().map(crate::core::reservations::Conflict::to_json)
+                    }
+                    _ => None,
+                },
             },
         })
     }

@@ -5,8 +5,10 @@
 //! | file | what |
 //! |---|---|
 //! | [`error`] | errors → statuses and JSON bodies, in one place |
+//! | [`deadline`] | the body deadline: 408 when a body is slower than `[server] body_read_timeout_secs` |
 //! | [`tasks`] | `/api/v1` handlers and their DTOs |
 //! | [`leases`] | `/api/v1/leases`: the lease history (claim → end, outcome) |
+//! | [`reservations`] | `/api/v1/reservations`: path reservations, who holds a path |
 //! | [`sse`] | `/api/v1/events` (Server-Sent Events with `Last-Event-ID` resume) |
 //! | [`servers`] | `/api/v1/servers`: downstream MCP servers, restart, reset |
 //! | [`compat`] | agent-coordinate-mcp's coordinator routes and JSON shapes |
@@ -34,11 +36,13 @@ use crate::error::ErrorCode;
 pub mod admin;
 pub mod compat;
 pub mod dashboard;
+pub mod deadline;
 pub mod error;
 pub mod hooks;
 pub mod leases;
 pub mod openapi;
 pub mod params;
+pub mod reservations;
 pub mod routes;
 pub mod servers;
 pub mod sse;
@@ -169,9 +173,10 @@ pub(crate) async fn record_metrics(
 /// the auth state): no default service and no extractor configuration, so
 /// the embedder's own routes, default and extractors are left as they are.
 pub fn configure(cfg: &mut web::ServiceConfig, board: Board, auth: web::Data<Auth>) {
+    let deadline = deadline::BodyDeadline::secs(board.settings().server.body_read_timeout_secs);
     cfg.app_data(web::Data::new(board))
         .app_data(auth)
-        .configure(routes::register);
+        .configure(|c| routes::register(c, deadline));
 }
 
 /// Prometheus metrics (`baton_*`).
@@ -193,10 +198,11 @@ pub(crate) async fn healthz() -> HttpResponse {
 }
 
 /// Readiness: this node serves the board (not a follower, the store has
-/// not failed).
+/// not failed) and has file descriptors to spare (fewer than
+/// [`crate::descriptors::LOW_PERCENT`] of its soft `RLIMIT_NOFILE` open).
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, description = "`{status: \"ready\"}`", body = Object),
-              (status = 503, description = "`{status: \"unavailable\", reason}`: the store failed, the node was deposed, or it is not ready", body = Object)))]
+              (status = 503, description = "`{status: \"unavailable\", reason}`: the store failed, the node was deposed, it is not ready, or file descriptors run low (80 % of the soft limit open; the reason names the counts)", body = Object)))]
 pub(crate) async fn readyz(board: web::Data<Board>) -> HttpResponse {
     let reason = match (board.store().failure(), board.view().unhealthy_reason()) {
         _ if board.store().is_deposed() => Some(
@@ -206,7 +212,9 @@ pub(crate) async fn readyz(board: web::Data<Board>) -> HttpResponse {
         ),
         (Some(f), _) => Some(format!("the store failed: {f}")),
         (None, Some(r)) => Some(r.to_owned()),
-        (None, None) => None,
+        (None, None) => crate::descriptors::Descriptors::now()
+            .filter(crate::descriptors::Descriptors::low)
+            .map(|d| d.reason()),
     };
     match reason {
         None => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),

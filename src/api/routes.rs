@@ -26,15 +26,18 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
+use super::deadline::BodyDeadline;
 use super::{
-    admin, compat, dashboard, hooks, leases, openapi, servers, sse, tasks, tokens, ApiError,
+    admin, compat, dashboard, hooks, leases, openapi, reservations, servers, sse, tasks, tokens,
+    ApiError,
 };
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
 use crate::error::ErrorCode;
 use crate::model::Role;
 
-/// One route.
+/// One row of the route table: method, path and role, from which both the actix mount
+/// and the OpenAPI document are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteSpec {
     /// HTTP method (`GET`, `POST`, `PUT`, `DELETE`).
@@ -67,7 +70,8 @@ pub(crate) enum Shape {
 }
 
 impl Shape {
-    fn respond(self, e: &ApiError) -> HttpResponse {
+    /// `e` in this shape.
+    pub(crate) fn respond(self, e: &ApiError) -> HttpResponse {
         match self {
             Shape::Baton => e.error_response(),
             Shape::Compat => e.compat_response(),
@@ -142,6 +146,11 @@ route_table! {
     POST "/slots/{slot}/release" => tasks::release_slot, AGENT;
     GET "/stats" => tasks::stats, VIEWER;
     GET "/leases" => leases::list_leases, VIEWER;
+    POST "/reservations" => reservations::reserve_paths, AGENT;
+    GET "/reservations" => reservations::list_reservations, VIEWER;
+    POST "/reservations/check" => reservations::check_paths, VIEWER;
+    POST "/reservations/{id}/renew" => reservations::renew_reservation, AGENT;
+    DELETE "/reservations/{id}" => reservations::release_reservation, AGENT;
     GET "/servers" => servers::list_servers, VIEWER;
     GET "/servers/{name}" => servers::get_server, VIEWER;
     GET "/servers/{name}/tools" => servers::server_tools, VIEWER;
@@ -185,6 +194,7 @@ route_table! {
     GET "/graph.js" => dashboard::graph_js, PUBLIC;
     GET "/nav.js" => dashboard::nav_js, PUBLIC;
     GET "/progress.js" => dashboard::progress_js, PUBLIC;
+    GET "/reservations.js" => dashboard::reservations_js, PUBLIC;
     GET "/servers.js" => dashboard::servers_js, PUBLIC;
     GET "/slots.js" => dashboard::slots_js, PUBLIC;
     GET "/sse.js" => dashboard::sse_js, PUBLIC;
@@ -238,23 +248,42 @@ pub fn all() -> impl Iterator<Item = (&'static str, &'static RouteSpec)> {
 
 /// Register every table but [`MCP`] (see [`mcp_fallbacks`]): one actix
 /// resource per path, its rows' routes behind the guard, and for any other
-/// method a 405 with `Allow` listing that path's methods. `/api/v1` is a
+/// method a 405 with `Allow` listing that path's methods; every resource
+/// (and the `/api/v1` scope) behind the body `deadline`
+/// ([`super::deadline`]). `/api/v1` is a
 /// scope whose unknown paths are baton's JSON 404; the agent-coordinate-mcp
 /// and root routes are single resources, so `/api/<anything else>` stays the
 /// embedder's.
-pub(crate) fn register(cfg: &mut web::ServiceConfig) {
+pub(crate) fn register(cfg: &mut web::ServiceConfig, deadline: BodyDeadline) {
     cfg.service(
         web::scope("/api/v1")
+            .wrap(deadline)
             .wrap(from_fn(super::record_metrics))
-            .configure(|c| mount(c, "", v1_rows(), Shape::Baton, false))
+            .configure(|c| mount(c, "", v1_rows(), Shape::Baton, false, None))
             .default_service(not_found()),
     );
-    mount(cfg, "/api", compat_rows(), Shape::Compat, true);
-    mount(cfg, "", root_rows(), Shape::Baton, false);
+    mount(
+        cfg,
+        "/api",
+        compat_rows(),
+        Shape::Compat,
+        true,
+        Some(deadline.in_shape(Shape::Compat)),
+    );
+    mount(cfg, "", root_rows(), Shape::Baton, false, Some(deadline));
 }
 
-/// One resource per distinct path of `rows` (under `prefix`), in table order.
-fn mount(cfg: &mut web::ServiceConfig, prefix: &str, rows: Vec<Row>, shape: Shape, metered: bool) {
+/// One resource per distinct path of `rows` (under `prefix`), in table
+/// order, each behind the body deadline when one is given (a scope's rows
+/// are behind the scope's).
+fn mount(
+    cfg: &mut web::ServiceConfig,
+    prefix: &str,
+    rows: Vec<Row>,
+    shape: Shape,
+    metered: bool,
+    deadline: Option<BodyDeadline>,
+) {
     let mut groups: Vec<(&'static str, Vec<Method>, Vec<Route>)> = Vec::new();
     for row in rows {
         match groups.iter_mut().find(|g| g.0 == row.path) {
@@ -272,11 +301,12 @@ fn mount(cfg: &mut web::ServiceConfig, prefix: &str, rows: Vec<Row>, shape: Shap
         for route in routes {
             resource = resource.route(route);
         }
-        if metered {
-            cfg.service(resource.wrap(from_fn(super::record_metrics)));
-        } else {
-            cfg.service(resource);
-        }
+        match (deadline, metered) {
+            (Some(d), true) => cfg.service(resource.wrap(d).wrap(from_fn(super::record_metrics))),
+            (Some(d), false) => cfg.service(resource.wrap(d)),
+            (None, true) => cfg.service(resource.wrap(from_fn(super::record_metrics))),
+            (None, false) => cfg.service(resource),
+        };
     }
 }
 
@@ -327,13 +357,22 @@ pub(crate) fn mcp_guard() -> impl actix_web::guard::Guard {
 
 /// Register after the `/mcp` resource: a method `/mcp` does not serve is
 /// 405 with `Allow`, any path below `/mcp/` is baton's JSON 404; with MCP
-/// off (`enabled = false`), `/mcp` itself is 404 too.
-pub(crate) fn mcp_fallbacks(cfg: &mut web::ServiceConfig, enabled: bool) {
+/// off (`enabled = false`), `/mcp` itself is 404 too. Both behind the body
+/// `deadline` (an unread body closes the connection after the answer).
+pub(crate) fn mcp_fallbacks(cfg: &mut web::ServiceConfig, enabled: bool, deadline: BodyDeadline) {
     let own = if enabled {
         method_not_allowed(mcp_methods(), Shape::Baton)
     } else {
         not_found()
     };
-    cfg.service(web::resource(["/mcp", "/mcp/"]).default_service(own))
-        .service(web::resource("/mcp/{tail:.*}").default_service(not_found()));
+    cfg.service(
+        web::resource(["/mcp", "/mcp/"])
+            .default_service(own)
+            .wrap(deadline),
+    )
+    .service(
+        web::resource("/mcp/{tail:.*}")
+            .default_service(not_found())
+            .wrap(deadline),
+    );
 }

@@ -19,6 +19,15 @@
 //! | `activity.rs` | implicit lease renewal on a worker's activity, the worker's held tasks |
 //! | `reads.rs` | every read, stats, Prometheus text |
 //! | `pages.rs` | the filters and pages of the list reads, [`Stats`] |
+//! | `reservations.rs` | path reservations, who holds a path, why a task waits, the gateway's fence |
+//! | `rebuild.rs` | the board as a start-up rebuilds it from the store (also what reads show once the store failed) |
+//!
+//! **Once the store has failed** every write is refused (503), and every
+//! read keeps answering from the last durable state, what a restart would
+//! show: store reads see only what was committed before the failure, and
+//! reads of actor memory (counts, ready queue, slots, dependents), which may
+//! hold changes that never became durable, are served from one rebuild of
+//! the board from the store instead (see `rebuild.rs`).
 
 use std::sync::Arc;
 
@@ -44,6 +53,8 @@ mod claim;
 mod context;
 mod pages;
 mod reads;
+mod rebuild;
+mod reservations;
 mod slots;
 mod transitions;
 mod waits;
@@ -53,6 +64,8 @@ pub use crate::core::worker::{
     resolve_worker, worker_from_header, WorkerError, HOW_TO_NAME_A_WORKER, WORKER_HEADER,
 };
 pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
+pub(crate) use rebuild::Rebuilt;
+pub use reservations::PathHolders;
 
 /// A task and its lease, as returned by a claim.
 #[derive(
@@ -91,6 +104,9 @@ pub struct Board {
     /// their streams) ends, so a graceful HTTP stop is not held open by
     /// them until its timeout.
     closing: tokio_util::sync::CancellationToken,
+    /// Once the store has failed: the board rebuilt from it, what reads of
+    /// actor memory show from then on (built by the first such read).
+    durable: Arc<tokio::sync::OnceCell<Arc<Rebuilt>>>,
 }
 
 impl std::fmt::Debug for Board {
@@ -131,6 +147,7 @@ impl Board {
             settings,
             pool: None,
             closing: tokio_util::sync::CancellationToken::new(),
+            durable: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -185,7 +202,8 @@ impl Board {
         &self.metrics
     }
 
-    /// Lock-free views.
+    /// The lock-free read views (status counts, slots held) the owning actors publish
+    /// after each commit: read without a mailbox hop.
     pub fn view(&self) -> &Arc<BoardView> {
         &self.view
     }
@@ -203,6 +221,18 @@ impl Board {
                 required: role,
                 action,
             })
+        }
+    }
+
+    /// Refuse a write at once once the store has failed (503
+    /// `storage_unavailable`, with the store's failure): it could not become
+    /// durable, and the actors' memory it would be checked against may hold
+    /// changes that never did (a lease that looks ended, a task that looks
+    /// claimed), so any other answer could be wrong.
+    fn writable(&self) -> Result<(), Error> {
+        match self.store.failure() {
+            Some(f) => Err(crate::store::StoreError::FlushFailed(f.to_owned()).into()),
+            None => Ok(()),
         }
     }
 

@@ -6,18 +6,22 @@
 //!
 //! | file | subcommand |
 //! |---|---|
-//! | `task.rs` | `baton task add/list/show/claim-next/complete/fail` |
+//! | `task.rs` | `baton task add/list/show/claim-next/heartbeat/complete/fail/release/reset/cancel/delete`, `baton task context list/get/set` |
 //! | `servers.rs` | `baton servers list/status/restart/reset` |
 //! | `token.rs` | `baton token create/list/revoke` (online or offline) |
 //! | `backup.rs` | `baton backup`, `baton restore` |
 //! | `mcp_stdio.rs` | `baton mcp-stdio` (bridge or in-process) |
 //! | `hooks.rs` | `baton hooks install/uninstall/run` (Claude Code's hooks and MCP entry) |
 //! | `hooks_merge.rs` | the JSON edits of `hooks install` and their undoing |
+//! | `reservations.rs` | `baton reservations list/reserve/renew/release/check` |
+//! | `guard.rs` | `baton guard pre-commit/install`: the git guard |
 
 pub(crate) mod backup;
+pub(crate) mod guard;
 pub(crate) mod hooks;
 mod hooks_merge;
 pub(crate) mod mcp_stdio;
+pub(crate) mod reservations;
 pub(crate) mod servers;
 pub(crate) mod task;
 pub(crate) mod token;

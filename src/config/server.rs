@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// `[server]`
+/// `[server]`: the listening address, worker threads, TLS, the `Host`/`Origin`
+/// allow-lists and graceful shutdown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
@@ -16,6 +17,16 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body, from the moment
+    /// its head arrived (1–3600). Past it the request is answered 408
+    /// `body_timeout` and its connection closed, on every route that reads
+    /// a body (`crate::api::deadline`).
+    pub body_read_timeout_secs: u64,
+    /// Open HTTP connections allowed across all workers; 0 (the default)
+    /// derives it from the soft `RLIMIT_NOFILE` (see
+    /// [`crate::descriptors::ConnectionCap`]). Beyond it, new connections
+    /// wait in the listen backlog.
+    pub max_connections: usize,
     /// `Host` header values accepted on every route (DNS-rebinding protection): `host`
     /// matches any port, `host:port` only that port, `"*"` any host. `baton serve` narrows
     /// the loopback defaults to the port it bound.
@@ -53,6 +64,8 @@ impl Default for ServerSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             shutdown_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            max_connections: 0,
             allowed_hosts: Self::LOOPBACK_HOSTS.map(String::from).to_vec(),
             allowed_origins: Vec::new(),
             tls_cert: PathBuf::new(),
@@ -89,7 +102,7 @@ impl HaSettings {
     }
 }
 
-/// `[log]`
+/// `[log]`: how the node logs (format and `tracing` filter).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
@@ -103,7 +116,7 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Human-readable lines.
+    /// Human-readable lines, one per event (the default).
     Text,
     /// One JSON object per line.
     Json,

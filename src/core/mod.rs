@@ -8,6 +8,7 @@ pub mod json;
 pub mod latency;
 pub mod names;
 pub mod requests;
+pub mod reservations;
 pub mod slots;
 pub mod table;
 pub mod text;

@@ -19,7 +19,7 @@
 //! `${BATON_WORKER}`. With auth off a worker name separates leases and
 //! reservations; it is not a security boundary (the token is).
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 
 /// The header that names a connection's worker (lowercase, as `http` matches it).
 pub const WORKER_HEADER: &str = "x-baton-worker";

@@ -15,7 +15,7 @@
 //! ends), [`server`] (the session state and the request router),
 //! `tools` (`tools/list` and `tools/call`, baton's tools), [`dto`] (their
 //! argument and result types), `gateway` (downstream tools and prompts),
-//! `handles` (MCP task handles), `resources`, `prompts`, `notify`
+//! `handles` (MCP task handles), `reservations` (the path reservation tools), `resources`, `prompts`, `notify`
 //! (notification forwarders), `errors` (baton errors as MCP errors), `schema`
 //! (the one JSON Schema policy for every tool definition), `arguments`
 //! (unknown arguments refused, with the nearest valid name).
@@ -32,6 +32,7 @@ mod gateway;
 mod handles;
 mod notify;
 mod prompts;
+mod reservations;
 mod resources;
 mod schema;
 pub mod server;

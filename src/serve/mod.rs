@@ -34,6 +34,8 @@
 //!   unless [`Node::insecure_no_auth`] says so;
 //! - with the default `[server] allowed_hosts`, the loopback names are
 //!   accepted only with the port actually bound;
+//! - its listen backlog is raised to [`BACKLOG`] (1,024), where connections
+//!   beyond the connection cap wait;
 //! - `[server] advertise_url` defaults to `http(s)://<bound address>`, and
 //!   its host is added to `allowed_hosts` (followers' proxied requests name
 //!   it); on PostgreSQL a socket bound to every interface needs it set.
@@ -181,6 +183,7 @@ impl Node {
         };
         settings.server.bind = local;
         check_exposure(&settings, addr, insecure_no_auth)?;
+        raise_backlog(&listener);
         if !addr.ip().is_loopback() && !settings.auth.required {
             tracing::warn!(%addr, "listening beyond loopback WITHOUT authentication (--insecure-no-auth)");
         }
@@ -273,6 +276,22 @@ pub fn check_exposure(
         });
     }
     Ok(())
+}
+
+/// The listen backlog [`Node::run`] gives its socket: actix-web's own
+/// default for the sockets it binds (Rust's `TcpListener::bind` asks for
+/// 128). Connections beyond the connection cap
+/// ([`crate::descriptors::ConnectionCap`]) wait there; once it is full, new
+/// ones are dropped and their clients retry after a second or more. Linux
+/// caps it at `net.core.somaxconn`.
+pub const BACKLOG: i32 = 1024;
+
+/// Listen again with [`BACKLOG`] (on Linux, `listen` on a listening socket
+/// sets its backlog); a failure is logged and the socket serves as it was.
+fn raise_backlog(listener: &std::net::TcpListener) {
+    if let Err(e) = socket2::SockRef::from(listener).listen(BACKLOG) {
+        tracing::warn!(error = %e, backlog = BACKLOG, "cannot raise the listen backlog");
+    }
 }
 
 /// Accept the host of `[server] advertise_url` (followers' proxied

@@ -10,14 +10,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::App;
+use actix_web::{web, App, HttpResponse};
 use tokio::sync::watch;
 
 use super::proxy::Follower;
 use super::{Listening, ServeError, Stop};
+use crate::api::deadline::BodyDeadline;
 use crate::config::{Settings, StorageBackend};
+use crate::descriptors::{ConnectionCap, Role};
+use crate::runtime::Runtime;
 use crate::store::leader::Observer;
-use crate::Runtime;
 
 /// How a leader's time ended.
 enum Ended {
@@ -79,11 +81,12 @@ impl Running {
         !matches!(*self.stop.borrow(), Some(Stop::Forced))
     }
 
-    /// Start an HTTP server for `factory` on (a copy of) the socket.
+    /// Start an HTTP server for `factory` on (a copy of) the socket, with
+    /// `cap`'s workers and connection cap.
     fn server<F, I, S, B>(
         &mut self,
         factory: F,
-        workers: usize,
+        cap: &ConnectionCap,
         shutdown_secs: u64,
     ) -> Result<actix_web::dev::Server, ServeError>
     where
@@ -98,14 +101,11 @@ impl Running {
         S::Service: 'static,
         B: actix_web::body::MessageBody + 'static,
     {
-        // socket options (TCP_NODELAY) are set in this one place
-        let mut server = crate::runtime::http_server(factory)
+        // socket options (TCP_NODELAY), workers and the connection cap are set in this one place
+        let server = crate::runtime::capped_http_server(factory, cap)
             .shutdown_timeout(shutdown_secs)
             // stops come from the stop future: the streams end first, then the server stops
             .disable_signals();
-        if workers > 0 {
-            server = server.workers(workers);
-        }
         let listener = self
             .listener
             .try_clone()
@@ -140,9 +140,15 @@ impl Running {
     async fn lead(&mut self, runtime: Runtime, ha: bool) -> Result<Ended, ServeError> {
         let mount = runtime.configure();
         let settings = self.settings.clone();
+        // a path no route matches gets the same body deadline as baton's own
+        let deadline = BodyDeadline::secs(settings.server.body_read_timeout_secs);
         let server = self.server(
-            move || App::new().configure(mount.clone()),
-            settings.server.workers,
+            move || {
+                App::new()
+                    .configure(mount.clone())
+                    .default_service(web::to(HttpResponse::NotFound).wrap(deadline))
+            },
+            &runtime.connection_cap(),
             settings.server.shutdown_timeout_secs,
         )?;
         let handle = server.handle();
@@ -211,7 +217,14 @@ impl Running {
         observer: &mut Observer,
     ) -> Result<Option<Runtime>, ServeError> {
         let mount = follower.configure();
-        let server = self.server(move || App::new().configure(mount.clone()), 0, 1)?;
+        // each proxied request holds a second descriptor (to the leader)
+        let cap = ConnectionCap::for_process(
+            &self.settings.server,
+            &self.settings.storage,
+            0,
+            Role::Proxy,
+        );
+        let server = self.server(move || App::new().configure(mount.clone()), &cap, 1)?;
         let handle = server.handle();
         let mut running = actix_web::rt::spawn(server);
         let me = self.settings.server.advertise_url.clone();

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::api::deadline::BodyDeadline;
 use crate::api::error::Denial;
 use crate::api::ApiError;
 use crate::config::Settings;
@@ -85,6 +86,8 @@ pub struct Follower {
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
     max_body: usize,
+    /// `[server] body_read_timeout_secs`.
+    body_read_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Follower {
@@ -97,25 +100,26 @@ impl std::fmt::Debug for Follower {
 
 impl Follower {
     /// A follower with `settings`' edge rules (`[server] allowed_hosts`,
-    /// `allowed_origins`) and body limit (`[api] max_body_bytes`); no
-    /// leader known yet.
+    /// `allowed_origins`) and body limits (`[api] max_body_bytes`,
+    /// `[server] body_read_timeout_secs`); no leader known yet.
     ///
-    /// Errors: [`crate::Error::Unavailable`] when the HTTP client cannot
+    /// Errors: [`crate::error::Error::Unavailable`] when the HTTP client cannot
     /// be built (no TLS roots).
-    pub fn new(settings: &Settings) -> Result<Arc<Self>, crate::Error> {
+    pub fn new(settings: &Settings) -> Result<Arc<Self>, crate::error::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|_| crate::Error::Unavailable("the follower's HTTP client"))?;
+            .map_err(|_| crate::error::Error::Unavailable("the follower's HTTP client"))?;
         Ok(Arc::new(Self {
             leader: RwLock::new((None, tokio_util::sync::CancellationToken::new())),
             http,
             allowed_hosts: settings.server.allowed_hosts.clone(),
             allowed_origins: settings.server.allowed_origins.clone(),
             max_body: settings.api.max_body_bytes,
+            body_read_timeout_secs: settings.server.body_read_timeout_secs,
         }))
     }
 
@@ -151,11 +155,13 @@ impl Follower {
     /// proxied) into an actix-web `App`.
     pub fn configure(self: &Arc<Self>) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
         let data = web::Data::from(self.clone());
+        // a body slower than [server] body_read_timeout_secs: 408, as on the leader
+        let deadline = BodyDeadline::secs(self.body_read_timeout_secs);
         move |cfg| {
             cfg.app_data(data.clone())
-                .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz))
-                .default_service(web::to(forward));
+                .route("/healthz", web::get().to(healthz).wrap(deadline))
+                .route("/readyz", web::get().to(readyz).wrap(deadline))
+                .default_service(web::to(forward).wrap(deadline));
         }
     }
 }

@@ -18,6 +18,7 @@
 //! {"request":{"key":{"kind":"claim_slot","owner":null,"worker":"w1","request_id":"r-17"},...}}
 //! {"operation":{...}}
 //! {"gateway_name":{"kind":"tool","name":"fs__read","server":"fs","target":"read"}}
+//! {"reservation":{"id":"res-…","worker":"alice","patterns":["src/api/**"],...}}
 //! {"task":{"id":"build","title":"Build",...}}
 //! {"context":{"task":"build","key":"notes","value":{...}}}
 //! {"event":{"id":1,"kind":"task_added",...}}
@@ -35,11 +36,12 @@
 //! [`Store::restore`](super::Store::restore) (this room's `import`;
 //! `baton restore`), which refuses a store that already holds a board.
 //!
-//! Versions: **1** had no `gateway_name` lines; **2** adds them; **3** (this
-//! baton) adds `request` lines. An older backup still restores (its board
-//! simply has no gateway names yet: they are handed out again as the servers
-//! list their tools; and no remembered requests: a retry of a claim from
-//! before the backup is a new claim).
+//! Versions: **1** had no `gateway_name` lines; **2** adds them; **3** adds
+//! `request` lines; **4** (this baton) adds `reservation` lines. An older
+//! backup still restores (its board simply has no gateway names yet: they
+//! are handed out again as the servers list their tools; no remembered
+//! requests: a retry of a claim from before the backup is a new claim; and
+//! no reservations).
 //!
 //! Every line is serialized through one function, `backup_line`, whose
 //! failure fails the backup with a typed error: a backup never carries an
@@ -54,12 +56,12 @@ use super::engine::{Engine, KvRead, TxError};
 use super::error::StoreError;
 use super::keys::{
     decode, encode, key, last_event_in, read_meta, scan_prefix_in, task_event_key, SlotRecord,
-    CONTEXT, EVENT, EVENTS_PRUNED_META, GATEWAY_NAME, META, OPERATION, REQUEST, SLOT, TASK,
-    TASK_COUNT_META, TOKEN,
+    CONTEXT, EVENT, EVENTS_PRUNED_META, GATEWAY_NAME, META, OPERATION, REQUEST, RESERVATION, SLOT,
+    TASK, TASK_COUNT_META, TOKEN,
 };
 use super::leases::{lease_index_entry, with_renewal, LEASE_INDEX_META, LEASE_INDEX_VERSION};
 use crate::model::{
-    AccessToken, Event, EventKind, GatewayName, Operation, RequestRecord, Task, TaskId,
+    AccessToken, Event, EventKind, GatewayName, Operation, RequestRecord, Reservation, Task, TaskId,
 };
 
 /// `format` of every backup's header line.
@@ -73,12 +75,13 @@ pub const BACKUP_FORMAT: &str = "baton-backup";
 /// | 1 | the first format |
 /// | 2 | `gateway_name` lines: gateway names handed out |
 /// | 3 | `request` lines: remembered answers of requests with an idempotency key |
-pub const BACKUP_VERSION: u32 = 3;
+/// | 4 | `reservation` lines: path reservations |
+pub const BACKUP_VERSION: u32 = 4;
 
 /// The first line of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupHeader {
-    /// Always [`BACKUP_FORMAT`].
+    /// The format tag, always [`BACKUP_FORMAT`]; restore refuses another.
     pub format: String,
     /// [`BACKUP_VERSION`] of the writer.
     pub version: u32,
@@ -132,6 +135,8 @@ pub enum BackupRecord {
     Operation(Operation),
     /// A gateway name handed out (since version 2).
     GatewayName(GatewayName),
+    /// A path reservation (since version 4).
+    Reservation(Reservation),
     /// A task, with its latest lease expiry.
     Task(Box<Task>),
     /// One context value of a task.
@@ -155,9 +160,9 @@ pub enum BackupRecord {
 /// What a restore loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RestoreSummary {
-    /// Task records.
+    /// How many task records were loaded.
     pub tasks: u64,
-    /// Audit events.
+    /// How many audit events were loaded.
     pub events: u64,
     /// Every other record (counters, tokens, slots, handles, gateway names,
     /// context values).
@@ -316,6 +321,9 @@ pub(super) fn export(
     each!(GATEWAY_NAME, |k, v| BackupRecord::GatewayName(decode(
         &k, &v
     )?));
+    each!(RESERVATION, |k, v| BackupRecord::Reservation(decode(
+        &k, &v
+    )?));
     each!(TASK, |k, v| BackupRecord::Task(Box::new(with_renewal(
         snapshot,
         decode(&k, &v)?
@@ -356,7 +364,7 @@ fn backup_line(what: &[u8], value: &impl Serialize) -> Result<String, StoreError
 }
 
 /// Load a backup into the store `db`, which must be empty: no task, event,
-/// slot, context, handle, token or gateway name ([`BackupError::NotEmpty`] otherwise).
+/// slot, context, handle, reservation, token or gateway name ([`BackupError::NotEmpty`] otherwise).
 /// The whole file is checked and written in one write transaction,
 /// committed only after the `end` line checked out, so a refused or failed
 /// restore leaves the store as empty as it was. The derived data (per-task
@@ -371,6 +379,7 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
             (SLOT, "slot holds"),
             (CONTEXT, "context values"),
             (OPERATION, "task handles"),
+            (RESERVATION, "reservations"),
             (TOKEN, "access tokens"),
             (GATEWAY_NAME, "gateway names"),
             (REQUEST, "remembered requests"),
@@ -402,6 +411,7 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
                     BackupRecord::Request(r) => batch.put_request(&r),
                     BackupRecord::Operation(op) => batch.put_operation(&op),
                     BackupRecord::GatewayName(n) => batch.put_gateway_name(&n),
+                    BackupRecord::Reservation(r) => batch.put_reservation(&r),
                     BackupRecord::Task(task) => {
                         summary.tasks += 1;
                         put(key(TASK, task.id.as_str().as_bytes()), encode(&task))?;
@@ -529,6 +539,19 @@ mod tests {
         .unwrap();
         assert_eq!(h.last_event_id, 3);
         assert_eq!(seen.len(), 2);
+    }
+
+    /// A version-1 backup (written before reservations existed) still restores.
+    #[test]
+    fn an_older_version_still_reads() {
+        let mut old = BackupHeader::new(0, 0);
+        old.version = 1;
+        let h = read_backup(
+            file(&[serde_json::to_string(&old).unwrap(), meta(1), end(1)]),
+            |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(h.version, 1);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     BodyTooLarge,
     /// The `X-Baton-Worker` header and the `worker` argument disagree.
     WorkerMismatch,
+    /// The whole body did not arrive within `server.body_read_timeout_secs`
+    /// of the request head (the connection is closed).
+    BodyTimeout,
     /// A body was sent with a `Content-Type` other than `application/json`.
     UnsupportedMediaType,
     // ---- who is asking -----------------------------------------------------------
@@ -62,6 +65,8 @@ pub enum ErrorCode {
     TaskHandleNotFound,
     /// No access token with that name.
     TokenNotFound,
+    /// No live reservation with that id.
+    ReservationNotFound,
     /// No downstream server of that name.
     UnknownServer,
     /// No gateway tool of that name.
@@ -75,6 +80,18 @@ pub enum ErrorCode {
     NotLeaseHolder,
     /// The task's status does not allow the operation.
     InvalidStatus,
+    /// Another holder holds an overlapping path reservation.
+    ReservationConflict,
+    /// A task's declared paths are reserved by another holder (claim of that task).
+    PathsReserved,
+    /// A task's concurrency key is at its limit (claim of that task).
+    ConcurrencyLimit,
+    /// The reservation belongs to another worker.
+    NotReservationHolder,
+    /// A `lease_required` downstream tool was called without a lease.
+    LeaseRequired,
+    /// A fenced downstream tool's path is not reserved by the caller.
+    PathsNotReserved,
     /// A task with that id exists.
     TaskExists,
     /// Other tasks depend on the task (it cannot be deleted before them).
@@ -150,6 +167,7 @@ impl ErrorCode {
             TooLarge => "too_large",
             BodyTooLarge => "body_too_large",
             WorkerMismatch => "worker_mismatch",
+            BodyTimeout => "body_timeout",
             UnsupportedMediaType => "unsupported_media_type",
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",
@@ -164,12 +182,19 @@ impl ErrorCode {
             MethodNotAllowed => "method_not_allowed",
             TaskHandleNotFound => "task_handle_not_found",
             TokenNotFound => "token_not_found",
+            ReservationNotFound => "reservation_not_found",
             UnknownServer => "unknown_server",
             UnknownTool => "unknown_tool",
             UnknownPrompt => "unknown_prompt",
             StaleLease => "stale_lease",
             NotLeaseHolder => "not_lease_holder",
             InvalidStatus => "invalid_status",
+            ReservationConflict => "reservation_conflict",
+            PathsReserved => "paths_reserved",
+            ConcurrencyLimit => "concurrency_limit",
+            NotReservationHolder => "not_reservation_holder",
+            LeaseRequired => "lease_required",
+            PathsNotReserved => "paths_not_reserved",
             TaskExists => "task_exists",
             HasDependents => "has_dependents",
             TokenExists => "token_exists",
