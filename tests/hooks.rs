@@ -3,8 +3,9 @@
 //! renewal on activity (half the TTL, the `max_implicit_secs` budget, the
 //! token's ownership), and the Claude Code hooks endpoint answering the
 //! bodies the pinned CLI was recorded sending
-//! (`tests/clients/fixtures/hooks/*.json`), with a double for who holds a
-//! path (the reservations integration point of `api::hooks::paths`).
+//! (`tests/clients/fixtures/hooks/*.json`); who holds a path is asked of
+//! the board's path reservations (issue 25), and once of a double mounted
+//! in their place (`api::hooks::paths::PathHolders`).
 //! The real `claude -p` runs against baton are in
 //! `tests/clients/agents-hooks.test.mjs`.
 
@@ -448,13 +449,13 @@ impl PathHolders for Double {
         &'a self,
         _: &'a Board,
         path: &'a str,
-        worker: &'a str,
+        _worker: &'a str,
     ) -> BoxFuture<'a, Result<Vec<PathHolder>, Error>> {
         let held = self.held.lock().expect("lock").clone();
         Box::pin(async move {
             Ok(held
                 .into_iter()
-                .filter(|(p, w)| p == path && w != worker)
+                .filter(|(p, _)| p == path)
                 .map(|(_, w)| PathHolder {
                     worker: w,
                     task_id: Some("api".into()),
@@ -592,6 +593,175 @@ async fn pre_tool_use_denies_a_write_to_a_path_another_worker_holds_naming_the_h
     );
     handle.stop(true).await;
     runtime.shutdown().await.expect("shutdown");
+}
+
+/// A PreToolUse `Edit`/`Write` body of `file` from a session in `cwd`.
+fn pre_write(tool: &str, cwd: &str, file: &str) -> Value {
+    let mut b = recorded_tool("PreToolUse", tool);
+    b["cwd"] = json!(cwd);
+    b["tool_input"]["file_path"] = json!(file);
+    b
+}
+
+/// The live reservations of `worker` (REST).
+async fn reservations_of(s: &TestServer, worker: &str) -> Vec<Value> {
+    let (st, v) = s.get(&format!("/reservations?worker={worker}")).await;
+    assert_eq!(st, 200, "{v}");
+    v["reservations"].as_array().cloned().unwrap_or_default()
+}
+
+fn deny_reason(v: &Value) -> Option<&str> {
+    let out = &v["hookSpecificOutput"];
+    (out["permissionDecision"] == "deny")
+        .then(|| out["permissionDecisionReason"].as_str())
+        .flatten()
+}
+
+#[actix_rt::test]
+async fn a_write_to_a_file_another_worker_holds_is_denied_naming_it_and_a_free_file_is_reserved_for_the_writers_lease(
+) {
+    // the board's own reservations (no double), auto_reserve on by default
+    let s = TestServer::start(|_| {}).await;
+    // the agents' repository; their sessions run in its src/ directory
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).expect("mkdir .git");
+    std::fs::create_dir_all(repo.join("src/api")).expect("mkdir src/api");
+    let root = repo.to_str().expect("utf-8 path").to_owned();
+    let cwd = format!("{root}/src");
+    add(&s, "api").await;
+    add(&s, "docs").await;
+    let (st, a) = post_as(&s, "/tasks/api/claim", Some("alice"), None, &json!({})).await;
+    assert_eq!(st, 200, "{a}");
+    let (st, b) = post_as(&s, "/tasks/docs/claim", Some("bob"), None, &json!({})).await;
+    assert_eq!(st, 200, "{b}");
+    let alice_lease = a["lease"]["lease_id"].as_u64().expect("lease id");
+    let bob_lease = b["lease"]["lease_id"].as_u64().expect("lease id");
+
+    // alice edits a file nobody holds: allowed, and reserved for her task's
+    // lease under its repository-relative path
+    let mine = format!("{root}/src/api/mod.rs");
+    let v = hook(&s, Some("alice"), &pre_write("Edit", &cwd, &mine)).await;
+    assert_eq!(v, json!({}));
+    let held = reservations_of(&s, "alice").await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["patterns"], json!(["src/api/mod.rs"]));
+    assert_eq!(held[0]["task_id"], "api");
+    assert_eq!(held[0]["lease_id"], alice_lease);
+    assert_eq!(held[0]["mode"], "exclusive");
+    // her next write of it is hers: allowed, no second reservation
+    let v = hook(&s, Some("alice"), &pre_write("Write", &cwd, &mine)).await;
+    assert_eq!(v, json!({}));
+    assert_eq!(reservations_of(&s, "alice").await.len(), 1);
+
+    // bob's Edit and Write of it — absolute, or relative to his cwd — are
+    // denied, the reason naming the file, alice and her task
+    for (tool, file) in [
+        ("Edit", mine.as_str()),
+        ("Write", "api/mod.rs"),
+        ("Edit", "./api/../api/mod.rs"),
+    ] {
+        let v = hook(&s, Some("bob"), &pre_write(tool, &cwd, file)).await;
+        let reason = deny_reason(&v).unwrap_or_else(|| panic!("{tool} {file} not denied: {v}"));
+        assert!(
+            reason.contains("src/api/mod.rs")
+                && reason.contains("`alice`")
+                && reason.contains("`api`"),
+            "{reason}"
+        );
+    }
+    // a path reserved over REST (a TTL glob) is held too
+    let (st, v) = post_as(
+        &s,
+        "/reservations",
+        Some("carol"),
+        None,
+        &json!({"patterns": ["docs/**"], "ttl_secs": 300}),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let v = hook(
+        &s,
+        Some("bob"),
+        &pre_write("Write", &cwd, &format!("{root}/docs/guide.md")),
+    )
+    .await;
+    let reason = deny_reason(&v).unwrap_or_else(|| panic!("not denied: {v}"));
+    assert!(
+        reason.contains("docs/guide.md") && reason.contains("`carol`"),
+        "{reason}"
+    );
+
+    // bob's write of a free file is reserved for his own lease; a file
+    // outside the repository is neither checked nor reserved (fail-open)
+    let v = hook(&s, Some("bob"), &pre_write("Write", &cwd, "README.md")).await;
+    assert_eq!(v, json!({}));
+    let outside = dir.path().join("elsewhere.txt");
+    let v = hook(
+        &s,
+        Some("bob"),
+        &pre_write("Write", &cwd, outside.to_str().unwrap()),
+    )
+    .await;
+    assert_eq!(v, json!({}));
+    let held = reservations_of(&s, "bob").await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["patterns"], json!(["src/README.md"]));
+    assert_eq!(held[0]["lease_id"], bob_lease);
+
+    // alice completes: her reservation ends with her lease, and bob's
+    // write of the file is allowed and reserved for him
+    let (st, v) = post_as(
+        &s,
+        "/tasks/api/complete",
+        Some("alice"),
+        None,
+        &json!({"lease_id": alice_lease}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(reservations_of(&s, "alice").await.is_empty());
+    let v = hook(&s, Some("bob"), &pre_write("Edit", &cwd, &mine)).await;
+    assert_eq!(v, json!({}));
+    let patterns: Vec<Value> = reservations_of(&s, "bob")
+        .await
+        .iter()
+        .map(|r| r["patterns"][0].clone())
+        .collect();
+    assert!(patterns.contains(&json!("src/api/mod.rs")), "{patterns:?}");
+}
+
+#[actix_rt::test]
+async fn without_auto_reserve_a_free_file_is_written_unreserved_and_a_held_one_still_denied() {
+    let s = TestServer::start(|st| st.hooks.auto_reserve = false).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join(".git")).expect("mkdir .git");
+    let root = dir.path().to_str().expect("utf-8 path").to_owned();
+    add(&s, "api").await;
+    let (st, a) = post_as(&s, "/tasks/api/claim", Some("alice"), None, &json!({})).await;
+    assert_eq!(st, 200, "{a}");
+    let v = hook(&s, Some("alice"), &pre_write("Edit", &root, "src/a.rs")).await;
+    assert_eq!(v, json!({}));
+    assert!(reservations_of(&s, "alice").await.is_empty());
+    let (st, v) = post_as(
+        &s,
+        "/reservations",
+        Some("alice"),
+        None,
+        &json!({"patterns": ["src/a.rs"], "lease_id": a["lease"]["lease_id"]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let v = hook(
+        &s,
+        Some("bob"),
+        &pre_write("Edit", &root, &format!("{root}/src/a.rs")),
+    )
+    .await;
+    assert!(
+        deny_reason(&v).is_some_and(|r| r.contains("`alice`")),
+        "{v}"
+    );
 }
 
 #[actix_rt::test]

@@ -153,8 +153,9 @@ pub struct HookSettings {
     pub progress_interval_ms: u64,
     /// Progress lines kept in the task's `progress` context key (oldest dropped).
     pub progress_lines: usize,
-    /// When a `PreToolUse` write goes to a path nobody reserved, reserve it
-    /// for the worker's held task (needs path reservations).
+    /// When a `PreToolUse` write (`Edit`, `Write`, …) goes to a path nobody
+    /// reserved, reserve it exclusively for the worker's one held task,
+    /// bound to its lease (it ends with the lease). Default on.
     pub auto_reserve: bool,
 }
 
@@ -164,7 +165,7 @@ impl Default for HookSettings {
             max_body_bytes: 64 * 1024 * 1024,
             progress_interval_ms: 5_000,
             progress_lines: 20,
-            auto_reserve: false,
+            auto_reserve: true,
         }
     }
 }

@@ -12,7 +12,7 @@
 //! | event | what baton does | answer |
 //! |---|---|---|
 //! | `SessionStart`, `UserPromptSubmit` | — | `additionalContext`: the task the worker holds (id, title, lease, expiry) or how to claim one; without a worker, how to set `BATON_WORKER` |
-//! | `PreToolUse` of `Edit`, `Write`, `MultiEdit`, `NotebookEdit` | asks who holds the file ([`paths::PathHolders`]); `[hooks] auto_reserve` reserves a free one for the held task | `deny` naming the holder when another worker holds it, else `{}` |
+//! | `PreToolUse` of `Edit`, `Write`, `MultiEdit`, `NotebookEdit` | asks who holds the file, relative to the repository's top level ([`paths`]); `[hooks] auto_reserve` (on by default) reserves a free one bound to the held task's lease | `deny` naming the holder when another worker holds it, else `{}` |
 //! | `PostToolUse`, `PostToolUseFailure` | renews the worker's leases (durable before the answer); appends a progress line (tool and file) to each held task's `progress` context key and audit log, at most one per `[hooks] progress_interval_ms` | `{}` |
 //! | `Stop` | — | `decision: block` once (not when `stop_hook_active`) while the worker holds a lease: complete, fail or release it first |
 //! | `SessionEnd` | releases the worker's leases now (not waiting for them to lapse) | `{}` |
@@ -37,7 +37,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use self::paths::{relative_to, BoardReservations, PathHolder, PathHolders};
+use self::paths::{repository_relative, BoardReservations, PathHolder, PathHolders};
 use super::{parse_json, Acting, ApiError};
 use crate::board::{Board, HOW_TO_NAME_A_WORKER};
 use crate::core::table::LeaseRef;
@@ -295,13 +295,14 @@ async fn pre_tool_use(
     let Some(file) = event.tool_input.as_ref().and_then(ToolInput::written_file) else {
         return Ok(nothing());
     };
-    let path = relative_to(file, event.cwd.as_deref());
-    let others = holders.holders(board, &path, worker).await?;
-    if let Some(h) = others.first() {
+    let path = repository_relative(file, event.cwd.as_deref());
+    let all = holders.holders(board, &path, worker).await?;
+    if let Some(h) = all.iter().find(|h| h.worker != worker) {
         tracing::info!(%worker, holder = %h.worker, %path, tool, "write denied: path reserved");
         return Ok(deny(denial(&path, h)));
     }
-    if board.settings().hooks.auto_reserve {
+    // already the worker's own: nothing more to reserve
+    if all.is_empty() && board.settings().hooks.auto_reserve {
         let held = held(board, worker).await?;
         // one held task: the write is its work; with several, whose is unclear
         if let [task] = held.as_slice() {
@@ -370,7 +371,7 @@ async fn progress(
 fn progress_line(tool: &str, input: Option<&ToolInput>, cwd: Option<&str>, failed: bool) -> String {
     let detail = input.and_then(|i| {
         if let Some(f) = i.written_file() {
-            return Some(relative_to(f, cwd));
+            return Some(repository_relative(f, cwd));
         }
         if let Some(c) = i.command.as_deref() {
             let first = c.lines().next().unwrap_or_default();
@@ -378,7 +379,7 @@ fn progress_line(tool: &str, input: Option<&ToolInput>, cwd: Option<&str>, faile
         }
         i.path
             .as_deref()
-            .map(|p| relative_to(p, cwd))
+            .map(|p| repository_relative(p, cwd))
             .or_else(|| i.pattern.clone())
             .or_else(|| i.url.clone())
     });
