@@ -1,4 +1,4 @@
-// A real Claude Code agent keeps its lease through baton's hooks (issue 29, "Must show" 2, 4, 6): the
+// A real Claude Code agent keeps its lease through baton's hooks (issue 29, "Must show" 2, 3, 4, 6): the
 // pinned `claude -p` CLI, its real tools and its real `http` hooks, installed by `baton hooks
 // install` into a project, against the real binary with a lease TTL of 5 s. The model is
 // scripted (fake-anthropic.mjs).
@@ -10,7 +10,9 @@
 // control runs the same script in a project without the hooks: the lease lapses during the
 // work and the completion is refused. ("Must show" 4:) an agent that tries to stop while it
 // holds a lease is blocked once and told why, and its SessionEnd frees the lease at once.
-// ("Must show" 6:) with auth required, the hooks send the agent's own token.
+// ("Must show" 6:) with auth required, the hooks send the agent's own token. ("Must show" 3:)
+// two agents, one file: the first's Write reserves it for its lease (PreToolUse, `[hooks]
+// auto_reserve`), the second's Edit of it is denied naming the first, and the file is unchanged.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -249,4 +251,69 @@ test("with auth on, the hooks carry the agent's own token from its environment, 
   assert.equal((await hook(alice, { hook_event_name: "SessionEnd", reason: "other" })).status, 200);
   const { json: after } = await w.rest("GET", "/api/v1/tasks/b", undefined, w.admin);
   assert.equal(after.status, "ready", JSON.stringify(after));
+});
+
+test("two agents: the second's Edit of a file the first wrote (reserved for its lease by PreToolUse) is denied naming the first, and the file is unchanged", { timeout: 120_000 }, async (t) => {
+  // first: claims `api`, writes notes.md (its PreToolUse reserves the file for its lease), waits
+  // until the second has tried, completes. second: waits for the write, claims `docs`, reads
+  // notes.md and tries to edit it — denied — then completes its own task.
+  const written = "# notes by first\nend\n";
+  const scripts = {
+    first: [
+      { tool: "mcp__baton__claim_next_task", input: {}, as: "claim" },
+      { tool: "Write", input: { file_path: "{{project}}/notes.md", content: written }, as: "write" },
+      { barrier: "written" },
+      { barrier: "tried" },
+      {
+        tool: "mcp__baton__complete_task",
+        input: { task_id: "{{claim.claim.task.id}}", lease_id: "{{claim.claim.lease.lease_id}}" },
+        as: "done",
+      },
+      { text: "Finished." },
+    ],
+    second: [
+      { barrier: "written" },
+      { tool: "mcp__baton__claim_next_task", input: {}, as: "claim" },
+      { tool: "Read", input: { file_path: "{{project}}/notes.md" }, as: "read" },
+      {
+        tool: "Edit",
+        input: { file_path: "{{project}}/notes.md", old_string: "\nend\n", new_string: "\nmine\nend\n" },
+        as: "edit",
+      },
+      { barrier: "tried" },
+      {
+        tool: "mcp__baton__complete_task",
+        input: { task_id: "{{claim.claim.task.id}}", lease_id: "{{claim.claim.lease.lease_id}}" },
+        as: "done",
+      },
+      { text: "Finished." },
+    ],
+  };
+  const { w } = await world(t, { hooks: true, ttl: 300, scripts });
+  const added = await w.rest("POST", "/api/v1/tasks", { id: "docs", title: "the docs task" });
+  assert.equal(added.status, 201, JSON.stringify(added.json));
+  const runs = await w.run([{ name: "first" }, { name: "second" }], { timeoutMs: 90_000 });
+  const report = () => `${describeRuns(runs)}\nfake errors: ${w.fake.errors().join("\n")}`;
+  assert.deepEqual(w.fake.errors(), [], report());
+  assert.deepEqual(runs.map((r) => r.code), [0, 0], report());
+
+  // the second's Edit came back as an error carrying baton's reason, naming the holder
+  const results = w.fake.toolResults("second");
+  const edit = results.find((r) => r.name === "Edit");
+  assert.ok(edit, `no Edit result: ${JSON.stringify(results)}`);
+  assert.equal(edit.isError, true, JSON.stringify(edit));
+  assert.ok(
+    edit.text.includes("notes.md is reserved by worker `first` for task `api`"),
+    `the model was not told who holds the file: ${edit.text}`,
+  );
+  // the file is as the first wrote it
+  assert.equal(readFileSync(join(w.project, "notes.md"), "utf8"), written);
+  // both tasks done, each by its own agent
+  for (const id of ["api", "docs"]) {
+    const { json } = await w.rest("GET", `/api/v1/tasks/${id}`);
+    assert.equal(json.status, "done", JSON.stringify(json));
+  }
+  // the first's reservation ended with its lease
+  const { json } = await w.rest("GET", "/api/v1/reservations?worker=first");
+  assert.deepEqual(json.reservations, [], JSON.stringify(json));
 });
