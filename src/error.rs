@@ -20,6 +20,7 @@ use crate::core::graph::GraphError;
 use crate::core::reservations::ReservationError;
 use crate::core::slots::SlotError;
 use crate::core::table::TaskError;
+use crate::core::worker::WorkerError;
 use crate::pool::{PoolConfigError, PoolError};
 use crate::store::StoreError;
 
@@ -59,6 +60,9 @@ pub enum Error {
     /// writing it.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// No worker could be decided (header and argument disagree, or neither names one).
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
     /// The caller's role may not do this.
     #[error("forbidden: to {action} the '{required}' role is required")]
     Forbidden {
@@ -93,6 +97,7 @@ impl Error {
             Error::PoolConfig(e) => e.error_code(),
             Error::Downstream(e) => e.error_code(),
             Error::Token(e) => e.error_code(),
+            Error::Worker(e) => e.error_code(),
             Error::OperationNotFound(_) => ErrorCode::TaskHandleNotFound,
             Error::Forbidden { .. } => ErrorCode::Forbidden,
             Error::Unavailable(_) => ErrorCode::Unavailable,
@@ -121,6 +126,7 @@ impl Error {
             Error::Graph(GraphError::SubtaskWouldFail { .. }) => Some("dependencies".into()),
             Error::Token(TokenError::InvalidName(_)) => Some("name".into()),
             Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
+            Error::Worker(e) => Some(e.field().into()),
             Error::Reservation(e) => e.field(),
             _ => None,
         }

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The body exceeds `api.max_body_bytes`.
     BodyTooLarge,
+    /// The `X-Baton-Worker` header and the `worker` argument disagree.
+    WorkerMismatch,
     /// The whole body did not arrive within `server.body_read_timeout_secs`
     /// of the request head (the connection is closed).
     BodyTimeout,
@@ -90,8 +92,6 @@ pub enum ErrorCode {
     LeaseRequired,
     /// A fenced downstream tool's path is not reserved by the caller.
     PathsNotReserved,
-    /// The `X-Baton-Worker` header and the `worker` argument disagree.
-    WorkerMismatch,
     /// A task with that id exists.
     TaskExists,
     /// Other tasks depend on the task (it cannot be deleted before them).
@@ -172,6 +172,7 @@ impl ErrorCode {
             InvalidField => "invalid_field",
             TooLarge => "too_large",
             BodyTooLarge => "body_too_large",
+            WorkerMismatch => "worker_mismatch",
             BodyTimeout => "body_timeout",
             UnsupportedMediaType => "unsupported_media_type",
             Unauthorized => "unauthorized",
@@ -200,7 +201,6 @@ impl ErrorCode {
             NotReservationHolder => "not_reservation_holder",
             LeaseRequired => "lease_required",
             PathsNotReserved => "paths_not_reserved",
-            WorkerMismatch => "worker_mismatch",
             TaskExists => "task_exists",
             HasDependents => "has_dependents",
             TokenExists => "token_exists",

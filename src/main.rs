@@ -1,8 +1,8 @@
 //! The `baton` binary: `baton serve` runs a node ([`baton::serve::run`]);
 //! the other subcommands (`task`, `servers`, `reservations`, `guard`,
-//! `token`, `backup`, `restore`, `mcp-stdio`) live in [`cli`]. Only argument
-//! parsing, tracing, signal handlers (stop: `SIGTERM`, `SIGINT`, `SIGQUIT`;
-//! reload the server file: `SIGHUP`) and wiring live here.
+//! `token`, `backup`, `restore`, `mcp-stdio`, `hooks`) live in [`cli`]. Only
+//! argument parsing, tracing, signal handlers (stop: `SIGTERM`, `SIGINT`,
+//! `SIGQUIT`; reload the server file: `SIGHUP`) and wiring live here.
 
 mod cli;
 
@@ -11,7 +11,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use baton::config::LogFormat;
-use baton::serve::Stop;
 use baton::Settings;
 use clap::{Parser, Subcommand};
 
@@ -99,6 +98,13 @@ enum Command {
         remote: cli::Remote,
         #[command(subcommand)]
         command: cli::servers::ServersCommand,
+    },
+    /// Claude Code's hooks and MCP entry: install into a project's (or your
+    /// user's) settings, uninstall exactly what was installed, or forward one
+    /// hook event from stdin (`run`).
+    Hooks {
+        #[command(subcommand)]
+        command: cli::hooks::HooksCommand,
     },
     /// Access tokens: in a data directory (server stopped; how the first admin
     /// token is made) or on a running server (`--url`, with an admin token).
@@ -191,6 +197,7 @@ async fn main() -> Result<()> {
             cli::mcp_stdio::run(settings, url, &credentials, data_dir).await
         }
         Command::Token { command } => cli::token::run(command).await,
+        Command::Hooks { command } => cli::hooks::run(command).await,
         Command::Backup {
             url,
             out,
@@ -231,8 +238,8 @@ async fn serve(
     // Bind first: a taken port fails before any state is opened.
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    let signals = StopSignals::register()?;
-    let reloads = reload_on_sighup()?;
+    let signals = cli::signals::StopSignals::register()?;
+    let reloads = cli::signals::reload_on_sighup()?;
     baton::serve::Node::new(settings, listener)
         .insecure_no_auth(insecure_no_auth)
         .reload_on(reloads)
@@ -241,59 +248,4 @@ async fn serve(
         .run(signals.next())
         .await?;
     Ok(())
-}
-
-/// `SIGHUP`: reload the server file (`[pool] mcp_servers`, `--mcp-servers`),
-/// as `POST /api/v1/servers/reload` does. The returned channel changes on
-/// each one.
-fn reload_on_sighup() -> Result<tokio::sync::watch::Receiver<u64>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    let (tx, rx) = tokio::sync::watch::channel(0u64);
-    actix_web::rt::spawn(async move {
-        while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP received; reloading the MCP server file");
-            tx.send_modify(|n| *n += 1);
-        }
-    });
-    Ok(rx)
-}
-
-/// The signals that stop `baton serve`, with actix-web's meanings: `SIGTERM`
-/// a graceful stop (in-flight requests finish within
-/// `server.shutdown_timeout_secs`), `SIGINT` and `SIGQUIT` a forced one.
-/// Either way the store's last flush still runs.
-struct StopSignals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-    quit: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn register() -> Result<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Self {
-            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
-            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
-            quit: signal(SignalKind::quit()).context("cannot handle SIGQUIT")?,
-        })
-    }
-
-    /// Wait for the first stop signal; how the node stops.
-    async fn next(mut self) -> Stop {
-        tokio::select! {
-            _ = self.term.recv() => {
-                tracing::info!("SIGTERM received; starting graceful shutdown");
-                Stop::Graceful
-            }
-            _ = self.int.recv() => {
-                tracing::info!("SIGINT received; starting forced shutdown");
-                Stop::Forced
-            }
-            _ = self.quit.recv() => {
-                tracing::info!("SIGQUIT received; starting forced shutdown");
-                Stop::Forced
-            }
-        }
-    }
 }

@@ -317,6 +317,12 @@ async fn prepare(
             (p(format!("/tokens/{name}")), None, 200)
         }
         ("POST", "/events/ticket") => (p("/events/ticket".into()), None, 200),
+        // a Claude Code hook event naming no worker: answered `{}` (role agent)
+        ("POST", "/hooks/claude-code") => (
+            p(spec.path.into()),
+            Some(json!({"hook_event_name": "PostToolUse", "session_id": "s", "tool_name": "Bash"})),
+            200,
+        ),
         // agent-coordinate-mcp routes (their refusals are 200 {success: false}: checked below)
         ("POST", "/claim-worker-slot") => (p(spec.path.into()), Some(json!({})), 200),
         ("POST", "/release-worker-slot") => {

@@ -2,7 +2,8 @@
 //! copies never drifts from what the server accepts: the REST `curl` block,
 //! the CLI block, the team block (tokens, auth required through `BATON_*`
 //! variables, a token made on the running server, the `claude mcp add`
-//! header), and every JSON snippet parses as a `.mcp.json`.
+//! header), the Claude Code block (`baton hooks install` writes exactly the
+//! settings the README shows), and every JSON snippet parses as a `.mcp.json`.
 
 mod common;
 
@@ -374,4 +375,55 @@ fn the_sled_line_serves_the_board_end_to_end() {
         &[],
     );
     assert!(out.contains("\"status\":\"done\""), "{out}");
+}
+
+#[test]
+fn the_claude_code_block_installs_exactly_the_settings_the_readme_shows() {
+    let text = readme();
+    let heading = "### Claude Code in three commands";
+    let script = block_after(&text, heading, "sh");
+    let shown: serde_json::Value =
+        serde_json::from_str(&block_after(&text, heading, "json")).expect("the settings parse");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("your-project");
+    std::fs::create_dir(&project).expect("project dir");
+    // `claude` is the one command not run: a stand-in notes the worker it was given
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_baton"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -euo pipefail\nclaude() {{ echo \"claude as $BATON_WORKER\"; }}\n{script}"
+        ))
+        .current_dir(dir.path())
+        .env("PATH", format!("{}:{path}", bin_dir.display()))
+        .env_remove("BATON_URL")
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("claude as alice"),
+        "README block failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // what install wrote is what the README shows (the command hook names this binary by its
+    // absolute path; the README says `baton`)
+    let written = std::fs::read_to_string(project.join(".claude/settings.json")).expect("settings");
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_baton")).expect("exe");
+    let written: serde_json::Value = serde_json::from_str(
+        &written.replace(&format!("{} hooks run", exe.display()), "baton hooks run"),
+    )
+    .expect("settings JSON");
+    assert_eq!(written, shown);
+    let mcp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.join(".mcp.json")).expect(".mcp.json"))
+            .expect("JSON");
+    assert_eq!(
+        mcp["mcpServers"]["baton"],
+        serde_json::json!({"type": "http", "url": "http://127.0.0.1:8080/mcp",
+            "headers": {"X-Baton-Worker": "${BATON_WORKER}"}})
+    );
 }

@@ -15,7 +15,8 @@ import { $, showError, ts } from './util.js';
 
 const KINDS = ['task_added', 'task_ready', 'task_blocked', 'task_claimed', 'task_heartbeat',
   'task_completed', 'task_failed', 'task_retried', 'task_released', 'task_expired',
-  'task_cancelled', 'task_reset', 'slot_claimed', 'slot_released', 'context_set', 'task_deleted'];
+  'task_cancelled', 'task_reset', 'slot_claimed', 'slot_released', 'context_set', 'task_deleted',
+  'task_progress'];
 const SLOT_KINDS = new Set(['task_claimed', 'task_completed', 'task_failed', 'task_retried',
   'task_released', 'task_expired', 'task_cancelled', 'slot_claimed', 'slot_released']);
 const PAGE = 1000;

@@ -4,7 +4,8 @@
 //! State: the task id, the lease it serves (shared with the registry, which
 //! revokes it the moment the lease ends), and an optional deadline timer.
 //! Messages: [`PutContext`] (lease-checked write of one key; persisted in the
-//! `c/` key space) and [`StopContext`]. Talks to: whoever started it (the
+//! `c/` key space), [`AppendProgress`] (a bounded, rate-limited progress line
+//! in the `progress` key and the audit log) and [`StopContext`]. Talks to: whoever started it (the
 //! [`TaskRegistry`](crate::actors::registry::TaskRegistry)), by sending the
 //! [`Recipient`] it was given a [`DeadlineExceeded`] when the task's
 //! `timeout_secs` runs out. That event is defined here, beside the actor that
@@ -13,6 +14,7 @@
 //! context is its own actor: a panic inside one stops that actor only, never
 //! another task's.
 
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -115,6 +117,10 @@ pub struct TaskContext {
     store: Store,
     max_value_bytes: usize,
     clock: Clock,
+    /// The `progress` key's lines (loaded from the store on the first append).
+    progress: Option<VecDeque<serde_json::Value>>,
+    /// When the last progress line was written, and the lines left out since.
+    last_progress: Option<(Millis, u32)>,
     _live: Live,
 }
 
@@ -137,6 +143,8 @@ impl TaskContext {
             store: env.store.clone(),
             max_value_bytes: env.max_value_bytes,
             clock: env.clock.clone(),
+            progress: None,
+            last_progress: None,
             _live: Live::new(&env.live),
         }
         .start();
@@ -190,6 +198,47 @@ pub fn check_key(key: &str) -> Result<(), Error> {
     Ok(())
 }
 
+impl TaskContext {
+    /// Refuse unless `lease_id` is the live lease this context serves and
+    /// `actor` may act on it (`lease` is the cell, held by the caller across
+    /// check and commit).
+    fn check(
+        &self,
+        lease: Option<(u64, Millis)>,
+        lease_id: u64,
+        actor: &Principal,
+        now: Millis,
+    ) -> Result<(), Error> {
+        match lease {
+            Some((id, expires_at)) if id == lease_id && expires_at <= now => {
+                return Err(TaskError::LeaseExpired {
+                    task: self.task.clone(),
+                    lease_id: id,
+                    expires_at,
+                }
+                .into());
+            }
+            Some((id, _)) if id == lease_id => {}
+            current => {
+                return Err(TaskError::StaleLease {
+                    task: self.task.clone(),
+                    presented: lease_id,
+                    current: current.map(|(id, _)| id),
+                }
+                .into());
+            }
+        }
+        if !actor.may_act_on(self.owner.as_deref()) {
+            return Err(TaskError::NotOwner {
+                task: self.task.clone(),
+                owner: self.owner.clone(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
 impl Handler<PutContext> for TaskContext {
     type Result = Result<Ticket, Error>;
     fn handle(&mut self, msg: PutContext, _: &mut Context<Self>) -> Self::Result {
@@ -200,31 +249,10 @@ impl Handler<PutContext> for TaskContext {
         // under a live lease).
         let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.clock.now();
-        match *lease {
-            Some((id, expires_at)) if id == msg.lease_id && expires_at <= now => {
-                return Err(TaskError::LeaseExpired {
-                    task: self.task.clone(),
-                    lease_id: id,
-                    expires_at,
-                }
-                .into());
-            }
-            Some((id, _)) if id == msg.lease_id => {}
-            current => {
-                return Err(TaskError::StaleLease {
-                    task: self.task.clone(),
-                    presented: msg.lease_id,
-                    current: current.map(|(id, _)| id),
-                }
-                .into());
-            }
-        }
-        if !msg.actor.may_act_on(self.owner.as_deref()) {
-            return Err(TaskError::NotOwner {
-                task: self.task.clone(),
-                owner: self.owner.clone(),
-            }
-            .into());
+        self.check(*lease, msg.lease_id, &msg.actor, now)?;
+        if msg.key == PROGRESS_KEY {
+            // written by hand: the next append starts from what it wrote
+            self.progress = None;
         }
         let mut batch = WriteBatch::new();
         batch.put_context(&self.task, &msg.key, &msg.value);
@@ -245,6 +273,99 @@ impl Handler<PutContext> for TaskContext {
             None,
         );
         Ok(self.store.commit(batch)?)
+    }
+}
+
+/// The context key holding a task's progress lines ([`AppendProgress`]).
+pub const PROGRESS_KEY: &str = "progress";
+
+/// Append a progress line (what the worker's tools did: a Claude Code
+/// `PostToolUse` hook) to the task's `progress` context key — a JSON array
+/// of `{at, line}`, the newest last, at most `max_lines` — and to its audit
+/// log (`task_progress`, the line in `reason`), under the current lease.
+/// Rate-limited: within `min_interval_ms` of the last line written nothing
+/// is written, and the next line says how many were left out. Answers the
+/// commit's ticket, or `None` when the line was left out. Not an explicit
+/// sign of life of the lease (it comes from the harness, not the agent).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Ticket>, Error>")]
+pub struct AppendProgress {
+    /// Lease the worker holds.
+    pub lease_id: u64,
+    /// The worker holding it (named in the audit event).
+    pub worker: String,
+    /// The line (already bounded by the caller).
+    pub line: String,
+    /// Who writes (must own the lease or be an admin).
+    pub actor: Principal,
+    /// Most lines kept.
+    pub max_lines: usize,
+    /// Fewest milliseconds between two lines written.
+    pub min_interval_ms: u64,
+}
+
+impl Handler<AppendProgress> for TaskContext {
+    type Result = Result<Option<Ticket>, Error>;
+    fn handle(&mut self, msg: AppendProgress, _: &mut Context<Self>) -> Self::Result {
+        let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
+        self.check(*lease, msg.lease_id, &msg.actor, now)?;
+        let skipped = match self.last_progress {
+            Some((at, n)) if now.saturating_sub(at) < msg.min_interval_ms => {
+                self.last_progress = Some((at, n.saturating_add(1)));
+                return Ok(None);
+            }
+            Some((_, n)) => n,
+            None => 0,
+        };
+        let line = if skipped > 0 {
+            format!("{} (+{skipped} more since the last line)", msg.line)
+        } else {
+            msg.line
+        };
+        if self.progress.is_none() {
+            let stored = self.store.context_get(&self.task, PROGRESS_KEY)?;
+            let lines = match stored {
+                Some(serde_json::Value::Array(lines)) => lines.into(),
+                _ => VecDeque::new(),
+            };
+            self.progress = Some(lines);
+        }
+        let lines = self.progress.get_or_insert_with(VecDeque::new);
+        lines.push_back(serde_json::json!({
+            "at": crate::model::rfc3339::format(now),
+            "line": line,
+        }));
+        while lines.len() > msg.max_lines.max(1) {
+            lines.pop_front();
+        }
+        let mut value = serde_json::Value::Array(lines.iter().cloned().collect());
+        // the context value bound holds here too: drop the oldest lines
+        while check_value_size("value", &value, self.max_value_bytes).is_err() && lines.len() > 1 {
+            lines.pop_front();
+            value = serde_json::Value::Array(lines.iter().cloned().collect());
+        }
+        let mut batch = WriteBatch::new();
+        batch.put_context(&self.task, PROGRESS_KEY, &value);
+        batch.put_event(
+            Event {
+                id: 0,
+                at: now,
+                kind: EventKind::TaskProgress,
+                task_id: Some(self.task.clone()),
+                worker: Some(msg.worker),
+                actor: msg.actor.name,
+                slot: None,
+                lease_id: Some(msg.lease_id),
+                from: None,
+                to: None,
+                reason: Some(line),
+            },
+            None,
+        );
+        let ticket = self.store.commit(batch)?;
+        self.last_progress = Some((now, 0));
+        Ok(Some(ticket))
     }
 }
 

@@ -18,6 +18,7 @@
 //! | [`tokens`] | `/api/v1/tokens`: create, list, revoke access tokens |
 //! | [`routes`] | every route in one table: method, path, the role it needs; 405 and 404 answers |
 //! | [`params`] | query strings and path parameters, refused naming the parameter |
+//! | [`hooks`] | `/api/v1/hooks/claude-code`: Claude Code's lifecycle hooks |
 
 use std::time::Instant;
 
@@ -38,6 +39,7 @@ pub mod compat;
 pub mod dashboard;
 pub mod deadline;
 pub mod error;
+pub mod hooks;
 pub mod leases;
 pub mod openapi;
 pub mod params;
@@ -52,7 +54,11 @@ pub mod tokens;
 pub use error::ApiError;
 
 /// The board acting as the request's caller (the [`Caller`] the guard put
-/// in the request's extensions): what every handler works on.
+/// in the request's extensions) for the worker its `X-Baton-Worker` header
+/// names ([`Board::for_worker`]): what every handler works on. Extracting
+/// it is the connection's activity: that worker's leases renew
+/// ([`Board::note_activity`]). A header that is not a valid worker name is
+/// refused (422 `invalid_field`).
 pub struct Acting(pub Board);
 
 impl std::ops::Deref for Acting {
@@ -69,8 +75,20 @@ impl actix_web::FromRequest for Acting {
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let board = req.app_data::<web::Data<Board>>();
         let caller = req.extensions().get::<Caller>().cloned();
+        let worker = crate::board::worker_from_header(
+            req.headers()
+                .get(crate::board::WORKER_HEADER)
+                .map(|v| v.as_bytes()),
+        );
         std::future::ready(match (board, caller) {
-            (Some(b), Some(c)) => Ok(Acting(b.acting_as(c.actor))),
+            (Some(b), Some(c)) => match worker {
+                Ok(worker) => {
+                    let board = b.acting_as(c.actor).for_worker(worker);
+                    board.note_activity();
+                    Ok(Acting(board))
+                }
+                Err(e) => Err(ApiError::Board(e.into())),
+            },
             // a route registered outside the route table: refuse rather than act unauthenticated
             _ => Err(ApiError::Denied(error::Denial::new(
                 ErrorCode::Internal,

@@ -25,6 +25,7 @@ use crate::auth::Access;
          (name = "servers", description = "downstream MCP servers (the pool)"),
          (name = "tokens", description = "access tokens (admin)"),
          (name = "admin", description = "backup (admin)"),
+         (name = "hooks", description = "Claude Code's lifecycle hooks (`baton hooks install`)"),
          (name = "compat", description = "agent-coordinate-mcp's coordinator routes, in its JSON shapes"),
          (name = "dashboard", description = "the live web dashboard's static files"),
          (name = "mcp", description = "the MCP endpoint (streamable HTTP)"))

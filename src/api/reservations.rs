@@ -4,24 +4,14 @@
 //! different is 400 `worker_mismatch`. Patterns are `globset` globs over
 //! repository-relative paths (not gitignore rules).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::tasks::ErrorBody;
 use super::{json_body, Acting, ApiError};
-use crate::board::{resolve_worker, PathHolders};
+use crate::board::PathHolders;
 use crate::model::{Reservation, ReservationMode};
-
-/// The header naming the worker a connection acts as.
-pub const WORKER_HEADER: &str = "x-baton-worker";
-
-/// The `X-Baton-Worker` header's value, if sent.
-pub fn worker_header(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get(WORKER_HEADER)
-        .and_then(|v| v.to_str().ok())
-}
 
 /// Body of `POST /reservations`.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -97,11 +87,10 @@ pub struct CheckResult {
               (status = 422, body = ErrorBody, description = "a bad pattern (empty, absolute, `..`, invalid glob, too many), or `lease_id`/`ttl_secs` both or neither, naming the field")))]
 pub(crate) async fn reserve_paths(
     board: Acting,
-    req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: ReserveRequest = json_body(&board, payload, false).await?;
-    let worker = resolve_worker(worker_header(&req), body.worker.as_deref())?;
+    let worker = board.worker_for(body.worker.as_deref())?;
     let r = board
         .reserve_paths(
             &worker,
@@ -154,12 +143,11 @@ pub(crate) async fn check_paths(
               (status = 409, body = ErrorBody, description = "held by another worker (`not_reservation_holder`)")))]
 pub(crate) async fn renew_reservation(
     board: Acting,
-    req: HttpRequest,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: WorkerRequest = json_body(&board, payload, true).await?;
-    let worker = resolve_worker(worker_header(&req), body.worker.as_deref())?;
+    let worker = board.worker_for(body.worker.as_deref())?;
     Ok(HttpResponse::Ok().json(board.renew_reservation(&worker, &id).await?))
 }
 
@@ -172,11 +160,10 @@ pub(crate) async fn renew_reservation(
               (status = 409, body = ErrorBody, description = "held by another worker, or a running task's own")))]
 pub(crate) async fn release_reservation(
     board: Acting,
-    req: HttpRequest,
     id: web::Path<String>,
     q: super::params::Query<ReservationQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let worker = resolve_worker(worker_header(&req), q.worker.as_deref())?;
+    let worker = board.worker_for(q.worker.as_deref())?;
     Ok(HttpResponse::Ok().json(board.release_paths(&worker, &id).await?))
 }

@@ -28,8 +28,8 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
 use super::deadline::BodyDeadline;
 use super::{
-    admin, compat, dashboard, leases, openapi, reservations, servers, sse, subtasks, tasks, tokens,
-    ApiError,
+    admin, compat, dashboard, hooks, leases, openapi, reservations, servers, sse, subtasks, tasks,
+    tokens, ApiError,
 };
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
@@ -165,6 +165,7 @@ route_table! {
     GET "/events" => sse::events, Access::Stream;
     POST "/events/ticket" => sse::ticket, VIEWER;
     GET "/openapi.json" => openapi::document, VIEWER;
+    POST "/hooks/claude-code" => hooks::claude_code, AGENT;
 }
 
 route_table! {

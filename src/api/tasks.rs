@@ -194,8 +194,10 @@ pub(crate) async fn get_task(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimNextRequest {
-    /// The claiming worker's name (free text, recorded in the lease and the audit log).
-    pub worker: String,
+    /// Worker name; defaults to the `X-Baton-Worker` header (both given
+    /// and different: 400 `worker_mismatch`).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// Only tasks carrying all these tags.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -211,7 +213,7 @@ pub struct ClaimNextRequest {
 
 /// Claim the best ready task (priority, then age) with a slot: 200 `{task, lease}`, or 204.
 /// With `request_id`, a retry whose answer was lost gets the same claim.
-#[utoipa::path(post, path = "/api/v1/tasks/claim-next", tag = "tasks", request_body = ClaimNextRequest,
+#[utoipa::path(post, path = "/api/v1/tasks/claim-next", tag = "tasks", params(("X-Baton-Worker" = Option<String>, Header, description = "the worker this connection acts as")), request_body = ClaimNextRequest,
     responses((status = 200, body = Claim, description = "the claimed task and its lease"), (status = 204, description = "nothing is ready"),
               (status = 409, body = ErrorBody, description = "no free slot")))]
 pub(crate) async fn claim_next(
@@ -219,8 +221,9 @@ pub(crate) async fn claim_next(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: ClaimNextRequest = json_body(&board, payload, false).await?;
+    let worker = board.worker_for(req.worker.as_deref())?;
     let claim = board
-        .claim_next_keyed(&req.worker, req.tags, req.slot, req.request_id.as_deref())
+        .claim_next_keyed(&worker, req.tags, req.slot, req.request_id.as_deref())
         .await?;
     match claim {
         Some(c) => Ok(HttpResponse::Ok().json(c)),
@@ -232,8 +235,10 @@ pub(crate) async fn claim_next(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
-    /// The claiming worker's name (free text, recorded in the lease and the audit log).
-    pub worker: String,
+    /// Worker name; defaults to the `X-Baton-Worker` header (both given
+    /// and different: 400 `worker_mismatch`).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// An explicit slot the worker holds.
     #[serde(default)]
     pub slot: Option<u32>,
@@ -241,7 +246,7 @@ pub struct ClaimRequest {
 
 /// Claim a specific ready task. The same worker claiming a task it already
 /// holds (a retry whose answer was lost) gets the lease it holds.
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/claim", tag = "tasks", params(("id" = String, Path), ("X-Baton-Worker" = Option<String>, Header, description = "the worker this connection acts as")),
     request_body = ClaimRequest, responses((status = 200, body = Claim, description = "the claimed task and its lease (the lease it already holds, when the same worker claims it again)"),
               (status = 404, body = ErrorBody, description = "no task with that id"),
               (status = 409, body = ErrorBody, description = "the task is not ready, or no slot is free")))]
@@ -251,7 +256,8 @@ pub(crate) async fn claim_task(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: ClaimRequest = json_body(&board, payload, false).await?;
-    let c = board.claim_task(&id, &req.worker, req.slot).await?;
+    let worker = board.worker_for(req.worker.as_deref())?;
+    let c = board.claim_task(&id, &worker, req.slot).await?;
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -565,8 +571,10 @@ pub(crate) async fn list_slots(board: Acting) -> Result<HttpResponse, ApiError> 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotClaimRequest {
-    /// The worker's name that holds the slot (free text).
-    pub worker: String,
+    /// Worker name; defaults to the `X-Baton-Worker` header (both given
+    /// and different: 400 `worker_mismatch`).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// Idempotency key (1 to 128 bytes): sending the same request again with
     /// it — its answer was lost — answers the same slot while that hold
     /// lasts, and holds no other (also across a restart).
@@ -575,7 +583,7 @@ pub struct SlotClaimRequest {
 }
 
 /// Hold a slot explicitly (tasks claimed with `slot` then run in it).
-#[utoipa::path(post, path = "/api/v1/slots/claim", tag = "slots", request_body = SlotClaimRequest,
+#[utoipa::path(post, path = "/api/v1/slots/claim", tag = "slots", params(("X-Baton-Worker" = Option<String>, Header, description = "the worker this connection acts as")), request_body = SlotClaimRequest,
     responses((status = 200, description = "{slot, worker}", body = Object),
               (status = 409, body = ErrorBody, description = "every slot is taken (`no_free_slot`)")))]
 pub(crate) async fn claim_slot(
@@ -583,22 +591,25 @@ pub(crate) async fn claim_slot(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: SlotClaimRequest = json_body(&board, payload, false).await?;
+    let worker = board.worker_for(req.worker.as_deref())?;
     let slot = board
-        .claim_slot_keyed(&req.worker, req.request_id.as_deref())
+        .claim_slot_keyed(&worker, req.request_id.as_deref())
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "slot": slot, "worker": req.worker })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "slot": slot, "worker": worker })))
 }
 
 /// Body of a slot release.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotReleaseRequest {
-    /// The holder: only the worker holding the slot may release it.
-    pub worker: String,
+    /// The holder: only the worker holding the slot may release it;
+    /// defaults to the `X-Baton-Worker` header.
+    #[serde(default)]
+    pub worker: Option<String>,
 }
 
 /// Release an explicit slot; refused (409 `slot_not_held`) unless `worker` holds it.
-#[utoipa::path(post, path = "/api/v1/slots/{slot}/release", tag = "slots", params(("slot" = u32, Path)),
+#[utoipa::path(post, path = "/api/v1/slots/{slot}/release", tag = "slots", params(("slot" = u32, Path), ("X-Baton-Worker" = Option<String>, Header, description = "the worker this connection acts as")),
     request_body = SlotReleaseRequest, responses((status = 200, description = "{released}", body = Object),
               (status = 400, body = ErrorBody, description = "`slot` is not a slot number"),
               (status = 409, body = ErrorBody, description = "the worker does not hold the slot (`slot_not_held`)")))]
@@ -608,7 +619,8 @@ pub(crate) async fn release_slot(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let req: SlotReleaseRequest = json_body(&board, payload, false).await?;
-    board.release_slot(*slot, Some(&req.worker)).await?;
+    let worker = board.worker_for(req.worker.as_deref())?;
+    board.release_slot(*slot, Some(&worker)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "released": *slot })))
 }
 

@@ -2,7 +2,7 @@
 //! (through its context actor), read one key or all of them.
 
 use super::Board;
-use crate::actors::context::{check_key, PutContext};
+use crate::actors::context::{check_key, AppendProgress, PutContext};
 use crate::core::table::TaskError;
 use crate::error::Error;
 use crate::model::TaskId;
@@ -36,10 +36,51 @@ impl Board {
             Ok(r) => {
                 let ticket = r?;
                 self.store.wait_durable(ticket).await?;
+                self.mark_explicit(id, lease_id);
                 Ok(())
             }
             // the context stopped between lookup and send: its lease ended
             Err(_) => Err(self.no_context(&id, lease_id).await),
+        }
+    }
+
+    /// Append a progress line to a running task's `progress` context key
+    /// and audit log under its lease `lease_id` (see [`AppendProgress`]:
+    /// bounded by `[hooks] progress_lines`, at most one line per `[hooks]
+    /// progress_interval_ms`). `Ok(false)`: left out by the rate limit.
+    /// Unlike [`Board::context_put`] it is not an explicit sign of life.
+    pub async fn append_progress(
+        &self,
+        id: &TaskId,
+        lease_id: u64,
+        worker: &str,
+        line: String,
+    ) -> Result<bool, Error> {
+        let handle = self.view.contexts.get(id).map(|h| h.value().clone());
+        let Some(handle) = handle else {
+            return Err(self.no_context(id, lease_id).await);
+        };
+        let hooks = &self.settings.hooks;
+        let sent = handle
+            .addr
+            .send(AppendProgress {
+                lease_id,
+                worker: worker.to_owned(),
+                line,
+                actor: self.actor.clone(),
+                max_lines: hooks.progress_lines,
+                min_interval_ms: hooks.progress_interval_ms,
+            })
+            .await;
+        match sent {
+            Ok(r) => match r? {
+                Some(ticket) => {
+                    self.store.wait_durable(ticket).await?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+            Err(_) => Err(self.no_context(id, lease_id).await),
         }
     }
 

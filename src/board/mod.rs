@@ -15,6 +15,8 @@
 //! | `context.rs` | a task's context keys |
 //! | `slots.rs` | explicit worker slots |
 //! | `waits.rs` | durable waits (MCP task handles) |
+//! | `worker.rs` | the connection's worker (`X-Baton-Worker`) and a call's, through [`resolve_worker`] |
+//! | `activity.rs` | implicit lease renewal on a worker's activity, the worker's held tasks |
 //! | `reads.rs` | every read, stats, Prometheus text |
 //! | `pages.rs` | the filters and pages of the list reads, [`Stats`] |
 //! | `reservations.rs` | path reservations, who holds a path, why a task waits, the gateway's fence |
@@ -45,6 +47,7 @@ use crate::model::{Lease, Principal, Role, Task, TaskId};
 use crate::pool::PoolHandle;
 use crate::store::{Store, Ticket};
 
+mod activity;
 mod add;
 mod claim;
 mod context;
@@ -55,10 +58,14 @@ mod reservations;
 mod slots;
 mod transitions;
 mod waits;
+mod worker;
 
+pub use crate::core::worker::{
+    resolve_worker, worker_from_header, WorkerError, HOW_TO_NAME_A_WORKER, WORKER_HEADER,
+};
 pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
 pub(crate) use rebuild::Rebuilt;
-pub use reservations::{resolve_worker, PathHolders};
+pub use reservations::PathHolders;
 
 /// A task and its lease, as returned by a claim.
 #[derive(
@@ -78,6 +85,9 @@ pub struct Claim {
 #[derive(Clone)]
 pub struct Board {
     actor: Principal,
+    /// The worker the connection named (`X-Baton-Worker`), if any: see
+    /// [`Board::for_worker`] and [`Board::worker_for`].
+    worker: Option<String>,
     registry: Addr<TaskRegistry>,
     resolver: Addr<DependencyResolver>,
     slots: Addr<SlotAllocator>,
@@ -125,6 +135,7 @@ impl Board {
     ) -> Self {
         Self {
             actor: Principal::local(),
+            worker: None,
             clock,
             registry,
             resolver,
@@ -239,11 +250,8 @@ pub fn check_request_id(id: &str) -> Result<(), Error> {
 
 /// Check a worker name.
 pub fn check_worker(worker: &str) -> Result<(), Error> {
-    if worker.trim().is_empty() || worker.len() > 256 || worker.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "worker",
-            "must be 1 to 256 bytes (UTF-8) without control characters",
-        ));
+    if !crate::core::worker::is_valid_name(worker) {
+        return Err(Error::invalid("worker", crate::core::worker::NAME_RULE));
     }
     Ok(())
 }

@@ -3,10 +3,8 @@
 //! is one message to the task registry (which owns the reservations: see
 //! `actors::registry::reservations`); writes return once durable.
 //!
-//! Who the worker is ([`resolve_worker`]): the `X-Baton-Worker` header of
-//! the connection, else the call's `worker` argument; both given and
-//! different is `worker_mismatch`; neither is refused with a message saying
-//! how to set `BATON_WORKER`.
+//! Who the worker is: [`crate::core::worker::resolve_worker`], the one
+//! resolver every edge (REST, MCP, hooks) uses.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +13,7 @@ use crate::actors::registry::{
     CheckFence, CheckPaths, ListReservations, ReleasePaths, RenewReservation, ReservePaths,
     WhyWaiting,
 };
-use crate::core::reservations::{check_paths, ReservationError};
+use crate::core::reservations::check_paths;
 use crate::error::Error;
 use crate::model::{Reservation, ReservationMode};
 
@@ -28,35 +26,6 @@ pub struct PathHolders {
     pub path: String,
     /// The live reservations whose patterns match it (empty: it is free).
     pub holders: Vec<Reservation>,
-}
-
-/// The worker a call acts as: the `X-Baton-Worker` header's value, else the
-/// `worker` argument's.
-///
-/// Errors: `worker_mismatch` when both are given and differ;
-/// `invalid_field` (field `worker`) when neither is, or the name is not a
-/// valid worker name.
-pub fn resolve_worker(header: Option<&str>, argument: Option<&str>) -> Result<String, Error> {
-    let header = header.map(str::trim).filter(|h| !h.is_empty());
-    let argument = argument.filter(|a| !a.is_empty());
-    let worker = match (header, argument) {
-        (Some(h), Some(a)) if h != a => {
-            return Err(ReservationError::WorkerMismatch {
-                header: h.to_owned(),
-                argument: a.to_owned(),
-            }
-            .into())
-        }
-        (Some(h), _) => h,
-        (None, Some(a)) => a,
-        (None, None) => return Err(Error::invalid(
-            "worker",
-            "name the worker: send the X-Baton-Worker header (Claude Code: set BATON_WORKER and \
-                 send \"X-Baton-Worker\": \"${BATON_WORKER}\" in .mcp.json) or the worker argument",
-        )),
-    };
-    check_worker(worker)?;
-    Ok(worker.to_owned())
 }
 
 impl Board {

@@ -11,14 +11,20 @@
 //! | `token.rs` | `baton token create/list/revoke` (online or offline) |
 //! | `backup.rs` | `baton backup`, `baton restore` |
 //! | `mcp_stdio.rs` | `baton mcp-stdio` (bridge or in-process) |
+//! | `hooks.rs` | `baton hooks install/uninstall/run` (Claude Code's hooks and MCP entry) |
+//! | `hooks_merge.rs` | the JSON edits of `hooks install` and their undoing |
 //! | `reservations.rs` | `baton reservations list/reserve/renew/release/check` |
 //! | `guard.rs` | `baton guard pre-commit/install`: the git guard |
+//! | `signals.rs` | `baton serve`'s stop signals and `SIGHUP` (reload the server file) |
 
 pub(crate) mod backup;
 pub(crate) mod guard;
+pub(crate) mod hooks;
+mod hooks_merge;
 pub(crate) mod mcp_stdio;
 pub(crate) mod reservations;
 pub(crate) mod servers;
+pub(crate) mod signals;
 pub(crate) mod task;
 pub(crate) mod token;
 

@@ -36,6 +36,15 @@ pub struct LeaseSettings {
     /// Lease TTL for the agent-coordinate-mcp compatible routes (no heartbeats there),
     /// also the idle lifetime of an explicitly claimed slot.
     pub compat_ttl_secs: u64,
+    /// Any call of a connection that names its worker (`X-Baton-Worker`:
+    /// an MCP tool call, a REST request, a Claude Code hook) renews that
+    /// worker's leases, written only when less than half the TTL is left.
+    pub renew_on_activity: bool,
+    /// Seconds after a lease's last explicit sign of life (the claim, a
+    /// heartbeat, a context write) during which activity still renews it;
+    /// after that only an explicit one does, so an agent that only polls
+    /// cannot hold its task forever.
+    pub max_implicit_secs: u64,
 }
 
 /// `[tasks]`: the size bounds and defaults every task is checked against when added
@@ -122,6 +131,8 @@ impl Default for LeaseSettings {
             ttl_secs: 30,
             sweep_interval_ms: 100,
             compat_ttl_secs: 600,
+            renew_on_activity: true,
+            max_implicit_secs: 3600,
         }
     }
 }

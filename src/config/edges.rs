@@ -1,5 +1,6 @@
 //! The edges clients talk to: `[api]` (REST), `[mcp]` (the MCP endpoint
-//! and its tool profiles) and `[dashboard]`.
+//! and its tool profiles), `[dashboard]` and `[hooks]` (Claude Code's
+//! lifecycle hooks at `/api/v1/hooks/claude-code`).
 
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +135,37 @@ impl Default for DashboardSettings {
     fn default() -> Self {
         Self {
             graph_max_nodes: 500,
+        }
+    }
+}
+
+/// `[hooks]`: the Claude Code hooks endpoint (`POST /api/v1/hooks/claude-code`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HookSettings {
+    /// Largest hook body, in bytes. A `PostToolUse` of `Write` carries the
+    /// file's content twice and an `Edit` the whole original file, so this
+    /// is larger than `[api] max_body_bytes`. A larger body is refused (413),
+    /// which Claude Code treats as a non-blocking hook error: the tool runs.
+    pub max_body_bytes: usize,
+    /// Fewest milliseconds between two progress lines of one task (more
+    /// tool calls in between are counted in the next line, not written).
+    pub progress_interval_ms: u64,
+    /// Progress lines kept in the task's `progress` context key (oldest dropped).
+    pub progress_lines: usize,
+    /// When a `PreToolUse` write (`Edit`, `Write`, …) goes to a path nobody
+    /// reserved, reserve it exclusively for the worker's one held task,
+    /// bound to its lease (it ends with the lease). Default on.
+    pub auto_reserve: bool,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024 * 1024,
+            progress_interval_ms: 5_000,
+            progress_lines: 20,
+            auto_reserve: true,
         }
     }
 }

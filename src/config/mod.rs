@@ -14,7 +14,7 @@
 //! | [`server`] | `[server]`, `[ha]`, `[log]`: where and how baton listens |
 //! | [`storage`] | `[storage]`, `[retention]`: where the board lives, how long finished work stays |
 //! | [`board`] | `[slots]`, `[leases]`, `[tasks]`, `[subtasks]`, `[concurrency]`: the board's own rules and bounds |
-//! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`: the surfaces clients use |
+//! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`, `[hooks]`: the surfaces clients use |
 //! | [`auth`] | `[auth]`, `[auth.jwt]`: tokens, JWTs, rate limits |
 //! | [`pool`] | `[pool]`, `[pool.servers.<name>]`: downstream MCP servers |
 //! | [`env`](mod@env) | `BATON_<SECTION>__<KEY>` variables: every key of every section, typed by its default |
@@ -45,7 +45,7 @@ pub use self::auth::{AuthSettings, JwtSettings};
 pub use self::board::{
     ConcurrencySettings, LeaseSettings, SlotSettings, SubtaskSettings, TaskSettings,
 };
-pub use self::edges::{ApiSettings, DashboardSettings, McpSettings, ToolProfile};
+pub use self::edges::{ApiSettings, DashboardSettings, HookSettings, McpSettings, ToolProfile};
 pub use self::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::server::{HaSettings, LogFormat, LogSettings, ServerSettings};
 pub use self::storage::{RetentionSettings, StorageBackend, StorageSettings};
@@ -124,6 +124,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// `[ha]`: several nodes on one PostgreSQL database.
     pub ha: HaSettings,
+    /// `[hooks]`: Claude Code's lifecycle hooks.
+    pub hooks: HookSettings,
     /// `[concurrency]`: running tasks per concurrency key.
     pub concurrency: ConcurrencySettings,
 }

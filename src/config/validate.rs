@@ -93,6 +93,21 @@ impl Settings {
             "must be at least 1",
         )?;
         check(
+            self.leases.max_implicit_secs >= 1,
+            "leases.max_implicit_secs",
+            "must be at least 1",
+        )?;
+        check(
+            self.hooks.max_body_bytes >= 64 * 1024,
+            "hooks.max_body_bytes",
+            "must be at least 65536",
+        )?;
+        check(
+            (1..=1000).contains(&self.hooks.progress_lines),
+            "hooks.progress_lines",
+            "must be between 1 and 1000",
+        )?;
+        check(
             (1..=1024).contains(&self.tasks.max_id_len),
             "tasks.max_id_len",
             "must be between 1 and 1024",

@@ -13,3 +13,4 @@ pub mod slots;
 pub mod table;
 pub mod text;
 pub mod validate;
+pub mod worker;

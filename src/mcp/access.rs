@@ -4,12 +4,15 @@
 //! authenticated [`Caller`] into each request's extensions; here every
 //! `tools/list` shows a caller only the tools its role may use, and every
 //! `tools/call` checks the tool's role before anything else. Calls then act
-//! on the board as that caller (audit log, lease owners).
+//! on the board as that caller (audit log, lease owners), for the worker the
+//! connection names in its `X-Baton-Worker` header ([`worker_of`]).
 
 use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 
 use crate::auth::{Caller, Credential};
+use crate::board::{worker_from_header, WORKER_HEADER};
+use crate::error::Error;
 use crate::model::{Principal, Role};
 
 /// The least role that may call `tool` (`name` as listed by baton;
@@ -42,4 +45,18 @@ pub fn caller_of(context: &RequestContext<RoleServer>) -> Caller {
             actor: Principal::local(),
             credential: Credential::None,
         })
+}
+
+/// The worker the HTTP request behind `context` names in its
+/// `X-Baton-Worker` header (`None`: no header, an empty one, or no HTTP
+/// request: stdio). Read by the same function as REST and hooks
+/// ([`worker_from_header`]); a value that is not a valid worker name is
+/// refused.
+pub fn worker_of(context: &RequestContext<RoleServer>) -> Result<Option<String>, Error> {
+    let header = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.headers.get(WORKER_HEADER))
+        .map(|v| v.as_bytes());
+    Ok(worker_from_header(header)?)
 }

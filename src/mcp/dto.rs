@@ -131,8 +131,9 @@ pub struct ListArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimNextArgs {
-    /// Your worker name (stable across calls).
-    pub worker: String,
+    /// Your worker name (default: the connection's X-Baton-Worker header).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// Only tasks carrying all these tags.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -156,8 +157,9 @@ pub struct ClaimOut {
 pub struct ClaimArgs {
     /// The ready task to claim.
     pub task_id: String,
-    /// Your worker name.
-    pub worker: String,
+    /// Your worker name (default: the connection's X-Baton-Worker header).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// An explicit slot you hold (from `claim_worker_slot`).
     #[serde(default)]
     pub slot: Option<u32>,
@@ -277,8 +279,9 @@ impl WaitArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerArgs {
-    /// Your worker name.
-    pub worker: String,
+    /// Worker name (default: the connection's X-Baton-Worker header).
+    #[serde(default)]
+    pub worker: Option<String>,
     /// Idempotency key: a retry with it (answer lost) returns the same slot.
     #[serde(default)]
     pub request_id: Option<String>,
@@ -297,8 +300,9 @@ pub struct SlotOut {
 pub struct ReleaseSlotArgs {
     /// The slot you hold.
     pub slot: u32,
-    /// Your worker name (the holder).
-    pub worker: String,
+    /// The holder (default: the connection's X-Baton-Worker header).
+    #[serde(default)]
+    pub worker: Option<String>,
 }
 
 /// The slot table.

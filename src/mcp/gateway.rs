@@ -25,9 +25,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
 
 use super::errors::{cancelled, gateway_error, prompt_error, tool_error};
-use super::reservations::worker_header;
 use super::BatonMcp;
-use crate::board::resolve_worker;
 use crate::error::Error;
 use crate::pool::CallOptions;
 
@@ -52,7 +50,7 @@ impl BatonMcp {
                 None,
             ));
         };
-        if let Err(e) = self.fence(&request, context).await {
+        if let Err(e) = self.fence(&request).await {
             return Ok(tool_error(&e).into());
         }
         let call = pool.call(&request.name, request.arguments, CallOptions::default());
@@ -70,11 +68,7 @@ impl BatonMcp {
     /// `path_arguments` names the tool's path argument, a live reservation
     /// covering that path. Checked before the downstream server sees
     /// anything.
-    async fn fence(
-        &self,
-        request: &CallToolRequestParams,
-        context: &RequestContext<RoleServer>,
-    ) -> Result<(), Error> {
+    async fn fence(&self, request: &CallToolRequestParams) -> Result<(), Error> {
         let Some(pool) = self.board.pool() else {
             return Ok(());
         };
@@ -85,7 +79,7 @@ impl BatonMcp {
         if !required.iter().any(|p| tool_matches(p, &tool)) {
             return Ok(());
         }
-        let worker = resolve_worker(worker_header(context).as_deref(), None)?;
+        let worker = self.board.require_worker()?;
         let path = match path_arguments.get(&tool) {
             None => None,
             Some(arg) => {

@@ -12,25 +12,14 @@
 
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::CallToolResult;
-use rmcp::service::RequestContext;
-use rmcp::{schemars, tool, tool_router, RoleServer};
+use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use super::errors::tool_error;
 use super::BatonMcp;
-use crate::board::{resolve_worker, PathHolders};
+use crate::board::PathHolders;
 use crate::error::Error;
 use crate::model::{Reservation, ReservationMode};
-
-/// The `X-Baton-Worker` header of the request behind `context`, if sent.
-pub(crate) fn worker_header(context: &RequestContext<RoleServer>) -> Option<String> {
-    context
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|p| p.headers.get("x-baton-worker"))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
 
 /// Arguments of `reserve_paths`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -111,12 +100,8 @@ pub(crate) struct PathsOut {
 }
 
 impl BatonMcp {
-    fn worker_of(
-        &self,
-        context: &RequestContext<RoleServer>,
-        argument: Option<&str>,
-    ) -> Result<String, CallToolResult> {
-        resolve_worker(worker_header(context).as_deref(), argument).map_err(|e| tool_error(&e))
+    fn worker_of(&self, argument: Option<&str>) -> Result<String, CallToolResult> {
+        self.board.worker_for(argument).map_err(|e| tool_error(&e))
     }
 }
 
@@ -136,9 +121,8 @@ impl BatonMcp {
     async fn reserve_paths(
         &self,
         Parameters(a): Parameters<ReserveArgs>,
-        context: RequestContext<RoleServer>,
     ) -> Result<Json<ReservationOut>, CallToolResult> {
-        let worker = self.worker_of(&context, a.worker.as_deref())?;
+        let worker = self.worker_of(a.worker.as_deref())?;
         let mode = a.mode.unwrap_or_default();
         let r = self
             .board
@@ -157,9 +141,8 @@ impl BatonMcp {
     async fn renew_reservation(
         &self,
         Parameters(a): Parameters<ReservationRef>,
-        context: RequestContext<RoleServer>,
     ) -> Result<Json<ReservationOut>, CallToolResult> {
-        let worker = self.worker_of(&context, a.worker.as_deref())?;
+        let worker = self.worker_of(a.worker.as_deref())?;
         self.done(one(self.board.renew_reservation(&worker, &a.id).await))
     }
 
@@ -173,9 +156,8 @@ impl BatonMcp {
     async fn release_paths(
         &self,
         Parameters(a): Parameters<ReservationRef>,
-        context: RequestContext<RoleServer>,
     ) -> Result<Json<ReservationOut>, CallToolResult> {
-        let worker = self.worker_of(&context, a.worker.as_deref())?;
+        let worker = self.worker_of(a.worker.as_deref())?;
         self.done(one(self.board.release_paths(&worker, &a.id).await))
     }
 

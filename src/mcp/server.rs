@@ -98,10 +98,11 @@ impl BatonMcp {
         router
     }
 
-    /// The same server acting on the board as `principal` (one tool call).
-    pub fn acting_as(&self, principal: crate::model::Principal) -> Self {
+    /// The same server acting on the board as `principal`, for the worker
+    /// the connection names (`X-Baton-Worker`), for one tool call.
+    pub fn acting_as(&self, principal: crate::model::Principal, worker: Option<String>) -> Self {
         Self {
-            board: self.board.acting_as(principal),
+            board: self.board.acting_as(principal).for_worker(worker),
             ..self.clone()
         }
     }

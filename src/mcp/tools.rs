@@ -123,7 +123,13 @@ impl BatonMcp {
             })
             .into());
         }
-        let this = self.acting_as(caller.actor);
+        // the worker the connection names (X-Baton-Worker): claims are made
+        // as it, and its call is activity that renews its leases
+        let worker = match super::access::worker_of(&context) {
+            Ok(w) => w,
+            Err(e) => return Ok(tool_error(&e).into()),
+        };
+        let this = self.acting_as(caller.actor, worker);
         let this = &this;
         let profile = this.profile_of(&context);
         if !profile.allows(&request.name) {
@@ -146,6 +152,7 @@ impl BatonMcp {
                 return Ok(tool_error(&e).into());
             }
         }
+        this.board.note_activity();
         if !this.tool_router.has_route(&request.name) && this.is_gateway_tool(&request.name) {
             return this.call_gateway_tool(request, &context).await;
         }
@@ -358,9 +365,11 @@ impl BatonMcp {
         &self,
         Parameters(a): Parameters<ClaimNextArgs>,
     ) -> Result<Json<ClaimOut>, CallToolResult> {
+        let worker = self.board.worker_for(a.worker.as_deref());
+        let worker = worker.map_err(|e| tool_error(&e))?;
         self.done(
             self.board
-                .claim_next_keyed(&a.worker, a.tags, None, a.request_id.as_deref())
+                .claim_next_keyed(&worker, a.tags, None, a.request_id.as_deref())
                 .await
                 .map(|c| ClaimOut {
                     claimed: c.is_some(),
@@ -380,7 +389,9 @@ impl BatonMcp {
         &self,
         Parameters(a): Parameters<ClaimArgs>,
     ) -> Result<Json<Claim>, CallToolResult> {
-        self.done(self.board.claim_task(&a.task_id, &a.worker, a.slot).await)
+        let worker = self.board.worker_for(a.worker.as_deref());
+        let worker = worker.map_err(|e| tool_error(&e))?;
+        self.done(self.board.claim_task(&a.task_id, &worker, a.slot).await)
     }
 
     /// Extend your lease on a running task (call well before `lease.expires_at`).
@@ -579,9 +590,11 @@ impl BatonMcp {
         &self,
         Parameters(a): Parameters<WorkerArgs>,
     ) -> Result<Json<SlotOut>, CallToolResult> {
+        let worker = self.board.worker_for(a.worker.as_deref());
+        let worker = worker.map_err(|e| tool_error(&e))?;
         self.done(
             self.board
-                .claim_slot_keyed(&a.worker, a.request_id.as_deref())
+                .claim_slot_keyed(&worker, a.request_id.as_deref())
                 .await
                 .map(|slot| SlotOut { slot }),
         )
@@ -598,9 +611,11 @@ impl BatonMcp {
         &self,
         Parameters(a): Parameters<ReleaseSlotArgs>,
     ) -> Result<Json<SlotOut>, CallToolResult> {
+        let worker = self.board.worker_for(a.worker.as_deref());
+        let worker = worker.map_err(|e| tool_error(&e))?;
         self.done(
             self.board
-                .release_slot(a.slot, Some(&a.worker))
+                .release_slot(a.slot, Some(&worker))
                 .await
                 .map(|()| SlotOut { slot: a.slot }),
         )

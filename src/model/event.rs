@@ -50,6 +50,10 @@ pub enum EventKind {
     SlotReleased,
     /// A context key was written.
     ContextSet,
+    /// A progress line of the worker's tools (a Claude Code `PostToolUse`
+    /// hook: tool and file), in `reason`; also kept in the task's
+    /// `progress` context key.
+    TaskProgress,
     /// A terminal task was deleted (by retention or `DELETE
     /// /api/v1/tasks/{id}`) with its audit log and context; the event keeps
     /// its id. It is not indexed under the task (whose log is gone).
@@ -76,6 +80,7 @@ impl EventKind {
             EventKind::SlotClaimed => "slot_claimed",
             EventKind::SlotReleased => "slot_released",
             EventKind::ContextSet => "context_set",
+            EventKind::TaskProgress => "task_progress",
             EventKind::TaskDeleted => "task_deleted",
         }
     }
@@ -126,6 +131,7 @@ mod tests {
             EventKind::TaskSplit,
             EventKind::SlotReleased,
             EventKind::ContextSet,
+            EventKind::TaskProgress,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

@@ -103,12 +103,15 @@ export function writeProject(dir, { batonUrl, headers = {}, settings = {} }) {
 /**
  * A test's world: a temp root, baton serving a fresh data dir (`batonArgs`, `batonEnv`), the
  * fake Anthropic API playing `scripts` (which see the project directory as `{{project}}`),
- * and a project dir wired to both (`projectOptions` go to {@link writeProject}). Everything is stopped and removed by `close()` — register it with
+ * and a project dir wired to both (`projectOptions` go to {@link writeProject}); `beforeServe(dataDir)`,
+ * if given, runs before baton starts. Everything is stopped and removed by `close()` — register it with
  * `t.after`. `BATON_KEEP_AGENT_DIRS=1` keeps the temp root (its path is printed) for a look.
  */
-export async function startWorld({ scripts, batonArgs = [], batonEnv = {}, projectOptions = {} }) {
+export async function startWorld({ scripts, batonArgs = [], batonEnv = {}, projectOptions = {}, beforeServe }) {
   const root = mkdtempSync(join(tmpdir(), "baton-agents-"));
   const world = { root, running: new Set(), closed: false };
+  // what must be in the data directory before baton starts (the first admin token, say)
+  beforeServe?.(join(root, "data"));
   // rmcp logs a WARN for each `subscriptions/listen` the CLI sends (a method baton does not
   // serve; the CLI goes on without it): kept out of the test output
   const env = { RUST_LOG: "warn,rmcp::service=error", ...batonEnv };

@@ -284,3 +284,41 @@ pub struct CancelOperation {
     /// The handle's id (`op-<uuid>`, as [`OpenOperation`] recorded it).
     pub id: String,
 }
+
+// ---- activity ------------------------------------------------------------
+
+/// A call of a connection that names `worker` arrived: renew that worker's
+/// leases `actor` may act on, where less than half their TTL is left and
+/// their last explicit sign of life is recent enough (see
+/// [`crate::core::table::ImplicitRenewal`]). Answers the leases renewed
+/// and, when there were any, the commit's ticket. Does nothing when
+/// `[leases] renew_on_activity` is off.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Vec<Lease>, Option<Ticket>), Error>")]
+pub struct RenewOnActivity {
+    /// Who asks (only leases it may act on are renewed).
+    pub actor: Principal,
+    /// The worker the connection named.
+    pub worker: String,
+}
+
+/// An explicit sign of life of `id`'s lease `lease_id` other than a
+/// heartbeat (a context write made under it): the budget of implicit
+/// renewal starts again. Ignored for a lease that is not current.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct MarkExplicit {
+    /// The task whose lease was written under.
+    pub id: TaskId,
+    /// The lease the write was made under.
+    pub lease_id: u64,
+}
+
+/// The running tasks whose lease `worker` holds, oldest claim first (from
+/// the registry's own table: no scan of the store).
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<Task>")]
+pub struct ListHeld {
+    /// The worker whose held leases are listed.
+    pub worker: String,
+}

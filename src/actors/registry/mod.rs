@@ -7,9 +7,9 @@
 //! (`paths.rs`).
 //! Messages: [`AddTasks`], [`AddSubtasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
-//! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a
-//! timer of its own sweeps lapsed leases and wakes delayed tasks whose
-//! `run_after` has come (every `leases.sweep_interval_ms`),
+//! [`SweepLeases`], [`RenewOnActivity`], [`MarkExplicit`], [`ListHeld`] from the edges;
+//! [`DeadlineExceeded`] from task contexts; a timer of its own sweeps lapsed leases and
+//! wakes delayed tasks whose `run_after` has come (every `leases.sweep_interval_ms`),
 //! another runs retention (every `retention.interval_ms`: old terminal tasks
 //! and old audit events are deleted in bounded batches; [`DeleteTask`]
 //! deletes one terminal task now).
@@ -44,6 +44,7 @@
 //! | `expiry.rs` | the sweep (lapsed leases, delayed tasks due), [`SweepLeases`], [`DeadlineExceeded`] |
 //! | `retention.rs` | the retention timer, [`DeleteTask`] |
 //! | `operations.rs` | the MCP task handles |
+//! | `activity.rs` | [`RenewOnActivity`], [`MarkExplicit`]: implicit renewal; [`ListHeld`] |
 //! | `paths.rs` | the one claim check: paths and concurrency keys, no starvation |
 //! | `reservations.rs` | path reservations: messages, lease ties, the gateway's fence |
 
@@ -70,6 +71,7 @@ use crate::model::{
 };
 use crate::store::{Store, StoreError, Ticket, WriteBatch};
 
+mod activity;
 mod add;
 mod claim;
 mod commit;
@@ -88,8 +90,8 @@ mod tree_tests;
 pub use crate::actors::context::DeadlineExceeded;
 pub use messages::{
     AddSubtasks, AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask,
-    Claimed, Complete, DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation,
-    Release, Reset, SettleOperation, SweepLeases,
+    Claimed, Complete, DeleteTask, Fail, GetOperation, Heartbeat, ListHeld, ListReady,
+    MarkExplicit, OpenOperation, Release, RenewOnActivity, Reset, SettleOperation, SweepLeases,
 };
 pub use reservations::{
     CheckFence, CheckPaths, ListReservations, ReleasePaths, RenewReservation, ReservePaths,

@@ -130,14 +130,6 @@ pub enum ReservationError {
         /// Who called.
         worker: String,
     },
-    /// The `X-Baton-Worker` header and the `worker` argument disagree.
-    #[error("worker: the X-Baton-Worker header says '{header}' but the argument says '{argument}'; send one, or the same in both")]
-    WorkerMismatch {
-        /// The header's value.
-        header: String,
-        /// The argument's value.
-        argument: String,
-    },
 }
 
 impl ReservationError {
@@ -146,7 +138,6 @@ impl ReservationError {
         match self {
             ReservationError::Invalid { field, .. } => Some(field.clone()),
             ReservationError::NoLiveLease { .. } => Some("lease_id".into()),
-            ReservationError::WorkerMismatch { .. } => Some("worker".into()),
             ReservationError::NotFound(_) => Some("id".into()),
             _ => None,
         }
@@ -176,7 +167,6 @@ impl ServiceError for ReservationError {
             }
             ReservationError::LeaseRequired { .. } => ErrorCode::LeaseRequired,
             ReservationError::NotReserved { .. } => ErrorCode::PathsNotReserved,
-            ReservationError::WorkerMismatch { .. } => ErrorCode::WorkerMismatch,
         }
     }
 }

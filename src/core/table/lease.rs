@@ -110,18 +110,33 @@ impl TaskTable {
     ) -> Result<Lease, TaskError> {
         self.check_lease(id, by, now, &fx.actor)?;
         let lease = self
+            .extend(id, now, ttl_ms, fx)
+            .ok_or_else(|| TaskError::NotFound(id.clone()))?;
+        self.mark_explicit(id, lease.lease_id, now);
+        Ok(lease)
+    }
+
+    /// Move the current lease of `id` to lapse at `now + ttl_ms` (checked
+    /// by the caller). No audit event and no rewrite of the task: the
+    /// registry persists only the renewal (the audit log keeps claim,
+    /// expiry and lease end).
+    pub(super) fn extend(
+        &mut self,
+        id: &TaskId,
+        now: Millis,
+        ttl_ms: u64,
+        fx: &mut Effects,
+    ) -> Option<Lease> {
+        let lease = self
             .update(id, now, |t| {
                 t.lease.as_mut().map(|l| {
                     l.expires_at = now.saturating_add(ttl_ms);
                     Lease::clone(l)
                 })
             })
-            .flatten()
-            .ok_or_else(|| TaskError::NotFound(id.clone()))?;
-        // no audit event and no rewrite of the task: the registry persists
-        // only the renewal (the audit log keeps claim, expiry and lease end)
+            .flatten()?;
         fx.leases_renewed.push(lease.clone());
-        Ok(lease)
+        Some(lease)
     }
 
     /// End the current lease, moving the task to `to`.
@@ -159,6 +174,7 @@ impl TaskTable {
             ev.reason = t.error.clone();
         }
         if let Some(l) = &lease {
+            self.explicit.remove(id);
             fx.leases_ended.push(l.clone());
         }
         lease

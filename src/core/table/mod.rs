@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `mod.rs` | [`TaskTable`]: records, the ready queue and the status, expiry and end indexes; load, insert, reads |
 //! | `lease.rs` | claim, lease checks, heartbeat, complete, fail, release, expiry |
+//! | `activity.rs` | implicit renewal on a worker's activity, bounded by its last explicit sign of life |
 //! | `lifecycle.rs` | cancel, cascade, make ready, reset |
 //! | `tree.rs` | parents and delays: split a held task, roll a parent up, apply the graph's [`Fallout`](crate::core::graph::Fallout), wake delayed tasks, a parent's counts and every blocked task's reason |
 //! | `effects.rs` | [`Effects`], what a mutation did |
@@ -26,6 +27,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::model::{EventKind, Millis, Task, TaskId, TaskStatus};
 
+mod activity;
 mod effects;
 mod error;
 mod lease;
@@ -36,6 +38,7 @@ mod tree;
 #[cfg(test)]
 mod tree_tests;
 
+pub use activity::ImplicitRenewal;
 pub use effects::Effects;
 pub use error::TaskError;
 pub use tree::MAX_LISTED_SUBTASKS;
@@ -99,6 +102,11 @@ pub struct TaskTable {
     counts: [usize; 6],
     next_seq: u64,
     next_lease_id: u64,
+    /// The last explicit sign of life of a running task's lease (a
+    /// heartbeat or a context write; the claim counts as one), by task:
+    /// `(lease_id, at)`. In memory only: after a restart the budget of
+    /// implicit renewal counts from the claim again (the safe side).
+    explicit: HashMap<TaskId, (u64, Millis)>,
 }
 
 /// Result of a failed attempt.
