@@ -347,6 +347,16 @@ impl Runtime {
         .with_held_slots(in_held_slot)
         .with_requests(requests)
         .start();
+        let mailbox = crate::actors::mailbox::Mailbox::new(
+            store.meta(crate::store::MESSAGE_CEILING_META)?,
+            store.load_messages()?,
+            store.load_receipts()?,
+            store.clone(),
+            registry.clone(),
+            settings.clone(),
+            clock.clone(),
+        )
+        .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start;
         // the gateway names handed out before keep their meaning (invariant 8)
@@ -367,7 +377,8 @@ impl Runtime {
             settings.clone(),
             clock,
         )
-        .with_pool(pool.clone());
+        .with_pool(pool.clone())
+        .with_mailbox(mailbox);
         // executor tasks need a server to run on: no servers, no dispatcher
         let dispatcher = (!pool.servers().is_empty()).then(|| {
             Dispatcher::new(

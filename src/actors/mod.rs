@@ -10,6 +10,7 @@
 //! | [`context::TaskContext`] | one per claimed task: its context and deadline |
 //! | [`metrics::MetricsCollector`] | per-second series, Prometheus rendering |
 //! | [`dispatcher::Dispatcher`] | runs tasks with an executor through the MCP server pool |
+//! | [`mailbox::Mailbox`] | messages between workers, tasks and operators, and who read and acknowledged them |
 //!
 //! [`BoardView`] is the read side the owning actors publish to after each
 //! commit, so readers never queue behind writers.
@@ -25,6 +26,7 @@ use crate::model::TaskId;
 pub mod context;
 pub mod dispatcher;
 mod live;
+pub mod mailbox;
 pub mod metrics;
 pub mod registry;
 pub mod resolver;

@@ -15,6 +15,7 @@
 //! | `context.rs` | a task's context keys |
 //! | `slots.rs` | explicit worker slots |
 //! | `waits.rs` | durable waits (MCP task handles) |
+//! | `messages.rs` | messages between workers, tasks and operators; hook digests |
 //! | `reads.rs` | every read, stats, Prometheus text |
 //! | `pages.rs` | the filters and pages of the list reads, [`Stats`] |
 
@@ -39,12 +40,17 @@ use crate::store::{Store, Ticket};
 mod add;
 mod claim;
 mod context;
+mod messages;
 mod pages;
 mod reads;
 mod slots;
 mod transitions;
 mod waits;
 
+pub use messages::{
+    calling_worker, HookTrigger, MessageFilter, MessagePage, NewMessage, ReadRequest,
+    MESSAGE_WORKER_HEADER,
+};
 pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
 
 /// A task and its lease, as returned by a claim.
@@ -75,6 +81,9 @@ pub struct Board {
     settings: Arc<Settings>,
     /// Downstream MCP servers (executor tasks, the gateway, `/api/v1/servers`).
     pool: Option<PoolHandle>,
+    /// Messages between workers, tasks and operators (absent in a board
+    /// built without one: message calls are then `unavailable`).
+    mailbox: Option<Addr<crate::actors::mailbox::Mailbox>>,
     clock: Clock,
     /// Cancelled when a shutdown begins ([`crate::Runtime::close_streams`]):
     /// every long-lived response (the SSE event stream, MCP sessions and
@@ -119,6 +128,7 @@ impl Board {
             metrics,
             settings,
             pool: None,
+            mailbox: None,
             closing: tokio_util::sync::CancellationToken::new(),
         }
     }
@@ -146,6 +156,12 @@ impl Board {
     /// Builder: the downstream MCP server pool.
     pub(crate) fn with_pool(mut self, pool: PoolHandle) -> Self {
         self.pool = Some(pool);
+        self
+    }
+
+    /// Builder: the mailbox actor.
+    pub(crate) fn with_mailbox(mut self, mailbox: Addr<crate::actors::mailbox::Mailbox>) -> Self {
+        self.mailbox = Some(mailbox);
         self
     }
 

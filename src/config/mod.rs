@@ -13,7 +13,7 @@
 //! | `mod.rs` | [`Settings`], [`ConfigError`], loading and layering |
 //! | [`server`] | `[server]`, `[ha]`, `[log]`: where and how baton listens |
 //! | [`storage`] | `[storage]`, `[retention]`: where the board lives, how long finished work stays |
-//! | [`board`] | `[slots]`, `[leases]`, `[tasks]`: the board's own rules and bounds |
+//! | [`board`] | `[slots]`, `[leases]`, `[tasks]`, `[messages]`: the board's own rules and bounds |
 //! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`: the surfaces clients use |
 //! | [`auth`] | `[auth]`, `[auth.jwt]`: tokens, JWTs, rate limits |
 //! | [`pool`] | `[pool]`, `[pool.servers.<name>]`: downstream MCP servers |
@@ -42,7 +42,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use self::auth::{AuthSettings, JwtSettings};
-pub use self::board::{LeaseSettings, SlotSettings, TaskSettings};
+pub use self::board::{LeaseSettings, MessageSettings, SlotSettings, TaskSettings};
 pub use self::edges::{ApiSettings, DashboardSettings, McpSettings, ToolProfile};
 pub use self::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::server::{HaSettings, LogFormat, LogSettings, ServerSettings};
@@ -117,6 +117,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// `[ha]`: several nodes on one PostgreSQL database.
     pub ha: HaSettings,
+    /// `[messages]`: messages between workers, tasks and operators.
+    pub messages: MessageSettings,
 }
 
 impl Settings {

@@ -16,6 +16,7 @@ pub use code::{ErrorCode, ServiceError};
 use crate::auth::tokens::TokenError;
 use crate::config::ConfigError;
 use crate::core::graph::GraphError;
+use crate::core::mailbox::MessageError;
 use crate::core::slots::SlotError;
 use crate::core::table::TaskError;
 use crate::pool::{PoolConfigError, PoolError};
@@ -51,6 +52,9 @@ pub enum Error {
     /// Access tokens.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// Messages between workers.
+    #[error(transparent)]
+    Message(#[from] MessageError),
     /// The caller's role may not do this.
     #[error("forbidden: to {action} the '{required}' role is required")]
     Forbidden {
@@ -84,6 +88,7 @@ impl Error {
             Error::PoolConfig(e) => e.error_code(),
             Error::Downstream(e) => e.error_code(),
             Error::Token(e) => e.error_code(),
+            Error::Message(e) => e.error_code(),
             Error::OperationNotFound(_) => ErrorCode::TaskHandleNotFound,
             Error::Forbidden { .. } => ErrorCode::Forbidden,
             Error::Unavailable(_) => ErrorCode::Unavailable,
@@ -105,6 +110,7 @@ impl Error {
             Error::Graph(GraphError::Duplicate(_)) => Some("id".into()),
             Error::Token(TokenError::InvalidName(_)) => Some("name".into()),
             Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
+            Error::Message(e) => e.field(),
             _ => None,
         }
     }

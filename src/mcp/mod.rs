@@ -16,7 +16,8 @@
 //! `tools` (`tools/list` and `tools/call`, baton's tools), [`dto`] (their
 //! argument and result types), `gateway` (downstream tools and prompts),
 //! `handles` (MCP task handles), `resources`, `prompts`, `notify`
-//! (notification forwarders), `errors` (baton errors as MCP errors), `schema`
+//! (notification forwarders), `listen` (`subscriptions/listen` streams),
+//! `messages` (the message tools), `errors` (baton errors as MCP errors), `schema`
 //! (the one JSON Schema policy for every tool definition), `arguments`
 //! (unknown arguments refused, with the nearest valid name).
 
@@ -30,6 +31,8 @@ mod fixtures;
 pub mod front;
 mod gateway;
 mod handles;
+mod listen;
+mod messages;
 mod notify;
 mod prompts;
 mod resources;

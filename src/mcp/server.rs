@@ -9,6 +9,8 @@
 //! | downstream tools and prompts | [`super::gateway`] |
 //! | `tasks/get`, `tasks/update`, `tasks/cancel` | [`super::handles`] |
 //! | `resources/*` | [`super::resources`] |
+//! | `subscriptions/listen` (2026-07-28) | [`super::listen`] |
+//! | `send_message`, `read_messages`, `ack_message` | [`super::messages`] |
 //! | `prompts/*` | [`super::prompts`] |
 //! | notifications to the client | [`super::notify`] |
 //!
@@ -27,9 +29,9 @@ use rmcp::model::{
     GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, Tool, UnsubscribeRequestParams, UpdateTaskParams,
+    SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams, UpdateTaskParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::board::Board;
@@ -78,9 +80,9 @@ impl BatonMcp {
     /// copy of the definitions, which share their schemas).
     fn router() -> ToolRouter<BatonMcp> {
         static DEFINITIONS: OnceLock<Vec<Tool>> = OnceLock::new();
-        let mut router = Self::tool_router();
+        let mut router = Self::tool_router() + Self::message_tools();
         let definitions = DEFINITIONS.get_or_init(|| {
-            let mut tools = Self::tool_router().list_all();
+            let mut tools = (Self::tool_router() + Self::message_tools()).list_all();
             for tool in &mut tools {
                 super::schema::apply(tool);
                 super::schema::close_arguments(tool);
@@ -233,6 +235,17 @@ impl ServerHandler for BatonMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.subscribe_to(&request.uri, context.peer.clone()).await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(self.listen_filter(requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        self.run_listen(context).await
     }
 
     async fn unsubscribe(

@@ -165,7 +165,7 @@ impl BatonMcp {
 impl BatonMcp {
     /// A board result as a tool result: the value, made to fit the result
     /// budget ([`Fit`]), as structured content — or a tool error.
-    fn done<T: Fit>(&self, r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
+    pub(super) fn done<T: Fit>(&self, r: Result<T, Error>) -> Result<Json<T>, CallToolResult> {
         let max = self.board.settings().mcp.max_result_bytes;
         r.map(|mut v| {
             v.fit(max);

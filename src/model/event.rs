@@ -51,6 +51,12 @@ pub enum EventKind {
     /// /api/v1/tasks/{id}`) with its audit log and context; the event keeps
     /// its id. It is not indexed under the task (whose log is gone).
     TaskDeleted,
+    /// A message was sent (`reason`: its id; `task_id`: the task it is
+    /// addressed to, if any; `worker`: the sending worker, if any).
+    MessageSent,
+    /// A message was acknowledged (`reason`: its id; `worker`: who
+    /// acknowledged it; `task_id`: the task it is addressed to, if any).
+    MessageAcked,
 }
 
 impl EventKind {
@@ -73,6 +79,8 @@ impl EventKind {
             EventKind::SlotReleased => "slot_released",
             EventKind::ContextSet => "context_set",
             EventKind::TaskDeleted => "task_deleted",
+            EventKind::MessageSent => "message_sent",
+            EventKind::MessageAcked => "message_acked",
         }
     }
 }
@@ -106,7 +114,8 @@ pub struct Event {
     pub from: Option<TaskStatus>,
     /// Status after.
     pub to: Option<TaskStatus>,
-    /// Why (error text, cascade cause, context key …).
+    /// Why (error text, cascade cause, context key …); the message id of
+    /// `message_sent` and `message_acked`.
     pub reason: Option<String>,
 }
 
@@ -121,6 +130,8 @@ mod tests {
             EventKind::TaskExpired,
             EventKind::SlotReleased,
             EventKind::ContextSet,
+            EventKind::MessageSent,
+            EventKind::MessageAcked,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

@@ -40,6 +40,7 @@
 //! | `expiry.rs` | the lease sweep, [`SweepLeases`], [`DeadlineExceeded`] |
 //! | `retention.rs` | the retention timer, [`DeleteTask`] |
 //! | `operations.rs` | the MCP task handles |
+//! | `holders.rs` | [`TasksHeldBy`], [`TaskStates`]: what the mailbox asks |
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -66,6 +67,7 @@ mod add;
 mod claim;
 mod commit;
 mod expiry;
+mod holders;
 mod messages;
 mod operations;
 mod retention;
@@ -77,7 +79,7 @@ pub use crate::actors::context::DeadlineExceeded;
 pub use messages::{
     AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
     DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset,
-    SettleOperation, SweepLeases,
+    SettleOperation, SweepLeases, TaskState, TaskStates, TasksHeldBy,
 };
 
 type Reply<T> = AtomicResponse<TaskRegistry, Result<T, Error>>;
