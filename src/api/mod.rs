@@ -37,6 +37,7 @@ pub mod dashboard;
 pub mod deadline;
 pub mod error;
 pub mod leases;
+pub mod messages;
 pub mod openapi;
 pub mod params;
 pub mod routes;

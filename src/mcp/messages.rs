@@ -25,7 +25,7 @@ use crate::model::{Message, MessageView};
 /// Arguments of `ack_message`.
 #[derive(Debug, Deserialize, rmcp::schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AckArgs {
+pub(super) struct AckArgs {
     /// The message id.
     pub id: u64,
     /// Your worker name (the X-Baton-Worker header wins).
@@ -35,14 +35,14 @@ pub struct AckArgs {
 
 /// A message as sent.
 #[derive(Debug, Serialize, rmcp::schemars::JsonSchema)]
-pub struct SentOut {
+pub(super) struct SentOut {
     /// The message.
     pub message: Message,
 }
 
 /// A message after an acknowledgement.
 #[derive(Debug, Serialize, rmcp::schemars::JsonSchema)]
-pub struct AckOut {
+pub(super) struct AckOut {
     /// The message, with every acknowledgement.
     pub message: MessageView,
 }
