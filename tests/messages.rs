@@ -1,0 +1,250 @@
+//! Issue 30: messages between workers, tasks and operators, over a real
+//! server — REST (`/api/v1/messages`), the MCP tools and the `inbox://`
+//! resource — and durable across a `kill -9` of the real `baton` binary.
+
+mod common;
+
+use serde_json::{json, Value};
+
+/// POST `body` to `{base}{path}` as `worker` (the `X-Baton-Worker` header):
+/// (status, JSON body).
+async fn post_as(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    worker: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = http.post(format!("{base}{path}")).json(&body);
+    if let Some(w) = worker {
+        req = req.header("X-Baton-Worker", w);
+    }
+    common::read(req.send().await.expect("request")).await
+}
+
+/// The ids of a page's messages, in order.
+fn ids(page: &Value) -> Vec<u64> {
+    page["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page: {page}"))
+        .iter()
+        .map(|m| m["id"].as_u64().expect("id"))
+        .collect()
+}
+
+/// A message to a worker reaches that worker only; one to a task reaches
+/// its holder; one to all reaches everyone. Reading marks read (a second
+/// unread-only read is empty), an acknowledgement shows on the operator's
+/// view, and the task's thread lists the messages to it.
+#[actix_web::test]
+async fn messages_reach_worker_task_holder_and_everyone_and_are_acknowledged() {
+    let s = common::TestServer::start(|_| {}).await;
+    let (st, _) = s.post("/tasks", json!({"id": "t1", "title": "one"})).await;
+    assert_eq!(st, 201);
+    let (st, _) = s.post("/tasks/t1/claim", json!({"worker": "holder"})).await;
+    assert_eq!(st, 200);
+
+    let send = |to: Value, subject: &str, ack: bool| {
+        json!({"to": to, "subject": subject, "body": "text", "ack_required": ack})
+    };
+    let (st, direct) = post_as(&s.http, &s.base, "/messages", Some("sender"),
+        send(json!({"worker": "w1"}), "for w1", true)).await;
+    assert_eq!(st, 201, "{direct}");
+    assert_eq!(direct["from"], "sender");
+    assert_eq!(direct["to"], json!({"worker": "w1"}));
+    let (st, to_task) = post_as(&s.http, &s.base, "/messages", Some("sender"),
+        send(json!({"task": "t1"}), "for t1", false)).await;
+    assert_eq!(st, 201, "{to_task}");
+    let (st, to_all) = post_as(&s.http, &s.base, "/messages", None,
+        send(json!({"all": true}), "for all", false)).await;
+    assert_eq!(st, 201, "{to_all}");
+    assert_eq!(to_all["from"], "operator", "no worker named: the operator sends");
+    let (direct, to_task, to_all) = (
+        direct["id"].as_u64().unwrap(),
+        to_task["id"].as_u64().unwrap(),
+        to_all["id"].as_u64().unwrap(),
+    );
+
+    let (st, w1) = post_as(&s.http, &s.base, "/messages/read", Some("w1"), json!({})).await;
+    assert_eq!(st, 200, "{w1}");
+    assert_eq!(ids(&w1), vec![direct, to_all]);
+    let (st, holder) = post_as(&s.http, &s.base, "/messages/read", Some("holder"), json!({})).await;
+    assert_eq!(st, 200, "{holder}");
+    assert_eq!(ids(&holder), vec![to_task, to_all]);
+    // what was shown is read: nothing unread is left
+    let (_, again) = post_as(&s.http, &s.base, "/messages/read", Some("w1"),
+        json!({"unread_only": true})).await;
+    assert_eq!(ids(&again), Vec::<u64>::new(), "{again}");
+    // the operator's view of w1's inbox shows w1's read_at, and marks nothing
+    let (st, view) = s.get("/messages?inbox=w1").await;
+    assert_eq!(st, 200, "{view}");
+    assert_eq!(ids(&view), vec![direct, to_all]);
+    assert!(view["messages"][0]["read_at"].is_string(), "{view}");
+
+    // the addressee acknowledges; someone else cannot (not in its inbox)
+    let (st, acked) = post_as(&s.http, &s.base, &format!("/messages/{direct}/ack"),
+        Some("w1"), json!({})).await;
+    assert_eq!(st, 200, "{acked}");
+    assert_eq!(acked["acknowledged"], true);
+    assert_eq!(acked["acks"][0]["worker"], "w1");
+    let (st, e) = post_as(&s.http, &s.base, &format!("/messages/{direct}/ack"),
+        Some("holder"), json!({})).await;
+    assert_eq!((st, e["error"]["code"].as_str()), (404, Some("message_not_found")), "{e}");
+    let (st, one) = s.get(&format!("/messages/{direct}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(one["acknowledged"], true, "{one}");
+
+    // the task's thread
+    let (st, thread) = s.get("/messages?task=t1").await;
+    assert_eq!(st, 200, "{thread}");
+    assert_eq!(ids(&thread), vec![to_task]);
+    // a reply joins the thread of the message it answers
+    let (st, reply) = post_as(&s.http, &s.base, "/messages", Some("holder"),
+        json!({"to": {"worker": "sender"}, "subject": "re", "thread": to_task})).await;
+    assert_eq!(st, 201, "{reply}");
+    assert_eq!(reply["thread"].as_u64(), Some(to_task));
+    s.stop().await;
+}
+
+/// Bad input is refused with a clear error and nothing is stored: an empty
+/// addressee (422 `to`), an unknown task (404), a body over
+/// `[messages] max_body_bytes` (413 naming it), one `ack_required` message
+/// over `[messages] max_unacked` (429 with the count), a read without a
+/// worker, a header and argument that disagree, an unknown message.
+#[actix_web::test]
+async fn bad_messages_are_refused_with_their_code_and_nothing_is_stored() {
+    let s = common::TestServer::start(|st| {
+        st.messages.max_body_bytes = 64;
+        st.messages.max_unacked = 2;
+    })
+    .await;
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_owned();
+    let (st, e) = s.post("/messages", json!({"to": {}, "subject": "x"})).await;
+    assert_eq!((st, code(&e).as_str()), (422, "invalid_field"), "{e}");
+    assert_eq!(e["error"]["field"], "to");
+    let (st, e) = s.post("/messages", json!({"to": {"task": "nope"}, "subject": "x"})).await;
+    assert_eq!((st, code(&e).as_str()), (404, "task_not_found"), "{e}");
+    let (st, e) = s.post("/messages",
+        json!({"to": {"worker": "w"}, "subject": "x", "body": "y".repeat(65)})).await;
+    assert_eq!((st, code(&e).as_str()), (413, "too_large"), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("max_body_bytes"), "{e}");
+    for _ in 0..2 {
+        let (st, v) = s.post("/messages",
+            json!({"to": {"worker": "w"}, "subject": "x", "ack_required": true})).await;
+        assert_eq!(st, 201, "{v}");
+    }
+    let (st, e) = s.post("/messages",
+        json!({"to": {"worker": "w"}, "subject": "x", "ack_required": true})).await;
+    assert_eq!((st, code(&e).as_str()), (429, "too_many_unacked"), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains('2'), "{e}");
+    let (st, e) = s.post("/messages/read", json!({})).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("worker")), "{e}");
+    let (st, e) = post_as(&s.http, &s.base, "/messages/read", Some("a"), json!({"worker": "b"})).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("worker")), "{e}");
+    let (st, e) = s.get("/messages/999").await;
+    assert_eq!((st, code(&e).as_str()), (404, "message_not_found"), "{e}");
+    // only the two accepted messages are stored
+    let (_, all) = s.get("/messages").await;
+    assert_eq!(ids(&all).len(), 2, "{all}");
+    s.stop().await;
+}
+
+/// The MCP tools act as the worker their `worker` argument names: send,
+/// read (marking read) and acknowledge; and `inbox://{worker}` lists that
+/// worker's unread messages.
+#[actix_web::test]
+async fn the_message_tools_and_the_inbox_resource_work_over_mcp() {
+    let s = common::TestServer::start(|_| {}).await;
+    let client = common::mcp_client(&s, None).await;
+    let sent = common::mcp_call(&client, "send_message", json!({
+        "to": {"worker": "w2"}, "subject": "hello", "body": "b", "ack_required": true,
+        "worker": "w1"
+    }))
+    .await;
+    let sent = sent.structured_content.clone().unwrap_or_else(|| panic!("{sent:?}"));
+    assert_eq!(sent["message"]["from"], "w1", "{sent}");
+    let id = sent["message"]["id"].as_u64().expect("id");
+
+    let inbox = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("inbox://w2"))
+        .await
+        .expect("resources/read inbox");
+    let text = match &inbox.contents[0] {
+        rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("text contents: {other:?}"),
+    };
+    let inbox: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(ids(&inbox["unread"]), vec![id], "{inbox}");
+
+    let read = common::mcp_call(&client, "read_messages", json!({"worker": "w2"})).await;
+    let read = read.structured_content.clone().unwrap_or_else(|| panic!("{read:?}"));
+    assert_eq!(ids(&read), vec![id]);
+    let acked = common::mcp_call(&client, "ack_message", json!({"id": id, "worker": "w2"})).await;
+    let acked = acked.structured_content.clone().unwrap_or_else(|| panic!("{acked:?}"));
+    assert_eq!(acked["message"]["acknowledged"], true, "{acked}");
+    // read now: the inbox resource has nothing unread
+    let inbox = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("inbox://w2"))
+        .await
+        .expect("resources/read inbox");
+    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &inbox.contents[0] else {
+        panic!("text contents");
+    };
+    let inbox: Value = serde_json::from_str(text).expect("json");
+    assert_eq!(ids(&inbox["unread"]), Vec::<u64>::new(), "{inbox}");
+    // without a worker, reading is refused with how to name one
+    let e = common::mcp_call(&client, "read_messages", json!({})).await;
+    let e = common::tool_error(&e);
+    assert!(e["error"]["message"].as_str().unwrap().contains("X-Baton-Worker"), "{e}");
+    client.cancel().await.ok();
+    s.stop().await;
+}
+
+/// Messages, read marks and acknowledgements are durable: after `kill -9`
+/// of the real binary and a restart on the same data dir, the inbox is the
+/// same, a message read before is still read, an acknowledged one still
+/// acknowledged, and new messages get new ids.
+#[actix_web::test]
+async fn messages_reads_and_acks_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_str().expect("utf-8 path");
+    let args = ["serve", "--bind", "127.0.0.1:0", "--data-dir", path];
+    let http = reqwest::Client::new();
+    let mut child = common::spawn_baton(&args, &[]);
+    let base = format!("{}/api/v1", child.url);
+    let mut sent = Vec::new();
+    for (to, ack) in [(json!({"worker": "w"}), true), (json!({"all": true}), false),
+                      (json!({"worker": "w"}), false)] {
+        let (st, m) = post_as(&http, &base, "/messages", Some("s"),
+            json!({"to": to, "subject": "x", "body": "y", "ack_required": ack})).await;
+        assert_eq!(st, 201, "{m}");
+        sent.push(m["id"].as_u64().expect("id"));
+    }
+    // w reads the first page of one, and acknowledges it
+    let (_, page) = post_as(&http, &base, "/messages/read", Some("w"), json!({"limit": 1})).await;
+    assert_eq!(ids(&page), vec![sent[0]]);
+    let (st, _) = post_as(&http, &base, &format!("/messages/{}/ack", sent[0]), Some("w"), json!({})).await;
+    assert_eq!(st, 200);
+
+    child.process.kill().expect("kill -9");
+    child.process.wait().expect("reap");
+    drop(child);
+    let child = common::spawn_baton(&args, &[]);
+    let base = format!("{}/api/v1", child.url);
+
+    let res = http.get(format!("{base}/messages?inbox=w")).send().await.expect("request");
+    let (st, inbox) = common::read(res).await;
+    assert_eq!(st, 200, "{inbox}");
+    assert_eq!(ids(&inbox), sent, "every message is back, in order");
+    assert!(inbox["messages"][0]["read_at"].is_string(), "still read: {inbox}");
+    assert_eq!(inbox["messages"][0]["acknowledged"], true, "still acknowledged: {inbox}");
+    assert!(inbox["messages"][1]["read_at"].is_null(), "not read before: {inbox}");
+    let (_, unread) = post_as(&http, &base, "/messages/read", Some("w"),
+        json!({"unread_only": true})).await;
+    assert_eq!(ids(&unread), sent[1..].to_vec());
+    let (st, next) = post_as(&http, &base, "/messages", None,
+        json!({"to": {"all": true}, "subject": "after"})).await;
+    assert_eq!(st, 201, "{next}");
+    assert!(next["id"].as_u64().expect("id") > sent[2], "ids are not reused: {next}");
+    drop(child);
+}
