@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::tasks::ErrorBody;
 use super::{json_body, Acting, ApiError};
+use crate::error::ErrorCode;
 use crate::board::{MessageFilter, MessagePage, NewMessage, ReadRequest, MESSAGE_WORKER_HEADER};
 use crate::model::{Message, MessageView};
 
@@ -118,6 +119,16 @@ pub(crate) async fn get_message(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// A message id path segment: a non-negative integer, else 400
+/// `invalid_path` naming `id`.
+fn message_id(segment: &str) -> Result<u64, ApiError> {
+    segment.parse().map_err(|_| ApiError::BadParam {
+        code: ErrorCode::InvalidPath,
+        field: "id".into(),
+        message: format!("path parameter 'id': '{segment}' is not a message id (a non-negative integer)"),
+    })
+}
+
 /// Body of `POST /api/v1/messages/{id}/ack`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -138,16 +149,14 @@ pub struct AckBody {
 pub(crate) async fn ack_message(
     board: Acting,
     req: HttpRequest,
-    id: web::Path<u64>,
+    id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // the body is read first, so a bad body is reported whatever the path says
     let body: AckBody = json_body(&board, payload, true).await?;
+    let id = message_id(&id)?;
     let view = board
-        .ack_message(
-            header_worker(&req).as_deref(),
-            body.worker.as_deref(),
-            id.into_inner(),
-        )
+        .ack_message(header_worker(&req).as_deref(), body.worker.as_deref(), id)
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
