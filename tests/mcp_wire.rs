@@ -828,9 +828,13 @@ async fn tool_definitions_stay_small_in_the_models_context() {
     // claim_worker_slot (an idempotency key for retries whose answer was lost) and a
     // clause to claim_task's description: +118 B core, +286 B full; measured after it:
     // core 5,623 / 22,439 B, full 13,615 / 48,634 B — still under, so the budgets stay.
+    // Issue 30 added send_message, read_messages and ack_message to `full` only (an agent
+    // does not need them on every task; Claude Code gets unread messages through its hooks):
+    // +2,780 B model context, +5,975 B tools/list; measured after it: full 16,395 / 54,609 B,
+    // so full's budgets move to 17 / 56 KB. Core is unchanged.
     for (profile, count, model_budget, wire_budget) in [
         ("core", 8, 6 * 1024, 24 * 1024),
-        ("full", 23, 14 * 1024, 52 * 1024),
+        ("full", 26, 17 * 1024, 56 * 1024),
     ] {
         let url = format!("http://{}/mcp?profile={profile}", s.addr);
         let client = ()
