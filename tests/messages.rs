@@ -44,21 +44,40 @@ async fn messages_reach_worker_task_holder_and_everyone_and_are_acknowledged() {
     let (st, _) = s.post("/tasks/t1/claim", json!({"worker": "holder"})).await;
     assert_eq!(st, 200);
 
-    let send = |to: Value, subject: &str, ack: bool| {
-        json!({"to": to, "subject": subject, "body": "text", "ack_required": ack})
-    };
-    let (st, direct) = post_as(&s.http, &s.base, "/messages", Some("sender"),
-        send(json!({"worker": "w1"}), "for w1", true)).await;
+    let send = |to: Value, subject: &str, ack: bool| json!({"to": to, "subject": subject, "body": "text", "ack_required": ack});
+    let (st, direct) = post_as(
+        &s.http,
+        &s.base,
+        "/messages",
+        Some("sender"),
+        send(json!({"worker": "w1"}), "for w1", true),
+    )
+    .await;
     assert_eq!(st, 201, "{direct}");
     assert_eq!(direct["from"], "sender");
     assert_eq!(direct["to"], json!({"worker": "w1"}));
-    let (st, to_task) = post_as(&s.http, &s.base, "/messages", Some("sender"),
-        send(json!({"task": "t1"}), "for t1", false)).await;
+    let (st, to_task) = post_as(
+        &s.http,
+        &s.base,
+        "/messages",
+        Some("sender"),
+        send(json!({"task": "t1"}), "for t1", false),
+    )
+    .await;
     assert_eq!(st, 201, "{to_task}");
-    let (st, to_all) = post_as(&s.http, &s.base, "/messages", None,
-        send(json!({"all": true}), "for all", false)).await;
+    let (st, to_all) = post_as(
+        &s.http,
+        &s.base,
+        "/messages",
+        None,
+        send(json!({"all": true}), "for all", false),
+    )
+    .await;
     assert_eq!(st, 201, "{to_all}");
-    assert_eq!(to_all["from"], "operator", "no worker named: the operator sends");
+    assert_eq!(
+        to_all["from"], "operator",
+        "no worker named: the operator sends"
+    );
     let (direct, to_task, to_all) = (
         direct["id"].as_u64().unwrap(),
         to_task["id"].as_u64().unwrap(),
@@ -68,12 +87,25 @@ async fn messages_reach_worker_task_holder_and_everyone_and_are_acknowledged() {
     let (st, w1) = post_as(&s.http, &s.base, "/messages/read", Some("w1"), json!({})).await;
     assert_eq!(st, 200, "{w1}");
     assert_eq!(ids(&w1), vec![direct, to_all]);
-    let (st, holder) = post_as(&s.http, &s.base, "/messages/read", Some("holder"), json!({})).await;
+    let (st, holder) = post_as(
+        &s.http,
+        &s.base,
+        "/messages/read",
+        Some("holder"),
+        json!({}),
+    )
+    .await;
     assert_eq!(st, 200, "{holder}");
     assert_eq!(ids(&holder), vec![to_task, to_all]);
     // what was shown is read: nothing unread is left
-    let (_, again) = post_as(&s.http, &s.base, "/messages/read", Some("w1"),
-        json!({"unread_only": true})).await;
+    let (_, again) = post_as(
+        &s.http,
+        &s.base,
+        "/messages/read",
+        Some("w1"),
+        json!({"unread_only": true}),
+    )
+    .await;
     assert_eq!(ids(&again), Vec::<u64>::new(), "{again}");
     // the operator's view of w1's inbox shows w1's read_at, and marks nothing
     let (st, view) = s.get("/messages?inbox=w1").await;
@@ -82,14 +114,30 @@ async fn messages_reach_worker_task_holder_and_everyone_and_are_acknowledged() {
     assert!(view["messages"][0]["read_at"].is_string(), "{view}");
 
     // the addressee acknowledges; someone else cannot (not in its inbox)
-    let (st, acked) = post_as(&s.http, &s.base, &format!("/messages/{direct}/ack"),
-        Some("w1"), json!({})).await;
+    let (st, acked) = post_as(
+        &s.http,
+        &s.base,
+        &format!("/messages/{direct}/ack"),
+        Some("w1"),
+        json!({}),
+    )
+    .await;
     assert_eq!(st, 200, "{acked}");
     assert_eq!(acked["acknowledged"], true);
     assert_eq!(acked["acks"][0]["worker"], "w1");
-    let (st, e) = post_as(&s.http, &s.base, &format!("/messages/{direct}/ack"),
-        Some("holder"), json!({})).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (404, Some("message_not_found")), "{e}");
+    let (st, e) = post_as(
+        &s.http,
+        &s.base,
+        &format!("/messages/{direct}/ack"),
+        Some("holder"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (404, Some("message_not_found")),
+        "{e}"
+    );
     let (st, one) = s.get(&format!("/messages/{direct}")).await;
     assert_eq!(st, 200);
     assert_eq!(one["acknowledged"], true, "{one}");
@@ -99,8 +147,14 @@ async fn messages_reach_worker_task_holder_and_everyone_and_are_acknowledged() {
     assert_eq!(st, 200, "{thread}");
     assert_eq!(ids(&thread), vec![to_task]);
     // a reply joins the thread of the message it answers
-    let (st, reply) = post_as(&s.http, &s.base, "/messages", Some("holder"),
-        json!({"to": {"worker": "sender"}, "subject": "re", "thread": to_task})).await;
+    let (st, reply) = post_as(
+        &s.http,
+        &s.base,
+        "/messages",
+        Some("holder"),
+        json!({"to": {"worker": "sender"}, "subject": "re", "thread": to_task}),
+    )
+    .await;
     assert_eq!(st, 201, "{reply}");
     assert_eq!(reply["thread"].as_u64(), Some(to_task));
     s.stop().await;
@@ -122,25 +176,60 @@ async fn bad_messages_are_refused_with_their_code_and_nothing_is_stored() {
     let (st, e) = s.post("/messages", json!({"to": {}, "subject": "x"})).await;
     assert_eq!((st, code(&e).as_str()), (422, "invalid_field"), "{e}");
     assert_eq!(e["error"]["field"], "to");
-    let (st, e) = s.post("/messages", json!({"to": {"task": "nope"}, "subject": "x"})).await;
+    let (st, e) = s
+        .post("/messages", json!({"to": {"task": "nope"}, "subject": "x"}))
+        .await;
     assert_eq!((st, code(&e).as_str()), (404, "task_not_found"), "{e}");
-    let (st, e) = s.post("/messages",
-        json!({"to": {"worker": "w"}, "subject": "x", "body": "y".repeat(65)})).await;
+    let (st, e) = s
+        .post(
+            "/messages",
+            json!({"to": {"worker": "w"}, "subject": "x", "body": "y".repeat(65)}),
+        )
+        .await;
     assert_eq!((st, code(&e).as_str()), (413, "too_large"), "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("max_body_bytes"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_body_bytes"),
+        "{e}"
+    );
     for _ in 0..2 {
-        let (st, v) = s.post("/messages",
-            json!({"to": {"worker": "w"}, "subject": "x", "ack_required": true})).await;
+        let (st, v) = s
+            .post(
+                "/messages",
+                json!({"to": {"worker": "w"}, "subject": "x", "ack_required": true}),
+            )
+            .await;
         assert_eq!(st, 201, "{v}");
     }
-    let (st, e) = s.post("/messages",
-        json!({"to": {"worker": "w"}, "subject": "x", "ack_required": true})).await;
+    let (st, e) = s
+        .post(
+            "/messages",
+            json!({"to": {"worker": "w"}, "subject": "x", "ack_required": true}),
+        )
+        .await;
     assert_eq!((st, code(&e).as_str()), (429, "too_many_unacked"), "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains('2'), "{e}");
     let (st, e) = s.post("/messages/read", json!({})).await;
-    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("worker")), "{e}");
-    let (st, e) = post_as(&s.http, &s.base, "/messages/read", Some("a"), json!({"worker": "b"})).await;
-    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("worker")), "{e}");
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (422, Some("worker")),
+        "{e}"
+    );
+    let (st, e) = post_as(
+        &s.http,
+        &s.base,
+        "/messages/read",
+        Some("a"),
+        json!({"worker": "b"}),
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (422, Some("worker")),
+        "{e}"
+    );
     let (st, e) = s.get("/messages/999").await;
     assert_eq!((st, code(&e).as_str()), (404, "message_not_found"), "{e}");
     // only the two accepted messages are stored
@@ -156,12 +245,19 @@ async fn bad_messages_are_refused_with_their_code_and_nothing_is_stored() {
 async fn the_message_tools_and_the_inbox_resource_work_over_mcp() {
     let s = common::TestServer::start(|_| {}).await;
     let client = common::mcp_client(&s, None).await;
-    let sent = common::mcp_call(&client, "send_message", json!({
-        "to": {"worker": "w2"}, "subject": "hello", "body": "b", "ack_required": true,
-        "worker": "w1"
-    }))
+    let sent = common::mcp_call(
+        &client,
+        "send_message",
+        json!({
+            "to": {"worker": "w2"}, "subject": "hello", "body": "b", "ack_required": true,
+            "worker": "w1"
+        }),
+    )
     .await;
-    let sent = sent.structured_content.clone().unwrap_or_else(|| panic!("{sent:?}"));
+    let sent = sent
+        .structured_content
+        .clone()
+        .unwrap_or_else(|| panic!("{sent:?}"));
     assert_eq!(sent["message"]["from"], "w1", "{sent}");
     let id = sent["message"]["id"].as_u64().expect("id");
 
@@ -177,17 +273,24 @@ async fn the_message_tools_and_the_inbox_resource_work_over_mcp() {
     assert_eq!(ids(&inbox["unread"]), vec![id], "{inbox}");
 
     let read = common::mcp_call(&client, "read_messages", json!({"worker": "w2"})).await;
-    let read = read.structured_content.clone().unwrap_or_else(|| panic!("{read:?}"));
+    let read = read
+        .structured_content
+        .clone()
+        .unwrap_or_else(|| panic!("{read:?}"));
     assert_eq!(ids(&read), vec![id]);
     let acked = common::mcp_call(&client, "ack_message", json!({"id": id, "worker": "w2"})).await;
-    let acked = acked.structured_content.clone().unwrap_or_else(|| panic!("{acked:?}"));
+    let acked = acked
+        .structured_content
+        .clone()
+        .unwrap_or_else(|| panic!("{acked:?}"));
     assert_eq!(acked["message"]["acknowledged"], true, "{acked}");
     // read now: the inbox resource has nothing unread
     let inbox = client
         .read_resource(rmcp::model::ReadResourceRequestParams::new("inbox://w2"))
         .await
         .expect("resources/read inbox");
-    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &inbox.contents[0] else {
+    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &inbox.contents[0]
+    else {
         panic!("text contents");
     };
     let inbox: Value = serde_json::from_str(text).expect("json");
@@ -195,7 +298,13 @@ async fn the_message_tools_and_the_inbox_resource_work_over_mcp() {
     // without a worker, reading is refused with how to name one
     let e = common::mcp_call(&client, "read_messages", json!({})).await;
     let e = common::tool_error(&e);
-    assert!(e["error"]["message"].as_str().unwrap().contains("X-Baton-Worker"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Baton-Worker"),
+        "{e}"
+    );
     client.cancel().await.ok();
     s.stop().await;
 }
@@ -213,17 +322,40 @@ async fn messages_reads_and_acks_survive_kill_9() {
     let mut child = common::spawn_baton(&args, &[]);
     let base = format!("{}/api/v1", child.url);
     let mut sent = Vec::new();
-    for (to, ack) in [(json!({"worker": "w"}), true), (json!({"all": true}), false),
-                      (json!({"worker": "w"}), false)] {
-        let (st, m) = post_as(&http, &base, "/messages", Some("s"),
-            json!({"to": to, "subject": "x", "body": "y", "ack_required": ack})).await;
+    for (to, ack) in [
+        (json!({"worker": "w"}), true),
+        (json!({"all": true}), false),
+        (json!({"worker": "w"}), false),
+    ] {
+        let (st, m) = post_as(
+            &http,
+            &base,
+            "/messages",
+            Some("s"),
+            json!({"to": to, "subject": "x", "body": "y", "ack_required": ack}),
+        )
+        .await;
         assert_eq!(st, 201, "{m}");
         sent.push(m["id"].as_u64().expect("id"));
     }
     // w reads the first page of one, and acknowledges it
-    let (_, page) = post_as(&http, &base, "/messages/read", Some("w"), json!({"limit": 1})).await;
+    let (_, page) = post_as(
+        &http,
+        &base,
+        "/messages/read",
+        Some("w"),
+        json!({"limit": 1}),
+    )
+    .await;
     assert_eq!(ids(&page), vec![sent[0]]);
-    let (st, _) = post_as(&http, &base, &format!("/messages/{}/ack", sent[0]), Some("w"), json!({})).await;
+    let (st, _) = post_as(
+        &http,
+        &base,
+        &format!("/messages/{}/ack", sent[0]),
+        Some("w"),
+        json!({}),
+    )
+    .await;
     assert_eq!(st, 200);
 
     child.process.kill().expect("kill -9");
@@ -232,20 +364,48 @@ async fn messages_reads_and_acks_survive_kill_9() {
     let child = common::spawn_baton(&args, &[]);
     let base = format!("{}/api/v1", child.url);
 
-    let res = http.get(format!("{base}/messages?inbox=w")).send().await.expect("request");
+    let res = http
+        .get(format!("{base}/messages?inbox=w"))
+        .send()
+        .await
+        .expect("request");
     let (st, inbox) = common::read(res).await;
     assert_eq!(st, 200, "{inbox}");
     assert_eq!(ids(&inbox), sent, "every message is back, in order");
-    assert!(inbox["messages"][0]["read_at"].is_string(), "still read: {inbox}");
-    assert_eq!(inbox["messages"][0]["acknowledged"], true, "still acknowledged: {inbox}");
-    assert!(inbox["messages"][1]["read_at"].is_null(), "not read before: {inbox}");
-    let (_, unread) = post_as(&http, &base, "/messages/read", Some("w"),
-        json!({"unread_only": true})).await;
+    assert!(
+        inbox["messages"][0]["read_at"].is_string(),
+        "still read: {inbox}"
+    );
+    assert_eq!(
+        inbox["messages"][0]["acknowledged"], true,
+        "still acknowledged: {inbox}"
+    );
+    assert!(
+        inbox["messages"][1]["read_at"].is_null(),
+        "not read before: {inbox}"
+    );
+    let (_, unread) = post_as(
+        &http,
+        &base,
+        "/messages/read",
+        Some("w"),
+        json!({"unread_only": true}),
+    )
+    .await;
     assert_eq!(ids(&unread), sent[1..].to_vec());
-    let (st, next) = post_as(&http, &base, "/messages", None,
-        json!({"to": {"all": true}, "subject": "after"})).await;
+    let (st, next) = post_as(
+        &http,
+        &base,
+        "/messages",
+        None,
+        json!({"to": {"all": true}, "subject": "after"}),
+    )
+    .await;
     assert_eq!(st, 201, "{next}");
-    assert!(next["id"].as_u64().expect("id") > sent[2], "ids are not reused: {next}");
+    assert!(
+        next["id"].as_u64().expect("id") > sent[2],
+        "ids are not reused: {next}"
+    );
     drop(child);
 }
 
@@ -258,21 +418,49 @@ async fn messages_and_receipts_survive_a_backup_round_trip() {
     let mut sent = Vec::new();
     for ack in [true, false] {
         let (st, m) = s
-            .post("/messages", json!({"to": {"worker": "w"}, "subject": "x", "ack_required": ack}))
+            .post(
+                "/messages",
+                json!({"to": {"worker": "w"}, "subject": "x", "ack_required": ack}),
+            )
             .await;
         assert_eq!(st, 201, "{m}");
         sent.push(m["id"].as_u64().expect("id"));
     }
-    let (_, page) = post_as(&s.http, &s.base, "/messages/read", Some("w"), json!({"limit": 1})).await;
+    let (_, page) = post_as(
+        &s.http,
+        &s.base,
+        "/messages/read",
+        Some("w"),
+        json!({"limit": 1}),
+    )
+    .await;
     assert_eq!(ids(&page), vec![sent[0]]);
-    let (st, _) = post_as(&s.http, &s.base, &format!("/messages/{}/ack", sent[0]), Some("w"), json!({})).await;
+    let (st, _) = post_as(
+        &s.http,
+        &s.base,
+        &format!("/messages/{}/ack", sent[0]),
+        Some("w"),
+        json!({}),
+    )
+    .await;
     assert_eq!(st, 200);
     let (_, before) = s.get("/messages?inbox=w").await;
-    let res = s.http.get(format!("{}/admin/backup", s.base)).send().await.expect("backup");
+    let res = s
+        .http
+        .get(format!("{}/admin/backup", s.base))
+        .send()
+        .await
+        .expect("backup");
     assert_eq!(res.status(), 200);
     let text = res.text().await.expect("backup text");
-    assert!(text.lines().any(|l| l.starts_with(r#"{"message":"#)), "{text}");
-    assert!(text.lines().any(|l| l.starts_with(r#"{"receipt":"#)), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with(r#"{"message":"#)),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with(r#"{"receipt":"#)),
+        "{text}"
+    );
     s.stop().await;
 
     let work = tempfile::tempdir().expect("tempdir");
@@ -280,21 +468,51 @@ async fn messages_and_receipts_survive_a_backup_round_trip() {
     std::fs::write(&file, &text).expect("write backup");
     let target = work.path().join("target");
     let out = common::baton_command()
-        .args(["restore", "--in", file.to_str().expect("utf-8"), "--data-dir",
-               target.to_str().expect("utf-8")])
+        .args([
+            "restore",
+            "--in",
+            file.to_str().expect("utf-8"),
+            "--data-dir",
+            target.to_str().expect("utf-8"),
+        ])
         .output()
         .expect("baton restore");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let target = target.to_str().expect("utf-8");
-    let child = common::spawn_baton(&["serve", "--bind", "127.0.0.1:0", "--data-dir", target], &[]);
+    let child = common::spawn_baton(
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", target],
+        &[],
+    );
     let base = format!("{}/api/v1", child.url);
     let http = reqwest::Client::new();
-    let (st, after) = common::read(http.get(format!("{base}/messages?inbox=w")).send().await.expect("get")).await;
+    let (st, after) = common::read(
+        http.get(format!("{base}/messages?inbox=w"))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!(st, 200);
-    assert_eq!(after, before, "the same inbox, read marks and acks included");
-    let (st, next) = post_as(&http, &base, "/messages", None,
-        json!({"to": {"all": true}, "subject": "after"})).await;
+    assert_eq!(
+        after, before,
+        "the same inbox, read marks and acks included"
+    );
+    let (st, next) = post_as(
+        &http,
+        &base,
+        "/messages",
+        None,
+        json!({"to": {"all": true}, "subject": "after"}),
+    )
+    .await;
     assert_eq!(st, 201, "{next}");
-    assert!(next["id"].as_u64().expect("id") > sent[1], "ids go on after the restored ones: {next}");
+    assert!(
+        next["id"].as_u64().expect("id") > sent[1],
+        "ids go on after the restored ones: {next}"
+    );
     drop(child);
 }

@@ -102,7 +102,9 @@ impl Mailbox {
         if self.poisoned {
             return Err(match self.store.failure() {
                 Some(f) => StoreError::FlushFailed(f.to_owned()).into(),
-                None => Error::Unavailable("the mailbox (it stopped after an error; restart baton)"),
+                None => {
+                    Error::Unavailable("the mailbox (it stopped after an error; restart baton)")
+                }
             });
         }
         for r in self.stale.drain(..) {
@@ -196,7 +198,13 @@ impl Actor for Mailbox {
 }
 
 /// The audit event of a message change.
-fn message_event(kind: EventKind, m: &Message, worker: &str, actor: Option<String>, at: Millis) -> Event {
+fn message_event(
+    kind: EventKind,
+    m: &Message,
+    worker: &str,
+    actor: Option<String>,
+    at: Millis,
+) -> Event {
     Event {
         id: 0,
         at,

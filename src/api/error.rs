@@ -133,7 +133,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
         TaskNotFound | NoSuchSlot | ContextKeyNotFound | NotFound | TaskHandleNotFound
-        | MessageNotFound | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => StatusCode::NOT_FOUND,
+        | MessageNotFound | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => {
+            StatusCode::NOT_FOUND
+        }
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists | HasDependents
         | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy => {

@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::tasks::ErrorBody;
 use super::{json_body, Acting, ApiError};
-use crate::error::ErrorCode;
 use crate::board::{MessageFilter, MessagePage, NewMessage, ReadRequest, MESSAGE_WORKER_HEADER};
+use crate::error::ErrorCode;
 use crate::model::{Message, MessageView};
 
 /// The request's `X-Baton-Worker` header, when it sent one that is text.
@@ -125,7 +125,9 @@ fn message_id(segment: &str) -> Result<u64, ApiError> {
     segment.parse().map_err(|_| ApiError::BadParam {
         code: ErrorCode::InvalidPath,
         field: "id".into(),
-        message: format!("path parameter 'id': '{segment}' is not a message id (a non-negative integer)"),
+        message: format!(
+            "path parameter 'id': '{segment}' is not a message id (a non-negative integer)"
+        ),
     })
 }
 

@@ -34,7 +34,10 @@ pub const MESSAGE_WORKER_HEADER: &str = "x-baton-worker";
 /// `crate::core::worker::resolve_worker`, with its `worker_mismatch` code);
 /// replace this function's body with a call to it when merging. Every
 /// message edge (REST, MCP, CLI) resolves its worker here and nowhere else.
-pub fn calling_worker(header: Option<&str>, argument: Option<&str>) -> Result<Option<String>, Error> {
+pub fn calling_worker(
+    header: Option<&str>,
+    argument: Option<&str>,
+) -> Result<Option<String>, Error> {
     let header = header.map(str::trim).filter(|h| !h.is_empty());
     let argument = argument.filter(|a| !a.is_empty());
     let worker = match (header, argument) {
@@ -58,9 +61,7 @@ const NAME_A_WORKER: &str = "name your worker: send the X-Baton-Worker header (C
      BATON_WORKER and \"X-Baton-Worker\": \"${BATON_WORKER}\" in .mcp.json) or pass `worker`";
 
 /// A message to send.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     /// Who it is for: exactly one of {"worker": name}, {"task": id} (whoever holds it now or
@@ -83,9 +84,7 @@ pub struct NewMessage {
 }
 
 /// Which messages of the caller's inbox to read.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadRequest {
     /// Only messages not read yet.
@@ -157,7 +156,9 @@ const PAGE_SIZE: usize = 50;
 
 impl Board {
     fn mailbox(&self) -> Result<&actix::Addr<Mailbox>, Error> {
-        self.mailbox.as_ref().ok_or(Error::Unavailable("the mailbox"))
+        self.mailbox
+            .as_ref()
+            .ok_or(Error::Unavailable("the mailbox"))
     }
 
     /// The running tasks `worker` holds now.
@@ -225,7 +226,11 @@ impl Board {
     /// `[messages]` limit; `too_many_unacked` (429) when the addressee has
     /// `[messages] max_unacked` unacknowledged `ack_required` messages.
     /// Nothing is stored when refused.
-    pub async fn send_message(&self, header: Option<&str>, m: NewMessage) -> Result<Message, Error> {
+    pub async fn send_message(
+        &self,
+        header: Option<&str>,
+        m: NewMessage,
+    ) -> Result<Message, Error> {
         self.require(Role::Agent, "send a message")?;
         let worker = calling_worker(header, m.worker.as_deref())?;
         let to = Recipient::try_from(m.to).map_err(|e| Error::invalid("to", e))?;
@@ -238,7 +243,12 @@ impl Board {
             })?,
             Recipient::Task(t) => {
                 let id = self.id(t.as_str())?;
-                let states = self.registry.send(TaskStates { ids: vec![id.clone()] }).await?;
+                let states = self
+                    .registry
+                    .send(TaskStates {
+                        ids: vec![id.clone()],
+                    })
+                    .await?;
                 if states.first().is_none_or(Option::is_none) {
                     return Err(TaskError::NotFound(id).into());
                 }
@@ -275,7 +285,12 @@ impl Board {
         self.require(Role::Agent, "read an inbox")?;
         let worker = calling_worker(header, r.worker.as_deref())?
             .ok_or_else(|| Error::invalid("worker", NAME_A_WORKER))?;
-        let query = self.query(r.unread_only, r.since.as_deref(), r.limit, r.cursor.as_deref())?;
+        let query = self.query(
+            r.unread_only,
+            r.since.as_deref(),
+            r.limit,
+            r.cursor.as_deref(),
+        )?;
         let held = self.held_by(&worker).await?;
         let (page, ticket) = self
             .mailbox()?
@@ -323,7 +338,12 @@ impl Board {
     /// `unread_only` without `inbox`.
     pub async fn list_messages(&self, f: MessageFilter) -> Result<MessagePage, Error> {
         self.require(Role::Viewer, "read messages")?;
-        let query = self.query(f.unread_only, f.since.as_deref(), f.limit, f.cursor.as_deref())?;
+        let query = self.query(
+            f.unread_only,
+            f.since.as_deref(),
+            f.limit,
+            f.cursor.as_deref(),
+        )?;
         let inbox = f.inbox.filter(|w| !w.is_empty());
         let task = f.task.filter(|t| !t.is_empty());
         let scope = match (inbox, task) {
@@ -332,7 +352,10 @@ impl Board {
             }
             (Some(worker), None) => {
                 check_worker(&worker).map_err(|_| {
-                    Error::invalid("inbox", "must be a worker name (1 to 256 bytes, no control characters)")
+                    Error::invalid(
+                        "inbox",
+                        "must be a worker name (1 to 256 bytes, no control characters)",
+                    )
                 })?;
                 let held = self.held_by(&worker).await?;
                 Scope::Inbox { worker, held }
@@ -436,13 +459,25 @@ mod tests {
 
     #[test]
     fn the_header_names_the_worker_and_a_disagreeing_argument_is_refused() {
-        assert_eq!(calling_worker(Some("a"), None).unwrap().as_deref(), Some("a"));
-        assert_eq!(calling_worker(None, Some("b")).unwrap().as_deref(), Some("b"));
-        assert_eq!(calling_worker(Some("a"), Some("a")).unwrap().as_deref(), Some("a"));
+        assert_eq!(
+            calling_worker(Some("a"), None).unwrap().as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            calling_worker(None, Some("b")).unwrap().as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            calling_worker(Some("a"), Some("a")).unwrap().as_deref(),
+            Some("a")
+        );
         assert_eq!(calling_worker(Some(" "), Some("")).unwrap(), None);
         let e = calling_worker(Some("a"), Some("b")).unwrap_err();
         assert_eq!(e.field().as_deref(), Some("worker"));
-        assert!(e.to_string().contains("'a'") && e.to_string().contains("'b'"), "{e}");
+        assert!(
+            e.to_string().contains("'a'") && e.to_string().contains("'b'"),
+            "{e}"
+        );
         assert!(calling_worker(None, Some("bad\nname")).is_err());
     }
 }

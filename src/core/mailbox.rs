@@ -296,17 +296,12 @@ impl MailboxTable {
         }
         let thread = match d.thread {
             None => None,
-            Some(t) => Some(
-                self.messages
-                    .get(&t)
-                    .map(|m| m.thread)
-                    .ok_or_else(|| {
-                        MessageError::invalid(
-                            "thread",
-                            format!("no message {t} (never sent, or removed by retention)"),
-                        )
-                    })?,
-            ),
+            Some(t) => Some(self.messages.get(&t).map(|m| m.thread).ok_or_else(|| {
+                MessageError::invalid(
+                    "thread",
+                    format!("no message {t} (never sent, or removed by retention)"),
+                )
+            })?),
         };
         if d.ack_required {
             let count = self.unacked(&d.to);
@@ -523,7 +518,9 @@ impl MailboxTable {
             .get(&id)
             .cloned()
             .ok_or(MessageError::NotFound(id))?;
-        let read_before = self.receipt(id, worker).is_some_and(|r| r.read_at.is_some());
+        let read_before = self
+            .receipt(id, worker)
+            .is_some_and(|r| r.read_at.is_some());
         if !Self::in_inbox(&m, worker, held) && !read_before {
             return Err(MessageError::NotInInbox {
                 id,
@@ -633,11 +630,7 @@ pub fn digest_entry(m: &Message, room: usize) -> String {
         "- message {} from {} to {}{thread}{ack}: {}\n",
         m.id, m.from, m.to, m.subject
     );
-    let body: String = m
-        .body
-        .lines()
-        .map(|l| format!("  {l}\n"))
-        .collect();
+    let body: String = m.body.lines().map(|l| format!("  {l}\n")).collect();
     crate::core::text::clip(head + &body, room)
 }
 

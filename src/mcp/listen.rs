@@ -24,8 +24,8 @@ use rmcp::ErrorData as McpError;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::BatonMcp;
-use crate::board::Board;
 use crate::actors::Live;
+use crate::board::Board;
 use crate::model::{EventKind, Recipient, TaskId};
 use crate::store::Published;
 
@@ -43,7 +43,9 @@ pub(super) fn is_subscribable(uri: &str, max_id_len: usize) -> bool {
 }
 
 /// The next value of an optional broadcast, or never.
-async fn next_of<T: Clone>(rx: &mut Option<tokio::sync::broadcast::Receiver<T>>) -> Result<T, RecvError> {
+async fn next_of<T: Clone>(
+    rx: &mut Option<tokio::sync::broadcast::Receiver<T>>,
+) -> Result<T, RecvError> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -156,7 +158,11 @@ pub(super) async fn changed_uris(
     };
     match p.event.kind {
         EventKind::MessageSent => {
-            let id = p.event.reason.as_deref().and_then(|r| r.parse::<u64>().ok());
+            let id = p
+                .event
+                .reason
+                .as_deref()
+                .and_then(|r| r.parse::<u64>().ok());
             let to = match id {
                 Some(id) => board.message(id).await.ok().map(|v| v.message.to),
                 None => None,
@@ -196,8 +202,7 @@ pub(super) async fn changed_uris(
         }
         EventKind::TaskClaimed => {
             if let (Some(w), Some(t)) = (&p.event.worker, &p.event.task_id) {
-                if subscribed.contains(&format!("inbox://{w}"))
-                    && board.task_has_messages(t).await
+                if subscribed.contains(&format!("inbox://{w}")) && board.task_has_messages(t).await
                 {
                     inbox(w);
                 }
@@ -217,7 +222,13 @@ mod tests {
         for ok in ["task://a", "task://a-1/context", "inbox://worker 7"] {
             assert!(is_subscribable(ok, 128), "{ok}");
         }
-        for no in ["task://", "task://a b", "inbox://", "data://system/stats", "file:///etc"] {
+        for no in [
+            "task://",
+            "task://a b",
+            "inbox://",
+            "data://system/stats",
+            "file:///etc",
+        ] {
             assert!(!is_subscribable(no, 128), "{no}");
         }
     }

@@ -67,7 +67,8 @@ impl Fit for MessagePage {
             self.next_cursor = self.messages.last().map(|m| m.message.id.to_string());
             if let Some(only) = self.messages.first_mut().filter(|_| keep == 1) {
                 let room = budget / 2;
-                only.message.body = crate::core::text::clip(std::mem::take(&mut only.message.body), room);
+                only.message.body =
+                    crate::core::text::clip(std::mem::take(&mut only.message.body), room);
             }
         }
     }

@@ -166,7 +166,11 @@ pub struct MessageView {
     pub message: Message,
     /// When the reading worker was first shown it (absent: unread, or not
     /// read as a worker).
-    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, format = DateTime)]
     #[schemars(with = "Option<String>")]
     pub read_at: Option<Millis>,
@@ -193,7 +197,10 @@ mod tests {
             parse(serde_json::json!({"task": "t1"})).unwrap(),
             Recipient::Task(TaskId::from_trusted("t1"))
         );
-        assert_eq!(parse(serde_json::json!({"all": true})).unwrap(), Recipient::All);
+        assert_eq!(
+            parse(serde_json::json!({"all": true})).unwrap(),
+            Recipient::All
+        );
         for bad in [
             serde_json::json!({}),
             serde_json::json!({"worker": ""}),

@@ -323,7 +323,9 @@ pub(super) fn export(
     each!(SLOT, |k, v| BackupRecord::Slot(decode(&k, &v)?));
     each!(REQUEST, |k, v| BackupRecord::Request(decode(&k, &v)?));
     each!(OPERATION, |k, v| BackupRecord::Operation(decode(&k, &v)?));
-    each!(MESSAGE, |k, v| BackupRecord::Message(Box::new(decode(&k, &v)?)));
+    each!(MESSAGE, |k, v| BackupRecord::Message(Box::new(decode(
+        &k, &v
+    )?)));
     each!(RECEIPT, |k, v| BackupRecord::Receipt(decode(&k, &v)?));
     each!(GATEWAY_NAME, |k, v| BackupRecord::GatewayName(decode(
         &k, &v

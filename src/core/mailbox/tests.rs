@@ -51,7 +51,10 @@ fn an_inbox_holds_messages_to_the_worker_its_held_tasks_and_all() {
     let (page, written) = t.read("b", &held, &all_of(&Query::default()), 10);
     let ids: Vec<u64> = page.messages.iter().map(|v| v.message.id).collect();
     assert_eq!(ids, [1, 3, 4]);
-    assert!(page.messages.iter().all(|v| v.read_at.is_none()), "unread when shown");
+    assert!(
+        page.messages.iter().all(|v| v.read_at.is_none()),
+        "unread when shown"
+    );
     assert_eq!(written.len(), 3);
     // read again: the same messages, now marked read; unread_only shows none
     let (again, written) = t.read("b", &held, &all_of(&Query::default()), 11);
@@ -145,7 +148,10 @@ fn more_unacknowledged_ack_required_messages_than_the_limit_are_refused_with_the
     t.send(ask(worker("b")), 2, LIMITS).unwrap();
     let e = t.send(ask(worker("b")), 3, LIMITS).unwrap_err();
     assert_eq!(e.error_code(), ErrorCode::TooManyUnacked);
-    assert!(e.to_string().contains("worker 'b' has 2 unacknowledged"), "{e}");
+    assert!(
+        e.to_string().contains("worker 'b' has 2 unacknowledged"),
+        "{e}"
+    );
     // without ack_required, and to another worker, it goes through
     t.send(draft(worker("b"), "fyi"), 3, LIMITS).unwrap();
     t.send(ask(worker("c")), 3, LIMITS).unwrap();
