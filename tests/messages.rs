@@ -516,3 +516,61 @@ async fn messages_and_receipts_survive_a_backup_round_trip() {
     );
     drop(child);
 }
+
+/// A client that records the resource URIs it is told changed.
+#[derive(Clone)]
+struct Updates {
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl rmcp::ClientHandler for Updates {
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        let _ = self.tx.send(params.uri);
+    }
+}
+
+/// An older session (`resources/subscribe`) subscribed to `inbox://w` is
+/// told when a message to the task `w` holds arrives: a message to a task
+/// reaches its holder's inbox, and so its subscribers.
+#[actix_web::test]
+#[allow(deprecated)] // resources/subscribe is the session-era mechanism under test
+async fn an_inbox_subscriber_hears_of_a_message_to_the_task_its_worker_holds() {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::ServiceExt;
+    let s = common::TestServer::start(|_| {}).await;
+    let (st, _) = s
+        .post("/tasks", json!({"id": "held", "title": "held"}))
+        .await;
+    assert_eq!(st, 201);
+    let (st, _) = s.post("/tasks/held/claim", json!({"worker": "w"})).await;
+    assert_eq!(st, 200);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", s.addr)),
+    );
+    let client = Updates { tx }.serve(transport).await.expect("initialize");
+    client
+        .subscribe(rmcp::model::SubscribeRequestParams::new("inbox://w"))
+        .await
+        .expect("subscribe to an inbox");
+    let (st, m) = post_as(
+        &s.http,
+        &s.base,
+        "/messages",
+        Some("a"),
+        json!({"to": {"task": "held"}, "subject": "the bug is in the parser"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{m}");
+    let uri = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a notification arrives")
+        .expect("the client is running");
+    assert_eq!(uri, "inbox://w");
+    client.cancel().await.ok();
+    s.stop().await;
+}
