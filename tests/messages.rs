@@ -574,3 +574,66 @@ async fn an_inbox_subscriber_hears_of_a_message_to_the_task_its_worker_holds() {
     client.cancel().await.ok();
     s.stop().await;
 }
+
+/// Retention prunes messages like audit events: older than
+/// `[retention] keep_events_secs` they are removed (with their receipts),
+/// except those to a task that is still live; newer ones stay, and ids are
+/// not reused after the newest were pruned.
+#[actix_web::test]
+async fn retention_prunes_old_messages_but_keeps_those_to_a_live_task() {
+    const HOUR: u64 = 3_600_000;
+    let clock = baton::Clock::manual(1_800_000_000_000);
+    let s = common::TestServer::start_clocked(clock.clone(), |st| {
+        st.retention.keep_events_secs = 3600;
+        st.retention.interval_ms = 20;
+        st.leases.ttl_secs = 24 * 3600;
+    })
+    .await;
+    let (st, _) = s
+        .post("/tasks", json!({"id": "live", "title": "live"}))
+        .await;
+    assert_eq!(st, 201);
+    let (st, _) = s.post("/tasks/live/claim", json!({"worker": "w"})).await;
+    assert_eq!(st, 200);
+    let mut sent = Vec::new();
+    for to in [
+        json!({"worker": "w"}),
+        json!({"task": "live"}),
+        json!({"all": true}),
+    ] {
+        let (st, m) = s
+            .post("/messages", json!({"to": to, "subject": "old"}))
+            .await;
+        assert_eq!(st, 201, "{m}");
+        sent.push(m["id"].as_u64().expect("id"));
+    }
+    let (_, page) = post_as(&s.http, &s.base, "/messages/read", Some("w"), json!({})).await;
+    assert_eq!(ids(&page).len(), 3, "{page}");
+    clock.advance(2 * HOUR);
+    common::wait_until(
+        "the old messages not to a live task are pruned",
+        std::time::Duration::from_secs(10),
+        || async {
+            let (_, all) = s.get("/messages").await;
+            ids(&all) == vec![sent[1]]
+        },
+    )
+    .await;
+    let (st, e) = s.get(&format!("/messages/{}", sent[0])).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (404, Some("message_not_found")),
+        "{e}"
+    );
+    let (st, m) = s
+        .post("/messages", json!({"to": {"all": true}, "subject": "new"}))
+        .await;
+    assert_eq!(st, 201, "{m}");
+    assert!(
+        m["id"].as_u64().expect("id") > sent[2],
+        "ids are not reused: {m}"
+    );
+    let (_, all) = s.get("/messages").await;
+    assert_eq!(ids(&all).len(), 2, "the new message stays: {all}");
+    s.stop().await;
+}
