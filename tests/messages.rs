@@ -637,3 +637,99 @@ async fn retention_prunes_old_messages_but_keeps_those_to_a_live_task() {
     assert_eq!(ids(&all).len(), 2, "the new message stays: {all}");
     s.stop().await;
 }
+
+/// On PostgreSQL, messages and receipts survive a failover: a message sent
+/// and read on leader A (a `baton serve` child) is in the inbox on node B
+/// after A is killed with `kill -9` and B takes over, still read; B's new
+/// messages get new ids. Skipped without PostgreSQL binaries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_survive_a_failover_on_postgres() {
+    use std::time::Duration;
+    let Some(pg) = common::postgres::Postgres::start_or_skip() else {
+        return;
+    };
+    let db = pg.database();
+    let node = || {
+        common::spawn_baton(
+            &["serve", "--bind", "127.0.0.1:0"],
+            &[
+                ("BATON_STORAGE__BACKEND", "postgres"),
+                ("BATON_STORAGE__URL", &db),
+                ("BATON_HA__FAILOVER_TIMEOUT_SECS", "2"),
+            ],
+        )
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let ready = |url: String| {
+        let http = http.clone();
+        async move {
+            common::wait_until("the node leads", Duration::from_secs(30), || async {
+                match http.get(format!("{url}/readyz")).send().await {
+                    Ok(r) => r.status() == 200,
+                    Err(_) => false,
+                }
+            })
+            .await;
+        }
+    };
+    let mut a = node();
+    ready(a.url.clone()).await;
+    let b = node();
+    let base_a = format!("{}/api/v1", a.url);
+    let (st, m) = post_as(
+        &http,
+        &base_a,
+        "/messages",
+        Some("s"),
+        json!({"to": {"worker": "w"}, "subject": "before the failover", "ack_required": true}),
+    )
+    .await;
+    assert_eq!(st, 201, "{m}");
+    let id = m["id"].as_u64().expect("id");
+    let (_, page) = post_as(&http, &base_a, "/messages/read", Some("w"), json!({})).await;
+    assert_eq!(ids(&page), vec![id]);
+
+    a.process.kill().expect("kill -9 A");
+    a.process.wait().expect("reap A");
+    ready(b.url.clone()).await;
+    let base_b = format!("{}/api/v1", b.url);
+    let (st, inbox) = common::read(
+        http.get(format!("{base_b}/messages?inbox=w"))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(st, 200, "{inbox}");
+    assert_eq!(ids(&inbox), vec![id], "{inbox}");
+    assert!(
+        inbox["messages"][0]["read_at"].is_string(),
+        "still read: {inbox}"
+    );
+    let (st, acked) = post_as(
+        &http,
+        &base_b,
+        &format!("/messages/{id}/ack"),
+        Some("w"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (st, acked["acknowledged"].as_bool()),
+        (200, Some(true)),
+        "{acked}"
+    );
+    let (st, next) = post_as(
+        &http,
+        &base_b,
+        "/messages",
+        None,
+        json!({"to": {"all": true}, "subject": "after"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{next}");
+    assert!(next["id"].as_u64().expect("id") > id, "ids go on: {next}");
+}
