@@ -37,10 +37,12 @@ test-browser: ## the dashboard in headless Chromium (skipped with a notice when 
 vendor-dashboard: ## re-vendor the dashboard's layout library (dagre) from npm at the pinned version
 	./scripts/vendor-dashboard.sh
 
-lint: ## clippy (deny warnings) and rustfmt check
+lint: ## rustfmt check, clippy (deny warnings), the house rules (tests/layering.rs: imports point down, no two-word docs, files under 800 lines), rustdoc (deny warnings)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --lib --features conformance-fixtures -- -D warnings
+	$(CARGO) test --locked --test layering
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked
 
 fmt: ## format the code
 	$(CARGO) fmt --all
@@ -48,12 +50,13 @@ fmt: ## format the code
 doc: ## API docs
 	$(CARGO) doc --no-deps --locked
 
-bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch)
+bench: ## benchmarks (see BENCHMARKS.md): REST claim→complete and adds; gateway overhead; MCP vs REST (lean Rust client, TypeScript SDK vs Node fetch); writes under 1,000 SSE subscribers
 	$(CARGO) bench --locked --bench e2e
 	BENCH_PG=auto $(CARGO) bench --locked --bench e2e
 	$(CARGO) build --release --locked --example fault_server --bin baton
 	$(CARGO) bench --locked --bench gateway
 	$(CARGO) bench --locked --bench mcp
+	$(CARGO) bench --locked --bench sse
 	./scripts/bench-mcp-ts.sh
 
 bench-pg: ## baton on PostgreSQL vs a plain FOR UPDATE SKIP LOCKED loop (pgbench), same server, same run (needs Debian's postgresql)

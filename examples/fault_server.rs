@@ -48,6 +48,12 @@
 //!   empty file means `ok`. At start, a control file saying `exit-at-start`
 //!   exits with code 2 too. An unknown mode makes the call a tool error.
 //!
+//! # The call log
+//!
+//! `FAULT_CALLS=<path>`: every `tools/call` that reaches the server appends
+//! one line `<tool> <arguments as JSON>\n` before anything else happens to
+//! it (the server's own record of what it was asked to do).
+//!
 //! # Start-up side effects, in this order
 //!
 //! 1. `FAULT_GRANDCHILD=1`: spawn a grandchild `sleep 600` in the server's
@@ -427,6 +433,18 @@ impl ServerHandler for FaultServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if let Some(path) = std::env::var_os("FAULT_CALLS").filter(|p| !p.is_empty()) {
+            let args = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
+            let line = format!("{} {args}\n", request.name);
+            let logged = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(line.as_bytes()));
+            if let Err(e) = logged {
+                tracing::error!(error = %e, "cannot append to FAULT_CALLS");
+            }
+        }
         let mode = match self.modes.current() {
             Ok(m) => m,
             Err(e) => {

@@ -7,21 +7,33 @@
 //!
 //! ## Layout
 //!
-//! | module | job |
-//! |---|---|
-//! | [`model`] | pure domain types: task ids, tasks, statuses, leases, slots, events |
-//! | [`core`] | pure cores of the actors: DAG, slot table, task table/lease machine, validation |
-//! | [`store`] | persistence: key layout, versioned values, group commit, backups; engines redb, PostgreSQL (leader fence), memory |
-//! | [`actors`] | one actor per file: registry, resolver, slot allocator, task contexts, metrics |
-//! | [`board`] | the typed in-process API every edge uses |
-//! | [`api`] | REST admin API, agent-coordinate-mcp routes, SSE, OpenAPI; every route in one table |
-//! | [`auth`] | the guard in front of every route: Host/Origin, JSON bodies, tokens, JWT, roles, rate limits |
-//! | [`mcp`] | the MCP edge: `/mcp` streamable HTTP, one tool per board operation |
-//! | [`pool`] | downstream MCP servers: supervised clients, breakers, restarts, gateway tool names |
-//! | [`config`] | layered settings |
-//! | [`descriptors`] | open file descriptors against `RLIMIT_NOFILE`: the connection cap, `/readyz` |
-//! | [`runtime`] | start, mount, shut down |
-//! | [`serve`] | a whole node as a library function: `serve::run(settings, listener, stop)`, lead or follow, TLS, the follower's proxy |
+//! Ground floor first: a module imports only modules on a lower floor (the
+//! rows above its own), never one on its own floor or higher; the crate root
+//! re-exports from all of them. `tests/layering.rs` (run by `make lint`)
+//! holds every `crate::…` and `super::…` path against these floors.
+//!
+//! | floor | module | job |
+//! |---|---|---|
+//! | 0 | [`error_code`] | the leaf every error names its code with: `ErrorCode` (the wire's `code`) and the `ServiceError` trait; imports nothing of baton's |
+//! | 0 | [`model`] | pure domain types: task ids, tasks, statuses, leases, slots, events, tokens, remembered requests |
+//! | 1 | [`clock`] | the one injected time source: the system clock, or a manual one tests step |
+//! | 1 | [`config`] | layered settings: defaults < TOML < `BATON_*`, validated; the downstream server file |
+//! | 2 | [`core`] | pure cores of the actors: DAG, slot table, task table/lease machine, breaker, gateway names, validation (no I/O, time passed in) |
+//! | 3 | [`store`] | persistence: key layout, versioned values, group commit, reads, backups; engines (memory, redb, PostgreSQL with its leader fence) under the facade |
+//! | 3 | [`pool`] | downstream MCP servers: supervised clients, breakers, restarts, gateway tool names |
+//! | 4 | [`auth`] | the guard in front of every route: Host/Origin, JSON bodies, tokens, JWT, roles, rate limits |
+//! | 5 | [`error`] | the aggregate [`Error`] over the subsystems' errors, each saying its own code |
+//! | 6 | [`actors`] | one actor per file, each the single writer of its state: registry, resolver, slot allocator, task contexts, metrics |
+//! | 7 | [`board`] | the typed in-process API every edge uses |
+//! | 8 | [`api`] | REST admin API, agent-coordinate-mcp routes, SSE, OpenAPI; every route in one table |
+//! | 8 | [`mcp`] | the MCP edge: `/mcp` streamable HTTP and stdio, one tool per board operation, the gateway |
+//! | 8 | [`dispatcher`] | the actor that runs executor tasks: claims them from the board, calls their downstream tool |
+//! | 2 | [`descriptors`] | open file descriptors against `RLIMIT_NOFILE`: the connection cap, `/readyz` |
+//! | 9 | [`runtime`] | start, mount, shut down: opens the store, starts the actors, mounts the edges |
+//! | 10 | [`serve`] | a whole node as a library function: `serve::run(settings, listener, stop)`, lead or follow, TLS, the follower's proxy |
+//!
+//! The binary (`src/main.rs`, `src/cli/`) stands above them all: it parses
+//! arguments and calls [`serve::run`] or a subcommand.
 //!
 //! ## Embedding
 //!
@@ -67,7 +79,9 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod descriptors;
+pub mod dispatcher;
 pub mod error;
+pub mod error_code;
 pub mod mcp;
 pub mod model;
 pub mod pool;

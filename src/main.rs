@@ -1,6 +1,6 @@
 //! The `baton` binary: `baton serve` runs a node ([`baton::serve::run`]);
-//! the other subcommands (`task`, `servers`, `token`, `backup`, `restore`,
-//! `mcp-stdio`) live in [`cli`]. Only argument parsing, tracing, signal
+//! the other subcommands (`task`, `servers`, `reservations`, `guard`,
+//! `token`, `backup`, `restore`, `mcp-stdio`) live in [`cli`]. Only argument parsing, tracing, signal
 //! handlers and wiring live here.
 
 mod cli;
@@ -78,6 +78,20 @@ enum Command {
         #[command(subcommand)]
         command: cli::task::TaskCommand,
     },
+    /// Path reservations on a running server.
+    Reservations {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        command: cli::reservations::ReservationsCommand,
+    },
+    /// The git guard: refuse commits of paths another worker reserved.
+    Guard {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        command: cli::guard::GuardCommand,
+    },
     /// Downstream MCP servers of a running server.
     Servers {
         #[command(flatten)]
@@ -134,8 +148,12 @@ fn init_tracing(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    // colour only for a person at a terminal: a file, a pipe or a journal
+    // gets plain text, never escape codes
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match settings.log.format {
         LogFormat::Json => builder.json().init(),
@@ -156,6 +174,11 @@ async fn main() -> Result<()> {
         } => serve(config, bind, data_dir, mcp_servers, insecure_no_auth).await,
         Command::Task { remote, command } => cli::task::run(remote, command).await,
         Command::Servers { remote, command } => cli::servers::run(remote, command).await,
+        Command::Reservations { remote, command } => cli::reservations::run(remote, command).await,
+        Command::Guard { remote, command } => {
+            let code = cli::guard::run(remote, command).await?;
+            std::process::exit(code)
+        }
         Command::McpStdio {
             url,
             credentials,

@@ -31,21 +31,19 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actors::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::actors::metrics::{Metrics, MetricsCollector};
 use crate::actors::registry::TaskRegistry;
 use crate::actors::resolver::DependencyResolver;
 use crate::actors::slots::SlotAllocator;
 use crate::actors::BoardView;
-use crate::board::Board;
+use crate::board::{Board, Rebuilt};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::core::graph::{DependencyGraph, NodeState, Readiness};
-use crate::core::slots::{Holder, RecoveryIssue, RunningLease, SlotTable};
-use crate::core::table::{Effects, TaskTable};
+use crate::core::slots::RecoveryIssue;
 use crate::descriptors::{ConnectionCap, Role};
+use crate::dispatcher::{Dispatcher, DispatcherConfig, StopDispatcher, WatchPasses};
 use crate::error::Error;
-use crate::model::{TaskId, TaskStatus};
+use crate::model::TaskStatus;
 use crate::store::{Store, WriteBatch};
 
 /// A running baton: actors, store and the typed in-process API ([`Board`]).
@@ -166,15 +164,6 @@ where
         .max_connections(cap.per_worker)
 }
 
-fn node_state(s: TaskStatus) -> NodeState {
-    match s {
-        TaskStatus::Done => NodeState::Done,
-        TaskStatus::Failed => NodeState::Failed,
-        TaskStatus::Cancelled => NodeState::Cancelled,
-        _ => NodeState::Pending,
-    }
-}
-
 impl Runtime {
     /// Open the store in `settings.storage.data_dir`, rebuild every actor's
     /// state from it and start the actors on the current actix arbiter.
@@ -224,75 +213,37 @@ impl Runtime {
         // ---- rebuild: tasks, DAG, slots ---------------------------------
         let operations = store.load_operations()?;
         let requests = store.load_requests()?;
-        let mut table = TaskTable::new(store.meta("lease_ceiling")?);
-        let mut graph = DependencyGraph::new();
-        let expected = usize::try_from(store.task_count()?).unwrap_or(0);
-        table.reserve(expected);
-        graph.reserve(expected);
-        store.for_each_task(|t| {
-            graph.restore(t.id.clone(), t.dependencies.clone(), node_state(t.status));
-            table.restore(t);
-        })?;
-        store.fix_task_count(table.len() as u64).await?;
-        graph.recount();
         let now = clock.now();
-        let unblocked: Vec<TaskId> = table
-            .iter()
-            .filter(|t| {
-                t.status == TaskStatus::Blocked && graph.readiness(&t.id) == Readiness::Ready
-            })
-            .map(|t| t.id.clone())
-            .collect();
-        if !unblocked.is_empty() {
+        let Rebuilt {
+            table,
+            graph,
+            unblocked,
+            unblocked_count,
+            slots,
+            slot_issues,
+            in_held_slot,
+            reservations,
+            dropped_reservations: dropped,
+        } = Rebuilt::from_store(&store, &settings, now)?;
+        store.fix_task_count(table.len() as u64).await?;
+        if unblocked_count > 0 {
             tracing::warn!(
-                count = unblocked.len(),
+                count = unblocked_count,
                 "recovered blocked tasks whose dependencies are done"
             );
-            let mut fx = Effects::default();
-            table.make_ready(&unblocked, now, &mut fx);
             let mut batch = WriteBatch::new();
-            for id in &fx.changed {
+            for id in &unblocked.changed {
                 if let Some(t) = table.get(id) {
                     batch.put_task(t);
                 }
             }
-            for ev in fx.events {
+            for ev in unblocked.events {
                 batch.put_event(ev, None);
             }
             let ticket = store.commit(batch)?;
             store.wait_durable(ticket).await?;
         }
-
-        let compat_ttl_ms = settings.leases.compat_ttl_secs.saturating_mul(1000);
-        let holds: Vec<(u32, Holder)> = store
-            .load_slots()?
-            .into_iter()
-            .map(|rec| {
-                (
-                    rec.slot,
-                    Holder {
-                        worker: rec.worker,
-                        task: rec.task,
-                        explicit: true,
-                        since: rec.since,
-                        expires_at: rec.expires_at,
-                    },
-                )
-            })
-            .collect();
-        let running: Vec<RunningLease> = table
-            .running()
-            .filter_map(|t| t.lease.as_ref())
-            .map(|l| RunningLease {
-                task: l.task_id.clone(),
-                worker: l.worker.clone(),
-                slot: l.slot,
-                claimed_at: l.claimed_at,
-            })
-            .collect();
-        let (slots, issues) =
-            SlotTable::recover(settings.slots.count, holds, &running, now, compat_ttl_ms);
-        for issue in issues {
+        for issue in slot_issues {
             match issue {
                 RecoveryIssue::HoldOutOfRange { slot, worker } => {
                     tracing::warn!(slot, worker = %worker, "dropping explicit slot claim outside the configured slots")
@@ -302,15 +253,7 @@ impl Runtime {
                 }
             }
         }
-        let in_held_slot: std::collections::HashSet<TaskId> = running
-            .iter()
-            .filter(|l| {
-                slots
-                    .holder(l.slot)
-                    .is_some_and(|h| h.explicit && h.task.as_ref() == Some(&l.task))
-            })
-            .map(|l| l.task.clone())
-            .collect();
+        let compat_ttl_ms = settings.leases.compat_ttl_secs.saturating_mul(1000);
         tracing::info!(
             tasks = table.len(),
             running = table.counts()[TaskStatus::Running.index()],
@@ -346,7 +289,21 @@ impl Runtime {
         .with_operations(operations)
         .with_held_slots(in_held_slot)
         .with_requests(requests)
-        .start();
+        .with_reservations(reservations);
+        // path reservations: a lease-bound one lives only with its lease
+        if !dropped.is_empty() {
+            tracing::warn!(
+                count = dropped.len(),
+                "dropping stored reservations whose lease is not live"
+            );
+            let mut batch = WriteBatch::new();
+            for id in &dropped {
+                batch.remove_reservation(id);
+            }
+            let ticket = store.commit(batch)?;
+            store.wait_durable(ticket).await?;
+        }
+        let registry = registry.start();
         let mailbox = crate::actors::mailbox::Mailbox::new(
             store.meta(crate::store::MESSAGE_CEILING_META)?,
             store.load_messages()?,

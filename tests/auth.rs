@@ -271,6 +271,31 @@ async fn prepare(
         ("GET", "/slots") | ("GET", "/stats") | ("GET", "/leases") | ("GET", "/servers") | ("GET", "/tokens")
         | ("GET", "/openapi.json") | ("GET", "/events") | ("GET", "/admin/backup") => (p(spec.path.into()), None, 200),
         ("POST", "/slots/claim") => (p("/slots/claim".into()), Some(json!({"worker": "w"})), 200),
+        ("GET", "/reservations") => (p(spec.path.into()), None, 200),
+        ("POST", "/reservations") => (
+            p(spec.path.into()),
+            Some(json!({"worker": "rw", "patterns": [unique("r")], "ttl_secs": 60})),
+            201,
+        ),
+        ("POST", "/reservations/check") => (p(spec.path.into()), Some(json!({"paths": ["x"]})), 200),
+        ("POST", "/reservations/{id}/renew") | ("DELETE", "/reservations/{id}") => {
+            // made by the caller's own token: only it (or an admin) may change it
+            let (st, v) = call(
+                s,
+                "POST",
+                "/api/v1/reservations",
+                Some(token),
+                Some(json!({"worker": "rw", "patterns": [unique("r")], "ttl_secs": 60})),
+            )
+            .await;
+            assert_eq!(st, 201, "{v}");
+            let id = v["id"].as_str().expect("id");
+            if spec.method == "DELETE" {
+                (p(format!("/reservations/{id}?worker=rw")), None, 200)
+            } else {
+                (p(format!("/reservations/{id}/renew")), Some(json!({"worker": "rw"})), 200)
+            }
+        }
         ("POST", "/slots/{slot}/release") => {
             let (st, v) = call(
                 s,

@@ -151,3 +151,49 @@ async fn sessions_and_leases_leave_nothing_running_behind() {
     );
     s.stop().await;
 }
+
+/// `baton_sse_streams` on `/metrics`, read as a number.
+async fn sse_gauge(s: &common::TestServer) -> Option<u64> {
+    s.metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("baton_sse_streams "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[actix_web::test]
+async fn the_sse_gauge_counts_streams_while_open_and_not_after() {
+    // a keep-alive every second: a stream whose client left notices at once
+    let s = common::TestServer::start(|st| st.api.sse_keepalive_secs = 1).await;
+    assert_eq!(sse_gauge(&s).await, Some(0), "no stream yet");
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let res = s
+            .http
+            .get(format!("{}/events", s.base))
+            .send()
+            .await
+            .expect("open the event stream");
+        assert_eq!(res.status(), 200);
+        streams.push(res);
+    }
+    let bound = Duration::from_secs(10);
+    let deadline = Instant::now() + bound;
+    for want in [3, 1, 0] {
+        while streams.len() > want {
+            drop(streams.pop());
+        }
+        loop {
+            let now = sse_gauge(&s).await;
+            if now == Some(want as u64) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baton_sse_streams is {now:?}, not {want}, {bound:?} after the change"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    s.stop().await;
+}

@@ -98,6 +98,13 @@ fn the_rest_and_cli_blocks_run_as_written() {
         out.contains("task_retried") || out.contains("tests failed"),
         "{out}"
     );
+    assert!(out.contains("lease 3 expires"), "the heartbeat: {out}");
+    assert!(out.contains("compiling"), "the context list: {out}");
+    assert!(out.contains("deleted build"), "{out}");
+    assert!(
+        out.contains("(more: add --cursor build"),
+        "the list's hint: {out}"
+    );
 }
 
 #[test]

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use baton::config::{StorageBackend, StorageSettings};
 use baton::model::{
     Event, EventKind, GatewayKind, GatewayName, RequestAnswer, RequestKey, RequestKind,
-    RequestRecord, Task, TaskId, TaskStatus,
+    RequestRecord, Reservation, ReservationMode, Task, TaskId, TaskStatus,
 };
 use baton::store::backup::{BackupError, RestoreSummary};
 use baton::store::{MemoryBoard, Store, StoreError, WriteBatch};
@@ -181,6 +181,22 @@ fn gateway(kind: GatewayKind, name: &str, server: &str, target: &str) -> Gateway
     }
 }
 
+fn reservation(id: &str) -> Reservation {
+    Reservation {
+        id: id.into(),
+        worker: "alice".into(),
+        patterns: vec!["src/api/**".into(), "Cargo.toml".into()],
+        mode: ReservationMode::Exclusive,
+        task_id: Some(TaskId::from_trusted("a")),
+        lease_id: Some(7),
+        ttl_ms: None,
+        expires_at: 1_700_000_000_000,
+        created_at: 1_699_999_000_000,
+        owner: None,
+        from_task: true,
+    }
+}
+
 async fn write(store: &Store, batch: WriteBatch) {
     let ticket = store.commit(batch).expect("queued");
     store.wait_durable(ticket).await.expect("durable");
@@ -197,8 +213,14 @@ async fn acknowledged_writes_are_there_after_a_reopen() {
             &serde_json::json!({"v": 1}),
         );
         b.put_meta("lease_ceiling", 1024);
+        b.put_reservation(&reservation("res-1"));
+        b.put_reservation(&reservation("res-2"));
         write(&store, b).await;
         write(&store, add("b")).await;
+        // a reservation removed in a later commit stays removed
+        let mut b = WriteBatch::new();
+        b.remove_reservation("res-2");
+        write(&store, b).await;
         store.close().expect("close");
         drop(store);
 
@@ -212,6 +234,11 @@ async fn acknowledged_writes_are_there_after_a_reopen() {
         assert_eq!(ids, ["a", "b"], "{engine}");
         assert_eq!(store.task_count().expect("count"), 2, "{engine}");
         assert_eq!(store.meta("lease_ceiling").expect("meta"), 1024, "{engine}");
+        assert_eq!(
+            store.load_reservations().expect("reservations"),
+            vec![reservation("res-1")],
+            "{engine}"
+        );
         let a = TaskId::from_trusted("a");
         assert_eq!(
             store.context_list(&a).expect("context")["k"]["v"],
@@ -413,6 +440,9 @@ async fn a_backup_moves_a_board_between_engines() {
         write(&store, add(id)).await;
     }
     let mut b = WriteBatch::new();
+    b.put_reservation(&reservation("res-1"));
+    write(&store, b).await;
+    let mut b = WriteBatch::new();
     b.delete_task(&TaskId::from_trusted("b"));
     b.put_gateway_name(&gateway(GatewayKind::Tool, "fs__read", "fs", "read"));
     b.put_request(&request("r1"));
@@ -421,6 +451,10 @@ async fn a_backup_moves_a_board_between_engines() {
     assert!(
         lines.iter().any(|l| l.starts_with(r#"{"request":"#)),
         "remembered requests are backed up"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(r#"{"reservation":"#)),
+        "a reservation is in the backup"
     );
     store.close().expect("close");
 

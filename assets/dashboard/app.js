@@ -11,7 +11,7 @@
 //   board.js graph.js timeline.js form.js progress.js
 //                               the views and panels
 //   detail.js                   the task detail drawer (opened from every view)
-//   slots.js stats.js servers.js
+//   slots.js stats.js servers.js reservations.js
 //                               side panels fed by the REST API
 //   nav.js                      the URL fragment
 //   state.js                    the task store and the render scheduler
@@ -24,6 +24,7 @@ import { setupForm } from './form.js';
 import { graphRender, graphShown, setFocus, setupGraph } from './graph.js';
 import { VIEWS, parseHash } from './nav.js';
 import { renderProgressSoon } from './progress.js';
+import { fetchReservations, renderReservations } from './reservations.js';
 import { fetchServers } from './servers.js';
 import { fetchSlots, renderSlots } from './slots.js';
 import { connect, resync } from './sse.js';
@@ -34,6 +35,7 @@ import { $, STATUSES, clearError, tickRel } from './util.js';
 
 const STATS_EVERY = 2000;
 const SLOTS_EVERY = 10000;
+const RESERVATIONS_EVERY = 5000;
 const SERVERS_EVERY = 30000;
 
 /** Draws whatever is dirty, once per animation frame (state.scheduleRender). */
@@ -46,6 +48,7 @@ function render() {
   }
   if (S.dirty.detail) { renderDetail(); S.dirty.detail = false; }
   if (S.dirty.slots) { renderSlots(); S.dirty.slots = false; }
+  if (S.dirty.reservations) { renderReservations(); S.dirty.reservations = false; }
   if (S.dirty.stats) { renderStats(); S.dirty.stats = false; }
   if (S.dirty.progress) renderProgressSoon();
   if (S.view === 'graph') graphRender();
@@ -96,12 +99,13 @@ function init() {
   window.addEventListener('hashchange', openFromHash);
   setupGraph();
   setupTimeline();
-  document.addEventListener('visibilitychange', () => { if (!document.hidden) { fetchStats(); fetchSlots(); } });
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) { fetchStats(); fetchSlots(); fetchReservations(); } });
 
   setInterval(() => {
     if (S.counts.running > 0) markLane('running', false);
     if (S.counts.blocked > 0) markLane('blocked', false);
     tickRel(document.querySelector('[data-testid="slots"]'));
+    tickRel(document.querySelector('[data-testid="reservations"]'));
     if (S.selected) tickRel(document.querySelector('[data-testid="detail-body"]'));
     S.dirty.progress = true; // the ETA moves with time
     timelineTick();
@@ -109,10 +113,12 @@ function init() {
   }, 1000);
   setInterval(() => { if (!document.hidden) fetchStats(); }, STATS_EVERY);
   setInterval(() => { if (!document.hidden) fetchSlots(); }, SLOTS_EVERY);
+  setInterval(() => { if (!document.hidden) fetchReservations(); }, RESERVATIONS_EVERY);
   setInterval(() => { if (!document.hidden) fetchServers(); }, SERVERS_EVERY);
 
   // Slots and throughput do not wait for the task list (first paint, even on a large board).
   fetchSlots();
+  fetchReservations();
   fetchStats();
   connect();
   // If the event stream cannot open quickly, still show a snapshot.

@@ -1,8 +1,10 @@
-// The task detail drawer: the task's fields, its dependencies and dependents, payload, output,
-// context and audit log (api/v1/tasks/{id}, …/events, …/context), and the actions its status
-// allows (cancel, reset, release). Opened from any view; the open task is kept in the URL.
+// The task detail drawer: the task's fields, its dependencies and dependents, declared paths and
+// live reservations, why a ready task waits, payload, output, context and audit log
+// (api/v1/tasks/{id}, …/events, …/context), and the actions its status allows (cancel, reset,
+// release). Opened from any view; the open task is kept in the URL.
 import { api } from './api.js';
 import { hashFor, syncHash } from './nav.js';
+import { reservationRow, reservationsOf, scheduleReservations } from './reservations.js';
 import { scheduleSlots } from './slots.js';
 import { S, markLane, scheduleRender, sinceOf, upsert } from './state.js';
 import { $, STATUSES, clearError, fmtDur, fmtJson, fmtTime, h, notice, relSpan, showError } from './util.js';
@@ -117,7 +119,17 @@ export function renderDetail() {
     kv('lease', h('span', { 'data-testid': 'detail-lease' }, `#${t.lease.lease_id} · worker ${t.lease.worker} · slot ${t.lease.slot} · `,
       relSpan('until', t.lease.expires_at), Number.isFinite(since) ? ` · running ${fmtDur(now - since)}` : ''));
   }
+  if ((t.paths || []).length) {
+    kv('paths', h('span', { 'data-testid': 'detail-paths' }, t.paths.map((p) => h('code', null, p)), ` · ${t.paths_mode || 'exclusive'}`));
+  }
+  if (t.concurrency_key) kv('concurrency key', h('span', { 'data-testid': 'detail-concurrency-key' }, t.concurrency_key));
   kids.push(dl);
+  const waits = d.full && t.status === 'ready' ? d.full.waits : null;
+  if (waits) kids.push(h('p', { class: 'waits', 'data-testid': 'detail-waits' }, waits));
+  const held = reservationsOf(t.id);
+  if (held.length || (t.paths || []).length) {
+    kids.push(section('Reservations', 'detail-reservations', held.length ? held.map(reservationRow) : h('p', { class: 'muted small' }, 'none live')));
+  }
   kids.push(section('Depends on', 'detail-dependencies-section', idLinks(t.dependencies, 'detail-dependencies')));
   const deps = d.full && Array.isArray(d.full.dependents) ? d.full.dependents : null;
   kids.push(section('Dependents', 'detail-dependents-section', deps ? idLinks(deps, 'detail-dependents') : h('p', { class: 'muted small' }, 'loading…')));
@@ -163,6 +175,7 @@ async function act(btn, path, bodyObj, okText) {
     notice(okText);
     scheduleDetailFetch(100);
     scheduleSlots();
+    scheduleReservations();
     scheduleRender();
   } catch (err) {
     showError(err);

@@ -5,6 +5,7 @@
 // that arrive meanwhile.
 import { ApiError, api } from './api.js';
 import { scheduleDetailFetch } from './detail.js';
+import { scheduleReservations } from './reservations.js';
 import { fetchServers } from './servers.js';
 import { fetchSlots, scheduleSlots } from './slots.js';
 import { S, replaceAll, scheduleRender, upsert } from './state.js';
@@ -114,7 +115,7 @@ function applyEvent(ev) {
     const at = ts(ev.at);
     if (Number.isFinite(at)) S.runningSince.set(ev.task_id, at);
   }
-  if (SLOT_KINDS.has(ev.kind)) scheduleSlots();
+  if (SLOT_KINDS.has(ev.kind)) { scheduleSlots(); scheduleReservations(); }
   if (S.selected && (ev.task_id === S.selected ||
       (ev.task && Array.isArray(ev.task.dependencies) && ev.task.dependencies.includes(S.selected)))) {
     S.dirty.detail = true;

@@ -16,6 +16,7 @@ export const S = {
   selected: null,
   detail: null,          // {id, full, events, context, errors}
   slots: null,
+  reservations: null,    // live path reservations (reservations.js)
   stats: null,
   runningSince: new Map(), // task id -> ms
   lastEventId: null,
@@ -25,7 +26,7 @@ export const S = {
   loadedOnce: false,
   es: null,
   esFresh: true,
-  dirty: { counts: true, slots: true, stats: true, detail: false, progress: true },
+  dirty: { counts: true, slots: true, reservations: true, stats: true, detail: false, progress: true },
   view: 'board',
 };
 

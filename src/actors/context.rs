@@ -37,7 +37,7 @@ pub type LeaseCell = Arc<Mutex<Option<(u64, Millis)>>>;
 /// Handle the registry and the edges keep to a live context.
 #[derive(Clone)]
 pub struct ContextHandle {
-    /// The actor.
+    /// The context actor's address: send it [`PutContext`], reads and notes.
     pub addr: Addr<TaskContext>,
     /// Its lease cell.
     pub lease: LeaseCell,
@@ -98,7 +98,7 @@ impl ContextEnv {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct DeadlineExceeded {
-    /// Task.
+    /// The task whose deadline passed (the context's own task).
     pub task: TaskId,
     /// The lease the deadline belonged to (ignored if no longer current).
     pub lease_id: u64,
@@ -172,7 +172,8 @@ pub struct PutContext {
     pub lease_id: u64,
     /// Key (1..=256 bytes of UTF-8, no control characters).
     pub key: String,
-    /// Value.
+    /// The value to store under `key`: any JSON, at most
+    /// `tasks.max_context_value_bytes` serialized.
     pub value: serde_json::Value,
     /// Who writes (must own the lease or be an admin).
     pub actor: Principal,

@@ -256,11 +256,11 @@ impl Handler<SendMessage> for Mailbox {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Page, Option<Ticket>), Error>")]
 pub struct ReadInbox {
-    /// The worker.
+    /// The reading worker (a valid worker name).
     pub worker: String,
     /// The tasks it holds now.
     pub held: Vec<TaskId>,
-    /// Which messages.
+    /// Which messages: unread only, since, cursor, page size.
     pub query: Query,
 }
 
@@ -297,11 +297,11 @@ impl Handler<ListMessages> for Mailbox {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(MessageView, Option<Ticket>), Error>")]
 pub struct AckMessage {
-    /// The worker.
+    /// The acknowledging worker (a valid worker name).
     pub worker: String,
     /// The tasks it holds now.
     pub held: Vec<TaskId>,
-    /// The message.
+    /// The message id to acknowledge.
     pub id: u64,
     /// The token (or JWT subject) acting, for the audit event.
     pub actor: Option<String>,
@@ -345,7 +345,7 @@ pub struct Digest {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Option<Digest>, Option<Ticket>), Error>")]
 pub struct TakeDigest {
-    /// The worker.
+    /// The worker whose unread messages are taken.
     pub worker: String,
     /// The tasks it holds now.
     pub held: Vec<TaskId>,
@@ -389,7 +389,7 @@ impl Handler<TakeDigest> for Mailbox {
 #[derive(Debug, Message)]
 #[rtype(result = "Option<MessageView>")]
 pub struct GetMessage {
-    /// The message.
+    /// The message id to look up.
     pub id: u64,
     /// The reading worker (`None`: an operator).
     pub reader: Option<String>,
@@ -411,7 +411,7 @@ impl Handler<GetMessage> for Mailbox {
 #[derive(Debug, Message)]
 #[rtype(result = "bool")]
 pub struct HasTaskMessages {
-    /// The task.
+    /// The task whose thread is asked about.
     pub task: TaskId,
 }
 

@@ -139,10 +139,13 @@ pub struct Metrics {
     mcp_forwarders: Gauge,
     open_fds: Gauge,
     max_fds: Gauge,
+    sse_streams: Gauge,
     claimed: AtomicU64,
     completed: AtomicU64,
     added: AtomicU64,
     latency: LatencyBuckets,
+    skipped_paths: Counter,
+    skipped_concurrency: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -183,6 +186,12 @@ impl Default for Metrics {
             "max_fds",
             "The soft RLIMIT_NOFILE (0: unlimited); the connection cap is derived from it",
             max_fds.clone(),
+        );
+        let sse_streams = Gauge::default();
+        registry.register(
+            "sse_streams",
+            "Event streams (GET /api/v1/events) open now",
+            sse_streams.clone(),
         );
         registry.register(
             "mcp_forwarders",
@@ -231,7 +240,21 @@ impl Default for Metrics {
             "Group-commit flushes (fsyncs) performed",
             store_flushes.clone(),
         );
+        let skipped_paths = Counter::default();
+        let skipped_concurrency = Counter::default();
+        registry.register(
+            "claim_skips_paths",
+            "Ready tasks a claim passed over because their paths conflicted with a live reservation (or an older waiting task's paths)",
+            skipped_paths.clone(),
+        );
+        registry.register(
+            "claim_skips_concurrency",
+            "Ready tasks a claim passed over because their concurrency key was at its limit",
+            skipped_concurrency.clone(),
+        );
         Self {
+            skipped_paths,
+            skipped_concurrency,
             registry: Mutex::new(registry),
             http_requests,
             http_latency,
@@ -246,6 +269,7 @@ impl Default for Metrics {
             mcp_forwarders,
             open_fds,
             max_fds,
+            sse_streams,
             claimed: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             added: AtomicU64::new(0),
@@ -270,6 +294,22 @@ impl Metrics {
             })
             .observe(elapsed.as_secs_f64());
         self.latency.record(elapsed);
+    }
+
+    /// A claim passed over `paths` ready tasks for conflicting paths and
+    /// `keys` for a concurrency key at its limit.
+    pub fn claim_skipped(&self, paths: u64, keys: u64) {
+        if paths > 0 {
+            self.skipped_paths.inc_by(paths);
+        }
+        if keys > 0 {
+            self.skipped_concurrency.inc_by(keys);
+        }
+    }
+
+    /// Ready tasks claims passed over so far: (for paths, for concurrency keys).
+    pub fn claim_skips(&self) -> (u64, u64) {
+        (self.skipped_paths.get(), self.skipped_concurrency.get())
     }
 
     /// Record a lifecycle event.
@@ -406,6 +446,8 @@ impl Handler<RenderPrometheus> for MetricsCollector {
         let gauge = |n: Option<u64>| n.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
         m.open_fds.set(gauge(crate::descriptors::open_count()));
         m.max_fds.set(gauge(crate::descriptors::soft_limit()));
+        m.sse_streams
+            .set(i64::try_from(self.view.live_streams()).unwrap_or(i64::MAX));
         let mut out = String::new();
         let registry = m.registry.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {

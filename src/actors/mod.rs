@@ -4,13 +4,15 @@
 //!
 //! | actor | owns |
 //! |---|---|
-//! | [`registry::TaskRegistry`] | task records, lifecycle, leases (the only writer of task state) |
+//! | [`registry::TaskRegistry`] | task records, lifecycle, leases (the only writer of task state), and the path reservations tied to them |
 //! | [`resolver::DependencyResolver`] | the DAG: edges both ways, unmet counts |
 //! | [`slots::SlotAllocator`] | the N worker slots |
 //! | [`context::TaskContext`] | one per claimed task: its context and deadline |
 //! | [`metrics::MetricsCollector`] | per-second series, Prometheus rendering |
-//! | [`dispatcher::Dispatcher`] | runs tasks with an executor through the MCP server pool |
 //! | [`mailbox::Mailbox`] | messages between workers, tasks and operators, and who read and acknowledged them |
+//!
+//! The executor [`Dispatcher`](crate::dispatcher::Dispatcher) is an actor
+//! too, but a client of the board: it lives above it, in `src/dispatcher.rs`.
 //!
 //! [`BoardView`] is the read side the owning actors publish to after each
 //! commit, so readers never queue behind writers.
@@ -24,7 +26,6 @@ use dashmap::DashMap;
 use crate::model::TaskId;
 
 pub mod context;
-pub mod dispatcher;
 mod live;
 pub mod mailbox;
 pub mod metrics;
@@ -50,6 +51,13 @@ pub struct BoardView {
     live_forwarders: Arc<AtomicUsize>,
     /// Why the board stopped taking writes (set once, never cleared).
     unhealthy: std::sync::OnceLock<String>,
+    /// Once the store has failed: the counts and slots held of the board
+    /// rebuilt from it (what a restart shows), which [`BoardView::counts`]
+    /// and [`BoardView::slots_busy`] report from then on instead of the
+    /// actors' (set once by the board, never cleared).
+    durable: std::sync::OnceLock<([usize; 6], usize)>,
+    /// Event streams (`GET /api/v1/events`) open now.
+    live_streams: Arc<AtomicUsize>,
     /// When the runtime started.
     pub started: Instant,
 }
@@ -64,13 +72,36 @@ impl BoardView {
             live_contexts: Arc::new(AtomicUsize::new(0)),
             live_forwarders: Arc::new(AtomicUsize::new(0)),
             unhealthy: std::sync::OnceLock::new(),
+            durable: std::sync::OnceLock::new(),
+            live_streams: Arc::new(AtomicUsize::new(0)),
             started: Instant::now(),
         }
     }
 
-    /// Tasks per status, indexed like [`crate::model::TaskStatus::ALL`].
+    /// Tasks per status, indexed like [`crate::model::TaskStatus::ALL`]:
+    /// the registry's, or once the store has failed and a read noticed,
+    /// those of the board rebuilt from the store.
     pub fn counts(&self) -> [usize; 6] {
+        if let Some((counts, _)) = self.durable.get() {
+            return *counts;
+        }
         std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed))
+    }
+
+    /// From now on report `counts` and `slots_busy` (those of the board
+    /// rebuilt from a failed store) instead of the actors' (first call wins).
+    pub(crate) fn set_durable(&self, counts: [usize; 6], slots_busy: usize) {
+        let _ = self.durable.set((counts, slots_busy));
+    }
+
+    /// Event streams open now (a gauge: `baton_sse_streams`).
+    pub fn live_streams(&self) -> usize {
+        self.live_streams.load(Ordering::Relaxed)
+    }
+
+    /// Count one open event stream for as long as the returned guard lives.
+    pub(crate) fn stream_opened(&self) -> Live {
+        Live::new(&self.live_streams)
     }
 
     pub(crate) fn set_counts(&self, counts: [usize; 6]) {
@@ -79,8 +110,13 @@ impl BoardView {
         }
     }
 
-    /// Slots held.
+    /// How many of the `slots_total` worker slots are held right now (task-bound or
+    /// explicit holds), as the slot allocator last published, or the rebuilt board's once
+    /// the store failed (see [`BoardView::counts`]).
     pub fn slots_busy(&self) -> usize {
+        if let Some((_, busy)) = self.durable.get() {
+            return *busy;
+        }
         self.slots_busy.load(Ordering::Relaxed)
     }
 

@@ -35,7 +35,8 @@ impl Actor for DependencyResolver {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Vec<Readiness>, GraphError>")]
 pub struct AddNodes {
-    /// The batch.
+    /// The new tasks as `(id, dependencies)`, in the order they were added; a
+    /// dependency may name a task earlier in the batch or already in the graph.
     pub nodes: Vec<(TaskId, Vec<TaskId>)>,
 }
 
@@ -145,7 +146,7 @@ impl Handler<ResetNode> for DependencyResolver {
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<TaskId>")]
 pub struct GetDependents {
-    /// The task.
+    /// The task whose direct dependents to list (unknown: none).
     pub id: TaskId,
 }
 

@@ -267,7 +267,7 @@ impl Actor for SlotAllocator {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(u32, Millis), Error>")]
 pub struct AcquireSlot {
-    /// Claiming worker.
+    /// The claiming worker's name, recorded as the slot's holder.
     pub worker: String,
     /// Task to run.
     pub task: TaskId,
@@ -299,7 +299,7 @@ impl Handler<AcquireSlot> for SlotAllocator {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Millis, Error>")]
 pub struct BindSlot {
-    /// Slot.
+    /// The slot number (`0..slots`) the worker holds explicitly.
     pub slot: u32,
     /// Worker that must hold it.
     pub worker: String,
@@ -327,9 +327,9 @@ impl Handler<BindSlot> for SlotAllocator {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<Ticket>, Error>")]
 pub struct TaskEnded {
-    /// Slot.
+    /// The slot number (`0..slots`) the task ran in.
     pub slot: u32,
-    /// Task.
+    /// The task that ended; the slot is changed only if it still runs this task.
     pub task: TaskId,
 }
 
@@ -439,9 +439,10 @@ impl Handler<ClaimSlot> for SlotAllocator {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Ticket, Error>")]
 pub struct ReleaseSlot {
-    /// Slot.
+    /// The slot number (`0..slots`) to give back.
     pub slot: u32,
-    /// Holder.
+    /// The worker that must hold the slot (`None`: whoever holds it, an admin's
+    /// release).
     pub worker: Option<String>,
 }
 

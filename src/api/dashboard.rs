@@ -58,6 +58,7 @@ modules!(
     "graph.js" => graph_js,
     "nav.js" => nav_js,
     "progress.js" => progress_js,
+    "reservations.js" => reservations_js,
     "servers.js" => servers_js,
     "slots.js" => slots_js,
     "sse.js" => sse_js,

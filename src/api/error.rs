@@ -122,6 +122,9 @@ struct Inner<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
+    /// The holding in the way of a reservation or a claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holder: Option<serde_json::Value>,
 }
 
 /// HTTP status of an error code. Exhaustive: only [`ErrorCode::Internal`]
@@ -129,18 +132,17 @@ struct Inner<'a> {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        InvalidJson | InvalidQuery | InvalidPath => StatusCode::BAD_REQUEST,
+        InvalidJson | InvalidQuery | InvalidPath | WorkerMismatch => StatusCode::BAD_REQUEST,
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
-        TaskNotFound | NoSuchSlot | ContextKeyNotFound | NotFound | TaskHandleNotFound
-        | MessageNotFound | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => {
-            StatusCode::NOT_FOUND
-        }
+        TaskNotFound | ReservationNotFound | NoSuchSlot | ContextKeyNotFound | NotFound
+        | TaskHandleNotFound | MessageNotFound | TokenNotFound | UnknownServer | UnknownTool
+        | UnknownPrompt => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists | HasDependents
-        | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy => {
-            StatusCode::CONFLICT
-        }
+        | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy
+        | ReservationConflict | PathsReserved | ConcurrencyLimit | NotReservationHolder
+        | LeaseRequired | PathsNotReserved => StatusCode::CONFLICT,
         BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         TooLarge | BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -161,7 +163,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 }
 
 impl ApiError {
-    /// Machine-readable code.
+    /// The stable machine-readable code the reply carries (`{"error": {"code"}}`); its
+    /// HTTP status is [`status_of`]'s one match.
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Board(e) => e.code(),
@@ -264,6 +267,12 @@ impl ResponseError for ApiError {
                 code: self.code().as_str(),
                 message: self.to_string(),
                 field: self.field(),
+                holder: match self {
+                    ApiError::Board(e) => {
+                        e.holder().map(crate::core::reservations::Conflict::to_json)
+                    }
+                    _ => None,
+                },
             },
         })
     }

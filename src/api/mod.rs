@@ -8,6 +8,7 @@
 //! | [`deadline`] | the body deadline: 408 when a body is slower than `[server] body_read_timeout_secs` |
 //! | [`tasks`] | `/api/v1` handlers and their DTOs |
 //! | [`leases`] | `/api/v1/leases`: the lease history (claim → end, outcome) |
+//! | [`reservations`] | `/api/v1/reservations`: path reservations, who holds a path |
 //! | [`sse`] | `/api/v1/events` (Server-Sent Events with `Last-Event-ID` resume) |
 //! | [`servers`] | `/api/v1/servers`: downstream MCP servers, restart, reset |
 //! | [`compat`] | agent-coordinate-mcp's coordinator routes and JSON shapes |
@@ -40,6 +41,7 @@ pub mod leases;
 pub mod messages;
 pub mod openapi;
 pub mod params;
+pub mod reservations;
 pub mod routes;
 pub mod servers;
 pub mod sse;

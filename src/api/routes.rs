@@ -28,14 +28,16 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
 use super::deadline::BodyDeadline;
 use super::{
-    admin, compat, dashboard, leases, messages, openapi, servers, sse, tasks, tokens, ApiError,
+    admin, compat, dashboard, leases, messages, openapi, reservations, servers, sse, tasks, tokens,
+    ApiError,
 };
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
 use crate::error::ErrorCode;
 use crate::model::Role;
 
-/// One route.
+/// One row of the route table: method, path and role, from which both the actix mount
+/// and the OpenAPI document are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteSpec {
     /// HTTP method (`GET`, `POST`, `PUT`, `DELETE`).
@@ -144,6 +146,11 @@ route_table! {
     POST "/slots/{slot}/release" => tasks::release_slot, AGENT;
     GET "/stats" => tasks::stats, VIEWER;
     GET "/leases" => leases::list_leases, VIEWER;
+    POST "/reservations" => reservations::reserve_paths, AGENT;
+    GET "/reservations" => reservations::list_reservations, VIEWER;
+    POST "/reservations/check" => reservations::check_paths, VIEWER;
+    POST "/reservations/{id}/renew" => reservations::renew_reservation, AGENT;
+    DELETE "/reservations/{id}" => reservations::release_reservation, AGENT;
     GET "/servers" => servers::list_servers, VIEWER;
     GET "/servers/{name}" => servers::get_server, VIEWER;
     GET "/servers/{name}/tools" => servers::server_tools, VIEWER;
@@ -191,6 +198,7 @@ route_table! {
     GET "/graph.js" => dashboard::graph_js, PUBLIC;
     GET "/nav.js" => dashboard::nav_js, PUBLIC;
     GET "/progress.js" => dashboard::progress_js, PUBLIC;
+    GET "/reservations.js" => dashboard::reservations_js, PUBLIC;
     GET "/servers.js" => dashboard::servers_js, PUBLIC;
     GET "/slots.js" => dashboard::slots_js, PUBLIC;
     GET "/sse.js" => dashboard::sse_js, PUBLIC;

@@ -26,7 +26,8 @@ pub struct GatewayToolInfo {
     pub name: String,
     /// The server's own name for it.
     pub tool: String,
-    /// Its description.
+    /// The downstream server's description of the tool, as its `tools/list` gave it
+    /// (`None` when it gave none).
     pub description: Option<String>,
     /// Transport failures are retried (the tool is marked idempotent).
     pub idempotent: bool,
@@ -42,11 +43,14 @@ pub struct GatewayToolList {
 fn pool(board: &Board) -> Result<&PoolHandle, ApiError> {
     board
         .pool()
-        .ok_or_else(|| ApiError::from(crate::Error::Unavailable("the MCP server pool")))
+        .ok_or_else(|| ApiError::from(crate::error::Error::Unavailable("the MCP server pool")))
 }
 
 async fn status_of(pool: &PoolHandle, name: &str) -> Result<ServerStatus, ApiError> {
-    Ok(pool.server_status(name).await.map_err(crate::Error::from)?)
+    Ok(pool
+        .server_status(name)
+        .await
+        .map_err(crate::error::Error::from)?)
 }
 
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
@@ -100,7 +104,9 @@ pub(crate) async fn restart_server(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let pool = pool(&board)?;
-    pool.restart(&name).await.map_err(crate::Error::from)?;
+    pool.restart(&name)
+        .await
+        .map_err(crate::error::Error::from)?;
     Ok(HttpResponse::Accepted().json(status_of(pool, &name).await?))
 }
 
@@ -113,6 +119,6 @@ pub(crate) async fn reset_server(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let pool = pool(&board)?;
-    pool.reset(&name).await.map_err(crate::Error::from)?;
+    pool.reset(&name).await.map_err(crate::error::Error::from)?;
     Ok(HttpResponse::Ok().json(status_of(pool, &name).await?))
 }

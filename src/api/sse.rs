@@ -24,6 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::error::Denial;
 use super::ApiError;
+use crate::actors::Live;
 use crate::auth::{Auth, Caller};
 use crate::board::Board;
 use crate::error::ErrorCode;
@@ -73,6 +74,9 @@ pub(crate) async fn ticket(
     }))
 }
 
+/// One event as its SSE frame. A live event is framed once for all its
+/// subscribers ([`Published::encoded_with`](crate::store::Published::encoded_with));
+/// a replayed one per stream (it is read from disk per stream anyway).
 fn frame(ev: &Event, task: Option<&Task>) -> Bytes {
     let mut v = serde_json::to_value(ev).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
@@ -98,6 +102,8 @@ struct State {
     keepalive: Duration,
     /// The board's shutdown token: the stream ends when a shutdown begins.
     closing: tokio_util::sync::CancellationToken,
+    /// Counts this stream in `baton_sse_streams` until it ends.
+    _open: Live,
 }
 
 impl State {
@@ -111,7 +117,7 @@ impl State {
                 .last_event_id()
                 .map_err(crate::error::Error::from)?;
             self.store
-                .barrier()
+                .read_barrier()
                 .await
                 .map_err(crate::error::Error::from)?;
             let data = serde_json::json!({
@@ -146,7 +152,7 @@ impl State {
         .map_err(|_| crate::error::Error::Unavailable("the event replay"))?
         .map_err(crate::error::Error::from)?;
         self.store
-            .barrier()
+            .read_barrier()
             .await
             .map_err(crate::error::Error::from)?;
         if self.store.events_pruned_through() > self.last_sent {
@@ -197,12 +203,14 @@ impl State {
                                 .ok()
                                 .and_then(Result::ok)
                                 .flatten();
-                            if self.store.barrier().await.is_err() {
+                            if self.store.read_barrier().await.is_err() {
                                 return None;
                             }
                             return Some(frame(&p.event, task.as_ref()));
                         }
-                        return Some(frame(&p.event, p.task.as_deref()));
+                        // serialized once, by the first stream to get here;
+                        // every other stream sends the same bytes
+                        return Some(p.encoded_with(|p| frame(&p.event, p.task.as_deref())));
                     }
                     Err(RecvError::Lagged(n)) => {
                         tracing::debug!(missed = n, "event subscriber lagged; catching up from disk");
@@ -253,6 +261,7 @@ pub(crate) async fn events(
         batch: api.sse_replay_batch,
         keepalive: Duration::from_secs(api.sse_keepalive_secs),
         closing: board.closing().clone(),
+        _open: board.view().stream_opened(),
     };
     let hello = Bytes::from_static(b": baton event stream\nretry: 2000\n\n");
     let stream = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(hello) }).chain(
@@ -274,3 +283,74 @@ pub(crate) async fn events(
 }
 
 use futures_util::StreamExt as _;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::model::EventKind;
+    use crate::store::{MemoryBoard, WriteBatch};
+
+    fn stream(store: &Store, open: &Arc<AtomicUsize>) -> State {
+        State {
+            store: store.clone(),
+            caller: None,
+            rx: store.subscribe(),
+            last_sent: 0,
+            replaying: false,
+            queue: VecDeque::new(),
+            batch: 100,
+            keepalive: Duration::from_secs(60),
+            closing: tokio_util::sync::CancellationToken::new(),
+            _open: Live::new(open),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_live_event_is_serialized_once_and_every_stream_sends_the_same_bytes() {
+        let store = Store::open_memory(&MemoryBoard::new()).expect("memory store");
+        let open = Arc::new(AtomicUsize::new(0));
+        let mut streams: Vec<State> = (0..3).map(|_| stream(&store, &open)).collect();
+        assert_eq!(open.load(std::sync::atomic::Ordering::Relaxed), 3);
+        let mut batch = WriteBatch::new();
+        batch.put_event(
+            Event {
+                id: 0,
+                at: 1,
+                kind: EventKind::SlotClaimed,
+                task_id: None,
+                worker: Some("w".into()),
+                actor: None,
+                slot: Some(0),
+                lease_id: None,
+                from: None,
+                to: None,
+                reason: None,
+            },
+            None,
+        );
+        let ticket = store.commit(batch).expect("commit");
+        store.wait_durable(ticket).await.expect("durable");
+        let mut frames = Vec::new();
+        for s in &mut streams {
+            frames.push(s.next().await.expect("a frame"));
+        }
+        assert!(
+            frames[0].starts_with(b"id: 1\nevent: slot_claimed\ndata: "),
+            "{:?}",
+            frames[0]
+        );
+        for f in &frames[1..] {
+            assert_eq!(f, &frames[0]);
+            assert_eq!(
+                f.as_ptr(),
+                frames[0].as_ptr(),
+                "every stream sends the one serialization, not a copy"
+            );
+        }
+        drop(streams);
+        assert_eq!(open.load(std::sync::atomic::Ordering::Relaxed), 0);
+        store.close().expect("close");
+    }
+}

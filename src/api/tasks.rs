@@ -10,14 +10,14 @@ use crate::board::{Claim, TaskFilter};
 use crate::core::table::LeaseRef;
 use crate::model::{Task, TaskSpec, TaskStatus};
 
-/// Error body.
+/// Every `/api/v1` error reply: `{"error": {code, message, field?}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
-    /// The error.
+    /// What went wrong: the stable code, a message and the field concerned.
     pub error: ErrorDetail,
 }
 
-/// Error detail.
+/// The inside of an [`ErrorBody`]: which code, what message, which request field.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable snake_case code (`stale_lease`, `dependency_cycle`, …).
@@ -26,6 +26,11 @@ pub struct ErrorDetail {
     pub message: String,
     /// The request field concerned, if any.
     pub field: Option<String>,
+    /// For `reservation_conflict` and `paths_reserved`: the holding in the
+    /// way (`reservation`, `worker`, `task`, `mode`, `patterns`,
+    /// `expires_at`, and the overlapping `wanted`/`held` patterns).
+    #[schema(value_type = Option<Object>)]
+    pub holder: Option<serde_json::Value>,
 }
 
 /// Batch of tasks (atomic: all are added or none).
@@ -36,10 +41,11 @@ pub struct TaskBatch {
     pub tasks: Vec<TaskSpec>,
 }
 
-/// Added tasks.
+/// Reply of `POST /api/v1/tasks`: `{"tasks": [...]}`, every task added, in request
+/// order.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskList {
-    /// The tasks.
+    /// The tasks as stored after the add (each with its status), in request order.
     pub tasks: Vec<Task>,
 }
 
@@ -47,7 +53,7 @@ pub struct TaskList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum AddBody {
-    /// A batch.
+    /// `{"tasks": [...]}`: several tasks added atomically.
     Batch(TaskBatch),
     /// A single task.
     One(Box<TaskSpec>),
@@ -150,11 +156,15 @@ pub(crate) async fn list_tasks(
 /// A task with its dependents.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskDetail {
-    /// The task.
+    /// The task itself, its fields flattened into this object.
     #[serde(flatten)]
     pub task: Task,
     /// Ids of tasks that depend on it.
     pub dependents: Vec<String>,
+    /// For a ready task a claim would pass over now: why it waits
+    /// ("waits for `src/api/**` held by task `api` (worker alice) until …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits: Option<String>,
 }
 
 /// One task, with its dependents.
@@ -166,9 +176,17 @@ pub(crate) async fn get_task(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (task, dependents) = board.task_detail(&id).await?;
+    let waits = if task.status == TaskStatus::Ready
+        && (!task.paths.is_empty() || task.concurrency_key.is_some())
+    {
+        board.why_waiting(&id).await?
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(TaskDetail {
         task,
         dependents: dependents.into_iter().map(|d| d.to_string()).collect(),
+        waits,
     }))
 }
 
@@ -176,7 +194,7 @@ pub(crate) async fn get_task(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimNextRequest {
-    /// Worker name.
+    /// The claiming worker's name (free text, recorded in the lease and the audit log).
     pub worker: String,
     /// Only tasks carrying all these tags.
     #[serde(default)]
@@ -214,7 +232,7 @@ pub(crate) async fn claim_next(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
-    /// Worker name.
+    /// The claiming worker's name (free text, recorded in the lease and the audit log).
     pub worker: String,
     /// An explicit slot the worker holds.
     #[serde(default)]
@@ -370,7 +388,8 @@ pub(crate) async fn delete_task(
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
-    /// Why.
+    /// Why the task is cancelled, recorded on its `task_cancelled` event (and on its
+    /// dependents').
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -388,7 +407,7 @@ pub(crate) async fn cancel(
     Ok(HttpResponse::Ok().json(board.cancel(&id, req.reason).await?))
 }
 
-/// Reset tasks.
+/// Reply of `POST /api/v1/tasks/{id}/reset`: `{"reset": [...]}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResetReply {
     /// Every task reset: the failed one and its failed dependents.
@@ -408,7 +427,7 @@ pub(crate) async fn reset(board: Acting, id: web::Path<String>) -> Result<HttpRe
 /// A task's audit log.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventList {
-    /// Oldest first.
+    /// The task's audit events, oldest first.
     pub events: Vec<crate::model::Event>,
 }
 
@@ -488,11 +507,11 @@ pub(crate) async fn context_put(
 /// The slot table.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SlotTable {
-    /// Slots configured.
+    /// The number of worker slots configured (`slots.count`).
     pub total: u32,
-    /// Slots held.
+    /// How many slots are held now: by a running task or by an explicit hold.
     pub busy: usize,
-    /// Every slot.
+    /// Every slot, by number, with its holder (if any).
     pub slots: Vec<crate::model::SlotInfo>,
 }
 
@@ -515,7 +534,7 @@ pub(crate) async fn list_slots(board: Acting) -> Result<HttpResponse, ApiError> 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotClaimRequest {
-    /// Worker name.
+    /// The worker's name that holds the slot (free text).
     pub worker: String,
     /// Idempotency key (1 to 128 bytes): sending the same request again with
     /// it — its answer was lost — answers the same slot while that hold

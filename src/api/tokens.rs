@@ -25,7 +25,7 @@ pub struct NewToken {
 /// Every token (no secrets).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenList {
-    /// By name.
+    /// Every access token, ordered by name; hashes and secrets are never shown.
     pub tokens: Vec<AccessToken>,
 }
 

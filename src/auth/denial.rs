@@ -3,7 +3,7 @@
 //! decided where every error becomes HTTP, `api::error`, which implements
 //! `actix_web::ResponseError` for it.
 
-use crate::error::code::ErrorCode;
+use crate::error_code::ErrorCode;
 
 /// Why the edge guard or authorization refused a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

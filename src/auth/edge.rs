@@ -15,7 +15,7 @@
 
 use crate::config::origin::default_port;
 pub use crate::config::origin::{parse_authority, parse_origin, Authority, Origin};
-use crate::error::code::ErrorCode;
+use crate::error_code::ErrorCode;
 
 /// Whether `host` (the request's `Host`) matches an allow-list entry:
 /// `"*"`, `host` (any port) or `host:port`.

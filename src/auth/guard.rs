@@ -21,7 +21,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 
 use super::{Access, Auth, Caller, Denial};
-use crate::error::code::ErrorCode;
+use crate::error_code::ErrorCode;
 
 type Resp<B> = ServiceResponse<EitherBody<B>>;
 

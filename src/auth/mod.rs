@@ -33,7 +33,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Settings;
-use crate::error::code::ErrorCode;
+use crate::error_code::ErrorCode;
 use crate::model::{Principal, Role};
 use crate::store::{Store, StoreError};
 
@@ -353,5 +353,6 @@ impl Auth {
     }
 }
 
-/// Shared handle.
+/// The one [`Auth`] a runtime shares between its guard, its edges and the token admin
+/// routes (cloning is a reference count).
 pub type AuthHandle = Arc<Auth>;

@@ -19,7 +19,7 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::{now_ms, AccessToken, Role};
 use crate::store::{Store, StoreError, WriteBatch};
 
@@ -64,13 +64,14 @@ impl ServiceError for TokenError {
 /// A freshly created token: the record and the secret, shown once.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
-    /// Its name.
+    /// The token's name (1 to 64 bytes of `[A-Za-z0-9._-]`), the actor the audit log
+    /// names.
     pub name: String,
-    /// Its role.
+    /// What the token may do: `viewer`, `agent` or `admin`.
     pub role: Role,
     /// The secret (`baton_…`): send it as `Authorization: Bearer <secret>`. Not stored; shown once.
     pub secret: String,
-    /// Creation time.
+    /// When the token was created (ms since the Unix epoch; RFC 3339 on the wire).
     #[serde(with = "crate::model::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: crate::model::Millis,

@@ -18,6 +18,7 @@ impl Board {
     /// Add tasks as one atomic batch (dependencies may point inside the batch).
     pub async fn add_tasks(&self, specs: Vec<TaskSpec>) -> Result<Vec<Task>, Error> {
         self.check_executors(&specs)?;
+        self.writable()?;
         let r = self
             .registry
             .send(AddTasks {

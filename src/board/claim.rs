@@ -51,6 +51,7 @@ impl Board {
         request_id: Option<&str>,
     ) -> Result<Option<Claim>, Error> {
         check_worker(worker)?;
+        self.writable()?;
         if let Some(id) = request_id {
             check_request_id(id)?;
         }
@@ -82,6 +83,7 @@ impl Board {
         blocked: Vec<String>,
         exclude: Vec<TaskId>,
     ) -> Result<Option<Claim>, Error> {
+        self.writable()?;
         let r = self
             .registry
             .send(ClaimNextExecutor {
@@ -135,6 +137,7 @@ impl Board {
     ) -> Result<Claim, Error> {
         check_worker(worker)?;
         let id = self.id(id)?;
+        self.writable()?;
         let c = self
             .registry
             .send(ClaimTask {

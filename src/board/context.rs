@@ -18,6 +18,7 @@ impl Board {
     ) -> Result<(), Error> {
         let id = self.id(id)?;
         check_key(key)?;
+        self.writable()?;
         let handle = self.view.contexts.get(&id).map(|h| h.value().clone());
         let Some(handle) = handle else {
             return Err(self.no_context(&id, lease_id).await);

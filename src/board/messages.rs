@@ -10,17 +10,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rebuild::Rebuilt;
 use super::{check_worker, Board};
 use crate::actors::mailbox::{
     AckMessage, GetMessage, HasTaskMessages, ListMessages, Mailbox, ReadInbox, SendMessage,
     TakeDigest,
 };
 use crate::actors::registry::{TaskStates, TasksHeldBy};
-use crate::core::mailbox::{Draft, MessageError, Page, Query, Scope};
+use crate::core::mailbox::{Draft, MailboxTable, MessageError, Page, Query, Scope};
 use crate::core::table::TaskError;
 use crate::error::Error;
 use crate::model::{rfc3339, Message, MessageTo, MessageView, Recipient, Role, TaskId};
-use crate::store::Ticket;
+use crate::store::{Store, StoreError, Ticket, MESSAGE_CEILING_META};
 
 /// The header that names a connection's worker (lowercase, as `http` matches it). LEAD: r-hooks names it `crate::core::worker::WORKER_HEADER`.
 pub const MESSAGE_WORKER_HEADER: &str = "x-baton-worker";
@@ -69,7 +70,7 @@ pub struct NewMessage {
     pub to: MessageTo,
     /// One line: what it is about.
     pub subject: String,
-    /// The text.
+    /// The message text (at most `[messages] max_body_bytes` bytes).
     #[serde(default)]
     pub body: String,
     /// Id of a message this one answers (it joins that thread).
@@ -127,7 +128,7 @@ pub struct MessageFilter {
     Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema,
 )]
 pub struct MessagePage {
-    /// The messages.
+    /// The messages on this page, oldest first.
     pub messages: Vec<MessageView>,
     /// Pass as cursor for the next page; null on the last.
     pub next_cursor: Option<String>,
@@ -357,8 +358,10 @@ impl Board {
                         "must be a worker name (1 to 256 bytes, no control characters)",
                     )
                 })?;
-                let held = self.held_by(&worker).await?;
-                Scope::Inbox { worker, held }
+                Scope::Inbox {
+                    worker,
+                    held: Vec::new(),
+                }
             }
             (None, Some(t)) => Scope::Task(self.id(&t)?),
             (None, None) => Scope::Everything,
@@ -369,8 +372,36 @@ impl Board {
                 "applies to an inbox: give inbox=<worker>",
             ));
         }
-        let page = self.mailbox()?.send(ListMessages { scope, query }).await?;
-        self.store.barrier().await?;
+        let mailbox = self.mailbox()?;
+        let live_scope = scope.clone();
+        let live_query = query.clone();
+        let live = async move {
+            let scope = match live_scope {
+                Scope::Inbox { worker, .. } => {
+                    let held = self.held_by(&worker).await?;
+                    Scope::Inbox { worker, held }
+                }
+                other => other,
+            };
+            Ok(mailbox
+                .send(ListMessages {
+                    scope,
+                    query: live_query,
+                })
+                .await?)
+        };
+        let page = self
+            .mailbox_read(live, |table, rebuilt| {
+                let scope = match scope {
+                    Scope::Inbox { worker, .. } => {
+                        let held = held_in(rebuilt, &worker);
+                        Scope::Inbox { worker, held }
+                    }
+                    other => other,
+                };
+                table.list(&scope, &query)
+            })
+            .await?;
         Ok(page.into())
     }
 
@@ -378,13 +409,40 @@ impl Board {
     /// `message_not_found`.
     pub async fn message(&self, id: u64) -> Result<MessageView, Error> {
         self.require(Role::Viewer, "read messages")?;
+        let mailbox = self.mailbox()?;
+        let live = async move { Ok(mailbox.send(GetMessage { id, reader: None }).await?) };
         let view = self
-            .mailbox()?
-            .send(GetMessage { id, reader: None })
-            .await?
-            .ok_or(MessageError::NotFound(id))?;
-        self.store.barrier().await?;
-        Ok(view)
+            .mailbox_read(live, |table, _| table.get(id).map(|m| table.view(m, None)))
+            .await?;
+        Ok(view.ok_or(MessageError::NotFound(id))?)
+    }
+
+    /// A read of the mailbox's memory: `live` while the store works, then
+    /// the read barrier (what it saw is durable). Once the store has failed
+    /// the mailbox may hold messages and receipts that never became durable,
+    /// so `durable` answers instead from the messages and receipts read back
+    /// from the store and the board rebuilt from it (what a restart would
+    /// show; see [`Board::memory_read`]). Errors: the live read's, a failed
+    /// barrier while the store works, or a failed read of the store.
+    async fn mailbox_read<T>(
+        &self,
+        live: impl std::future::Future<Output = Result<T, Error>>,
+        durable: impl FnOnce(&MailboxTable, &Rebuilt) -> T,
+    ) -> Result<T, Error> {
+        if !self.store.is_failed() {
+            let value = live.await;
+            let passed = self.store.barrier().await;
+            if !self.store.is_failed() {
+                passed?;
+                return value;
+            }
+        }
+        let rebuilt = self.rebuilt().await?;
+        let store = self.store.clone();
+        let table = tokio::task::spawn_blocking(move || stored_mailbox(&store))
+            .await
+            .map_err(|_| Error::Unavailable("the mailbox rebuild"))??;
+        Ok(durable(&table, &rebuilt))
     }
 
     /// Whether any message is addressed to `task` (the notification
@@ -451,6 +509,29 @@ impl Board {
             crate::core::text::clip(text, max)
         }))
     }
+}
+
+/// The running tasks `worker` holds in the board rebuilt from the store.
+fn held_in(rebuilt: &Rebuilt, worker: &str) -> Vec<TaskId> {
+    rebuilt
+        .table
+        .running()
+        .filter(|t| t.lease.as_ref().is_some_and(|l| l.worker == worker))
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+/// Every stored message and receipt as a [`MailboxTable`] (blocking: reads
+/// them all). Errors: a failed read or a record that does not decode.
+fn stored_mailbox(store: &Store) -> Result<MailboxTable, StoreError> {
+    let mut table = MailboxTable::new(store.meta(MESSAGE_CEILING_META)?);
+    for m in store.load_messages()? {
+        table.restore(m);
+    }
+    for r in store.load_receipts()? {
+        table.restore_receipt(r);
+    }
+    Ok(table)
 }
 
 #[cfg(test)]

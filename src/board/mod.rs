@@ -18,6 +18,15 @@
 //! | `messages.rs` | messages between workers, tasks and operators; hook digests |
 //! | `reads.rs` | every read, stats, Prometheus text |
 //! | `pages.rs` | the filters and pages of the list reads, [`Stats`] |
+//! | `reservations.rs` | path reservations, who holds a path, why a task waits, the gateway's fence |
+//! | `rebuild.rs` | the board as a start-up rebuilds it from the store (also what reads show once the store failed) |
+//!
+//! **Once the store has failed** every write is refused (503), and every
+//! read keeps answering from the last durable state, what a restart would
+//! show: store reads see only what was committed before the failure, and
+//! reads of actor memory (counts, ready queue, slots, dependents), which may
+//! hold changes that never became durable, are served from one rebuild of
+//! the board from the store instead (see `rebuild.rs`).
 
 use std::sync::Arc;
 
@@ -43,6 +52,8 @@ mod context;
 mod messages;
 mod pages;
 mod reads;
+mod rebuild;
+mod reservations;
 mod slots;
 mod transitions;
 mod waits;
@@ -52,6 +63,8 @@ pub use messages::{
     MESSAGE_WORKER_HEADER,
 };
 pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
+pub(crate) use rebuild::Rebuilt;
+pub use reservations::{resolve_worker, PathHolders};
 
 /// A task and its lease, as returned by a claim.
 #[derive(
@@ -90,6 +103,9 @@ pub struct Board {
     /// their streams) ends, so a graceful HTTP stop is not held open by
     /// them until its timeout.
     closing: tokio_util::sync::CancellationToken,
+    /// Once the store has failed: the board rebuilt from it, what reads of
+    /// actor memory show from then on (built by the first such read).
+    durable: Arc<tokio::sync::OnceCell<Arc<Rebuilt>>>,
 }
 
 impl std::fmt::Debug for Board {
@@ -130,6 +146,7 @@ impl Board {
             pool: None,
             mailbox: None,
             closing: tokio_util::sync::CancellationToken::new(),
+            durable: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -190,7 +207,8 @@ impl Board {
         &self.metrics
     }
 
-    /// Lock-free views.
+    /// The lock-free read views (status counts, slots held) the owning actors publish
+    /// after each commit: read without a mailbox hop.
     pub fn view(&self) -> &Arc<BoardView> {
         &self.view
     }
@@ -208,6 +226,18 @@ impl Board {
                 required: role,
                 action,
             })
+        }
+    }
+
+    /// Refuse a write at once once the store has failed (503
+    /// `storage_unavailable`, with the store's failure): it could not become
+    /// durable, and the actors' memory it would be checked against may hold
+    /// changes that never did (a lease that looks ended, a task that looks
+    /// claimed), so any other answer could be wrong.
+    fn writable(&self) -> Result<(), Error> {
+        match self.store.failure() {
+            Some(f) => Err(crate::store::StoreError::FlushFailed(f.to_owned()).into()),
+            None => Ok(()),
         }
     }
 

@@ -28,7 +28,7 @@ pub struct TaskFilter {
 /// One page of tasks, in id order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskPage {
-    /// The tasks.
+    /// The page's tasks, in id order, at most the page size.
     pub tasks: Vec<Task>,
     /// Pass as `cursor` for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
@@ -77,9 +77,11 @@ pub const LEASE_SCAN_BUDGET: usize = 50_000;
 pub struct Stats {
     /// Tasks per status plus `total`.
     pub tasks: serde_json::Map<String, serde_json::Value>,
-    /// `{total, busy}`.
+    /// The slot table's counts as JSON: `{"total": slots configured, "busy": slots
+    /// held}`.
     pub slots: serde_json::Value,
-    /// Per-second series.
+    /// The last minutes' per-second series (claims, completions, adds, request
+    /// latency), oldest first.
     pub series: Series,
     /// Seconds since start.
     pub uptime_secs: u64,

@@ -1,10 +1,17 @@
 //! Reads: a task, its dependents, pages of tasks, the ready queue, every
 //! task, the lease history, a task's audit log, stats and Prometheus text.
 //! Store reads run on the blocking pool and then pass the read barrier, so
-//! nothing shown is not yet durable.
+//! nothing shown is not yet durable. Once the store has failed, store reads
+//! show what it committed before ([`Store::read_barrier`]) and reads of
+//! actor memory are served from the board rebuilt from the store
+//! ([`Board::memory_read`]): every read answers with what a restart would
+//! show.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use super::pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
-use super::{check_worker, Board};
+use super::{check_worker, Board, Rebuilt};
 use crate::actors::metrics::{GetSeries, RenderPrometheus};
 use crate::actors::registry::ListReady;
 use crate::actors::resolver::GetDependents;
@@ -27,11 +34,63 @@ impl Board {
         let value = tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|_| Error::Unavailable(what))??;
-        self.store.barrier().await?;
+        self.store.read_barrier().await?;
         Ok(value)
     }
 
-    /// One task.
+    /// A read of the memory the actors keep beside the store: `live` while
+    /// the store works, then the read barrier (what it saw is durable). Once
+    /// the store has failed, that memory may hold changes that never became
+    /// durable, so `durable` answers instead from the board rebuilt from
+    /// the store. A read that raced the failure is answered from the rebuild
+    /// too: the store is checked again after the barrier.
+    pub(super) async fn memory_read<T>(
+        &self,
+        live: impl Future<Output = Result<T, Error>>,
+        durable: impl FnOnce(&Rebuilt) -> T,
+    ) -> Result<T, Error> {
+        if !self.store.is_failed() {
+            let value = live.await;
+            let passed = self.store.barrier().await;
+            if !self.store.is_failed() {
+                passed?;
+                return value;
+            }
+        }
+        Ok(durable(&*self.rebuilt().await?))
+    }
+
+    /// The board rebuilt from the failed store (see `rebuild.rs`), built by
+    /// the first caller; its counts then replace the actors' in the
+    /// [`BoardView`](crate::actors::BoardView) (for `/metrics`).
+    pub(super) async fn rebuilt(&self) -> Result<Arc<Rebuilt>, Error> {
+        let built = self
+            .durable
+            .get_or_try_init(|| async {
+                let (store, settings, now) =
+                    (self.store.clone(), self.settings.clone(), self.clock.now());
+                let rebuilt = tokio::task::spawn_blocking(move || {
+                    Rebuilt::from_store(&store, &settings, now)
+                })
+                .await
+                .map_err(|_| Error::Unavailable("the board rebuild"))??;
+                tracing::warn!(
+                    tasks = rebuilt.table.len(),
+                    "the store failed: reads show the board as stored (what a restart shows)"
+                );
+                Ok::<_, Error>(Arc::new(rebuilt))
+            })
+            .await?
+            .clone();
+        self.view
+            .set_durable(built.table.counts(), built.slots.busy());
+        Ok(built)
+    }
+
+    /// The task with id `id`, read from durable state.
+    ///
+    /// Errors: an invalid id ([`Error::Task`] `Invalid`), `TaskError::NotFound`, or
+    /// `Unavailable` while shutting down.
     pub async fn get_task(&self, id: &str) -> Result<Task, Error> {
         let id = self.id(id)?;
         let key = id.clone();
@@ -42,11 +101,11 @@ impl Board {
     /// One task and its direct dependents.
     pub async fn task_detail(&self, id: &str) -> Result<(Task, Vec<TaskId>), Error> {
         let task = self.get_task(id).await?;
+        let live = self.resolver.send(GetDependents {
+            id: task.id.clone(),
+        });
         let dependents = self
-            .resolver
-            .send(GetDependents {
-                id: task.id.clone(),
-            })
+            .memory_read(async { Ok(live.await?) }, |d| d.graph.dependents(&task.id))
             .await?;
         Ok((task, dependents))
     }
@@ -90,7 +149,7 @@ impl Board {
         })
         .await
         .map_err(|_| Error::Unavailable("the task lister"))??;
-        self.store.barrier().await?;
+        self.store.read_barrier().await?;
         Ok(page)
     }
 
@@ -99,9 +158,14 @@ impl Board {
     /// registry's in-memory ready queue, then a read barrier: what is shown
     /// is durable.
     pub async fn available_tasks(&self) -> Result<Vec<Task>, Error> {
-        let ready = self.registry.send(ListReady).await?;
-        self.store.barrier().await?;
-        Ok(ready)
+        let live = self.registry.send(ListReady);
+        self.memory_read(async { Ok(live.await?) }, |d| {
+            d.table
+                .ready_where(|t| t.executor.is_none())
+                .cloned()
+                .collect()
+        })
+        .await
     }
 
     /// Every task, in id order.
@@ -112,7 +176,7 @@ impl Board {
         })
         .await
         .map_err(|_| Error::Unavailable("the task lister"))??;
-        self.store.barrier().await?;
+        self.store.read_barrier().await?;
         Ok(tasks)
     }
 
@@ -167,9 +231,15 @@ impl Board {
             .await
     }
 
-    /// Counts and series.
+    /// Counts and series. The counts are durable: the registry's once the
+    /// read barrier passed, the rebuilt board's once the store has failed.
     pub async fn stats(&self) -> Result<Stats, Error> {
-        let counts = self.view.counts();
+        let view = &self.view;
+        let (counts, busy) = self
+            .memory_read(async { Ok((view.counts(), view.slots_busy())) }, |d| {
+                (d.table.counts(), d.slots.busy())
+            })
+            .await?;
         let mut tasks = serde_json::Map::new();
         for s in TaskStatus::ALL {
             tasks.insert(s.as_str().into(), counts[s.index()].into());
@@ -178,15 +248,21 @@ impl Board {
         let series = self.collector.send(GetSeries).await?;
         Ok(Stats {
             tasks,
-            slots: serde_json::json!({"total": self.view.slots_total, "busy": self.view.slots_busy()}),
+            slots: serde_json::json!({"total": self.view.slots_total, "busy": busy}),
             series,
             uptime_secs: self.view.started.elapsed().as_secs(),
             store: serde_json::json!({"commits": self.store.commit_count(), "flushes": self.store.flush_count()}),
         })
     }
 
-    /// Prometheus text.
+    /// Every metric in Prometheus' text exposition format (OpenMetrics, ending in `#
+    /// EOF`), the downstream pool's series included: the body of `GET /metrics`.
+    /// Once the store has failed, the task and slot gauges are the rebuilt board's (see
+    /// [`Board::memory_read`]).
     pub async fn prometheus(&self) -> Result<String, Error> {
+        if self.store.is_failed() {
+            self.rebuilt().await?;
+        }
         let mut text = self.collector.send(RenderPrometheus).await?;
         if let Some(pool) = &self.pool {
             let body = crate::pool::metrics::render(&pool.status().await);

@@ -43,6 +43,7 @@ impl Board {
         if !worker.is_empty() {
             check_worker(worker)?;
         }
+        self.writable()?;
         if let Some(id) = request_id {
             check_request_id(id)?;
         }
@@ -64,6 +65,7 @@ impl Board {
 
     /// Release an explicit slot; `worker`, when given, must hold it.
     pub async fn release_slot(&self, slot: u32, worker: Option<&str>) -> Result<(), Error> {
+        self.writable()?;
         let t = self
             .slots
             .send(ReleaseSlot {
@@ -75,10 +77,11 @@ impl Board {
         Ok(())
     }
 
-    /// Every slot, then a read barrier: what is shown is durable.
+    /// Every slot, then a read barrier: what is shown is durable (once the
+    /// store has failed: the slots of the board rebuilt from it).
     pub async fn slots(&self) -> Result<Vec<SlotInfo>, Error> {
-        let slots = self.slots.send(ListSlots).await?;
-        self.store.barrier().await?;
-        Ok(slots)
+        let live = self.slots.send(ListSlots);
+        self.memory_read(async { Ok(live.await?) }, |d| d.slots.infos())
+            .await
     }
 }

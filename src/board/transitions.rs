@@ -41,6 +41,7 @@ impl Board {
         ttl_ms: Option<u64>,
     ) -> Result<Task, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Heartbeat {
@@ -61,6 +62,7 @@ impl Board {
         output: Option<serde_json::Value>,
     ) -> Result<Task, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Complete {
@@ -82,6 +84,7 @@ impl Board {
         retry: bool,
     ) -> Result<Task, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Fail {
@@ -98,6 +101,7 @@ impl Board {
     /// Give a task back.
     pub async fn release(&self, id: &str, lease: LeaseRef) -> Result<Task, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Release {
@@ -113,6 +117,7 @@ impl Board {
     pub async fn cancel(&self, id: &str, reason: Option<String>) -> Result<Task, Error> {
         self.require(Role::Admin, "cancel tasks")?;
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Cancel {
@@ -131,6 +136,7 @@ impl Board {
     pub async fn delete_task(&self, id: &str) -> Result<(), Error> {
         self.require(Role::Admin, "delete tasks")?;
         let id = self.id(id)?;
+        self.writable()?;
         let ticket = self
             .registry
             .send(DeleteTask {
@@ -145,6 +151,7 @@ impl Board {
     /// Reset a failed task and its failed dependents.
     pub async fn reset(&self, id: &str) -> Result<Vec<Task>, Error> {
         let id = self.id(id)?;
+        self.writable()?;
         let r = self
             .registry
             .send(Reset {

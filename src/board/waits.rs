@@ -34,6 +34,7 @@ impl Board {
                 .max(timeout_ms),
             state: OperationState::Working,
         };
+        self.writable()?;
         let ticket = self
             .registry
             .send(OpenOperation { op: op.clone() })
@@ -73,6 +74,7 @@ impl Board {
 
     /// Cancel a working wait (a settled one is left as it is).
     pub async fn cancel_wait(&self, handle: &str) -> Result<Operation, Error> {
+        self.writable()?;
         let (op, ticket) = self
             .registry
             .send(CancelOperation {

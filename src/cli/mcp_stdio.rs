@@ -28,7 +28,7 @@ pub(crate) async fn run(
     let runtime = Runtime::start(settings.clone())
         .await
         .with_context(|| format!("cannot open {}", settings.storage.data_dir.display()))?;
-    baton::mcp::stdio::serve_in_process(&runtime).await?;
+    baton::mcp::stdio::serve_in_process(runtime.board()).await?;
     runtime.shutdown().await?;
     Ok(())
 }

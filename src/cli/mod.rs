@@ -6,14 +6,18 @@
 //!
 //! | file | subcommand |
 //! |---|---|
-//! | `task.rs` | `baton task add/list/show/claim-next/complete/fail` |
+//! | `task.rs` | `baton task add/list/show/claim-next/heartbeat/complete/fail/release/reset/cancel/delete`, `baton task context list/get/set` |
 //! | `servers.rs` | `baton servers list/status/restart/reset` |
 //! | `token.rs` | `baton token create/list/revoke` (online or offline) |
 //! | `backup.rs` | `baton backup`, `baton restore` |
 //! | `mcp_stdio.rs` | `baton mcp-stdio` (bridge or in-process) |
+//! | `reservations.rs` | `baton reservations list/reserve/renew/release/check` |
+//! | `guard.rs` | `baton guard pre-commit/install`: the git guard |
 
 pub(crate) mod backup;
+pub(crate) mod guard;
 pub(crate) mod mcp_stdio;
+pub(crate) mod reservations;
 pub(crate) mod servers;
 pub(crate) mod task;
 pub(crate) mod token;

@@ -1,10 +1,14 @@
 //! The board's own rules: `[slots]` (how many tasks run at once),
-//! `[leases]` (how long a claim lasts) and `[tasks]` (size bounds and
-//! defaults every task is checked against).
+//! `[leases]` (how long a claim lasts), `[tasks]` (size bounds and
+//! defaults every task is checked against) and `[concurrency]` (how many
+//! running tasks may share a concurrency key).
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// `[slots]`
+/// `[slots]`: how many tasks run at once, and how long an anonymous hold waits to be
+/// adopted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlotSettings {
@@ -17,7 +21,8 @@ pub struct SlotSettings {
     pub adopt_within_secs: u64,
 }
 
-/// `[leases]`
+/// `[leases]`: how long a claim lasts without a heartbeat, and how often lapsed ones
+/// are swept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LeaseSettings {
@@ -32,36 +37,48 @@ pub struct LeaseSettings {
     pub compat_ttl_secs: u64,
 }
 
-/// `[tasks]`
+/// `[tasks]`: the size bounds and defaults every task is checked against when added
+/// (each refusal names the field).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskSettings {
     /// Longest task id.
     pub max_id_len: usize,
-    /// Longest title.
+    /// Longest title, in bytes of UTF-8.
     pub max_title_len: usize,
-    /// Longest description.
+    /// Longest description, in bytes of UTF-8.
     pub max_description_len: usize,
     /// Largest JSON payload (serialized bytes); also bounds `output`.
     pub max_payload_bytes: usize,
     /// Most tags per task.
     pub max_tags: usize,
-    /// Longest tag.
+    /// Longest tag, in bytes of UTF-8.
     pub max_tag_len: usize,
     /// Most dependencies per task.
     pub max_dependencies: usize,
     /// Most tasks in one batch.
     pub max_batch: usize,
-    /// Default `max_attempts`.
+    /// The `max_attempts` a task gets when its spec names none.
     pub default_max_attempts: u32,
     /// Upper bound for `max_attempts`.
     pub max_attempts_limit: u32,
-    /// Largest `timeout_secs`.
+    /// Largest `timeout_secs` a task may ask for, in seconds.
     pub max_timeout_secs: u64,
     /// Largest context value (serialized bytes).
     pub max_context_value_bytes: usize,
     /// Longest error message kept.
     pub max_error_len: usize,
+    /// Most path patterns per task (`paths`) and per reservation.
+    pub max_paths: usize,
+}
+
+/// The `[concurrency]` section: per-key limits on running tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConcurrencySettings {
+    /// Most running tasks per concurrency key (`concurrency_key` of a task);
+    /// a key without a limit here is unlimited. Every claim path checks it.
+    pub limits: BTreeMap<String, u32>,
 }
 
 impl Default for SlotSettings {
@@ -99,6 +116,7 @@ impl Default for TaskSettings {
             max_timeout_secs: 7 * 24 * 3600,
             max_context_value_bytes: 65_536,
             max_error_len: 8_192,
+            max_paths: 256,
         }
     }
 }

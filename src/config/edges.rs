@@ -3,13 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `[api]`
+/// `[api]`: the REST edge's page sizes, body bound and SSE pacing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiSettings {
     /// Page size when `limit` is not given.
     pub default_page_size: usize,
-    /// Largest `limit`.
+    /// Largest `limit` a listing accepts (a larger one is refused).
     pub max_page_size: usize,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
@@ -31,7 +31,8 @@ impl Default for ApiSettings {
     }
 }
 
-/// `[mcp]`
+/// `[mcp]`: the MCP endpoint at `/mcp`, its default tool profile, task handles and
+/// result budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct McpSettings {
@@ -62,7 +63,7 @@ pub struct McpSettings {
 pub enum ToolProfile {
     /// add_task, get_task, list_tasks, claim_next_task, heartbeat, complete_task, fail_task, context_set.
     Core,
-    /// Every tool.
+    /// Every tool baton has (the default).
     Full,
 }
 
@@ -96,7 +97,8 @@ impl ToolProfile {
         })
     }
 
-    /// Lowercase name.
+    /// The profile's lowercase name as config and `?profile=` spell it: `core` or
+    /// `full`.
     pub fn as_str(self) -> &'static str {
         match self {
             ToolProfile::Core => "core",
@@ -118,7 +120,7 @@ impl Default for McpSettings {
     }
 }
 
-/// `[dashboard]`
+/// `[dashboard]`: the web dashboard's view limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardSettings {

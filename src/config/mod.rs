@@ -6,14 +6,14 @@
 //! `BATON_SERVER__BIND=0.0.0.0:9000`, `BATON_SLOTS__COUNT=64`.
 //!
 //! The ground floor: this module imports nothing of baton's but the error
-//! codes (`crate::error::code`), so every other module may read settings.
+//! codes (`crate::error_code`), so every other module may read settings.
 //!
 //! | file | what |
 //! |---|---|
 //! | `mod.rs` | [`Settings`], [`ConfigError`], loading and layering |
 //! | [`server`] | `[server]`, `[ha]`, `[log]`: where and how baton listens |
 //! | [`storage`] | `[storage]`, `[retention]`: where the board lives, how long finished work stays |
-//! | [`board`] | `[slots]`, `[leases]`, `[tasks]`, `[messages]`: the board's own rules and bounds |
+//! | [`board`] | `[slots]`, `[leases]`, `[tasks]`, `[concurrency]`, `[messages]`: the board's own rules and bounds |
 //! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`: the surfaces clients use |
 //! | [`auth`] | `[auth]`, `[auth.jwt]`: tokens, JWTs, rate limits |
 //! | [`pool`] | `[pool]`, `[pool.servers.<name>]`: downstream MCP servers |
@@ -42,12 +42,14 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use self::auth::{AuthSettings, JwtSettings};
-pub use self::board::{LeaseSettings, MessageSettings, SlotSettings, TaskSettings};
+pub use self::board::{
+    ConcurrencySettings, LeaseSettings, MessageSettings, SlotSettings, TaskSettings,
+};
 pub use self::edges::{ApiSettings, DashboardSettings, McpSettings, ToolProfile};
 pub use self::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
 pub use self::server::{HaSettings, LogFormat, LogSettings, ServerSettings};
 pub use self::storage::{RetentionSettings, StorageBackend, StorageSettings};
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -87,23 +89,25 @@ impl ServiceError for ConfigError {
     }
 }
 
-/// All settings.
+/// Every setting of a node, one field per TOML section: built-in defaults, then the
+/// TOML file, then `BATON_<SECTION>__<KEY>` variables ([`Settings::load`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// HTTP server.
+    /// `[server]`: where and how the node listens (address, TLS, Host/Origin
+    /// allow-lists, shutdown).
     pub server: ServerSettings,
-    /// Persistence.
+    /// `[storage]`: which engine holds the board (redb or PostgreSQL), and where.
     pub storage: StorageSettings,
-    /// Worker slots.
+    /// `[slots]`: how many tasks run at once.
     pub slots: SlotSettings,
-    /// Leases.
+    /// `[leases]`: lease time-to-live and the sweep that frees lapsed ones.
     pub leases: LeaseSettings,
     /// Task validation bounds and defaults.
     pub tasks: TaskSettings,
-    /// REST API.
+    /// `[api]`: REST page sizes, body bound, SSE pacing.
     pub api: ApiSettings,
-    /// Logging.
+    /// `[log]`: log format (`text` or `json`) and filter.
     pub log: LogSettings,
     /// The MCP endpoint.
     pub mcp: McpSettings,
@@ -113,10 +117,13 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The web dashboard.
     pub dashboard: DashboardSettings,
-    /// `[retention]`
+    /// `[retention]`: how long terminal tasks and their events are kept, and how the
+    /// pruning passes run.
     pub retention: RetentionSettings,
     /// `[ha]`: several nodes on one PostgreSQL database.
     pub ha: HaSettings,
+    /// `[concurrency]`: running tasks per concurrency key.
+    pub concurrency: ConcurrencySettings,
     /// `[messages]`: messages between workers, tasks and operators.
     pub messages: MessageSettings,
 }

@@ -140,6 +140,12 @@ server_options! {
     /// Tools of this server that tasks may execute (`executor: {server, tool}`); empty = none.
     /// Only admins create executor tasks, and only for these tools.
     executable_tools: Vec<String> = Vec::new(),
+    /// Tools of this server (their own names; `prefix_*` matches a prefix, `*` all) that
+    /// change the world: the gateway refuses a call unless the calling worker holds a live lease.
+    lease_required: Vec<String> = Vec::new(),
+    /// For `lease_required` tools: the argument that holds a path (`{ write_file = "path" }`);
+    /// the caller must also hold a live reservation covering that path.
+    path_arguments: BTreeMap<String, String> = BTreeMap::new(),
 }
 
 impl ServerOptions {
@@ -228,6 +234,29 @@ impl ServerOptions {
             "latency_window",
             "must be between 1 and 100000",
         )?;
+        if self.lease_required.iter().any(|p| p.is_empty()) {
+            return Err((
+                "lease_required",
+                "an entry is empty; name a tool, a prefix ending in *, or *".into(),
+            ));
+        }
+        if let Some((tool, arg)) = self.path_arguments.iter().find(|(tool, arg)| {
+            arg.is_empty()
+                || !self
+                    .lease_required
+                    .iter()
+                    .any(|p| match p.strip_suffix('*') {
+                        Some(prefix) => tool.starts_with(prefix),
+                        None => p == *tool,
+                    })
+        }) {
+            return Err((
+                "path_arguments",
+                format!(
+                    "{tool} = \"{arg}\": the argument must be named, and the tool listed in lease_required (a path is checked only for fenced tools)"
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -285,6 +314,19 @@ mod tests {
         assert_eq!(s.options_for("other"), s.defaults());
         assert_eq!(s.defaults(), ServerOptions::default());
         assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn a_path_argument_needs_its_tool_fenced() {
+        let mut o = ServerOptions {
+            path_arguments: BTreeMap::from([("write_file".into(), "path".into())]),
+            ..ServerOptions::default()
+        };
+        assert_eq!(o.validate().map_err(|e| e.0), Err("path_arguments"));
+        o.lease_required = vec!["write_*".into()];
+        assert!(o.validate().is_ok());
+        o.lease_required = vec![String::new()];
+        assert_eq!(o.validate().map_err(|e| e.0), Err("lease_required"));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// `[server]`
+/// `[server]`: the listening address, worker threads, TLS, the `Host`/`Origin`
+/// allow-lists and graceful shutdown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
@@ -101,7 +102,7 @@ impl HaSettings {
     }
 }
 
-/// `[log]`
+/// `[log]`: how the node logs (format and `tracing` filter).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
@@ -115,7 +116,7 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Human-readable lines.
+    /// Human-readable lines, one per event (the default).
     Text,
     /// One JSON object per line.
     Json,

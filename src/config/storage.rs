@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// `[storage]`
+/// `[storage]`: which engine holds the board, where (a data directory or a PostgreSQL
+/// URL), and its cache or pool size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
@@ -26,7 +27,7 @@ pub struct StorageSettings {
     pub pool_size: u32,
 }
 
-/// `[storage] backend`.
+/// The engine `[storage] backend` names: `redb` (the default) or `postgres`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageBackend {

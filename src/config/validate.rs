@@ -5,7 +5,12 @@ use super::origin::parse_origin;
 use super::{ConfigError, Settings, StorageBackend};
 
 impl Settings {
-    /// Check ranges.
+    /// Check every range and consistency rule (non-zero sizes and intervals, a TLS
+    /// certificate with its key, a URL for `postgres`, parseable origins, complete JWT
+    /// settings).
+    ///
+    /// Errors: [`ConfigError::Invalid`] naming the first offending dotted key
+    /// (`leases.ttl_secs`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         fn check(ok: bool, key: &'static str, message: &str) -> Result<(), ConfigError> {
             if ok {
@@ -27,6 +32,19 @@ impl Settings {
             "slots.adopt_within_secs",
             "must be between 1 and 86400",
         )?;
+        check(
+            (1..=100_000).contains(&self.tasks.max_paths),
+            "tasks.max_paths",
+            "must be between 1 and 100000",
+        )?;
+        if let Some((key, _)) = self.concurrency.limits.iter().find(|(_, n)| **n == 0) {
+            return Err(ConfigError::Invalid {
+                key: "concurrency.limits",
+                message: format!(
+                    "the limit of '{key}' is 0, so its tasks could never run; give at least 1, or remove the key (unlimited)"
+                ),
+            });
+        }
         check(
             self.leases.ttl_secs >= 1,
             "leases.ttl_secs",

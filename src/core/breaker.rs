@@ -54,7 +54,7 @@ impl Default for BreakerConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
-    /// Calls flow.
+    /// Calls flow; consecutive failures are counted toward `failure_threshold`.
     Closed,
     /// Calls are rejected until `retry_at`.
     Open,
@@ -134,7 +134,9 @@ impl BreakerView {
     }
 }
 
-/// The breaker.
+/// One downstream server's circuit breaker: counts failures, opens at
+/// `failure_threshold`, half-opens at `retry_at` for a few probes. Pure: every method
+/// takes the time (`now`, ms) from its caller.
 #[derive(Debug, Clone)]
 pub struct CircuitBreaker {
     config: BreakerConfig,
@@ -177,7 +179,7 @@ impl CircuitBreaker {
         }
     }
 
-    /// Its thresholds.
+    /// The thresholds and timeouts it was made with (after clamping to at least 1).
     pub fn config(&self) -> &BreakerConfig {
         &self.config
     }

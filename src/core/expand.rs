@@ -11,7 +11,7 @@ pub enum ExpandError {
     /// `${NAME}` without a default, and `NAME` is not set.
     #[error("environment variable {0} is not set (use ${{{0}:-default}} for a default)")]
     Unset(String),
-    /// `${` without its `}`.
+    /// `${` without its closing `}`; holds the whole value.
     #[error("unterminated ${{ in {0:?}")]
     Unterminated(String),
     /// Not a variable name.

@@ -9,11 +9,11 @@ use utoipa::ToSchema;
 /// Percentiles of a window, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Percentiles {
-    /// Median.
+    /// Median (50th percentile, nearest rank), in milliseconds.
     pub p50_ms: f64,
-    /// 95th percentile.
+    /// 95th percentile (nearest rank), in milliseconds.
     pub p95_ms: f64,
-    /// 99th percentile.
+    /// 99th percentile (nearest rank), in milliseconds.
     pub p99_ms: f64,
     /// Calls in the window.
     pub samples: usize,
@@ -44,12 +44,12 @@ impl LatencyWindow {
         self.samples.push_back(micros);
     }
 
-    /// Samples held.
+    /// How many samples the window holds (at most its capacity).
     pub fn len(&self) -> usize {
         self.samples.len()
     }
 
-    /// No samples.
+    /// Whether the window holds no sample yet (then [`Self::percentiles`] is `None`).
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::{Ack, Message, MessageView, Millis, Receipt, Recipient, TaskId};
 
 /// Why a message operation was refused. Nothing was changed.
@@ -113,11 +113,11 @@ impl ServiceError for MessageError {
 /// The limits a new message is checked against (`[messages]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// `max_body_bytes`.
+    /// Most bytes in a body (`[messages] max_body_bytes`).
     pub max_body_bytes: usize,
-    /// `max_subject_bytes`.
+    /// Most bytes in a subject (`[messages] max_subject_bytes`).
     pub max_subject_bytes: usize,
-    /// `max_unacked`.
+    /// Most unacknowledged `ack_required` messages per addressee (`[messages] max_unacked`).
     pub max_unacked: usize,
 }
 
@@ -156,7 +156,7 @@ pub struct Query {
 /// A page of messages, oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Page {
-    /// The messages.
+    /// The messages on this page, oldest first.
     pub messages: Vec<MessageView>,
     /// The id to pass as `after` for the next page, when more follow.
     pub next: Option<u64>,
@@ -165,7 +165,7 @@ pub struct Page {
 /// Which messages an operator's view lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    /// Every message.
+    /// Every message, whoever it is to.
     Everything,
     /// A worker's inbox (the tasks it holds given).
     Inbox {
@@ -242,7 +242,7 @@ impl MailboxTable {
         self.messages.is_empty()
     }
 
-    /// One message.
+    /// The message with id `id`, if it was sent and not pruned.
     pub fn get(&self, id: u64) -> Option<&Message> {
         self.messages.get(&id)
     }

@@ -9,6 +9,7 @@ pub mod latency;
 pub mod mailbox;
 pub mod names;
 pub mod requests;
+pub mod reservations;
 pub mod slots;
 pub mod table;
 pub mod text;

@@ -143,7 +143,7 @@ impl NameTable {
         self.by_name.len()
     }
 
-    /// No names.
+    /// Whether no gateway name has been handed out yet.
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
@@ -174,7 +174,7 @@ where
 pub struct Named {
     /// The gateway name.
     pub name: String,
-    /// The server.
+    /// The downstream server's configured name (the key in `mcpServers`).
     pub server: String,
     /// The server's own name for the tool (or prompt).
     pub item: String,

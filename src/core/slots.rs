@@ -14,7 +14,7 @@
 //! record, rewritten on every change; a task-bound hold is derived from its
 //! task's lease. [`SlotTable::recover`] rebuilds the table from both.
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::{Millis, SlotInfo, TaskId};
 
 /// Why a slot operation was refused.
@@ -66,13 +66,14 @@ impl ServiceError for SlotError {
 /// Who holds a slot.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
-    /// Worker name.
+    /// The holding worker's name (free text, as it claimed).
     pub worker: String,
     /// Task running in the slot.
     pub task: Option<TaskId>,
     /// Held explicitly (survives its task).
     pub explicit: bool,
-    /// Taken at.
+    /// When the slot was taken (ms since the Unix epoch, the claim's or hold's own
+    /// time).
     pub since: Millis,
     /// Explicit holds lapse at this time when idle.
     pub expires_at: Option<Millis>,
@@ -88,9 +89,9 @@ impl Holder {
 /// A running task's lease, as [`SlotTable::recover`] needs it.
 #[derive(Debug, Clone)]
 pub struct RunningLease {
-    /// The task.
+    /// The running task the lease is for.
     pub task: TaskId,
-    /// Its holder.
+    /// The worker named in the lease, the slot's holder.
     pub worker: String,
     /// The slot it runs in.
     pub slot: u32,

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use crate::config::TaskSettings;
+use crate::core::reservations::{check_patterns, ReservationError};
 use crate::core::table::TaskError;
 use crate::core::text::truncate_to_bytes;
 use crate::model::{Task, TaskId, TaskSpec, TaskStatus};
@@ -196,6 +197,23 @@ pub fn validate_spec(
             }
         }
     }
+    let paths = if spec.paths.is_empty() {
+        Vec::new()
+    } else {
+        check_patterns(&f("paths"), &spec.paths, limits.max_paths)
+            .map_err(|e| match e {
+                ReservationError::Invalid { field, message } => invalid(field, message),
+                other => invalid(f("paths"), other.to_string()),
+            })?
+            .0
+    };
+    let concurrency_key = match spec.concurrency_key {
+        Some(k) => {
+            check_text(&k, MAX_EXECUTOR_NAME_LEN).map_err(|m| invalid(f("concurrency_key"), m))?;
+            Some(k)
+        }
+        None => None,
+    };
     Ok(Task {
         id,
         title,
@@ -218,6 +236,9 @@ pub fn validate_spec(
         updated_at: 0,
         seq: 0,
         executor: spec.executor.map(Box::new),
+        paths,
+        paths_mode: spec.paths_mode.unwrap_or_default(),
+        concurrency_key,
     })
 }
 

@@ -24,7 +24,9 @@ pub fn tool_role(tool: &str) -> Role {
         | "list_servers"
         | "server_status"
         | "context_get"
-        | "context_list" => Role::Viewer,
+        | "context_list"
+        | "list_reservations"
+        | "check_paths" => Role::Viewer,
         "cancel_task" => Role::Admin,
         // every other board tool works tasks; gateway tools call downstream servers
         _ => Role::Agent,

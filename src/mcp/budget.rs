@@ -326,6 +326,34 @@ impl Fit for SlotOut {
     fn fit(&mut self, _max: usize) {}
 }
 
+impl Fit for super::reservations::ReservationOut {
+    fn fit(&mut self, _max: usize) {}
+}
+
+impl Fit for super::reservations::ReservationsOut {
+    fn fit(&mut self, max: usize) {
+        let before = self.reservations.len();
+        if keep_prefix(&mut self.reservations, max) {
+            self.more = Some(format!(
+                "{} more reservations not shown (result size budget): list one worker's or task's",
+                before - self.reservations.len()
+            ));
+        }
+    }
+}
+
+impl Fit for super::reservations::PathsOut {
+    fn fit(&mut self, max: usize) {
+        let before = self.paths.len();
+        if keep_prefix(&mut self.paths, max) {
+            self.more = Some(format!(
+                "{} more paths not shown (result size budget): check fewer at once",
+                before - self.paths.len()
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

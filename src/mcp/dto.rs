@@ -18,7 +18,7 @@ use crate::model::{SlotInfo, Task, TaskSpec, TaskStatus};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRef {
-    /// Task id.
+    /// The task's id.
     pub task_id: String,
 }
 
@@ -30,10 +30,11 @@ pub struct AddTasksArgs {
     pub tasks: Vec<TaskSpec>,
 }
 
-/// Tasks.
+/// Result of `add_tasks`: the tasks added, in request order.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TasksOut {
-    /// The tasks.
+    /// The tasks as stored, in request order (as many as fit in
+    /// `mcp.max_result_bytes`).
     pub tasks: Vec<Task>,
     /// Present when not all fit in the result: how many more, and how to read them.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,7 +56,7 @@ pub struct PageArgs {
 /// A page of ready tasks, best first.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AvailableOut {
-    /// The tasks.
+    /// Ready tasks, best first (priority, then age).
     pub tasks: Vec<Task>,
     /// Pass as `cursor` for the next page; null on the last.
     pub next_cursor: Option<String>,
@@ -128,7 +129,7 @@ pub struct ClaimOut {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimArgs {
-    /// Task id.
+    /// The ready task to claim.
     pub task_id: String,
     /// Your worker name.
     pub worker: String,
@@ -141,7 +142,7 @@ pub struct ClaimArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseArgs {
-    /// Task id.
+    /// The task you hold.
     pub task_id: String,
     /// `lease_id` from your claim.
     pub lease_id: u64,
@@ -151,7 +152,7 @@ pub struct LeaseArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteArgs {
-    /// Task id.
+    /// The task you hold.
     pub task_id: String,
     /// `lease_id` from your claim.
     pub lease_id: u64,
@@ -164,7 +165,7 @@ pub struct CompleteArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailArgs {
-    /// Task id.
+    /// The task you hold.
     pub task_id: String,
     /// `lease_id` from your claim.
     pub lease_id: u64,
@@ -179,9 +180,9 @@ pub struct FailArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelArgs {
-    /// Task id.
+    /// The task to cancel.
     pub task_id: String,
-    /// Why.
+    /// Why (kept in the audit log).
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -189,9 +190,9 @@ pub struct CancelArgs {
 /// The outcome of a task.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ResultOut {
-    /// Task id.
+    /// The task's id.
     pub task_id: String,
-    /// Status.
+    /// The task's status when the wait ended.
     pub status: TaskStatus,
     /// Whether the task has finished (done, failed or cancelled).
     pub finished: bool,
@@ -217,7 +218,7 @@ impl From<Task> for ResultOut {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitArgs {
-    /// Task id.
+    /// The task to wait for.
     pub task_id: String,
     /// Give up after this many seconds (default 30, at most 600).
     #[serde(default)]
@@ -235,7 +236,7 @@ impl WaitArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerArgs {
-    /// Worker name.
+    /// Your worker name.
     pub worker: String,
     /// Idempotency key: a retry with it (answer lost) returns the same slot.
     #[serde(default)]
@@ -245,7 +246,7 @@ pub struct WorkerArgs {
 /// A slot number.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SlotOut {
-    /// The slot.
+    /// The slot number now held (`0..slots`).
     pub slot: u32,
 }
 
@@ -253,9 +254,9 @@ pub struct SlotOut {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseSlotArgs {
-    /// The slot.
+    /// The slot you hold.
     pub slot: u32,
-    /// The holder.
+    /// Your worker name (the holder).
     pub worker: String,
 }
 
@@ -276,7 +277,7 @@ pub struct ServerRef {
     pub server: String,
 }
 
-/// Downstream servers.
+/// Result of `list_servers`: one status object per downstream server, a page at a time.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ServersOut {
     /// Each server: name, transport, state, breaker {state, counts, retry_at}, last_error,
@@ -302,7 +303,7 @@ pub struct ServerOut {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextListArgs {
-    /// Task id.
+    /// The task whose context to list.
     pub task_id: String,
     /// `next_cursor` of the previous page.
     #[serde(default)]
@@ -316,9 +317,9 @@ pub struct ContextListArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextGetArgs {
-    /// Task id.
+    /// The task's id.
     pub task_id: String,
-    /// Key.
+    /// The context key to read.
     pub key: String,
 }
 
@@ -326,11 +327,11 @@ pub struct ContextGetArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextSetArgs {
-    /// Task id.
+    /// The task you hold.
     pub task_id: String,
     /// `lease_id` from your claim (only the current holder may write).
     pub lease_id: u64,
-    /// Key.
+    /// The context key (at most 256 bytes).
     pub key: String,
     /// Value (any JSON).
     pub value: serde_json::Value,
@@ -339,9 +340,9 @@ pub struct ContextSetArgs {
 /// One context value.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ContextValue {
-    /// Task id.
+    /// The task's id.
     pub task_id: String,
-    /// Key.
+    /// The context key read.
     pub key: String,
     /// Value (null when unset).
     pub value: Option<serde_json::Value>,
@@ -350,7 +351,7 @@ pub struct ContextValue {
 /// A task's whole context.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ContextOut {
-    /// Task id.
+    /// The task's id.
     pub task_id: String,
     /// Key → value, in key order.
     pub context: serde_json::Map<String, serde_json::Value>,
@@ -358,7 +359,7 @@ pub struct ContextOut {
     pub next_cursor: Option<String>,
 }
 
-/// Reset tasks.
+/// Result of `reset_failed_task`: every task reset, and a note when not all fit.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ResetOut {
     /// The failed task and its failed dependents, reset.
@@ -371,10 +372,13 @@ pub struct ResetOut {
 /// A task with its dependents.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TaskOut {
-    /// The task.
+    /// The task as stored now.
     pub task: Task,
     /// Ids of tasks depending on it.
     pub dependents: Vec<String>,
+    /// For a ready task a claim would pass over now: why it waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits: Option<String>,
     /// Present when not all dependents fit in the result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more: Option<String>,

@@ -31,6 +31,9 @@ pub(crate) fn error_body(e: &Error) -> serde_json::Value {
     if let Some(f) = e.field() {
         v["field"] = f.into();
     }
+    if let Some(h) = e.holder() {
+        v["holder"] = h.to_json();
+    }
     if let Error::Downstream(p) = e {
         if let Some(server) = p.server() {
             v["server"] = server.into();

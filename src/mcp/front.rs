@@ -25,7 +25,7 @@
 //! It also strips `Authorization` before rmcp (tokens are never passed on)
 //! and carries per-request values to the handlers: the tool profile of
 //! `?profile=` and the [`Caller`] baton's guard authenticated
-//! ([`request_value`] reads them back). The guard itself (`edge_check`,
+//! (`request_value` reads them back). The guard itself (`edge_check`,
 //! `authorize_check(Access::Mcp, ..)`) wraps this resource in
 //! [`crate::Runtime::configure`].
 

@@ -9,6 +9,13 @@
 //! call with "`resultType` Field required"). The shaped result carries
 //! `resultType: "complete"`; rmcp takes it off again for sessions on older
 //! versions, exactly as it does for baton's own results.
+//!
+//! **Fencing at use.** A tool a server's `lease_required` names is called
+//! only for a worker (`X-Baton-Worker`) that holds a live lease — and, where
+//! `path_arguments` names its path argument, a live reservation covering the
+//! path; otherwise the call is refused (`lease_required`, `stale_lease` for
+//! a lapsed lease, `paths_not_reserved`) before the downstream server sees
+//! anything.
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
@@ -17,8 +24,11 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
 
-use super::errors::{cancelled, gateway_error, prompt_error};
+use super::errors::{cancelled, gateway_error, prompt_error, tool_error};
+use super::reservations::worker_header;
 use super::BatonMcp;
+use crate::board::resolve_worker;
+use crate::error::Error;
 use crate::pool::CallOptions;
 
 impl BatonMcp {
@@ -42,6 +52,9 @@ impl BatonMcp {
                 None,
             ));
         };
+        if let Err(e) = self.fence(&request, context).await {
+            return Ok(tool_error(&e).into());
+        }
         let call = pool.call(&request.name, request.arguments, CallOptions::default());
         let r = tokio::select! {
             r = call => r,
@@ -50,6 +63,47 @@ impl BatonMcp {
         Ok(r.map(shape_tool_result)
             .unwrap_or_else(|e| gateway_error(&e))
             .into())
+    }
+
+    /// Fencing at use: a call to one of a server's `lease_required` tools
+    /// needs a worker (`X-Baton-Worker`) holding a live lease and, where
+    /// `path_arguments` names the tool's path argument, a live reservation
+    /// covering that path. Checked before the downstream server sees
+    /// anything.
+    async fn fence(
+        &self,
+        request: &CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(), Error> {
+        let Some(pool) = self.board.pool() else {
+            return Ok(());
+        };
+        let Some((server, tool)) = pool.resolve(&request.name) else {
+            return Ok(());
+        };
+        let (required, path_arguments) = pool.fence(&server);
+        if !required.iter().any(|p| tool_matches(p, &tool)) {
+            return Ok(());
+        }
+        let worker = resolve_worker(worker_header(context).as_deref(), None)?;
+        let path = match path_arguments.get(&tool) {
+            None => None,
+            Some(arg) => {
+                let value = request
+                    .arguments
+                    .as_ref()
+                    .and_then(|a| a.get(arg))
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            arg.clone(),
+                            format!("{} needs its path argument '{arg}' (a string) to check the caller's reservation", request.name),
+                        )
+                    })?;
+                Some((arg.clone(), value.to_owned()))
+            }
+        };
+        self.board.check_fence(&worker, &request.name, path).await
     }
 
     /// Whether `name` is a downstream prompt the pool can route.
@@ -82,6 +136,15 @@ impl BatonMcp {
     }
 }
 
+/// Whether a `lease_required` entry names `tool`: equal, `prefix_*` by
+/// prefix, `*` every tool.
+fn tool_matches(pattern: &str, tool: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => tool.starts_with(prefix),
+        None => pattern == tool,
+    }
+}
+
 /// A downstream tool result as baton's own results are shaped: a
 /// `resultType` (see the module doc), and an error result without
 /// `structuredContent` (its JSON moves to the text content when there is no
@@ -107,6 +170,15 @@ pub(super) fn shape_prompt(mut p: GetPromptResult) -> GetPromptResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lease_required_entries_match_names_prefixes_and_everything() {
+        assert!(tool_matches("write_file", "write_file"));
+        assert!(!tool_matches("write_file", "write_files"));
+        assert!(tool_matches("delete_*", "delete_dir"));
+        assert!(!tool_matches("delete_*", "read_file"));
+        assert!(tool_matches("*", "anything"));
+    }
 
     #[test]
     fn forwarded_results_get_a_result_type_and_errors_lose_structured_content() {

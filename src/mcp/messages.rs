@@ -36,7 +36,7 @@ pub(super) struct AckArgs {
 /// A message as sent.
 #[derive(Debug, Serialize, rmcp::schemars::JsonSchema)]
 pub(super) struct SentOut {
-    /// The message.
+    /// The message as stored.
     pub message: Message,
 }
 

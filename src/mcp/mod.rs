@@ -15,8 +15,8 @@
 //! ends), [`server`] (the session state and the request router),
 //! `tools` (`tools/list` and `tools/call`, baton's tools), [`dto`] (their
 //! argument and result types), `gateway` (downstream tools and prompts),
-//! `handles` (MCP task handles), `resources`, `prompts`, `notify`
-//! (notification forwarders), `listen` (`subscriptions/listen` streams),
+//! `handles` (MCP task handles), `reservations` (the path reservation tools), `resources`,
+//! `prompts`, `notify` (notification forwarders), `listen` (`subscriptions/listen` streams),
 //! `messages` (the message tools), `errors` (baton errors as MCP errors), `schema`
 //! (the one JSON Schema policy for every tool definition), `arguments`
 //! (unknown arguments refused, with the nearest valid name).
@@ -35,6 +35,7 @@ mod listen;
 mod messages;
 mod notify;
 mod prompts;
+mod reservations;
 mod resources;
 mod schema;
 pub mod server;

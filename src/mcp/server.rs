@@ -5,19 +5,19 @@
 //!
 //! | request | answered in |
 //! |---|---|
-//! | `tools/list`, `tools/call` | [`super::tools`] (`visible_tools`, `dispatch_tool`) |
-//! | downstream tools and prompts | [`super::gateway`] |
-//! | `tasks/get`, `tasks/update`, `tasks/cancel` | [`super::handles`] |
-//! | `resources/*` | [`super::resources`] |
-//! | `subscriptions/listen` (2026-07-28) | [`super::listen`] |
-//! | `send_message`, `read_messages`, `ack_message` | [`super::messages`] |
-//! | `prompts/*` | [`super::prompts`] |
-//! | notifications to the client | [`super::notify`] |
+//! | `tools/list`, `tools/call` | `tools.rs` (`visible_tools`, `dispatch_tool`) |
+//! | downstream tools and prompts | `gateway.rs` |
+//! | `tasks/get`, `tasks/update`, `tasks/cancel` | `handles.rs` |
+//! | `resources/*` | `resources.rs` |
+//! | `subscriptions/listen` (2026-07-28) | `listen.rs` |
+//! | `send_message`, `read_messages`, `ack_message` | `messages.rs` |
+//! | `prompts/*` | `prompts.rs` |
+//! | notifications to the client | `notify.rs` |
 //!
 //! Results carry `structuredContent` (with a text copy) and an
 //! `outputSchema` ([`super::dto`]); bad arguments and refused operations come
 //! back as tool errors (`isError: true`) whose text says what to fix
-//! ([`super::errors`]).
+//! (`errors.rs`).
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
@@ -80,9 +80,11 @@ impl BatonMcp {
     /// copy of the definitions, which share their schemas).
     fn router() -> ToolRouter<BatonMcp> {
         static DEFINITIONS: OnceLock<Vec<Tool>> = OnceLock::new();
-        let mut router = Self::tool_router() + Self::message_tools();
+        let mut router = Self::tool_router() + Self::reservation_router() + Self::message_tools();
         let definitions = DEFINITIONS.get_or_init(|| {
-            let mut tools = (Self::tool_router() + Self::message_tools()).list_all();
+            let mut tools =
+                (Self::tool_router() + Self::reservation_router() + Self::message_tools())
+                    .list_all();
             for tool in &mut tools {
                 super::schema::apply(tool);
                 super::schema::close_arguments(tool);

@@ -21,13 +21,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, OnceCell};
 
 use super::front::duplicate_key_refusal;
+use crate::board::Board;
 use crate::mcp::BatonMcp;
-use crate::Runtime;
 
 /// Why the bridge stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
-    /// stdin/stdout failed.
+    /// Reading stdin or writing stdout failed.
     #[error("stdio: {0}")]
     Io(#[from] std::io::Error),
     /// The server could not be reached or answered with an error status.
@@ -235,19 +235,20 @@ pub async fn bridge(url: &str, http: reqwest::Client) -> Result<(), BridgeError>
     Ok(())
 }
 
-/// Serve an in-process runtime over stdin/stdout until stdin closes.
+/// Serve `board` (an in-process runtime's, [`Board`]) over stdin/stdout
+/// until stdin closes; errors are stdin/stdout failures.
 ///
 /// rmcp reads and writes through in-memory pipes: stdin's lines reach it
 /// only past the repeated-key check, and its lines reach stdout whole,
 /// through the same lock as the check's refusals (so the two never
 /// interleave within a line).
-pub async fn serve_in_process(runtime: &Runtime) -> Result<(), std::io::Error> {
+pub async fn serve_in_process(board: &Board) -> Result<(), std::io::Error> {
     let out: Out = Arc::new(Mutex::new(tokio::io::stdout()));
     let (to_rmcp, rmcp_reads) = tokio::io::duplex(PIPE_BYTES);
     let (rmcp_writes, from_rmcp) = tokio::io::duplex(PIPE_BYTES);
     let input = tokio::spawn(checked_lines(tokio::io::stdin(), to_rmcp, out.clone()));
     let output = tokio::spawn(whole_lines(from_rmcp, out));
-    let server = BatonMcp::new(runtime.board().clone());
+    let server = BatonMcp::new(board.clone());
     let running = server
         .serve((rmcp_reads, rmcp_writes))
         .await

@@ -263,16 +263,24 @@ impl BatonMcp {
         &self,
         Parameters(a): Parameters<TaskRef>,
     ) -> Result<Json<TaskOut>, CallToolResult> {
-        self.done(
-            self.board
-                .task_detail(&a.task_id)
-                .await
-                .map(|(task, deps)| TaskOut {
-                    task,
-                    dependents: deps.into_iter().map(|d| d.to_string()).collect(),
-                    more: None,
-                }),
-        )
+        let (task, deps) = match self.board.task_detail(&a.task_id).await {
+            Ok(d) => d,
+            Err(e) => return Err(tool_error(&e)),
+        };
+        // only a ready task with paths or a key can be held back: ask the registry then only
+        let waits = if task.status == TaskStatus::Ready
+            && (!task.paths.is_empty() || task.concurrency_key.is_some())
+        {
+            self.board.why_waiting(&a.task_id).await
+        } else {
+            Ok(None)
+        };
+        self.done(waits.map(|waits| TaskOut {
+            task,
+            dependents: deps.into_iter().map(|d| d.to_string()).collect(),
+            waits,
+            more: None,
+        }))
     }
 
     /// List tasks by status, tag or worker, a page at a time (follow `next_cursor`).

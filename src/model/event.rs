@@ -15,7 +15,7 @@ use super::time::Millis;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// Task created.
+    /// Task created (status `ready` or `blocked`).
     TaskAdded,
     /// Task became claimable.
     TaskReady,
@@ -27,7 +27,7 @@ pub enum EventKind {
     /// write a small renewal record instead); it stays for logs written
     /// before, and as the `kind` label of the heartbeat counter in metrics.
     TaskHeartbeat,
-    /// Task done.
+    /// Task completed under its lease: now `done`.
     TaskCompleted,
     /// Task failed for good.
     TaskFailed,
@@ -37,7 +37,7 @@ pub enum EventKind {
     TaskReleased,
     /// Lease or execution deadline lapsed.
     TaskExpired,
-    /// Task cancelled.
+    /// Task cancelled (by a caller, or with a cancelled dependency).
     TaskCancelled,
     /// Failed task reset.
     TaskReset,
@@ -90,12 +90,12 @@ impl EventKind {
 pub struct Event {
     /// Global, increasing event id (the SSE `id:`).
     pub id: u64,
-    /// When.
+    /// When it happened (ms since the Unix epoch; RFC 3339 on the wire).
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[schemars(with = "String")]
     pub at: Millis,
-    /// What.
+    /// What happened (`task_claimed`, `task_completed`, ...).
     pub kind: EventKind,
     /// Which task, if any.
     pub task_id: Option<TaskId>,
@@ -110,9 +110,9 @@ pub struct Event {
     pub slot: Option<u32>,
     /// Lease involved, if any.
     pub lease_id: Option<u64>,
-    /// Status before.
+    /// The task's status before the change, when the status changed.
     pub from: Option<TaskStatus>,
-    /// Status after.
+    /// The task's status after the change, when the status changed.
     pub to: Option<TaskStatus>,
     /// Why (error text, cascade cause, context key …); the message id of
     /// `message_sent` and `message_acked`.

@@ -16,7 +16,7 @@ pub enum GatewayKind {
 }
 
 impl GatewayKind {
-    /// snake_case name.
+    /// The kind's snake_case name (`tool`, `prompt`), as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             GatewayKind::Tool => "tool",

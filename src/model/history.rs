@@ -18,7 +18,7 @@ use super::time::Millis;
 pub enum LeaseOutcome {
     /// Not ended yet: the task is still running under this lease.
     Running,
-    /// Completed (`task_completed`).
+    /// Completed by its worker (`task_completed`).
     Done,
     /// The worker failed the attempt (`task_failed` or `task_retried`).
     Failed,

@@ -25,7 +25,7 @@ pub enum Recipient {
     Worker(String),
     /// Whoever holds this task now, and whoever claims it later.
     Task(TaskId),
-    /// Every worker.
+    /// Every worker (a broadcast).
     All,
 }
 
@@ -114,7 +114,7 @@ pub struct Message {
     /// The access token (or JWT subject) that sent it; absent without auth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
-    /// The addressee.
+    /// Whom it is addressed to.
     #[schema(value_type = MessageTo)]
     #[schemars(with = "MessageTo")]
     pub to: Recipient,
@@ -133,9 +133,9 @@ pub struct Message {
 /// (delivered by `read_messages` or a hook) and when it acknowledged it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
-    /// The message.
+    /// The id of the message read.
     pub message: u64,
-    /// The worker.
+    /// The worker who read it.
     pub worker: String,
     /// When the worker was first shown it (ms since the Unix epoch).
     #[serde(default)]
@@ -150,7 +150,7 @@ pub struct Receipt {
 pub struct Ack {
     /// Who acknowledged it.
     pub worker: String,
-    /// When.
+    /// When it was acknowledged.
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[schemars(with = "String")]
@@ -161,7 +161,7 @@ pub struct Ack {
 /// (in a worker's inbox) and every acknowledgement so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, schemars::JsonSchema)]
 pub struct MessageView {
-    /// The message.
+    /// The message as stored.
     #[serde(flatten)]
     pub message: Message,
     /// When the reading worker was first shown it (absent: unread, or not

@@ -18,6 +18,7 @@
 //! | `operation.rs` | [`Operation`], [`OperationState`] (MCP task handles) |
 //! | `gateway.rs` | [`GatewayName`], [`GatewayKind`] (gateway names handed out) |
 //! | `request.rs` | [`RequestRecord`] and its key and answer (idempotency keys of retried requests) |
+//! | `reservation.rs` | [`Reservation`], [`ReservationMode`] (path reservations) |
 //! | `message.rs` | [`Message`], [`Recipient`], [`Receipt`], [`MessageView`] (messages between workers) |
 //!
 //! Every type is used as `crate::model::Name`; the files import one another
@@ -32,6 +33,7 @@ mod message;
 mod operation;
 mod principal;
 mod request;
+mod reservation;
 pub mod rfc3339;
 mod slot;
 mod task;
@@ -48,6 +50,7 @@ pub use principal::{AccessToken, Principal, Role};
 pub use request::{
     check_request_id, RequestAnswer, RequestKey, RequestKind, RequestRecord, MAX_REQUEST_ID_LEN,
 };
+pub use reservation::{Reservation, ReservationMode};
 pub use slot::SlotInfo;
 pub use task::{Executor, Task, TaskSpec, TaskStatus};
 pub use time::{now_ms, Millis};

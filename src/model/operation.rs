@@ -23,9 +23,9 @@ pub struct Operation {
     pub task_id: TaskId,
     /// When the wait gives up (the call's timeout).
     pub deadline: Millis,
-    /// Creation time.
+    /// When the handle was opened (ms since the Unix epoch).
     pub created_at: Millis,
-    /// Last change.
+    /// When the handle last changed state (ms since the Unix epoch).
     pub updated_at: Millis,
     /// How long after creation the record is kept.
     pub ttl_ms: u64,
@@ -37,7 +37,7 @@ pub struct Operation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum OperationState {
-    /// Still waiting.
+    /// Still waiting for the task to finish or the deadline to pass.
     Working,
     /// Settled: the task finished, or the deadline passed (`finished: false`).
     Completed {

@@ -33,11 +33,12 @@ use super::time::Millis;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Reads.
+    /// Reads everything: tasks, events, slots, servers, metrics.
     Viewer,
-    /// Works tasks.
+    /// Works tasks: claims, heartbeats, completes, fails, resets failed ones; and
+    /// reads.
     Agent,
-    /// Everything.
+    /// Everything: executor tasks, cancel, delete, servers, tokens.
     Admin,
 }
 
@@ -122,7 +123,7 @@ pub struct AccessToken {
     #[schema(ignore)]
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
-    /// Creation time.
+    /// When the token was created (ms since the Unix epoch; RFC 3339 on the wire).
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,

@@ -44,7 +44,7 @@ impl RequestKind {
 /// another worker or another token is another request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RequestKey {
-    /// The request.
+    /// Which kind of request (a claim or a slot hold).
     pub kind: RequestKind,
     /// The access token (or JWT subject) that sent it; `None` without auth.
     pub owner: Option<String>,
@@ -85,7 +85,7 @@ pub struct RequestRecord {
     pub key: RequestKey,
     /// When it was first answered.
     pub at: Millis,
-    /// The answer.
+    /// What the first request was answered: the lease or the slot hold.
     pub answer: RequestAnswer,
 }
 

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::id::TaskId;
 use super::lease::Lease;
+use super::reservation::ReservationMode;
 use super::rfc3339;
 use super::time::Millis;
 
@@ -31,7 +32,7 @@ use super::time::Millis;
 pub enum TaskStatus {
     /// Waiting for dependencies.
     Blocked,
-    /// Claimable.
+    /// Claimable: every dependency is done.
     Ready,
     /// Held by a worker under a lease.
     Running,
@@ -94,7 +95,8 @@ impl fmt::Display for TaskStatus {
 /// A task record. The [`TaskRegistry`](crate::actors::registry) is its only writer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, schemars::JsonSchema)]
 pub struct Task {
-    /// Unique id.
+    /// The task's id, unique on the board (the caller's, or generated: `t-` and a
+    /// UUIDv7).
     pub id: TaskId,
     /// Short human title.
     pub title: String,
@@ -119,7 +121,7 @@ pub struct Task {
     /// Execution timeout of one attempt, in seconds.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
-    /// Lifecycle state.
+    /// Where the task is in its lifecycle.
     pub status: TaskStatus,
     /// Result reported on completion.
     #[serde(default)]
@@ -149,12 +151,12 @@ pub struct Task {
     #[schema(value_type = Option<String>, format = DateTime)]
     #[schemars(with = "Option<String>")]
     pub finished_at: Option<Millis>,
-    /// Creation time.
+    /// When the task was added (ms since the Unix epoch; RFC 3339 on the wire).
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[schemars(with = "String")]
     pub created_at: Millis,
-    /// Last change.
+    /// When the record last changed (ms since the Unix epoch; RFC 3339 on the wire).
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[schemars(with = "String")]
@@ -166,6 +168,23 @@ pub struct Task {
     /// (the dispatcher); agents' `claim_next` never hands it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<Box<Executor>>,
+    /// Repository-relative path patterns (globset globs, normalized) the
+    /// task will touch: no claim starts it while another holder's live
+    /// reservation (or a running task's paths) conflicts, and a claim
+    /// reserves them for its lease.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// How `paths` are held: `exclusive` (default) or `shared`.
+    #[serde(default, skip_serializing_if = "is_exclusive")]
+    pub paths_mode: ReservationMode,
+    /// At most `[concurrency] limits.<key>` running tasks share this key (a
+    /// key without a limit is unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_key: Option<String>,
+}
+
+fn is_exclusive(m: &ReservationMode) -> bool {
+    *m == ReservationMode::Exclusive
 }
 
 /// A downstream MCP tool call that runs a task (see the dispatcher).
@@ -220,6 +239,9 @@ impl Task {
             updated_at: 0,
             seq: 0,
             executor: None,
+            paths: Vec::new(),
+            paths_mode: ReservationMode::Exclusive,
+            concurrency_key: None,
         }
     }
 }
@@ -245,7 +267,7 @@ pub struct TaskSpec {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
-    /// Labels.
+    /// Labels a claim can filter on.
     #[serde(default)]
     pub tags: Vec<String>,
     /// Higher runs first (default 0).
@@ -263,6 +285,15 @@ pub struct TaskSpec {
     /// Run the task by calling a downstream MCP tool (baton's dispatcher claims it).
     #[serde(default)]
     pub executor: Option<Executor>,
+    /// Repo-relative globset globs it will touch (`src/api/**`): claims wait while others hold them.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// `exclusive` (default) or `shared`.
+    #[serde(default)]
+    pub paths_mode: Option<ReservationMode>,
+    /// At most `[concurrency] limits.<key>` running tasks share a key.
+    #[serde(default)]
+    pub concurrency_key: Option<String>,
 }
 
 #[cfg(test)]

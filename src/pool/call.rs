@@ -28,9 +28,10 @@ use super::server::{Admission, AdmitCall, CallFinished, CallOutcome, McpServer};
 use super::shared::{LiveRoute, PoolShared};
 use super::state::ServerState;
 use crate::core::breaker::Permit;
-use crate::error::code::ServiceError as _;
+use crate::error_code::ServiceError as _;
 
-/// Per-call options.
+/// How one gateway call may deviate from its server's defaults: retry on transport
+/// failure, per-attempt timeout (the default changes nothing).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallOptions {
     /// Whether the call may be retried after a transport failure; `None`

@@ -14,7 +14,7 @@ use crate::core::names::NameTable;
 pub struct GatewayTool {
     /// Gateway name, `<server>__<tool>` (see [`crate::core::names`]).
     pub name: String,
-    /// Server.
+    /// The downstream server's configured name (its key in `mcpServers`).
     pub server: String,
     /// The server's own name for the tool.
     pub tool: String,
@@ -38,7 +38,7 @@ pub struct GatewayPrompt {
     /// Gateway name, `<server>__<prompt>` (same rules as tools, see
     /// [`crate::core::names`], in a table of its own).
     pub name: String,
-    /// Server.
+    /// The downstream server's configured name (its key in `mcpServers`).
     pub server: String,
     /// The server's own name for the prompt.
     pub prompt: String,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rmcp::ErrorData;
 
 use crate::core::expand::ExpandError;
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::Millis;
 
 use super::state::ServerState;
@@ -267,7 +267,8 @@ pub enum SpecError {
 pub struct ServerIssue {
     /// The entry's name as written.
     pub name: String,
-    /// Why.
+    /// What is wrong with the entry (an unknown key, a missing `command` or `url`,
+    /// ...).
     pub error: SpecError,
 }
 

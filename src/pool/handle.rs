@@ -77,6 +77,21 @@ impl PoolHandle {
             .unwrap_or_default()
     }
 
+    /// The fencing of `server`'s tools: its `lease_required` tool patterns
+    /// and its `path_arguments` (tool → argument); empty for an unknown server.
+    pub fn fence(&self, server: &str) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
+        self.shared
+            .routes
+            .get(server)
+            .map(|r| {
+                (
+                    r.options.lease_required.clone(),
+                    r.options.path_arguments.clone(),
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// Entries of the server file that were not started, and why.
     pub fn issues(&self) -> Vec<ServerIssue> {
         self.shared.issues.clone()

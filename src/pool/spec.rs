@@ -58,7 +58,7 @@ pub enum Transport {
         /// Working directory (baton's when absent).
         cwd: Option<PathBuf>,
     },
-    /// Streamable HTTP.
+    /// Streamable HTTP at `url` (`type: "http"` in the server file).
     Http {
         /// Endpoint URL.
         url: String,
@@ -71,14 +71,14 @@ pub enum Transport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransportKind {
-    /// Child process.
+    /// A child process spoken to over stdin/stdout.
     Stdio,
-    /// Streamable HTTP.
+    /// Streamable HTTP at a URL.
     Http,
 }
 
 impl Transport {
-    /// Its kind.
+    /// Which kind of transport this is (`stdio` or `http`), for the status views.
     pub fn kind(&self) -> TransportKind {
         match self {
             Transport::Stdio { .. } => TransportKind::Stdio,
@@ -209,7 +209,7 @@ impl ServerSet {
             .collect()
     }
 
-    /// No servers.
+    /// A server file with no servers (the pool starts none).
     pub fn empty() -> Self {
         Self::default()
     }

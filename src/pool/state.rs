@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 pub enum ServerState {
     /// Being started (spawn or connect, `initialize`, `tools/list`).
     Starting,
-    /// Serving calls.
+    /// Serving calls: `initialize` and `tools/list` succeeded.
     Ready,
     /// Its connection ended; waiting out the restart delay or starting again.
     Restarting,
@@ -25,7 +25,8 @@ pub enum ServerState {
 }
 
 impl ServerState {
-    /// snake_case name.
+    /// The state's snake_case name (`ready`, `restarting`, ...), as shown in the status
+    /// views.
     pub fn as_str(self) -> &'static str {
         match self {
             ServerState::Starting => "starting",

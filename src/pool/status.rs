@@ -13,11 +13,11 @@ use crate::model::Millis;
 /// One server, for the admin surface.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ServerStatus {
-    /// Name.
+    /// The server's configured name (its key in `mcpServers`).
     pub name: String,
     /// `stdio` or `http` (absent for an invalid entry).
     pub transport: Option<TransportKind>,
-    /// Life-cycle state.
+    /// Where the server is in its life (`starting`, `ready`, `restarting`, ...).
     pub state: ServerState,
     /// Breaker state and counts.
     pub breaker: BreakerView,

@@ -69,11 +69,11 @@ pub enum ServeError {
         data_dir: PathBuf,
         /// What failed.
         #[source]
-        source: Box<crate::Error>,
+        source: Box<crate::error::Error>,
     },
     /// The follower's parts could not be built (its HTTP client).
     #[error(transparent)]
-    Follower(Box<crate::Error>),
+    Follower(Box<crate::error::Error>),
     /// `[storage] url` does not parse as a PostgreSQL URL.
     #[error(transparent)]
     Leadership(#[from] crate::store::leader::HaError),
@@ -101,7 +101,7 @@ pub enum ServeError {
     /// The runtime's last flush failed after a stop (a storage failure
     /// earlier refused writes; nothing unacknowledged was claimed written).
     #[error("baton shut down after a storage failure")]
-    Shutdown(#[source] Box<crate::Error>),
+    Shutdown(#[source] Box<crate::error::Error>),
     /// The runtime's shutdown (dispatcher, child processes, the store's
     /// last flush) took longer than `[server] shutdown_timeout_secs`.
     #[error("baton's shutdown did not finish within {0} s (server.shutdown_timeout_secs)")]

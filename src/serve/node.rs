@@ -18,8 +18,8 @@ use super::{Listening, ServeError, Stop};
 use crate::api::deadline::BodyDeadline;
 use crate::config::{Settings, StorageBackend};
 use crate::descriptors::{ConnectionCap, Role};
+use crate::runtime::Runtime;
 use crate::store::leader::Observer;
-use crate::Runtime;
 
 /// How a leader's time ended.
 enum Ended {

@@ -103,16 +103,16 @@ impl Follower {
     /// `allowed_origins`) and body limits (`[api] max_body_bytes`,
     /// `[server] body_read_timeout_secs`); no leader known yet.
     ///
-    /// Errors: [`crate::Error::Unavailable`] when the HTTP client cannot
+    /// Errors: [`crate::error::Error::Unavailable`] when the HTTP client cannot
     /// be built (no TLS roots).
-    pub fn new(settings: &Settings) -> Result<Arc<Self>, crate::Error> {
+    pub fn new(settings: &Settings) -> Result<Arc<Self>, crate::error::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|_| crate::Error::Unavailable("the follower's HTTP client"))?;
+            .map_err(|_| crate::error::Error::Unavailable("the follower's HTTP client"))?;
         Ok(Arc::new(Self {
             leader: RwLock::new((None, tokio_util::sync::CancellationToken::new())),
             http,

@@ -12,7 +12,7 @@
 //! its latest lease expiry) and the task count.
 //!
 //! ```text
-//! {"format":"baton-backup","version":3,"created_at":"2026-12-02T03:40:00Z","baton":"0.1.0","last_event_id":42,"events_pruned_through":0}
+//! {"format":"baton-backup","version":5,"created_at":"2026-12-02T03:40:00Z","baton":"0.1.0","last_event_id":42,"events_pruned_through":0}
 //! {"meta":{"name":"lease_ceiling","value":2049}}
 //! {"token":{"name":"alice",...}}
 //! {"slot":{"slot":1,"worker":"w1",...}}
@@ -21,6 +21,7 @@
 //! {"receipt":{"message":3,"worker":"w2","read_at":1796182740000,"acked_at":null}}
 //! {"operation":{...}}
 //! {"gateway_name":{"kind":"tool","name":"fs__read","server":"fs","target":"read"}}
+//! {"reservation":{"id":"res-…","worker":"alice","patterns":["src/api/**"],...}}
 //! {"task":{"id":"build","title":"Build",...}}
 //! {"context":{"task":"build","key":"notes","value":{...}}}
 //! {"event":{"id":1,"kind":"task_added",...}}
@@ -39,11 +40,11 @@
 //! `baton restore`), which refuses a store that already holds a board.
 //!
 //! Versions: **1** had no `gateway_name` lines; **2** adds them; **3** adds
-//! `request` lines; **4** (this baton) adds `message` and `receipt` lines.
-//! An older backup still restores (its board simply has no gateway names
-//! yet: they are handed out again as the servers list their tools; no
-//! remembered requests: a retry of a claim from before the backup is a new
-//! claim; and no messages).
+//! `request` lines; **4** adds `reservation` lines; **5** (this baton) adds
+//! `message` and `receipt` lines. An older backup still restores (its board
+//! simply has no gateway names yet: they are handed out again as the servers
+//! list their tools; no remembered requests: a retry of a claim from before
+//! the backup is a new claim; no reservations; and no messages).
 //!
 //! Every line is serialized through one function, `backup_line`, whose
 //! failure fails the backup with a typed error: a backup never carries an
@@ -59,12 +60,12 @@ use super::error::StoreError;
 use super::keys::{
     decode, encode, key, last_event_in, read_meta, scan_prefix_in, task_event_key, SlotRecord,
     CONTEXT, EVENT, EVENTS_PRUNED_META, GATEWAY_NAME, MESSAGE, META, OPERATION, RECEIPT, REQUEST,
-    SLOT, TASK, TASK_COUNT_META, TOKEN,
+    RESERVATION, SLOT, TASK, TASK_COUNT_META, TOKEN,
 };
 use super::leases::{lease_index_entry, with_renewal, LEASE_INDEX_META, LEASE_INDEX_VERSION};
 use crate::model::{
-    AccessToken, Event, EventKind, GatewayName, Message, Operation, Receipt, RequestRecord, Task,
-    TaskId,
+    AccessToken, Event, EventKind, GatewayName, Message, Operation, Receipt, RequestRecord,
+    Reservation, Task, TaskId,
 };
 
 /// `format` of every backup's header line.
@@ -78,13 +79,14 @@ pub const BACKUP_FORMAT: &str = "baton-backup";
 /// | 1 | the first format |
 /// | 2 | `gateway_name` lines: gateway names handed out |
 /// | 3 | `request` lines: remembered answers of requests with an idempotency key |
-/// | 4 | `message` and `receipt` lines: messages between workers, and who read and acknowledged them |
-pub const BACKUP_VERSION: u32 = 4;
+/// | 4 | `reservation` lines: path reservations |
+/// | 5 | `message` and `receipt` lines: messages between workers, and who read and acknowledged them |
+pub const BACKUP_VERSION: u32 = 5;
 
 /// The first line of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupHeader {
-    /// Always [`BACKUP_FORMAT`].
+    /// The format tag, always [`BACKUP_FORMAT`]; restore refuses another.
     pub format: String,
     /// [`BACKUP_VERSION`] of the writer.
     pub version: u32,
@@ -134,14 +136,16 @@ pub enum BackupRecord {
     /// A remembered request (since format version 3): the first answer to a claim
     /// sent with a `request_id`, kept while its lease or hold lasts.
     Request(RequestRecord),
-    /// A message (since format version 4).
+    /// A message (since format version 5).
     Message(Box<Message>),
-    /// A worker's receipt of a message (since format version 4).
+    /// A worker's receipt of a message (since format version 5).
     Receipt(Receipt),
     /// An MCP task handle.
     Operation(Operation),
     /// A gateway name handed out (since version 2).
     GatewayName(GatewayName),
+    /// A path reservation (since version 4).
+    Reservation(Reservation),
     /// A task, with its latest lease expiry.
     Task(Box<Task>),
     /// One context value of a task.
@@ -165,9 +169,9 @@ pub enum BackupRecord {
 /// What a restore loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RestoreSummary {
-    /// Task records.
+    /// How many task records were loaded.
     pub tasks: u64,
-    /// Audit events.
+    /// How many audit events were loaded.
     pub events: u64,
     /// Every other record (counters, tokens, slots, handles, gateway names,
     /// context values).
@@ -330,6 +334,9 @@ pub(super) fn export(
     each!(GATEWAY_NAME, |k, v| BackupRecord::GatewayName(decode(
         &k, &v
     )?));
+    each!(RESERVATION, |k, v| BackupRecord::Reservation(decode(
+        &k, &v
+    )?));
     each!(TASK, |k, v| BackupRecord::Task(Box::new(with_renewal(
         snapshot,
         decode(&k, &v)?
@@ -370,7 +377,7 @@ fn backup_line(what: &[u8], value: &impl Serialize) -> Result<String, StoreError
 }
 
 /// Load a backup into the store `db`, which must be empty: no task, event,
-/// slot, context, handle, token or gateway name ([`BackupError::NotEmpty`] otherwise).
+/// slot, context, handle, reservation, token or gateway name ([`BackupError::NotEmpty`] otherwise).
 /// The whole file is checked and written in one write transaction,
 /// committed only after the `end` line checked out, so a refused or failed
 /// restore leaves the store as empty as it was. The derived data (per-task
@@ -385,6 +392,7 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
             (SLOT, "slot holds"),
             (CONTEXT, "context values"),
             (OPERATION, "task handles"),
+            (RESERVATION, "reservations"),
             (TOKEN, "access tokens"),
             (GATEWAY_NAME, "gateway names"),
             (REQUEST, "remembered requests"),
@@ -420,6 +428,7 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
                     BackupRecord::Message(m) => batch.put_message(&m),
                     BackupRecord::Receipt(r) => batch.put_receipt(&r),
                     BackupRecord::GatewayName(n) => batch.put_gateway_name(&n),
+                    BackupRecord::Reservation(r) => batch.put_reservation(&r),
                     BackupRecord::Task(task) => {
                         summary.tasks += 1;
                         put(key(TASK, task.id.as_str().as_bytes()), encode(&task))?;
@@ -547,6 +556,19 @@ mod tests {
         .unwrap();
         assert_eq!(h.last_event_id, 3);
         assert_eq!(seen.len(), 2);
+    }
+
+    /// A version-1 backup (written before reservations existed) still restores.
+    #[test]
+    fn an_older_version_still_reads() {
+        let mut old = BackupHeader::new(0, 0);
+        old.version = 1;
+        let h = read_backup(
+            file(&[serde_json::to_string(&old).unwrap(), meta(1), end(1)]),
+            |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(h.version, 1);
     }
 
     #[test]

@@ -3,15 +3,17 @@
 //! returns for it, and the [`Published`] event live subscribers get once
 //! its commit is durable.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use super::keys::{
     context_key, encode, gateway_name_key, key, message_key, receipt_key, receipt_key_of,
-    request_key, SlotRecord, META, OPERATION, RENEWAL, SLOT, TASK, TOKEN,
+    request_key, SlotRecord, META, OPERATION, RENEWAL, RESERVATION, SLOT, TASK, TOKEN,
 };
 use crate::model::{
     AccessToken, Event, GatewayKind, GatewayName, Message, Millis, Operation, Receipt, RequestKey,
-    RequestRecord, Task, TaskId,
+    RequestRecord, Reservation, Task, TaskId,
 };
 
 /// Proof that a commit was applied; wait on it with
@@ -22,6 +24,8 @@ pub struct Ticket(pub u64);
 
 /// An event as published to live subscribers (SSE): the audit event, the
 /// task's state right after it, and the commit to wait on before showing it.
+/// One `Arc<Published>` goes to every subscriber; its wire form is encoded
+/// once and shared ([`Published::encoded_with`]).
 #[derive(Debug, Clone)]
 pub struct Published {
     /// The audit event, with its id.
@@ -30,6 +34,29 @@ pub struct Published {
     pub task: Option<Arc<Task>>,
     /// Commit that made it; send only once durable.
     pub ticket: Ticket,
+    /// The event as the event stream sends it, encoded by the first
+    /// subscriber that needed it.
+    encoded: OnceLock<Bytes>,
+}
+
+impl Published {
+    /// An event to publish, not encoded yet.
+    pub(super) fn new(event: Event, task: Option<Arc<Task>>, ticket: Ticket) -> Self {
+        Self {
+            event,
+            task,
+            ticket,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The event's wire form: `encode(self)` the first time, the same bytes
+    /// (a reference-counted clone, never a copy) on every later call. With
+    /// 1,000 subscribers an event is serialized once, not 1,000 times. Every
+    /// caller must pass the same encoding (there is one: the SSE frame).
+    pub fn encoded_with(&self, encode: impl FnOnce(&Published) -> Bytes) -> Bytes {
+        self.encoded.get_or_init(|| encode(self)).clone()
+    }
 }
 
 /// A set of writes applied atomically by [`Store::commit`](super::Store::commit).
@@ -147,6 +174,16 @@ impl WriteBatch {
     /// Remove an MCP task-handle record.
     pub fn remove_operation(&mut self, id: &str) {
         self.remove(key(OPERATION, id.as_bytes()));
+    }
+
+    /// Write a path reservation record.
+    pub fn put_reservation(&mut self, res: &Reservation) {
+        self.insert(key(RESERVATION, res.id.as_bytes()), encode(res));
+    }
+
+    /// Remove a path reservation record.
+    pub fn remove_reservation(&mut self, id: &str) {
+        self.remove(key(RESERVATION, id.as_bytes()));
     }
 
     /// Write an access token record.

@@ -69,7 +69,8 @@ pub(super) struct GroupCommit {
     /// Where the next [`WriteBatch::prune_events`] pass starts (in memory:
     /// after a restart the first pass starts from the oldest event again).
     pub(super) prune_cursor: AtomicU64,
-    #[cfg(test)]
+    /// Fault injection (unit tests, and [`Store::fail_next_flush`](super::Store::fail_next_flush)
+    /// for integration tests): idle unless a test arms it.
     pub(super) faults: faults::Faults,
 }
 
@@ -96,7 +97,6 @@ impl GroupCommit {
             flushes: AtomicU64::new(0),
             pruned_through: AtomicU64::new(pruned_through),
             prune_cursor: AtomicU64::new(0),
-            #[cfg(test)]
             faults: faults::Faults::default(),
         }
     }
@@ -164,7 +164,6 @@ fn committer_loop(db: &dyn Engine, gc: &GroupCommit, mut next_event: u64) {
             std::mem::take(&mut q.items)
         };
         let last = items.last().map_or(0, |p| p.ticket);
-        #[cfg(test)]
         gc.faults.before_apply();
         let live = gc.events_tx.receiver_count() > 0;
         let mut published = Vec::new();
@@ -182,7 +181,6 @@ fn committer_loop(db: &dyn Engine, gc: &GroupCommit, mut next_event: u64) {
                 // from here on a failure leaves the outcome of the group
                 // unknown: a commit that fails may still have reached the disk
                 gc.applied.store(last, Ordering::SeqCst);
-                #[cfg(test)]
                 gc.faults
                     .after_apply()
                     .map_err(|e| StoreError::Engine(redb::Error::Io(e)))?;
@@ -281,11 +279,7 @@ fn apply_group(
                     t.insert(k.as_slice(), v.as_slice())?;
                 }
                 if live {
-                    published.push(Published {
-                        event,
-                        task,
-                        ticket: Ticket(ticket),
-                    });
+                    published.push(Published::new(event, task, Ticket(ticket)));
                 }
             }
         }
@@ -439,9 +433,9 @@ fn expand_prune_events(
     Ok((top, next))
 }
 
-/// Fault injection for the committer's unit tests: a panic, a failed
-/// flush, and a gate that holds the committer between apply and flush.
-#[cfg(test)]
+/// Fault injection for tests: a panic, a failed flush, and a gate that
+/// holds the committer between apply and flush. Idle (two atomic loads and
+/// an uncontended lock per commit group) unless a test arms one.
 pub(super) mod faults {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc::{Receiver, Sender};

@@ -91,13 +91,13 @@ pub enum StoreError {
     },
 }
 
-impl crate::error::code::ServiceError for StoreError {
+impl crate::error_code::ServiceError for StoreError {
     /// `unavailable` once closed; `storage_unavailable` when a write could
     /// not be made durable or the store cannot be reached (the disk, the
     /// database, the leadership); `storage_error` for corrupt values and
     /// engine bugs.
-    fn error_code(&self) -> crate::error::code::ErrorCode {
-        use crate::error::code::ErrorCode;
+    fn error_code(&self) -> crate::error_code::ErrorCode {
+        use crate::error_code::ErrorCode;
         match self {
             StoreError::Closed => ErrorCode::Unavailable,
             StoreError::FlushFailed(_)

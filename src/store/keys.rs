@@ -20,6 +20,7 @@
 //! | `h/` | task id | lease id, `expires_at`, renewal time (u64 BE each): the last heartbeat of a running lease |
 //! | `g/` | `t/` or `p/` (tool, prompt), gateway name | [`GatewayName`]: a gateway name handed out, kept until its server leaves the server file |
 //! | `q/` | request kind, `/`, JSON `[owner, worker, request_id]` | [`RequestRecord`] (the first answer to a request with an idempotency key, kept while its lease or slot hold lasts) |
+//! | `r/` | reservation id | [`Reservation`] (path reservations; a lease-bound one is removed in the commit that ends its lease) |
 //! | `n/` | message id (u64 BE) | [`Message`] (messages between workers, tasks and operators; `m/message_ceiling` is the highest id handed out) |
 //! | `y/` | message id (u64 BE), worker | [`Receipt`] (when that worker read and acknowledged that message) |
 //!
@@ -34,7 +35,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use super::engine::{Entries, Entry, KvRead};
 use super::error::StoreError;
 #[cfg(doc)]
-use crate::model::{AccessToken, Event, GatewayName, Message, Operation, RequestRecord, Task};
+use crate::model::{
+    AccessToken, Event, GatewayName, Message, Operation, RequestRecord, Reservation, Task,
+};
 use crate::model::{GatewayKind, Millis, Receipt, RequestKey, TaskId};
 
 /// Version byte in front of every stored value.
@@ -52,6 +55,7 @@ pub(super) const TOKEN: &[u8] = b"k/";
 pub(super) const LEASE: &[u8] = b"l/";
 pub(super) const GATEWAY_NAME: &[u8] = b"g/";
 pub(super) const REQUEST: &[u8] = b"q/";
+pub(super) const RESERVATION: &[u8] = b"r/";
 pub(super) const MESSAGE: &[u8] = b"n/";
 pub(super) const RECEIPT: &[u8] = b"y/";
 
@@ -71,7 +75,7 @@ pub(super) const TASK_COUNT_META: &str = "task_count";
 /// from their task's lease instead).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotRecord {
-    /// Slot number.
+    /// The slot number (`0..slots`) held.
     pub slot: u32,
     /// Holder; empty for an anonymous hold not yet adopted by a worker.
     pub worker: String,

@@ -51,7 +51,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    AccessToken, Event, GatewayName, Message, Operation, Receipt, RequestRecord, Task, TaskId,
+    AccessToken, Event, GatewayName, Message, Operation, Receipt, RequestRecord, Reservation, Task,
+    TaskId,
 };
 
 pub mod backup;
@@ -83,7 +84,7 @@ use engine::redb::RedbEngine;
 use engine::{Engine, Snapshot};
 use keys::{
     get_in, last_event_in, message_key, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, MESSAGE,
-    OPERATION, RECEIPT, REQUEST, SLOT, TASK_COUNT_META, TOKEN,
+    OPERATION, RECEIPT, REQUEST, RESERVATION, SLOT, TASK_COUNT_META, TOKEN,
 };
 use leases::index_leases;
 use sled_import::migrate_from_sled;
@@ -330,6 +331,25 @@ impl Store {
         self.wait_durable(t).await
     }
 
+    /// The barrier a read of the store passes before it is shown:
+    /// [`Store::barrier`] while the store works. Once it has failed, this
+    /// resolves at once: nothing becomes durable any more, and a snapshot
+    /// shows only transactions the engine committed before the failure (the
+    /// group whose flush failed, and everything refused after it, are never
+    /// in one), which is what a restart shows. So reads of the store keep
+    /// answering after a failure; only writes are refused.
+    ///
+    /// Not for reads of memory the actors keep beside the store: that may
+    /// hold changes that never became durable (see [`Store::is_failed`]).
+    ///
+    /// Errors: as [`Store::barrier`], never once the store has failed.
+    pub async fn read_barrier(&self) -> Result<(), StoreError> {
+        match self.barrier().await {
+            Err(_) if self.is_failed() => Ok(()),
+            done => done,
+        }
+    }
+
     /// Number of flushes performed (for metrics).
     pub fn flush_count(&self) -> u64 {
         self.gc.flushes.load(Ordering::Relaxed)
@@ -366,6 +386,17 @@ impl Store {
         self.gc.durable_tx.send_replace(u64::MAX);
         // as after a crash, the directory can be opened again at once
         self.db.release();
+    }
+
+    /// Fault injection for tests (the in-process equivalent of a disk that
+    /// fills up): the next commit group is applied and then its commit
+    /// fails as `ENOSPC` would, so its writers are told the outcome is
+    /// unknown and the store fails (refusing every later write). The engine
+    /// drops the group's transaction: it is not stored. Never call it
+    /// outside a test.
+    #[doc(hidden)]
+    pub fn fail_next_flush(&self) {
+        self.gc.faults.fail_flush.store(true, Ordering::SeqCst);
     }
 
     /// Stop taking commits, let the committer apply and commit everything
@@ -526,6 +557,12 @@ impl Store {
     /// Every MCP task-handle record.
     pub fn load_operations(&self) -> Result<Vec<Operation>, StoreError> {
         self.scan(OPERATION)
+    }
+
+    /// Every path reservation record (lease-bound ones included: the
+    /// registry drops any whose lease is not the task's current one).
+    pub fn load_reservations(&self) -> Result<Vec<Reservation>, StoreError> {
+        self.scan(RESERVATION)
     }
 
     /// Every access token record.

@@ -347,3 +347,19 @@ pub async fn mcp_session(http: &reqwest::Client, root: &str, protocol: &str) -> 
     assert_eq!(res.status(), 202, "notifications/initialized");
     id
 }
+
+impl TestServer {
+    /// Stop a server whose store has failed (its shutdown then reports that
+    /// failure, which such a test expects) and hand back the guard of its
+    /// temporary data directory, so another server can start on the same
+    /// directory as a restart would.
+    pub async fn stop_failed(self) -> Option<tempfile::TempDir> {
+        self.handle.stop(true).await;
+        let closed = self.runtime.shutdown().await;
+        assert!(
+            closed.is_err(),
+            "the store had failed, so its close says so"
+        );
+        self._dir
+    }
+}

@@ -12,11 +12,14 @@ use actix::prelude::*;
 
 use super::commit::Resolutions;
 use super::messages::{ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, ListReady};
+use super::paths::Blocker;
 use super::{done, Fut, Reply, TaskRegistry};
 use crate::actors::slots::{AcquireSlot, BindSlot, TaskEnded};
+use crate::core::reservations::ReservationError;
 use crate::core::table::{Claimant, Effects};
+use crate::error::Error;
 use crate::model::{
-    Lease, Principal, RequestAnswer, RequestKey, RequestKind, RequestRecord, TaskId,
+    Lease, Principal, RequestAnswer, RequestKey, RequestKind, RequestRecord, Task, TaskId,
 };
 
 impl TaskRegistry {
@@ -113,6 +116,9 @@ impl TaskRegistry {
                     },
                 });
             }
+            // the task's declared paths are its lease's, in this same commit
+            act.reserve_for_lease(&lease, now);
+            act.lapsed_leases.remove(&lease.worker);
             // a claim ends no lease: nothing else to wait for
             let (ticket, _) = act.commit(fx, Resolutions::default(), now, ctx)?;
             if slot_held {
@@ -124,6 +130,32 @@ impl TaskRegistry {
                 ticket: Some(ticket),
             })
         }))
+    }
+}
+
+impl TaskRegistry {
+    /// Refuse a claim of the named task while its paths are reserved by
+    /// another holder (`paths_reserved`) or its concurrency key is at its
+    /// limit (`concurrency_limit`).
+    fn check_startable(&mut self, id: &TaskId, worker: &str) -> Result<(), Error> {
+        let now = self.clock.now();
+        let Some(task) = self.table.get(id).cloned() else {
+            return Ok(());
+        };
+        Err(match self.blocker(&task, worker, now) {
+            None => return Ok(()),
+            Some(Blocker::Paths(c)) => ReservationError::PathsReserved {
+                task: id.clone(),
+                conflict: Box::new(c),
+            },
+            Some(Blocker::Key { key, limit }) => ReservationError::ConcurrencyLimit {
+                task: id.clone(),
+                key,
+                limit,
+            },
+            Some(Blocker::Behind(_)) => return Ok(()),
+        }
+        .into())
     }
 }
 
@@ -139,7 +171,10 @@ impl Handler<ClaimNext> for TaskRegistry {
         if let Some(lease) = key.as_ref().and_then(|k| self.remembered(k)) {
             return done(self.again(lease).map(Some));
         }
-        let Some(id) = self.table.peek_ready(&msg.tags).cloned() else {
+        let now = self.clock.now();
+        let tags = msg.tags;
+        let wanted = |t: &Task| t.executor.is_none() && t.has_tags(&tags);
+        let Some(id) = self.pick(wanted, &msg.worker, now) else {
             return done(Ok(None));
         };
         let ttl = self.ttl_ms();
@@ -151,13 +186,16 @@ impl Handler<ClaimNext> for TaskRegistry {
 impl Handler<ClaimNextExecutor> for TaskRegistry {
     type Result = Reply<Option<Claimed>>;
     fn handle(&mut self, msg: ClaimNextExecutor, _: &mut Context<Self>) -> Self::Result {
-        let pick = self.table.peek_ready_where(|t| {
+        let now = self.clock.now();
+        let wanted = |t: &Task| {
             t.executor
                 .as_ref()
                 .is_some_and(|e| !msg.blocked.contains(&e.server))
                 && !msg.exclude.contains(&t.id)
-        });
-        let Some(id) = pick.cloned() else {
+        };
+        // every executor task is a holder of its own: the dispatcher's one
+        // worker name must not let two of them run over the same paths
+        let Some(id) = self.pick(wanted, "", now) else {
             return done(Ok(None));
         };
         let ttl = self.ttl_ms();
@@ -175,6 +213,9 @@ impl Handler<ClaimTask> for TaskRegistry {
         }
         if let Err(e) = self.table.check_claimable(&msg.id) {
             return done(Err(e.into()));
+        }
+        if let Err(e) = self.check_startable(&msg.id, &msg.worker) {
+            return done(Err(e));
         }
         let ttl = msg.ttl_ms.unwrap_or_else(|| self.ttl_ms());
         AtomicResponse::new(self.claim_into_slot(

@@ -135,6 +135,8 @@ impl TaskRegistry {
                 .and_then(|id| snapshots.get(id).cloned());
             batch.put_event(ev, snap);
         }
+        // a lease's reservations end in the commit that ends the lease
+        self.reservations_into(&mut batch, &fx.leases_ended, &fx.leases_renewed);
         let next_lease = self.table.next_lease_id();
         let new_ceiling = (next_lease > self.lease_ceiling).then(|| next_lease + LEASE_BLOCK);
         if let Some(c) = new_ceiling {
@@ -145,7 +147,11 @@ impl TaskRegistry {
             self.lease_ceiling = c;
         }
         let mut waits = Vec::new();
+        for lease in &fx.leases_started {
+            self.count_key(&lease.task_id, true);
+        }
         for lease in &fx.leases_ended {
+            self.count_key(&lease.task_id, false);
             let ended = TaskEnded {
                 slot: lease.slot,
                 task: lease.task_id.clone(),

@@ -23,6 +23,10 @@ impl TaskRegistry {
         let mut fx = Effects::default();
         for (id, lease_id) in expired {
             tracing::info!(task = %id, lease_id, "lease expired");
+            if let Some(l) = self.table.get(&id).and_then(|t| t.lease.as_deref()) {
+                self.lapsed_leases
+                    .insert(l.worker.clone(), (id.clone(), l.expires_at));
+            }
             self.table
                 .expire(&id, lease_id, "lease expired".into(), now, &mut fx);
         }
@@ -31,6 +35,7 @@ impl TaskRegistry {
 
     pub(super) fn sweep(&mut self, ctx: &mut Context<Self>) {
         let now = self.clock.now();
+        self.sweep_reservations(now);
         if let Some(fx) = self.expire_lapsed(now) {
             // Run it as an atomic step of our own: nothing else interleaves.
             ctx.wait(log_failure(self.finish(fx, now, |_, _| Ok(()))));

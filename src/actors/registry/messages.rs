@@ -41,9 +41,11 @@ pub struct AddTasks {
 pub struct ClaimNext {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Claiming worker.
+    /// The claiming worker's name (free text; the `X-Baton-Worker` header or the tool
+    /// argument), recorded in the lease.
     pub worker: String,
-    /// Required tags.
+    /// Tags the task must all carry (empty: any task); compared exactly,
+    /// case-sensitive.
     pub tags: Vec<String>,
     /// Explicit slot the worker holds (otherwise a free one is taken).
     pub slot: Option<u32>,
@@ -76,9 +78,10 @@ pub struct ClaimNextExecutor {
 pub struct ClaimTask {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The task to claim; it must be `ready` (or already held by this worker, see
+    /// above).
     pub id: TaskId,
-    /// Claiming worker.
+    /// The claiming worker's name, recorded in the lease.
     pub worker: String,
     /// Explicit slot the worker holds (otherwise a free one is taken).
     pub slot: Option<u32>,
@@ -94,7 +97,8 @@ pub struct ClaimTask {
 pub struct Claimed {
     /// The task, now running.
     pub task: Task,
-    /// Its lease.
+    /// The lease the claim made (or, on a repeated request, the one it already held):
+    /// its `lease_id` fences every later update.
     pub lease: Lease,
     /// Commit to wait on; `None` when the claim repeats an earlier answer
     /// (nothing was written, but what it repeats may still be on its way
@@ -114,9 +118,10 @@ pub struct ListReady;
 pub struct Heartbeat {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The running task whose lease to extend.
     pub id: TaskId,
-    /// Lease held.
+    /// The lease the caller holds (its id, or the worker's name for a compat lease); a
+    /// stale one is refused.
     pub lease: LeaseRef,
     /// TTL override in milliseconds (compat routes).
     pub ttl_ms: Option<u64>,
@@ -128,11 +133,13 @@ pub struct Heartbeat {
 pub struct Complete {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The running task to complete.
     pub id: TaskId,
-    /// Lease held.
+    /// The lease the caller holds (its id, or the worker's name for a compat lease); a
+    /// stale one is refused.
     pub lease: LeaseRef,
-    /// Result.
+    /// The task's result as JSON, stored as its `output` (bounded by
+    /// `tasks.max_payload_bytes` serialized); `None` stores none.
     pub output: Option<serde_json::Value>,
 }
 
@@ -142,9 +149,10 @@ pub struct Complete {
 pub struct Fail {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The running task whose attempt failed.
     pub id: TaskId,
-    /// Lease held.
+    /// The lease the caller holds (its id, or the worker's name for a compat lease); a
+    /// stale one is refused.
     pub lease: LeaseRef,
     /// What went wrong.
     pub error: String,
@@ -158,9 +166,10 @@ pub struct Fail {
 pub struct Release {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The running task to give back.
     pub id: TaskId,
-    /// Lease held.
+    /// The lease the caller holds (its id, or the worker's name for a compat lease); a
+    /// stale one is refused.
     pub lease: LeaseRef,
 }
 
@@ -170,9 +179,10 @@ pub struct Release {
 pub struct Cancel {
     /// Who asks (stamped on the audit events; checked against lease owners).
     pub actor: Principal,
-    /// Task.
+    /// The task to cancel; a task already done, failed or cancelled is refused.
     pub id: TaskId,
-    /// Why.
+    /// Why, as the caller says it: recorded on the `task_cancelled` event and on
+    /// dependents cancelled with it.
     pub reason: Option<String>,
 }
 
@@ -203,7 +213,7 @@ pub struct SweepLeases;
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Ticket, Error>")]
 pub struct DeleteTask {
-    /// Task.
+    /// The terminal task to delete.
     pub id: TaskId,
     /// Who asked (stamped on the `task_deleted` event).
     pub actor: Principal,
@@ -223,7 +233,7 @@ pub struct OpenOperation {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Operation, Error>")]
 pub struct GetOperation {
-    /// Handle id.
+    /// The handle's id (`op-<uuid>`, as [`OpenOperation`] recorded it).
     pub id: String,
 }
 
@@ -231,7 +241,7 @@ pub struct GetOperation {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Operation, Option<Ticket>), Error>")]
 pub struct SettleOperation {
-    /// Handle id.
+    /// The handle's id (`op-<uuid>`, as [`OpenOperation`] recorded it).
     pub id: String,
     /// The task as it was seen.
     pub task: Task,
@@ -243,7 +253,7 @@ pub struct SettleOperation {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(Operation, Option<Ticket>), Error>")]
 pub struct CancelOperation {
-    /// Handle id.
+    /// The handle's id (`op-<uuid>`, as [`OpenOperation`] recorded it).
     pub id: String,
 }
 
@@ -255,7 +265,7 @@ pub struct CancelOperation {
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<TaskId>")]
 pub struct TasksHeldBy {
-    /// The worker.
+    /// The worker whose running tasks are asked for.
     pub worker: String,
 }
 
@@ -264,7 +274,7 @@ pub struct TasksHeldBy {
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<Option<TaskState>>")]
 pub struct TaskStates {
-    /// The tasks.
+    /// The tasks asked about, answered in this order.
     pub ids: Vec<TaskId>,
 }
 

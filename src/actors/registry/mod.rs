@@ -1,7 +1,10 @@
 //! `TaskRegistry`: the only writer of task state.
 //!
 //! State: a [`TaskTable`] (records, ready queue, lease expiries), the live
-//! [`TaskContext`] of every running task, and the `t/` key space of the store.
+//! [`TaskContext`] of every running task, the live path reservations (the
+//! `r/` key space; `reservations.rs`), and the `t/` key space of the store.
+//! Every claim path checks paths and concurrency keys in one place
+//! (`paths.rs`).
 //! Messages: [`AddTasks`], [`ClaimNext`], [`ClaimTask`], [`Heartbeat`],
 //! [`Complete`], [`Fail`], [`Release`], [`Cancel`], [`Reset`], [`ListReady`],
 //! [`SweepLeases`] from the edges; [`DeadlineExceeded`] from task contexts; a
@@ -41,8 +44,12 @@
 //! | `retention.rs` | the retention timer, [`DeleteTask`] |
 //! | `operations.rs` | the MCP task handles |
 //! | `holders.rs` | [`TasksHeldBy`], [`TaskStates`]: what the mailbox asks |
+//! | `paths.rs` | the one claim check: paths and concurrency keys, no starvation |
+//! | `reservations.rs` | path reservations: messages, lease ties, the gateway's fence |
 
 use std::collections::{HashMap, HashSet};
+
+use crate::core::reservations::ReservationTable;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +77,8 @@ mod expiry;
 mod holders;
 mod messages;
 mod operations;
+mod paths;
+mod reservations;
 mod retention;
 #[cfg(test)]
 mod tests;
@@ -80,6 +89,10 @@ pub use messages::{
     AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask, Claimed, Complete,
     DeleteTask, Fail, GetOperation, Heartbeat, ListReady, OpenOperation, Release, Reset,
     SettleOperation, SweepLeases, TaskState, TaskStates, TasksHeldBy,
+};
+pub use reservations::{
+    CheckFence, CheckPaths, ListReservations, ReleasePaths, RenewReservation, ReservePaths,
+    WhyWaiting, MAX_RESERVATION_TTL_SECS,
 };
 
 type Reply<T> = AtomicResponse<TaskRegistry, Result<T, Error>>;
@@ -122,6 +135,17 @@ pub struct TaskRegistry {
     /// Changes of remembered requests for the next commit to write:
     /// a record to put, or (`None`) a key to remove.
     request_writes: Vec<(RequestKey, Option<RequestRecord>)>,
+    /// The live path reservations (the `r/` key space; see `reservations.rs`).
+    reservations: ReservationTable,
+    /// Reservations claims made, written by the next commit.
+    pending_reservations: Vec<crate::model::Reservation>,
+    /// Compiled `paths` of tasks.
+    path_cache: paths::PathCache,
+    /// Running tasks per concurrency key.
+    running_keys: HashMap<String, u32>,
+    /// The last lease of each worker that lapsed (task, when), until its
+    /// next claim: the gateway's fence says `stale_lease` for it.
+    lapsed_leases: HashMap<String, (TaskId, crate::model::Millis)>,
 }
 
 impl TaskRegistry {
@@ -160,6 +184,11 @@ impl TaskRegistry {
             in_held_slot: HashSet::new(),
             requests: RequestTable::new(),
             request_writes: Vec::new(),
+            reservations: ReservationTable::new(),
+            pending_reservations: Vec::new(),
+            path_cache: paths::PathCache::default(),
+            running_keys: HashMap::new(),
+            lapsed_leases: HashMap::new(),
         }
     }
 
@@ -291,6 +320,7 @@ impl Actor for TaskRegistry {
             .collect();
         for lease in &running {
             self.spawn_context(lease, ctx);
+            self.count_key(&lease.task_id, true);
         }
         self.view.set_counts(self.table.counts());
         let every = Duration::from_millis(self.settings.leases.sweep_interval_ms);

@@ -32,11 +32,11 @@ pub use error::GraphError;
 pub enum NodeState {
     /// Not finished (blocked, ready or running).
     Pending,
-    /// Finished successfully.
+    /// Finished successfully: counts as met for its dependents.
     Done,
     /// Failed (itself or by cascade).
     Failed,
-    /// Cancelled.
+    /// Cancelled: its pending dependents are cancelled with it.
     Cancelled,
 }
 

@@ -119,6 +119,67 @@ fn cycle_in_batch_is_rejected_and_graph_unchanged() {
 }
 
 #[test]
+fn the_error_for_a_10000_task_cycle_is_short_and_names_its_length_and_ends() {
+    // t0 depends on t9999, every other ti on t(i-1): one cycle through all
+    let n = 10_000;
+    let batch: Vec<_> = (0..n)
+        .map(|i| {
+            let dep = if i == 0 { n - 1 } else { i - 1 };
+            (id(&format!("t{i}")), vec![id(&format!("t{dep}"))])
+        })
+        .collect();
+    let err = DependencyGraph::new().insert(&batch).unwrap_err();
+    let GraphError::Cycle { path } = &err else {
+        panic!("expected a cycle, got {err:?}");
+    };
+    assert_eq!(path.len(), n + 1, "the error keeps the whole path");
+    let msg = err.to_string();
+    assert!(msg.len() < 1024, "{} bytes: {msg}", msg.len());
+    assert!(
+        msg.starts_with("dependency cycle of 10000 tasks: "),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("… {} more …", n - 8)), "{msg}");
+    let shown: Vec<&str> = msg["dependency cycle of 10000 tasks: ".len()..]
+        .split(" -> ")
+        .filter(|s| !s.starts_with('…'))
+        .collect();
+    let ends: Vec<&str> = path[..4]
+        .iter()
+        .chain(&path[path.len() - 5..])
+        .map(TaskId::as_str)
+        .collect();
+    assert_eq!(
+        shown, ends,
+        "the first four and the last five ids (back to the first)"
+    );
+}
+
+#[test]
+fn a_short_cycle_is_listed_in_full_and_long_ids_are_cut() {
+    let err = DependencyGraph::new()
+        .insert(&[node("a", &["b"]), node("b", &["a"])])
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg == "dependency cycle of 2 tasks: a -> b -> a"
+            || msg == "dependency cycle of 2 tasks: b -> a -> b",
+        "{msg}"
+    );
+    let own = DependencyGraph::new()
+        .insert(&[node("a", &["a"])])
+        .unwrap_err();
+    assert_eq!(own.to_string(), "dependency cycle of 1 task: a -> a");
+    let long = "x".repeat(300);
+    let err = DependencyGraph::new()
+        .insert(&[node(&long, &[&long])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.len() < 200, "{err}");
+    assert!(err.contains('…'), "a long id is cut: {err}");
+}
+
+#[test]
 fn self_dependency_and_missing_dependency_are_named() {
     let mut g = DependencyGraph::new();
     assert!(matches!(

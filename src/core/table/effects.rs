@@ -16,7 +16,7 @@ pub struct Effects {
     pub changed: Vec<TaskId>,
     /// Audit events (ids assigned by the store on commit).
     pub events: Vec<Event>,
-    /// Leases created.
+    /// Leases the mutation created (claims), to persist and bind to their slots.
     pub leases_started: Vec<Lease>,
     /// Leases that ended (slot to free, context to stop).
     pub leases_ended: Vec<Lease>,

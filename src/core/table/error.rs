@@ -2,7 +2,7 @@
 //! task, invalid or oversized field, stale, expired or foreign lease, wrong
 //! status, dependents in the way). Each names the task and what to do.
 
-use crate::error::code::{ErrorCode, ServiceError};
+use crate::error_code::{ErrorCode, ServiceError};
 use crate::model::{Millis, TaskId, TaskStatus};
 
 /// Why a task operation was refused.

@@ -280,6 +280,14 @@ impl TaskTable {
             .collect()
     }
 
+    /// The leases of running tasks, soonest to lapse first (reads the
+    /// expiry index: as many steps as tasks run).
+    pub fn leases(&self) -> impl Iterator<Item = &Lease> {
+        self.expiries
+            .iter()
+            .filter_map(|(_, id)| self.tasks.get(id).and_then(|t| t.lease.as_deref()))
+    }
+
     /// When the next lease lapses.
     pub fn next_expiry(&self) -> Option<Millis> {
         self.expiries.iter().next().map(|(at, _)| *at)

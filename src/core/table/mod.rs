@@ -45,7 +45,7 @@ pub enum LeaseRef {
 /// Who claims, where, and for how long (see [`TaskTable::claim`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Claimant<'a> {
-    /// Claiming worker.
+    /// The claiming worker's name, recorded in the lease and the audit log.
     pub worker: &'a str,
     /// Slot the task runs in.
     pub slot: u32,

@@ -8,15 +8,15 @@
 //! The table `baton_leader` (migration `V2__leader.sql`) has one row:
 //! `epoch`, `holder`, `advertise_url`, `expires_at` (database time).
 //!
-//! - **Taking over** ([`acquire`]) is one `UPDATE` that succeeds only when the
+//! - **Taking over** (`acquire`) is one `UPDATE` that succeeds only when the
 //!   row's lease has expired (or the holder is this node itself, restarted):
 //!   it adds one to `epoch` and names the new holder. The database decides
 //!   between racing candidates; its clock alone judges expiry, so the nodes'
 //!   clocks do not matter.
-//! - **The leader renews** its lease every quarter of it ([`renew`]: an
+//! - **The leader renews** its lease every quarter of it (`renew`: an
 //!   `UPDATE … WHERE epoch = mine`); when that matches no row another node
 //!   has taken over, and this one steps down.
-//! - **Every write transaction is fenced** ([`FENCE`]): its first statement
+//! - **Every write transaction is fenced** (`FENCE`): its first statement
 //!   reads the row `FOR KEY SHARE` and requires this node's epoch and an
 //!   unexpired lease; otherwise the transaction is rolled back and the write
 //!   fails (`storage_unavailable`, never acknowledged). The lock is held

@@ -3,8 +3,19 @@
 //! its page cache. Everything lives in one redb table (`board`), so a
 //! change that touches several key spaces is one atomic write transaction,
 //! committed with `Durability::Immediate` (fsync before the commit returns).
+//!
+//! **Reads after a failed write.** redb latches its first I/O error (a full
+//! disk): every later access of that handle, reads of pages not in its
+//! cache included, fails with "previous I/O error". So the file is opened in
+//! redb's `SingleWriter` mode, in which read-only handles may share it with
+//! the writer and serve its last complete commit; the first failed write
+//! transaction opens such a read-only handle, and every later snapshot
+//! reads through it: the last commit that succeeded, which is what a
+//! restart shows (a commit whose fsync failed is not shown: its header is
+//! marked unflushed until then).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use redb::ReadableTable;
@@ -43,6 +54,14 @@ const BOARD: redb::TableDefinition<'static, &'static [u8], &'static [u8]> =
 /// its page cache. Commits are `Durability::Immediate` (one fsync).
 pub(crate) struct RedbEngine {
     db: redb::Database,
+    /// The database file.
+    path: PathBuf,
+    /// Page cache of the read-only handle (as the writer's).
+    cache: usize,
+    /// Once a write transaction failed: the file opened again read-only
+    /// (see the module docs), or why it could not be (then snapshots keep
+    /// using `db`, which fails reads of pages it has not cached).
+    after_failure: OnceLock<Result<redb::ReadOnlyDatabase, String>>,
 }
 
 impl RedbEngine {
@@ -60,10 +79,12 @@ impl RedbEngine {
         std::fs::create_dir_all(dir).map_err(|e| open_error(redb::Error::Io(e)))?;
         let cache = usize::try_from(cache_bytes).unwrap_or(usize::MAX);
         let deadline = std::time::Instant::now() + lock_wait;
+        let path = dir.join(DB_FILE);
         let db = loop {
             match redb::Builder::new()
                 .set_cache_size(cache)
-                .create(dir.join(DB_FILE))
+                .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+                .create(&path)
             {
                 Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
@@ -81,17 +102,39 @@ impl RedbEngine {
         let tx = db.begin_write()?;
         tx.open_table(BOARD)?;
         tx.commit()?;
-        Ok(Self { db })
-    }
-}
-
-impl Engine for RedbEngine {
-    fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        use redb::ReadableDatabase;
-        Ok(Box::new(RedbRead(self.db.begin_read()?.open_table(BOARD)?)))
+        Ok(Self {
+            db,
+            path,
+            cache,
+            after_failure: OnceLock::new(),
+        })
     }
 
-    fn transact(
+    /// After a failed write transaction: open the file read-only beside
+    /// the failed handle (once), for every later snapshot.
+    fn open_reader(&self) {
+        self.after_failure.get_or_init(|| {
+            let reader = redb::Builder::new()
+                .set_cache_size(self.cache)
+                .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+                .open_read_only(&self.path)
+                .map_err(|e| e.to_string());
+            match &reader {
+                Ok(_) => tracing::warn!(
+                    path = %self.path.display(),
+                    "a write failed: reads now go through a read-only handle (the last complete commit)"
+                ),
+                Err(e) => tracing::error!(
+                    path = %self.path.display(),
+                    error = %e,
+                    "a write failed and the file cannot be opened read-only: reads may fail until restart"
+                ),
+            }
+            reader
+        });
+    }
+
+    fn transact_once(
         &self,
         apply: &mut dyn FnMut(&mut dyn KvWrite) -> Result<(), StoreError>,
         before_commit: &mut dyn FnMut() -> Result<(), StoreError>,
@@ -107,6 +150,30 @@ impl Engine for RedbEngine {
         // dropping `tx` on an error aborts it: nothing is written
         before_commit().map_err(TxError::Apply)?;
         tx.commit().map_err(|e| TxError::Commit(e.into()))
+    }
+}
+
+impl Engine for RedbEngine {
+    fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        use redb::ReadableDatabase;
+        let tx = match self.after_failure.get() {
+            Some(Ok(reader)) => reader.begin_read()?,
+            _ => self.db.begin_read()?,
+        };
+        Ok(Box::new(RedbRead(tx.open_table(BOARD)?)))
+    }
+
+    fn transact(
+        &self,
+        apply: &mut dyn FnMut(&mut dyn KvWrite) -> Result<(), StoreError>,
+        before_commit: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), TxError> {
+        let done = self.transact_once(apply, before_commit);
+        if done.is_err() {
+            // the store fails for good on this error; reads go on
+            self.open_reader();
+        }
+        done
     }
 }
 

@@ -2,21 +2,23 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | [`code`] | the leaf: [`ErrorCode`] (every code clients see) and [`ServiceError`] (how an error says its code); imports nothing of baton's |
-//! | `mod.rs` | the aggregate [`Error`], which delegates its code to the subsystem's error |
+//! | [`crate::error_code`] | the leaf: [`ErrorCode`] (every code clients see) and [`ServiceError`] (how an error says its code); imports nothing of baton's, so the floors below this aggregate (`config`, `core`, `store`, `pool`, `auth`) import it and not this file |
+//! | `error.rs` | the aggregate [`Error`], which delegates its code to the subsystem's error |
 //!
 //! Each error has a stable [`Error::code`]; `api/error.rs` maps every code to
 //! an HTTP status in one place (an exhaustive `match`, so a new code cannot
 //! fall through to 500), and `mcp` maps them to MCP errors in one place.
 
-pub mod code;
-
-pub use code::{ErrorCode, ServiceError};
+/// The leaf under its older path: callers above the aggregate may keep
+/// naming `crate::error::code`; the floors below it name [`crate::error_code`].
+pub use crate::error_code as code;
+pub use crate::error_code::{ErrorCode, ServiceError};
 
 use crate::auth::tokens::TokenError;
 use crate::config::ConfigError;
 use crate::core::graph::GraphError;
 use crate::core::mailbox::MessageError;
+use crate::core::reservations::ReservationError;
 use crate::core::slots::SlotError;
 use crate::core::table::TaskError;
 use crate::pool::{PoolConfigError, PoolError};
@@ -28,16 +30,21 @@ pub enum Error {
     /// Task lifecycle and validation.
     #[error(transparent)]
     Task(#[from] TaskError),
-    /// Dependency graph.
+    /// The dependency graph refused: a missing dependency, a cycle, a duplicate id, a
+    /// failed or cancelled dependency.
     #[error(transparent)]
     Graph(#[from] GraphError),
-    /// Worker slots.
+    /// Worker slots: none free, no such slot, or held by another worker.
     #[error(transparent)]
     Slot(#[from] SlotError),
-    /// Persistence.
+    /// Path reservations, claims over reserved paths, fenced gateway calls.
+    #[error(transparent)]
+    Reservation(#[from] ReservationError),
+    /// The store refused or failed: closed, a failed flush (every later write is
+    /// refused), an engine error.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Configuration.
+    /// The settings are unusable: unreadable file, unknown key, a value out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The downstream MCP server configuration is unusable (unreadable file, bad `[pool]`).
@@ -49,7 +56,8 @@ pub enum Error {
     /// No MCP task handle (operation) with this id, or it expired.
     #[error("no task handle '{0}' (unknown or expired)")]
     OperationNotFound(String),
-    /// Access tokens.
+    /// Access tokens: a bad name, one that exists already, or a store failure while
+    /// writing it.
     #[error(transparent)]
     Token(#[from] TokenError),
     /// Messages between workers.
@@ -83,6 +91,7 @@ impl Error {
             Error::Task(e) => e.error_code(),
             Error::Graph(e) => e.error_code(),
             Error::Slot(e) => e.error_code(),
+            Error::Reservation(e) => e.error_code(),
             Error::Store(e) => e.error_code(),
             Error::Config(e) => e.error_code(),
             Error::PoolConfig(e) => e.error_code(),
@@ -111,6 +120,17 @@ impl Error {
             Error::Token(TokenError::InvalidName(_)) => Some("name".into()),
             Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
             Error::Message(e) => e.field(),
+            Error::Reservation(e) => e.field(),
+            _ => None,
+        }
+    }
+
+    /// The holding in the way, for a reservation conflict or a claim of a
+    /// task whose paths are reserved (rendered as `holder` in error bodies).
+    pub fn holder(&self) -> Option<&crate::core::reservations::Conflict> {
+        match self {
+            Error::Reservation(ReservationError::Conflict(c))
+            | Error::Reservation(ReservationError::PathsReserved { conflict: c, .. }) => Some(c),
             _ => None,
         }
     }

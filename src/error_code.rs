@@ -68,6 +68,8 @@ pub enum ErrorCode {
     MessageNotFound,
     /// No access token with that name.
     TokenNotFound,
+    /// No live reservation with that id.
+    ReservationNotFound,
     /// No downstream server of that name.
     UnknownServer,
     /// No gateway tool of that name.
@@ -81,6 +83,20 @@ pub enum ErrorCode {
     NotLeaseHolder,
     /// The task's status does not allow the operation.
     InvalidStatus,
+    /// Another holder holds an overlapping path reservation.
+    ReservationConflict,
+    /// A task's declared paths are reserved by another holder (claim of that task).
+    PathsReserved,
+    /// A task's concurrency key is at its limit (claim of that task).
+    ConcurrencyLimit,
+    /// The reservation belongs to another worker.
+    NotReservationHolder,
+    /// A `lease_required` downstream tool was called without a lease.
+    LeaseRequired,
+    /// A fenced downstream tool's path is not reserved by the caller.
+    PathsNotReserved,
+    /// The `X-Baton-Worker` header and the `worker` argument disagree.
+    WorkerMismatch,
     /// A task with that id exists.
     TaskExists,
     /// Other tasks depend on the task (it cannot be deleted before them).
@@ -172,12 +188,20 @@ impl ErrorCode {
             TaskHandleNotFound => "task_handle_not_found",
             MessageNotFound => "message_not_found",
             TokenNotFound => "token_not_found",
+            ReservationNotFound => "reservation_not_found",
             UnknownServer => "unknown_server",
             UnknownTool => "unknown_tool",
             UnknownPrompt => "unknown_prompt",
             StaleLease => "stale_lease",
             NotLeaseHolder => "not_lease_holder",
             InvalidStatus => "invalid_status",
+            ReservationConflict => "reservation_conflict",
+            PathsReserved => "paths_reserved",
+            ConcurrencyLimit => "concurrency_limit",
+            NotReservationHolder => "not_reservation_holder",
+            LeaseRequired => "lease_required",
+            PathsNotReserved => "paths_not_reserved",
+            WorkerMismatch => "worker_mismatch",
             TaskExists => "task_exists",
             HasDependents => "has_dependents",
             TokenExists => "token_exists",

@@ -1,5 +1,7 @@
 //! `Dispatcher`: runs the tasks that carry an [`Executor`] by calling that
 //! downstream tool through the MCP server pool, within the worker slots.
+//! An actor, but a client of the [`Board`] like the edges (`api/`, `mcp/`),
+//! so it stands above `board/` rather than in `actors/` beneath it.
 //!
 //! State: the tasks it holds (task → lease id). It claims with
 //! [`Board::claim_next_executor`] (the registry's [`ClaimNextExecutor`]), which
@@ -308,7 +310,7 @@ impl Dispatcher {
                 }
                 match page.next_cursor {
                     Some(c) => cursor = Some(c),
-                    None => return Ok::<_, crate::Error>(released),
+                    None => return Ok::<_, crate::error::Error>(released),
                 }
             }
         };
