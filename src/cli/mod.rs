@@ -13,10 +13,12 @@
 //! | `mcp_stdio.rs` | `baton mcp-stdio` (bridge or in-process) |
 //! | `reservations.rs` | `baton reservations list/reserve/renew/release/check` |
 //! | `guard.rs` | `baton guard pre-commit/install`: the git guard |
+//! | `messages.rs` | `baton messages send/list/read/ack` |
 
 pub(crate) mod backup;
 pub(crate) mod guard;
 pub(crate) mod mcp_stdio;
+pub(crate) mod messages;
 pub(crate) mod reservations;
 pub(crate) mod servers;
 pub(crate) mod task;
