@@ -733,3 +733,40 @@ async fn messages_survive_a_failover_on_postgres() {
     assert_eq!(st, 201, "{next}");
     assert!(next["id"].as_u64().expect("id") > id, "ids go on: {next}");
 }
+
+/// Once the store failed, the message reads answer what a restart would
+/// show: a durable message is listed and found, one whose send failed
+/// (applied to the mailbox's memory, never durable) is neither, and the
+/// reads answer 200 rather than the writes' 503.
+#[actix_web::test]
+async fn once_the_store_failed_message_reads_show_the_stored_messages_only() {
+    let s = common::TestServer::start(|_| {}).await;
+    let msg = |subject: &str| json!({"to": {"worker": "w1"}, "subject": subject, "body": "b"});
+    let (st, kept) = post_as(&s.http, &s.base, "/messages", Some("a"), msg("kept")).await;
+    assert_eq!(st, 201, "{kept}");
+    let kept_id = kept["id"].as_u64().expect("id");
+
+    s.runtime.board().store().fail_next_flush();
+    let (st, lost) = post_as(&s.http, &s.base, "/messages", Some("a"), msg("lost")).await;
+    assert_eq!(
+        (st, lost["error"]["code"].as_str()),
+        (503, Some("storage_unavailable")),
+        "{lost}"
+    );
+
+    for path in ["/messages", "/messages?inbox=w1"] {
+        let (st, page) = s.get(path).await;
+        assert_eq!(st, 200, "GET {path}: {page}");
+        assert_eq!(ids(&page), vec![kept_id], "GET {path}: {page}");
+    }
+    let (st, one) = s.get(&format!("/messages/{kept_id}")).await;
+    assert_eq!((st, one["subject"].as_str()), (200, Some("kept")), "{one}");
+    let (st, none) = s.get(&format!("/messages/{}", kept_id + 1)).await;
+    assert_eq!(
+        (st, none["error"]["code"].as_str()),
+        (404, Some("message_not_found")),
+        "{none}"
+    );
+    // the shutdown reports the failed store; the data directory goes with it
+    drop(s.stop_failed().await);
+}
