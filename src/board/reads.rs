@@ -258,7 +258,7 @@ impl Board {
     /// Every metric in Prometheus' text exposition format (OpenMetrics, ending in `#
     /// EOF`), the downstream pool's series included: the body of `GET /metrics`.
     /// Once the store has failed, the task and slot gauges are the rebuilt board's (see
-    /// [`Board::memory_read`]).
+    /// `Board::memory_read`).
     pub async fn prometheus(&self) -> Result<String, Error> {
         if self.store.is_failed() {
             self.rebuilt().await?;
