@@ -17,6 +17,7 @@ pub use crate::error_code::{ErrorCode, ServiceError};
 use crate::auth::tokens::TokenError;
 use crate::config::ConfigError;
 use crate::core::graph::GraphError;
+use crate::core::mailbox::MessageError;
 use crate::core::reservations::ReservationError;
 use crate::core::slots::SlotError;
 use crate::core::table::TaskError;
@@ -63,6 +64,9 @@ pub enum Error {
     /// No worker could be decided (header and argument disagree, or neither names one).
     #[error(transparent)]
     Worker(#[from] WorkerError),
+    /// Messages between workers.
+    #[error(transparent)]
+    Message(#[from] MessageError),
     /// The caller's role may not do this.
     #[error("forbidden: to {action} the '{required}' role is required")]
     Forbidden {
@@ -98,6 +102,7 @@ impl Error {
             Error::Downstream(e) => e.error_code(),
             Error::Token(e) => e.error_code(),
             Error::Worker(e) => e.error_code(),
+            Error::Message(e) => e.error_code(),
             Error::OperationNotFound(_) => ErrorCode::TaskHandleNotFound,
             Error::Forbidden { .. } => ErrorCode::Forbidden,
             Error::Unavailable(_) => ErrorCode::Unavailable,
@@ -127,6 +132,7 @@ impl Error {
             Error::Token(TokenError::InvalidName(_)) => Some("name".into()),
             Error::Slot(SlotError::NoSuchSlot { .. }) => Some("slot".into()),
             Error::Worker(e) => Some(e.field().into()),
+            Error::Message(e) => e.field(),
             Error::Reservation(e) => e.field(),
             _ => None,
         }

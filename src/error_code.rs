@@ -50,6 +50,9 @@ pub enum ErrorCode {
     NotLeaseOwner,
     /// The caller's token exceeded `auth.rate_limit_per_sec`.
     RateLimited,
+    /// An addressee has `[messages] max_unacked` unacknowledged messages
+    /// that ask for an acknowledgement: 429, the message says the count.
+    TooManyUnacked,
     // ---- not found -----------------------------------------------------------------
     /// No task with that id.
     TaskNotFound,
@@ -63,6 +66,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// No MCP task handle with that id (unknown or expired).
     TaskHandleNotFound,
+    /// No message with that id, or not in the caller's inbox.
+    MessageNotFound,
     /// No access token with that name.
     TokenNotFound,
     /// No live reservation with that id.
@@ -181,12 +186,14 @@ impl ErrorCode {
             ForbiddenHost => "forbidden_host",
             NotLeaseOwner => "not_lease_owner",
             RateLimited => "rate_limited",
+            TooManyUnacked => "too_many_unacked",
             TaskNotFound => "task_not_found",
             NoSuchSlot => "no_such_slot",
             ContextKeyNotFound => "context_key_not_found",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             TaskHandleNotFound => "task_handle_not_found",
+            MessageNotFound => "message_not_found",
             TokenNotFound => "token_not_found",
             ReservationNotFound => "reservation_not_found",
             UnknownServer => "unknown_server",

@@ -1,8 +1,8 @@
 //! The `baton` binary: `baton serve` runs a node ([`baton::serve::run`]);
-//! the other subcommands (`task`, `servers`, `reservations`, `guard`,
-//! `token`, `backup`, `restore`, `mcp-stdio`, `hooks`) live in [`cli`]. Only
-//! argument parsing, tracing, signal handlers (stop: `SIGTERM`, `SIGINT`,
-//! `SIGQUIT`; reload the server file: `SIGHUP`) and wiring live here.
+//! the other subcommands (`task`, `servers`, `reservations`, `messages`,
+//! `guard`, `token`, `backup`, `restore`, `mcp-stdio`, `hooks`) live in
+//! [`cli`]. Only argument parsing, tracing, signal handlers (stop: `SIGTERM`,
+//! `SIGINT`, `SIGQUIT`; reload the server file: `SIGHUP`) and wiring live here.
 
 mod cli;
 
@@ -84,6 +84,13 @@ enum Command {
         remote: cli::Remote,
         #[command(subcommand)]
         command: cli::reservations::ReservationsCommand,
+    },
+    /// Messages between workers, tasks and operators on a running server.
+    Messages {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        command: cli::messages::MessagesCommand,
     },
     /// The git guard: refuse commits of paths another worker reserved.
     Guard {
@@ -182,6 +189,7 @@ async fn main() -> Result<()> {
         Command::Task { remote, command } => cli::task::run(remote, command).await,
         Command::Servers { remote, command } => cli::servers::run(remote, command).await,
         Command::Reservations { remote, command } => cli::reservations::run(remote, command).await,
+        Command::Messages { remote, command } => cli::messages::run(remote, command).await,
         Command::Guard { remote, command } => {
             let code = cli::guard::run(remote, command).await?;
             std::process::exit(code)

@@ -306,6 +306,16 @@ impl Runtime {
             store.wait_durable(ticket).await?;
         }
         let registry = registry.start();
+        let mailbox = crate::actors::mailbox::Mailbox::new(
+            store.meta(crate::store::MESSAGE_CEILING_META)?,
+            store.load_messages()?,
+            store.load_receipts()?,
+            store.clone(),
+            registry.clone(),
+            settings.clone(),
+            clock.clone(),
+        )
+        .start();
         let collector = MetricsCollector::new(metrics.clone(), view.clone(), store.clone()).start();
         // downstream MCP servers: invalid entries are logged by name, the rest start;
         // the gateway names handed out before keep their meaning (invariant 8)
@@ -329,7 +339,8 @@ impl Runtime {
             settings.clone(),
             clock,
         )
-        .with_pool(pool.clone());
+        .with_pool(pool.clone())
+        .with_mailbox(mailbox);
         // executor tasks need a server to run on: no servers (and no file a
         // reload could bring some from), no dispatcher
         let reloadable = !settings.pool.mcp_servers.as_os_str().is_empty();

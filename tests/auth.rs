@@ -232,6 +232,27 @@ async fn prepare(
             assert_eq!(st, 200, "{v}");
             (p(format!("/tasks/{id}/reset")), None, 200)
         }
+        ("POST", "/messages") => (
+            p("/messages".into()),
+            Some(json!({"to": {"worker": "w"}, "subject": "s", "worker": "w"})),
+            201,
+        ),
+        ("GET", "/messages") => (p("/messages?inbox=w".into()), None, 200),
+        ("POST", "/messages/read") => (p("/messages/read".into()), Some(json!({"worker": "w"})), 200),
+        ("GET", "/messages/{id}") | ("POST", "/messages/{id}/ack") => {
+            let (st, v) = call(
+                s,
+                "POST",
+                "/api/v1/messages",
+                Some(&team.admin),
+                Some(json!({"to": {"worker": "w"}, "subject": "s"})),
+            )
+            .await;
+            assert_eq!(st, 201, "{v}");
+            let rest = spec.path.replace("{id}", &v["id"].to_string());
+            let body = (spec.method == "POST").then(|| json!({"worker": "w"}));
+            (p(rest), body, 200)
+        }
         ("GET", "/tasks/{id}/context/{key}") => {
             let (id, lease) = add_claimed(s, team, &team.admin).await;
             let (st, v) = call(

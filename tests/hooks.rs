@@ -1097,3 +1097,50 @@ fn hooks_install_twice_merges_once_beside_the_users_own_and_uninstall_restores_e
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Issue 30 through the hooks: a message to a worker reaches its model in
+/// the `additionalContext` of a `PostToolUse` (between tool calls, at most
+/// once per `[messages] hook_every_secs`) or of its next prompt (always,
+/// after the task briefing), once: it is marked read, so it is not repeated;
+/// another worker's hooks never carry it.
+#[actix_rt::test]
+async fn unread_messages_reach_the_model_through_its_hooks_once() {
+    let s = TestServer::start(|_| {}).await;
+    let send = |subject: &str, body: &str| json!({"to": {"worker": "bob"}, "subject": subject, "body": body, "worker": "alice"});
+    let text = |v: &Value| context_of(v).as_str().unwrap_or_default().to_owned();
+    let (st, v) = s
+        .post("/messages", send("schema", "the users table moved to v2"))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    // between tool calls: the first PostToolUse brings it, with its sender
+    let tool = recorded_tool("PostToolUse", "Edit");
+    let after = hook(&s, Some("bob"), &tool).await;
+    assert!(
+        text(&after).contains("the users table moved to v2") && text(&after).contains("alice"),
+        "{after}"
+    );
+    // a second one within the interval stays quiet, though a new message waits
+    let (st, _) = s
+        .post("/messages", send("later", "ping after the edit"))
+        .await;
+    assert_eq!(st, 201);
+    let quiet = hook(&s, Some("bob"), &tool).await;
+    assert_eq!(quiet, json!({}), "rate limited within hook_every_secs");
+    // another worker's prompt never carries bob's message
+    let prompt = recorded("UserPromptSubmit");
+    let carol = hook(&s, Some("carol"), &prompt).await;
+    assert!(!text(&carol).contains("ping after the edit"), "{carol}");
+    // the next prompt is always answered: the new message, not the one already read
+    let next = hook(&s, Some("bob"), &prompt).await;
+    assert!(
+        text(&next).contains("ping after the edit") && !text(&next).contains("moved to v2"),
+        "{next}"
+    );
+    // read: the prompt after that has the briefing only
+    let again = hook(&s, Some("bob"), &prompt).await;
+    assert!(!text(&again).contains("ping after the edit"), "{again}");
+    assert!(
+        !text(&again).is_empty(),
+        "the briefing is still there: {again}"
+    );
+}

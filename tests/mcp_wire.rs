@@ -865,9 +865,18 @@ async fn tool_definitions_stay_small_in_the_models_context() {
     // (rounded up to the next KiB). The full tools/list is over issue 28's 32 KiB cap: its
     // growth is the task's new fields in every output schema and six new tools; getting back
     // under means a smaller task in results (a `$ref` to one Task definition) or fewer tools.
+    // Issue 30 added send_message, read_messages and ack_message to `full` only (an agent
+    // does not need them on every task; Claude Code gets unread messages through its hooks):
+    // measured after merging it with issues 24 and 25: core 6,401 / 24,981 B (still under,
+    // budgets stay), full 31 tools, 20,793 / 67,435 B (the three tools: ~+3.2 KB model
+    // context, ~+6.4 KB tools/list), so full's budgets move to 21 KB / 68 KB.
+    // Issues 25, 26, 28 and 30 merged (32 tools in full: the three message tools on top of the
+    // 29 above), measured: core 6,320 / 20,101 B, full 21,633 / 59,150 B. Budgets: 7 / 21 KiB
+    // core, 21.5 / 58.5 KiB full. The full profile's tools/list stays over issue 28's 32 KiB
+    // cap (see above for what would bring it back).
     for (profile, count, model_budget, wire_budget) in [
         ("core", 8, 7 * 1024, 21 * 1024),
-        ("full", 29, 19 * 1024, 53 * 1024 + 512),
+        ("full", 32, 21 * 1024 + 512, 58 * 1024 + 512),
     ] {
         let url = format!("http://{}/mcp?profile={profile}", s.addr);
         let client = ()

@@ -110,6 +110,8 @@ fn the_rest_and_cli_blocks_run_as_written() {
         out.contains("(more: add --cursor build"),
         "the list's hint: {out}"
     );
+    assert!(out.contains("API schema changed"), "the inbox: {out}");
+    assert!(out.contains("acknowledged"), "the ack: {out}");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! | [`slots::SlotAllocator`] | the N worker slots |
 //! | [`context::TaskContext`] | one per claimed task: its context and deadline |
 //! | [`metrics::MetricsCollector`] | per-second series, Prometheus rendering |
+//! | [`mailbox::Mailbox`] | messages between workers, tasks and operators, and who read and acknowledged them |
 //!
 //! The executor [`Dispatcher`](crate::dispatcher::Dispatcher) is an actor
 //! too, but a client of the board: it lives above it, in `src/dispatcher.rs`.
@@ -26,6 +27,7 @@ use crate::model::TaskId;
 
 pub mod context;
 mod live;
+pub mod mailbox;
 pub mod metrics;
 pub mod registry;
 pub mod resolver;

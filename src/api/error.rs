@@ -136,9 +136,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden | ForbiddenOrigin | ForbiddenHost | NotLeaseOwner => StatusCode::FORBIDDEN,
         TaskNotFound | ReservationNotFound | NoSuchSlot | ContextKeyNotFound | NotFound
-        | TaskHandleNotFound | TokenNotFound | UnknownServer | UnknownTool | UnknownPrompt => {
-            StatusCode::NOT_FOUND
-        }
+        | TaskHandleNotFound | MessageNotFound | TokenNotFound | UnknownServer | UnknownTool
+        | UnknownPrompt => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         StaleLease | NotLeaseHolder | InvalidStatus | TaskExists | TokenExists | HasDependents
         | DependencyCancelled | DependencyFailed | NoFreeSlot | SlotNotHeld | SlotBusy
@@ -150,7 +149,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         InvalidField | InvalidBody | MissingDependency | DependencyCycle | InvalidServerFile => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        RateLimited | TooManyUnacked => StatusCode::TOO_MANY_REQUESTS,
         Unavailable | NoLeader | StorageUnavailable | ServerDisabled | BreakerOpen
         | BreakerProbing | ServerBusy | ServerNotReady | ServerFailed | ServerMisconfigured => {
             StatusCode::SERVICE_UNAVAILABLE

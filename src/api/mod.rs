@@ -41,6 +41,7 @@ pub mod deadline;
 pub mod error;
 pub mod hooks;
 pub mod leases;
+pub mod messages;
 pub mod openapi;
 pub mod params;
 pub mod reservations;

@@ -24,6 +24,7 @@ use crate::auth::Access;
          (name = "events", description = "Server-Sent Events of every durable change"),
          (name = "servers", description = "downstream MCP servers (the pool)"),
          (name = "tokens", description = "access tokens (admin)"),
+         (name = "messages", description = "messages between workers, tasks and operators"),
          (name = "admin", description = "backup (admin)"),
          (name = "hooks", description = "Claude Code's lifecycle hooks (`baton hooks install`)"),
          (name = "compat", description = "agent-coordinate-mcp's coordinator routes, in its JSON shapes"),

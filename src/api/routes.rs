@@ -28,8 +28,8 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
 use super::deadline::BodyDeadline;
 use super::{
-    admin, compat, dashboard, hooks, leases, openapi, reservations, servers, sse, subtasks, tasks,
-    tokens, ApiError,
+    admin, compat, dashboard, hooks, leases, messages, openapi, reservations, servers, sse,
+    subtasks, tasks, tokens, ApiError,
 };
 use crate::auth::guard::{authorize_check, edge_check};
 use crate::auth::Access;
@@ -162,6 +162,11 @@ route_table! {
     GET "/tokens" => tokens::list_tokens, ADMIN;
     DELETE "/tokens/{name}" => tokens::revoke_token, ADMIN;
     GET "/admin/backup" => admin::backup, ADMIN;
+    POST "/messages" => messages::send_message, AGENT;
+    GET "/messages" => messages::list_messages, VIEWER;
+    POST "/messages/read" => messages::read_messages, AGENT;
+    GET "/messages/{id}" => messages::get_message, VIEWER;
+    POST "/messages/{id}/ack" => messages::ack_message, AGENT;
     GET "/events" => sse::events, Access::Stream;
     POST "/events/ticket" => sse::ticket, VIEWER;
     GET "/openapi.json" => openapi::document, VIEWER;

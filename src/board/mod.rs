@@ -17,6 +17,7 @@
 //! | `waits.rs` | durable waits (MCP task handles) |
 //! | `worker.rs` | the connection's worker (`X-Baton-Worker`) and a call's, through [`resolve_worker`] |
 //! | `activity.rs` | implicit lease renewal on a worker's activity, the worker's held tasks |
+//! | `messages.rs` | messages between workers, tasks and operators; hook digests |
 //! | `reads.rs` | every read, stats, Prometheus text |
 //! | `pages.rs` | the filters and pages of the list reads, [`Stats`] |
 //! | `reservations.rs` | path reservations, who holds a path, why a task waits, the gateway's fence |
@@ -51,6 +52,7 @@ mod activity;
 mod add;
 mod claim;
 mod context;
+mod messages;
 mod pages;
 mod reads;
 mod rebuild;
@@ -62,6 +64,10 @@ mod worker;
 
 pub use crate::core::worker::{
     resolve_worker, worker_from_header, WorkerError, HOW_TO_NAME_A_WORKER, WORKER_HEADER,
+};
+pub use messages::{
+    calling_worker, HookTrigger, MessageFilter, MessagePage, NewMessage, ReadRequest,
+    MESSAGE_WORKER_HEADER,
 };
 pub use pages::{LeaseFilter, LeasePage, Stats, TaskFilter, TaskPage, LEASE_SCAN_BUDGET};
 pub(crate) use rebuild::Rebuilt;
@@ -98,6 +104,9 @@ pub struct Board {
     settings: Arc<Settings>,
     /// Downstream MCP servers (executor tasks, the gateway, `/api/v1/servers`).
     pool: Option<PoolHandle>,
+    /// Messages between workers, tasks and operators (absent in a board
+    /// built without one: message calls are then `unavailable`).
+    mailbox: Option<Addr<crate::actors::mailbox::Mailbox>>,
     clock: Clock,
     /// Cancelled when a shutdown begins ([`crate::Runtime::close_streams`]):
     /// every long-lived response (the SSE event stream, MCP sessions and
@@ -146,6 +155,7 @@ impl Board {
             metrics,
             settings,
             pool: None,
+            mailbox: None,
             closing: tokio_util::sync::CancellationToken::new(),
             durable: Arc::new(tokio::sync::OnceCell::new()),
         }
@@ -174,6 +184,12 @@ impl Board {
     /// Builder: the downstream MCP server pool.
     pub(crate) fn with_pool(mut self, pool: PoolHandle) -> Self {
         self.pool = Some(pool);
+        self
+    }
+
+    /// Builder: the mailbox actor.
+    pub(crate) fn with_mailbox(mut self, mailbox: Addr<crate::actors::mailbox::Mailbox>) -> Self {
+        self.mailbox = Some(mailbox);
         self
     }
 

@@ -63,7 +63,7 @@ impl Board {
     /// The board rebuilt from the failed store (see `rebuild.rs`), built by
     /// the first caller; its counts then replace the actors' in the
     /// [`BoardView`](crate::actors::BoardView) (for `/metrics`).
-    async fn rebuilt(&self) -> Result<Arc<Rebuilt>, Error> {
+    pub(super) async fn rebuilt(&self) -> Result<Arc<Rebuilt>, Error> {
         let built = self
             .durable
             .get_or_try_init(|| async {
@@ -258,7 +258,7 @@ impl Board {
     /// Every metric in Prometheus' text exposition format (OpenMetrics, ending in `#
     /// EOF`), the downstream pool's series included: the body of `GET /metrics`.
     /// Once the store has failed, the task and slot gauges are the rebuilt board's (see
-    /// [`Board::memory_read`]).
+    /// `Board::memory_read`).
     pub async fn prometheus(&self) -> Result<String, Error> {
         if self.store.is_failed() {
             self.rebuilt().await?;

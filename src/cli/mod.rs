@@ -16,12 +16,14 @@
 //! | `reservations.rs` | `baton reservations list/reserve/renew/release/check` |
 //! | `guard.rs` | `baton guard pre-commit/install`: the git guard |
 //! | `signals.rs` | `baton serve`'s stop signals and `SIGHUP` (reload the server file) |
+//! | `messages.rs` | `baton messages send/list/read/ack` |
 
 pub(crate) mod backup;
 pub(crate) mod guard;
 pub(crate) mod hooks;
 mod hooks_merge;
 pub(crate) mod mcp_stdio;
+pub(crate) mod messages;
 pub(crate) mod reservations;
 pub(crate) mod servers;
 pub(crate) mod signals;

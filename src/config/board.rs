@@ -158,3 +158,38 @@ impl Default for TaskSettings {
         }
     }
 }
+
+/// `[messages]`: messages between workers, tasks and operators
+/// (`send_message`, `read_messages`, `ack_message`; `/api/v1/messages`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageSettings {
+    /// Longest message body, in bytes (UTF-8); a longer one is refused
+    /// (413 `too_large` naming this key), nothing stored.
+    pub max_body_bytes: usize,
+    /// Longest subject, in bytes (UTF-8).
+    pub max_subject_bytes: usize,
+    /// Most unacknowledged `ack_required` messages one addressee (a worker,
+    /// a task, or all) may have; one more is refused (429
+    /// `too_many_unacked` with the count).
+    pub max_unacked: usize,
+    /// A Claude Code `PostToolUse` hook is answered with the worker's unread
+    /// messages at most once per this many seconds per worker (0: every
+    /// time); `UserPromptSubmit` always.
+    pub hook_every_secs: u64,
+    /// Longest text a hook answer delivers at once, in bytes (the oldest
+    /// unread messages first; the rest waits for the next answer).
+    pub hook_max_bytes: usize,
+}
+
+impl Default for MessageSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16_384,
+            max_subject_bytes: 256,
+            max_unacked: 100,
+            hook_every_secs: 30,
+            hook_max_bytes: 8_000,
+        }
+    }
+}

@@ -13,7 +13,7 @@
 //! | `mod.rs` | [`Settings`], [`ConfigError`], loading and layering |
 //! | [`server`] | `[server]`, `[ha]`, `[log]`: where and how baton listens |
 //! | [`storage`] | `[storage]`, `[retention]`: where the board lives, how long finished work stays |
-//! | [`board`] | `[slots]`, `[leases]`, `[tasks]`, `[subtasks]`, `[concurrency]`: the board's own rules and bounds |
+//! | [`board`] | `[slots]`, `[leases]`, `[tasks]`, `[subtasks]`, `[concurrency]`, `[messages]`: the board's own rules and bounds |
 //! | [`edges`] | `[api]`, `[mcp]`, `[dashboard]`, `[hooks]`: the surfaces clients use |
 //! | [`auth`] | `[auth]`, `[auth.jwt]`: tokens, JWTs, rate limits |
 //! | [`pool`] | `[pool]`, `[pool.servers.<name>]`: downstream MCP servers |
@@ -43,7 +43,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::auth::{AuthSettings, JwtSettings};
 pub use self::board::{
-    ConcurrencySettings, LeaseSettings, SlotSettings, SubtaskSettings, TaskSettings,
+    ConcurrencySettings, LeaseSettings, MessageSettings, SlotSettings, SubtaskSettings,
+    TaskSettings,
 };
 pub use self::edges::{ApiSettings, DashboardSettings, HookSettings, McpSettings, ToolProfile};
 pub use self::pool::{PoolSettings, RestartPolicy, ServerOptions, ServerOverrides};
@@ -128,6 +129,8 @@ pub struct Settings {
     pub hooks: HookSettings,
     /// `[concurrency]`: running tasks per concurrency key.
     pub concurrency: ConcurrencySettings,
+    /// `[messages]`: messages between workers, tasks and operators.
+    pub messages: MessageSettings,
 }
 
 impl Settings {

@@ -66,6 +66,31 @@ impl Settings {
             "must be between 1 and 100000",
         )?;
         check(
+            (1..=1_048_576).contains(&self.messages.max_body_bytes),
+            "messages.max_body_bytes",
+            "must be between 1 and 1048576",
+        )?;
+        check(
+            (1..=4096).contains(&self.messages.max_subject_bytes),
+            "messages.max_subject_bytes",
+            "must be between 1 and 4096",
+        )?;
+        check(
+            (1..=100_000).contains(&self.messages.max_unacked),
+            "messages.max_unacked",
+            "must be between 1 and 100000",
+        )?;
+        check(
+            self.messages.hook_every_secs <= 86_400,
+            "messages.hook_every_secs",
+            "must be at most 86400 (0: every PostToolUse)",
+        )?;
+        check(
+            (1024..=100_000).contains(&self.messages.hook_max_bytes),
+            "messages.hook_max_bytes",
+            "must be between 1024 and 100000",
+        )?;
+        check(
             (1..=3600).contains(&self.ha.failover_timeout_secs),
             "ha.failover_timeout_secs",
             "must be between 1 and 3600",

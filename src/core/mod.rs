@@ -6,6 +6,7 @@ pub mod expand;
 pub mod graph;
 pub mod json;
 pub mod latency;
+pub mod mailbox;
 pub mod names;
 pub mod requests;
 pub mod reservations;

@@ -16,8 +16,9 @@
 //! `tools` (`tools/list` and `tools/call`, baton's tools), `subtasks` (the
 //! `add_subtasks` tool, its own router), [`dto`] (their
 //! argument and result types), `gateway` (downstream tools and prompts),
-//! `handles` (MCP task handles), `reservations` (the path reservation tools), `resources`, `prompts`, `notify`
-//! (notification forwarders), `errors` (baton errors as MCP errors), `schema`
+//! `handles` (MCP task handles), `reservations` (the path reservation tools), `resources`,
+//! `prompts`, `notify` (notification forwarders), `listen` (`subscriptions/listen` streams),
+//! `messages` (the message tools), `errors` (baton errors as MCP errors), `schema`
 //! (the one JSON Schema policy for every tool definition), `lean` (what
 //! baton's own definitions leave out, and what that saves), `arguments`
 //! (unknown arguments refused, with the nearest valid name).
@@ -33,6 +34,8 @@ pub mod front;
 mod gateway;
 mod handles;
 mod lean;
+mod listen;
+mod messages;
 mod notify;
 mod prompts;
 mod reservations;

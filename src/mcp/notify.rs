@@ -1,7 +1,9 @@
-//! Notification forwarders: one background task per session and kind,
-//! started on first use and ended with the session — resource-updated
-//! notifications for subscribed `task://` URIs (sent once the change is
-//! durable), and tools/prompts list-changed notifications when the
+//! Notification forwarders of sessions of protocol versions before
+//! 2026-07-28 (newer clients use `subscriptions/listen`, [`super::listen`]):
+//! one background task per session and kind, started on first use and ended
+//! with the session — resource-updated notifications for subscribed
+//! `task://` and `inbox://` URIs (sent once the change is durable; which
+//! URIs an event changed is [`super::listen::changed_uris`]), and tools/prompts list-changed notifications when the
 //! gateway's downstream lists change. Each holds a receiver of the
 //! session's `watch` channel, whose sender lives in the session's handler:
 //! when rmcp drops the handler at the session's end, the forwarder ends too
@@ -54,7 +56,7 @@ impl BatonMcp {
         });
     }
 
-    /// Forward resource-updated notifications for subscribed `task://` URIs,
+    /// Forward resource-updated notifications for subscribed `task://` and `inbox://` URIs,
     /// once durable, until the session's peer goes away.
     pub(super) fn start_forwarding(&self, peer: Peer<RoleServer>) {
         if self.forwarding.swap(true, Ordering::SeqCst) {
@@ -62,6 +64,7 @@ impl BatonMcp {
         }
         let store = self.board.store().clone();
         let subs = self.subscriptions.clone();
+        let board = self.board.clone();
         let mut rx = store.subscribe();
         let mut session = self.session.subscribe();
         let live = Live::new(&self.board.view().live_forwarders_cell());
@@ -77,12 +80,8 @@ impl BatonMcp {
                     // the session's handler was dropped: the session ended
                     _ = session.changed() => return,
                 };
-                let Some(id) = &p.event.task_id else { continue };
-                let uris = [format!("task://{id}"), format!("task://{id}/context")];
-                let wanted: Vec<String> = {
-                    let subs = subs.lock().unwrap_or_else(|e| e.into_inner());
-                    uris.into_iter().filter(|u| subs.contains(u)).collect()
-                };
+                let subscribed = subs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let wanted = super::listen::changed_uris(&board, &p, &subscribed).await;
                 if wanted.is_empty() {
                     continue;
                 }

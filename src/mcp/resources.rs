@@ -1,7 +1,8 @@
 //! Resources: `data://tasks/schema`, `data://tasks/statuses`,
-//! `data://system/stats`, and the templates `task://{id}` and
-//! `task://{id}/context`; subscriptions to a task (forwarded by
-//! [`super::notify`]).
+//! `data://system/stats`, and the templates `task://{id}`,
+//! `task://{id}/context` and `inbox://{worker}` (a worker's unread
+//! messages); subscriptions to them (forwarded by [`super::notify`] on older
+//! sessions, by [`super::listen`] on 2026-07-28 streams).
 
 use rmcp::model::{
     ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
@@ -42,6 +43,12 @@ impl BatonMcp {
                 .with_mime_type("application/json"),
             ResourceTemplate::new("task://{id}/context", "task-context")
                 .with_description("One task's context values")
+                .with_mime_type("application/json"),
+            ResourceTemplate::new("inbox://{worker}", "inbox")
+                .with_description(
+                    "A worker's unread messages (subscribe to be told when one arrives; \
+                     read_messages marks them read)",
+                )
                 .with_mime_type("application/json"),
         ];
         #[cfg(feature = "conformance-fixtures")]
@@ -88,6 +95,22 @@ impl BatonMcp {
                     &serde_json::to_value(stats).unwrap_or_default(),
                 ))
             }
+            _ if uri.starts_with("inbox://") => {
+                let worker = &uri["inbox://".len()..];
+                let page = self
+                    .board
+                    .list_messages(crate::board::MessageFilter {
+                        inbox: Some(worker.to_owned()),
+                        unread_only: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| not_found(&e))?;
+                Ok(json_contents(
+                    uri,
+                    &serde_json::json!({ "worker": worker, "unread": page }),
+                ))
+            }
             _ => {
                 let Some(rest) = uri.strip_prefix("task://") else {
                     return Err(McpError::resource_not_found(
@@ -112,7 +135,9 @@ impl BatonMcp {
         }
     }
 
-    /// `resources/subscribe` to `uri` (a `task://` URI of an existing task).
+    /// `resources/subscribe` to `uri` (a `task://` URI of an existing task,
+    /// or `inbox://{worker}` of any worker name: an inbox exists before its
+    /// worker ever appeared).
     pub(super) async fn subscribe_to(
         &self,
         uri: &str,
@@ -126,14 +151,18 @@ impl BatonMcp {
                 .insert(uri.to_owned());
             return Ok(());
         }
-        let Some(rest) = uri.strip_prefix("task://") else {
-            return Err(McpError::invalid_params(
-                "only task://{id} and task://{id}/context can be subscribed to",
-                None,
-            ));
-        };
-        let id = rest.strip_suffix("/context").unwrap_or(rest);
-        self.board.get_task(id).await.map_err(|e| not_found(&e))?;
+        if let Some(worker) = uri.strip_prefix("inbox://") {
+            crate::board::check_worker(worker).map_err(|e| not_found(&e))?;
+        } else {
+            let Some(rest) = uri.strip_prefix("task://") else {
+                return Err(McpError::invalid_params(
+                    "only task://{id}, task://{id}/context and inbox://{worker} can be subscribed to",
+                    None,
+                ));
+            };
+            let id = rest.strip_suffix("/context").unwrap_or(rest);
+            self.board.get_task(id).await.map_err(|e| not_found(&e))?;
+        }
         self.subscriptions
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -9,6 +9,8 @@
 //! | downstream tools and prompts | `gateway.rs` |
 //! | `tasks/get`, `tasks/update`, `tasks/cancel` | `handles.rs` |
 //! | `resources/*` | `resources.rs` |
+//! | `subscriptions/listen` (2026-07-28) | `listen.rs` |
+//! | `send_message`, `read_messages`, `ack_message` | `messages.rs` |
 //! | `prompts/*` | `prompts.rs` |
 //! | notifications to the client | `notify.rs` |
 //!
@@ -27,9 +29,9 @@ use rmcp::model::{
     GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, Tool, UnsubscribeRequestParams, UpdateTaskParams,
+    SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams, UpdateTaskParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::board::Board;
@@ -78,7 +80,12 @@ impl BatonMcp {
     /// copy of the definitions, which share their schemas).
     fn router() -> ToolRouter<BatonMcp> {
         static DEFINITIONS: OnceLock<Vec<Tool>> = OnceLock::new();
-        let all = || Self::tool_router() + Self::subtask_router() + Self::reservation_router();
+        let all = || {
+            Self::tool_router()
+                + Self::subtask_router()
+                + Self::reservation_router()
+                + Self::message_tools()
+        };
         let mut router = all();
         let definitions = DEFINITIONS.get_or_init(|| {
             let mut tools = all().list_all();
@@ -237,6 +244,17 @@ impl ServerHandler for BatonMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.subscribe_to(&request.uri, context.peer.clone()).await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(self.listen_filter(requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        self.run_listen(context).await
     }
 
     async fn unsubscribe(

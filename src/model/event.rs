@@ -58,6 +58,12 @@ pub enum EventKind {
     /// /api/v1/tasks/{id}`) with its audit log and context; the event keeps
     /// its id. It is not indexed under the task (whose log is gone).
     TaskDeleted,
+    /// A message was sent (`reason`: its id; `task_id`: the task it is
+    /// addressed to, if any; `worker`: the sending worker, if any).
+    MessageSent,
+    /// A message was acknowledged (`reason`: its id; `worker`: who
+    /// acknowledged it; `task_id`: the task it is addressed to, if any).
+    MessageAcked,
 }
 
 impl EventKind {
@@ -82,6 +88,8 @@ impl EventKind {
             EventKind::ContextSet => "context_set",
             EventKind::TaskProgress => "task_progress",
             EventKind::TaskDeleted => "task_deleted",
+            EventKind::MessageSent => "message_sent",
+            EventKind::MessageAcked => "message_acked",
         }
     }
 }
@@ -115,7 +123,8 @@ pub struct Event {
     pub from: Option<TaskStatus>,
     /// The task's status after the change, when the status changed.
     pub to: Option<TaskStatus>,
-    /// Why (error text, cascade cause, context key …).
+    /// Why (error text, cascade cause, context key …); the message id of
+    /// `message_sent` and `message_acked`.
     pub reason: Option<String>,
 }
 
@@ -132,6 +141,8 @@ mod tests {
             EventKind::SlotReleased,
             EventKind::ContextSet,
             EventKind::TaskProgress,
+            EventKind::MessageSent,
+            EventKind::MessageAcked,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

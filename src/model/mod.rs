@@ -19,6 +19,7 @@
 //! | `gateway.rs` | [`GatewayName`], [`GatewayKind`] (gateway names handed out) |
 //! | `request.rs` | [`RequestRecord`] and its key and answer (idempotency keys of retried requests) |
 //! | `reservation.rs` | [`Reservation`], [`ReservationMode`] (path reservations) |
+//! | `message.rs` | [`Message`], [`Recipient`], [`Receipt`], [`MessageView`] (messages between workers) |
 //!
 //! Every type is used as `crate::model::Name`; the files import one another
 //! directly (`super::id::TaskId`), never through this face.
@@ -28,6 +29,7 @@ mod gateway;
 mod history;
 mod id;
 mod lease;
+mod message;
 mod operation;
 mod principal;
 mod request;
@@ -42,6 +44,7 @@ pub use gateway::{GatewayKind, GatewayName};
 pub use history::{LeaseOutcome, LeaseRecord};
 pub use id::TaskId;
 pub use lease::Lease;
+pub use message::{Ack, Message, MessageTo, MessageView, Receipt, Recipient, TO_RULE};
 pub use operation::{Operation, OperationState};
 pub use principal::{AccessToken, Principal, Role};
 pub use request::{

@@ -4,18 +4,21 @@
 //! The format is logical, not a copy of the engine's pages or keys: every
 //! line is one record of the board (a task, an audit event, a slot hold, a
 //! context value, an MCP task handle, an access token, a gateway name handed
-//! out, a remembered request or a counter), so a
+//! out, a remembered request, a message, a worker's receipt of a message or
+//! a counter), so a
 //! backup can be read with `jq`, and any store that can hold a board can
 //! restore it. Derived data is left out and rebuilt on restore: the per-task
 //! audit index, the lease index, heartbeat records (a task is written with
 //! its latest lease expiry) and the task count.
 //!
 //! ```text
-//! {"format":"baton-backup","version":3,"created_at":"2026-12-02T03:40:00Z","baton":"0.1.0","last_event_id":42,"events_pruned_through":0}
+//! {"format":"baton-backup","version":5,"created_at":"2026-12-02T03:40:00Z","baton":"0.1.0","last_event_id":42,"events_pruned_through":0}
 //! {"meta":{"name":"lease_ceiling","value":2049}}
 //! {"token":{"name":"alice",...}}
 //! {"slot":{"slot":1,"worker":"w1",...}}
 //! {"request":{"key":{"kind":"claim_slot","owner":null,"worker":"w1","request_id":"r-17"},...}}
+//! {"message":{"id":3,"at":"2026-12-02T03:39:00Z","from":"w1","to":{"task":"build"},"subject":"rebase",...}}
+//! {"receipt":{"message":3,"worker":"w2","read_at":1796182740000,"acked_at":null}}
 //! {"operation":{...}}
 //! {"gateway_name":{"kind":"tool","name":"fs__read","server":"fs","target":"read"}}
 //! {"reservation":{"id":"res-…","worker":"alice","patterns":["src/api/**"],...}}
@@ -37,11 +40,11 @@
 //! `baton restore`), which refuses a store that already holds a board.
 //!
 //! Versions: **1** had no `gateway_name` lines; **2** adds them; **3** adds
-//! `request` lines; **4** (this baton) adds `reservation` lines. An older
-//! backup still restores (its board simply has no gateway names yet: they
-//! are handed out again as the servers list their tools; no remembered
-//! requests: a retry of a claim from before the backup is a new claim; and
-//! no reservations).
+//! `request` lines; **4** adds `reservation` lines; **5** (this baton) adds
+//! `message` and `receipt` lines. An older backup still restores (its board
+//! simply has no gateway names yet: they are handed out again as the servers
+//! list their tools; no remembered requests: a retry of a claim from before
+//! the backup is a new claim; no reservations; and no messages).
 //!
 //! Every line is serialized through one function, `backup_line`, whose
 //! failure fails the backup with a typed error: a backup never carries an
@@ -56,12 +59,13 @@ use super::engine::{Engine, KvRead, TxError};
 use super::error::StoreError;
 use super::keys::{
     decode, encode, key, last_event_in, read_meta, scan_prefix_in, task_event_key, SlotRecord,
-    CONTEXT, EVENT, EVENTS_PRUNED_META, GATEWAY_NAME, META, OPERATION, REQUEST, RESERVATION, SLOT,
-    TASK, TASK_COUNT_META, TOKEN,
+    CONTEXT, EVENT, EVENTS_PRUNED_META, GATEWAY_NAME, MESSAGE, META, OPERATION, RECEIPT, REQUEST,
+    RESERVATION, SLOT, TASK, TASK_COUNT_META, TOKEN,
 };
 use super::leases::{lease_index_entry, with_renewal, LEASE_INDEX_META, LEASE_INDEX_VERSION};
 use crate::model::{
-    AccessToken, Event, EventKind, GatewayName, Operation, RequestRecord, Reservation, Task, TaskId,
+    AccessToken, Event, EventKind, GatewayName, Message, Operation, Receipt, RequestRecord,
+    Reservation, Task, TaskId,
 };
 
 /// `format` of every backup's header line.
@@ -76,7 +80,8 @@ pub const BACKUP_FORMAT: &str = "baton-backup";
 /// | 2 | `gateway_name` lines: gateway names handed out |
 /// | 3 | `request` lines: remembered answers of requests with an idempotency key |
 /// | 4 | `reservation` lines: path reservations |
-pub const BACKUP_VERSION: u32 = 4;
+/// | 5 | `message` and `receipt` lines: messages between workers, and who read and acknowledged them |
+pub const BACKUP_VERSION: u32 = 5;
 
 /// The first line of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +136,10 @@ pub enum BackupRecord {
     /// A remembered request (since format version 3): the first answer to a claim
     /// sent with a `request_id`, kept while its lease or hold lasts.
     Request(RequestRecord),
+    /// A message (since format version 5).
+    Message(Box<Message>),
+    /// A worker's receipt of a message (since format version 5).
+    Receipt(Receipt),
     /// An MCP task handle.
     Operation(Operation),
     /// A gateway name handed out (since version 2).
@@ -318,6 +327,10 @@ pub(super) fn export(
     each!(SLOT, |k, v| BackupRecord::Slot(decode(&k, &v)?));
     each!(REQUEST, |k, v| BackupRecord::Request(decode(&k, &v)?));
     each!(OPERATION, |k, v| BackupRecord::Operation(decode(&k, &v)?));
+    each!(MESSAGE, |k, v| BackupRecord::Message(Box::new(decode(
+        &k, &v
+    )?)));
+    each!(RECEIPT, |k, v| BackupRecord::Receipt(decode(&k, &v)?));
     each!(GATEWAY_NAME, |k, v| BackupRecord::GatewayName(decode(
         &k, &v
     )?));
@@ -383,6 +396,8 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
             (TOKEN, "access tokens"),
             (GATEWAY_NAME, "gateway names"),
             (REQUEST, "remembered requests"),
+            (MESSAGE, "messages"),
+            (RECEIPT, "message receipts"),
         ] {
             if scan_prefix_in(&snapshot, prefix)?.next().is_some() {
                 return Err(BackupError::NotEmpty(format!("it has {what}")));
@@ -410,6 +425,8 @@ pub(super) fn import(db: &dyn Engine, input: impl BufRead) -> Result<RestoreSumm
                     BackupRecord::Slot(s) => batch.put_slot(&s),
                     BackupRecord::Request(r) => batch.put_request(&r),
                     BackupRecord::Operation(op) => batch.put_operation(&op),
+                    BackupRecord::Message(m) => batch.put_message(&m),
+                    BackupRecord::Receipt(r) => batch.put_receipt(&r),
                     BackupRecord::GatewayName(n) => batch.put_gateway_name(&n),
                     BackupRecord::Reservation(r) => batch.put_reservation(&r),
                     BackupRecord::Task(task) => {

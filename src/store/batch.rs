@@ -8,12 +8,12 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 
 use super::keys::{
-    context_key, encode, gateway_name_key, key, request_key, SlotRecord, META, OPERATION, RENEWAL,
-    RESERVATION, SLOT, TASK, TOKEN,
+    context_key, encode, gateway_name_key, key, message_key, receipt_key, receipt_key_of,
+    request_key, SlotRecord, META, OPERATION, RENEWAL, RESERVATION, SLOT, TASK, TOKEN,
 };
 use crate::model::{
-    AccessToken, Event, GatewayKind, GatewayName, Millis, Operation, RequestKey, RequestRecord,
-    Reservation, Task, TaskId,
+    AccessToken, Event, GatewayKind, GatewayName, Message, Millis, Operation, Receipt, RequestKey,
+    RequestRecord, Reservation, Task, TaskId,
 };
 
 /// Proof that a commit was applied; wait on it with
@@ -138,6 +138,27 @@ impl WriteBatch {
     /// Forget a remembered request (what it answered ended).
     pub fn remove_request(&mut self, k: &RequestKey) {
         self.remove(request_key(k));
+    }
+
+    /// Write a message (the `n/` key space).
+    pub fn put_message(&mut self, m: &Message) {
+        self.insert(message_key(m.id), encode(m));
+    }
+
+    /// Remove message `id` (its receipts are removed one by one with
+    /// [`WriteBatch::remove_receipt`]).
+    pub fn remove_message(&mut self, id: u64) {
+        self.remove(message_key(id));
+    }
+
+    /// Write a worker's receipt of a message (the `y/` key space).
+    pub fn put_receipt(&mut self, r: &Receipt) {
+        self.insert(receipt_key_of(r), encode(r));
+    }
+
+    /// Remove `worker`'s receipt of message `id`.
+    pub fn remove_receipt(&mut self, id: u64, worker: &str) {
+        self.remove(receipt_key(id, worker));
     }
 
     /// Write one context value of a task.

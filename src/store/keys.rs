@@ -21,6 +21,8 @@
 //! | `g/` | `t/` or `p/` (tool, prompt), gateway name | [`GatewayName`]: a gateway name handed out, kept until its server leaves the server file |
 //! | `q/` | request kind, `/`, JSON `[owner, worker, request_id]` | [`RequestRecord`] (the first answer to a request with an idempotency key, kept while its lease or slot hold lasts) |
 //! | `r/` | reservation id | [`Reservation`] (path reservations; a lease-bound one is removed in the commit that ends its lease) |
+//! | `n/` | message id (u64 BE) | [`Message`] (messages between workers, tasks and operators; `m/message_ceiling` is the highest id handed out) |
+//! | `y/` | message id (u64 BE), worker | [`Receipt`] (when that worker read and acknowledged that message) |
 //!
 //! Values are a version byte ([`FORMAT_VERSION`]) followed by JSON.
 //!
@@ -33,8 +35,10 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use super::engine::{Entries, Entry, KvRead};
 use super::error::StoreError;
 #[cfg(doc)]
-use crate::model::{AccessToken, Event, GatewayName, Operation, RequestRecord, Reservation, Task};
-use crate::model::{GatewayKind, Millis, RequestKey, TaskId};
+use crate::model::{
+    AccessToken, Event, GatewayName, Message, Operation, RequestRecord, Reservation, Task,
+};
+use crate::model::{GatewayKind, Millis, Receipt, RequestKey, TaskId};
 
 /// Version byte in front of every stored value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -52,6 +56,12 @@ pub(super) const LEASE: &[u8] = b"l/";
 pub(super) const GATEWAY_NAME: &[u8] = b"g/";
 pub(super) const REQUEST: &[u8] = b"q/";
 pub(super) const RESERVATION: &[u8] = b"r/";
+pub(super) const MESSAGE: &[u8] = b"n/";
+pub(super) const RECEIPT: &[u8] = b"y/";
+
+/// `m/` counter: the highest message id ever handed out (ids are never
+/// reused, also after retention removed the newest messages).
+pub const MESSAGE_CEILING_META: &str = "message_ceiling";
 
 /// `m/` counter: the highest event id ever deleted (0: none).
 pub(super) const EVENTS_PRUNED_META: &str = "events_pruned_through";
@@ -128,6 +138,23 @@ pub(super) fn request_key(k: &RequestKey) -> Vec<u8> {
         out.extend_from_slice(k.request_id.as_bytes());
     }
     out
+}
+
+/// The `n/` key of message `id`.
+pub(super) fn message_key(id: u64) -> Vec<u8> {
+    key(MESSAGE, &id.to_be_bytes())
+}
+
+/// The `y/` key of `worker`'s receipt of message `id`.
+pub(super) fn receipt_key(id: u64, worker: &str) -> Vec<u8> {
+    let mut k = key(RECEIPT, &id.to_be_bytes());
+    k.extend_from_slice(worker.as_bytes());
+    k
+}
+
+/// The `y/` key of `r`.
+pub(super) fn receipt_key_of(r: &Receipt) -> Vec<u8> {
+    receipt_key(r.message, &r.worker)
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {

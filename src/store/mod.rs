@@ -54,7 +54,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    AccessToken, Event, GatewayName, Operation, RequestRecord, Reservation, Task, TaskId,
+    AccessToken, Event, GatewayName, Message, Operation, Receipt, RequestRecord, Reservation, Task,
+    TaskId,
 };
 
 pub mod backup;
@@ -75,7 +76,7 @@ pub use engine::leader;
 pub use engine::memory::MemoryBoard;
 pub use engine::redb::DB_FILE;
 pub use error::{StoreError, LOCK_WAIT};
-pub use keys::{SlotRecord, FORMAT_VERSION};
+pub use keys::{SlotRecord, FORMAT_VERSION, MESSAGE_CEILING_META};
 pub use leases::{LeaseHistory, LeaseQuery};
 
 use backup::{BackupError, RestoreSummary};
@@ -85,8 +86,8 @@ use engine::memory::MemoryEngine;
 use engine::postgres::PostgresEngine;
 use engine::{Engine, Snapshot};
 use keys::{
-    last_event_in, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, OPERATION, REQUEST, RESERVATION,
-    SLOT, TASK_COUNT_META, TOKEN,
+    get_in, last_event_in, message_key, read_meta, EVENTS_PRUNED_META, GATEWAY_NAME, MESSAGE,
+    OPERATION, RECEIPT, REQUEST, RESERVATION, SLOT, TASK_COUNT_META, TOKEN,
 };
 use leases::index_leases;
 use sled_import::migrate_from_sled;
@@ -605,6 +606,25 @@ impl Store {
     /// Every remembered request (idempotency keys; see [`RequestRecord`]).
     pub fn load_requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
         self.scan(REQUEST)
+    }
+
+    /// Every message, in id order (see [`Message`]).
+    pub fn load_messages(&self) -> Result<Vec<Message>, StoreError> {
+        self.scan(MESSAGE)
+    }
+
+    /// Every worker's receipt of every message, by message id.
+    pub fn load_receipts(&self) -> Result<Vec<Receipt>, StoreError> {
+        self.scan(RECEIPT)
+    }
+
+    /// One message (`None`: never sent, or removed by retention).
+    pub fn get_message(&self, id: u64) -> Result<Option<Message>, StoreError> {
+        let k = message_key(id);
+        match get_in(&*self.read()?, &k)? {
+            Some(v) => Ok(Some(keys::decode(&k, &v)?)),
+            None => Ok(None),
+        }
     }
 
     /// A counter, 0 when absent.

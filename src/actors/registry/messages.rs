@@ -322,3 +322,33 @@ pub struct ListHeld {
     /// The worker whose held leases are listed.
     pub worker: String,
 }
+
+// ---- questions of the mailbox ----------------------------------------------
+
+/// The ids of the running tasks whose lease `worker` holds now (from the
+/// registry's own table: no scan of the store). The mailbox's inbox of a
+/// worker holds the messages to these tasks.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<TaskId>")]
+pub struct TasksHeldBy {
+    /// The worker whose running tasks are asked for.
+    pub worker: String,
+}
+
+/// Each task's status and, while it runs, its holder: `None` for a task
+/// that does not exist (never added, or deleted). In `ids` order.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<Option<TaskState>>")]
+pub struct TaskStates {
+    /// The tasks asked about, answered in this order.
+    pub ids: Vec<TaskId>,
+}
+
+/// A task's status and holder, as [`TaskStates`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskState {
+    /// Its status now.
+    pub status: crate::model::TaskStatus,
+    /// The worker holding its lease, while it runs.
+    pub holder: Option<String>,
+}

@@ -45,6 +45,7 @@
 //! | `retention.rs` | the retention timer, [`DeleteTask`] |
 //! | `operations.rs` | the MCP task handles |
 //! | `activity.rs` | [`RenewOnActivity`], [`MarkExplicit`]: implicit renewal; [`ListHeld`] |
+//! | `holders.rs` | [`TasksHeldBy`], [`TaskStates`]: what the mailbox asks |
 //! | `paths.rs` | the one claim check: paths and concurrency keys, no starvation |
 //! | `reservations.rs` | path reservations: messages, lease ties, the gateway's fence |
 
@@ -76,6 +77,7 @@ mod add;
 mod claim;
 mod commit;
 mod expiry;
+mod holders;
 mod messages;
 mod operations;
 mod paths;
@@ -92,6 +94,7 @@ pub use messages::{
     AddSubtasks, AddTasks, Cancel, CancelOperation, ClaimNext, ClaimNextExecutor, ClaimTask,
     Claimed, Complete, DeleteTask, Fail, GetOperation, Heartbeat, ListHeld, ListReady,
     MarkExplicit, OpenOperation, Release, RenewOnActivity, Reset, SettleOperation, SweepLeases,
+    TaskState, TaskStates, TasksHeldBy,
 };
 pub use reservations::{
     CheckFence, CheckPaths, ListReservations, ReleasePaths, RenewReservation, ReservePaths,

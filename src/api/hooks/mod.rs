@@ -11,9 +11,9 @@
 //!
 //! | event | what baton does | answer |
 //! |---|---|---|
-//! | `SessionStart`, `UserPromptSubmit` | — | `additionalContext`: the task the worker holds (id, title, lease, expiry) or how to claim one; without a worker, how to set `BATON_WORKER` |
+//! | `SessionStart`, `UserPromptSubmit` | `UserPromptSubmit`: takes the worker's unread messages (marked read) | `additionalContext`: the task the worker holds (id, title, lease, expiry) or how to claim one, then (`UserPromptSubmit`) the unread messages, at most `[messages] hook_max_bytes`; without a worker, how to set `BATON_WORKER` |
 //! | `PreToolUse` of `Edit`, `Write`, `MultiEdit`, `NotebookEdit` | asks who holds the file, relative to the repository's top level ([`paths`]); `[hooks] auto_reserve` (on by default) reserves a free one bound to the held task's lease | `deny` naming the holder when another worker holds it, else `{}` |
-//! | `PostToolUse`, `PostToolUseFailure` | renews the worker's leases (durable before the answer); appends a progress line (tool and file) to each held task's `progress` context key and audit log, at most one per `[hooks] progress_interval_ms` | `{}` |
+//! | `PostToolUse`, `PostToolUseFailure` | renews the worker's leases (durable before the answer); appends a progress line (tool and file) to each held task's `progress` context key and audit log, at most one per `[hooks] progress_interval_ms`; takes unread messages at most once per `[messages] hook_every_secs` | `additionalContext` with the unread messages, else `{}` |
 //! | `Stop` | — | `decision: block` once (not when `stop_hook_active`) while the worker holds a lease: complete, fail or release it first |
 //! | `SessionEnd` | releases the worker's leases now (not waiting for them to lapse) | `{}` |
 //! | `StopFailure` and anything else | nothing (a failed turn ends a turn, not the work) | `{}` |
@@ -39,7 +39,7 @@ use serde_json::{json, Value};
 
 use self::paths::{repository_relative, BoardReservations, PathHolder, PathHolders};
 use super::{parse_json, Acting, ApiError};
-use crate::board::{Board, HOW_TO_NAME_A_WORKER};
+use crate::board::{Board, HookTrigger, HOW_TO_NAME_A_WORKER};
 use crate::core::table::LeaseRef;
 use crate::core::text::clip;
 use crate::error::{Error, ErrorCode};
@@ -191,15 +191,34 @@ async fn answer(
         });
     };
     match name {
-        "SessionStart" | "UserPromptSubmit" => {
+        "SessionStart" => {
             let held = held(board, &worker).await?;
             Ok(additional_context(name, briefing(&worker, &held)))
+        }
+        "UserPromptSubmit" => {
+            let held = held(board, &worker).await?;
+            let mut text = briefing(&worker, &held);
+            if let Some(digest) = board
+                .unread_digest(&worker, HookTrigger::PromptSubmit)
+                .await?
+            {
+                text.push('\n');
+                text.push_str(&digest);
+            }
+            Ok(additional_context(name, text))
         }
         "PreToolUse" => pre_tool_use(board, event, &worker, holders).await,
         "PostToolUse" | "PostToolUseFailure" => {
             board.renew_activity().await?;
             progress(board, event, &worker, name == "PostToolUseFailure").await?;
-            Ok(nothing())
+            // unread messages reach the model between tool calls, at most once
+            // per `[messages] hook_every_secs`
+            Ok(
+                match board.unread_digest(&worker, HookTrigger::ToolUse).await? {
+                    Some(digest) => additional_context(name, digest),
+                    None => nothing(),
+                },
+            )
         }
         "Stop" if !event.stop_hook_active => {
             let held = held(board, &worker).await?;
