@@ -58,8 +58,13 @@ impl TestServer {
             .expect("runtime starts");
         let mount = runtime.configure();
         let (addr, handle) = serve(move || App::new().configure(mount.clone()));
+        // An idle pooled connection is dropped well before the server's
+        // keep-alive (actix-web's 5 s) closes it: reusing one the server is
+        // closing at that moment fails the request with `IncompleteMessage`
+        // (seen in tests/leaks.rs after a long MCP phase under CI load).
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
+            .pool_idle_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
